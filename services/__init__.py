@@ -1,0 +1,1 @@
+"""Palletizer's HTTP front ends: thin Falcon apps over palletizer_lib."""

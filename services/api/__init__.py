@@ -1,0 +1,1 @@
+"""The api service: Cargo's web API."""

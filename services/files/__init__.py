@@ -1,0 +1,1 @@
+"""The files service: crate downloads."""

@@ -1,0 +1,44 @@
+"""Crate downloads at `config.json`'s `dl` template: `/files/{crate}/{crate}-{version}.crate`."""
+
+import os
+
+import falcon
+
+from palletizer_lib.errors import NotFound
+from palletizer_lib.registry import Registry
+from services.http import create_app
+
+CRATE_MEDIA_TYPE = "application/gzip"
+
+
+class DownloadResource:
+    """Streams one .crate file."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
+        prefix, suffix = f"{crate}-", ".crate"
+        if not (filename.startswith(prefix) and filename.endswith(suffix)):
+            raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
+        path = self._registry.crate_path(crate, filename[len(prefix):-len(suffix)])
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"`{filename}` does not exist") from exc
+        resp.content_type = CRATE_MEDIA_TYPE
+        resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
+
+    on_head = on_get
+
+
+def add_routes(app: falcon.App, registry: Registry) -> None:
+    """Mount crate downloads under `/files/`."""
+    app.add_route("/files/{crate}/{filename}", DownloadResource(registry))
+
+
+def create(registry: Registry) -> falcon.App:
+    """The files service on its own."""
+    app = create_app()
+    add_routes(app, registry)
+    return app

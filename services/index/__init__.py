@@ -1,0 +1,1 @@
+"""The index service: the sparse HTTP index."""

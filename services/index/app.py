@@ -1,0 +1,86 @@
+"""Sparse index: `config.json` and one file per crate, with ETag / Last-Modified validation."""
+
+import hashlib
+from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime, timezone
+from pathlib import Path
+
+import falcon
+
+from palletizer_lib.names import index_path, is_valid_name
+from palletizer_lib.registry import CONFIG_JSON, Registry
+from services.http import create_app
+
+
+def _send_file(req: falcon.Request, resp: falcon.Response, path: Path | None, content_type: str) -> None:
+    try:
+        data = path.read_bytes() if path is not None else None
+        mtime = path.stat().st_mtime if path is not None else 0.0
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        raise falcon.HTTPNotFound(description="no such crate in this registry")
+    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    modified = datetime.fromtimestamp(int(mtime), tz=timezone.utc)
+    resp.etag = etag
+    resp.last_modified = modified
+    if _not_modified(req, etag, modified):
+        resp.status = falcon.HTTP_304
+        return
+    resp.content_type = content_type
+    resp.data = data
+
+
+def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
+    if req.if_none_match is not None:
+        return any(tag == "*" or tag == etag for tag in req.if_none_match)
+    since = req.get_header("If-Modified-Since")
+    if since:
+        try:
+            return modified <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+class ConfigResource:
+    """`/index/config.json`."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._path = registry.layout.index / CONFIG_JSON
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        _send_file(req, resp, self._path, falcon.MEDIA_JSON)
+
+    on_head = on_get
+
+
+class IndexFileResource:
+    """`/index/1/a`, `/index/2/ab`, `/index/3/a/abc`, `/index/ab/cd/abcd...`."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, **parts: str) -> None:
+        path = "/".join(parts.values())
+        name = path.rsplit("/", 1)[-1]
+        if not is_valid_name(name) or index_path(name) != path.lower():
+            raise falcon.HTTPNotFound(description=f"`{path}` is not an index path")
+        _send_file(req, resp, self._registry.index_file(name), "text/plain; charset=utf-8")
+
+    on_head = on_get
+
+
+def add_routes(app: falcon.App, registry: Registry) -> None:
+    """Mount the sparse index under `/index/`."""
+    app.add_route("/index/config.json", ConfigResource(registry))
+    files = IndexFileResource(registry)
+    app.add_route("/index/{a}/{b}", files)
+    app.add_route("/index/{a}/{b}/{c}", files)
+
+
+def create(registry: Registry) -> falcon.App:
+    """The index service on its own."""
+    app = create_app()
+    add_routes(app, registry)
+    return app

@@ -1,0 +1,1 @@
+"""Palletizer: a self-hosted, private Cargo registry (the library every front end uses)."""

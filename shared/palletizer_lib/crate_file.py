@@ -1,0 +1,106 @@
+"""Reading a .crate file: a gzip-compressed tar holding `NAME-VERSION/Cargo.toml`."""
+
+import gzip
+import hashlib
+import io
+import tarfile
+import tomllib
+import zlib
+from typing import BinaryIO
+
+from .errors import InvalidCrate
+from .versions import is_valid_version
+
+MANIFEST_LIMIT = 1024 * 1024
+
+
+class _CappedReader(io.RawIOBase):
+    """Reads from `inner` but fails once more than `limit` bytes came out (a gzip-bomb guard)."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        self._inner = inner
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:
+        data = self._inner.read(min(len(buffer), self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise InvalidCrate("the .crate file unpacks to more than the allowed size")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def checksum(data: bytes | memoryview) -> str:
+    """The `cksum` of an index entry: lowercase hex SHA-256 of the .crate bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict:
+    """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a gzip tar.
+
+    The archive is streamed, never extracted; at most `unpacked_limit` bytes are decompressed.
+    """
+    wanted = f"{name}-{version}/Cargo.toml"
+    if bytes(crate[:2]) != b"\x1f\x8b":
+        raise InvalidCrate("the .crate file is not gzip-compressed (expected a .tar.gz made by `cargo package`)")
+    raw = gzip.GzipFile(fileobj=io.BytesIO(crate), mode="rb")
+    stream = io.BufferedReader(_CappedReader(raw, unpacked_limit))
+    manifest_bytes = None
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                if member.name != wanted:
+                    continue
+                if not member.isfile() or member.size > MANIFEST_LIMIT:
+                    raise InvalidCrate(f"{wanted} in the .crate file is not a regular file of sensible size")
+                extracted = archive.extractfile(member)
+                manifest_bytes = extracted.read() if extracted else None
+                break
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidCrate(f"the .crate file is not a valid gzip-compressed tar archive: {exc}") from exc
+    if manifest_bytes is None:
+        raise InvalidCrate(f"the .crate file has no {wanted}")
+    try:
+        manifest = tomllib.loads(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidCrate(f"{wanted} in the .crate file is not valid TOML: {exc}") from exc
+    package = manifest.get("package")
+    if not isinstance(package, dict):
+        raise InvalidCrate(f"{wanted} in the .crate file has no [package] table")
+    if package.get("name") != name or package.get("version") != version:
+        raise InvalidCrate(
+            f"the .crate file's Cargo.toml says {package.get('name')!s} {package.get('version')!s}, "
+            f"but the upload is for {name} {version}"
+        )
+    return manifest
+
+
+def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str, str]:
+    """The `(name, version)` of a .crate, from the top directory of its first tar entry."""
+    if bytes(crate[:2]) != b"\x1f\x8b":
+        raise InvalidCrate("the file is not gzip-compressed (expected a .crate made by `cargo package`)")
+    raw = gzip.GzipFile(fileobj=io.BytesIO(crate), mode="rb")
+    stream = io.BufferedReader(_CappedReader(raw, unpacked_limit))
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            first = archive.next()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidCrate(f"the file is not a valid gzip-compressed tar archive: {exc}") from exc
+    if first is None:
+        raise InvalidCrate("the .crate file is empty")
+    top = first.name.split("/", 1)[0]
+    name, sep, version = _split_name_version(top)
+    if not sep:
+        raise InvalidCrate(f"the .crate file's top directory `{top}` is not NAME-VERSION")
+    return name, version
+
+
+def _split_name_version(top: str) -> tuple[str, str, str]:
+    """Split `NAME-VERSION` at the first dash after which a valid version follows."""
+    for i, char in enumerate(top):
+        if char == "-" and is_valid_version(top[i + 1:]):
+            return top[:i], "-", top[i + 1:]
+    return top, "", ""

@@ -1,0 +1,61 @@
+"""The one error hierarchy: every front end renders these the same way.
+
+Each error carries the HTTP status the web API answers with; the CLI prints the
+message on one line and exits non-zero.
+"""
+
+
+class PalletizerError(Exception):
+    """Base of every error the library reports to a user."""
+
+    status = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(PalletizerError):
+    """The request or the input file is malformed."""
+
+    status = 400
+
+
+class InvalidCrate(BadRequest):
+    """The published crate or its metadata breaks a rule of the registry."""
+
+
+class NotFound(PalletizerError):
+    """The crate, version or file does not exist."""
+
+    status = 404
+
+
+class Conflict(PalletizerError):
+    """The change collides with what the registry already holds."""
+
+    status = 409
+
+
+class PayloadTooLarge(PalletizerError):
+    """The request body is larger than the configured limit."""
+
+    status = 413
+
+
+class Forbidden(PalletizerError):
+    """The registry's policy refuses the change."""
+
+    status = 403
+
+
+class NotImplementedYet(PalletizerError):
+    """A part of Cargo's web API this registry does not offer."""
+
+    status = 501
+
+
+class StorageError(PalletizerError):
+    """The data directory could not be read or written."""
+
+    status = 500

@@ -1,0 +1,202 @@
+"""Index entries (one JSON line per version), built from publish metadata or from a Cargo.toml.
+
+The format is the one in the Cargo Book's "Registry Index" chapter.
+"""
+
+import json
+from collections.abc import Iterable
+
+from .config import CRATES_IO_INDEX
+from .errors import InvalidCrate
+from .names import validate_name
+
+DEP_KINDS = ("normal", "dev", "build")
+_MANIFEST_DEP_TABLES = {
+    "dependencies": "normal",
+    "dev-dependencies": "dev",
+    "dev_dependencies": "dev",
+    "build-dependencies": "build",
+    "build_dependencies": "build",
+}
+
+
+def entry_from_metadata(metadata: dict, cksum: str) -> dict:
+    """Convert cargo's publish metadata into the index entry for that version."""
+    deps = _list(metadata.get("deps", []), "deps")
+    features = _features(metadata.get("features", {}))
+    return make_entry(
+        name=validate_name(metadata.get("name")),
+        vers=_string(metadata.get("vers"), "vers"),
+        deps=[_dep_from_metadata(d) for d in deps],
+        cksum=cksum,
+        features=features,
+        links=_optional_string(metadata.get("links"), "links"),
+        rust_version=_optional_string(metadata.get("rust_version"), "rust_version"),
+    )
+
+
+def entry_from_manifest(manifest: dict, cksum: str, own_index_urls: Iterable[str]) -> dict:
+    """Build the index entry a publish would make, from a packaged (normalised) Cargo.toml."""
+    package = manifest.get("package", {})
+    ours = {u.rstrip("/") for u in own_index_urls}
+    deps = [
+        _dep_from_manifest(dep_name, spec, kind, None, ours)
+        for table, kind in _MANIFEST_DEP_TABLES.items()
+        for dep_name, spec in _table(manifest.get(table, {}), table).items()
+    ]
+    for target, tables in _table(manifest.get("target", {}), "target").items():
+        for table, kind in _MANIFEST_DEP_TABLES.items():
+            for dep_name, spec in _table(_table(tables, f"target.{target}").get(table, {}), table).items():
+                deps.append(_dep_from_manifest(dep_name, spec, kind, target, ours))
+    rust_version = package.get("rust-version")
+    return make_entry(
+        name=validate_name(package.get("name")),
+        vers=_string(package.get("version"), "version"),
+        deps=deps,
+        cksum=cksum,
+        features=_features(manifest.get("features", {})),
+        links=_optional_string(package.get("links"), "links"),
+        rust_version=_optional_string(rust_version, "rust-version"),
+    )
+
+
+def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: dict,
+               links: str | None, rust_version: str | None) -> dict:
+    """Assemble an entry, moving `dep:`/`?/` features to `features2` (with `v: 2`)."""
+    plain = {k: v for k, v in features.items() if not _needs_v2(v)}
+    extended = {k: v for k, v in features.items() if _needs_v2(v)}
+    entry = {
+        "name": name,
+        "vers": vers,
+        "deps": deps,
+        "cksum": cksum,
+        "features": plain,
+        "yanked": False,
+        "links": links,
+    }
+    if extended:
+        entry["v"] = 2
+        entry["features2"] = extended
+    if rust_version is not None:
+        entry["rust_version"] = rust_version
+    return entry
+
+
+def dump_line(entry: dict) -> bytes:
+    """One index line: compact JSON and a newline."""
+    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def parse_lines(data: bytes) -> list[dict]:
+    """The entries of an index file, in file order."""
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def dump_lines(entries: Iterable[dict]) -> bytes:
+    """An index file's bytes for `entries`."""
+    return b"".join(dump_line(e) for e in entries)
+
+
+def _needs_v2(values: list[str]) -> bool:
+    return any(v.startswith("dep:") or "?/" in v for v in values)
+
+
+def _dep(name: str, req: str, features: list[str], optional: bool, default_features: bool,
+         target: str | None, kind: str, registry: str | None, package: str | None) -> dict:
+    dep = {
+        "name": name,
+        "req": req,
+        "features": features,
+        "optional": optional,
+        "default_features": default_features,
+        "target": target,
+        "kind": kind,
+    }
+    if registry is not None:
+        dep["registry"] = registry
+    if package is not None:
+        dep["package"] = package
+    return dep
+
+
+def _dep_from_metadata(raw: object) -> dict:
+    dep = _table(raw, "deps[]")
+    real_name = validate_name(dep.get("name"))
+    renamed = _optional_string(dep.get("explicit_name_in_toml"), "explicit_name_in_toml")
+    kind = dep.get("kind", "normal") or "normal"
+    if kind not in DEP_KINDS:
+        raise InvalidCrate(f"dependency `{real_name}` has an unknown kind `{kind}`")
+    return _dep(
+        name=validate_name(renamed) if renamed else real_name,
+        req=_string(dep.get("version_req"), f"version_req of dependency `{real_name}`"),
+        features=_strings(dep.get("features", []), f"features of dependency `{real_name}`"),
+        optional=_bool(dep.get("optional", False), "optional"),
+        default_features=_bool(dep.get("default_features", True), "default_features"),
+        target=_optional_string(dep.get("target"), "target"),
+        kind=kind,
+        registry=_optional_string(dep.get("registry"), "registry"),
+        package=real_name if renamed else None,
+    )
+
+
+def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ours: set[str]) -> dict:
+    if isinstance(spec, str):
+        spec = {"version": spec}
+    spec = _table(spec, f"dependency `{key}`")
+    real_name = spec.get("package")
+    registry_index = spec.get("registry-index")
+    if registry_index is None:
+        registry = CRATES_IO_INDEX
+    elif registry_index.rstrip("/") in ours:
+        registry = None
+    else:
+        registry = _string(registry_index, "registry-index")
+    default_features = spec.get("default-features", spec.get("default_features", True))
+    return _dep(
+        name=validate_name(key),
+        req=_string(spec.get("version", "*"), f"version of dependency `{key}`"),
+        features=_strings(spec.get("features", []), f"features of dependency `{key}`"),
+        optional=_bool(spec.get("optional", False), "optional"),
+        default_features=_bool(default_features, "default-features"),
+        target=target,
+        kind=kind,
+        registry=registry,
+        package=validate_name(real_name) if real_name is not None else None,
+    )
+
+
+def _features(raw: object) -> dict:
+    table = _table(raw, "features")
+    return {_string(k, "feature name"): _strings(v, f"feature `{k}`") for k, v in table.items()}
+
+
+def _table(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidCrate(f"`{what}` must be a table/object")
+    return value
+
+
+def _list(value: object, what: str) -> list:
+    if not isinstance(value, list):
+        raise InvalidCrate(f"`{what}` must be a list")
+    return value
+
+
+def _string(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidCrate(f"`{what}` must be a string")
+    return value
+
+
+def _optional_string(value: object, what: str) -> str | None:
+    return None if value is None else _string(value, what)
+
+
+def _strings(value: object, what: str) -> list[str]:
+    return [_string(v, what) for v in _list(value, what)]
+
+
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidCrate(f"`{what}` must be true or false")
+    return value

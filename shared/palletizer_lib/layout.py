@@ -1,0 +1,62 @@
+"""Where things live in a data directory.
+
+    config.yaml           registry settings (RegistryConfig)
+    index.git/            bare git repository: the source of truth for the index
+    index/                the newest commit's files, served as the sparse index
+    index/.head           id of the commit `index/` was last brought up to date with
+    crates/NAME/NAME-VERSION.crate
+    names/NORMALISED.json one summary per crate, keyed by its normalised name
+    lock                  the write lock every writer holds (flock)
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .names import index_path, normalise
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths inside one data directory."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def git(self) -> Path:
+        return self.root / "index.git"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def index_head(self) -> Path:
+        return self.index / ".head"
+
+    @property
+    def crates(self) -> Path:
+        return self.root / "crates"
+
+    @property
+    def names(self) -> Path:
+        return self.root / "names"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    def index_file(self, name: str) -> Path:
+        """The sparse index file of crate `name`."""
+        return self.index / index_path(name)
+
+    def crate_file(self, name: str, version: str) -> Path:
+        """The stored .crate of one version (name and version must already be validated)."""
+        return self.crates / name / f"{name}-{version}.crate"
+
+    def summary_file(self, name: str) -> Path:
+        """The summary of crate `name`, found from any spelling of it."""
+        return self.names / f"{normalise(name)}.json"

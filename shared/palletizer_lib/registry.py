@@ -1,0 +1,365 @@
+"""A registry on disk: publish, yank, remove, search and verify.
+
+Every change takes the registry lock, commits to the git index, then brings the
+plain-file copy of the index (served as the sparse index) up to date. A crate file
+is written before the index entry that names it and removed after it.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import crate_file
+from .config import RegistryConfig
+from .errors import Conflict, Forbidden, InvalidCrate, NotFound, StorageError
+from .git_index import GitIndex
+from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
+from .layout import Layout
+from .names import index_path, normalise, validate_name
+from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
+from .versions import Version, parse_version
+
+CONFIG_JSON = "config.json"
+UNPACKED_LIMIT_FACTOR = 20
+
+
+@dataclass(frozen=True)
+class CrateSummary:
+    """What search and listings show of a crate."""
+
+    name: str
+    max_version: str
+    description: str
+
+
+class Registry:
+    """One registry in a data directory; safe to share between threads and processes."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.layout = Layout(Path(data_dir))
+        self.config = RegistryConfig.load(self.layout.config)
+        self.git = GitIndex(self.layout.git)
+
+    @classmethod
+    def create(cls, data_dir: Path, config: RegistryConfig) -> "Registry":
+        """Initialise an empty registry in `data_dir` (which must not hold one yet)."""
+        layout = Layout(Path(data_dir))
+        if layout.config.exists():
+            raise Conflict(f"{data_dir} already holds a registry")
+        for directory in (layout.root, layout.index, layout.crates, layout.names):
+            directory.mkdir(parents=True, exist_ok=True)
+        GitIndex.create(layout.git)
+        config.save(layout.config)
+        registry = cls(data_dir)
+        if config.public_url:
+            registry.set_public_url(config.public_url)
+        return registry
+
+    # -- reading -------------------------------------------------------------------------
+
+    def config_json(self, public_url: str) -> bytes:
+        """The index's `config.json` for a registry reachable at `public_url`."""
+        root = public_url.rstrip("/")
+        return json.dumps({"dl": f"{root}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": root},
+                          indent=2).encode() + b"\n"
+
+    def canonical_name(self, name: str) -> str | None:
+        """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
+        try:
+            return json.loads(self.layout.summary_file(name).read_bytes())["name"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            raise StorageError(f"the summary of crate `{name}` is unreadable: {exc}") from exc
+
+    def index_file(self, name: str) -> Path | None:
+        """The sparse index file cargo should get when it asks for `name` (any spelling)."""
+        exact = self.layout.index_file(name)
+        if exact.is_file():
+            return exact
+        canonical = self.canonical_name(name)
+        if canonical is None:
+            return None
+        found = self.layout.index_file(canonical)
+        return found if found.is_file() else None
+
+    def entries(self, name: str) -> list[dict]:
+        """The index entries of crate `name` (any spelling); NotFound if there is none."""
+        path = self.index_file(name)
+        if path is None:
+            raise NotFound(f"crate `{name}` does not exist in this registry")
+        return parse_lines(path.read_bytes())
+
+    def crate_path(self, name: str, version: str) -> Path:
+        """The file of one published version, for download; NotFound if absent."""
+        validate_name(name)
+        parse_version(version)
+        path = self.layout.crate_file(name, version)
+        if not path.is_file():
+            raise NotFound(f"no file for crate `{name}` version `{version}`")
+        return path
+
+    def summaries(self) -> Iterator[CrateSummary]:
+        """Every crate's summary, in no particular order."""
+        with os.scandir(self.layout.names) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
+                    yield _summary(json.loads(Path(entry.path).read_bytes()))
+
+    def search(self, query: str, limit: int) -> tuple[int, list[CrateSummary]]:
+        """Crates whose name or description matches `query`: (total matches, the first `limit`)."""
+        words = [w for w in query.lower().split() if w]
+        wanted = normalise(query.strip())
+
+        def matches(summary: CrateSummary) -> bool:
+            name = normalise(summary.name)
+            text = f"{name} {summary.description.lower()}"
+            return wanted in name or all(w in text or normalise(w) in name for w in words)
+
+        found = [s for s in self.summaries() if matches(s)]
+        found.sort(key=lambda s: (normalise(s.name) != wanted, not normalise(s.name).startswith(wanted),
+                                  s.name.lower()))
+        return len(found), found[:limit]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def publish(self, metadata: dict, crate: bytes | memoryview) -> dict:
+        """Add a version from cargo's publish metadata and .crate bytes; return its index entry."""
+        entry = entry_from_metadata(metadata, crate_file.checksum(crate))
+        parse_version(entry["vers"])
+        self._check_crate_size(crate)
+        crate_file.read_manifest(crate, entry["name"], entry["vers"], self._unpacked_limit())
+        description = metadata.get("description")
+        self._store_new_version(entry, crate, description if isinstance(description, str) else "")
+        return entry
+
+    def add(self, crate: bytes | memoryview) -> dict:
+        """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry."""
+        self._check_crate_size(crate)
+        name, version = crate_file.crate_identity(crate, self._unpacked_limit())
+        manifest = crate_file.read_manifest(crate, name, version, self._unpacked_limit())
+        entry = entry_from_manifest(manifest, crate_file.checksum(crate), self.own_index_urls())
+        description = manifest["package"].get("description")
+        self._store_new_version(entry, crate, description if isinstance(description, str) else "")
+        return entry
+
+    def set_yanked(self, name: str, version: str, yanked: bool) -> None:
+        """Yank (or unyank) one version; doing it twice is not an error."""
+        with self._writing():
+            canonical, entries = self._locked_entries(name)
+            entry = _find_version(canonical, entries, version)
+            if entry["yanked"] == yanked:
+                return
+            entry["yanked"] = yanked
+            action = "Yank" if yanked else "Unyank"
+            self._commit({index_path(canonical): dump_lines(entries)}, f"{action} {canonical} {entry['vers']}")
+            self._write_summary(canonical, entries, None)
+
+    def remove(self, name: str, version: str) -> None:
+        """Delete one version's index entry and its crate file."""
+        with self._writing():
+            canonical, entries = self._locked_entries(name)
+            entry = _find_version(canonical, entries, version)
+            rest = [e for e in entries if e is not entry]
+            self._commit({index_path(canonical): dump_lines(rest) if rest else None},
+                         f"Remove {canonical} {entry['vers']}")
+            if rest:
+                self._write_summary(canonical, rest, None)
+            else:
+                remove_file(self.layout.summary_file(canonical))
+            crate_path = self.layout.crate_file(canonical, entry["vers"])
+            remove_file(crate_path)
+            _remove_empty_dir(crate_path.parent)
+
+    def set_public_url(self, public_url: str) -> None:
+        """Make the index's `config.json` point at `public_url` (a commit only if it changed)."""
+        content = self.config_json(public_url)
+        with self._writing():
+            if self.git.read(CONFIG_JSON) != content:
+                self._commit({CONFIG_JSON: content}, f"Serve the registry at {public_url}")
+
+    def own_index_urls(self) -> list[str]:
+        """The index URLs cargo may use for this registry (from `config.json`'s `api`)."""
+        current = self.git.read(CONFIG_JSON)
+        if current is None:
+            return []
+        root = json.loads(current)["api"].rstrip("/")
+        return [f"sparse+{root}/index/", f"{root}/git/index"]
+
+    # -- checking ------------------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Every disagreement between the git index, the served files and the crate files."""
+        problems: list[str] = []
+        head = self.git.head()
+        if head is not None and _read_text(self.layout.index_head) != head.decode():
+            problems.append("the served index files are behind the git index (a write was interrupted)")
+        referenced: set[Path] = set()
+        for path in self.git.files():
+            if path == CONFIG_JSON:
+                continue
+            problems.extend(self._verify_index_file(path, referenced))
+        for crate_dir in sorted(self.layout.crates.iterdir()):
+            for file in sorted(crate_dir.iterdir()):
+                if file not in referenced:
+                    problems.append(f"{file.relative_to(self.layout.root)}: no index entry refers to it")
+        return problems
+
+    def _verify_index_file(self, path: str, referenced: set[Path]) -> Iterator[str]:
+        data = self.git.read(path) or b""
+        served = self.layout.index / path
+        if not served.is_file() or served.read_bytes() != data:
+            yield f"index/{path}: differs from the git index"
+        try:
+            entries = parse_lines(data)
+        except ValueError as exc:
+            yield f"index/{path}: not valid JSON lines ({exc})"
+            return
+        for entry in entries:
+            name, vers = entry.get("name", "?"), entry.get("vers", "?")
+            if index_path(name) != path:
+                yield f"index/{path}: holds an entry for `{name}`, which belongs elsewhere"
+                continue
+            crate_path = self.layout.crate_file(name, vers)
+            referenced.add(crate_path)
+            if not crate_path.is_file():
+                yield f"{name} {vers}: the crate file is missing"
+            elif crate_file.checksum(crate_path.read_bytes()) != entry.get("cksum"):
+                yield f"{name} {vers}: the crate file's checksum does not match the index"
+        if entries and self.canonical_name(entries[0].get("name", "")) != entries[0].get("name"):
+            yield f"index/{path}: the crate has no summary in names/"
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _unpacked_limit(self) -> int:
+        return self.config.max_crate_size * UNPACKED_LIMIT_FACTOR
+
+    def _check_crate_size(self, crate: bytes | memoryview) -> None:
+        if len(crate) > self.config.max_crate_size:
+            raise InvalidCrate(
+                f"the .crate file is {len(crate)} bytes, more than this registry's limit of "
+                f"{self.config.max_crate_size} bytes (max_crate_size)"
+            )
+
+    def _check_registries(self, entry: dict) -> None:
+        for dep in entry["deps"]:
+            registry = dep.get("registry")
+            if registry is not None and not self.config.allows_registry(registry):
+                raise Forbidden(
+                    f"dependency `{dep.get('package') or dep['name']}` comes from the registry {registry}, "
+                    "which this registry does not allow (see allowed_registries in config.yaml)"
+                )
+
+    def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str) -> None:
+        name, vers = entry["name"], entry["vers"]
+        version = parse_version(vers)
+        self._check_registries(entry)
+        with self._writing():
+            existing = self.canonical_name(name)
+            if existing is not None and existing != name:
+                raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
+                               "(names differing only in case, `-` or `_` are the same crate)")
+            entries = self._read_served(name) if existing else []
+            for other in entries:
+                if parse_version(other["vers"]) == version:
+                    raise Conflict(f"crate `{name}` version {other['vers']} is already published "
+                                   "(a published version cannot be replaced; bump the version)")
+            crate_path = self.layout.crate_file(name, vers)
+            atomic_write(crate_path, crate)
+            entries.append(entry)
+            try:
+                self.git.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}")
+            except BaseException:
+                remove_file(crate_path)
+                raise
+            self._sync_served_index()
+            self._write_summary(name, entries, description)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the write lock, with the served index brought up to the git index first."""
+        with exclusive_lock(self.layout.lock):
+            self._sync_served_index()
+            yield
+
+    def _commit(self, changes: dict[str, bytes | None], message: str) -> None:
+        self.git.commit(changes, message)
+        self._sync_served_index()
+
+    def _sync_served_index(self) -> None:
+        """Write to `index/` what changed in git since it was last synced (cheap when current)."""
+        head = self.git.head()
+        if head is None:
+            return
+        synced = _read_text(self.layout.index_head)
+        if synced == head.decode():
+            return
+        old = synced.encode() if synced else None
+        for path in self.git.changed_paths(old, head):
+            content = self.git.read(path, head)
+            target = self.layout.index / path
+            if content is None:
+                remove_file(target)
+            else:
+                atomic_write(target, content)
+        atomic_write(self.layout.index_head, head + b"\n")
+
+    def _read_served(self, name: str) -> list[dict]:
+        path = self.layout.index_file(name)
+        return parse_lines(path.read_bytes()) if path.is_file() else []
+
+    def _locked_entries(self, name: str) -> tuple[str, list[dict]]:
+        canonical = self.canonical_name(name)
+        entries = self._read_served(canonical) if canonical else []
+        if not entries:
+            raise NotFound(f"crate `{name}` does not exist in this registry")
+        return canonical, entries
+
+    def _write_summary(self, name: str, entries: list[dict], description: str | None) -> None:
+        path = self.layout.summary_file(name)
+        if description is None:
+            try:
+                description = json.loads(path.read_bytes()).get("description", "")
+            except (FileNotFoundError, ValueError):
+                description = ""
+        summary = {"name": name, "max_version": _max_version(entries), "description": description}
+        atomic_write(path, json.dumps(summary).encode())
+
+
+def _summary(raw: dict) -> CrateSummary:
+    return CrateSummary(raw["name"], raw["max_version"], raw.get("description") or "")
+
+
+def _find_version(name: str, entries: list[dict], version: str) -> dict:
+    wanted = parse_version(version)
+    exact = [e for e in entries if e["vers"] == version]
+    same = exact or [e for e in entries if parse_version(e["vers"]) == wanted]
+    if not same:
+        raise NotFound(f"crate `{name}` has no version {version}")
+    return same[0]
+
+
+def _max_version(entries: list[dict]) -> str:
+    """The version search shows: the highest not yanked, preferring releases over pre-releases."""
+    live = [e for e in entries if not e["yanked"]] or entries
+    versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
+    releases = [v for v in versions if not v[0].is_prerelease] or versions
+    return max(releases, key=lambda v: v[0])[1]
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _remove_empty_dir(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass
+

@@ -1,0 +1,66 @@
+"""File-system primitives: atomic writes and the registry-wide write lock."""
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import StorageError
+
+TEMP_PREFIX = ".tmp-"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes | memoryview) -> None:
+    """Write `data` to `path` so that readers see the old or the new content, never a part."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise StorageError(f"could not write {path.name}: {exc.strerror or exc}") from exc
+
+
+def remove_file(path: Path) -> None:
+    """Delete `path` if it exists and make the removal durable."""
+    try:
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"could not remove {path.name}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold the registry's write lock (an `flock`), shared by threads and processes alike."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError(f"could not open the registry lock {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
