@@ -82,6 +82,14 @@ def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: 
     return entry
 
 
+def cargo_req(req: str) -> str:
+    """A version requirement as cargo writes it at publish: bare versions get `^` (`0.1` -> `^0.1`)."""
+    parts = [part.strip() for part in req.split(",")]
+    return ", ".join(
+        f"^{part}" if part[:1].isdigit() and not any(c in part for c in "*xX") else part for part in parts
+    )
+
+
 def dump_line(entry: dict) -> bytes:
     """One index line: compact JSON and a newline."""
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
@@ -154,7 +162,7 @@ def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ou
     default_features = spec.get("default-features", spec.get("default_features", True))
     return _dep(
         name=validate_name(key),
-        req=_string(spec.get("version", "*"), f"version of dependency `{key}`"),
+        req=cargo_req(_string(spec.get("version", "*"), f"version of dependency `{key}`")),
         features=_strings(spec.get("features", []), f"features of dependency `{key}`"),
         optional=_bool(spec.get("optional", False), "optional"),
         default_features=_bool(default_features, "default-features"),

@@ -1,0 +1,62 @@
+"""Drive real cargo with an isolated CARGO_HOME against a test registry."""
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REGISTRY = "palletizer"
+
+
+@dataclass
+class Cargo:
+    """A CARGO_HOME configured for one registry, and helpers to run cargo in it."""
+
+    home: Path
+    index_url: str
+    target_dir: Path
+
+    @classmethod
+    def create(cls, root: Path, index_url: str) -> "Cargo":
+        """A fresh, empty CARGO_HOME under `root` whose `palletizer` registry is `index_url`."""
+        home = root / "cargo-home"
+        home.mkdir(parents=True)
+        (home / "config.toml").write_text(
+            f'[registries.{REGISTRY}]\nindex = "{index_url}"\n\n'
+            "[net]\nretry = 0\n\n[term]\ncolor = \"never\"\n"
+        )
+        return cls(home, index_url, root / "target")
+
+    def fresh(self, root: Path) -> "Cargo":
+        """Another CARGO_HOME with the same registry and no caches."""
+        return Cargo.create(root, self.index_url)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
+        env.update(CARGO_HOME=str(self.home), CARGO_TARGET_DIR=str(self.target_dir),
+                   CARGO_REGISTRIES_PALLETIZER_TOKEN="test-token", CARGO_HTTP_TIMEOUT="30")
+        return env
+
+    def run(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run `cargo ARGS` in `cwd`; on failure (with `check`) raise with cargo's output."""
+        result = subprocess.run(["cargo", *args], cwd=cwd, env=self.env(), capture_output=True,
+                                text=True, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"cargo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def publish(self, crate_dir: Path) -> subprocess.CompletedProcess:
+        """`cargo publish --registry palletizer` (verification build skipped to save time)."""
+        return self.run(crate_dir, "publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
+
+
+def write_crate(root: Path, name: str, cargo_toml: str, files: dict[str, str]) -> Path:
+    """Write a crate's sources under `root/name` and return its directory."""
+    crate = root / name
+    if crate.exists():
+        shutil.rmtree(crate)
+    for path, text in {"Cargo.toml": cargo_toml, **files}.items():
+        (crate / path).parent.mkdir(parents=True, exist_ok=True)
+        (crate / path).write_text(text)
+    return crate
