@@ -1,8 +1,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DATA ?= ./data
-LISTEN ?= 127.0.0.1:8000
+DATA ?= $(or $(PALLETIZER_DATA),./data)
+LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
 .PHONY: install run test cli clean
