@@ -1,12 +1,10 @@
 """Reading a .crate file: a gzip-compressed tar holding `NAME-VERSION/Cargo.toml`."""
 
-import gzip
 import hashlib
 import io
 import tarfile
 import tomllib
 import zlib
-from typing import BinaryIO
 
 from .errors import InvalidCrate
 from .versions import is_valid_version
@@ -14,23 +12,39 @@ from .versions import is_valid_version
 MANIFEST_LIMIT = 1024 * 1024
 
 
-class _CappedReader(io.RawIOBase):
-    """Reads from `inner` but fails once more than `limit` bytes came out (a gzip-bomb guard)."""
+class _GunzipReader(io.RawIOBase):
+    """Inflates gzip data held in memory, without copying it, and fails past `limit` bytes out."""
 
-    def __init__(self, inner: BinaryIO, limit: int) -> None:
-        self._inner = inner
+    _CHUNK = 64 * 1024
+
+    def __init__(self, data: memoryview, limit: int) -> None:
+        self._data = data
+        self._offset = 0
         self._left = limit
+        self._inflater = zlib.decompressobj(wbits=31)
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray) -> int:
-        data = self._inner.read(min(len(buffer), self._left + 1))
-        self._left -= len(data)
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        want = len(buffer)
+        out = self._inflater.decompress(self._inflater.unconsumed_tail, want)
+        while not out and not self._inflater.eof and self._offset < len(self._data):
+            chunk = self._data[self._offset:self._offset + self._CHUNK]
+            self._offset += len(chunk)
+            out = self._inflater.decompress(chunk, want)
+        self._left -= len(out)
         if self._left < 0:
             raise InvalidCrate("the .crate file unpacks to more than the allowed size")
-        buffer[: len(data)] = data
-        return len(data)
+        buffer[:len(out)] = out
+        return len(out)
+
+
+def _open_tar(crate: bytes | memoryview, unpacked_limit: int) -> tarfile.TarFile:
+    if bytes(crate[:2]) != b"\x1f\x8b":
+        raise InvalidCrate("the .crate file is not gzip-compressed (expected a .tar.gz made by `cargo package`)")
+    stream = io.BufferedReader(_GunzipReader(memoryview(crate), unpacked_limit))
+    return tarfile.open(fileobj=stream, mode="r|")
 
 
 def checksum(data: bytes | memoryview) -> str:
@@ -44,13 +58,9 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
     The archive is streamed, never extracted; at most `unpacked_limit` bytes are decompressed.
     """
     wanted = f"{name}-{version}/Cargo.toml"
-    if bytes(crate[:2]) != b"\x1f\x8b":
-        raise InvalidCrate("the .crate file is not gzip-compressed (expected a .tar.gz made by `cargo package`)")
-    raw = gzip.GzipFile(fileobj=io.BytesIO(crate), mode="rb")
-    stream = io.BufferedReader(_CappedReader(raw, unpacked_limit))
     manifest_bytes = None
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with _open_tar(crate, unpacked_limit) as archive:
             for member in archive:
                 if member.name != wanted:
                     continue
@@ -80,12 +90,8 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
 
 def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str, str]:
     """The `(name, version)` of a .crate, from the top directory of its first tar entry."""
-    if bytes(crate[:2]) != b"\x1f\x8b":
-        raise InvalidCrate("the file is not gzip-compressed (expected a .crate made by `cargo package`)")
-    raw = gzip.GzipFile(fileobj=io.BytesIO(crate), mode="rb")
-    stream = io.BufferedReader(_CappedReader(raw, unpacked_limit))
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with _open_tar(crate, unpacked_limit) as archive:
             first = archive.next()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise InvalidCrate(f"the file is not a valid gzip-compressed tar archive: {exc}") from exc
