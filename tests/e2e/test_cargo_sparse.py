@@ -161,3 +161,18 @@ def test_add_while_serving_then_cargo_builds_against_it(env: Env) -> None:
                        {"src/main.rs": 'fn main() { println!("{}", imported::v()); }\n'})
     assert env.cargo.run(user, "run", "-q").stdout.strip() == "105"
     assert palletizer(env.data, "verify").returncode == 0
+
+
+def test_cargo_owner_gets_a_clear_error_until_owners_exist(env: Env) -> None:
+    result = env.cargo.run(env.root, "owner", "--registry", REGISTRY, "--list", "ab", check=False)
+    assert result.returncode != 0
+    assert "501" in result.stderr
+    assert "crate owners are not supported by this registry yet" in result.stderr
+
+
+def test_misspelt_dependency_gets_cargos_suggestion(env: Env) -> None:
+    app = write_crate(env.root / "apps", "misspelt", '[package]\nname = "misspelt"\nversion = "0.1.0"\n'
+                      'edition = "2021"\n\n[dependencies]\n' + reg("base-util", "0.1"), {"src/lib.rs": ""})
+    result = env.cargo.run(app, "generate-lockfile", check=False)
+    assert result.returncode != 0
+    assert "perhaps you meant:" in result.stderr and "base_util" in result.stderr
