@@ -1,6 +1,7 @@
 """Crate downloads at `config.json`'s `dl` template: `/files/{crate}/{crate}-{version}.crate`."""
 
 import os
+from pathlib import Path
 
 import falcon
 
@@ -18,10 +19,7 @@ class DownloadResource:
         self._registry = registry
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
-        prefix, suffix = f"{crate}-", ".crate"
-        if not (filename.startswith(prefix) and filename.endswith(suffix)):
-            raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
-        path = self._registry.crate_path(crate, filename[len(prefix):-len(suffix)])
+        path = self._path(crate, filename)
         try:
             stream = path.open("rb")
         except FileNotFoundError as exc:
@@ -29,7 +27,16 @@ class DownloadResource:
         resp.content_type = CRATE_MEDIA_TYPE
         resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
 
-    on_head = on_get
+    def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
+        path = self._path(crate, filename)
+        resp.content_type = CRATE_MEDIA_TYPE
+        resp.content_length = path.stat().st_size
+
+    def _path(self, crate: str, filename: str) -> Path:
+        prefix, suffix = f"{crate}-", ".crate"
+        if not (filename.startswith(prefix) and filename.endswith(suffix)):
+            raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
+        return self._registry.crate_path(crate, filename[len(prefix):-len(suffix)])
 
 
 def add_routes(app: falcon.App, registry: Registry) -> None:

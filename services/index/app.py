@@ -1,8 +1,9 @@
 """Sparse index: `config.json` and one file per crate, with ETag / Last-Modified validation."""
 
 import hashlib
-from email.utils import format_datetime, parsedate_to_datetime
+import os
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import falcon
@@ -14,12 +15,13 @@ from services.http import create_app
 
 def _send_file(req: falcon.Request, resp: falcon.Response, path: Path | None, content_type: str) -> None:
     try:
-        data = path.read_bytes() if path is not None else None
-        mtime = path.stat().st_mtime if path is not None else 0.0
+        if path is None:
+            raise FileNotFoundError
+        with path.open("rb") as file:
+            data = file.read()
+            mtime = os.fstat(file.fileno()).st_mtime
     except FileNotFoundError:
-        data = None
-    if data is None:
-        raise falcon.HTTPNotFound(description="no such crate in this registry")
+        raise falcon.HTTPNotFound(description="no such crate in this registry") from None
     etag = hashlib.blake2b(data, digest_size=16).hexdigest()
     modified = datetime.fromtimestamp(int(mtime), tz=timezone.utc)
     resp.etag = etag
