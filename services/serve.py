@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 import falcon
 import waitress
+import waitress.utilities
 
 from palletizer_lib.cli import default_data_dir
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.registry import Registry
+from services.http import error_body
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 
@@ -45,6 +47,7 @@ def public_url_for(args: argparse.Namespace, registry: Registry) -> str:
     if registry.config.public_url:
         return registry.config.public_url.rstrip("/")
     host, port = split_listen(args.listen)
+    waitress.utilities.Error.to_response = _waitress_error_response
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
@@ -56,12 +59,20 @@ def open_registry(args: argparse.Namespace) -> tuple[Registry, str]:
     return registry, public_url
 
 
+def _waitress_error_response(error: waitress.utilities.Error, ident: str | None = None) -> tuple:
+    """Errors waitress answers itself (body too large, bad request line) as Cargo's error JSON."""
+    detail = f"{error.reason}: {error.body}"
+    return f"{error.code} {error.reason}", [("Content-Type", "application/json")], error_body(detail)
+
+
 def run(app: falcon.App, args: argparse.Namespace, max_body: int) -> None:
     """Serve `app` with waitress on `args.listen` until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     host, port = split_listen(args.listen)
-    waitress.serve(app, host=host, port=port, threads=args.threads, max_request_body_size=max_body,
+    waitress.utilities.Error.to_response = _waitress_error_response
+    # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
+    waitress.serve(app, host=host, port=port, threads=args.threads, max_request_body_size=max_body + 1,
                    ident="palletizer", clear_untrusted_proxy_headers=True)
 
 

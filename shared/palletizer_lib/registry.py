@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import crate_file
 from .config import RegistryConfig
-from .errors import Conflict, Forbidden, InvalidCrate, NotFound, StorageError
+from .errors import Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError
 from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
@@ -203,7 +203,7 @@ class Registry:
                 continue
             problems.extend(self._verify_index_file(path, referenced))
         for crate_dir in sorted(self.layout.crates.iterdir()):
-            for file in sorted(crate_dir.iterdir()):
+            for file in sorted(crate_dir.iterdir()) if crate_dir.is_dir() else [crate_dir]:
                 if file not in referenced:
                     problems.append(f"{file.relative_to(self.layout.root)}: no index entry refers to it")
         return problems
@@ -239,7 +239,7 @@ class Registry:
 
     def _check_crate_size(self, crate: bytes | memoryview) -> None:
         if len(crate) > self.config.max_crate_size:
-            raise InvalidCrate(
+            raise PayloadTooLarge(
                 f"the .crate file is {len(crate)} bytes, more than this registry's limit of "
                 f"{self.config.max_crate_size} bytes (max_crate_size)"
             )
@@ -259,10 +259,12 @@ class Registry:
         self._check_registries(entry)
         with self._writing():
             existing = self.canonical_name(name)
+            entries = self._read_served(existing or name)
+            if existing is None and entries:  # a publish was interrupted before writing the summary
+                existing = entries[0]["name"]
             if existing is not None and existing != name:
                 raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
                                "(names differing only in case, `-` or `_` are the same crate)")
-            entries = self._read_served(name) if existing else []
             for other in entries:
                 if parse_version(other["vers"]) == version:
                     raise Conflict(f"crate `{name}` version {other['vers']} is already published "

@@ -1,0 +1,35 @@
+"""HTTP-level fixtures: one real `palletizer-all` per test module.
+
+Tests in one module share a server, so each test publishes crates under names of its own.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.http.support import SENTINEL, SMALL_MAX_CRATE_SIZE, Live
+from tests.server import running_server
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("http")
+    data = root / "data"
+    Registry.create(data, config)
+    # A file next to the data directory that no URL may ever reveal.
+    (root / "outside.txt").write_bytes(SENTINEL)
+    with running_server(data) as url:
+        yield Live(url, data)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """`palletizer-all` over a fresh registry with default settings, shared by one module."""
+    yield from _start(tmp_path_factory, RegistryConfig())
+
+
+@pytest.fixture(scope="module")
+def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A server whose registry accepts crates of at most SMALL_MAX_CRATE_SIZE bytes."""
+    yield from _start(tmp_path_factory, RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))

@@ -1,0 +1,342 @@
+"""Malformed and refused publishes: each is a 4xx in Cargo's error JSON and changes nothing.
+
+The last test checks that the server still answers correctly after all of it.
+"""
+
+import gzip
+import io
+import json
+import os
+import socket
+import struct
+import tarfile
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
+from palletizer_lib.registry import Registry
+from services.api.app import max_publish_body
+from tests.cratekit import make_crate, metadata
+from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
+
+
+def u32(n: int) -> bytes:
+    return struct.pack("<I", n)
+
+
+def raw_body(meta: bytes, crate: bytes) -> bytes:
+    return u32(len(meta)) + meta + u32(len(crate)) + crate
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def manifest(name: str, version: str) -> bytes:
+    return f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'.encode()
+
+
+GOOD_META = json.dumps(metadata("bad-input", "1.0.0")).encode()
+GOOD_CRATE = make_crate("bad-input", "1.0.0")
+
+
+def with_meta(**fields: object) -> bytes:
+    """A body for crate `bad-input` 1.0.0 whose metadata has `fields` changed."""
+    return encode_publish_body(metadata("bad-input", "1.0.0", **fields), GOOD_CRATE)
+
+
+def without(field: str) -> bytes:
+    meta = metadata("bad-input", "1.0.0")
+    del meta[field]
+    return encode_publish_body(meta, GOOD_CRATE)
+
+
+def named(name: object, version: object = "1.0.0") -> bytes:
+    meta = metadata("placeholder", "1.0.0")
+    meta["name"], meta["vers"] = name, version
+    crate_name = name if isinstance(name, str) else "x"
+    crate_version = version if isinstance(version, str) else "1.0.0"
+    return encode_publish_body(meta, tar_gz({f"{crate_name}-{crate_version}/Cargo.toml": b""}))
+
+
+BAD_BODIES = {
+    # framing
+    "empty body": b"",
+    "truncated length": b"\x05\x00",
+    "metadata shorter than declared": u32(1000) + b"{}",
+    "no crate length": u32(len(GOOD_META)) + GOOD_META,
+    "truncated crate length": u32(len(GOOD_META)) + GOOD_META + b"\x01\x00",
+    "crate shorter than declared": u32(len(GOOD_META)) + GOOD_META + u32(len(GOOD_CRATE) + 10) + GOOD_CRATE,
+    "crate length beyond everything": u32(len(GOOD_META)) + GOOD_META + u32(0xFFFFFFFF) + GOOD_CRATE,
+    "trailing bytes after the crate": raw_body(GOOD_META, GOOD_CRATE) + b"extra",
+    "metadata length beyond the limit": u32(MAX_METADATA_SIZE + 1) + GOOD_META,
+    "metadata length 4 GiB": u32(0xFFFFFFFF) + GOOD_META,
+    # metadata
+    "invalid JSON": raw_body(b"{not json", GOOD_CRATE),
+    "invalid UTF-8": raw_body(b'{"name": "\xff\xfe"}', GOOD_CRATE),
+    "JSON array": raw_body(b'["bad-input", "1.0.0"]', GOOD_CRATE),
+    "JSON string": raw_body(b'"bad-input"', GOOD_CRATE),
+    "JSON null": raw_body(b"null", GOOD_CRATE),
+    "JSON number": raw_body(b"42", GOOD_CRATE),
+    "deeply nested JSON": raw_body(b"[" * 100_000 + b"]" * 100_000, GOOD_CRATE),
+    "missing name": without("name"),
+    "missing vers": without("vers"),
+    "name null": named(None),
+    "name number": named(7),
+    "name empty": named(""),
+    "name ../x": named("../x"),
+    "name a/b": named("a/b"),
+    "name with backslash": named("a\\b"),
+    "name with NUL": named("ab\x00cd"),
+    "name con": named("con"),
+    "name CON": named("CON"),
+    "name nul": named("nul"),
+    "name std": named("std"),
+    "name 65 chars": named("a" * 65),
+    "name unicode": named("crâte"),
+    "name non-ascii digit": named("abc\u0663"),
+    "name starts with digit": named("1abc"),
+    "name starts with dash": named("-abc"),
+    "name with space": named("a b"),
+    "name with dot": named("a.b"),
+    "version 1.0": named("bad-input", "1.0"),
+    "version x": named("bad-input", "x"),
+    "version empty": named("bad-input", ""),
+    "version leading zero": named("bad-input", "01.0.0"),
+    "version number": named("bad-input", 1),
+    "version with slash": named("bad-input", "1.0.0/../../x"),
+    "version too long": named("bad-input", "1.0.0-" + "a" * 200),
+    "deps not a list": with_meta(deps={"serde": "1"}),
+    "dep not an object": with_meta(deps=["serde"]),
+    "dep with bad name": with_meta(deps=[{"name": "../evil", "version_req": "1"}]),
+    "dep with bad kind": with_meta(deps=[{"name": "serde", "version_req": "1", "kind": "weird"}]),
+    "dep without version_req": with_meta(deps=[{"name": "serde"}]),
+    "features not an object": with_meta(features=["a"]),
+    "feature values not strings": with_meta(features={"a": [1]}),
+    # the .crate file
+    "crate not gzip": raw_body(GOOD_META, b"this is not a gzip file"),
+    "crate empty": raw_body(GOOD_META, b""),
+    "crate gzip but not tar": raw_body(GOOD_META, gzip.compress(b"plain text, not a tar archive" * 20)),
+    "crate truncated gzip": raw_body(GOOD_META, GOOD_CRATE[: len(GOOD_CRATE) // 2]),
+    "crate without Cargo.toml": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/src/lib.rs": b""})),
+    "crate with Cargo.toml elsewhere": raw_body(GOOD_META, tar_gz({"Cargo.toml": manifest("bad-input", "1.0.0")})),
+    "crate of another crate": raw_body(GOOD_META, make_crate("other-crate", "1.0.0")),
+    "crate of another version": raw_body(GOOD_META, make_crate("bad-input", "1.0.1")),
+    "crate manifest name mismatch": raw_body(
+        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("other-crate", "1.0.0")})),
+    "crate manifest version mismatch": raw_body(
+        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("bad-input", "9.9.9")})),
+    "crate manifest not TOML": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": b"[package\nname="})),
+    "crate manifest without package": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": b"[lib]\n"})),
+}
+
+
+def _gzip_bomb() -> bytes:
+    """A valid .tar.gz that unpacks to far more than 20 x max_crate_size before its Cargo.toml."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as out:
+        with tarfile.open(fileobj=out, mode="w|") as archive:
+            size = 260 * 1024 * 1024
+            info = tarfile.TarInfo("bad-input-1.0.0/zeros")
+            info.size = size
+            archive.addfile(info, _Zeros(size))
+            data = manifest("bad-input", "1.0.0")
+            info = tarfile.TarInfo("bad-input-1.0.0/Cargo.toml")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self._left)
+        buffer[:n] = bytes(n)
+        self._left -= n
+        return n
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return _gzip_bomb()
+
+
+@pytest.fixture(scope="module")
+def seeded(live: Live) -> Live:
+    """A registry that already holds something, so 'unchanged' is not trivially 'empty'."""
+    live.publish("seed-crate", "1.0.0")
+    return live
+
+
+@pytest.mark.parametrize("body", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
+def test_bad_publish_is_4xx_json_and_changes_nothing(seeded: Live, body: bytes) -> None:
+    before = seeded.snapshot()
+    response = seeded.put_body(body)
+    assert_error(response)
+    assert seeded.snapshot() == before
+
+
+def test_bad_names_are_explained(seeded: Live) -> None:
+    assert "../x" in assert_error(seeded.put_body(named("../x")), 400)
+    assert "64" in assert_error(seeded.put_body(named("a" * 65)), 400)
+    assert "1.0" in assert_error(seeded.put_body(named("bad-input", "1.0")), 400)
+
+
+def test_gzip_bomb_is_refused(seeded: Live, gzip_bomb: bytes) -> None:
+    assert len(gzip_bomb) < 1024 * 1024      # well within max_crate_size
+    before = seeded.snapshot()
+    assert_error(seeded.put_body(raw_body(GOOD_META, gzip_bomb)), 400)
+    assert seeded.snapshot() == before
+
+
+def test_half_sent_body_publishes_nothing(seeded: Live) -> None:
+    """A client that stops sending half-way gets no publish."""
+    before = seeded.snapshot()
+    body = encode_publish_body(metadata("half-sent", "1.0.0"), make_crate("half-sent", "1.0.0"))
+    parts = urlsplit(seeded.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(5)
+        try:
+            sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert seeded.snapshot() == before
+    assert_error(seeded.get("/index/ha/lf/half-sent"), 404)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnope\r\n0\r\n\r\n",
+    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
+    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"GET /index/config.json HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 300_000 + b"\r\n\r\n",
+])
+def test_malformed_http_is_refused(seeded: Live, request_bytes: bytes) -> None:
+    before = seeded.snapshot()
+    try:
+        response = seeded.raw(request_bytes)
+    except ConnectionResetError:
+        # The server answered and closed while input was still unread; the kernel then
+        # resets the connection, possibly dropping the answer. Refused either way.
+        pass
+    else:
+        assert 400 <= response.status < 500 or response.status == 501, response
+    assert seeded.snapshot() == before
+    assert seeded.get("/index/config.json").status_code == 200
+
+
+def test_chunked_publish_body_is_handled(seeded: Live) -> None:
+    """Cargo sends Content-Length, but a chunked upload must work the same (or fail cleanly)."""
+    name = seeded.unique("chunked")
+    body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
+    response = requests.put(f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10)
+    assert response.status_code == 200, response.text
+    assert seeded.get(f"/files/{name}/{name}-1.0.0.crate").status_code == 200
+
+
+# -- size limits (a registry with a small max_crate_size) ---------------------------------
+
+def incompressible_crate(name: str, payload: int) -> bytes:
+    return make_crate(name, "1.0.0", files={"src/blob.bin": os.urandom(payload)})
+
+
+def test_crate_within_max_crate_size_is_accepted(small_live: Live) -> None:
+    crate = incompressible_crate("small-ok", SMALL_MAX_CRATE_SIZE // 2)
+    assert len(crate) <= SMALL_MAX_CRATE_SIZE
+    response = small_live.put_body(encode_publish_body(metadata("small-ok", "1.0.0"), crate))
+    assert response.status_code == 200, response.text
+
+
+def test_crate_larger_than_max_crate_size_is_413(small_live: Live) -> None:
+    crate = incompressible_crate("small-big", SMALL_MAX_CRATE_SIZE)
+    assert len(crate) > SMALL_MAX_CRATE_SIZE
+    before = small_live.snapshot()
+    detail = assert_error(small_live.put_body(encode_publish_body(metadata("small-big", "1.0.0"), crate)), 413)
+    assert str(SMALL_MAX_CRATE_SIZE) in detail
+    assert small_live.snapshot() == before
+
+
+def _limit(live: Live) -> int:
+    """The largest publish body the server accepts (as palletizer-all computes it)."""
+    return max_publish_body(Registry(live.data))
+
+
+def test_body_of_exactly_the_limit_reaches_the_api(small_live: Live) -> None:
+    """The largest body the limit allows is answered by the API (here: not a valid body)."""
+    limit = _limit(small_live)
+    before = small_live.snapshot()
+    response = small_live.put_body(u32(MAX_METADATA_SIZE) + b" " * (limit - 4))
+    assert_error(response, 400)
+    assert small_live.snapshot() == before
+
+
+def put_headers_only(live: Live, content_length: int) -> RawResponse:
+    """Send a publish request's headers but none of its body, and read the answer."""
+    parts = urlsplit(live.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                     + f"Content-Length: {content_length}\r\n\r\n".encode())
+        return read_response(sock)
+
+
+def test_oversized_body_is_413_before_it_is_read(small_live: Live) -> None:
+    """The server answers 413 from the headers alone: the client never has to send the body.
+
+    (A server that waited for the 200 MiB body would make this time out.)
+    """
+    before = small_live.snapshot()
+    start = time.monotonic()
+    response = put_headers_only(small_live, 200 * 1024 * 1024)
+    assert response.status == 413
+    assert time.monotonic() - start < 5
+    assert small_live.snapshot() == before
+
+
+def test_body_one_byte_over_the_limit_is_413(small_live: Live) -> None:
+    before = small_live.snapshot()
+    assert put_headers_only(small_live, _limit(small_live) + 1).status == 413
+    assert small_live.snapshot() == before
+
+
+def test_oversized_body_error_is_cargo_json(small_live: Live) -> None:
+    assert_error(put_headers_only(small_live, _limit(small_live) + 1), 413)
+
+
+def test_small_registry_still_answers(small_live: Live) -> None:
+    assert small_live.get("/index/config.json").json()["api"] == small_live.url
+    crate = small_live.get("/files/small-ok/small-ok-1.0.0.crate")
+    assert crate.status_code == 200
+
+
+# -- after all of the above ------------------------------------------------------------
+
+def test_server_still_answers_correctly_afterwards(seeded: Live) -> None:
+    config = seeded.get("/index/config.json")
+    assert config.status_code == 200
+    assert config.json() == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url}
+    # Nothing the bad requests named was created...
+    assert_error(seeded.get("/index/ba/d-/bad-input"), 404)
+    assert not (seeded.data / "crates" / "bad-input").exists()
+    # ...and publishing, the index and downloads all still work.
+    crate = seeded.publish("bad-input", "1.0.0")
+    assert [e["vers"] for e in seeded.index_lines("bad-input")] == ["1.0.0"]
+    assert seeded.get("/files/bad-input/bad-input-1.0.0.crate").content == crate
+    assert seeded.get("/index/se/ed/seed-crate").status_code == 200

@@ -1,0 +1,120 @@
+"""`GET /api/v1/crates?q=...&per_page=...` over a registry whose every crate the module knows."""
+
+import pytest
+import requests
+
+from tests.http.support import Live, assert_error
+
+BULK = 105
+CRATES = {
+    "k": "a one-letter crate",
+    "kw": "a two-letter crate",
+    "Search_Me": "finds needles in haystacks",
+    "search-you": "the other searcher",
+    "searchable": "indexes everything",
+    "unrelated": "nothing to see",
+}
+
+
+@pytest.fixture(scope="module")
+def catalogue(live: Live) -> Live:
+    for name, description in CRATES.items():
+        live.publish(name, "1.0.0", description=description)
+    live.publish("searchable", "1.2.0", description=CRATES["searchable"])
+    live.publish("searchable", "2.0.0-rc.1", description=CRATES["searchable"])
+    live.publish("yanky", "1.0.0", description="changes its mind")
+    live.publish("yanky", "1.1.0", description="changes its mind")
+    for i in range(BULK):
+        live.publish(f"bulk-{i:03}", "0.1.0", description="one of many")
+    return live
+
+
+def search(live: Live, **params: object) -> dict:
+    response = requests.get(f"{live.url}/api/v1/crates", params=params, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()
+
+
+def names(document: dict) -> list[str]:
+    return [c["name"] for c in document["crates"]]
+
+
+def test_total_counts_every_match_and_per_page_limits_the_list(catalogue: Live) -> None:
+    found = search(catalogue, q="search", per_page=1)
+    assert found["meta"]["total"] == 3
+    assert len(found["crates"]) == 1
+    everything = search(catalogue, q="search", per_page=10)
+    assert sorted(names(everything)) == ["Search_Me", "search-you", "searchable"]
+    assert everything["meta"]["total"] == 3
+
+
+def test_per_page_is_capped_at_100(catalogue: Live) -> None:
+    found = search(catalogue, q="bulk", per_page=1000)
+    assert found["meta"]["total"] == BULK
+    assert len(found["crates"]) == 100
+    exactly = search(catalogue, q="bulk", per_page=100)
+    assert len(exactly["crates"]) == 100
+    assert len(search(catalogue, q="bulk", per_page=101)["crates"]) == 100
+
+
+def test_default_page_size(catalogue: Live) -> None:
+    found = search(catalogue, q="bulk")
+    assert found["meta"]["total"] == BULK
+    assert 1 <= len(found["crates"]) <= 100
+
+
+def test_empty_query_lists_everything(catalogue: Live) -> None:
+    found = search(catalogue, q="", per_page=100)
+    assert found["meta"]["total"] == len(CRATES) + 1 + BULK
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "many", "1.5"])
+def test_bad_per_page_is_400_json(catalogue: Live, bad: str) -> None:
+    response = requests.get(f"{catalogue.url}/api/v1/crates", params={"q": "k", "per_page": bad}, timeout=10)
+    assert_error(response, 400)
+
+
+def test_one_and_two_character_names(catalogue: Live) -> None:
+    one = search(catalogue, q="k", per_page=100)
+    assert names(one)[0] == "k"
+    two = search(catalogue, q="kw", per_page=100)
+    assert names(two)[0] == "kw"
+    assert "k" not in names(two)
+    assert search(catalogue, q="K", per_page=100)["crates"][0]["name"] == "k"
+
+
+@pytest.mark.parametrize("query", ["Search_Me", "search_me", "search-me", "SEARCH-ME", "Search-Me", "sEaRcH_mE"])
+def test_dash_underscore_and_case_match_loosely(catalogue: Live, query: str) -> None:
+    found = search(catalogue, q=query, per_page=100)
+    assert names(found)[0] == "Search_Me"      # the exact match comes first, in its own spelling
+    assert found["meta"]["total"] >= 1
+
+
+def test_results_show_description_and_max_version(catalogue: Live) -> None:
+    found = search(catalogue, q="Search_Me")
+    [hit] = [c for c in found["crates"] if c["name"] == "Search_Me"]
+    assert hit == {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks"}
+    searchable = [c for c in search(catalogue, q="searchable")["crates"] if c["name"] == "searchable"][0]
+    assert searchable["max_version"] == "1.2.0"        # releases beat a newer pre-release
+    assert searchable["description"] == "indexes everything"
+
+
+def test_description_words_are_searched(catalogue: Live) -> None:
+    assert names(search(catalogue, q="needles")) == ["Search_Me"]
+    assert names(search(catalogue, q="haystacks needles")) == ["Search_Me"]
+    assert search(catalogue, q="one of many")["meta"]["total"] == BULK
+
+
+def test_no_match(catalogue: Live) -> None:
+    found = search(catalogue, q="zzzzzz-nothing")
+    assert found == {"crates": [], "meta": {"total": 0}}
+
+
+def test_yank_moves_max_version(catalogue: Live) -> None:
+    assert requests.delete(f"{catalogue.url}/api/v1/crates/yanky/1.1.0/yank", timeout=10).status_code == 200
+    [hit] = search(catalogue, q="yanky")["crates"]
+    assert hit["max_version"] == "1.0.0"
+    assert requests.put(f"{catalogue.url}/api/v1/crates/yanky/1.1.0/unyank", timeout=10).status_code == 200
+    [hit] = search(catalogue, q="yanky")["crates"]
+    assert hit["max_version"] == "1.1.0"
