@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except PalletizerError as exc:
-        print(f"palletizer: error: {exc.detail}", file=sys.stderr)
+        print(f"palletizer: error: {' '.join(exc.detail.split())}", file=sys.stderr)  # one line, always
         return 1
 
 

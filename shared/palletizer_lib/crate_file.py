@@ -1,10 +1,12 @@
 """Reading a .crate file: a gzip-compressed tar holding `NAME-VERSION/Cargo.toml`."""
 
+import contextlib
 import hashlib
 import io
 import tarfile
 import tomllib
 import zlib
+from collections.abc import Iterator
 
 from .errors import InvalidCrate
 from .versions import is_valid_version
@@ -29,7 +31,9 @@ class _GunzipReader(io.RawIOBase):
     def readinto(self, buffer: bytearray | memoryview) -> int:
         want = len(buffer)
         out = self._inflater.decompress(self._inflater.unconsumed_tail, want)
-        while not out and not self._inflater.eof and self._offset < len(self._data):
+        while not out and not self._inflater.eof:
+            if self._offset >= len(self._data):
+                raise InvalidCrate("the .crate file is truncated (its gzip stream ends early)")
             chunk = self._data[self._offset:self._offset + self._CHUNK]
             self._offset += len(chunk)
             out = self._inflater.decompress(chunk, want)
@@ -40,11 +44,16 @@ class _GunzipReader(io.RawIOBase):
         return len(out)
 
 
-def _open_tar(crate: bytes | memoryview, unpacked_limit: int) -> tarfile.TarFile:
+@contextlib.contextmanager
+def _open_tar(crate: bytes | memoryview, unpacked_limit: int) -> Iterator[tarfile.TarFile]:
+    """The archive as a tar stream; on leaving, the rest is read so a truncated gzip is refused."""
     if bytes(crate[:2]) != b"\x1f\x8b":
         raise InvalidCrate("the .crate file is not gzip-compressed (expected a .tar.gz made by `cargo package`)")
     stream = io.BufferedReader(_GunzipReader(memoryview(crate), unpacked_limit))
-    return tarfile.open(fileobj=stream, mode="r|")
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
+        yield archive
+    while stream.read(_GunzipReader._CHUNK):
+        pass
 
 
 def checksum(data: bytes | memoryview) -> str:
@@ -53,9 +62,10 @@ def checksum(data: bytes | memoryview) -> str:
 
 
 def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict:
-    """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a gzip tar.
+    """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a whole gzip tar.
 
-    The archive is streamed, never extracted; at most `unpacked_limit` bytes are decompressed.
+    The archive is streamed to its end (so a truncated one is refused), never extracted; at most
+    `unpacked_limit` bytes are decompressed.
     """
     wanted = f"{name}-{version}/Cargo.toml"
     manifest_bytes = None
@@ -68,7 +78,6 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
                     raise InvalidCrate(f"{wanted} in the .crate file is not a regular file of sensible size")
                 extracted = archive.extractfile(member)
                 manifest_bytes = extracted.read() if extracted else None
-                break
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise InvalidCrate(f"the .crate file is not a valid gzip-compressed tar archive: {exc}") from exc
     if manifest_bytes is None:

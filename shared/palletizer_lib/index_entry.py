@@ -84,10 +84,13 @@ def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: 
 
 def cargo_req(req: str) -> str:
     """A version requirement as cargo writes it at publish: bare versions get `^` (`0.1` -> `^0.1`)."""
-    parts = [part.strip() for part in req.split(",")]
-    return ", ".join(
-        f"^{part}" if part[:1].isdigit() and not any(c in part for c in "*xX") else part for part in parts
-    )
+    return ", ".join(_cargo_comparator(part.strip()) for part in req.split(","))
+
+
+def _cargo_comparator(part: str) -> str:
+    numbers = part.split("-", 1)[0].split("+", 1)[0].split(".")
+    is_wildcard = any(n in ("*", "x", "X") for n in numbers)
+    return f"^{part}" if part[:1].isdigit() and not is_wildcard else part
 
 
 def dump_line(entry: dict) -> bytes:
@@ -152,13 +155,13 @@ def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ou
         spec = {"version": spec}
     spec = _table(spec, f"dependency `{key}`")
     real_name = spec.get("package")
-    registry_index = spec.get("registry-index")
+    registry_index = _optional_string(spec.get("registry-index"), "registry-index")
     if registry_index is None:
         registry = CRATES_IO_INDEX
     elif registry_index.rstrip("/") in ours:
         registry = None
     else:
-        registry = _string(registry_index, "registry-index")
+        registry = registry_index
     default_features = spec.get("default-features", spec.get("default_features", True))
     return _dep(
         name=validate_name(key),

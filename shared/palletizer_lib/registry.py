@@ -156,7 +156,6 @@ class Registry:
             entry["yanked"] = yanked
             action = "Yank" if yanked else "Unyank"
             self._commit({index_path(canonical): dump_lines(entries)}, f"{action} {canonical} {entry['vers']}")
-            self._write_summary(canonical, entries, None)
 
     def remove(self, name: str, version: str) -> None:
         """Delete one version's index entry and its crate file."""
@@ -166,10 +165,6 @@ class Registry:
             rest = [e for e in entries if e is not entry]
             self._commit({index_path(canonical): dump_lines(rest) if rest else None},
                          f"Remove {canonical} {entry['vers']}")
-            if rest:
-                self._write_summary(canonical, rest, None)
-            else:
-                remove_file(self.layout.summary_file(canonical))
             crate_path = self.layout.crate_file(canonical, entry["vers"])
             remove_file(crate_path)
             _remove_empty_dir(crate_path.parent)
@@ -259,9 +254,7 @@ class Registry:
         self._check_registries(entry)
         with self._writing():
             existing = self.canonical_name(name)
-            entries = self._read_served(existing or name)
-            if existing is None and entries:  # a publish was interrupted before writing the summary
-                existing = entries[0]["name"]
+            entries = self._read_served(name) if existing else []
             if existing is not None and existing != name:
                 raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
                                "(names differing only in case, `-` or `_` are the same crate)")
@@ -277,8 +270,7 @@ class Registry:
             except BaseException:
                 remove_file(crate_path)
                 raise
-            self._sync_served_index()
-            self._write_summary(name, entries, description)
+            self._sync_served_index({name: description})
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -291,8 +283,14 @@ class Registry:
         self.git.commit(changes, message)
         self._sync_served_index()
 
-    def _sync_served_index(self) -> None:
-        """Write to `index/` what changed in git since it was last synced (cheap when current)."""
+    def _sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
+        """Bring what is derived from git up to its newest commit: the files in `index/` and
+        the crate summaries in `names/` (cheap when current).
+
+        Every change goes through here after its commit, and so does the next writer after a
+        crash, so a write interrupted after its commit is completed by whoever writes next.
+        `descriptions` gives the description of a crate just published; others keep theirs.
+        """
         head = self.git.head()
         if head is None:
             return
@@ -307,6 +305,8 @@ class Registry:
                 remove_file(target)
             else:
                 atomic_write(target, content)
+            if path != CONFIG_JSON:
+                self._sync_summary(path, content, descriptions or {})
         atomic_write(self.layout.index_head, head + b"\n")
 
     def _read_served(self, name: str) -> list[dict]:
@@ -320,15 +320,21 @@ class Registry:
             raise NotFound(f"crate `{name}` does not exist in this registry")
         return canonical, entries
 
-    def _write_summary(self, name: str, entries: list[dict], description: str | None) -> None:
-        path = self.layout.summary_file(name)
+    def _sync_summary(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
+        entries = parse_lines(content) if content else []
+        if not entries:
+            remove_file(self.layout.summary_file(path.rsplit("/", 1)[-1]))
+            return
+        name = entries[0]["name"]
+        summary_path = self.layout.summary_file(name)
+        description = descriptions.get(name)
         if description is None:
             try:
-                description = json.loads(path.read_bytes()).get("description", "")
+                description = json.loads(summary_path.read_bytes()).get("description", "")
             except (FileNotFoundError, ValueError):
                 description = ""
         summary = {"name": name, "max_version": _max_version(entries), "description": description}
-        atomic_write(path, json.dumps(summary).encode())
+        atomic_write(summary_path, json.dumps(summary).encode())
 
 
 def _summary(raw: dict) -> CrateSummary:

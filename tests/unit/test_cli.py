@@ -1,0 +1,199 @@
+"""The `palletizer` command, run as a subprocess on a data directory."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate
+from tests.server import BIN, palletizer
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A data directory initialised by `palletizer init`."""
+    path = tmp_path / "data"
+    result = palletizer(path, "init")
+    assert "initialised an empty registry" in result.stderr
+    return path
+
+
+def crate_file(tmp_path: Path, name: str, version: str, manifest_extra: str = "") -> str:
+    """Write a .crate made by cratekit to `tmp_path` and return its path."""
+    path = tmp_path / f"{name}-{version}.crate"
+    path.write_bytes(make_crate(name, version, manifest_extra))
+    return str(path)
+
+
+def fails(data: Path, *args: str) -> str:
+    """Run a command that must fail; return its one-line error."""
+    result = palletizer(data, *args, check=False)
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("palletizer: error: ")
+    return lines[0]
+
+
+def run_without_data_option(cwd: Path, env_data: str | None, *args: str) -> subprocess.CompletedProcess:
+    """Run `palletizer ARGS` in `cwd` with no --data, $PALLETIZER_DATA set to `env_data` (or unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "PALLETIZER_DATA"}
+    if env_data is not None:
+        env["PALLETIZER_DATA"] = env_data
+    return subprocess.run([str(BIN / "palletizer"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_init_creates_an_empty_registry(data: Path) -> None:
+    registry = Registry(data)
+    assert registry.config == RegistryConfig()
+    assert list(registry.summaries()) == []
+    assert registry.verify() == []
+    assert palletizer(data, "list").stdout == ""
+
+
+def test_init_options_go_to_the_config(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init", "--public-url", "http://reg.test:8000", "--allowed-registry", "https://a.example/index",
+               "--allowed-registry", "https://b.example/index", "--no-crates-io", "--max-crate-size", "12345")
+    registry = Registry(data)
+    assert registry.config == RegistryConfig(public_url="http://reg.test:8000", max_crate_size=12345,
+                                             allow_crates_io=False,
+                                             allowed_registries=["https://a.example/index", "https://b.example/index"])
+    assert registry.own_index_urls() == ["sparse+http://reg.test:8000/index/", "http://reg.test:8000/git/index"]
+
+
+def test_add_then_list(data: Path, tmp_path: Path) -> None:
+    files = [crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"),
+             crate_file(tmp_path, "bar-2d", "0.1.0-rc.1")]
+    result = palletizer(data, "add", *files)
+    assert result.stdout == "added foo 1.0.0\nadded foo 1.1.0\nadded bar-2d 0.1.0-rc.1\n"
+    assert palletizer(data, "list").stdout == "bar-2d 0.1.0-rc.1\nfoo 1.1.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0\n"
+    assert palletizer(data, "list", "BAR_2D").stdout == "bar-2d 0.1.0-rc.1\n"
+    assert Registry(data).crate_path("foo", "1.1.0").read_bytes() == Path(files[1]).read_bytes()
+
+
+def test_yank_and_unyank_show_in_list(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"))
+    assert palletizer(data, "yank", "foo", "1.1.0").stdout == "yanked foo 1.1.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0 (yanked)\n"
+    assert palletizer(data, "list").stdout == "foo 1.0.0\n"
+    assert palletizer(data, "unyank", "foo", "1.1.0").stdout == "unyanked foo 1.1.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0\n"
+    assert palletizer(data, "list").stdout == "foo 1.1.0\n"
+
+
+def test_remove(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"))
+    assert palletizer(data, "remove", "foo", "1.0.0").stdout == "removed foo 1.0.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.1.0\n"
+    assert not (data / "crates" / "foo" / "foo-1.0.0.crate").exists()
+    palletizer(data, "remove", "foo", "1.1.0")
+    assert palletizer(data, "list").stdout == ""
+    assert "`foo` does not exist" in fails(data, "list", "foo")
+
+
+def test_verify_passes_then_reports_a_corrupted_crate_file(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "bar", "2.0.0"))
+    good = palletizer(data, "verify")
+    assert good.returncode == 0
+    assert good.stdout == ""
+    assert "consistent" in good.stderr
+
+    (data / "crates" / "foo" / "foo-1.0.0.crate").write_bytes(b"corrupted")
+    bad = palletizer(data, "verify", check=False)
+    assert bad.returncode == 1
+    assert bad.stdout == "foo 1.0.0: the crate file's checksum does not match the index\n"
+    assert "1 problem(s) found" in bad.stderr
+
+
+def test_verify_names_an_orphan_file(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
+    (data / "crates" / "foo" / "foo-0.0.1.crate").write_bytes(b"")
+    bad = palletizer(data, "verify", check=False)
+    assert bad.returncode == 1
+    assert bad.stdout == "crates/foo/foo-0.0.1.crate: no index entry refers to it\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("list", "nope"), "crate `nope` does not exist"),
+    (("yank", "nope", "1.0.0"), "crate `nope` does not exist"),
+    (("unyank", "nope", "1.0.0"), "crate `nope` does not exist"),
+    (("remove", "nope", "1.0.0"), "crate `nope` does not exist"),
+    (("yank", "foo", "9.9.9"), "crate `foo` has no version 9.9.9"),
+    (("remove", "foo", "not-a-version"), "invalid version `not-a-version`"),
+    (("add", "/nonexistent/dir/foo-1.0.0.crate"), "cannot read /nonexistent/dir/foo-1.0.0.crate"),
+])
+def test_errors_are_one_line(data: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
+    assert message in fails(data, *args)
+
+
+def test_add_of_a_non_gzip_file(data: Path, tmp_path: Path) -> None:
+    text = tmp_path / "notes.crate"
+    text.write_text("just some text\n")
+    assert "not gzip-compressed" in fails(data, "add", str(text))
+    assert palletizer(data, "list").stdout == ""
+
+
+def test_add_of_a_directory(data: Path, tmp_path: Path) -> None:
+    assert "cannot read" in fails(data, "add", str(tmp_path))
+
+
+def test_add_of_a_crate_with_a_malformed_manifest(data: Path, tmp_path: Path) -> None:
+    bad = crate_file(tmp_path, "foo", "1.0.0", '[dependencies.bar]\nversion = "1"\nregistry-index = 5\n')
+    assert "registry-index" in fails(data, "add", bad)
+
+
+def test_add_of_an_existing_version(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
+    assert "already published" in fails(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
+
+
+def test_init_twice_is_an_error(data: Path) -> None:
+    assert "already holds a registry" in fails(data, "init")
+    assert Registry(data).verify() == []
+
+
+def test_commands_need_a_registry(tmp_path: Path) -> None:
+    assert "no registry at" in fails(tmp_path / "missing", "list")
+
+
+@pytest.mark.parametrize("config", ["max_crate_size: [1\n  x: y\n", "bogus: 1\n", "max_crate_size: -5\n", "- a\n"])
+def test_a_broken_config_is_a_one_line_error(data: Path, config: str) -> None:
+    (data / "config.yaml").write_text(config)
+    assert "config.yaml" in fails(data, "list")
+
+
+def test_data_defaults_to_the_environment(tmp_path: Path) -> None:
+    from_env = tmp_path / "from-env"
+    init = run_without_data_option(tmp_path, str(from_env), "init")
+    assert init.returncode == 0, init.stderr
+    assert (from_env / "config.yaml").is_file()
+    assert not (tmp_path / "data").exists()
+
+    added = run_without_data_option(tmp_path, str(from_env), "add", crate_file(tmp_path, "foo", "1.0.0"))
+    assert added.stdout == "added foo 1.0.0\n"
+    assert run_without_data_option(tmp_path, str(from_env), "list").stdout == "foo 1.0.0\n"
+    assert palletizer(from_env, "list").stdout == "foo 1.0.0\n"
+
+
+def test_data_defaults_to_dot_data_without_the_environment(tmp_path: Path) -> None:
+    for env_data in (None, ""):
+        result = run_without_data_option(tmp_path, env_data, "list")
+        assert result.returncode == 1
+        assert "no registry at data" in result.stderr
+    assert run_without_data_option(tmp_path, None, "init").returncode == 0
+    assert (tmp_path / "data" / "config.yaml").is_file()
+
+
+def test_the_data_option_wins_over_the_environment(tmp_path: Path) -> None:
+    explicit = tmp_path / "explicit"
+    result = run_without_data_option(tmp_path, str(tmp_path / "from-env"), "--data", str(explicit), "init")
+    assert result.returncode == 0
+    assert (explicit / "config.yaml").is_file()
+    assert not (tmp_path / "from-env").exists()

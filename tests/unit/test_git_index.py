@@ -1,0 +1,150 @@
+"""The git index: commits, reads, history, diffs and the cost of a commit."""
+
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Commit
+from dulwich.repo import Repo
+
+from palletizer_lib.errors import StorageError
+from palletizer_lib.git_index import AUTHOR, BRANCH, GitIndex
+
+
+@pytest.fixture
+def git(tmp_path: Path) -> GitIndex:
+    """An empty bare index repository."""
+    return GitIndex.create(tmp_path / "index.git")
+
+
+def object_ids(git: GitIndex) -> set[bytes]:
+    """Every object id in the repository, read through a separate handle."""
+    return set(Repo(str(git.path)).object_store)
+
+
+def tree_id(git: GitIndex, commit_id: bytes, path: str) -> bytes:
+    """The id of the tree at `path` (a directory) in `commit_id`."""
+    repo = Repo(str(git.path))
+    current = repo[commit_id].tree
+    for part in path.split("/"):
+        current = repo[current][part.encode()][1]
+    return current
+
+
+def test_a_new_repository_is_bare_and_empty(git: GitIndex) -> None:
+    repo = Repo(str(git.path))
+    assert repo.bare
+    assert repo.refs.get_symrefs()[b"HEAD"] == BRANCH
+    assert git.head() is None
+    assert git.read("config.json") is None
+    assert list(git.files()) == []
+
+
+def test_commit_then_read(git: GitIndex) -> None:
+    head = git.commit({"config.json": b"{}\n", "3/f/foo": b'{"name":"foo"}\n'}, "First")
+    assert git.head() == head
+    assert git.read("config.json") == b"{}\n"
+    assert git.read("3/f/foo") == b'{"name":"foo"}\n'
+    assert git.read("3/f/bar") is None
+    assert git.read("3/f") is None, "a directory is not a file"
+    assert git.read("3/f/foo/deeper") is None
+    assert git.read("nope/x") is None
+
+
+def test_commit_metadata(git: GitIndex) -> None:
+    head = git.commit({"1/a": b"a\n"}, "Publish a 1.0.0")
+    commit = Repo(str(git.path))[head]
+    assert isinstance(commit, Commit)
+    assert commit.message == b"Publish a 1.0.0\n"
+    assert commit.author == commit.committer == AUTHOR
+    assert commit.parents == []
+
+
+def test_read_at_an_older_commit(git: GitIndex) -> None:
+    first = git.commit({"1/a": b"one\n"}, "one")
+    git.commit({"1/a": b"two\n"}, "two")
+    assert git.read("1/a") == b"two\n"
+    assert git.read("1/a", first) == b"one\n"
+
+
+def test_history_is_linear(git: GitIndex) -> None:
+    ids = [git.commit({"1/a": f"{i}\n".encode()}, f"change {i}") for i in range(4)]
+    repo = Repo(str(git.path))
+    assert len(set(ids)) == 4
+    assert repo[ids[0]].parents == []
+    for parent, child in zip(ids, ids[1:]):
+        assert repo[child].parents == [parent]
+    assert [entry.commit.id for entry in repo.get_walker(include=[ids[-1]])] == list(reversed(ids))
+
+
+def test_delete_removes_the_file_and_empty_directories(git: GitIndex) -> None:
+    git.commit({"ab/cd/abcd": b"x\n", "ab/ce/abce": b"y\n", "1/a": b"z\n"}, "add")
+    git.commit({"ab/cd/abcd": None}, "remove abcd")
+    assert git.read("ab/cd/abcd") is None
+    assert sorted(git.files()) == ["1/a", "ab/ce/abce"]
+    repo = Repo(str(git.path))
+    assert b"cd" not in repo[tree_id(git, git.head(), "ab")]
+    git.commit({"ab/ce/abce": None}, "remove abce")
+    assert b"ab" not in repo[repo[git.head()].tree]
+
+
+def test_deleting_everything_leaves_an_empty_tree(git: GitIndex) -> None:
+    git.commit({"1/a": b"a\n"}, "add")
+    head = git.commit({"1/a": None}, "remove")
+    repo = Repo(str(git.path))
+    assert len(repo[repo[head].tree]) == 0
+    assert list(git.files()) == []
+
+
+def test_deleting_a_missing_path_is_harmless(git: GitIndex) -> None:
+    git.commit({"1/a": b"a\n"}, "add")
+    git.commit({"2/zz": None, "1/b": None}, "noop")
+    assert list(git.files()) == ["1/a"]
+
+
+def test_files_lists_every_path(git: GitIndex) -> None:
+    paths = {"config.json": b"{}", "1/a": b"", "2/ab": b"", "3/a/abc": b"", "ab/cd/abcd": b"", "ab/cd/abcde": b""}
+    first = git.commit(paths, "all")
+    git.commit({"2/ab": None}, "less")
+    assert sorted(git.files()) == sorted(set(paths) - {"2/ab"})
+    assert sorted(git.files(first)) == sorted(paths)
+
+
+def test_changed_paths(git: GitIndex) -> None:
+    first = git.commit({"config.json": b"{}", "1/a": b"a1", "2/ab": b"ab1", "ab/cd/abcd": b"x"}, "one")
+    second = git.commit({"1/a": b"a2", "2/ab": None, "3/x/xyz": b"new", "ab/cd/abcd": b"x"}, "two")
+    assert sorted(git.changed_paths(first, second)) == ["1/a", "2/ab", "3/x/xyz"]
+    assert sorted(git.changed_paths(None, first)) == ["1/a", "2/ab", "ab/cd/abcd", "config.json"]
+    assert list(git.changed_paths(second, second)) == []
+    assert sorted(git.changed_paths(second, first)) == ["1/a", "2/ab", "3/x/xyz"]
+
+
+def test_a_commit_only_writes_objects_along_the_changed_path(git: GitIndex) -> None:
+    names = [a + b + c + d for a in "ab" for b in "cd" for c in "ef" for d in "gh"]
+    files = {f"{n[:2]}/{n[2:]}/{n}": f"{n}\n".encode() for n in names}
+    before_head = git.commit({**files, "config.json": b"{}", "1/q": b"q\n"}, "many")
+    before = object_ids(git)
+    head = git.commit({"ac/eg/aceg": b"changed\n"}, "one file")
+    added = object_ids(git) - before
+    repo = Repo(str(git.path))
+    # the blob, the trees `ac/eg`, `ac` and the root, and the commit: nothing else
+    assert len(added) == 5
+    assert sorted(type(repo[i]).__name__ for i in added) == ["Blob", "Commit", "Tree", "Tree", "Tree"]
+    assert tree_id(git, head, "ac/eg") in added and tree_id(git, head, "ac") in added
+    for unchanged in ("ac/eh", "ad", "bc", "bd/fh", "1"):
+        assert tree_id(git, head, unchanged) == tree_id(git, before_head, unchanged)
+
+
+def test_two_handles_see_each_others_commits(git: GitIndex) -> None:
+    git.commit({"1/a": b"a\n"}, "one")
+    other_head = GitIndex(git.path).commit({"1/b": b"b\n"}, "elsewhere")
+    assert git.head() == other_head
+    assert sorted(git.files()) == ["1/a", "1/b"]
+
+
+def test_a_commit_on_a_stale_head_is_refused(git: GitIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = git.commit({"1/a": b"a\n"}, "one")
+    current = git.commit({"1/b": b"b\n"}, "two")
+    monkeypatch.setattr(git, "head", lambda: stale)
+    with pytest.raises(StorageError, match="moved during a commit"):
+        git.commit({"1/c": b"c\n"}, "three")
+    assert GitIndex(git.path).head() == current
