@@ -41,7 +41,7 @@ class PublishResource:
 
 
 class YankResource:
-    """`DELETE .../{name}/{version}/yank`."""
+    """`DELETE .../{name}/{version}/yank` and `PUT .../{name}/{version}/unyank`."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
@@ -50,14 +50,7 @@ class YankResource:
         self._registry.set_yanked(name, version, True)
         resp.media = {"ok": True}
 
-
-class UnyankResource:
-    """`PUT .../{name}/{version}/unyank`."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
+    def on_put_unyank(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         self._registry.set_yanked(name, version, False)
         resp.media = {"ok": True}
 
@@ -100,8 +93,9 @@ def add_routes(app: falcon.App, registry: Registry) -> None:
     """Mount the web API under `/api/v1/` (and `/me`)."""
     app.add_route("/api/v1/crates/new", PublishResource(registry))
     app.add_route("/api/v1/crates", SearchResource(registry))
-    app.add_route("/api/v1/crates/{name}/{version}/yank", YankResource(registry))
-    app.add_route("/api/v1/crates/{name}/{version}/unyank", UnyankResource(registry))
+    yank = YankResource(registry)
+    app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
+    app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
     app.add_route("/api/v1/crates/{name}/owners", OwnersResource())
     app.add_route("/me", MeResource())
 
