@@ -11,6 +11,7 @@ import falcon
 from palletizer_lib.names import index_path, is_valid_name
 from palletizer_lib.registry import CONFIG_JSON, Registry
 from services.http import create_app
+from services.index import git
 
 
 def _send_file(req: falcon.Request, resp: falcon.Response, path: Path | None, content_type: str) -> None:
@@ -74,11 +75,12 @@ class IndexFileResource:
 
 
 def add_routes(app: falcon.App, registry: Registry) -> None:
-    """Mount the sparse index under `/index/`."""
+    """Mount the sparse index under `/index/` and the git index at `/git/index`."""
     app.add_route("/index/config.json", ConfigResource(registry))
     files = IndexFileResource(registry)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
+    git.add_routes(app, registry)
 
 
 def create(registry: Registry) -> falcon.App:

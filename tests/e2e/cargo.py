@@ -17,20 +17,23 @@ class Cargo:
     index_url: str
     target_dir: Path
 
+    git_fetch_with_cli: bool = False
+
     @classmethod
-    def create(cls, root: Path, index_url: str) -> "Cargo":
+    def create(cls, root: Path, index_url: str, git_fetch_with_cli: bool = False) -> "Cargo":
         """A fresh, empty CARGO_HOME under `root` whose `palletizer` registry is `index_url`."""
         home = root / "cargo-home"
         home.mkdir(parents=True)
         (home / "config.toml").write_text(
             f'[registries.{REGISTRY}]\nindex = "{index_url}"\n\n'
-            "[net]\nretry = 0\n\n[term]\ncolor = \"never\"\n"
+            f"[net]\nretry = 0\ngit-fetch-with-cli = {str(git_fetch_with_cli).lower()}\n\n"
+            '[term]\ncolor = "never"\n'
         )
-        return cls(home, index_url, root / "target")
+        return cls(home, index_url, root / "target", git_fetch_with_cli)
 
     def fresh(self, root: Path) -> "Cargo":
         """Another CARGO_HOME with the same registry and no caches."""
-        return Cargo.create(root, self.index_url)
+        return Cargo.create(root, self.index_url, self.git_fetch_with_cli)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}

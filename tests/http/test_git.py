@@ -1,0 +1,78 @@
+"""The git index's smart HTTP endpoints, spoken to directly."""
+
+import gzip
+
+import pytest
+import requests
+from dulwich.protocol import pkt_line
+
+from tests.http.support import Live
+
+UPLOAD_REQUEST = "application/x-git-upload-pack-request"
+
+
+def _head(live: Live) -> str:
+    return live.data.joinpath("index.git", "refs", "heads", "main").read_text().strip()
+
+
+def _want_head(live: Live) -> bytes:
+    return pkt_line(f"want {_head(live)} multi_ack side-band-64k thin-pack ofs-delta\n".encode()) + pkt_line(None) + pkt_line(b"done\n")
+
+
+def test_ref_advertisement(live: Live) -> None:
+    live.publish(live.unique("gitadv"))
+    response = live.get("/git/index/info/refs", params={"service": "git-upload-pack"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-git-upload-pack-advertisement"
+    assert response.content.startswith(b"001e# service=git-upload-pack\n0000")
+    assert _head(live).encode() + b" HEAD" in response.content
+    assert b"refs/heads/main" in response.content
+    assert "no-cache" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_upload_pack_sends_a_pack(live: Live, compress: bool) -> None:
+    body = _want_head(live)
+    headers = {"Content-Type": UPLOAD_REQUEST}
+    if compress:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    response = requests.post(f"{live.url}/git/index/git-upload-pack", data=body, headers=headers, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-git-upload-pack-result"
+    assert b"PACK" in response.content
+
+
+@pytest.mark.parametrize("body", [b"", b"garbage", pkt_line(b"want nothing\n") + pkt_line(None),
+                                  pkt_line(b"want " + b"0" * 40 + b"\n") + pkt_line(None)])
+def test_bad_upload_pack_requests_are_client_errors(live: Live, body: bytes) -> None:
+    response = requests.post(f"{live.url}/git/index/git-upload-pack", data=body,
+                             headers={"Content-Type": UPLOAD_REQUEST}, timeout=30)
+    assert 400 <= response.status_code < 500
+    assert "errors" in response.json()
+
+
+def test_upload_pack_needs_its_content_type(live: Live) -> None:
+    response = requests.post(f"{live.url}/git/index/git-upload-pack", data=_want_head(live), timeout=30)
+    assert response.status_code == 415
+    assert "errors" in response.json()
+
+
+@pytest.mark.parametrize(("method", "path", "params"), [
+    ("GET", "/git/index/info/refs", {"service": "git-receive-pack"}),
+    ("POST", "/git/index/git-receive-pack", {}),
+])
+def test_push_is_refused_with_a_reason(live: Live, method: str, path: str, params: dict) -> None:
+    before = _head(live)
+    response = requests.request(method, live.url + path, params=params, timeout=10,
+                                headers={"Content-Type": "application/x-git-receive-pack-request"})
+    assert response.status_code == 403
+    assert "read-only" in response.json()["errors"][0]["detail"]
+    assert _head(live) == before
+
+
+@pytest.mark.parametrize("params", [{}, {"service": "git-upload-archive"}])
+def test_dumb_or_unknown_services_are_refused(live: Live, params: dict) -> None:
+    response = live.get("/git/index/info/refs", params=params)
+    assert response.status_code == 403
+    assert "errors" in response.json()
