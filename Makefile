@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test cli clean
+.PHONY: install run test test-compose cli clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
+test-compose: install
+	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
 
 cli: install
 	$(BIN)/palletizer --data $(DATA) $(ARGS)

@@ -1,10 +1,11 @@
-"""What every service shares: Cargo's error JSON and the Falcon app they are built on."""
+"""What every service shares: Cargo's error JSON, `/health`, and the Falcon app they are built on."""
 
 import json
 
 import falcon
 
-from palletizer_lib.errors import PalletizerError
+from palletizer_lib.errors import PalletizerError, Unavailable
+from palletizer_lib.registry import Registry
 
 
 def error_body(detail: str) -> bytes:
@@ -24,9 +25,24 @@ def _handle_palletizer_error(req: falcon.Request, resp: falcon.Response, error: 
     resp.data = error_body(error.detail)
 
 
-def create_app() -> falcon.App:
-    """A Falcon app that renders every error as Cargo's error JSON."""
+class HealthResource:
+    """`GET /health`: 200 when the registry can serve, else 503 with the reasons (for probes)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.cache_control = ["no-store"]
+        problems = self._registry.health()
+        if problems:
+            raise Unavailable("; ".join(problems))
+        resp.media = {"status": "ok"}
+
+
+def create_app(registry: Registry) -> falcon.App:
+    """A Falcon app over `registry` that answers `/health` and renders every error as Cargo's error JSON."""
     app = falcon.App()
     app.set_error_serializer(_serialize_http_error)
     app.add_error_handler(PalletizerError, _handle_palletizer_error)
+    app.add_route("/health", HealthResource(registry))
     return app

@@ -4,22 +4,26 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import falcon
-import waitress
 import waitress.utilities
 
 from palletizer_lib.cli import default_data_dir
+from palletizer_lib.config import ServedUrls
 from palletizer_lib.errors import PalletizerError
+from palletizer_lib.listeners import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
+from services import listeners
 from services.http import error_body
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
+# Requests to the index and the files carry no body, or a small one (a git fetch's negotiation).
+DEFAULT_MAX_BODY = 1024 * 1024
 
 
 def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
-    """`--data`, `--listen`, `--public-url`, with `$PALLETIZER_*` as defaults."""
+    """`--data`, `--listen`, `--public-url`, `--api-url`, `--files-url`, with `$PALLETIZER_*` as defaults."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a Palletizer registry.")
     parser.add_argument("--data", default=default_data_dir(),
                         help="the registry's data directory (default: $PALLETIZER_DATA, then ./data)")
@@ -28,35 +32,62 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--public-url", default=os.environ.get("PALLETIZER_PUBLIC_URL"),
                         help="the URL cargo reaches this server at (default: $PALLETIZER_PUBLIC_URL, "
                              "then config.yaml's public_url, then http://HOST:PORT)")
+    parser.add_argument("--api-url", default=os.environ.get("PALLETIZER_API_URL"),
+                        help="the URL cargo reaches the web API (palletizer-api) at (default: $PALLETIZER_API_URL, "
+                             "then config.yaml's api_url, then the public URL)")
+    parser.add_argument("--files-url", default=os.environ.get("PALLETIZER_FILES_URL"),
+                        help="the URL cargo downloads crates (palletizer-files) from (default: "
+                             "$PALLETIZER_FILES_URL, then config.yaml's files_url, then the public URL)")
     parser.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
+    parser.add_argument("--config", default=os.environ.get("PALLETIZER_CONFIG"), metavar="FILE",
+                        help="server config (YAML) with the listeners to serve on, instead of --listen "
+                             "(default: $PALLETIZER_CONFIG)")
     return parser.parse_args(argv)
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """`HOST:PORT` or `[V6]:PORT` -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise PalletizerError(f"--listen must be HOST:PORT, not `{listen}`")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
+    """The URLs cargo is told to use: each option, else config.yaml; the public URL defaults to
+    the first TCP listener's `http(s)://HOST:PORT`, the API's and the files' to the public URL."""
+    configured = configured_listeners(args.config, args.listen)
+    listen_url = args.public_url or registry.config.public_url or default_public_url(configured)
+    return registry.config.served_urls(listen_url, args.public_url, args.api_url, args.files_url)
 
 
-def public_url_for(args: argparse.Namespace, registry: Registry) -> str:
-    """The URL cargo is told to use: the option, the config, else the listen address."""
-    if args.public_url:
-        return args.public_url.rstrip("/")
-    if registry.config.public_url:
-        return registry.config.public_url.rstrip("/")
-    host, port = split_listen(args.listen)
-    waitress.utilities.Error.to_response = _waitress_error_response
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+def cargo_config_snippet(public_url: str) -> str:
+    """What a user pastes into `.cargo/config.toml` to use this registry."""
+    return (
+        "[registries.palletizer]\n"
+        f'index = "sparse+{public_url}/index/"\n'
+    )
 
 
-def open_registry(args: argparse.Namespace) -> tuple[Registry, str]:
-    """Open the data directory and point its `config.json` at the public URL."""
-    registry = Registry(args.data)
-    public_url = public_url_for(args, registry)
-    registry.set_public_url(public_url)
-    return registry, public_url
+def main(prog: str, argv: Sequence[str] | None, build: Callable[[Registry], falcon.App], *,
+         writes_config: bool = False, max_body: Callable[[Registry], int] | None = None) -> int:
+    """Run a service: parse the options, open the registry, serve `build(registry)` until interrupted.
+
+    A service that `writes_config` (the index, or all in one) first points `config.json` at the
+    served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY).
+    """
+    args = parse_args(prog, argv)
+    try:
+        registry = Registry(args.data)
+        if writes_config:
+            urls = served_urls(args, registry)
+            registry.set_urls(urls)
+    except PalletizerError as error:
+        return fail(prog, error)
+    if writes_config:
+        print(
+            f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, "
+            f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config_snippet(urls.public)}\n"
+            "Then: cargo publish --registry palletizer (tokens are not checked yet: "
+            "`cargo login --registry palletizer anything` once)\n",
+            file=sys.stderr, flush=True,
+        )
+    else:
+        print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
+    run(build(registry), args, max_body(registry) if max_body else DEFAULT_MAX_BODY)
+    return 0
 
 
 def _waitress_error_response(error: waitress.utilities.Error, ident: str | None = None) -> tuple:
@@ -66,14 +97,19 @@ def _waitress_error_response(error: waitress.utilities.Error, ident: str | None 
 
 
 def run(app: falcon.App, args: argparse.Namespace, max_body: int) -> None:
-    """Serve `app` with waitress on `args.listen` until interrupted."""
+    """Serve `app` with waitress on the listeners of `--config`, else on `--listen`, until interrupted.
+
+    A listener that cannot be used (TLS files, address in use...) ends the process with one line."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    host, port = split_listen(args.listen)
+    try:
+        bound = listeners.bind(configured_listeners(args.config, args.listen))
+    except PalletizerError as error:
+        raise SystemExit(fail(os.path.basename(sys.argv[0]), error)) from None
     waitress.utilities.Error.to_response = _waitress_error_response
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
-    waitress.serve(app, host=host, port=port, threads=args.threads, max_request_body_size=max_body + 1,
-                   ident="palletizer", clear_untrusted_proxy_headers=True)
+    listeners.serve(app, bound, threads=args.threads, max_request_body_size=max_body + 1,
+                    ident="palletizer", clear_untrusted_proxy_headers=True)
 
 
 def fail(prog: str, error: PalletizerError) -> int:

@@ -1,4 +1,4 @@
-"""Start the real `palletizer-all` on a free loopback port for a test."""
+"""Start the real services (`palletizer-all`, or the three apart) on free loopback ports for a test."""
 
 import os
 import socket
@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -31,23 +32,23 @@ def palletizer(data: Path, *args: str, check: bool = True) -> subprocess.Complet
 
 
 @contextmanager
-def running_server(data: Path, *extra: str) -> Iterator[str]:
-    """Run `palletizer-all` on `data` and yield its base URL (no trailing slash)."""
-    port = free_port()
+def running_service(program: str, data: Path, *extra: str, port: int | None = None) -> Iterator[str]:
+    """Run `program` (palletizer-all, -api, -index or -files) on `data`; yield its base URL (no trailing slash)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(data.parent / f"server-{port}.log", "wb")
-    process = subprocess.Popen([str(BIN / "palletizer-all"), "--data", str(data),
-                                "--listen", f"127.0.0.1:{port}", *extra],
+    log_path = data.parent / f"{program}-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([str(BIN / program), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{url}/index/config.json", timeout=2)
+                requests.get(f"{url}/health", timeout=2)
                 break
             except requests.ConnectionError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"palletizer-all did not start: {(data.parent / log.name).read_text()}")
+                    raise RuntimeError(f"{program} did not start: {log_path.read_text()}")
                 time.sleep(0.1)
         yield url
     finally:
@@ -57,3 +58,33 @@ def running_server(data: Path, *extra: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def running_server(data: Path, *extra: str) -> Iterator[str]:
+    """Run `palletizer-all` on `data` and yield its base URL (no trailing slash)."""
+    with running_service("palletizer-all", data, *extra) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class Split:
+    """The three services run apart over one data directory: their base URLs."""
+
+    index: str
+    api: str
+    files: str
+
+
+@contextmanager
+def running_split(data: Path) -> Iterator[Split]:
+    """Run palletizer-api, palletizer-index and palletizer-files on `data`, each on its own port,
+    with `config.json` pointing cargo at the api and files services."""
+    api_port, index_port, files_port = free_port(), free_port(), free_port()
+    urls = Split(f"http://127.0.0.1:{index_port}", f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{files_port}")
+    with ExitStack() as services:
+        services.enter_context(running_service("palletizer-api", data, port=api_port))
+        services.enter_context(running_service("palletizer-files", data, port=files_port))
+        services.enter_context(running_service("palletizer-index", data, "--api-url", urls.api,
+                                               "--files-url", urls.files, port=index_port))
+        yield urls

@@ -1,10 +1,13 @@
 """Cargo's web API under `/api/v1/`: publish, yank, unyank, search; owners and login to come."""
 
+from collections.abc import Sequence
+
 import falcon
 
 from palletizer_lib.errors import NotImplementedYet, PayloadTooLarge
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
+from services import serve
 from services.http import create_app
 
 DEFAULT_PER_PAGE = 10
@@ -102,6 +105,11 @@ def add_routes(app: falcon.App, registry: Registry) -> None:
 
 def create(registry: Registry) -> falcon.App:
     """The api service on its own."""
-    app = create_app()
+    app = create_app(registry)
     add_routes(app, registry)
     return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `palletizer-api`."""
+    return serve.main("palletizer-api", argv, create, max_body=max_publish_body)

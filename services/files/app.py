@@ -1,12 +1,14 @@
 """Crate downloads at `config.json`'s `dl` template: `/files/{crate}/{crate}-{version}.crate`."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import falcon
 
 from palletizer_lib.errors import NotFound
 from palletizer_lib.registry import Registry
+from services import serve
 from services.http import create_app
 
 CRATE_MEDIA_TYPE = "application/gzip"
@@ -46,6 +48,11 @@ def add_routes(app: falcon.App, registry: Registry) -> None:
 
 def create(registry: Registry) -> falcon.App:
     """The files service on its own."""
-    app = create_app()
+    app = create_app(registry)
     add_routes(app, registry)
     return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `palletizer-files`."""
+    return serve.main("palletizer-files", argv, create)

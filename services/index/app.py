@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ import falcon
 
 from palletizer_lib.names import index_path, is_valid_name
 from palletizer_lib.registry import CONFIG_JSON, Registry
+from services import serve
 from services.http import create_app
 from services.index import git
 
@@ -85,6 +87,11 @@ def add_routes(app: falcon.App, registry: Registry) -> None:
 
 def create(registry: Registry) -> falcon.App:
     """The index service on its own."""
-    app = create_app()
+    app = create_app(registry)
     add_routes(app, registry)
     return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `palletizer-index`."""
+    return serve.main("palletizer-index", argv, create, writes_config=True)

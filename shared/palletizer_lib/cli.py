@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
-from .errors import BadRequest, PalletizerError
+from .errors import BadRequest, PalletizerError, RegistryExists
 from .registry import Registry
 
 DEFAULT_DATA = "./data"
@@ -26,10 +26,14 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create an empty registry")
     init.add_argument("--public-url", help="the URL cargo reaches the server at, e.g. http://127.0.0.1:8000")
+    init.add_argument("--api-url", help="the URL of the web API, if not the public URL (palletizer-api)")
+    init.add_argument("--files-url", help="the URL of the downloads, if not the public URL (palletizer-files)")
     init.add_argument("--allowed-registry", action="append", default=[], metavar="URL",
                       help="index URL of another registry dependencies may come from (repeatable)")
     init.add_argument("--no-crates-io", action="store_true", help="refuse dependencies from crates.io")
     init.add_argument("--max-crate-size", type=int, default=DEFAULT_MAX_CRATE_SIZE, metavar="BYTES")
+    init.add_argument("--exist-ok", action="store_true",
+                      help="do nothing if DIR already holds a registry (safe when several processes race)")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
@@ -50,9 +54,15 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.command == "init":
-        config = RegistryConfig(public_url=args.public_url, max_crate_size=args.max_crate_size,
-                                allow_crates_io=not args.no_crates_io, allowed_registries=args.allowed_registry)
-        Registry.create(data, config)
+        config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
+                                max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
+                                allowed_registries=args.allowed_registry)
+        try:
+            Registry.create(data, config)
+        except RegistryExists:
+            if args.exist_ok:
+                return 0
+            raise
         print(f"initialised an empty registry in {data}", file=sys.stderr)
         return 0
     registry = Registry(data)

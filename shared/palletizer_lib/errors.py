@@ -37,6 +37,10 @@ class Conflict(PalletizerError):
     status = 409
 
 
+class RegistryExists(Conflict):
+    """The directory to initialise already holds a registry."""
+
+
 class PayloadTooLarge(PalletizerError):
     """The request body is larger than the configured limit."""
 
@@ -59,3 +63,21 @@ class StorageError(PalletizerError):
     """The data directory could not be read or written."""
 
     status = 500
+
+
+class Unavailable(PalletizerError):
+    """The registry cannot serve right now (its data directory is unusable)."""
+
+    status = 503
+
+
+class Unauthorized(PalletizerError):
+    """No valid token came with a request that needs one."""
+
+    status = 401
+
+
+class TooManyRequests(PalletizerError):
+    """The client failed too often and must wait."""
+
+    status = 429

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dulwich.diff_tree import tree_changes
+from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
@@ -36,6 +37,20 @@ class GitIndex:
     def head(self) -> bytes | None:
         """The id of the newest commit, or None before the first."""
         return self._repo.refs.read_ref(BRANCH)
+
+    def unreadable(self) -> str | None:
+        """Why the repository, its branch or the newest commit cannot be read right now (None if they can).
+
+        Opens the repository afresh, so nothing cached hides a change on disk.
+        """
+        try:
+            with Repo(str(self.path)) as repo:
+                head = repo.refs.read_ref(BRANCH)
+                if head is not None:
+                    repo[repo[head].tree]
+        except (OSError, KeyError, NotGitRepository, FileFormatException, ChecksumMismatch) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def read(self, path: str, commit_id: bytes | None = None) -> bytes | None:
         """The content of `path` at `commit_id` (default: the newest commit), None if absent."""

@@ -7,14 +7,14 @@ is written before the index entry that names it and removed after it.
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import crate_file
-from .config import RegistryConfig
-from .errors import Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError
+from .config import RegistryConfig, ServedUrls
+from .errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
 from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
@@ -23,6 +23,8 @@ from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
 from .versions import Version, parse_version
 
 CONFIG_JSON = "config.json"
+PUBLIC_URL_KEY = "public-url"
+Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
 
 
@@ -45,26 +47,26 @@ class Registry:
 
     @classmethod
     def create(cls, data_dir: Path, config: RegistryConfig) -> "Registry":
-        """Initialise an empty registry in `data_dir` (which must not hold one yet)."""
+        """Initialise an empty registry in `data_dir`; RegistryExists if it already holds one.
+
+        Done under the registry lock, with `config.yaml` written last: processes racing to
+        initialise one directory make exactly one registry, and the others get RegistryExists.
+        """
         layout = Layout(Path(data_dir))
-        if layout.config.exists():
-            raise Conflict(f"{data_dir} already holds a registry")
-        for directory in (layout.root, layout.index, layout.crates, layout.names):
-            directory.mkdir(parents=True, exist_ok=True)
-        GitIndex.create(layout.git)
-        config.save(layout.config)
+        layout.root.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(layout.lock):
+            if layout.config.exists():
+                raise RegistryExists(f"{data_dir} already holds a registry")
+            for directory in (layout.index, layout.crates, layout.names):
+                directory.mkdir(exist_ok=True)
+            GitIndex.create(layout.git)
+            config.save(layout.config)
         registry = cls(data_dir)
         if config.public_url:
-            registry.set_public_url(config.public_url)
+            registry.set_urls(config.served_urls(config.public_url))
         return registry
 
     # -- reading -------------------------------------------------------------------------
-
-    def config_json(self, public_url: str) -> bytes:
-        """The index's `config.json` for a registry reachable at `public_url`."""
-        root = public_url.rstrip("/")
-        return json.dumps({"dl": f"{root}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": root},
-                          indent=2).encode() + b"\n"
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
@@ -92,6 +94,11 @@ class Registry:
         if path is None:
             raise NotFound(f"crate `{name}` does not exist in this registry")
         return parse_lines(path.read_bytes())
+
+    def is_published(self, name: str, version: str) -> bool:
+        """True if the git index (the source of truth) holds exactly this version of `name`."""
+        data = self.git.read(index_path(name))
+        return data is not None and any(e.get("vers") == version for e in parse_lines(data))
 
     def crate_path(self, name: str, version: str) -> Path:
         """The file of one published version, for download; NotFound if absent."""
@@ -126,14 +133,17 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------
 
-    def publish(self, metadata: dict, crate: bytes | memoryview) -> dict:
-        """Add a version from cargo's publish metadata and .crate bytes; return its index entry."""
+    def publish(self, metadata: dict, crate: bytes | memoryview, authorize: Authorize | None = None) -> dict:
+        """Add a version from cargo's publish metadata and .crate bytes; return its index entry.
+
+        `authorize(name, exists)` is called under the write lock before anything is written.
+        """
         entry = entry_from_metadata(metadata, crate_file.checksum(crate))
         parse_version(entry["vers"])
         self._check_crate_size(crate)
         crate_file.read_manifest(crate, entry["name"], entry["vers"], self._unpacked_limit())
         description = metadata.get("description")
-        self._store_new_version(entry, crate, description if isinstance(description, str) else "")
+        self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry
 
     def add(self, crate: bytes | memoryview) -> dict:
@@ -169,22 +179,39 @@ class Registry:
             remove_file(crate_path)
             _remove_empty_dir(crate_path.parent)
 
-    def set_public_url(self, public_url: str) -> None:
-        """Make the index's `config.json` point at `public_url` (a commit only if it changed)."""
-        content = self.config_json(public_url)
+    def set_urls(self, urls: ServedUrls) -> None:
+        """Make the index's `config.json` point cargo at `urls` (a commit only if it changed)."""
+        content = config_json(urls)
+        message = f"Serve the registry at {urls.public}"
+        if (urls.api, urls.files) != (urls.public, urls.public):
+            message += f" (web API at {urls.api}, downloads at {urls.files})"
         with self._writing():
             if self.git.read(CONFIG_JSON) != content:
-                self._commit({CONFIG_JSON: content}, f"Serve the registry at {public_url}")
+                self._commit({CONFIG_JSON: content}, message)
 
     def own_index_urls(self) -> list[str]:
-        """The index URLs cargo may use for this registry (from `config.json`'s `api`)."""
+        """The index URLs cargo may use for this registry (from `config.json`'s public URL)."""
         current = self.git.read(CONFIG_JSON)
         if current is None:
             return []
-        root = json.loads(current)["api"].rstrip("/")
+        document = json.loads(current)
+        # A config.json written before the API could be served apart has no public URL: its `api` is.
+        root = document.get(PUBLIC_URL_KEY, document["api"]).rstrip("/")
         return [f"sparse+{root}/index/", f"{root}/git/index"]
 
     # -- checking ------------------------------------------------------------------------
+
+    def health(self) -> list[str]:
+        """What keeps this registry from serving reads and writes right now (empty if nothing):
+        a data directory that is missing or not writable, a git index that cannot be read."""
+        layout = self.layout
+        directories = {"the data directory": layout.root, "index/": layout.index, "crates/": layout.crates,
+                       "names/": layout.names, "index.git/": layout.git}
+        problems = [f"{name} {reason}" for name, path in directories.items() if (reason := _unwritable(path))]
+        reason = self.git.unreadable()
+        if reason is not None:
+            problems.append(f"the git index (index.git/) cannot be read: {reason}")
+        return problems
 
     def verify(self) -> list[str]:
         """Every disagreement between the git index, the served files and the crate files."""
@@ -248,7 +275,8 @@ class Registry:
                     "which this registry does not allow (see allowed_registries in config.yaml)"
                 )
 
-    def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str) -> None:
+    def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str,
+                           authorize: Authorize | None = None) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
@@ -258,6 +286,8 @@ class Registry:
             if existing is not None and existing != name:
                 raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
                                "(names differing only in case, `-` or `_` are the same crate)")
+            if authorize is not None:
+                authorize(name, existing is not None)
             for other in entries:
                 if parse_version(other["vers"]) == version:
                     raise Conflict(f"crate `{name}` version {other['vers']} is already published "
@@ -335,6 +365,25 @@ class Registry:
                 description = ""
         summary = {"name": name, "max_version": _max_version(entries), "description": description}
         atomic_write(summary_path, json.dumps(summary).encode())
+
+
+def config_json(urls: ServedUrls) -> bytes:
+    """The index's `config.json`: where cargo downloads crates (`dl`) and finds the web API (`api`).
+
+    It also records the public URL (cargo ignores keys it does not know), by which `add`
+    recognises dependencies on this registry in a packaged Cargo.toml.
+    """
+    document = {"dl": f"{urls.files}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": urls.api,
+                PUBLIC_URL_KEY: urls.public}
+    return json.dumps(document, indent=2).encode() + b"\n"
+
+
+def _unwritable(directory: Path) -> str | None:
+    if not directory.is_dir():
+        return "is missing (or not a directory)"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "is not writable"
+    return None
 
 
 def _summary(raw: dict) -> CrateSummary:

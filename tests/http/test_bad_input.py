@@ -331,7 +331,8 @@ def test_small_registry_still_answers(small_live: Live) -> None:
 def test_server_still_answers_correctly_afterwards(seeded: Live) -> None:
     config = seeded.get("/index/config.json")
     assert config.status_code == 200
-    assert config.json() == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url}
+    assert config.json() == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url,
+                             "public-url": seeded.url}
     # Nothing the bad requests named was created...
     assert_error(seeded.get("/index/ba/d-/bad-input"), 404)
     assert not (seeded.data / "crates" / "bad-input").exists()

@@ -32,6 +32,7 @@ def test_config_json_points_cargo_at_this_server(live: Live) -> None:
     assert response.json() == {
         "dl": f"{live.url}/files/{{crate}}/{{crate}}-{{version}}.crate",
         "api": live.url,
+        "public-url": live.url,
     }
     assert response.headers.get("ETag")
 

@@ -1,5 +1,6 @@
 """The `palletizer` command, run as a subprocess on a data directory."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -64,6 +65,29 @@ def test_init_options_go_to_the_config(tmp_path: Path) -> None:
                                              allow_crates_io=False,
                                              allowed_registries=["https://a.example/index", "https://b.example/index"])
     assert registry.own_index_urls() == ["sparse+http://reg.test:8000/index/", "http://reg.test:8000/git/index"]
+
+
+def test_init_takes_the_api_and_files_urls(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init", "--public-url", "http://reg.test:8000", "--api-url", "http://reg.test:8001",
+               "--files-url", "http://reg.test:8002")
+    registry = Registry(data)
+    assert registry.config == RegistryConfig(public_url="http://reg.test:8000", api_url="http://reg.test:8001",
+                                             files_url="http://reg.test:8002")
+    assert json.loads(registry.git.read("config.json")) == {
+        "dl": "http://reg.test:8002/files/{crate}/{crate}-{version}.crate", "api": "http://reg.test:8001",
+        "public-url": "http://reg.test:8000"}
+
+
+def test_init_of_an_existing_registry_fails_unless_exist_ok(data: Path) -> None:
+    before = (data / "config.yaml").read_bytes()
+    assert "already holds a registry" in fails(data, "init", "--max-crate-size", "1")
+    result = palletizer(data, "init", "--exist-ok", "--max-crate-size", "1")
+    assert (result.stdout, result.stderr) == ("", "")
+    assert (data / "config.yaml").read_bytes() == before
+    fresh = data.parent / "fresh"
+    assert palletizer(fresh, "init", "--exist-ok").stderr.startswith("initialised an empty registry")
+    assert Registry(fresh).verify() == []
 
 
 def test_add_then_list(data: Path, tmp_path: Path) -> None:

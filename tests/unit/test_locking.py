@@ -6,6 +6,8 @@ from pathlib import Path
 
 from dulwich.repo import Repo
 
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.errors import RegistryExists
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
 
@@ -50,3 +52,29 @@ def test_processes_and_threads_publish_at_once_without_loss(registry: Registry) 
     commits = list(repo.get_walker())
     assert len(commits) == published + 1  # plus the commit writing config.json
     assert all(len(entry.commit.parents) <= 1 for entry in commits)
+
+
+CREATED, EXISTED = 10, 11
+
+
+def _create(data: str) -> None:
+    try:
+        Registry.create(Path(data), RegistryConfig(public_url="http://registry.test"))
+    except RegistryExists:
+        raise SystemExit(EXISTED) from None
+    raise SystemExit(CREATED)
+
+
+def test_processes_initialising_one_directory_at_once_make_one_registry(tmp_path: Path) -> None:
+    """What containers sharing a fresh volume do on their first start."""
+    data = tmp_path / "data"
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_create, args=(str(data),)) for _ in range(8)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert sorted(p.exitcode for p in processes) == [CREATED] + [EXISTED] * 7
+    registry = Registry(data)
+    assert registry.verify() == [] and registry.health() == []
+    assert len(list(Repo(str(registry.layout.git)).get_walker())) == 1

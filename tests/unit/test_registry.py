@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
+from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig, ServedUrls
 from palletizer_lib.errors import Conflict, Forbidden, InvalidCrate, NotFound, PalletizerError, PayloadTooLarge
 from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
 from palletizer_lib.names import index_path
@@ -418,7 +418,7 @@ def interrupt_a_write(registry: Registry) -> bytes:
 @pytest.mark.parametrize("next_write", [
     lambda r: publish(r, "baz", "1.0.0"),
     lambda r: r.set_yanked("foo", "1.0.0", True),
-    lambda r: r.set_public_url("http://elsewhere.test"),
+    lambda r: r.set_urls(ServedUrls("http://elsewhere.test", "http://elsewhere.test", "http://elsewhere.test")),
 ])
 def test_the_next_write_repairs_an_interrupted_one(published: Registry,
                                                    next_write: Callable[[Registry], object]) -> None:

@@ -1,0 +1,144 @@
+"""The compose stack for real, driven by real cargo: `make test-compose` (not part of `make test`).
+
+Runs ../shared/tools/container-runtime (podman, podman-compose and a local python:3.11-slim image; as
+root, about a minute the first time), then `podman-compose up -d --build` with the three services on
+free loopback ports. The stack and its volume are removed afterwards, also when a test fails.
+Each test is one step, in order; a new step (another index protocol, say) is one more function.
+"""
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.cargo import Cargo
+from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
+from tests.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"
+SERVICES = ("index", "api", "files")
+STARTUP_SECONDS = 180
+
+
+@dataclass
+class Stack:
+    """One running compose project: its name, the services' URLs, and a place for cargo's files."""
+
+    project: str
+    urls: dict[str, str]
+    env: dict[str, str]
+    root: Path
+
+    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`podman-compose -p PROJECT -f compose.yaml ARGS`; on failure (with `check`) raise with its output."""
+        result = subprocess.run(["podman-compose", "-p", self.project, "-f", str(ROOT / "compose.yaml"), *args],
+                                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=900)
+        if check and result.returncode != 0:
+            raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def container(self, service: str) -> str:
+        """The id of the running container of `service`."""
+        found = subprocess.run(["podman", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
+                                "--filter", f"label=com.docker.compose.service={service}"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        assert len(found) == 1, found
+        return found[0]
+
+    def health(self, service: str) -> int | None:
+        try:
+            return requests.get(f"{self.urls[service]}/health", timeout=5).status_code
+        except requests.ConnectionError:
+            return None
+
+    def cargo(self, name: str, index_url: str) -> Cargo:
+        return Cargo.create(self.root / name, index_url)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    subprocess.run([str(CONTAINER_RUNTIME)], check=True, timeout=900)
+    ports = {service: free_port() for service in SERVICES}
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    env = {**os.environ, "PALLETIZER_BIND": "127.0.0.1", "PALLETIZER_INDEX_PORT": str(ports["index"]),
+           "PALLETIZER_API_PORT": str(ports["api"]), "PALLETIZER_FILES_PORT": str(ports["files"]),
+           "PALLETIZER_PUBLIC_URL": urls["index"], "PALLETIZER_API_URL": urls["api"],
+           "PALLETIZER_FILES_URL": urls["files"]}
+    stack = Stack(f"palletizer-test-{os.getpid()}", urls, env, tmp_path_factory.mktemp("compose"))
+    try:
+        stack.compose("up", "-d", "--build")
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while any(stack.health(service) != 200 for service in SERVICES):
+            assert time.monotonic() < deadline, {service: stack.health(service) for service in SERVICES}
+            time.sleep(1)
+        yield stack
+    finally:
+        if request.session.testsfailed:
+            for service in SERVICES:
+                logs = stack.compose("logs", service, check=False)
+                print(f"--- logs of {service} ---\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
+        stack.compose("down", "-v", check=False)
+
+
+def test_the_three_services_are_healthy(stack: Stack) -> None:
+    for service in SERVICES:
+        assert requests.get(f"{stack.urls[service]}/health", timeout=10).json() == {"status": "ok"}
+        # the healthcheck compose.yaml declares, run inside the container
+        subprocess.run(["podman", "healthcheck", "run", stack.container(service)], check=True, timeout=60)
+
+
+def test_the_volume_was_initialised_once(stack: Stack) -> None:
+    logs = [stack.compose("logs", service) for service in SERVICES]
+    assert sum("initialised an empty registry" in log.stdout + log.stderr for log in logs) == 1, logs
+
+
+def test_config_json_sends_cargo_to_the_api_and_files_services(stack: Stack) -> None:
+    config = requests.get(f"{stack.urls['index']}/index/config.json", timeout=10).json()
+    assert config["api"] == stack.urls["api"]
+    assert config["dl"] == f"{stack.urls['files']}/files/{{crate}}/{{crate}}-{{version}}.crate"
+
+
+def test_cargo_publishes_then_builds_a_dependent_crate(stack: Stack) -> None:
+    publisher = stack.cargo("publisher", f"sparse+{stack.urls['index']}/index/")
+    publish_graph(publisher, stack.root / "src")
+    builder = stack.cargo("builder", f"sparse+{stack.urls['index']}/index/")
+    app = write_app(stack.root / "apps")
+    builder.run(app, "build")
+    assert builder.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+
+def test_a_yank_by_the_cli_in_the_stack_is_seen_by_cargo(stack: Stack) -> None:
+    cargo = stack.cargo("yank", f"sparse+{stack.urls['index']}/index/")
+    pinned = write_app(stack.root / "yank-apps", "pinned_app", reg("ab", "=0.1.1"))
+    cargo.run(pinned, "generate-lockfile")
+
+    yanked = stack.compose("run", "--rm", "--no-deps", "-T", "api", "palletizer", "yank", "ab", "0.1.1")
+    assert "yanked ab 0.1.1" in yanked.stdout
+    refused = cargo.run(pinned, "generate-lockfile", check=False)
+    assert refused.returncode != 0 and "yanked" in refused.stderr
+
+    stack.compose("exec", "-T", "api", "palletizer", "unyank", "ab", "0.1.1")
+    cargo.run(pinned, "generate-lockfile")
+
+
+def test_cargo_builds_through_the_git_index(stack: Stack) -> None:
+    git_index = f"{stack.urls['index']}/git/index"
+    refs = subprocess.run(["git", "ls-remote", git_index], capture_output=True, text=True, timeout=60, check=True)
+    assert "refs/heads/main" in refs.stdout
+    cargo = stack.cargo("git", git_index)
+    app = write_app(stack.root / "git-apps")
+    cargo.run(app, "build")
+    assert cargo.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+
+def test_the_registry_in_the_volume_is_consistent(stack: Stack) -> None:
+    verified = stack.compose("exec", "-T", "api", "palletizer", "verify")
+    assert "the registry is consistent" in verified.stdout + verified.stderr
+    listed = stack.compose("exec", "-T", "api", "palletizer", "list").stdout
+    assert "middle 0.1.0" in listed and "ab 0.1.1" in listed
