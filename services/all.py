@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib.registry import Registry
+from palletizer_lib.access import Access
 from services import serve
 from services.api import app as api
 from services.files import app as files
@@ -15,11 +15,11 @@ from services.index import app as index
 PROG = "palletizer-all"
 
 
-def create(registry: Registry) -> falcon.App:
+def create(access: Access) -> falcon.App:
     """The three services in one app."""
-    app = create_app(registry)
+    app = create_app(access)
     for service in (api, index, files):
-        service.add_routes(app, registry)
+        service.add_routes(app, access)
     return app
 
 

@@ -1,11 +1,17 @@
-"""What every service shares: Cargo's error JSON, `/health`, and the Falcon app they are built on."""
+"""What every service shares: Cargo's error JSON, `/health`, read access, and the Falcon app they are built on."""
 
 import json
 
 import falcon
 
-from palletizer_lib.errors import PalletizerError, Unavailable
+from palletizer_lib.access import Access
+from palletizer_lib.errors import PalletizerError, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
+
+GIT_PREFIX = "/git/"
+READ_PREFIXES = ("/index/", "/files/", GIT_PREFIX)
+SEARCH_PATH = "/api/v1/crates"
+GIT_CHALLENGE = 'Basic realm="palletizer registry (user: anything, password: a token)"'
 
 
 def error_body(detail: str) -> bytes:
@@ -18,11 +24,35 @@ def _serialize_http_error(req: falcon.Request, resp: falcon.Response, error: fal
     resp.data = error_body(error.description or error.title or str(error.status))
 
 
-def _handle_palletizer_error(req: falcon.Request, resp: falcon.Response, error: PalletizerError,
-                             params: dict) -> None:
-    resp.status = error.status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body(error.detail)
+class _ErrorRenderer:
+    """Renders library errors; a 401 also tells the client how to authenticate."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, error: PalletizerError, params: dict) -> None:
+        resp.status = error.status
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = error_body(error.detail)
+        if isinstance(error, Unauthorized):
+            resp.set_header("WWW-Authenticate", self._challenge(req))
+
+    def _challenge(self, req: falcon.Request) -> str:
+        if req.path.startswith(GIT_PREFIX):
+            return GIT_CHALLENGE
+        api = self._registry.served_config().get("api", req.prefix)
+        return f'Cargo login_url="{api.rstrip("/")}/me"'
+
+
+class ReadAccess:
+    """Middleware: under `auth_required`, the index, downloads and search need a `read` token."""
+
+    def __init__(self, access: Access) -> None:
+        self._access = access
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.path.startswith(READ_PREFIXES) or (req.path == SEARCH_PATH and req.method in ("GET", "HEAD")):
+            self._access.check_read(req.auth, req.remote_addr)
 
 
 class HealthResource:
@@ -39,10 +69,11 @@ class HealthResource:
         resp.media = {"status": "ok"}
 
 
-def create_app(registry: Registry) -> falcon.App:
-    """A Falcon app over `registry` that answers `/health` and renders every error as Cargo's error JSON."""
-    app = falcon.App()
+def create_app(access: Access) -> falcon.App:
+    """A Falcon app over `access` that answers `/health`, checks read access, and renders every error
+    as Cargo's error JSON."""
+    app = falcon.App(middleware=[ReadAccess(access)])
     app.set_error_serializer(_serialize_http_error)
-    app.add_error_handler(PalletizerError, _handle_palletizer_error)
-    app.add_route("/health", HealthResource(registry))
+    app.add_error_handler(PalletizerError, _ErrorRenderer(access.registry))
+    app.add_route("/health", HealthResource(access.registry))
     return app

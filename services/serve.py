@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 import falcon
 import waitress.utilities
 
+from palletizer_lib.access import Access
+from palletizer_lib.accounts import Accounts
 from palletizer_lib.cli import default_data_dir
 from palletizer_lib.config import ServedUrls
 from palletizer_lib.errors import PalletizerError
@@ -61,9 +63,9 @@ def cargo_config_snippet(public_url: str) -> str:
     )
 
 
-def main(prog: str, argv: Sequence[str] | None, build: Callable[[Registry], falcon.App], *,
+def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon.App], *,
          writes_config: bool = False, max_body: Callable[[Registry], int] | None = None) -> int:
-    """Run a service: parse the options, open the registry, serve `build(registry)` until interrupted.
+    """Run a service: parse the options, open the registry, serve `build(access)` until interrupted.
 
     A service that `writes_config` (the index, or all in one) first points `config.json` at the
     served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY).
@@ -71,6 +73,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Registry], falc
     args = parse_args(prog, argv)
     try:
         registry = Registry(args.data)
+        access = Access(registry, Accounts(registry.layout.accounts))
         if writes_config:
             urls = served_urls(args, registry)
             registry.set_urls(urls)
@@ -80,13 +83,13 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Registry], falc
         print(
             f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, "
             f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config_snippet(urls.public)}\n"
-            "Then: cargo publish --registry palletizer (tokens are not checked yet: "
-            "`cargo login --registry palletizer anything` once)\n",
+            "Publishing needs a token: `palletizer --data DIR token create --user NAME`, then "
+            "`cargo login --registry palletizer` with it.\n",
             file=sys.stderr, flush=True,
         )
     else:
         print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
-    run(build(registry), args, max_body(registry) if max_body else DEFAULT_MAX_BODY)
+    run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY)
     return 0
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import requests
 
+from palletizer_lib.accounts import Accounts
+from palletizer_lib.layout import Layout
+
 BIN = Path(sys.executable).parent
 
 
@@ -20,6 +23,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def issue_token(data: Path, user: str = "tester", scopes: tuple[str, ...] = ("admin",)) -> str:
+    """A fresh token for `user` (created if missing) on the registry in `data`."""
+    accounts = Accounts(Layout(data).accounts)
+    if user not in accounts.users():
+        accounts.add_user(user)
+    return accounts.create_token(user, scopes)[1]
 
 
 def palletizer(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

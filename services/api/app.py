@@ -1,10 +1,11 @@
-"""Cargo's web API under `/api/v1/`: publish, yank, unyank, search; owners and login to come."""
+"""Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search; and `/me`."""
 
 from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib.errors import NotImplementedYet, PayloadTooLarge
+from palletizer_lib.access import Access
+from palletizer_lib.errors import BadRequest, PayloadTooLarge
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
 from services import serve
@@ -12,9 +13,11 @@ from services.http import create_app
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
-NO_AUTH_YET = (
-    "this registry does not check tokens yet: any token is accepted, "
-    "e.g. `cargo login --registry NAME anything`"
+HOW_TO_GET_A_TOKEN = (
+    "Palletizer: tokens are handed out by the registry's administrator, who runs\n"
+    "    palletizer token create --user YOUR_NAME\n"
+    "on the registry's server. Then paste the token into:\n"
+    "    cargo login --registry NAME\n"
 )
 
 
@@ -26,35 +29,35 @@ def max_publish_body(registry: Registry) -> int:
 class PublishResource:
     """`PUT /api/v1/crates/new`."""
 
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
+    def __init__(self, access: Access) -> None:
+        self._access = access
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        limit = max_publish_body(self._registry)
+        registry = self._access.registry
+        who = self._access.require(req.auth, req.remote_addr, "publish")
         length = req.content_length
         if length is None:
             raise falcon.HTTPLengthRequired(description="a publish request needs a Content-Length header")
-        if length > limit:
+        if length > max_publish_body(registry):
             raise PayloadTooLarge(f"the upload is {length} bytes; this registry accepts crates up to "
-                                  f"{self._registry.config.max_crate_size} bytes")
-        body = req.bounded_stream.read(length)
-        published = parse_publish_body(body)
-        self._registry.publish(published.metadata, published.crate)
+                                  f"{registry.config.max_crate_size} bytes")
+        published = parse_publish_body(req.bounded_stream.read(length))
+        self._access.publish(who, req.remote_addr, published.metadata, published.crate)
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}
 
 
 class YankResource:
     """`DELETE .../{name}/{version}/yank` and `PUT .../{name}/{version}/unyank`."""
 
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
+    def __init__(self, access: Access) -> None:
+        self._access = access
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        self._registry.set_yanked(name, version, True)
+        self._access.set_yanked(req.auth, req.remote_addr, name, version, True)
         resp.media = {"ok": True}
 
     def on_put_unyank(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        self._registry.set_yanked(name, version, False)
+        self._access.set_yanked(req.auth, req.remote_addr, name, version, False)
         resp.media = {"ok": True}
 
 
@@ -76,12 +79,28 @@ class SearchResource:
 
 
 class OwnersResource:
-    """`/api/v1/crates/{name}/owners`: not offered until the registry has users."""
+    """`/api/v1/crates/{name}/owners`: `cargo owner --list`, `--add`, `--remove`."""
 
-    def _refuse(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        raise NotImplementedYet(f"crate owners are not supported by this registry yet; {NO_AUTH_YET}")
+    def __init__(self, access: Access) -> None:
+        self._access = access
 
-    on_get = on_put = on_delete = _refuse
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        owners = self._access.owners(req.auth, req.remote_addr, name)
+        resp.media = {"users": [{"id": i, "login": user, "name": user} for i, user in enumerate(owners, 1)]}
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self._change(req, resp, name, add=True)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self._change(req, resp, name, add=False)
+
+    def _change(self, req: falcon.Request, resp: falcon.Response, name: str, add: bool) -> None:
+        users = req.get_media(default_when_empty=None)
+        users = users.get("users") if isinstance(users, dict) else None
+        if not isinstance(users, list) or not users or not all(isinstance(u, str) for u in users):
+            raise BadRequest('expected a JSON body like {"users": ["login", ...]}')
+        message = self._access.change_owners(req.auth, req.remote_addr, name, users, add)
+        resp.media = {"ok": True, "msg": message}
 
 
 class MeResource:
@@ -89,24 +108,24 @@ class MeResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_TEXT
-        resp.text = NO_AUTH_YET + "\n"
+        resp.text = HOW_TO_GET_A_TOKEN
 
 
-def add_routes(app: falcon.App, registry: Registry) -> None:
+def add_routes(app: falcon.App, access: Access) -> None:
     """Mount the web API under `/api/v1/` (and `/me`)."""
-    app.add_route("/api/v1/crates/new", PublishResource(registry))
-    app.add_route("/api/v1/crates", SearchResource(registry))
-    yank = YankResource(registry)
+    app.add_route("/api/v1/crates/new", PublishResource(access))
+    app.add_route("/api/v1/crates", SearchResource(access.registry))
+    yank = YankResource(access)
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
     app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
-    app.add_route("/api/v1/crates/{name}/owners", OwnersResource())
+    app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access))
     app.add_route("/me", MeResource())
 
 
-def create(registry: Registry) -> falcon.App:
+def create(access: Access) -> falcon.App:
     """The api service on its own."""
-    app = create_app(registry)
-    add_routes(app, registry)
+    app = create_app(access)
+    add_routes(app, access)
     return app
 
 

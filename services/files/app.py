@@ -6,6 +6,7 @@ from pathlib import Path
 
 import falcon
 
+from palletizer_lib.access import Access
 from palletizer_lib.errors import NotFound
 from palletizer_lib.registry import Registry
 from services import serve
@@ -41,15 +42,15 @@ class DownloadResource:
         return self._registry.crate_path(crate, filename[len(prefix):-len(suffix)])
 
 
-def add_routes(app: falcon.App, registry: Registry) -> None:
+def add_routes(app: falcon.App, access: Access) -> None:
     """Mount crate downloads under `/files/`."""
-    app.add_route("/files/{crate}/{filename}", DownloadResource(registry))
+    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry))
 
 
-def create(registry: Registry) -> falcon.App:
+def create(access: Access) -> falcon.App:
     """The files service on its own."""
-    app = create_app(registry)
-    add_routes(app, registry)
+    app = create_app(access)
+    add_routes(app, access)
     return app
 
 

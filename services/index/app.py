@@ -10,6 +10,7 @@ from pathlib import Path
 import falcon
 
 from palletizer_lib.names import index_path, is_valid_name
+from palletizer_lib.access import Access
 from palletizer_lib.registry import CONFIG_JSON, Registry
 from services import serve
 from services.http import create_app
@@ -76,19 +77,19 @@ class IndexFileResource:
     on_head = on_get
 
 
-def add_routes(app: falcon.App, registry: Registry) -> None:
+def add_routes(app: falcon.App, access: Access) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
-    app.add_route("/index/config.json", ConfigResource(registry))
-    files = IndexFileResource(registry)
+    app.add_route("/index/config.json", ConfigResource(access.registry))
+    files = IndexFileResource(access.registry)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
-    git.add_routes(app, registry)
+    git.add_routes(app, access.registry)
 
 
-def create(registry: Registry) -> falcon.App:
+def create(access: Access) -> falcon.App:
     """The index service on its own."""
-    app = create_app(registry)
-    add_routes(app, registry)
+    app = create_app(access)
+    add_routes(app, access)
     return app
 
 

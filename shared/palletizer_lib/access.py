@@ -99,12 +99,14 @@ class Access:
         if self.registry.config.auth_required:
             self.require(authorization, address, "read")
 
-    def publish(self, authorization: str | None, address: str, metadata: dict, crate: bytes | memoryview) -> dict:
-        """Publish as the token's user: a new crate gets them as owner, others need ownership.
+    def publish(self, who: Identity, address: str, metadata: dict, crate: bytes | memoryview) -> dict:
+        """Publish as `who` (from `require(..., "publish")`, checked before the body is read): a new
+        crate gets them as owner, others need ownership.
 
         A name that still has owners (say, its versions were removed) stays theirs.
         """
-        who = self.require(authorization, address, "publish")
+        if not who.allows("publish"):
+            raise Forbidden(f"this token of `{who.user}` lacks the `publish` scope")
         became_owner: list[str] = []
 
         def authorize(name: str, exists: bool) -> None:

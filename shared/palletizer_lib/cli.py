@@ -1,13 +1,16 @@
 """`palletizer`: manage a registry's data directory directly (no server needed)."""
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
+from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
-from .errors import BadRequest, PalletizerError, RegistryExists
+from .errors import BadRequest, NotFound, PalletizerError, RegistryExists
 from .registry import Registry
 
 DEFAULT_DATA = "./data"
@@ -35,8 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--exist-ok", action="store_true",
                       help="do nothing if DIR already holds a registry (safe when several processes race)")
 
+    init.add_argument("--auth-required", action="store_true",
+                      help="every read (index, downloads, search) needs a token too, not only changes")
+
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
+    add.add_argument("--owner", metavar="USER", help="make USER an owner of new crates (else only admins manage them)")
 
     for name, text in (("remove", "delete a version and its crate file"), ("yank", "yank a version"),
                        ("unyank", "undo a yank")):
@@ -48,24 +55,57 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("name", nargs="?")
 
     commands.add_parser("verify", help="check that the index and the crate files agree")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user.add_parser("add", help="create a user").add_argument("user")
+    user.add_parser("remove", help="delete a user, their tokens and ownerships").add_argument("user")
+    user.add_parser("list", help="list users")
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", help="make a token (printed once, alone on stdout)")
+    create.add_argument("--user", required=True)
+    create.add_argument("--scope", action="append", choices=SCOPES, metavar="SCOPE",
+                        help=f"what the token may do, repeatable: {', '.join(SCOPES)} "
+                             f"(default: {' '.join(DEFAULT_SCOPES)})")
+    create.add_argument("--expires", type=float, metavar="DAYS", help="valid for DAYS days (default: no expiry)")
+    token.add_parser("list", help="list tokens (never the tokens themselves)").add_argument("--user")
+    token.add_parser("revoke", help="make a token unusable").add_argument("id", type=int)
+
+    owner = commands.add_parser("owner", help="manage crate owners").add_subparsers(dest="action", required=True)
+    for action, text in (("add", "make USER an owner of CRATE"), ("remove", "take USER off CRATE's owners")):
+        command = owner.add_parser(action, help=text)
+        command.add_argument("crate")
+        command.add_argument("user")
+    owner.add_parser("list", help="list a crate's owners").add_argument("crate")
+
+    audit = commands.add_parser("audit", help="who published, yanked and changed owners, when, from where")
+    audit.add_argument("--limit", type=int, default=100, help="the newest N entries (default: 100)")
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if args.command == "init":
-        config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
-                                max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
-                                allowed_registries=args.allowed_registry)
-        try:
-            Registry.create(data, config)
-        except RegistryExists:
-            if args.exist_ok:
-                return 0
-            raise
-        print(f"initialised an empty registry in {data}", file=sys.stderr)
-        return 0
-    registry = Registry(data)
+def _init(args: argparse.Namespace) -> int:
+    config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
+                            max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
+                            allowed_registries=args.allowed_registry, auth_required=args.auth_required)
+    try:
+        Registry.create(Path(args.data), config)
+    except RegistryExists:
+        if args.exist_ok:
+            return 0
+        raise
+    print(f"initialised an empty registry in {args.data}", file=sys.stderr)
+    return 0
+
+
+def _actor() -> str:
+    """Who the audit log says made a change from the command line."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
     if args.command == "add":
         for file in args.files:
             try:
@@ -73,12 +113,17 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise BadRequest(f"cannot read {file}: {exc.strerror or exc}") from exc
             entry = registry.add(content)
+            if args.owner and not accounts.owners(entry["name"]):
+                accounts.add_owner(entry["name"], args.owner)
+            accounts.record(_actor(), "add", entry["name"], entry["vers"], "local")
             print(f"added {entry['name']} {entry['vers']}")
     elif args.command == "remove":
         registry.remove(args.name, args.version)
+        accounts.record(_actor(), "remove", args.name, args.version, "local")
         print(f"removed {args.name} {args.version}")
     elif args.command in ("yank", "unyank"):
         registry.set_yanked(args.name, args.version, args.command == "yank")
+        accounts.record(_actor(), args.command, args.name, args.version, "local")
         print(f"{args.command}ed {args.name} {args.version}")
     elif args.command == "list":
         _list(registry, args.name)
@@ -91,6 +136,59 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         print("verify: the registry is consistent", file=sys.stderr)
     return 0
+
+
+def _accounts_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
+    command = (args.command, getattr(args, "action", None))
+    if command == ("user", "add"):
+        accounts.add_user(args.user)
+        print(f"added user {args.user}", file=sys.stderr)
+    elif command == ("user", "remove"):
+        accounts.remove_user(args.user)
+        print(f"removed user {args.user}", file=sys.stderr)
+    elif command == ("user", "list"):
+        for name in accounts.users():
+            print(name)
+    elif command == ("token", "create"):
+        token_id, token = accounts.create_token(args.user, args.scope or DEFAULT_SCOPES, args.expires)
+        print(token)
+        print(f"token {token_id} for {args.user}; it is shown only now", file=sys.stderr)
+    elif command == ("token", "list"):
+        for info in accounts.tokens(args.user):
+            state = ("revoked " + _when(info.revoked) if info.revoked
+                     else "expires " + _when(info.expires) if info.expires else "no expiry")
+            print(f"{info.id}\t{info.user}\t{' '.join(info.scopes)}\tcreated {_when(info.created)}\t{state}")
+    elif command == ("token", "revoke"):
+        accounts.revoke_token(args.id)
+        print(f"revoked token {args.id}", file=sys.stderr)
+    elif command[0] == "owner":
+        crate = registry.canonical_name(args.crate)
+        if crate is None:
+            raise NotFound(f"crate `{args.crate}` does not exist in this registry")
+        if args.action == "list":
+            print("\n".join(accounts.owners(crate)) or f"crate {crate} has no owners (only admins manage it)")
+        else:
+            accounts.change_owners(crate, [args.user], args.action == "add", actor=_actor(), address="local")
+            print(f"{'added' if args.action == 'add' else 'removed'} owner {args.user} of {crate}", file=sys.stderr)
+    elif args.command == "audit":
+        for entry in accounts.audit(args.limit):
+            what = " ".join(part for part in (entry.crate, entry.version, entry.detail) if part)
+            print(f"{_when(entry.time)}\t{entry.actor}\t{entry.action}\t{what}\t{entry.address or ''}")
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        return _init(args)
+    registry = Registry(Path(args.data))
+    accounts = Accounts(registry.layout.accounts)
+    if args.command in ("user", "token", "owner", "audit"):
+        return _accounts_command(args, registry, accounts)
+    return _registry_command(args, registry, accounts)
 
 
 def _list(registry: Registry, name: str | None) -> None:

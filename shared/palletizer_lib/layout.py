@@ -6,6 +6,7 @@
     index/.head           id of the commit `index/` was last brought up to date with
     crates/NAME/NAME-VERSION.crate
     names/NORMALISED.json one summary per crate, keyed by its normalised name
+    accounts.sqlite3      users, token hashes, crate owners, the audit log
     lock                  the write lock every writer holds (flock)
 """
 
@@ -44,6 +45,10 @@ class Layout:
     @property
     def names(self) -> Path:
         return self.root / "names"
+
+    @property
+    def accounts(self) -> Path:
+        return self.root / "accounts.sqlite3"
 
     @property
     def lock(self) -> Path:

@@ -181,23 +181,29 @@ class Registry:
 
     def set_urls(self, urls: ServedUrls) -> None:
         """Make the index's `config.json` point cargo at `urls` (a commit only if it changed)."""
-        content = config_json(urls)
+        content = config_json(urls, self.config.auth_required)
         message = f"Serve the registry at {urls.public}"
         if (urls.api, urls.files) != (urls.public, urls.public):
             message += f" (web API at {urls.api}, downloads at {urls.files})"
+        if self.config.auth_required:
+            message += ", tokens required for reads"
         with self._writing():
             if self.git.read(CONFIG_JSON) != content:
                 self._commit({CONFIG_JSON: content}, message)
 
+    def served_config(self) -> dict:
+        """The committed `config.json` (empty before a server first wrote it)."""
+        current = self.git.read(CONFIG_JSON)
+        return json.loads(current) if current is not None else {}
+
     def own_index_urls(self) -> list[str]:
         """The index URLs cargo may use for this registry (from `config.json`'s public URL)."""
-        current = self.git.read(CONFIG_JSON)
-        if current is None:
-            return []
-        document = json.loads(current)
+        served = self.served_config()
         # A config.json written before the API could be served apart has no public URL: its `api` is.
-        root = document.get(PUBLIC_URL_KEY, document["api"]).rstrip("/")
-        return [f"sparse+{root}/index/", f"{root}/git/index"]
+        root = served.get(PUBLIC_URL_KEY, served.get("api"))
+        if root is None:
+            return []
+        return [f"sparse+{root.rstrip('/')}/index/", f"{root.rstrip('/')}/git/index"]
 
     # -- checking ------------------------------------------------------------------------
 
@@ -367,14 +373,17 @@ class Registry:
         atomic_write(summary_path, json.dumps(summary).encode())
 
 
-def config_json(urls: ServedUrls) -> bytes:
-    """The index's `config.json`: where cargo downloads crates (`dl`) and finds the web API (`api`).
+def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
+    """The index's `config.json`: where cargo downloads crates (`dl`) and finds the web API (`api`),
+    and `auth-required` when every read needs a token.
 
     It also records the public URL (cargo ignores keys it does not know), by which `add`
     recognises dependencies on this registry in a packaged Cargo.toml.
     """
     document = {"dl": f"{urls.files}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": urls.api,
                 PUBLIC_URL_KEY: urls.public}
+    if auth_required:
+        document["auth-required"] = True
     return json.dumps(document, indent=2).encode() + b"\n"
 
 

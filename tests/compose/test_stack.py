@@ -4,6 +4,7 @@ Runs ../shared/tools/container-runtime (podman, podman-compose and a local pytho
 root, about a minute the first time), then `podman-compose up -d --build` with the three services on
 free loopback ports. The stack and its volume are removed afterwards, also when a test fails.
 Each test is one step, in order; a new step (another index protocol, say) is one more function.
+Cargo publishes with a token made inside the stack by the CLI, as an administrator would.
 """
 
 import os
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.cargo import Cargo
+from palletizer_lib.accounts import TOKEN_PREFIX
+from tests.e2e.cargo import REGISTRY, Cargo
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.server import free_port
 
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"
 SERVICES = ("index", "api", "files")
 STARTUP_SECONDS = 180
+PUBLISHER = "stack-publisher"
 
 
 @dataclass
@@ -57,8 +60,18 @@ class Stack:
         except requests.ConnectionError:
             return None
 
-    def cargo(self, name: str, index_url: str) -> Cargo:
-        return Cargo.create(self.root / name, index_url)
+    def cargo(self, name: str, index_url: str, token: str | None = None) -> Cargo:
+        return Cargo.create(self.root / name, index_url, token=token)
+
+    def issue_token(self, user: str, *scopes: str) -> str:
+        """A new token for a new `user`, made by the CLI in the api container (`token create` prints it
+        alone on stdout)."""
+        self.compose("exec", "-T", "api", "palletizer", "user", "add", user)
+        created = self.compose("exec", "-T", "api", "palletizer", "token", "create", "--user", user,
+                               *(arg for scope in scopes for arg in ("--scope", scope)))
+        # Only the token itself: podman-compose may print its own lines around the command's output.
+        [token] = [word for word in created.stdout.split() if word.startswith(TOKEN_PREFIX)]
+        return token
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +99,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
         stack.compose("down", "-v", check=False)
 
 
+@pytest.fixture(scope="module")
+def token(stack: Stack) -> str:
+    """An admin token of PUBLISHER, issued inside the stack."""
+    return stack.issue_token(PUBLISHER, "admin")
+
+
 def test_the_three_services_are_healthy(stack: Stack) -> None:
     for service in SERVICES:
         assert requests.get(f"{stack.urls[service]}/health", timeout=10).json() == {"status": "ok"}
@@ -104,13 +123,15 @@ def test_config_json_sends_cargo_to_the_api_and_files_services(stack: Stack) -> 
     assert config["dl"] == f"{stack.urls['files']}/files/{{crate}}/{{crate}}-{{version}}.crate"
 
 
-def test_cargo_publishes_then_builds_a_dependent_crate(stack: Stack) -> None:
-    publisher = stack.cargo("publisher", f"sparse+{stack.urls['index']}/index/")
+def test_cargo_publishes_then_builds_a_dependent_crate(stack: Stack, token: str) -> None:
+    publisher = stack.cargo("publisher", f"sparse+{stack.urls['index']}/index/", token)
     publish_graph(publisher, stack.root / "src")
     builder = stack.cargo("builder", f"sparse+{stack.urls['index']}/index/")
     app = write_app(stack.root / "apps")
     builder.run(app, "build")
     assert builder.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+    owners = publisher.run(stack.root, "owner", "--list", "--registry", REGISTRY, "ab")
+    assert owners.stdout.split() == [PUBLISHER, f"({PUBLISHER})"], owners.stdout
 
 
 def test_a_yank_by_the_cli_in_the_stack_is_seen_by_cargo(stack: Stack) -> None:

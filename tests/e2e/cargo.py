@@ -18,27 +18,32 @@ class Cargo:
     target_dir: Path
 
     git_fetch_with_cli: bool = False
+    token: str | None = None
 
     @classmethod
-    def create(cls, root: Path, index_url: str, git_fetch_with_cli: bool = False) -> "Cargo":
-        """A fresh, empty CARGO_HOME under `root` whose `palletizer` registry is `index_url`."""
+    def create(cls, root: Path, index_url: str, git_fetch_with_cli: bool = False,
+               token: str | None = None) -> "Cargo":
+        """A fresh, empty CARGO_HOME under `root` whose `palletizer` registry is `index_url`, with
+        `token` (if any) given as cargo's token for it. The `cargo:token` credential provider is
+        configured, as a registry with `auth-required` needs."""
         home = root / "cargo-home"
         home.mkdir(parents=True)
         (home / "config.toml").write_text(
-            f'[registries.{REGISTRY}]\nindex = "{index_url}"\n\n'
+            f'[registries.{REGISTRY}]\nindex = "{index_url}"\ncredential-provider = ["cargo:token"]\n\n'
             f"[net]\nretry = 0\ngit-fetch-with-cli = {str(git_fetch_with_cli).lower()}\n\n"
             '[term]\ncolor = "never"\n'
         )
-        return cls(home, index_url, root / "target", git_fetch_with_cli)
+        return cls(home, index_url, root / "target", git_fetch_with_cli, token)
 
-    def fresh(self, root: Path) -> "Cargo":
-        """Another CARGO_HOME with the same registry and no caches."""
-        return Cargo.create(root, self.index_url, self.git_fetch_with_cli)
+    def fresh(self, root: Path, token: str | None = None) -> "Cargo":
+        """Another CARGO_HOME with the same registry and no caches (and this token, or `token`)."""
+        return Cargo.create(root, self.index_url, self.git_fetch_with_cli, token or self.token)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
-        env.update(CARGO_HOME=str(self.home), CARGO_TARGET_DIR=str(self.target_dir),
-                   CARGO_REGISTRIES_PALLETIZER_TOKEN="test-token", CARGO_HTTP_TIMEOUT="30")
+        env.update(CARGO_HOME=str(self.home), CARGO_TARGET_DIR=str(self.target_dir), CARGO_HTTP_TIMEOUT="30")
+        if self.token:
+            env["CARGO_REGISTRIES_PALLETIZER_TOKEN"] = self.token
         return env
 
     def run(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -10,26 +10,28 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.e2e.cargo import REGISTRY, Cargo, write_crate
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import running_server
+from tests.server import issue_token, running_server
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """A registry with the test graph, published by cargo configured with the git index."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, str]]:
+    """A registry with the test graph, published by cargo configured with the git index: (root, URL, the
+    publisher's token)."""
     root = tmp_path_factory.mktemp("git")
     data = root / "data"
     Registry.create(data, RegistryConfig())
+    token = issue_token(data)
     with running_server(data) as url:
-        publisher = Cargo.create(root / "publisher", f"{url}/git/index")
+        publisher = Cargo.create(root / "publisher", f"{url}/git/index", token=token)
         publish_graph(publisher, root / "src")
-        yield root, url
+        yield root, url, token
 
 
 @pytest.mark.parametrize("with_cli", [False, True], ids=["libgit2", "git-cli"])
-def test_build_and_see_a_yank_after_cargo_update(served: tuple[Path, str], with_cli: bool) -> None:
-    root, url = served
+def test_build_and_see_a_yank_after_cargo_update(served: tuple[Path, str, str], with_cli: bool) -> None:
+    root, url, token = served
     mode = root / ("cli" if with_cli else "libgit2")
-    cargo = Cargo.create(mode, f"{url}/git/index", git_fetch_with_cli=with_cli)
+    cargo = Cargo.create(mode, f"{url}/git/index", git_fetch_with_cli=with_cli, token=token)
     app = write_app(mode / "apps")
     cargo.run(app, "build")
     assert cargo.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
@@ -57,16 +59,16 @@ def _toml(name: str) -> str:
             'description = "published after the first fetch"\n')
 
 
-def test_config_json_is_committed_with_the_public_url(served: tuple[Path, str], tmp_path: Path) -> None:
-    _, url = served
+def test_config_json_is_committed_with_the_public_url(served: tuple[Path, str, str], tmp_path: Path) -> None:
+    _, url, _ = served
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", f"{url}/git/index", str(clone)], check=True, timeout=60)
     assert f'"api": "{url}"' in (clone / "config.json").read_text()
     assert (clone / "3" / "a" / "abc").is_file()
 
 
-def test_push_is_refused(served: tuple[Path, str], tmp_path: Path) -> None:
-    _, url = served
+def test_push_is_refused(served: tuple[Path, str, str], tmp_path: Path) -> None:
+    _, url, _ = served
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", f"{url}/git/index", str(clone)], check=True, timeout=60)
     (clone / "1").mkdir(exist_ok=True)

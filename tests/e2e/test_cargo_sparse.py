@@ -14,7 +14,7 @@ from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
 from tests.e2e.cargo import REGISTRY, Cargo, write_crate
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import palletizer, running_server
+from tests.server import issue_token, palletizer, running_server
 
 
 class Env:
@@ -37,8 +37,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("sparse")
     data = root / "data"
     Registry.create(data, RegistryConfig())
+    token = issue_token(data)
     with running_server(data) as url:
-        cargo = Cargo.create(root / "publisher", f"sparse+{url}/index/")
+        cargo = Cargo.create(root / "publisher", f"sparse+{url}/index/", token=token)
         sources = publish_graph(cargo, root / "src")
         yield Env(root, url, data, cargo, sources)
 
@@ -163,11 +164,9 @@ def test_add_while_serving_then_cargo_builds_against_it(env: Env) -> None:
     assert palletizer(env.data, "verify").returncode == 0
 
 
-def test_cargo_owner_gets_a_clear_error_until_owners_exist(env: Env) -> None:
-    result = env.cargo.run(env.root, "owner", "--registry", REGISTRY, "--list", "ab", check=False)
-    assert result.returncode != 0
-    assert "501" in result.stderr
-    assert "crate owners are not supported by this registry yet" in result.stderr
+def test_cargo_owner_lists_the_publisher(env: Env) -> None:
+    result = env.cargo.run(env.root, "owner", "--list", "--registry", REGISTRY, "ab")
+    assert result.stdout.split() == ["tester", "(tester)"], result.stdout
 
 
 def test_misspelt_dependency_gets_cargos_suggestion(env: Env) -> None:

@@ -9,7 +9,7 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.e2e.cargo import REGISTRY, Cargo
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import running_split
+from tests.server import issue_token, running_split
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,9 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Carg
     root = tmp_path_factory.mktemp("split")
     data = root / "data"
     Registry.create(data, RegistryConfig())
+    token = issue_token(data)
     with running_split(data) as urls:
-        cargo = Cargo.create(root / "publisher", f"sparse+{urls.index}/index/")
+        cargo = Cargo.create(root / "publisher", f"sparse+{urls.index}/index/", token=token)
         publish_graph(cargo, root / "src")
         yield root, cargo
 

@@ -11,7 +11,7 @@ from palletizer_lib.registry import Registry
 from tests.e2e.cargo import Cargo, write_crate
 from tests.e2e.graph import reg
 from tests.listening import palletizer_all, running, write_config
-from tests.server import free_port
+from tests.server import free_port, issue_token
 from tests.tls import CertificateAuthority
 
 
@@ -33,9 +33,10 @@ class TlsRegistry:
     ca: Path
     port: int
     foreign_port: int
+    token: str
 
-    def cargo(self, name: str, port: int) -> TrustingCargo:
-        cargo = Cargo.create(self.root / name, f"sparse+https://127.0.0.1:{port}/index/")
+    def cargo(self, name: str, port: int, token: str | None = None) -> TrustingCargo:
+        cargo = Cargo.create(self.root / name, f"sparse+https://127.0.0.1:{port}/index/", token=token)
         return TrustingCargo(**vars(cargo), cainfo=self.ca)
 
 
@@ -47,7 +48,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegistry]:
     foreign = CertificateAuthority(root / "foreign-ca", "Some other CA").issue("foreign")
     data = root / "data"
     Registry.create(data, RegistryConfig())
-    served = TlsRegistry(root, ca.pem, free_port(), free_port())
+    served = TlsRegistry(root, ca.pem, free_port(), free_port(), issue_token(data))
     plain = free_port()
     config = write_config(root / "server.yaml", [
         {"address": f"127.0.0.1:{served.port}",
@@ -72,7 +73,7 @@ def _app(root: Path, name: str, deps: str) -> Path:
 
 
 def test_cargo_publishes_and_builds_over_https(served: TlsRegistry) -> None:
-    cargo = served.cargo("publisher", served.port)
+    cargo = served.cargo("publisher", served.port, served.token)
     src = served.root / "src"
     cargo.publish(_lib(src, "tls_base", "pub fn base() -> u32 { 40 }\n"))
     cargo.publish(_lib(src, "tls_top", "pub fn value() -> u32 { tls_base::base() + 2 }\n", reg("tls_base", "0.1")))

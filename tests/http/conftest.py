@@ -10,7 +10,7 @@ import pytest
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.http.support import SENTINEL, SMALL_MAX_CRATE_SIZE, Live
-from tests.server import running_server
+from tests.server import issue_token, running_server
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> Iterator[Live]:
@@ -19,8 +19,9 @@ def _start(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> 
     Registry.create(data, config)
     # A file next to the data directory that no URL may ever reveal.
     (root / "outside.txt").write_bytes(SENTINEL)
+    token = issue_token(data)
     with running_server(data) as url:
-        yield Live(url, data)
+        yield Live(url, data, token)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import EllipsisType
 from urllib.parse import urlsplit
 
 import requests
@@ -30,19 +31,44 @@ class RawResponse:
 
 @dataclass
 class Live:
-    """A running server over a data directory."""
+    """A running server over a data directory, and an admin token of user `tester` for it.
+
+    The write helpers (publish, yank, unyank, owners) send that token as cargo does (the raw token
+    in `Authorization`); pass `token=None` to send none, or another token to send that instead.
+    """
 
     url: str
     data: Path
+    token: str
     _counter: Iterator[int] = field(default_factory=itertools.count)
 
     # -- requests ------------------------------------------------------------------------
 
+    def auth(self, token: str | None | EllipsisType = ..., headers: dict[str, str] | None = None) -> dict[str, str]:
+        """`headers` plus `Authorization: TOKEN` (this handle's token unless another or None is given)."""
+        chosen = self.token if token is ... else token
+        return {**({"Authorization": chosen} if chosen is not None else {}), **(headers or {})}
+
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kwargs)
 
-    def put_body(self, body: bytes, **kwargs) -> requests.Response:
-        return requests.put(self.url + "/api/v1/crates/new", data=body, timeout=10, **kwargs)
+    def put_body(self, body: bytes, token: str | None | EllipsisType = ..., headers: dict[str, str] | None = None,
+                 **kwargs) -> requests.Response:
+        return requests.put(self.url + "/api/v1/crates/new", data=body, timeout=10,
+                            headers=self.auth(token, headers), **kwargs)
+
+    def yank(self, name: str, version: str, token: str | None | EllipsisType = ...) -> requests.Response:
+        return requests.delete(f"{self.url}/api/v1/crates/{name}/{version}/yank", timeout=10,
+                               headers=self.auth(token))
+
+    def unyank(self, name: str, version: str, token: str | None | EllipsisType = ...) -> requests.Response:
+        return requests.put(f"{self.url}/api/v1/crates/{name}/{version}/unyank", timeout=10,
+                            headers=self.auth(token))
+
+    def owners(self, method: str, name: str, token: str | None | EllipsisType = ..., **kwargs) -> requests.Response:
+        """`METHOD /api/v1/crates/NAME/owners` (pass `json=` for PUT and DELETE)."""
+        return requests.request(method, f"{self.url}/api/v1/crates/{name}/owners", timeout=10,
+                                headers=self.auth(token, kwargs.pop("headers", None)), **kwargs)
 
     def publish(self, name: str, version: str = "1.0.0", files: dict[str, bytes] | None = None,
                 manifest_extra: str = "", **fields: object) -> bytes:

@@ -1,4 +1,4 @@
-"""Cargo's web API: publish answers, yank/unyank, owners, methods and unknown routes."""
+"""Cargo's web API: publish answers, yank/unyank, owners, tokens, methods and unknown routes."""
 
 import pytest
 import requests
@@ -7,14 +7,13 @@ from palletizer_lib.config import CRATES_IO_INDEX
 from palletizer_lib.publish_body import encode_publish_body
 from tests.cratekit import dep, make_crate, metadata, publish_body
 from tests.http.support import Live, assert_error
+from tests.server import issue_token
 
 
-def yank(live: Live, name: str, version: str) -> requests.Response:
-    return requests.delete(f"{live.url}/api/v1/crates/{name}/{version}/yank", timeout=10)
-
-
-def unyank(live: Live, name: str, version: str) -> requests.Response:
-    return requests.put(f"{live.url}/api/v1/crates/{name}/{version}/unyank", timeout=10)
+def owner_logins(live: Live, name: str) -> list[str]:
+    response = live.owners("GET", name)
+    assert response.status_code == 200, response.text
+    return [user["login"] for user in response.json()["users"]]
 
 
 # -- publish -------------------------------------------------------------------------------
@@ -114,27 +113,27 @@ def test_yank_and_unyank(live: Live) -> None:
     live.publish(name, "1.0.0")
     live.publish(name, "1.1.0")
 
-    response = yank(live, name, "1.0.0")
+    response = live.yank(name, "1.0.0")
     assert response.status_code == 200
     assert response.json() == {"ok": True}
     assert [e["yanked"] for e in live.index_lines(name)] == [True, False]
 
     # Yanking twice is not an error.
-    assert yank(live, name, "1.0.0").json() == {"ok": True}
+    assert live.yank(name, "1.0.0").json() == {"ok": True}
     assert [e["yanked"] for e in live.index_lines(name)] == [True, False]
 
-    response = unyank(live, name, "1.0.0")
+    response = live.unyank(name, "1.0.0")
     assert response.status_code == 200
     assert response.json() == {"ok": True}
     assert [e["yanked"] for e in live.index_lines(name)] == [False, False]
-    assert unyank(live, name, "1.0.0").json() == {"ok": True}
+    assert live.unyank(name, "1.0.0").json() == {"ok": True}
 
 
 def test_yank_by_another_spelling(live: Live) -> None:
     live.publish("Yank_Me", "0.3.0")
-    assert yank(live, "yank-me", "0.3.0").json() == {"ok": True}
+    assert live.yank("yank-me", "0.3.0").json() == {"ok": True}
     assert live.index_lines("Yank_Me")[0]["yanked"] is True
-    assert unyank(live, "YANK_ME", "0.3.0").json() == {"ok": True}
+    assert live.unyank("YANK_ME", "0.3.0").json() == {"ok": True}
     assert live.index_lines("Yank_Me")[0]["yanked"] is False
 
 
@@ -142,10 +141,10 @@ def test_yank_unknown_version_or_crate_is_404(live: Live) -> None:
     name = live.unique("api-yank404")
     live.publish(name, "1.0.0")
     before = live.snapshot()
-    assert "1.0.1" in assert_error(yank(live, name, "1.0.1"), 404)
-    assert_error(unyank(live, name, "2.0.0"), 404)
-    assert_error(yank(live, "no-such-crate", "1.0.0"), 404)
-    assert_error(unyank(live, "no-such-crate", "1.0.0"), 404)
+    assert "1.0.1" in assert_error(live.yank(name, "1.0.1"), 404)
+    assert_error(live.unyank(name, "2.0.0"), 404)
+    assert_error(live.yank("no-such-crate", "1.0.0"), 404)
+    assert_error(live.unyank("no-such-crate", "1.0.0"), 404)
     assert live.snapshot() == before
 
 
@@ -153,45 +152,236 @@ def test_yank_with_an_invalid_version_is_a_client_error(live: Live) -> None:
     name = live.unique("api-yankbad")
     live.publish(name, "1.0.0")
     before = live.snapshot()
-    assert_error(yank(live, name, "not-a-version"))
-    assert_error(unyank(live, name, "1.0"))
+    assert_error(live.yank(name, "not-a-version"))
+    assert_error(live.unyank(name, "1.0"))
     assert live.snapshot() == before
 
 
 def test_yank_wrong_method(live: Live) -> None:
     name = live.unique("api-yankmethod")
     live.publish(name, "1.0.0")
-    assert_error(requests.put(f"{live.url}/api/v1/crates/{name}/1.0.0/yank", timeout=10), 405)
-    assert_error(requests.delete(f"{live.url}/api/v1/crates/{name}/1.0.0/unyank", timeout=10), 405)
+    assert_error(requests.put(f"{live.url}/api/v1/crates/{name}/1.0.0/yank", timeout=10, headers=live.auth()), 405)
+    assert_error(requests.delete(f"{live.url}/api/v1/crates/{name}/1.0.0/unyank", timeout=10,
+                                 headers=live.auth()), 405)
     assert live.index_lines(name)[0]["yanked"] is False
 
 
-# -- what is not offered ---------------------------------------------------------------
+# -- owners ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-def test_owners_endpoints_answer_501(live: Live, method: str) -> None:
+def test_owners_lists_the_first_publisher(live: Live) -> None:
     name = live.unique("api-owners")
     live.publish(name)
-    kwargs = {"json": {"users": ["someone"]}} if method != "GET" else {}
-    response = requests.request(method, f"{live.url}/api/v1/crates/{name}/owners", timeout=10, **kwargs)
-    detail = assert_error(response, 501)
-    assert "owner" in detail
+    response = live.owners("GET", name)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    document = response.json()
+    assert set(document) == {"users"}
+    [user] = document["users"]
+    assert set(user) == {"id", "login", "name"}
+    assert isinstance(user["id"], int)
+    assert (user["login"], user["name"]) == ("tester", "tester")
 
 
-def test_owners_of_unknown_crate_also_answers_501(live: Live) -> None:
-    assert_error(live.get("/api/v1/crates/whatever/owners"), 501)
+def test_owners_by_another_spelling(live: Live) -> None:
+    live.publish("Owned_Crate")
+    assert owner_logins(live, "owned-crate") == ["tester"]
+    assert live.owners("PUT", "OWNED-CRATE", json={"users": ["spelling-friend"]}).status_code == 404
+    issue_token(live.data, "spelling-friend", ("read",))
+    assert live.owners("PUT", "OWNED-CRATE", json={"users": ["spelling-friend"]}).json()["ok"] is True
+    assert owner_logins(live, "Owned_Crate") == ["spelling-friend", "tester"]
 
 
-def test_me_explains_tokens(live: Live) -> None:
+def test_add_and_remove_owners(live: Live) -> None:
+    name = live.unique("api-owners-change")
+    live.publish(name)
+    issue_token(live.data, "helper", ("read",))
+    issue_token(live.data, "other-helper", ("read",))
+
+    added = live.owners("PUT", name, json={"users": ["helper", "other-helper"]})
+    assert added.status_code == 200, added.text
+    document = added.json()
+    assert set(document) == {"ok", "msg"} and document["ok"] is True
+    assert "helper" in document["msg"] and "other-helper" in document["msg"] and name in document["msg"]
+    assert owner_logins(live, name) == ["helper", "other-helper", "tester"]
+
+    # Adding an owner again is not an error.
+    assert live.owners("PUT", name, json={"users": ["helper"]}).json()["ok"] is True
+    assert owner_logins(live, name) == ["helper", "other-helper", "tester"]
+
+    removed = live.owners("DELETE", name, json={"users": ["other-helper", "tester"]})
+    assert removed.status_code == 200, removed.text
+    document = removed.json()
+    assert set(document) == {"ok", "msg"} and document["ok"] is True
+    assert "other-helper" in document["msg"] and "tester" in document["msg"] and name in document["msg"]
+    assert owner_logins(live, name) == ["helper"]
+
+
+def test_an_owner_who_is_not_admin_may_change_owners_and_others_may_not(live: Live) -> None:
+    name = live.unique("api-owners-scoped")
+    owner = issue_token(live.data, "plain-owner", ("publish", "owners"))
+    outsider = issue_token(live.data, "outsider", ("publish", "yank", "owners"))
+    assert live.put_body(publish_body(name, "1.0.0"), token=owner).status_code == 200
+    assert owner_logins(live, name) == ["plain-owner"]
+    before = live.snapshot()
+
+    assert "outsider" in assert_error(live.owners("PUT", name, token=outsider, json={"users": ["outsider"]}), 403)
+    assert_error(live.put_body(publish_body(name, "1.1.0"), token=outsider), 403)
+    assert_error(live.yank(name, "1.0.0", token=outsider), 403)
+    assert live.snapshot() == before
+    assert owner_logins(live, name) == ["plain-owner"]
+
+    assert live.owners("PUT", name, token=owner, json={"users": ["outsider"]}).json()["ok"] is True
+    assert live.put_body(publish_body(name, "1.1.0"), token=outsider).status_code == 200
+    assert owner_logins(live, name) == ["outsider", "plain-owner"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@pytest.mark.parametrize("body", [
+    {"json": {}},
+    {"json": {"logins": ["tester"]}},
+    {"json": {"users": []}},
+    {"json": {"users": "tester"}},
+    {"json": {"users": [1]}},
+    {"json": ["tester"]},
+    {"data": b""},
+], ids=["empty-object", "other-key", "no-users", "not-a-list", "not-names", "a-list", "no-body"])
+def test_owners_change_without_users_is_400_json(live: Live, method: str, body: dict) -> None:
+    name = live.unique("api-owners-bad")
+    live.publish(name)
+    detail = assert_error(live.owners(method, name, **body), 400)
+    assert "users" in detail
+    assert owner_logins(live, name) == ["tester"]
+
+
+def test_owners_change_with_malformed_json_is_400_json(live: Live) -> None:
+    name = live.unique("api-owners-json")
+    live.publish(name)
+    response = live.owners("PUT", name, data=b'{"users": [', headers={"Content-Type": "application/json"})
+    assert_error(response, 400)
+    assert owner_logins(live, name) == ["tester"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_owners_change_naming_an_unknown_user_is_404_and_changes_nothing(live: Live, method: str) -> None:
+    name = live.unique("api-owners-ghost")
+    live.publish(name)
+    issue_token(live.data, "known-user", ("read",))
+    detail = assert_error(live.owners(method, name, json={"users": ["known-user", "nobody-at-all"]}), 404)
+    assert "nobody-at-all" in detail
+    assert owner_logins(live, name) == ["tester"]
+
+
+def test_removing_someone_who_is_not_an_owner_is_404(live: Live) -> None:
+    name = live.unique("api-owners-notone")
+    live.publish(name)
+    issue_token(live.data, "bystander", ("read",))
+    assert "bystander" in assert_error(live.owners("DELETE", name, json={"users": ["bystander"]}), 404)
+    assert owner_logins(live, name) == ["tester"]
+
+
+def test_removing_the_last_owner_is_409(live: Live) -> None:
+    name = live.unique("api-owners-last")
+    live.publish(name)
+    detail = assert_error(live.owners("DELETE", name, json={"users": ["tester"]}), 409)
+    assert name in detail
+    assert owner_logins(live, name) == ["tester"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_owners_of_an_unknown_crate_is_404(live: Live, method: str) -> None:
+    kwargs = {"json": {"users": ["tester"]}} if method != "GET" else {}
+    assert "whatever" in assert_error(live.owners(method, "whatever", **kwargs), 404)
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+def assert_needs_a_token(live: Live, response: requests.Response) -> None:
+    """401 in Cargo's error JSON, telling cargo and its user where to get a token."""
+    detail = assert_error(response, 401)
+    assert "cargo login" in detail
+    challenge = response.headers.get("WWW-Authenticate", "")
+    assert challenge.startswith("Cargo login_url="), challenge
+    assert challenge == f'Cargo login_url="{live.url}/me"'
+
+
+def test_publish_without_a_token_is_401(live: Live) -> None:
+    name = live.unique("api-anonymous")
+    before = live.snapshot()
+    assert_needs_a_token(live, live.put_body(publish_body(name, "1.0.0"), token=None))
+    assert live.snapshot() == before
+    assert_error(live.get(f"/files/{name}/{name}-1.0.0.crate"), 404)
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer  "])
+def test_publish_with_an_empty_authorization_is_401(live: Live, header: str) -> None:
+    before = live.snapshot()
+    assert_needs_a_token(live, live.put_body(publish_body(live.unique("api-empty"), "1.0.0"), token=header))
+    assert live.snapshot() == before
+
+
+def test_yank_and_unyank_without_a_token_are_401(live: Live) -> None:
+    name = live.unique("api-anon-yank")
+    live.publish(name, "1.0.0")
+    live.publish(name, "1.1.0")
+    assert live.yank(name, "1.1.0").json() == {"ok": True}
+    before = live.snapshot()
+    assert_needs_a_token(live, live.yank(name, "1.0.0", token=None))
+    assert_needs_a_token(live, live.unyank(name, "1.1.0", token=None))
+    assert live.snapshot() == before
+    assert [e["yanked"] for e in live.index_lines(name)] == [False, True]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_owners_without_a_token_are_401(live: Live, method: str) -> None:
+    name = live.unique("api-anon-owners")
+    live.publish(name)
+    issue_token(live.data, "would-be-owner", ("read",))
+    kwargs = {"json": {"users": ["would-be-owner"]}} if method != "GET" else {}
+    assert_needs_a_token(live, live.owners(method, name, token=None, **kwargs))
+    assert owner_logins(live, name) == ["tester"]
+
+
+def test_a_bad_token_is_401(live: Live) -> None:
+    # Only a few: the server refuses an address after 10 bad tokens within a minute.
+    name = live.unique("api-badtoken")
+    live.publish(name, "1.0.0")
+    before = live.snapshot()
+    wrong = "pltz_" + "x" * 43
+    detail = assert_error(live.put_body(publish_body(name, "1.1.0"), token=wrong), 401)
+    assert "cargo login" in detail
+    assert live.put_body(publish_body(name, "1.1.0"), token=wrong).headers["WWW-Authenticate"].startswith(
+        "Cargo login_url=")
+    assert_error(live.yank(name, "1.0.0", token=live.token + "x"), 401)
+    assert live.snapshot() == before
+
+
+def test_a_token_as_bearer_is_accepted(live: Live) -> None:
+    name = live.unique("api-bearer")
+    assert live.put_body(publish_body(name, "1.0.0"), token=f"Bearer {live.token}").status_code == 200
+    assert live.yank(name, "1.0.0", token=f"Bearer {live.token}").json() == {"ok": True}
+
+
+def test_reads_need_no_token(live: Live) -> None:
+    name = live.unique("api-reads")
+    crate = live.publish(name)
+    assert requests.get(f"{live.url}/index/config.json", timeout=10).status_code == 200
+    assert requests.get(f"{live.url}/files/{name}/{name}-1.0.0.crate", timeout=10).content == crate
+    assert requests.get(f"{live.url}/api/v1/crates", params={"q": name}, timeout=10).status_code == 200
+
+
+def test_me_explains_how_to_get_a_token(live: Live) -> None:
     response = live.get("/me")
     assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
     assert "token" in response.text
+    assert "palletizer token create" in response.text
+    assert "cargo login" in response.text
 
 
 @pytest.mark.parametrize("method", ["PATCH", "GET", "POST", "DELETE"])
 def test_wrong_method_on_publish_is_405(live: Live, method: str) -> None:
     before = live.snapshot()
-    response = requests.request(method, f"{live.url}/api/v1/crates/new", data=b"x", timeout=10)
+    response = requests.request(method, f"{live.url}/api/v1/crates/new", data=b"x", timeout=10, headers=live.auth())
     assert_error(response, 405)
     assert "PUT" in response.headers.get("Allow", "")
     assert live.snapshot() == before

@@ -247,7 +247,8 @@ def test_chunked_publish_body_is_handled(seeded: Live) -> None:
     """Cargo sends Content-Length, but a chunked upload must work the same (or fail cleanly)."""
     name = seeded.unique("chunked")
     body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
-    response = requests.put(f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10)
+    response = requests.put(f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10,
+                            headers=seeded.auth())
     assert response.status_code == 200, response.text
     assert seeded.get(f"/files/{name}/{name}-1.0.0.crate").status_code == 200
 

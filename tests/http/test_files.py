@@ -46,7 +46,7 @@ def test_yanked_versions_stay_downloadable(live: Live) -> None:
     # Cargo still fetches yanked versions that a Cargo.lock pins.
     name = live.unique("dl-yanked")
     crate = live.publish(name, "0.1.0")
-    assert requests.delete(f"{live.url}/api/v1/crates/{name}/0.1.0/yank", timeout=10).status_code == 200
+    assert live.yank(name, "0.1.0").status_code == 200
     response = live.get(f"/files/{name}/{name}-0.1.0.crate")
     assert response.status_code == 200
     assert response.content == crate

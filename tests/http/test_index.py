@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
-import requests
 
 from palletizer_lib.names import index_path
 from tests.http.support import SENTINEL, Live, assert_error, sha256
@@ -129,7 +128,7 @@ def test_yank_changes_the_etag(live: Live) -> None:
     path = f"/index/{index_path(name)}"
     before = live.get(path)
     old_etag = before.headers["ETag"]
-    answer = requests.delete(f"{live.url}/api/v1/crates/{name}/1.0.0/yank", timeout=10)
+    answer = live.yank(name, "1.0.0")
     assert answer.status_code == 200, answer.text
 
     stale = live.get(path, headers={"If-None-Match": old_etag})

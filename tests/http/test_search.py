@@ -112,9 +112,9 @@ def test_no_match(catalogue: Live) -> None:
 
 
 def test_yank_moves_max_version(catalogue: Live) -> None:
-    assert requests.delete(f"{catalogue.url}/api/v1/crates/yanky/1.1.0/yank", timeout=10).status_code == 200
+    assert catalogue.yank("yanky", "1.1.0").status_code == 200
     [hit] = search(catalogue, q="yanky")["crates"]
     assert hit["max_version"] == "1.0.0"
-    assert requests.put(f"{catalogue.url}/api/v1/crates/yanky/1.1.0/unyank", timeout=10).status_code == 200
+    assert catalogue.unyank("yanky", "1.1.0").status_code == 200
     [hit] = search(catalogue, q="yanky")["crates"]
     assert hit["max_version"] == "1.1.0"

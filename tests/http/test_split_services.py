@@ -16,7 +16,7 @@ from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, publish_body
 from tests.http.support import assert_error
-from tests.server import BIN, Split, palletizer, running_service, running_split
+from tests.server import BIN, Split, issue_token, palletizer, running_service, running_split
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,26 @@ def test_config_json_sends_cargo_to_the_api_and_files_services(split: tuple[Spli
 
 
 def test_a_publish_to_the_api_is_served_by_the_index_and_the_files(split: tuple[Split, Path]) -> None:
-    urls, _ = split
-    assert requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body("apart", "1.0.0"), timeout=10).ok
+    urls, data = split
+    token = issue_token(data)
+    assert requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body("apart", "1.0.0"), timeout=10,
+                        headers={"Authorization": token}).ok
     assert index_versions(urls.index, "apart") == ["1.0.0"]
     template = requests.get(f"{urls.index}/index/config.json", timeout=10).json()["dl"]
     download = requests.get(template.format(crate="apart", version="1.0.0"), timeout=10)
     assert download.status_code == 200
     assert download.content == make_crate("apart", "1.0.0")
+
+
+def test_the_api_service_sends_cargo_to_its_own_me_for_a_token(split: tuple[Split, Path]) -> None:
+    urls, data = split
+    before = Registry(data).git.head()
+    response = requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body("anonymous", "1.0.0"), timeout=10)
+    assert "cargo login" in assert_error(response, 401)
+    assert response.headers["WWW-Authenticate"] == f'Cargo login_url="{urls.api}/me"'
+    assert "palletizer token create" in requests.get(f"{urls.api}/me", timeout=10).text
+    assert Registry(data).git.head() == before
+    assert_error(requests.get(f"{urls.index}/index/{index_path('anonymous')}", timeout=10), 404)
 
 
 @pytest.mark.parametrize(("service", "path"), [
@@ -109,9 +122,11 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
         files.append(tmp_path / f"{name}-{version}.crate")
         files[-1].write_bytes(make_crate(name, version))
 
+    token = issue_token(data)
     with running_split(data) as urls:
         def publish(upload: tuple[str, str]) -> int:
-            return requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body(*upload), timeout=60).status_code
+            return requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body(*upload), timeout=60,
+                                headers={"Authorization": token}).status_code
 
         with ThreadPoolExecutor(4) as pool:
             answers = pool.map(publish, by_api)

@@ -71,7 +71,8 @@ def admin(accounts: Accounts) -> str:
 
 
 def publish(access: Access, token: str | None, name: str, version: str, address: str = ADDRESS) -> dict:
-    return access.publish(token, address, metadata(name, version), make_crate(name, version))
+    who = access.require(token, address, "publish")
+    return access.publish(who, address, metadata(name, version), make_crate(name, version))
 
 
 def versions(registry: Registry, name: str) -> list[str]:
@@ -345,7 +346,8 @@ def test_an_admin_token_can_publish_to_any_crate(access: Access, registry: Regis
 def test_a_new_crate_published_with_a_mismatched_manifest_leaves_no_owner(
         access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
     with pytest.raises(InvalidCrate):
-        access.publish(alice, ADDRESS, metadata("foo", "1.0.0"), make_crate("bar", "1.0.0"))
+        access.publish(access.require(alice, ADDRESS, "publish"), ADDRESS, metadata("foo", "1.0.0"),
+                       make_crate("bar", "1.0.0"))
     assert registry.canonical_name("foo") is None
     assert accounts.owners("foo") == []
     assert accounts.owners("bar") == []
