@@ -73,6 +73,8 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     args = parse_args(prog, argv)
     try:
         registry = Registry(args.data)
+        for change in registry.recover():
+            logging.getLogger("palletizer").warning("recovered from an interrupted write: %s", change)
         access = Access(registry, Accounts(registry.layout.accounts))
         if writes_config:
             urls = served_urls(args, registry)

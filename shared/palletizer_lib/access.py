@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from .accounts import Accounts, Identity
-from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from .errors import AlreadyPublished, Forbidden, NotFound, TooManyRequests, Unauthorized
 from .registry import Registry
 
 MAX_FAILURES = 10
@@ -118,6 +118,10 @@ class Access:
 
         try:
             entry = self.registry.publish(metadata, crate, authorize)
+        except AlreadyPublished as exc:
+            if not exc.identical:
+                raise
+            return self._retried(metadata)
         except BaseException:
             for name in became_owner:
                 if not self.registry.is_published(name, str(metadata.get("vers"))):
@@ -125,6 +129,11 @@ class Access:
             raise
         self.accounts.record(who.user, "publish", entry["name"], entry["vers"], address)
         return entry
+
+    def _retried(self, metadata: dict) -> dict:
+        """The entry of a version published before with the same bytes: a retried upload succeeds."""
+        name, vers = str(metadata["name"]), str(metadata["vers"])
+        return next(e for e in self.registry.entries(name) if e["vers"] == vers)
 
     def set_yanked(self, authorization: str | None, address: str, name: str, version: str, yanked: bool) -> None:
         """Yank or unyank as an owner (or admin)."""

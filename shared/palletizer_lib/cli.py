@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
-from .errors import BadRequest, NotFound, PalletizerError, RegistryExists
+from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
 from .registry import Registry
 
 DEFAULT_DATA = "./data"
@@ -54,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list crates, or the versions of one crate")
     listing.add_argument("name", nargs="?")
 
-    commands.add_parser("verify", help="check that the index and the crate files agree")
+    verify = commands.add_parser("verify", help="check that the index and the crate files agree")
+    verify.add_argument("--repair", action="store_true",
+                        help="first fix what can be fixed (leftovers of interrupted writes, unreferenced crate "
+                             "files set aside in orphans/, served files rewritten from git) and report it")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     user.add_parser("add", help="create a user").add_argument("user")
@@ -112,7 +115,13 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
                 content = file.read_bytes()
             except OSError as exc:
                 raise BadRequest(f"cannot read {file}: {exc.strerror or exc}") from exc
-            entry = registry.add(content)
+            try:
+                entry = registry.add(content)
+            except AlreadyPublished as exc:
+                if not exc.identical:
+                    raise
+                print(f"{file}: already present, nothing to do", file=sys.stderr)
+                continue
             if args.owner and not accounts.owners(entry["name"]):
                 accounts.add_owner(entry["name"], args.owner)
             accounts.record(_actor(), "add", entry["name"], entry["vers"], "local")
@@ -128,6 +137,9 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
     elif args.command == "list":
         _list(registry, args.name)
     elif args.command == "verify":
+        if args.repair:
+            for change in registry.repair():
+                print(f"repaired: {change}")
         problems = registry.verify()
         for problem in problems:
             print(problem)

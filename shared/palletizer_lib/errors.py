@@ -41,6 +41,14 @@ class RegistryExists(Conflict):
     """The directory to initialise already holds a registry."""
 
 
+class AlreadyPublished(Conflict):
+    """The version exists; `identical` if with the very same .crate bytes (a retried upload)."""
+
+    def __init__(self, detail: str, identical: bool) -> None:
+        super().__init__(detail)
+        self.identical = identical
+
+
 class PayloadTooLarge(PalletizerError):
     """The request body is larger than the configured limit."""
 

@@ -27,6 +27,7 @@ class GitIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._repo = Repo(str(path))
+        self._repo.object_store.fsync_object_files = True
 
     @classmethod
     def create(cls, path: Path) -> "GitIndex":
@@ -93,6 +94,19 @@ class GitIndex:
         if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
             raise StorageError("the index branch moved during a commit (is another writer ignoring the lock?)")
         return commit.id
+
+    def remove_stale_locks(self, objects_too: bool) -> list[Path]:
+        """Delete the `*.lock` files a writer killed mid-commit left (call only under the registry lock,
+        when no writer can be running); return what was removed. The branch's own lock costs nothing
+        to check; `objects_too` also walks every loose object directory."""
+        candidates = [self.path / "refs" / "heads" / "main.lock", self.path / "HEAD.lock",
+                      self.path / "packed-refs.lock"]
+        if objects_too:
+            candidates += list((self.path / "objects").glob("*/*.lock"))
+        stale = [p for p in candidates if p.is_file()]
+        for path in stale:
+            path.unlink()
+        return stale
 
     def changed_paths(self, old: bytes | None, new: bytes) -> Iterator[str]:
         """Paths whose content differs between two commits (`old` None: every path of `new`)."""

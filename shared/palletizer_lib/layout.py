@@ -7,6 +7,8 @@
     crates/NAME/NAME-VERSION.crate
     names/NORMALISED.json one summary per crate, keyed by its normalised name
     accounts.sqlite3      users, token hashes, crate owners, the audit log
+    pending               the crate file a publish is writing (cleared once committed)
+    orphans/              crate files no index entry named, set aside by `verify --repair`
     lock                  the write lock every writer holds (flock)
 """
 
@@ -45,6 +47,14 @@ class Layout:
     @property
     def names(self) -> Path:
         return self.root / "names"
+
+    @property
+    def pending(self) -> Path:
+        return self.root / "pending"
+
+    @property
+    def orphans(self) -> Path:
+        return self.root / "orphans"
 
     @property
     def accounts(self) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import crate_file
 from .config import RegistryConfig, ServedUrls
-from .errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
+from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
 from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
@@ -225,6 +225,8 @@ class Registry:
         head = self.git.head()
         if head is not None and _read_text(self.layout.index_head) != head.decode():
             problems.append("the served index files are behind the git index (a write was interrupted)")
+        if self.layout.pending.exists():
+            problems.append("`pending` names a crate file whose publish was interrupted")
         referenced: set[Path] = set()
         for path in self.git.files():
             if path == CONFIG_JSON:
@@ -296,9 +298,13 @@ class Registry:
                 authorize(name, existing is not None)
             for other in entries:
                 if parse_version(other["vers"]) == version:
-                    raise Conflict(f"crate `{name}` version {other['vers']} is already published "
-                                   "(a published version cannot be replaced; bump the version)")
+                    identical = {**other, "yanked": False} == entry
+                    raise AlreadyPublished(
+                        f"crate `{name}` version {other['vers']} is already published"
+                        + (" with these exact bytes" if identical
+                           else " (a published version cannot be replaced; bump the version)"), identical)
             crate_path = self.layout.crate_file(name, vers)
+            atomic_write(self.layout.pending, str(crate_path.relative_to(self.layout.root)).encode())
             atomic_write(crate_path, crate)
             entries.append(entry)
             try:
@@ -306,13 +312,94 @@ class Registry:
             except BaseException:
                 remove_file(crate_path)
                 raise
+            finally:
+                remove_file(self.layout.pending)
             self._sync_served_index({name: description})
+
+    def recover(self) -> list[str]:
+        """Undo what a writer killed mid-change left, cheaply (at every server start); return what it did.
+
+        Stale git lock files are removed, a crate file whose publish never committed is deleted (with
+        the temporary files beside it), and the served index catches up with git.
+        """
+        with exclusive_lock(self.layout.lock):
+            return self._recover(objects_too=True)
+
+    def repair(self) -> list[str]:
+        """`recover`, then a full sweep: leftover temporary files, crate files no entry names (moved to
+        `orphans/`, never deleted), served index files and summaries rewritten from git."""
+        with exclusive_lock(self.layout.lock):
+            changes = self._recover(objects_too=True)
+            for leftover in sorted(self.layout.root.rglob(TEMP_PREFIX + "*")):
+                remove_file(leftover)
+                changes.append(f"removed the leftover temporary file {leftover.relative_to(self.layout.root)}")
+            changes += self._set_orphans_aside()
+            changes += self._rewrite_derived()
+            return changes
+
+    def _recover(self, objects_too: bool) -> list[str]:
+        """Finish or undo an interrupted change; without `objects_too` it costs a few file checks."""
+        changes = [f"removed the stale git lock {p.relative_to(self.layout.root)}"
+                   for p in self.git.remove_stale_locks(objects_too)]
+        pending = _read_text(self.layout.pending)
+        if pending is not None:
+            crate_path = self.layout.root / pending
+            referenced = any(crate_path == self.layout.crate_file(e["name"], e["vers"])
+                             for e in parse_lines(self.git.read(index_path(crate_path.parent.name)) or b""))
+            if not referenced and crate_path.exists():
+                remove_file(crate_path)
+                changes.append(f"removed {pending}, written by a publish that never committed")
+            for leftover in crate_path.parent.glob(TEMP_PREFIX + "*"):
+                remove_file(leftover)
+            remove_file(self.layout.pending)
+        if self.git.head() is not None and _read_text(self.layout.index_head) != self.git.head().decode():
+            self._sync_served_index()
+            changes.append("brought the served index up to the git index")
+        return changes
+
+    def _set_orphans_aside(self) -> list[str]:
+        referenced = {self.layout.crate_file(e["name"], e["vers"])
+                      for path in self.git.files() if path != CONFIG_JSON
+                      for e in parse_lines(self.git.read(path) or b"")}
+        changes = []
+        for crate_path in sorted(self.layout.crates.glob("*/*")):
+            if crate_path not in referenced:
+                target = self.layout.orphans / crate_path.name
+                self.layout.orphans.mkdir(exist_ok=True)
+                os.replace(crate_path, target)
+                changes.append(f"moved {crate_path.relative_to(self.layout.root)}, which no index entry names, "
+                               f"to {target.relative_to(self.layout.root)}")
+        return changes
+
+    def _rewrite_derived(self) -> list[str]:
+        """Rewrite every served index file and summary that disagrees with git."""
+        changes = []
+        in_git = {path for path in self.git.files()}
+        served = {str(p.relative_to(self.layout.index)) for p in self.layout.index.rglob("*")
+                  if p.is_file() and p != self.layout.index_head}
+        for path in sorted(in_git | served):
+            content = self.git.read(path)
+            target = self.layout.index / path
+            if (target.read_bytes() if target.is_file() else None) != content:
+                if content is None:
+                    remove_file(target)
+                else:
+                    atomic_write(target, content)
+                changes.append(f"rewrote index/{path} from the git index")
+            if path != CONFIG_JSON:
+                self._sync_summary(path, content, {})
+        known = {normalise(path.rsplit("/", 1)[-1]) for path in in_git if path != CONFIG_JSON}
+        for summary in self.layout.names.glob("*.json"):
+            if summary.stem not in known:
+                remove_file(summary)
+                changes.append(f"removed names/{summary.name}, the summary of a crate that does not exist")
+        return changes
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """Hold the write lock, with the served index brought up to the git index first."""
+        """Hold the write lock, with whatever an interrupted writer left finished or undone first."""
         with exclusive_lock(self.layout.lock):
-            self._sync_served_index()
+            self._recover(objects_too=False)
             yield
 
     def _commit(self, changes: dict[str, bytes | None], message: str) -> None:

@@ -51,7 +51,7 @@ def test_republishing_a_version_is_409(live: Live) -> None:
     name = live.unique("api-dup")
     original = live.publish(name, "1.0.0")
     before = live.snapshot()
-    again = live.put_body(publish_body(name, "1.0.0", description="changed"))
+    again = live.put_body(publish_body(name, "1.0.0", 'description = "changed bytes"\n', description="changed"))
     detail = assert_error(again, 409)
     assert "1.0.0" in detail
     assert live.snapshot() == before

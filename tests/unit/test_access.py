@@ -424,8 +424,9 @@ def test_a_failed_publish_keeps_a_previous_ownership(
 def test_a_duplicate_version_is_a_conflict_and_keeps_owners(
         access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
+    other_bytes = make_crate("foo", "1.0.0", 'description = "different bytes"\n')
     with pytest.raises(Conflict):
-        publish(access, alice, "foo", "1.0.0")
+        access.publish(access.require(alice, ADDRESS, "publish"), ADDRESS, metadata("foo", "1.0.0"), other_bytes)
     assert accounts.owners("foo") == ["alice"]
     assert len(accounts.audit()) == 1
 

@@ -174,8 +174,13 @@ def test_add_of_a_crate_with_a_malformed_manifest(data: Path, tmp_path: Path) ->
 
 
 def test_add_of_an_existing_version(data: Path, tmp_path: Path) -> None:
-    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
-    assert "already published" in fails(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
+    file = crate_file(tmp_path, "foo", "1.0.0")
+    palletizer(data, "add", file)
+    again = palletizer(data, "add", file)
+    assert "already present, nothing to do" in again.stderr and again.stdout == ""
+    other = tmp_path / "other.crate"
+    other.write_bytes(make_crate("foo", "1.0.0", 'description = "other bytes"\n'))
+    assert "already published" in fails(data, "add", str(other))
 
 
 def test_init_twice_is_an_error(data: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from dulwich.repo import Repo
 
 from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig, ServedUrls
-from palletizer_lib.errors import Conflict, Forbidden, InvalidCrate, NotFound, PalletizerError, PayloadTooLarge
+from palletizer_lib.errors import AlreadyPublished, Conflict, Forbidden, InvalidCrate, NotFound, PalletizerError, PayloadTooLarge
 from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
@@ -489,3 +489,17 @@ def test_an_interrupted_remove_is_completed_by_the_next_writer(registry: Registr
     assert registry.canonical_name("gone") is None
     assert [s.name for s in registry.summaries()] == ["other"]
     assert registry.verify() == []
+
+
+def test_publishing_a_version_again_says_whether_the_bytes_are_identical(registry: Registry) -> None:
+    """So a front end can treat a retried upload (answer lost, say the server died) as a success."""
+    crate = make_crate("again", "1.0.0")
+    first = registry.publish(metadata("again", "1.0.0"), crate)
+    head = registry.git.head()
+    with pytest.raises(AlreadyPublished, match="with these exact bytes") as same:
+        registry.publish(metadata("again", "1.0.0"), crate)
+    assert same.value.identical and same.value.status == 409
+    with pytest.raises(AlreadyPublished, match="bump the version") as other:
+        registry.publish(metadata("again", "1.0.0"), make_crate("again", "1.0.0", 'description = "other"\n'))
+    assert not other.value.identical
+    assert registry.git.head() == head and registry.entries("again") == [first]

@@ -1,0 +1,100 @@
+"""`verify --repair` and startup recovery on data directories left as a crash would leave them."""
+
+import hashlib
+from pathlib import Path
+
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate, metadata
+from tests.server import palletizer
+
+
+def _publish(registry: Registry, name: str, version: str) -> bytes:
+    crate = make_crate(name, version)
+    registry.publish(metadata(name, version), crate)
+    return crate
+
+
+def test_repair_sets_orphans_aside_and_never_touches_referenced_crates(registry: Registry) -> None:
+    kept = _publish(registry, "kept", "1.0.0")
+    orphan = registry.layout.crate_file("ghost", "0.1.0")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"never published")
+    assert any("no index entry refers to it" in p for p in registry.verify())
+
+    changes = registry.repair()
+    assert changes == ["moved crates/ghost/ghost-0.1.0.crate, which no index entry names, to orphans/ghost-0.1.0.crate"]
+    assert (registry.layout.orphans / "ghost-0.1.0.crate").read_bytes() == b"never published"
+    assert registry.layout.crate_file("kept", "1.0.0").read_bytes() == kept
+    assert registry.verify() == []
+    assert registry.repair() == [], "a second repair finds nothing"
+
+
+def test_repair_rewrites_a_half_written_index_file_and_summaries(registry: Registry) -> None:
+    _publish(registry, "half", "1.0.0")
+    served = registry.layout.index_file("half")
+    good = served.read_bytes()
+    served.write_bytes(good[: len(good) // 2])
+    registry.layout.summary_file("half").unlink()
+    registry.layout.summary_file("nothere").write_text('{"name": "nothere", "max_version": "1.0.0"}')
+    problems = registry.verify()
+    assert any("index/3/h/half" in p or "half" in p for p in problems)
+
+    changes = registry.repair()
+    assert f"rewrote index/{served.relative_to(registry.layout.index)} from the git index" in changes
+    assert "removed names/nothere.json, the summary of a crate that does not exist" in changes
+    assert served.read_bytes() == good
+    assert registry.canonical_name("half") == "half"
+    assert registry.verify() == []
+
+
+def test_repair_removes_stale_locks_and_leftover_temporary_files(registry: Registry) -> None:
+    _publish(registry, "locked", "1.0.0")
+    ref_lock = registry.layout.git / "refs" / "heads" / "main.lock"
+    ref_lock.write_bytes(b"0123")
+    object_dir = next(p for p in (registry.layout.git / "objects").iterdir() if len(p.name) == 2)
+    object_lock = object_dir / "deadbeef.lock"
+    object_lock.write_bytes(b"x")
+    leftover = registry.layout.index / ".tmp-abc123"
+    leftover.write_bytes(b"half")
+
+    changes = registry.repair()
+    assert "removed the stale git lock index.git/refs/heads/main.lock" in changes
+    assert f"removed the stale git lock {object_lock.relative_to(registry.layout.root)}" in changes
+    assert "removed the leftover temporary file index/.tmp-abc123" in changes
+    assert not ref_lock.exists() and not object_lock.exists() and not leftover.exists()
+    _publish(registry, "locked", "1.0.1")
+    assert [e["vers"] for e in registry.entries("locked")] == ["1.0.0", "1.0.1"]
+
+
+def test_recover_undoes_a_publish_that_never_committed(registry: Registry) -> None:
+    crate_path = registry.layout.crate_file("late", "1.0.0")
+    crate_path.parent.mkdir(parents=True)
+    crate_path.write_bytes(b"written before the crash")
+    (crate_path.parent / ".tmp-partial").write_bytes(b"par")
+    registry.layout.pending.write_text("crates/late/late-1.0.0.crate")
+    assert "`pending` names a crate file whose publish was interrupted" in registry.verify()
+
+    assert registry.recover() == ["removed crates/late/late-1.0.0.crate, written by a publish that never committed"]
+    assert not crate_path.exists() and not registry.layout.pending.exists()
+    assert not list(crate_path.parent.glob(".tmp-*"))
+    assert registry.verify() == []
+
+
+def test_recover_keeps_a_crate_whose_publish_committed(registry: Registry) -> None:
+    crate = _publish(registry, "done", "1.0.0")
+    registry.layout.pending.write_text("crates/done/done-1.0.0.crate")
+    assert registry.recover() == []
+    assert hashlib.sha256(registry.layout.crate_file("done", "1.0.0").read_bytes()).hexdigest() == \
+        hashlib.sha256(crate).hexdigest()
+    assert registry.verify() == []
+
+
+def test_verify_repair_on_the_command_line(registry: Registry) -> None:
+    data: Path = registry.layout.root
+    _publish(registry, "cli", "1.0.0")
+    (registry.layout.crates / "cli" / "cli-9.9.9.crate").write_bytes(b"stray")
+    broken = palletizer(data, "verify", check=False)
+    assert broken.returncode == 1 and "crates/cli/cli-9.9.9.crate: no index entry refers to it" in broken.stdout
+    repaired = palletizer(data, "verify", "--repair")
+    assert "repaired: moved crates/cli/cli-9.9.9.crate" in repaired.stdout
+    assert "the registry is consistent" in repaired.stderr
