@@ -7,6 +7,7 @@ from pathlib import Path
 import falcon
 
 from palletizer_lib.access import Access
+from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import NotFound
 from palletizer_lib.registry import Registry
 from services import serve
@@ -16,10 +17,11 @@ CRATE_MEDIA_TYPE = "application/gzip"
 
 
 class DownloadResource:
-    """Streams one .crate file."""
+    """Streams one .crate file, and counts the download."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog) -> None:
         self._registry = registry
+        self._catalog = catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
         path = self._path(crate, filename)
@@ -29,6 +31,7 @@ class DownloadResource:
             raise NotFound(f"`{filename}` does not exist") from exc
         resp.content_type = CRATE_MEDIA_TYPE
         resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
+        self._catalog.count_download(crate, filename[len(crate) + 1:-len(".crate")])
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
         path = self._path(crate, filename)
@@ -44,7 +47,7 @@ class DownloadResource:
 
 def add_routes(app: falcon.App, access: Access) -> None:
     """Mount crate downloads under `/files/`."""
-    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry))
+    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog))
 
 
 def create(access: Access) -> falcon.App:

@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from .accounts import Accounts, Identity
+from .catalog import Catalog
 from .errors import AlreadyPublished, Forbidden, NotFound, TooManyRequests, Unauthorized
 from .registry import Registry
 
@@ -70,9 +71,11 @@ class FailureLimiter:
 class Access:
     """The registry's operations, each checked against the caller's token."""
 
-    def __init__(self, registry: Registry, accounts: Accounts, limiter: FailureLimiter | None = None) -> None:
+    def __init__(self, registry: Registry, accounts: Accounts, limiter: FailureLimiter | None = None,
+                 catalog: Catalog | None = None) -> None:
         self.registry = registry
         self.accounts = accounts
+        self.catalog = catalog or Catalog(registry.layout.catalog)
         self._limiter = limiter or FailureLimiter()
 
     def identify(self, authorization: str | None, address: str) -> Identity:
@@ -128,6 +131,7 @@ class Access:
                     self.accounts.remove_owner(name, who.user)
             raise
         self.accounts.record(who.user, "publish", entry["name"], entry["vers"], address)
+        self.catalog.record_version(entry["name"], entry["vers"], who.user, metadata)
         return entry
 
     def _retried(self, metadata: dict) -> dict:

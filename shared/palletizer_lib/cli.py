@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
+from .catalog import Catalog
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
 from .registry import Registry
@@ -125,10 +126,13 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
             if args.owner and not accounts.owners(entry["name"]):
                 accounts.add_owner(entry["name"], args.owner)
             accounts.record(_actor(), "add", entry["name"], entry["vers"], "local")
+            Catalog(registry.layout.catalog).record_version(entry["name"], entry["vers"], _actor(),
+                                                            registry.described(content, entry))
             print(f"added {entry['name']} {entry['vers']}")
     elif args.command == "remove":
         registry.remove(args.name, args.version)
         accounts.record(_actor(), "remove", args.name, args.version, "local")
+        Catalog(registry.layout.catalog).forget_version(args.name, args.version)
         print(f"removed {args.name} {args.version}")
     elif args.command in ("yank", "unyank"):
         registry.set_yanked(args.name, args.version, args.command == "yank")

@@ -56,6 +56,14 @@ def _open_tar(crate: bytes | memoryview, unpacked_limit: int) -> Iterator[tarfil
         pass
 
 
+def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Each member in turn, forgetting those already read: tarfile keeps them all otherwise, so an
+    archive of many tiny members would take far more memory than its size."""
+    while (member := archive.next()) is not None:
+        yield member
+        archive.members.clear()
+
+
 def checksum(data: bytes | memoryview) -> str:
     """The `cksum` of an index entry: lowercase hex SHA-256 of the .crate bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -71,7 +79,7 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
     manifest_bytes = None
     try:
         with _open_tar(crate, unpacked_limit) as archive:
-            for member in archive:
+            for member in _members(archive):
                 if member.name != wanted:
                     continue
                 if not member.isfile() or member.size > MANIFEST_LIMIT:
@@ -86,6 +94,8 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
         manifest = tomllib.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidCrate(f"{wanted} in the .crate file is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidCrate(f"{wanted} in the .crate file is nested too deeply") from exc
     package = manifest.get("package")
     if not isinstance(package, dict):
         raise InvalidCrate(f"{wanted} in the .crate file has no [package] table")
@@ -95,6 +105,20 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
             f"but the upload is for {name} {version}"
         )
     return manifest
+
+
+def read_member(crate: bytes | memoryview, path: str, unpacked_limit: int, size_limit: int) -> bytes | None:
+    """The content of the regular file `path` in a .crate (e.g. `foo-1.0.0/README.md`), if there and
+    at most `size_limit` bytes."""
+    try:
+        with _open_tar(crate, unpacked_limit) as archive:
+            for member in _members(archive):
+                if member.name == path and member.isfile() and member.size <= size_limit:
+                    extracted = archive.extractfile(member)
+                    return extracted.read() if extracted else None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidCrate(f"the .crate file is not a valid gzip-compressed tar archive: {exc}") from exc
+    return None
 
 
 def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str, str]:

@@ -7,6 +7,7 @@
     crates/NAME/NAME-VERSION.crate
     names/NORMALISED.json one summary per crate, keyed by its normalised name
     accounts.sqlite3      users, token hashes, crate owners, the audit log
+    catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads
     pending               the crate file a publish is writing (cleared once committed)
     orphans/              crate files no index entry named, set aside by `verify --repair`
     lock                  the write lock every writer holds (flock)
@@ -55,6 +56,10 @@ class Layout:
     @property
     def orphans(self) -> Path:
         return self.root / "orphans"
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "catalog.sqlite3"
 
     @property
     def accounts(self) -> Path:

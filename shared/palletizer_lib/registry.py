@@ -26,6 +26,7 @@ CONFIG_JSON = "config.json"
 PUBLIC_URL_KEY = "public-url"
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
+README_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,21 @@ class Registry:
         description = manifest["package"].get("description")
         self._store_new_version(entry, crate, description if isinstance(description, str) else "")
         return entry
+
+    def described(self, crate: bytes | memoryview, entry: dict) -> dict:
+        """What cargo's publish metadata would say of a .crate made elsewhere: description, links,
+        keywords, and the README it packages (for the catalog)."""
+        limit = self._unpacked_limit()
+        package = crate_file.read_manifest(crate, entry["name"], entry["vers"], limit)["package"]
+        readme_path = package.get("readme")
+        readme = None
+        if isinstance(readme_path, str) and readme_path:
+            data = crate_file.read_member(crate, f"{entry['name']}-{entry['vers']}/{readme_path}", limit,
+                                          README_LIMIT)
+            readme = data.decode("utf-8", errors="replace") if data is not None else None
+        return {**{key: package.get(key) for key in ("description", "homepage", "repository", "documentation",
+                                                        "license", "keywords", "categories", "authors")},
+                "readme": readme}
 
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""

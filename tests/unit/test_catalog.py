@@ -1,0 +1,54 @@
+"""The catalog: version descriptions from publishes and `add`, download counts, removal."""
+
+from pathlib import Path
+
+import requests
+
+from palletizer_lib.catalog import Catalog
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate, metadata
+from tests.server import issue_token, palletizer, running_server
+
+
+def test_records_described_fields_once_and_counts_downloads(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog.record_version("Foo_Bar", "1.0.0", "alice", {"description": "d", "readme": "# R", "keywords": [],
+                                                         "badges": {"x": 1}}, published=100.0)
+    catalog.record_version("Foo_Bar", "1.0.0", "mallory", {"description": "other"}, published=200.0)
+    catalog.count_download("foo-bar", "1.0.0")
+    catalog.count_download("FOO_BAR", "1.0.0")
+    info = Catalog(tmp_path / "catalog.sqlite3").versions("foo_bar")["1.0.0"]
+    assert (info.name, info.publisher, info.published, info.downloads) == ("Foo_Bar", "alice", 100.0, 2)
+    assert info.metadata == {"description": "d", "readme": "# R"}
+    assert catalog.downloads("foo-bar") == 2 and catalog.last_published() == {"foo-bar": 100.0}
+    catalog.forget_version("foo-bar", "1.0.0")
+    assert catalog.versions("foo-bar") == {} and catalog.downloads("foo-bar") == 0
+
+
+def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    token = issue_token(data, "alice")
+    crate = tmp_path / "added-2.0.0.crate"
+    crate.write_bytes(make_crate("added", "2.0.0", 'description = "from add"\nreadme = "README.md"\n',
+                                 {"README.md": b"# Added\n\nhello"}))
+    palletizer(data, "add", str(crate))
+    with running_server(data) as url:
+        body = encode_publish_body(metadata("pub", "1.0.0", readme="# Pub", homepage="https://h.example"),
+                                   make_crate("pub", "1.0.0"))
+        assert requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token},
+                            timeout=10).status_code == 200
+        for _ in range(3):
+            assert requests.get(f"{url}/files/pub/pub-1.0.0.crate", timeout=10).status_code == 200
+        assert requests.head(f"{url}/files/pub/pub-1.0.0.crate", timeout=10).status_code == 200
+    catalog = Catalog(data / "catalog.sqlite3")
+    published = catalog.versions("pub")["1.0.0"]
+    assert published.publisher == "alice" and published.downloads == 3, "HEAD is not a download"
+    assert published.metadata["readme"] == "# Pub" and published.metadata["homepage"] == "https://h.example"
+    added = catalog.versions("added")["2.0.0"]
+    assert added.publisher.startswith("cli") and added.metadata == {"description": "from add",
+                                                                    "readme": "# Added\n\nhello"}
+    palletizer(data, "remove", "added", "2.0.0")
+    assert catalog.versions("added") == {}
