@@ -2,13 +2,8 @@
 
 import socket
 import ssl
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 import yaml
 
 from tests.http.support import RawResponse, read_response
@@ -26,30 +21,6 @@ def write_config(path: Path, listeners: list[dict]) -> Path:
 def palletizer_all(data: Path, config: Path, *extra: str) -> list[str]:
     """The command line of `palletizer-all` serving `data` on the listeners of `config`."""
     return [str(BIN / "palletizer-all"), "--data", str(data), "--config", str(config), *extra]
-
-
-@contextmanager
-def running(command: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
-    """Run `command` (from the repository root) until `ready_url` answers; stop it afterwards."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(ready_url, timeout=2)
-                    break
-                except requests.ConnectionError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"{command[0]} did not start: {log.read_text()}")
-                    time.sleep(0.1)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def get_request(path: str) -> bytes:

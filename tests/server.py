@@ -16,6 +16,7 @@ from palletizer_lib.accounts import Accounts
 from palletizer_lib.layout import Layout
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -43,32 +44,37 @@ def palletizer(data: Path, *args: str, check: bool = True) -> subprocess.Complet
 
 
 @contextmanager
+def running_process(command: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
+    """Run `command` (from the repository root) until `ready_url` answers; stop it afterwards."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ})
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.get(ready_url, timeout=2)
+                    break
+                except requests.ConnectionError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"{command[0]} did not start: {log.read_text()}")
+                    time.sleep(0.1)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
 def running_service(program: str, data: Path, *extra: str, port: int | None = None) -> Iterator[str]:
     """Run `program` (palletizer-all, -api, -index or -files) on `data`; yield its base URL (no trailing slash)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = data.parent / f"{program}-{port}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen([str(BIN / program), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{program} did not start: {log_path.read_text()}")
-                time.sleep(0.1)
+    command = [str(BIN / program), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra]
+    with running_process(command, f"{url}/health", data.parent / f"{program}-{port}.log"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @contextmanager

@@ -9,15 +9,13 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .names import normalise
+from .sqlite_store import SqliteStore
 
 SCOPES = ("publish", "yank", "owners", "read", "admin")
 DEFAULT_SCOPES = ("publish", "yank", "owners", "read")
@@ -107,35 +105,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Accounts:
-    """The accounts database of one registry; one connection per thread."""
+class Accounts(SqliteStore):
+    """The accounts database of one registry."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """One transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    schema = _SCHEMA
 
     # -- users -----------------------------------------------------------------------------
 

@@ -5,15 +5,11 @@ The index stays the source of truth for which versions exist; the catalog only d
 """
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from .names import normalise
+from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
                     "keywords", "categories", "authors")
@@ -50,34 +46,11 @@ class VersionInfo:
     downloads: int
 
 
-class Catalog:
-    """The catalog of one registry; one connection per thread, WAL mode, safe across processes."""
+class Catalog(SqliteStore):
+    """The catalog of one registry (download counts may lose the last moments at a power cut)."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    schema = _SCHEMA
+    synchronous = "NORMAL"
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:

@@ -10,8 +10,8 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.e2e.cargo import Cargo, write_crate
 from tests.e2e.graph import reg
-from tests.listening import palletizer_all, running, write_config
-from tests.server import free_port, issue_token
+from tests.listening import palletizer_all, write_config
+from tests.server import free_port, issue_token, running_process
 from tests.tls import CertificateAuthority
 
 
@@ -57,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegistry]:
         {"address": f"127.0.0.1:{served.foreign_port}",
          "tls": {"certificate": str(foreign.certificate), "key": str(foreign.key)}},
     ])
-    with running(palletizer_all(data, config), f"http://127.0.0.1:{plain}/index/config.json", root / "log"):
+    with running_process(palletizer_all(data, config), f"http://127.0.0.1:{plain}/index/config.json", root / "log"):
         yield served
 
 

@@ -3,11 +3,8 @@ the crate is fully published or not at all, and a retry of the same publish succ
 
 import hashlib
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +17,7 @@ from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from tests.crash_server import STEPS
 from tests.cratekit import make_crate, metadata
-from tests.server import free_port, issue_token, palletizer, running_service
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.server import free_port, issue_token, palletizer, running_process, running_service
 
 def _publish(url: str, token: str, body: bytes) -> requests.Response:
     return requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=30)
@@ -34,26 +28,12 @@ def _crash_while_publishing(data: Path, step: str, token: str, body: bytes) -> i
     would commit a new config.json, whose sync would repair the registry instead of the startup)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (data.parent / f"crash-{step}.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tests.crash_server", step, "--data", str(data),
-                                "--listen", f"127.0.0.1:{port}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, "the crash server did not start"
-                time.sleep(0.1)
+    command = [sys.executable, "-m", "tests.crash_server", step, "--data", str(data), "--listen", f"127.0.0.1:{port}"]
+    with running_process(command, f"{url}/health", data.parent / f"crash-{step}.log") as process:
         with pytest.raises(requests.ConnectionError):
             _publish(url, token, body)
         assert process.wait(timeout=30) == -signal.SIGKILL
-        return port
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
+    return port
 
 
 def _index_lines(url: str) -> list[dict] | None:

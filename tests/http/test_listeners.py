@@ -16,9 +16,8 @@ import requests
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.http.support import assert_error
-from tests.listening import (get_request, over_tcp, over_tls, over_unix, palletizer_all, running,
-                             write_config)
-from tests.server import free_port
+from tests.listening import get_request, over_tcp, over_tls, over_unix, palletizer_all, write_config
+from tests.server import free_port, running_process
 from tests.tls import CertificateAuthority, ServerCert
 
 
@@ -62,7 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, authority: tuple[Certificat
         {"address": f"127.0.0.1:{s.allowing}", "allow": ["10.0.0.0/8", "127.0.0.0/8"]},
         {"address": f"127.0.0.1:{s.refusing_tls}", "tls": tls, "allow": ["10.0.0.0/8"]},
     ])
-    with running(palletizer_all(data, config), f"http://127.0.0.1:{s.plain}/index/config.json", root / "log"):
+    with running_process(palletizer_all(data, config), f"http://127.0.0.1:{s.plain}/index/config.json", root / "log"):
         yield s
 
 
@@ -152,7 +151,7 @@ def test_the_app_sees_the_real_client_address_on_every_listener(
         {"address": f"127.0.0.1:{plain}"},
     ])
     command = [sys.executable, "-m", "tests.remote_addr_app", "--config", str(config)]
-    with running(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
+    with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         seen_tls = json.loads(over_tls(tls, ca.pem, get_request("/")).body)
         seen_plain = json.loads(over_tcp(plain, get_request("/")).body)
     assert seen_tls == {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "https"}
@@ -261,5 +260,5 @@ def test_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
     plain = free_port()
     config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
     command = [sys.executable, "-m", "tests.remote_addr_app", "--config", str(config)]
-    with running(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
+    with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         assert over_unix(path, get_request("/")).status == 200
