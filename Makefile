@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test test-compose cli clean
+.PHONY: install run test fuzz test-browser test-compose bench cli clean
 
 install: $(VENV)/.installed
 
@@ -22,9 +22,29 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The hostile-input property tests with many random examples (a few minutes; not part of `make test`,
+# which runs few, fixed ones). A failure prints the example and a blob to reproduce it.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
+
+# The web pages in Debian's headless chromium, driven by Playwright for Python (its own browser builds are never
+# downloaded); screenshots land in docs/screenshots/. Installs chromium with apt (as root) when it is missing.
+test-browser: install
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	$(BIN)/pip install --quiet 'playwright>=1.40'
+	$(BIN)/pytest -v tests/browser $(PYTEST_ARGS)
+
 # The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
 test-compose: install
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
+
+# The performance benchmarks of issue 7, side by side with nginx (about 15 minutes; not part of `make test`).
+# Installs nginx and wrk with apt (as root) when they are missing. Tables on stdout, JSON in $(BENCH_OUT)/.
+BENCH_OUT ?= bench-results
+bench: install
+	test -x /usr/sbin/nginx && command -v wrk >/dev/null \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx wrk)
+	$(BIN)/python -m bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
 cli: install
 	$(BIN)/palletizer --data $(DATA) $(ARGS)

@@ -17,7 +17,7 @@ PROG = "palletizer-all"
 
 def create(access: Access) -> falcon.App:
     """The three services in one app."""
-    app = create_app(access)
+    app = create_app(access, index_size=True, downloads=True)
     for service in (api, index, files):
         service.add_routes(app, access)
     return app

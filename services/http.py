@@ -1,12 +1,16 @@
-"""What every service shares: Cargo's error JSON, `/health`, read access, and the Falcon app they are built on."""
+"""What every service shares: Cargo's error JSON, `/health`, `/metrics`, the access log, read access, and the
+Falcon app they are built on."""
 
 import json
 
 import falcon
+from falcon.routing import CompiledRouter
 
 from palletizer_lib.access import Access
 from palletizer_lib.errors import PalletizerError, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
+from services.metrics import METRICS_PATH, MetricsResource, collectors
+from services.observe import Observer
 
 GIT_PREFIX = "/git/"
 READ_PREFIXES = ("/index/", "/files/", GIT_PREFIX)
@@ -45,13 +49,14 @@ class _ErrorRenderer:
 
 
 class ReadAccess:
-    """Middleware: under `auth_required`, the index, downloads and search need a `read` token."""
+    """Middleware: under `auth_required`, the index, downloads, search and metrics need a `read` token."""
 
     def __init__(self, access: Access) -> None:
         self._access = access
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path.startswith(READ_PREFIXES) or (req.path == SEARCH_PATH and req.method in ("GET", "HEAD")):
+        if (req.path.startswith(READ_PREFIXES) or req.path == METRICS_PATH
+                or (req.path == SEARCH_PATH and req.method in ("GET", "HEAD"))):
             self._access.check_read(req.auth, req.remote_addr)
 
 
@@ -69,11 +74,14 @@ class HealthResource:
         resp.media = {"status": "ok"}
 
 
-def create_app(access: Access) -> falcon.App:
-    """A Falcon app over `access` that answers `/health`, checks read access, and renders every error
-    as Cargo's error JSON."""
-    app = falcon.App(middleware=[ReadAccess(access)])
+def create_app(access: Access, *, index_size: bool = False, downloads: bool = False) -> falcon.App:
+    """A Falcon app over `access` that answers `/health` and `/metrics` (with the index's size, the downloads
+    per crate, if asked), logs and counts every request, checks read access, and renders every error as
+    Cargo's error JSON."""
+    router = CompiledRouter()
+    app = falcon.App(middleware=[Observer(router), ReadAccess(access)], router=router)
     app.set_error_serializer(_serialize_http_error)
     app.add_error_handler(PalletizerError, _ErrorRenderer(access.registry))
     app.add_route("/health", HealthResource(access.registry))
+    app.add_route(METRICS_PATH, MetricsResource(collectors(access, index_size=index_size, downloads=downloads)))
     return app

@@ -21,7 +21,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
 from palletizer_lib.listeners import Listener
@@ -122,7 +122,37 @@ class RefusingParser(HTTPRequestParser):
         return consumed
 
 
-class RefusedChannel(HTTPChannel):
+class KeepAliveTask(WSGITask):
+    """waitress's task, except that an HTTP/1.1 answer without a body (304, 204) keeps the connection open.
+
+    waitress 3.0 closes the connection after every such answer, because it has no Content-Length (which it
+    must not have). Cargo revalidates each cached index file with If-None-Match, so every 304 cost it a new
+    connection (and over TLS a new handshake)."""
+
+    _bodiless_keep_alive = False
+
+    def build_response_header(self) -> bytes:
+        """The headers, with no `Connection: close` only because a bodiless answer has no length."""
+        self._bodiless_keep_alive = (not self.has_body and self.version == "1.1" and not self.close_on_finish
+                                     and self.request.headers.get("CONNECTION", "").lower() != "close")
+        try:
+            return super().build_response_header()
+        finally:
+            self._bodiless_keep_alive = False
+
+    def set_close_on_finish(self) -> None:
+        """Close after this answer, unless it is the bodiless HTTP/1.1 answer being rendered."""
+        if not self._bodiless_keep_alive:
+            super().set_close_on_finish()
+
+
+class Channel(HTTPChannel):
+    """A waitress channel whose answers without a body keep the connection open (`KeepAliveTask`)."""
+
+    task_class = KeepAliveTask
+
+
+class RefusedChannel(Channel):
     """A connection from a client the listener does not allow: every request gets the 403."""
 
     def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, adj: Adjustments,
@@ -152,7 +182,7 @@ class Admission:
 
     def channel(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple) -> None:
         """A waitress channel for `sock` whose client is `addr`, refused if `allow` does not cover it."""
-        channel_class = HTTPChannel if self.listener.allows(addr[0]) else RefusedChannel
+        channel_class = Channel if self.listener.allows(addr[0]) else RefusedChannel
         channel_class(server, sock, addr, server.adj, map=server._map)
 
 

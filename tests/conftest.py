@@ -1,13 +1,22 @@
-"""Fixtures shared by all tests: a fresh registry and a running server on it."""
+"""Fixtures shared by all tests: a fresh registry and a running server on it; hypothesis profiles."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.server import running_server
+
+# `make test`: few examples, the same ones every run. `make fuzz` (HYPOTHESIS_PROFILE=fuzz): many, random.
+settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=5000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
-"""Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search; and `/me`."""
+"""Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search; `/me`; and the web pages."""
 
 from collections.abc import Sequence
 
 import falcon
 
 from palletizer_lib.access import Access
+from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import BadRequest, PayloadTooLarge
+from palletizer_lib.names import normalise
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
 from services import serve
 from services.http import create_app
+from services.metrics import PUBLISHES
+from services.web import app as web
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
@@ -43,6 +47,7 @@ class PublishResource:
                                   f"{registry.config.max_crate_size} bytes")
         published = parse_publish_body(req.bounded_stream.read(length))
         self._access.publish(who, req.remote_addr, published.metadata, published.crate)
+        PUBLISHES.inc()
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}
 
 
@@ -62,18 +67,20 @@ class YankResource:
 
 
 class SearchResource:
-    """`GET /api/v1/crates?q=...&per_page=...`."""
+    """`GET /api/v1/crates?q=...&per_page=...`, with each crate's downloads (cargo ignores them)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog) -> None:
         self._registry = registry
+        self._catalog = catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = req.get_param("q", default="")
         per_page = req.get_param_as_int("per_page", default=DEFAULT_PER_PAGE, min_value=1)
         total, found = self._registry.search(query, min(per_page, MAX_PER_PAGE))
+        downloads = self._catalog.downloads_by_crate(s.name for s in found)
         resp.media = {
-            "crates": [{"name": s.name, "max_version": s.max_version, "description": s.description}
-                       for s in found],
+            "crates": [{"name": s.name, "max_version": s.max_version, "description": s.description,
+                        "downloads": downloads.get(normalise(s.name), 0)} for s in found],
             "meta": {"total": total},
         }
 
@@ -112,14 +119,15 @@ class MeResource:
 
 
 def add_routes(app: falcon.App, access: Access) -> None:
-    """Mount the web API under `/api/v1/` (and `/me`)."""
+    """Mount the web API under `/api/v1/`, `/me`, and the web pages (`/`, `/crates/...`)."""
     app.add_route("/api/v1/crates/new", PublishResource(access))
-    app.add_route("/api/v1/crates", SearchResource(access.registry))
+    app.add_route("/api/v1/crates", SearchResource(access.registry, access.catalog))
     yank = YankResource(access)
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
     app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
     app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access))
     app.add_route("/me", MeResource())
+    web.add_routes(app, access)
 
 
 def create(access: Access) -> falcon.App:

@@ -52,7 +52,7 @@ def add_routes(app: falcon.App, access: Access) -> None:
 
 def create(access: Access) -> falcon.App:
     """The files service on its own."""
-    app = create_app(access)
+    app = create_app(access, downloads=True)
     add_routes(app, access)
     return app
 

@@ -1,40 +1,32 @@
-"""Sparse index: `config.json` and one file per crate, with ETag / Last-Modified validation."""
+"""Sparse index: `config.json` and one file per crate, with ETag / Last-Modified validation, from an in-memory
+cache that every index commit invalidates (`palletizer_lib.index_cache`)."""
 
-import hashlib
-import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import falcon
 
-from palletizer_lib.names import index_path, is_valid_name
 from palletizer_lib.access import Access
+from palletizer_lib.index_cache import CachedFile, IndexCache
+from palletizer_lib.names import index_path, is_valid_name
 from palletizer_lib.registry import CONFIG_JSON, Registry
 from services import serve
 from services.http import create_app
 from services.index import git
 
 
-def _send_file(req: falcon.Request, resp: falcon.Response, path: Path | None, content_type: str) -> None:
-    try:
-        if path is None:
-            raise FileNotFoundError
-        with path.open("rb") as file:
-            data = file.read()
-            mtime = os.fstat(file.fileno()).st_mtime
-    except FileNotFoundError:
-        raise falcon.HTTPNotFound(description="no such crate in this registry") from None
-    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
-    modified = datetime.fromtimestamp(int(mtime), tz=timezone.utc)
-    resp.etag = etag
-    resp.last_modified = modified
-    if _not_modified(req, etag, modified):
+def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:
+    if file is None:
+        raise falcon.HTTPNotFound(description="no such crate in this registry")
+    resp.etag = file.etag
+    resp.last_modified = file.last_modified
+    if _not_modified(req, file.etag, file.last_modified):
         resp.status = falcon.HTTP_304
         return
     resp.content_type = content_type
-    resp.data = data
+    resp.data = file.data
 
 
 def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
@@ -52,11 +44,12 @@ def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
 class ConfigResource:
     """`/index/config.json`."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, cache: IndexCache) -> None:
         self._path = registry.layout.index / CONFIG_JSON
+        self._cache = cache
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _send_file(req, resp, self._path, falcon.MEDIA_JSON)
+        _send(req, resp, self._cache.get(CONFIG_JSON, lambda: self._path), falcon.MEDIA_JSON)
 
     on_head = on_get
 
@@ -64,23 +57,29 @@ class ConfigResource:
 class IndexFileResource:
     """`/index/1/a`, `/index/2/ab`, `/index/3/a/abc`, `/index/ab/cd/abcd...`."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, cache: IndexCache) -> None:
         self._registry = registry
+        self._cache = cache
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **parts: str) -> None:
         path = "/".join(parts.values())
+        file = self._cache.get(path, lambda: self._locate(path))
+        _send(req, resp, file, "text/plain; charset=utf-8")
+
+    def _locate(self, path: str) -> Path | None:
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
             raise falcon.HTTPNotFound(description=f"`{path}` is not an index path")
-        _send_file(req, resp, self._registry.index_file(name), "text/plain; charset=utf-8")
+        return self._registry.index_file(name)
 
     on_head = on_get
 
 
 def add_routes(app: falcon.App, access: Access) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
-    app.add_route("/index/config.json", ConfigResource(access.registry))
-    files = IndexFileResource(access.registry)
+    cache = IndexCache(access.registry.layout.index_head)
+    app.add_route("/index/config.json", ConfigResource(access.registry, cache))
+    files = IndexFileResource(access.registry, cache)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
     git.add_routes(app, access.registry)
@@ -88,7 +87,7 @@ def add_routes(app: falcon.App, access: Access) -> None:
 
 def create(access: Access) -> falcon.App:
     """The index service on its own."""
-    app = create_app(access)
+    app = create_app(access, index_size=True)
     add_routes(app, access)
     return app
 

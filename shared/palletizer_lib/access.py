@@ -124,7 +124,10 @@ class Access:
         except AlreadyPublished as exc:
             if not exc.identical:
                 raise
-            return self._retried(metadata)
+            entry = self._retried(metadata)
+            # The first attempt may have failed after its commit, before the catalog (say, on a full disk).
+            self.catalog.record_version(entry["name"], entry["vers"], who.user, metadata)
+            return entry
         except BaseException:
             for name in became_owner:
                 if not self.registry.is_published(name, str(metadata.get("vers"))):

@@ -6,6 +6,7 @@ The index stays the source of truth for which versions exist; the catalog only d
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .names import normalise
@@ -88,6 +89,26 @@ class Catalog(SqliteStore):
             row = db.execute("SELECT COALESCE(SUM(count), 0) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
         return row[0]
+
+    def version_downloads(self, name: str) -> dict[str, int]:
+        """Downloads of each version of a crate that was downloaded at least once, by version string."""
+        with self._db() as db:
+            rows = db.execute("SELECT vers, count FROM downloads WHERE crate = ?", (normalise(name),)).fetchall()
+        return dict(rows)
+
+    def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]:
+        """All downloads of each crate (of `names`, else of every crate downloaded at least once), by
+        normalised name; a crate never downloaded is left out."""
+        query = "SELECT crate, SUM(count) FROM downloads"
+        keys: list[str] = []
+        if names is not None:
+            keys = sorted({normalise(name) for name in names})
+            if not keys:
+                return {}
+            query += f" WHERE crate IN ({', '.join('?' * len(keys))})"
+        with self._db() as db:
+            rows = db.execute(query + " GROUP BY crate", keys).fetchall()
+        return dict(rows)
 
     def last_published(self) -> dict[str, float]:
         """Each crate's newest publication time, by normalised name (for sorting by recency)."""

@@ -12,6 +12,9 @@ from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .catalog import Catalog
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
+from .export import export_static
+from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory
+from .progress import ProgressBar
 from .registry import Registry
 
 DEFAULT_DATA = "./data"
@@ -45,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
     add.add_argument("--owner", metavar="USER", help="make USER an owner of new crates (else only admins manage them)")
+
+    importing = commands.add_parser("import", help="add every .crate file under DIR, in dependency order, "
+                                                   "skipping versions already present")
+    importing.add_argument("directory", type=Path, metavar="DIR")
+    importing.add_argument("--owner", metavar="USER", help="make USER an owner of new crates (else only admins manage them)")
+
+    export = commands.add_parser("export", help="write the index and crate files as a static registry under DIR")
+    export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument("--base-url", required=True, metavar="URL",
+                        help="the URL DIR will be served at (cargo's index: sparse+URL/index/)")
+    export.add_argument("--api-url", metavar="URL", help="the web API to name in config.json (default: none)")
 
     for name, text in (("remove", "delete a version and its crate file"), ("yank", "yank a version"),
                        ("unyank", "undo a yank")):
@@ -111,24 +125,27 @@ def _actor() -> str:
 
 def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
     if args.command == "add":
-        for file in args.files:
-            try:
-                content = file.read_bytes()
-            except OSError as exc:
-                raise BadRequest(f"cannot read {file}: {exc.strerror or exc}") from exc
-            try:
-                entry = registry.add(content)
-            except AlreadyPublished as exc:
-                if not exc.identical:
-                    raise
-                print(f"{file}: already present, nothing to do", file=sys.stderr)
-                continue
-            if args.owner and not accounts.owners(entry["name"]):
-                accounts.add_owner(entry["name"], args.owner)
-            accounts.record(_actor(), "add", entry["name"], entry["vers"], "local")
-            Catalog(registry.layout.catalog).record_version(entry["name"], entry["vers"], _actor(),
-                                                            registry.described(content, entry))
-            print(f"added {entry['name']} {entry['vers']}")
+        check_owner(accounts, args.owner)
+        catalog = Catalog(registry.layout.catalog)
+        with ProgressBar() as bar:
+            for done, file in enumerate(args.files, 1):
+                try:
+                    content = file.read_bytes()
+                except OSError as exc:
+                    raise BadRequest(f"cannot read {file}: {exc.strerror or exc}") from exc
+                try:
+                    entry = add_crate(registry, accounts, catalog, content, actor=_actor(), owner=args.owner)
+                except AlreadyPublished as exc:
+                    if not exc.identical:
+                        raise
+                    bar.line(f"{file}: already present, nothing to do", file=sys.stderr)
+                else:
+                    bar.line(f"added {entry['name']} {entry['vers']}")
+                bar("adding", done, len(args.files))
+    elif args.command == "import":
+        return _import(args, registry, accounts)
+    elif args.command == "export":
+        return _export(args, registry)
     elif args.command == "remove":
         registry.remove(args.name, args.version)
         accounts.record(_actor(), "remove", args.name, args.version, "local")
@@ -144,13 +161,42 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         if args.repair:
             for change in registry.repair():
                 print(f"repaired: {change}")
-        problems = registry.verify()
+        with ProgressBar() as bar:
+            problems = registry.verify(bar)
         for problem in problems:
             print(problem)
         if problems:
             print(f"verify: {len(problems)} problem(s) found", file=sys.stderr)
             return 1
         print("verify: the registry is consistent", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
+    """`import DIR`: one line per file (added, skipped or refused, and why), then the totals;
+    exit status 1 only if a file was refused."""
+    with ProgressBar() as bar:
+        report = import_directory(registry, accounts, Catalog(registry.layout.catalog), args.directory,
+                                  actor=_actor(), owner=args.owner, progress=bar)
+    for outcome in report.outcomes:
+        what = f"{outcome.name} {outcome.version}" if outcome.name else "-"
+        reason = f": {' '.join(outcome.reason.split())}" if outcome.reason else ""
+        print(f"{outcome.result} {what} ({outcome.path}){reason}")
+    print(f"import: {report.count(ADDED)} added, {report.count(SKIPPED)} skipped, {report.count(REFUSED)} refused")
+    return 1 if report.count(REFUSED) else 0
+
+
+def _export(args: argparse.Namespace, registry: Registry) -> int:
+    """`export DIR --base-url URL`: the static registry, and how to point cargo at it."""
+    with ProgressBar() as bar:
+        summary = export_static(registry, args.directory, args.base_url, args.api_url, progress=bar)
+    print(f"exported {summary.crates} crates ({summary.versions} versions) to {args.directory}: "
+          f"{summary.written} files written, {summary.removed} removed", file=sys.stderr)
+    if registry.config.auth_required:
+        print("warning: this registry has auth_required, but a static server checks no token: whoever "
+              "reaches it can read every crate", file=sys.stderr)
+    print(f"Serve {args.directory} at {args.base_url.rstrip('/')}, and in .cargo/config.toml:\n\n"
+          f"[registries.palletizer]\nindex = \"sparse+{args.base_url.rstrip('/')}/index/\"", file=sys.stderr)
     return 0
 
 
@@ -212,8 +258,12 @@ def _list(registry: Registry, name: str | None) -> None:
         for summary in sorted(registry.summaries(), key=lambda s: s.name.lower()):
             print(f"{summary.name} {summary.max_version}")
         return
-    for entry in registry.entries(name):
-        print(f"{entry['name']} {entry['vers']}{' (yanked)' if entry['yanked'] else ''}")
+    entries = registry.entries(name)
+    downloads = Catalog(registry.layout.catalog).version_downloads(name)
+    for entry in entries:
+        count = downloads.get(entry["vers"], 0)
+        print(f"{entry['name']} {entry['vers']}{' (yanked)' if entry['yanked'] else ''}\t"
+              f"{count} download{'' if count == 1 else 's'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,6 +69,12 @@ class GitIndex:
 
     def commit(self, changes: dict[str, bytes | None], message: str) -> bytes:
         """Commit `changes` (path -> new content, None to delete) on top of `main`."""
+        try:
+            return self._commit(changes, message)
+        except OSError as exc:
+            raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
+
+    def _commit(self, changes: dict[str, bytes | None], message: str) -> bytes:
         store = self._repo.object_store
         parent = self.head()
         tree_id = self._repo[parent].tree if parent else None

@@ -22,6 +22,7 @@ _MANIFEST_DEP_TABLES = {
 
 def entry_from_metadata(metadata: dict, cksum: str) -> dict:
     """Convert cargo's publish metadata into the index entry for that version."""
+    _check_text(metadata)
     deps = _list(metadata.get("deps", []), "deps")
     features = _features(metadata.get("features", {}))
     return make_entry(
@@ -33,6 +34,18 @@ def entry_from_metadata(metadata: dict, cksum: str) -> dict:
         links=_optional_string(metadata.get("links"), "links"),
         rust_version=_optional_string(metadata.get("rust_version"), "rust_version"),
     )
+
+
+def _check_text(metadata: dict) -> None:
+    """Refuse metadata holding strings no UTF-8 file can store (JSON's unpaired `\\ud800` escapes):
+    they would break the index line, or the crate's summary in every search answer."""
+    try:
+        json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        text = exc.object[exc.start:exc.end]
+        raise InvalidCrate(f"the publish metadata is not valid Unicode: {exc.reason} ({text!a})") from exc
+    except RecursionError as exc:
+        raise InvalidCrate("the publish metadata is nested too deeply") from exc
 
 
 def entry_from_manifest(manifest: dict, cksum: str, own_index_urls: Iterable[str]) -> dict:

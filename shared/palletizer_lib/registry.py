@@ -19,6 +19,7 @@ from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
 from .names import index_path, normalise, validate_name
+from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
 from .versions import Version, parse_version
 
@@ -149,13 +150,22 @@ class Registry:
 
     def add(self, crate: bytes | memoryview) -> dict:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry."""
+        entry, description = self._packaged(crate)
+        self._store_new_version(entry, crate, description)
+        return entry
+
+    def inspect(self, crate: bytes | memoryview) -> dict:
+        """The index entry `add` would make of a .crate file, without adding anything."""
+        return self._packaged(crate)[0]
+
+    def _packaged(self, crate: bytes | memoryview) -> tuple[dict, str]:
+        """The index entry and the description of a .crate file, from its packaged Cargo.toml."""
         self._check_crate_size(crate)
         name, version = crate_file.crate_identity(crate, self._unpacked_limit())
         manifest = crate_file.read_manifest(crate, name, version, self._unpacked_limit())
         entry = entry_from_manifest(manifest, crate_file.checksum(crate), self.own_index_urls())
         description = manifest["package"].get("description")
-        self._store_new_version(entry, crate, description if isinstance(description, str) else "")
-        return entry
+        return entry, description if isinstance(description, str) else ""
 
     def described(self, crate: bytes | memoryview, entry: dict) -> dict:
         """What cargo's publish metadata would say of a .crate made elsewhere: description, links,
@@ -235,8 +245,9 @@ class Registry:
             problems.append(f"the git index (index.git/) cannot be read: {reason}")
         return problems
 
-    def verify(self) -> list[str]:
-        """Every disagreement between the git index, the served files and the crate files."""
+    def verify(self, progress: Progress | None = None) -> list[str]:
+        """Every disagreement between the git index, the served files and the crate files
+        (`progress` is told of each index file checked)."""
         problems: list[str] = []
         head = self.git.head()
         if head is not None and _read_text(self.layout.index_head) != head.decode():
@@ -244,10 +255,11 @@ class Registry:
         if self.layout.pending.exists():
             problems.append("`pending` names a crate file whose publish was interrupted")
         referenced: set[Path] = set()
-        for path in self.git.files():
-            if path == CONFIG_JSON:
-                continue
+        paths = [path for path in self.git.files() if path != CONFIG_JSON]
+        for done, path in enumerate(paths, 1):
             problems.extend(self._verify_index_file(path, referenced))
+            if progress is not None:
+                progress("verifying", done, len(paths))
         for crate_dir in sorted(self.layout.crates.iterdir()):
             for file in sorted(crate_dir.iterdir()) if crate_dir.is_dir() else [crate_dir]:
                 if file not in referenced:
@@ -321,9 +333,9 @@ class Registry:
                            else " (a published version cannot be replaced; bump the version)"), identical)
             crate_path = self.layout.crate_file(name, vers)
             atomic_write(self.layout.pending, str(crate_path.relative_to(self.layout.root)).encode())
-            atomic_write(crate_path, crate)
             entries.append(entry)
             try:
+                atomic_write(crate_path, crate)
                 self.git.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}")
             except BaseException:
                 remove_file(crate_path)
@@ -472,7 +484,7 @@ class Registry:
                 description = json.loads(summary_path.read_bytes()).get("description", "")
             except (FileNotFoundError, ValueError):
                 description = ""
-        summary = {"name": name, "max_version": _max_version(entries), "description": description}
+        summary = {"name": name, "max_version": max_version(entries), "description": description}
         atomic_write(summary_path, json.dumps(summary).encode())
 
 
@@ -511,7 +523,7 @@ def _find_version(name: str, entries: list[dict], version: str) -> dict:
     return same[0]
 
 
-def _max_version(entries: list[dict]) -> str:
+def max_version(entries: list[dict]) -> str:
     """The version search shows: the highest not yanked, preferring releases over pre-releases."""
     live = [e for e in entries if not e["yanked"]] or entries
     versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import StorageError
+
 
 class SqliteStore:
     """A database file with `schema`, opened lazily once per thread."""
@@ -32,12 +34,19 @@ class SqliteStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """One transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        """One transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error, a failed COMMIT included).
+
+        SQLite's own failures (disk full, read-only, locked for too long) are StorageErrors naming the file.
+        """
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"could not write {self._path.name}: {exc}") from exc

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from palletizer_lib.accounts import TOKEN_PREFIX
+from tests.cratekit import publish_body
 from tests.e2e.cargo import REGISTRY, Cargo
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.server import free_port
@@ -25,6 +26,7 @@ from tests.server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"
 SERVICES = ("index", "api", "files")
+FRONT = "front"
 STARTUP_SECONDS = 180
 PUBLISHER = "stack-publisher"
 
@@ -77,15 +79,17 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
     subprocess.run([str(CONTAINER_RUNTIME)], check=True, timeout=900)
-    ports = {service: free_port() for service in SERVICES}
+    ports = {service: free_port() for service in (*SERVICES, FRONT)}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     env = {**os.environ, "PALLETIZER_BIND": "127.0.0.1", "PALLETIZER_INDEX_PORT": str(ports["index"]),
            "PALLETIZER_API_PORT": str(ports["api"]), "PALLETIZER_FILES_PORT": str(ports["files"]),
+           "PALLETIZER_FRONT_PORT": str(ports[FRONT]),
            "PALLETIZER_PUBLIC_URL": urls["index"], "PALLETIZER_API_URL": urls["api"],
            "PALLETIZER_FILES_URL": urls["files"]}
     stack = Stack(f"palletizer-test-{os.getpid()}", urls, env, tmp_path_factory.mktemp("compose"))
     try:
-        stack.compose("up", "-d", "--build")
+        # The services by name: podman-compose 1.0 ignores `profiles`, and the front is started by its own test.
+        stack.compose("up", "-d", "--build", *SERVICES)
         deadline = time.monotonic() + STARTUP_SECONDS
         while any(stack.health(service) != 200 for service in SERVICES):
             assert time.monotonic() < deadline, {service: stack.health(service) for service in SERVICES}
@@ -163,3 +167,39 @@ def test_the_registry_in_the_volume_is_consistent(stack: Stack) -> None:
     assert "the registry is consistent" in verified.stdout + verified.stderr
     listed = stack.compose("exec", "-T", "api", "palletizer", "list").stdout
     assert "middle 0.1.0" in listed and "ab 0.1.1" in listed
+
+
+def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, token: str) -> None:
+    """The `front` profile: nginx answers index and crate files from the volume (its ETags are `"mtime-size"`,
+    Palletizer's a hash), sends other spellings of a name to the index service and publishes to the api."""
+    stack.compose("up", "-d", "--build", FRONT)
+    front = stack.urls[FRONT]
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while stack.health(FRONT) != 200:
+        assert time.monotonic() < deadline, stack.compose("logs", FRONT, check=False).stdout[-4000:]
+        time.sleep(1)
+
+    config = requests.get(f"{front}/index/config.json", timeout=10)
+    assert config.json() == requests.get(f"{stack.urls['index']}/index/config.json", timeout=10).json()
+    assert "-" in config.headers["ETag"]
+    direct = requests.get(f"{stack.urls['index']}/index/mi/dd/middle", timeout=10)
+    static = requests.get(f"{front}/index/mi/dd/middle", timeout=10)
+    assert static.status_code == 200 and static.content == direct.content
+    assert "-" in static.headers["ETag"]
+    assert requests.get(f"{front}/index/mi/dd/middle", headers={"If-None-Match": static.headers["ETag"]},
+                        timeout=10).status_code == 304
+    spelled = requests.get(f"{front}/index/mi/dd/MIDDLE", timeout=10)
+    assert spelled.status_code == 200 and spelled.content == direct.content
+    assert spelled.headers["ETag"] == direct.headers["ETag"]  # answered by the index service
+    assert requests.get(f"{front}/index/.head", timeout=10).status_code == 404
+    crate = requests.get(f"{front}/files/middle/middle-0.1.0.crate", timeout=10)
+    assert crate.status_code == 200
+    assert crate.content == requests.get(f"{stack.urls['files']}/files/middle/middle-0.1.0.crate", timeout=10).content
+
+    body = publish_body("through-front", "1.0.0")
+    published = requests.put(f"{front}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=30)
+    assert published.status_code == 200, published.text
+    listed = requests.get(f"{front}/index/th/ro/through-front", timeout=10)
+    assert listed.status_code == 200 and '"vers":"1.0.0"' in listed.text.replace(" ", "")
+    refused = requests.put(f"{front}/api/v1/crates/new", data=body, timeout=30)
+    assert refused.status_code == 401

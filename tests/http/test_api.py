@@ -396,7 +396,7 @@ def test_wrong_method_on_publish_is_405(live: Live, method: str) -> None:
     "/index/config.yaml",
     "/index",
     "/files/x",
-    "/",
+    "/crates/x/1.0.0/extra",
 ])
 def test_unknown_route_is_404_json(live: Live, path: str) -> None:
     assert_error(live.get(path), 404)

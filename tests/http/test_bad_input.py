@@ -21,6 +21,7 @@ from palletizer_lib.registry import Registry
 from services.api.app import max_publish_body
 from tests.cratekit import make_crate, metadata
 from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
+from tests.unit import archives
 
 
 def u32(n: int) -> bytes:
@@ -140,39 +141,10 @@ BAD_BODIES = {
 }
 
 
-def _gzip_bomb() -> bytes:
-    """A valid .tar.gz that unpacks to far more than 20 x max_crate_size before its Cargo.toml."""
-    raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as out:
-        with tarfile.open(fileobj=out, mode="w|") as archive:
-            size = 260 * 1024 * 1024
-            info = tarfile.TarInfo("bad-input-1.0.0/zeros")
-            info.size = size
-            archive.addfile(info, _Zeros(size))
-            data = manifest("bad-input", "1.0.0")
-            info = tarfile.TarInfo("bad-input-1.0.0/Cargo.toml")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
-
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int) -> None:
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = min(len(buffer), self._left)
-        buffer[:n] = bytes(n)
-        self._left -= n
-        return n
-
-
 @pytest.fixture(scope="module")
 def gzip_bomb() -> bytes:
-    return _gzip_bomb()
+    """Far more than 20 x max_crate_size unpacked before its Cargo.toml."""
+    return archives.gzip_bomb("bad-input", "1.0.0", 260 * 1024 * 1024)
 
 
 @pytest.fixture(scope="module")

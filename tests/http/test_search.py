@@ -94,7 +94,8 @@ def test_dash_underscore_and_case_match_loosely(catalogue: Live, query: str) -> 
 def test_results_show_description_and_max_version(catalogue: Live) -> None:
     found = search(catalogue, q="Search_Me")
     [hit] = [c for c in found["crates"] if c["name"] == "Search_Me"]
-    assert hit == {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks"}
+    assert hit == {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks",
+                   "downloads": 0}
     searchable = [c for c in search(catalogue, q="searchable")["crates"] if c["name"] == "searchable"][0]
     assert searchable["max_version"] == "1.2.0"        # releases beat a newer pre-release
     assert searchable["description"] == "indexes everything"

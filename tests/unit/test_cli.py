@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
+from palletizer_lib.layout import Layout
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate
 from tests.server import BIN, palletizer
@@ -96,25 +98,34 @@ def test_add_then_list(data: Path, tmp_path: Path) -> None:
     result = palletizer(data, "add", *files)
     assert result.stdout == "added foo 1.0.0\nadded foo 1.1.0\nadded bar-2d 0.1.0-rc.1\n"
     assert palletizer(data, "list").stdout == "bar-2d 0.1.0-rc.1\nfoo 1.1.0\n"
-    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0\n"
-    assert palletizer(data, "list", "BAR_2D").stdout == "bar-2d 0.1.0-rc.1\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\t0 downloads\nfoo 1.1.0\t0 downloads\n"
+    assert palletizer(data, "list", "BAR_2D").stdout == "bar-2d 0.1.0-rc.1\t0 downloads\n"
     assert Registry(data).crate_path("foo", "1.1.0").read_bytes() == Path(files[1]).read_bytes()
 
 
 def test_yank_and_unyank_show_in_list(data: Path, tmp_path: Path) -> None:
     palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"))
     assert palletizer(data, "yank", "foo", "1.1.0").stdout == "yanked foo 1.1.0\n"
-    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0 (yanked)\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\t0 downloads\nfoo 1.1.0 (yanked)\t0 downloads\n"
     assert palletizer(data, "list").stdout == "foo 1.0.0\n"
     assert palletizer(data, "unyank", "foo", "1.1.0").stdout == "unyanked foo 1.1.0\n"
-    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\nfoo 1.1.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\t0 downloads\nfoo 1.1.0\t0 downloads\n"
     assert palletizer(data, "list").stdout == "foo 1.1.0\n"
+
+
+def test_list_of_a_crate_shows_the_downloads_of_each_version(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"))
+    catalog = Catalog(Layout(data).catalog)
+    for _ in range(3):
+        catalog.count_download("foo", "1.1.0")
+    catalog.count_download("Foo", "1.0.0")
+    assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\t1 download\nfoo 1.1.0\t3 downloads\n"
 
 
 def test_remove(data: Path, tmp_path: Path) -> None:
     palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"))
     assert palletizer(data, "remove", "foo", "1.0.0").stdout == "removed foo 1.0.0\n"
-    assert palletizer(data, "list", "foo").stdout == "foo 1.1.0\n"
+    assert palletizer(data, "list", "foo").stdout == "foo 1.1.0\t0 downloads\n"
     assert not (data / "crates" / "foo" / "foo-1.0.0.crate").exists()
     palletizer(data, "remove", "foo", "1.1.0")
     assert palletizer(data, "list").stdout == ""

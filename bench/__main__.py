@@ -1,0 +1,38 @@
+"""`make bench`: the benchmarks of issue 7, each printing a table and writing a JSON file.
+
+    python -m bench [--out DIR] [--repetitions N] [--seconds S] [NAME ...]
+
+NAME is any of index, downloads, cargo, publish, memory (default: all, in that order).
+"""
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench import cargo_resolution, downloads, index_serving, memory, publish_growth
+from bench.common import Context
+
+BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
+              "publish": publish_growth, "memory": memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
+                        help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="where the JSON files go")
+    parser.add_argument("--repetitions", type=int, default=5, help="repetitions of each measurement (default 5)")
+    parser.add_argument("--seconds", type=float, default=4, help="length of each load run (default 4 s)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="palletizer-bench-"))
+    try:
+        ctx = Context(work, args.out, args.repetitions, args.seconds)
+        for name in args.names or BENCHMARKS:
+            BENCHMARKS[name].run(ctx)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""`palletizer-front`: nginx in front of the services, serving index and crate files straight from the data directory.
+
+The sparse index (`index/`) and the crate files (`crates/`) are plain files, so nginx serves them itself;
+an index path it does not find as a file (another spelling of a name, say) goes to the index service, and
+everything else (the web API, `/me`, `/git/index`, `/health`) to the api and index services. With
+`auth_required` nginx serves nothing itself (a static file would skip the token check): it only proxies.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from palletizer_lib.cli import default_data_dir
+from palletizer_lib.errors import PalletizerError
+from palletizer_lib.layout import Layout
+from palletizer_lib.registry import Registry
+from services.api.app import max_publish_body
+
+NGINX = "/usr/sbin/nginx"
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def nginx_conf(prefix: Path, servers: str, *, user: str | None = None, access_log: str = "off") -> str:
+    """A whole `nginx.conf` that runs in the foreground with its pid and temporary files under `prefix`,
+    around `servers` (`server { ... }` blocks); `user` is the workers' user (only when started as root)."""
+    temp = "".join(f"    {kind}_temp_path {prefix}/{kind};\n" for kind in TEMP_KINDS)
+    return (
+        (f"user {user};\n" if user else "")
+        + f"worker_processes auto;\ndaemon off;\npid {prefix}/nginx.pid;\nerror_log stderr warn;\n"
+        "events { worker_connections 4096; }\n"
+        "http {\n"
+        f"    access_log {access_log};\n{temp}"
+        "    sendfile on;\n    tcp_nopush on;\n    tcp_nodelay on;\n    keepalive_requests 100000;\n"
+        "    server_tokens off;\n    default_type text/plain;\n"
+        "    types { application/json json; }\n"
+        f"{servers}"
+        "}\n"
+    )
+
+
+def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files_url: str, max_body: int,
+                 static: bool = True) -> str:
+    """The `server` block of the front. With `static`, `index/` and `crates/` of `data` are served as files
+    (an index path with no file, e.g. another spelling of a name, goes to `index_url`); without, they
+    go to `index_url` and `files_url`. `/git/` goes to `index_url`, everything else to `api_url`."""
+    layout = Layout(data)
+    proxy = ('proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $http_host; '
+             "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_request_buffering off;")
+    if static:
+        locations = [
+            # Dot files (index/.head, temporary files of a write in progress) are never served.
+            "location ~ /\\. { return 404; }",
+            f"location /index/ {{ root {layout.root}; try_files $uri @index; }}",
+            f"location @index {{ {proxy} proxy_pass {index_url}; }}",
+            f"location /files/ {{ alias {layout.crates}/; types {{ }} default_type application/gzip; }}",
+        ]
+    else:
+        locations = [f"location /index/ {{ {proxy} proxy_pass {index_url}; }}",
+                     f"location /files/ {{ {proxy} proxy_pass {files_url}; }}"]
+    locations += [f"location /git/ {{ {proxy} proxy_pass {index_url}; }}",
+                  f"location / {{ {proxy} proxy_pass {api_url}; }}"]
+    body = "".join(f"        {line}\n" for line in [f"listen {listen};", f"client_max_body_size {max_body};",
+                                                     *locations])
+    return f"    server {{\n{body}    }}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `palletizer-front`: write nginx's config for the registry in `--data`, then become nginx."""
+    parser = argparse.ArgumentParser(prog="palletizer-front", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=default_data_dir(),
+                        help="the registry's data directory (default: $PALLETIZER_DATA, then ./data)")
+    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN", "0.0.0.0:8000"),
+                        help="nginx's address (default: $PALLETIZER_LISTEN, then 0.0.0.0:8000)")
+    for service in ("index", "api", "files"):
+        variable = f"PALLETIZER_{service.upper()}_UPSTREAM"
+        parser.add_argument(f"--{service}-upstream", default=os.environ.get(variable, f"http://{service}:8000"),
+                            help=f"the {service} service (default: ${variable}, then http://{service}:8000)")
+    parser.add_argument("--prefix", default="/tmp/palletizer-front",
+                        help="where nginx's config, pid and temporary files go (default: /tmp/palletizer-front)")
+    args = parser.parse_args(argv)
+    try:
+        registry = Registry(Path(args.data))
+    except PalletizerError as error:
+        print(f"palletizer-front: error: {error.detail}", file=sys.stderr)
+        return 1
+    static = not registry.config.auth_required
+    if not static:
+        print("palletizer-front: auth_required is set, so every request goes to the services (nginx serves "
+              "no file itself: that would skip the token check)", file=sys.stderr, flush=True)
+    prefix = Path(args.prefix)
+    prefix.mkdir(parents=True, exist_ok=True)
+    server = front_server(args.listen, registry.layout.root, index_url=args.index_upstream,
+                          api_url=args.api_upstream, files_url=args.files_upstream,
+                          max_body=max_publish_body(registry), static=static)
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_conf(prefix, server, access_log="/dev/stdout"))
+    nginx = shutil.which("nginx") or NGINX
+    # -e: errors to stderr from the start (the packaged log path is not writable by an unprivileged user)
+    os.execv(nginx, [nginx, "-e", "stderr", "-p", str(prefix), "-c", str(conf)])

@@ -1,0 +1,92 @@
+"""The Prometheus metrics of `/metrics`, every one defined here.
+
+Per process (counted by `services.observe` and the publish route): requests by method, route template
+and status; their latency; publishes. Of the registry, read when scraped, each from the service that
+owns it, so that adding up the services counts nothing twice: index size from the index service
+(`IndexStats`: a look at the git head per scrape, re-reading only the files changed since), downloads
+per crate from the files service (the catalog the downloads are recorded in: it survives restarts and
+is shared by every process serving files). `palletizer-all` reports both.
+"""
+
+from collections.abc import Iterator
+
+import falcon
+from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from palletizer_lib.access import Access
+from palletizer_lib.catalog import Catalog
+from palletizer_lib.index_stats import IndexStats
+
+METRICS_PATH = "/metrics"
+
+REQUESTS = Counter("palletizer_http_requests", "HTTP requests answered, by method, route template and status.",
+                   ["method", "route", "status"], registry=None)
+LATENCY = Histogram("palletizer_http_request_duration_seconds",
+                    "Time from a request's arrival in the app to its response (a streamed body's transfer "
+                    "not included), by method and route template.", ["method", "route"], registry=None)
+PUBLISHES = Counter("palletizer_publishes", "Successful publish requests (cargo publish) answered by this process.",
+                    registry=None)
+
+
+class IndexSizeCollector:
+    """Crates, versions and yanked versions in the index."""
+
+    def __init__(self, stats: IndexStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        """The index's size now."""
+        size = self._stats.current()
+        yield GaugeMetricFamily("palletizer_index_crates", "Crates in the index.", value=size.crates)
+        yield GaugeMetricFamily("palletizer_index_versions", "Crate versions in the index (yanked included).",
+                                value=size.versions)
+        yield GaugeMetricFamily("palletizer_index_yanked_versions", "Yanked crate versions in the index.",
+                                value=size.yanked)
+
+
+class DownloadsCollector:
+    """Downloads per crate (all its versions), as recorded in the catalog."""
+
+    def __init__(self, catalog: Catalog, stats: IndexStats) -> None:
+        self._catalog = catalog
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        """Every downloaded crate's total, labelled with its exact name."""
+        names = self._stats.current().names
+        family = CounterMetricFamily("palletizer_crate_downloads", "Downloads of each crate, every version "
+                                     "together, since it was first published.", labels=["crate"])
+        for crate, count in sorted(self._catalog.downloads_by_crate().items()):
+            family.add_metric([names.get(crate, crate)], count)
+        yield family
+
+
+def collectors(access: Access, *, index_size: bool, downloads: bool) -> CollectorRegistry:
+    """What one app's `/metrics` reports: the per-process metrics, and the registry facts it owns."""
+    registry = CollectorRegistry()
+    for metric in (REQUESTS, LATENCY, PUBLISHES):
+        registry.register(metric)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    stats = IndexStats(access.registry.git)
+    if index_size:
+        registry.register(IndexSizeCollector(stats))
+    if downloads:
+        registry.register(DownloadsCollector(access.catalog, stats))
+    return registry
+
+
+class MetricsResource:
+    """`GET /metrics`: Prometheus's text format, or OpenMetrics if the scraper asks for it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        encode, content_type = choose_encoder(req.get_header("Accept") or "")
+        resp.cache_control = ["no-store"]
+        resp.content_type = content_type
+        resp.data = encode(self._registry)

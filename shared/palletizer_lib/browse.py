@@ -1,0 +1,201 @@
+"""What the web pages show: the crate list (with search) and a crate's page, assembled from the index
+(versions, yanked, dependencies, features), the catalog (publish times, publishers, metadata, downloads)
+and the accounts (owners). Plain data; the templates only lay it out.
+"""
+
+import math
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .accounts import Accounts
+from .catalog import Catalog, VersionInfo
+from .errors import NotFound
+from .names import is_valid_name, normalise
+from .readme import render_readme, safe_url
+from .registry import Registry, max_version
+from .versions import parse_version
+
+PER_PAGE = 50
+REGISTRY_NAME = "palletizer"
+LINK_FIELDS = (("repository", "Repository"), ("homepage", "Homepage"), ("documentation", "Documentation"))
+DEP_KIND_ORDER = ("normal", "build", "dev")
+
+
+@dataclass(frozen=True)
+class ListedCrate:
+    """One crate in the list."""
+
+    name: str
+    max_version: str
+    description: str
+    downloads: int
+    last_published: datetime | None
+
+
+@dataclass(frozen=True)
+class CrateList:
+    """One page of the crate list: every crate (or those matching `query`), most recently published first."""
+
+    query: str
+    total: int
+    page: int
+    pages: int
+    crates: list[ListedCrate]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One dependency of a version; `registry` is None for a crate of this registry (which has a page)."""
+
+    name: str
+    crate: str
+    req: str
+    kind: str
+    optional: bool
+    target: str | None
+    registry: str | None
+    features: list[str]
+    default_features: bool
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One version in the list of all versions."""
+
+    vers: str
+    yanked: bool
+    published: datetime | None
+    publisher: str | None
+    downloads: int
+
+
+@dataclass(frozen=True)
+class CratePage:
+    """Everything a crate's page shows, for one selected version."""
+
+    name: str
+    version: VersionRow
+    description: str
+    versions: list[VersionRow]
+    owners: list[str]
+    downloads: int
+    dependencies: list[Dependency]
+    features: dict[str, list[str]]
+    links: list[tuple[str, str]]
+    license: str | None
+    keywords: list[str]
+    rust_version: str | None
+    readme_html: str
+    cargo_toml: str
+    cargo_config: str
+
+
+def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
+               per_page: int = PER_PAGE) -> CrateList:
+    """The crates matching `query` (name and description, as `cargo search`; all for an empty one), newest
+    publication first (a crate named exactly `query` first of all), `per_page` at a time."""
+    total, found = registry.search(query, sys.maxsize)
+    published = catalog.last_published()
+    wanted = normalise(query.strip())
+    found.sort(key=lambda s: (normalise(s.name) != wanted, -published.get(normalise(s.name), 0.0), s.name.lower()))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    shown = found[(page - 1) * per_page:page * per_page]
+    downloads = catalog.downloads_by_crate(s.name for s in shown)
+    crates = [ListedCrate(s.name, s.max_version, s.description, downloads.get(normalise(s.name), 0),
+                          _time(published.get(normalise(s.name))))
+              for s in shown]
+    return CrateList(query.strip(), total, page, pages, crates)
+
+
+def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+               fallback_url: str) -> CratePage:
+    """The page of crate `name` (any spelling) at `version` (default: the one search shows, the newest not
+    yanked); NotFound if either does not exist. `fallback_url` is the server's own URL, for the
+    `.cargo/config.toml` lines of a registry whose `config.json` does not name its public URL yet."""
+    if not is_valid_name(name):
+        raise NotFound(f"crate `{name}` does not exist in this registry")
+    entries = registry.entries(name)
+    canonical = entries[0]["name"]
+    known = catalog.versions(canonical)
+    rows = sorted((_row(e, known.get(e["vers"])) for e in entries), key=lambda r: parse_version(r.vers), reverse=True)
+    summary_version = max_version(entries)
+    entry = _chosen(entries, version or summary_version, canonical)
+    row = next(r for r in rows if r.vers == entry["vers"])
+    metadata = _metadata(known, entry["vers"], rows)
+    description = metadata.get("description") or ""
+    links = [(label, url) for key, label in LINK_FIELDS if (url := safe_url(metadata.get(key)))]
+    keywords = metadata.get("keywords")
+    return CratePage(
+        name=canonical,
+        version=row,
+        description=description if isinstance(description, str) else "",
+        versions=rows,
+        owners=accounts.owners(canonical),
+        downloads=sum(r.downloads for r in rows),
+        dependencies=sorted((_dependency(d) for d in entry["deps"]),
+                            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
+        features=_features(entry),
+        links=links,
+        license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
+        keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
+        rust_version=entry.get("rust_version"),
+        readme_html=render_readme(readme) if isinstance(readme := metadata.get("readme"), str) else "",
+        cargo_toml=cargo_toml_line(canonical, summary_version),
+        cargo_config=cargo_config(registry, fallback_url),
+    )
+
+
+def cargo_toml_line(name: str, version: str) -> str:
+    """The line that makes a project depend on `name` from this registry."""
+    return f'{name} = {{ version = "{version}", registry = "{REGISTRY_NAME}" }}'
+
+
+def cargo_config(registry: Registry, fallback_url: str) -> str:
+    """The `.cargo/config.toml` lines that make this registry known to cargo (with the credential
+    provider cargo insists on when reads need a token)."""
+    served = registry.own_index_urls()
+    index = served[0] if served else f"sparse+{fallback_url.rstrip('/')}/index/"
+    lines = [f"[registries.{REGISTRY_NAME}]", f'index = "{index}"']
+    if registry.config.auth_required:
+        lines.append('credential-provider = ["cargo:token"]')
+    return "\n".join(lines)
+
+
+def _time(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
+
+
+def _row(entry: dict, info: VersionInfo | None) -> VersionRow:
+    if info is None:
+        return VersionRow(entry["vers"], bool(entry.get("yanked")), None, None, 0)
+    return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(info.published), info.publisher, info.downloads)
+
+
+def _chosen(entries: list[dict], version: str, name: str) -> dict:
+    for entry in entries:
+        if entry["vers"] == version:
+            return entry
+    raise NotFound(f"crate `{name}` has no version {version}")
+
+
+def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> dict:
+    """The catalog's metadata of `vers`, else of the newest version that has any (a crate added before
+    the catalog existed has none)."""
+    if vers in known:
+        return known[vers].metadata
+    return next((known[r.vers].metadata for r in rows if r.vers in known), {})
+
+
+def _dependency(dep: dict) -> Dependency:
+    return Dependency(name=dep["name"], crate=dep.get("package") or dep["name"], req=dep["req"],
+                      kind=dep.get("kind") or "normal", optional=bool(dep.get("optional")), target=dep.get("target"),
+                      registry=dep.get("registry"), features=list(dep.get("features") or []),
+                      default_features=dep.get("default_features", True) is not False)
+
+
+def _features(entry: dict) -> dict[str, list[str]]:
+    """Every feature (`features` and `features2` together), `default` first."""
+    merged = {**entry.get("features", {}), **entry.get("features2", {})}
+    return dict(sorted(merged.items(), key=lambda item: (item[0] != "default", item[0])))

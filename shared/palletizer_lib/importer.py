@@ -1,0 +1,155 @@
+"""Adding .crate files made elsewhere: one (`palletizer add`) or a whole directory of them in dependency
+order (`palletizer import`), skipping the versions already present with the same bytes.
+
+A crate comes after the crates of the same directory it depends on through this registry (normal and
+build dependencies: cargo never resolves a dependency's dev-dependencies, and those may form cycles).
+A crate depends on every version in the directory of each such dependency; in the rare case that makes a
+cycle (versions of two crates depending on each other's other versions), the smallest crate of the cycle
+goes first. Crates that do not depend on each other come by name, then version.
+"""
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .accounts import Accounts
+from .catalog import Catalog
+from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
+from .names import normalise
+from .progress import Progress
+from .registry import Registry
+from .versions import Version, parse_version
+
+ADDED, SKIPPED, REFUSED = "added", "skipped", "refused"
+ORDERING_KINDS = ("normal", "build")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one .crate file; `name` and `version` are None if the file could not be read."""
+
+    path: Path
+    result: str
+    name: str | None = None
+    version: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class ImportReport:
+    """What an import did with each file, in the order it handled them."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, result: str) -> int:
+        """How many files had `result` (ADDED, SKIPPED or REFUSED)."""
+        return sum(1 for o in self.outcomes if o.result == result)
+
+
+def check_owner(accounts: Accounts, owner: str | None) -> None:
+    """Refuse an `--owner` that is no user, before anything is added."""
+    if owner is not None and owner not in accounts.users():
+        raise NotFound(f"no user `{owner}` (create it with `palletizer user add {owner}`)")
+
+
+def add_crate(registry: Registry, accounts: Accounts, catalog: Catalog, crate: bytes, *, actor: str,
+              owner: str | None = None) -> dict:
+    """Add one .crate file as `actor` (audit log, catalog), `owner` owning it if its crate had no owner
+    yet; return its index entry. AlreadyPublished (`identical` if with these bytes) if the version exists."""
+    entry = registry.add(crate)
+    if owner and not accounts.owners(entry["name"]):
+        accounts.add_owner(entry["name"], owner)
+    accounts.record(actor, "add", entry["name"], entry["vers"], "local")
+    catalog.record_version(entry["name"], entry["vers"], actor, registry.described(crate, entry))
+    return entry
+
+
+def crate_files(directory: Path) -> list[Path]:
+    """Every `.crate` file under `directory`, recursively, sorted."""
+    if not directory.is_dir():
+        raise NotFound(f"{directory} is not a directory")
+    return sorted(p for p in directory.rglob("*.crate") if p.is_file())
+
+
+def import_directory(registry: Registry, accounts: Accounts, catalog: Catalog, directory: Path, *, actor: str,
+                     owner: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Add every .crate file under `directory` in dependency order; skip the versions already present with
+    identical bytes; refuse (and report why) whatever `add` refuses. Importing again changes nothing."""
+    check_owner(accounts, owner)
+    files = crate_files(directory)
+    report = ImportReport()
+    readable: list[tuple[Path, dict]] = []
+    for done, path in enumerate(files, 1):
+        try:
+            readable.append((path, registry.inspect(_read(path))))
+        except PalletizerError as error:
+            report.outcomes.append(Outcome(path, REFUSED, reason=error.detail))
+        if progress is not None:
+            progress("reading", done, len(files))
+    ordered = dependency_order(readable)
+    for done, (path, entry) in enumerate(ordered, 1):
+        report.outcomes.append(_import_one(registry, accounts, catalog, path, entry, actor, owner))
+        if progress is not None:
+            progress("importing", done, len(ordered))
+    return report
+
+
+def _import_one(registry: Registry, accounts: Accounts, catalog: Catalog, path: Path, entry: dict, actor: str,
+                owner: str | None) -> Outcome:
+    name, version = entry["name"], entry["vers"]
+    try:
+        add_crate(registry, accounts, catalog, _read(path), actor=actor, owner=owner)
+    except AlreadyPublished as error:
+        if error.identical:
+            return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")
+        return Outcome(path, REFUSED, name, version, error.detail)
+    except PalletizerError as error:
+        return Outcome(path, REFUSED, name, version, error.detail)
+    return Outcome(path, ADDED, name, version)
+
+
+def dependency_order(crates: Iterable[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
+    """`crates` (file, index entry) with each after the crates of the list its entry depends on through this
+    registry (normal and build dependencies); otherwise by name, then version."""
+    items = list(crates)
+    by_name: dict[str, list[int]] = {}
+    for i, (_, entry) in enumerate(items):
+        by_name.setdefault(normalise(entry["name"]), []).append(i)
+    keys = [(normalise(entry["name"]), parse_version(entry["vers"]), str(path)) for path, entry in items]
+    waiting_for: list[set[int]] = []
+    dependents: list[list[int]] = [[] for _ in items]
+    for i, (_, entry) in enumerate(items):
+        needed = {j for name in _local_dependencies(entry) if name != keys[i][0] for j in by_name.get(name, ())}
+        waiting_for.append(needed)
+        for j in needed:
+            dependents[j].append(i)
+    ready: list[tuple[tuple[str, Version, str], int]] = [(keys[i], i) for i in range(len(items)) if not waiting_for[i]]
+    heapq.heapify(ready)
+    placed: set[int] = set()
+    order: list[int] = []
+    while len(order) < len(items):
+        if ready:
+            i = heapq.heappop(ready)[1]
+        else:  # a cycle: break it at its smallest crate
+            i = min((j for j in range(len(items)) if j not in placed), key=lambda j: keys[j])
+        placed.add(i)
+        order.append(i)
+        for dependent in dependents[i]:
+            waiting_for[dependent].discard(i)
+            if not waiting_for[dependent] and dependent not in placed:
+                heapq.heappush(ready, (keys[dependent], dependent))
+    return [items[i] for i in order]
+
+
+def _local_dependencies(entry: dict) -> set[str]:
+    """The normalised names of the crates of this registry an entry needs to be built."""
+    return {normalise(dep.get("package") or dep["name"]) for dep in entry["deps"]
+            if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from exc

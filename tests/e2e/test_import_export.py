@@ -1,0 +1,105 @@
+"""Real cargo: crates made by `cargo package` imported into a new registry, which is exported as a static
+registry, served by Python's http.server, and built against by cargo."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.e2e.cargo import REGISTRY, Cargo, write_crate
+from tests.e2e.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
+from tests.server import free_port, issue_token, palletizer, running_server
+
+# What each library of the graph needs to be built (normal and build dependencies on the registry).
+NEEDS = {"middle": {"base_util", "ab", "x", "abc", "build-helper"}}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """Every library of the graph packaged by cargo (its dependencies resolved against a registry serving
+    them), in a vendor-like tree: (the directory, the URL of the registry they were packaged for)."""
+    root = tmp_path_factory.mktemp("packaged")
+    data = root / "source-data"
+    Registry.create(data, RegistryConfig())
+    with running_server(data) as url:
+        cargo = Cargo.create(root / "publisher", f"sparse+{url}/index/", token=issue_token(data))
+        publish_graph(cargo, root / "published")
+        vendor = root / "vendor"
+        for name, toml, files in LIBRARIES:
+            version = toml.split('version = "', 1)[1].split('"', 1)[0]
+            source = write_crate(root / "sources", f"{name}-{version}", toml, files)
+            cargo.run(source, "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
+            packaged_file = cargo.target_dir / "package" / f"{name}-{version}.crate"
+            (vendor / name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(packaged_file, vendor / name / packaged_file.name)
+        yield vendor, url
+
+
+@contextmanager
+def static_server(directory: Path) -> Iterator[str]:
+    """Python's http.server on a free loopback port, serving `directory`; yield its URL."""
+    port = free_port()
+    log = (directory.parent / "http-server.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                                str(directory), str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("http.server did not start")
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def test_import_of_packaged_crates_then_export_served_statically_builds_with_cargo(
+        packaged: tuple[Path, str], tmp_path: Path) -> None:
+    vendor, packaged_for = packaged
+    data = tmp_path / "data"
+    # Same public URL as the registry they were packaged for: their dependencies are on this registry.
+    palletizer(data, "init", "--public-url", packaged_for)
+
+    result = palletizer(data, "import", str(vendor))
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.stdout
+    added = [line.split()[1] for line in lines[:-1]]
+    assert all(line.startswith("added ") for line in lines[:-1])
+    for crate, needs in NEEDS.items():
+        assert needs <= set(added[:added.index(crate)]), added
+    assert palletizer(data, "verify").returncode == 0
+
+    again = palletizer(data, "import", str(vendor))
+    assert again.stdout.splitlines()[-1] == f"import: 0 added, {len(LIBRARIES)} skipped, 0 refused"
+
+    site = tmp_path / "site"
+    site.mkdir()
+    with static_server(site) as url:
+        palletizer(data, "export", str(site), "--base-url", url)
+        assert json.loads(requests.get(f"{url}/index/config.json", timeout=10).content) == {
+            "dl": f"{url}/crates/{{crate}}/{{crate}}-{{version}}.crate"}
+        cargo = Cargo.create(tmp_path / "consumer", f"sparse+{url}/index/")
+        app = write_app(tmp_path / "apps")
+        build = cargo.run(app, "build")
+        assert "Downloaded middle v0.1.0" in build.stderr
+        assert cargo.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+    served = (tmp_path / "http-server.log").read_text()
+    assert '"GET /crates/middle/middle-0.1.0.crate HTTP/1.1" 200' in served
+    assert '"GET /index/mi/dd/middle HTTP/1.1" 200' in served

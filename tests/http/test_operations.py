@@ -1,0 +1,219 @@
+"""Operations: `/metrics`, the access log, `--log-level`, and downloads in search results, on real servers."""
+
+import base64
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.cratekit import publish_body
+from tests.server import BIN, issue_token, running_server, running_service, running_split
+
+Samples = dict[tuple[str, frozenset], float]
+PROGRAMS = ("palletizer-all", "palletizer-api", "palletizer-index", "palletizer-files")
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    Registry.create(path, RegistryConfig())
+    return path
+
+
+def publish(api: str, token: str, name: str, version: str = "1.0.0") -> None:
+    response = requests.put(f"{api}/api/v1/crates/new", data=publish_body(name, version), timeout=10,
+                            headers={"Authorization": token})
+    assert response.status_code == 200, response.text
+
+
+def download(files: str, name: str, version: str = "1.0.0") -> None:
+    response = requests.get(f"{files}/files/{name}/{name}-{version}.crate", timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def metrics(url: str) -> Samples:
+    response = requests.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def access_lines(url: str, data: Path, program: str = "palletizer-all", expected: int = 0) -> list[str]:
+    """The access log lines the server at `url` wrote so far (waiting a little for `expected` of them)."""
+    log = data.parent / f"{program}-{url.rsplit(':', 1)[1]}.log"
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line for line in log.read_text().splitlines() if " palletizer.access " in line]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return lines
+
+
+def fields(line: str) -> dict[str, str]:
+    """The key=value fields of an access log line (values quoted as JSON strings when not plain)."""
+    found = {}
+    rest = line.split(" palletizer.access INFO ", 1)[1]
+    while rest:
+        key, _, rest = rest.partition("=")
+        if rest.startswith('"'):
+            decoder = json.JSONDecoder()
+            found[key], end = decoder.raw_decode(rest)
+            rest = rest[end:].lstrip(" ")
+        else:
+            found[key], _, rest = rest.partition(" ")
+    return found
+
+
+def test_metrics_count_requests_by_route_publishes_downloads_and_index_size(data: Path) -> None:
+    token = issue_token(data)
+    with running_server(data) as url:
+        publish(url, token, "metered")
+        publish(url, token, "metered", "1.1.0")
+        for _ in range(3):
+            download(url, "metered")
+        for missing in ("abc", "xyz"):
+            assert requests.get(f"{url}/index/3/{missing[0]}/{missing}", timeout=10).status_code == 404
+        assert requests.get(f"{url}/no/such/page", timeout=10).status_code == 404
+        assert requests.delete(f"{url}/api/v1/crates/metered/1.0.0/yank", timeout=10,
+                               headers={"Authorization": token}).status_code == 200
+        samples = metrics(url)
+
+    requests_total = "palletizer_http_requests_total"
+    assert value(samples, requests_total, method="PUT", route="/api/v1/crates/new", status="200") == 2
+    assert value(samples, requests_total, method="GET", route="/files/{crate}/{filename}", status="200") == 3
+    assert value(samples, requests_total, method="GET", route="/index/{a}/{b}/{c}", status="404") == 2
+    assert value(samples, requests_total, method="GET", route="-", status="404") == 1
+    labels = {v for (_, pairs) in samples for _, v in pairs}
+    assert not {"abc", "xyz", "/no/such/page", "/index/3/a/abc"} & labels      # templates, never raw paths
+    duration = "palletizer_http_request_duration_seconds"
+    assert value(samples, f"{duration}_count", method="GET", route="/files/{crate}/{filename}") == 3
+    assert value(samples, f"{duration}_bucket", method="GET", route="/files/{crate}/{filename}", le="+Inf") == 3
+    assert value(samples, "palletizer_publishes_total") == 2
+    assert value(samples, "palletizer_crate_downloads_total", crate="metered") == 3
+    assert value(samples, "palletizer_index_crates") == 1
+    assert value(samples, "palletizer_index_versions") == 2
+    assert value(samples, "palletizer_index_yanked_versions") == 1
+
+
+def test_each_service_apart_reports_the_registry_facts_it_owns(data: Path) -> None:
+    token = issue_token(data)
+    with running_split(data) as urls:
+        publish(urls.api, token, "Split_Crate")
+        download(urls.files, "Split_Crate")
+        api, index, files = metrics(urls.api), metrics(urls.index), metrics(urls.files)
+
+    assert value(api, "palletizer_publishes_total") == 1
+    assert value(index, "palletizer_index_versions") == 1
+    assert value(files, "palletizer_crate_downloads_total", crate="Split_Crate") == 1   # its exact name
+    for service in (api, files):
+        assert value(service, "palletizer_index_versions") is None
+    for service in (api, index):
+        assert not any(name == "palletizer_crate_downloads_total" for name, _ in service)
+    assert value(files, "palletizer_http_requests_total", method="GET", route="/files/{crate}/{filename}",
+                 status="200") == 1
+
+
+def test_metrics_need_a_read_token_when_reads_do(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig(auth_required=True))
+    token = issue_token(data, "reader", ("read",))
+    with running_server(data) as url:
+        assert requests.get(f"{url}/metrics", timeout=10).status_code == 401
+        assert requests.get(f"{url}/index/3/a/abc", timeout=10).status_code == 401
+        allowed = requests.get(f"{url}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200 and "palletizer_index_crates" in allowed.text
+        assert requests.get(f"{url}/health", timeout=10).status_code == 200
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(allowed.text) for s in family.samples}
+    # Refused before Falcon routed them, they still count under their route template.
+    for route in ("/metrics", "/index/{a}/{b}/{c}"):
+        assert value(samples, "palletizer_http_requests_total", method="GET", route=route, status="401") == 1
+
+
+def test_search_results_carry_each_crates_downloads(data: Path) -> None:
+    token = issue_token(data)
+    with running_server(data) as url:
+        publish(url, token, "popular")
+        publish(url, token, "popular", "1.1.0")
+        publish(url, token, "popular_not")
+        download(url, "popular")
+        download(url, "popular", "1.1.0")
+        download(url, "popular", "1.1.0")
+        found = requests.get(f"{url}/api/v1/crates", params={"q": "popular"}, timeout=10).json()
+    assert {c["name"]: c["downloads"] for c in found["crates"]} == {"popular": 3, "popular_not": 0}
+
+
+def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -> None:
+    token = issue_token(data)
+    basic = base64.b64encode(f"cargo:{token}".encode()).decode()
+    with running_server(data) as url:
+        before = len(access_lines(url, data))
+        publish(url, token, "logged")
+        config = requests.get(f"{url}/index/config.json?token={token}", timeout=10,
+                              headers={"Authorization": f"Bearer {token}"})
+        requests.get(f"{url}/git/index/info/refs?service=git-upload-pack", timeout=10,
+                     headers={"Authorization": f"Basic {basic}"})
+        requests.head(f"{url}/files/logged/logged-1.0.0.crate", timeout=10)
+        requests.get(f"{url}/index/3/l/logged%0Aforged=1 x", timeout=10)
+        lines = access_lines(url, data, expected=before + 5)[before:]
+        text = (data.parent / f"palletizer-all-{url.rsplit(':', 1)[1]}.log").read_text()
+
+    assert token not in text and basic not in text and "Authorization" not in text
+    assert len(lines) == 5, lines
+    logged = [fields(line) for line in lines]
+    assert all(set(f) == {"method", "path", "route", "status", "duration_ms", "client", "bytes"} for f in logged)
+    assert {k: logged[0][k] for k in ("method", "path", "route", "status", "client")} == {
+        "method": "PUT", "path": "/api/v1/crates/new", "route": "/api/v1/crates/new", "status": "200",
+        "client": "127.0.0.1"}
+    assert logged[1]["path"] == "/index/config.json"                          # no query string
+    assert logged[1]["bytes"] == str(len(config.content))
+    assert logged[2]["route"] == "/git/index/info/refs" and logged[2]["bytes"] == "-"  # a stream of unknown size
+    assert (logged[3]["method"], logged[3]["bytes"]) == ("HEAD", "0")
+    assert logged[4]["path"] == "/index/3/l/logged\nforged=1 x"                # quoted: still one line
+    assert float(logged[4]["duration_ms"]) >= 0
+
+
+@pytest.mark.parametrize(("option", "environment", "logged"), [
+    ((), None, True),                               # the default, INFO, includes the access log
+    (("--log-level", "warning"), None, False),
+    ((), "ERROR", False),
+    (("--log-level", "info"), "ERROR", True),       # the option wins over the environment
+])
+def test_the_log_level_decides_whether_requests_are_logged(data: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          option: tuple[str, ...], environment: str | None,
+                                                          logged: bool) -> None:
+    if environment is None:
+        monkeypatch.delenv("PALLETIZER_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("PALLETIZER_LOG_LEVEL", environment)
+    with running_server(data, *option) as url:
+        requests.get(f"{url}/index/config.json", timeout=10)
+        lines = access_lines(url, data, expected=2 if logged else 0)
+    assert bool(lines) == logged
+    if logged:
+        assert any("path=/index/config.json" in line for line in lines)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_server_command_refuses_an_unknown_log_level(program: str, data: Path) -> None:
+    result = subprocess.run([str(BIN / program), "--data", str(data), "--log-level", "loud"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "invalid log level `loud`: choose one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_server_command_serves_metrics(program: str, data: Path) -> None:
+    with running_service(program, data) as url:
+        samples = metrics(url)
+    assert value(samples, "palletizer_http_requests_total", method="GET", route="/health", status="200") >= 1

@@ -1,0 +1,192 @@
+"""The web pages of an open registry (no `auth_required`): the crate list, search, crate pages."""
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+import requests
+
+from tests.http.support import Live
+from tests.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, MACROS, YANKED, publish_showcase
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page with its attributes, in order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {key: value or "" for key, value in attrs}))
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        """The attributes of every `tag` whose attributes include `attrs` (`class_` for `class`)."""
+        wanted = {key.rstrip("_"): value for key, value in attrs.items()}
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in wanted.items())]
+
+
+@pytest.fixture(scope="module")
+def site(live: Live) -> Live:
+    publish_showcase(live)
+    return live
+
+
+def page(live: Live, path: str, status: int = 200, **params: str) -> str:
+    response = requests.get(live.url + path, params=params, timeout=10)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    return response.text
+
+
+def text_of(markup: str) -> str:
+    """The page's text, tags dropped and whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def listed(markup: str) -> list[str]:
+    """The crate names of a list page, in order."""
+    return [html.unescape(name) for name in re.findall(r'class="crate-name" href="/crates/[^"]+">([^<]+)<', markup)]
+
+
+def test_the_list_shows_every_crate_newest_publication_first(site: Live) -> None:
+    markup = page(site, "/")
+    assert listed(markup) == [FORKLIFT, EVIL, CORE, MACROS]
+    text = text_of(markup)
+    assert "Moves pallets between warehouses" in text
+    assert "pallet-core 0.3.0" in text  # the newest version that is not yanked
+    assert "2 downloads" in text
+
+
+def test_search_filters_by_name_and_description(site: Live) -> None:
+    assert listed(page(site, "/", q="warehouses")) == [FORKLIFT]
+    assert listed(page(site, "/", q="pallet")) == [FORKLIFT, CORE, MACROS]
+    assert listed(page(site, "/", q="pallet-core")) == [CORE, FORKLIFT, MACROS]  # an exact name first
+    nothing = page(site, "/", q="no such thing")
+    assert listed(nothing) == [] and "No crate matches" in text_of(nothing)
+
+
+def test_paging_is_lenient(site: Live) -> None:
+    assert listed(page(site, "/", page="99")) == listed(page(site, "/", page="nonsense")) == listed(page(site, "/"))
+
+
+def test_the_crate_page_answers_to_any_spelling(site: Live) -> None:
+    for spelling in ("pallet-core", "PALLET_CORE", "Pallet-Core"):
+        assert "<h1>pallet-core <span" in page(site, f"/crates/{spelling}")
+
+
+def test_the_crate_page_shows_every_version_and_marks_the_yanked_one(site: Live) -> None:
+    elements = Elements(page(site, f"/crates/{CORE}"))
+    links = [a["href"] for a in elements.find("a") if a["href"].startswith(f"/crates/{CORE}/")]
+    assert links == [f"/crates/{CORE}/{v}" for v in reversed(CORE_VERSIONS)]
+    assert [li["class"] for li in elements.find("li") if "yanked" in li.get("class", "")] == ["yanked"]
+    markup = page(site, f"/crates/{CORE}")
+    row = re.search(rf'<li class="yanked">\s*<span class="vers"><a href="/crates/{CORE}/{re.escape(YANKED)}">', markup)
+    assert row and '<span class="badge yanked">yanked</span>' in markup[row.end():][:200]
+
+
+def test_the_crate_page_shows_what_the_catalog_knows(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    text = text_of(markup)
+    assert "Stack, wrap and ship anything: the core pallet types" in text
+    assert re.search(r"Published \d{4}-\d\d-\d\d \d\d:\d\d UTC by tester", text)
+    assert "Owners tester" in text
+    assert "Downloads 2 (this version: 2)" in text
+    assert "License MIT OR Apache-2.0" in text and "Rust 1.70 or newer" in text
+    assert "#logistics" in text
+    elements = Elements(markup)
+    for label, url in [("Repository", "https://example.org/pallet/core"), ("Homepage", "https://example.org/pallet"),
+                       ("Documentation", "https://docs.example.org/pallet-core")]:
+        assert elements.find("a", href=url), label
+
+
+def test_the_readme_is_rendered_as_html(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    readme = markup[markup.index('<section class="readme">'):]
+    assert "<h1>pallet-core</h1>" in readme
+    assert "<strong>anything</strong>" in readme and "<em>pallet</em>" in readme
+    assert "<pre><code>use pallet_core::Pallet;" in readme
+    assert "<table>" in readme and "<th>feature</th>" in readme
+    assert "<s>unsafe</s>" in readme
+    assert Elements(readme).find("a", href="https://example.org/pallet/guide", rel="nofollow noopener noreferrer")
+
+
+def test_each_version_has_its_own_page(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}/{YANKED}")
+    assert f'<span class="version">{YANKED}</span>' in markup
+    assert re.search(r'<h1>pallet-core <span class="version">0\.2\.1</span>\s*<span class="badge yanked">', markup)
+    assert f"<h1>pallet-core {YANKED}</h1>" in markup  # that version's README
+    assert "<h1>pallet-core <span" in page(site, f"/crates/{CORE}/0.1.0")
+
+
+def test_a_readme_cannot_run_script(site: Live) -> None:
+    markup = page(site, f"/crates/{EVIL}")
+    elements = Elements(markup)
+    assert "Only this text should remain." in text_of(markup)
+    ours = [("form", "/")]  # the search box; the page has no other form, and no script of its own
+    assert [(tag, attrs.get("action")) for tag, attrs in elements.tags
+            if tag in ("script", "iframe", "svg", "form", "object", "embed")] == ours
+    for tag, attrs in elements.tags:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name, value)
+            assert name != "style", (tag, name, value)
+            assert not value.replace(" ", "").lower().startswith(("javascript:", "&#106;")), (tag, name, value)
+    assert "document.title" not in markup  # the script's content is gone too, not only its tags
+    assert not elements.find("a", href="javascript:window.pwned=true")  # the homepage link in the metadata
+
+
+def test_the_page_allows_no_script_at_all(site: Live) -> None:
+    response = requests.get(f"{site.url}/crates/{EVIL}", timeout=10)
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_dependencies_link_to_the_registrys_own_crates(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    deps = markup[markup.index('<section class="dependencies">'):markup.index('<section class="features">')]
+    elements = Elements(deps)
+    assert [a["href"] for a in elements.find("a")] == [f"/crates/{MACROS}"]
+    text = text_of(deps)
+    assert "serde ^1.0" in text and "from crates.io" in text
+    assert "tokio ^1 optional" in text and "tempfile ^3 dev" in text
+    assert Elements(page(site, f"/crates/{FORKLIFT}")).find("a", href=f"/crates/{CORE}")
+
+
+def test_features_are_listed(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    features = text_of(markup[markup.index('<section class="features">'):])
+    assert "default std" in features and "async dep:tokio" in features and "std nothing else" in features
+
+
+def test_the_lines_to_paste_into_cargo_files(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    cargo_toml = re.search(r'<pre class="snippet" id="cargo-toml"><code>(.*?)</code>', markup, re.S)
+    assert html.unescape(cargo_toml.group(1)) == f'{CORE} = {{ version = "0.3.0", registry = "palletizer" }}'
+    config = re.search(r'<pre class="snippet" id="cargo-config"><code>(.*?)</code>', markup, re.S)
+    assert html.unescape(config.group(1)) == f'[registries.palletizer]\nindex = "sparse+{site.url}/index/"'
+
+
+@pytest.mark.parametrize("path", ["/crates/no-such-crate", "/crates/%2E%2E", "/crates/a%20b", f"/crates/{CORE}/9.9.9",
+                                  f"/crates/{CORE}/not-a-version"])
+def test_unknown_crates_and_versions_are_a_404_page(site: Live, path: str) -> None:
+    markup = page(site, path, status=404)
+    assert "<h1>Not Found</h1>" in markup and 'href="/"' in markup
+
+
+def test_the_stylesheet_is_served_from_here(site: Live) -> None:
+    markup = page(site, "/")
+    (link,) = Elements(markup).find("link", rel="stylesheet")
+    assert link["href"].startswith("/static/style.css?v=")
+    response = requests.get(site.url + link["href"], timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"] == "text/css; charset=utf-8"
+    assert "@media" in response.text
+    assert "http" not in markup[:markup.index("<main>")]  # nothing in the page's frame comes from elsewhere
+
+
+def test_without_auth_required_there_is_no_login(site: Live) -> None:
+    response = requests.get(f"{site.url}/login", allow_redirects=False, timeout=10)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert "Log out" not in page(site, "/")

@@ -1,0 +1,109 @@
+"""`palletizer import` and `export` as commands, and the progress bar of long commands."""
+
+import json
+import os
+import pty
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cratekit import make_crate
+from tests.server import BIN, palletizer
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    palletizer(path, "init", "--public-url", "http://registry.test")
+    return path
+
+
+def vendor(tmp_path: Path) -> Path:
+    """A directory with two good crates (one depending on the other) and an unreadable one."""
+    source = tmp_path / "vendor"
+    (source / "nested").mkdir(parents=True)
+    (source / "nested" / "top-1.0.0.crate").write_bytes(make_crate(
+        "top", "1.0.0", '\n[dependencies.base]\nversion = "1"\nregistry-index = "sparse+http://registry.test/index/"\n'))
+    (source / "base-1.0.0.crate").write_bytes(make_crate("base", "1.0.0"))
+    (source / "junk.crate").write_bytes(b"junk")
+    return source
+
+
+def test_import_prints_each_file_and_the_totals(data: Path, tmp_path: Path) -> None:
+    source = vendor(tmp_path)
+    result = palletizer(data, "import", str(source), check=False)
+    assert result.returncode == 1, result.stderr          # junk.crate was refused
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"refused - ({source / 'junk.crate'}): ")
+    assert lines[1:] == [f"added base 1.0.0 ({source / 'base-1.0.0.crate'})",
+                         f"added top 1.0.0 ({source / 'nested' / 'top-1.0.0.crate'})",
+                         "import: 2 added, 0 skipped, 1 refused"]
+    assert "\r" not in result.stderr                      # no progress bar: stderr is not a terminal
+
+    (source / "junk.crate").unlink()
+    again = palletizer(data, "import", str(source))
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[-1] == "import: 0 added, 2 skipped, 0 refused"
+    assert "skipped top 1.0.0" in again.stdout and "already present with these exact bytes" in again.stdout
+    assert palletizer(data, "list", "top").stdout == "top 1.0.0\t0 downloads\n"
+
+
+def test_import_with_an_unknown_owner_fails_before_adding(data: Path, tmp_path: Path) -> None:
+    result = palletizer(data, "import", str(vendor(tmp_path)), "--owner", "nobody", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "palletizer: error: no user `nobody` (create it with `palletizer user add nobody`)"
+    assert palletizer(data, "list").stdout == ""
+
+
+@pytest.mark.parametrize(("command", "label"), [
+    (["import", "{vendor}"], "importing"),
+    (["add", "{vendor}/base-1.0.0.crate", "{vendor}/nested/top-1.0.0.crate"], "adding"),
+    (["verify"], "verifying"),
+    (["export", "{tmp}/out", "--base-url", "http://static.test"], "exporting crates"),
+])
+def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path: Path, command: list[str],
+                                                           label: str) -> None:
+    source = vendor(tmp_path)
+    (source / "junk.crate").unlink()
+    if command[0] in ("verify", "export"):
+        palletizer(data, "import", str(source))
+    args = [part.format(vendor=source, tmp=tmp_path) for part in command]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), *args], stdout=subprocess.PIPE,
+                               stderr=follower)
+    os.close(follower)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:          # the terminal is closed once the process exits
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    process.stdout.close()
+    assert f"\r\x1b[K{label} [".encode() in terminal, terminal
+    assert b"] 2/2" in terminal, terminal
+
+
+def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
+    palletizer(data, "import", str(vendor(tmp_path)), check=False)
+    out = tmp_path / "static"
+    result = palletizer(data, "export", str(out), "--base-url", "https://cdn.example/reg/",
+                        "--api-url", "https://registry.example")
+    assert "exported 2 crates (2 versions)" in result.stderr
+    assert 'index = "sparse+https://cdn.example/reg/index/"' in result.stderr
+    assert json.loads((out / "index" / "config.json").read_text()) == {
+        "dl": "https://cdn.example/reg/crates/{crate}/{crate}-{version}.crate", "api": "https://registry.example"}
+    assert (out / "index" / "3" / "t" / "top").read_bytes() == (data / "index" / "3" / "t" / "top").read_bytes()
+    assert (out / "crates" / "top" / "top-1.0.0.crate").read_bytes() == \
+        (data / "crates" / "top" / "top-1.0.0.crate").read_bytes()
+
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "mine.txt").write_text("keep me")
+    refused = palletizer(data, "export", str(tmp_path / "busy"), "--base-url", "http://x.test", check=False)
+    assert refused.returncode == 1 and "neither empty nor an earlier export" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["mine.txt"]
