@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test fuzz test-browser test-compose bench cli clean
+.PHONY: install run test fuzz test-browser screenshots test-compose bench cli clean
 
 install: $(VENV)/.installed
 
@@ -28,11 +28,14 @@ fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
 
 # The web pages in Debian's headless chromium, driven by Playwright for Python (its own browser builds are never
-# downloaded); screenshots land in docs/screenshots/. Installs chromium with apt (as root) when it is missing.
+# downloaded); screenshots land in build/screenshots/ (`make screenshots`: in docs/screenshots/). Installs chromium with apt (as root) when it is missing.
 test-browser: install
 	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/pip install --quiet 'playwright>=1.40'
 	$(BIN)/pytest -v tests/browser $(PYTEST_ARGS)
+
+screenshots:
+	PALLETIZER_SCREENSHOTS=docs/screenshots $(MAKE) test-browser
 
 # The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
 test-compose: install

@@ -4,6 +4,7 @@ holding the showcase crates (one open, one with `auth_required`).
 Run by `make test-browser` only (pyproject's norecursedirs keeps them out of `make test`).
 """
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 10_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+# Test artifacts; `make screenshots` points this at docs/screenshots/ to refresh the README's pictures.
+SCREENSHOTS = ROOT / os.environ.get("PALLETIZER_SCREENSHOTS", "build/screenshots")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def page(browser: Browser, viewport: Viewport) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str, viewport: Viewport) -> Path:
-    """Save the whole page as docs/screenshots/NAME.png (NAME-phone.png on a phone)."""
+    """Save the whole page as SCREENSHOTS/NAME.png (NAME-phone.png on a phone)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / (f"{name}-phone.png" if viewport.mobile else f"{name}.png")
     page.screenshot(path=str(path), full_page=True)

@@ -1,4 +1,4 @@
-"""The web pages in a real browser, on a desktop and a phone screen; screenshots go to docs/screenshots/."""
+"""The web pages in a real browser, on a desktop and a phone screen; screenshots go to build/screenshots/."""
 
 import re
 
