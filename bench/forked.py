@@ -8,6 +8,7 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from services import all as palletizer_all
 from services import listeners
@@ -16,10 +17,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def main() -> int:
+    """Serve in `sys.argv[1]` processes, with the rest of the arguments as palletizer-all's."""
     processes = int(sys.argv[1])
     serve = listeners.serve
 
-    def forked(app, bound, **adjustments) -> None:
+    def forked(app: Callable, bound: list[listeners.Bound], **adjustments: object) -> None:
         for _ in range(processes - 1):
             if os.fork() == 0:
                 # a child ends with the process the benchmark started and stops
