@@ -336,13 +336,13 @@ class Registry:
             entries.append(entry)
             try:
                 atomic_write(crate_path, crate)
-                self.git.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}")
+                self._commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}", {name: description})
             except BaseException:
-                remove_file(crate_path)
+                if not self.is_published(name, vers):
+                    remove_file(crate_path)
                 raise
             finally:
                 remove_file(self.layout.pending)
-            self._sync_served_index({name: description})
 
     def recover(self) -> list[str]:
         """Undo what a writer killed mid-change left, cheaply (at every server start); return what it did.
@@ -430,17 +430,26 @@ class Registry:
             self._recover(objects_too=False)
             yield
 
-    def _commit(self, changes: dict[str, bytes | None], message: str) -> None:
-        self.git.commit(changes, message)
-        self._sync_served_index()
+    def _commit(self, changes: dict[str, bytes | None], message: str,
+                descriptions: dict[str, str] | None = None) -> None:
+        """Commit `changes`, then serve them: straight from `changes` when `index/` was current at the
+        commit's parent (the usual case: no tree is read or compared), else by replaying git."""
+        parent = self.git.head()
+        commit_id = self.git.commit(changes, message)
+        if parent is None or _read_text(self.layout.index_head) != parent.decode():
+            self._sync_served_index(descriptions)
+            return
+        for path, content in changes.items():
+            self._serve_path(path, content, descriptions or {})
+        atomic_write(self.layout.index_head, commit_id + b"\n")
 
     def _sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
         """Bring what is derived from git up to its newest commit: the files in `index/` and
         the crate summaries in `names/` (cheap when current).
 
-        Every change goes through here after its commit, and so does the next writer after a
-        crash, so a write interrupted after its commit is completed by whoever writes next.
-        `descriptions` gives the description of a crate just published; others keep theirs.
+        Every writer runs this before its change (through `_recover`), so a write interrupted after
+        its commit is completed by whoever writes next. `descriptions` gives the description of a
+        crate just published; others keep theirs.
         """
         head = self.git.head()
         if head is None:
@@ -450,15 +459,18 @@ class Registry:
             return
         old = synced.encode() if synced else None
         for path in self.git.changed_paths(old, head):
-            content = self.git.read(path, head)
-            target = self.layout.index / path
-            if content is None:
-                remove_file(target)
-            else:
-                atomic_write(target, content)
-            if path != CONFIG_JSON:
-                self._sync_summary(path, content, descriptions or {})
+            self._serve_path(path, self.git.read(path, head), descriptions or {})
         atomic_write(self.layout.index_head, head + b"\n")
+
+    def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
+        """Make `index/PATH` (and its crate's summary) hold `content`, or remove it."""
+        target = self.layout.index / path
+        if content is None:
+            remove_file(target)
+        else:
+            atomic_write(target, content)
+        if path != CONFIG_JSON:
+            self._sync_summary(path, content, descriptions)
 
     def _read_served(self, name: str) -> list[dict]:
         path = self.layout.index_file(name)
