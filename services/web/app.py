@@ -9,15 +9,19 @@ Served by the api service (and so by palletizer-all). The pages are server-rende
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import falcon
-import jinja2
 
 from palletizer_lib import browse
 from palletizer_lib.access import Access, token_from_header
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
+
+if TYPE_CHECKING:
+    import jinja2
 
 HERE = Path(__file__).parent
 COOKIE = "palletizer_token"
@@ -56,10 +60,17 @@ class Pages:
     def __init__(self, access: Access) -> None:
         self.access = access
         self.style = (HERE / "static" / "style.css").read_bytes()
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(date=_date, day=_day, count=_count)
-        self.env.globals.update(style_url=f"{STYLE_PATH}?v={hashlib.sha256(self.style).hexdigest()[:12]}")
+
+    @cached_property
+    def env(self) -> "jinja2.Environment":
+        """The templates, loaded (with jinja2 itself) when the first page is rendered, not at start."""
+        import jinja2
+
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env.filters.update(date=_date, day=_day, count=_count)
+        env.globals.update(style_url=f"{STYLE_PATH}?v={hashlib.sha256(self.style).hexdigest()[:12]}")
+        return env
 
     @property
     def auth_required(self) -> bool:
