@@ -12,6 +12,7 @@ import waitress.utilities
 
 from palletizer_lib.access import Access
 from palletizer_lib.accounts import Accounts
+from palletizer_lib.browse import cargo_config
 from palletizer_lib.cli import default_data_dir
 from palletizer_lib.config import ServedUrls
 from palletizer_lib.errors import PalletizerError
@@ -83,14 +84,6 @@ def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
     return registry.config.served_urls(listen_url, args.public_url, args.api_url, args.files_url)
 
 
-def cargo_config_snippet(public_url: str) -> str:
-    """What a user pastes into `.cargo/config.toml` to use this registry."""
-    return (
-        "[registries.palletizer]\n"
-        f'index = "sparse+{public_url}/index/"\n'
-    )
-
-
 def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon.App], *,
          writes_config: bool = False, max_body: Callable[[Registry], int] | None = None) -> int:
     """Run a service: parse the options, open the registry, serve `build(access)` until interrupted.
@@ -113,7 +106,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     if writes_config:
         print(
             f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, "
-            f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config_snippet(urls.public)}\n"
+            f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(registry, urls.public)}\n\n"
             "Publishing needs a token: `palletizer --data DIR token create --user NAME`, then "
             "`cargo login --registry palletizer` with it.\n",
             file=sys.stderr, flush=True,
