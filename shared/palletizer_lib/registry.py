@@ -345,25 +345,31 @@ class Registry:
                 remove_file(self.layout.pending)
 
     def recover(self) -> list[str]:
-        """Undo what a writer killed mid-change left, cheaply (at every server start); return what it did.
+        """Undo what a writer killed mid-change left (at every server start); return what it did.
 
-        Stale git lock files are removed, a crate file whose publish never committed is deleted (with
-        the temporary files beside it), and the served index catches up with git.
+        Stale git lock files are removed, a crate file whose publish never committed is deleted,
+        leftover temporary files anywhere in the data directory are removed, and the served index
+        catches up with git. It walks the data directory's files once.
         """
         with exclusive_lock(self.layout.lock):
-            return self._recover(objects_too=True)
+            return self._recover(objects_too=True) + self._remove_leftovers()
 
     def repair(self) -> list[str]:
-        """`recover`, then a full sweep: leftover temporary files, crate files no entry names (moved to
-        `orphans/`, never deleted), served index files and summaries rewritten from git."""
+        """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
+        served index files and summaries that disagree with git are rewritten from it."""
         with exclusive_lock(self.layout.lock):
-            changes = self._recover(objects_too=True)
-            for leftover in sorted(self.layout.root.rglob(TEMP_PREFIX + "*")):
-                remove_file(leftover)
-                changes.append(f"removed the leftover temporary file {leftover.relative_to(self.layout.root)}")
+            changes = self._recover(objects_too=True) + self._remove_leftovers()
             changes += self._set_orphans_aside()
             changes += self._rewrite_derived()
             return changes
+
+    def _remove_leftovers(self) -> list[str]:
+        """Delete the temporary files of writes that never finished (call under the lock)."""
+        changes = []
+        for leftover in sorted(self.layout.root.rglob(TEMP_PREFIX + "*")):
+            remove_file(leftover)
+            changes.append(f"removed the leftover temporary file {leftover.relative_to(self.layout.root)}")
+        return changes
 
     def _recover(self, objects_too: bool) -> list[str]:
         """Finish or undo an interrupted change; without `objects_too` it costs a few file checks."""

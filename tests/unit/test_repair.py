@@ -98,3 +98,17 @@ def test_verify_repair_on_the_command_line(registry: Registry) -> None:
     repaired = palletizer(data, "verify", "--repair")
     assert "repaired: moved crates/cli/cli-9.9.9.crate" in repaired.stdout
     assert "the registry is consistent" in repaired.stderr
+
+
+def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: Registry) -> None:
+    _publish(registry, "tidy", "1.0.0")
+    leftovers = [registry.layout.index / "3" / "t" / ".tmp-index", registry.layout.names / ".tmp-summary",
+                 registry.layout.root / ".tmp-config"]
+    for leftover in leftovers:
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"half written")
+    changes = registry.recover()
+    assert sorted(changes) == sorted(f"removed the leftover temporary file {p.relative_to(registry.layout.root)}"
+                                     for p in leftovers)
+    assert not any(p.exists() for p in leftovers)
+    assert registry.verify() == []
