@@ -356,12 +356,16 @@ class Registry:
 
     def repair(self) -> list[str]:
         """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
-        served index files and summaries that disagree with git are rewritten from it."""
+        served index files and summaries that disagree with git are rewritten from it (then `index/.head`
+        too, so that servers caching the index see the change)."""
         with exclusive_lock(self.layout.lock):
             changes = self._recover(objects_too=True) + self._remove_leftovers()
             changes += self._set_orphans_aside()
-            changes += self._rewrite_derived()
-            return changes
+            rewritten = self._rewrite_derived()
+            head = self.git.head()
+            if rewritten and head is not None:
+                atomic_write(self.layout.index_head, head + b"\n")
+            return changes + rewritten
 
     def _remove_leftovers(self) -> list[str]:
         """Delete the temporary files of writes that never finished (call under the lock)."""

@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+from palletizer_lib.index_cache import IndexCache
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
 from tests.server import palletizer
@@ -112,3 +113,14 @@ def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: 
                                      for p in leftovers)
     assert not any(p.exists() for p in leftovers)
     assert registry.verify() == []
+
+
+def test_a_repair_is_seen_by_a_cache_of_the_served_index(registry: Registry) -> None:
+    _publish(registry, "cached", "1.0.0")
+    cache = IndexCache(registry.layout.index_head)
+    served = registry.layout.index_file("cached")
+    good = served.read_bytes()
+    served.write_bytes(b"garbage\n")
+    assert cache.get("ca/ch/cached", lambda: served).data == b"garbage\n"
+    registry.repair()
+    assert cache.get("ca/ch/cached", lambda: served).data == good
