@@ -11,9 +11,9 @@ from pathlib import Path
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .catalog import Catalog
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
-from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
+from .errors import AlreadyPublished, NotFound, PalletizerError, RegistryExists
 from .export import export_static
-from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory
+from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
 from .progress import ProgressBar
 from .registry import Registry
 
@@ -130,11 +130,8 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         with ProgressBar() as bar:
             for done, file in enumerate(args.files, 1):
                 try:
-                    content = file.read_bytes()
-                except OSError as exc:
-                    raise BadRequest(f"cannot read {file}: {exc.strerror or exc}") from exc
-                try:
-                    entry = add_crate(registry, accounts, catalog, content, actor=_actor(), owner=args.owner)
+                    entry = add_crate(registry, accounts, catalog, read_crate_file(file), actor=_actor(),
+                                      owner=args.owner)
                 except AlreadyPublished as exc:
                     if not exc.identical:
                         raise

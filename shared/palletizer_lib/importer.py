@@ -82,7 +82,7 @@ def import_directory(registry: Registry, accounts: Accounts, catalog: Catalog, d
     readable: list[tuple[Path, dict]] = []
     for done, path in enumerate(files, 1):
         try:
-            readable.append((path, registry.inspect(_read(path))))
+            readable.append((path, registry.inspect(read_crate_file(path))))
         except PalletizerError as error:
             report.outcomes.append(Outcome(path, REFUSED, reason=error.detail))
         if progress is not None:
@@ -99,7 +99,7 @@ def _import_one(registry: Registry, accounts: Accounts, catalog: Catalog, path: 
                 owner: str | None) -> Outcome:
     name, version = entry["name"], entry["vers"]
     try:
-        add_crate(registry, accounts, catalog, _read(path), actor=actor, owner=owner)
+        add_crate(registry, accounts, catalog, read_crate_file(path), actor=actor, owner=owner)
     except AlreadyPublished as error:
         if error.identical:
             return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")
@@ -148,7 +148,8 @@ def _local_dependencies(entry: dict) -> set[str]:
             if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS}
 
 
-def _read(path: Path) -> bytes:
+def read_crate_file(path: Path) -> bytes:
+    """The bytes of a .crate file, or BadRequest saying why it cannot be read."""
     try:
         return path.read_bytes()
     except OSError as exc:
