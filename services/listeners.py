@@ -54,26 +54,26 @@ def _tcp_socket(listener: Listener) -> socket.socket:
             listener.host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except socket.gaierror as exc:
         raise listener.fail(f"unknown host {listener.host}: {exc.strerror}") from exc
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(sockaddr)
-        sock.listen(BACKLOG)
-    except OSError as exc:
-        sock.close()
-        raise listener.fail(f"cannot listen there: {exc.strerror}") from exc
-    return sock
+    options = [(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)]
+    if family == socket.AF_INET6:
+        options.append((socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1))
+    return _listen(listener, socket.socket(family, kind, proto), sockaddr, options)
 
 
 def _unix_socket(listener: Listener) -> socket.socket:
     path = str(listener.path)
     if listener.path.is_socket():
         _remove_stale(listener, path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    return _listen(listener, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), path)
+
+
+def _listen(listener: Listener, sock: socket.socket, address: object,
+            options: list[tuple[int, int, int]] | None = None) -> socket.socket:
+    """Set `options` on `sock`, bind it to `address` and listen; on failure close it and name the listener."""
     try:
-        sock.bind(path)
+        for option in options or ():
+            sock.setsockopt(*option)
+        sock.bind(address)
         sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
