@@ -13,9 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
-from tests.http.support import Live
-from tests.server import issue_token, running_server
+from tests.http.support import Live, serve_live
 from tests.showcase import publish_showcase
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,10 +39,7 @@ VIEWPORTS = [Viewport("desktop", 1280, 860, False), Viewport("phone", 390, 844, 
 
 
 def _serve(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("browser") / "data"
-    Registry.create(data, config)
-    with running_server(data) as url:
-        live = Live(url, data, issue_token(data))
+    for live in serve_live(tmp_path_factory, config):
         publish_showcase(live)
         yield live
 

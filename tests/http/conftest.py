@@ -8,35 +8,22 @@ from collections.abc import Iterator
 import pytest
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
-from tests.http.support import SENTINEL, SMALL_MAX_CRATE_SIZE, Live
-from tests.server import issue_token, running_server
-
-
-def _start(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("http")
-    data = root / "data"
-    Registry.create(data, config)
-    # A file next to the data directory that no URL may ever reveal.
-    (root / "outside.txt").write_bytes(SENTINEL)
-    token = issue_token(data)
-    with running_server(data) as url:
-        yield Live(url, data, token)
+from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, serve_live
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`palletizer-all` over a fresh registry with default settings, shared by one module."""
-    yield from _start(tmp_path_factory, RegistryConfig())
+    yield from serve_live(tmp_path_factory, RegistryConfig())
 
 
 @pytest.fixture(scope="module")
 def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server whose registry accepts crates of at most SMALL_MAX_CRATE_SIZE bytes."""
-    yield from _start(tmp_path_factory, RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))
+    yield from serve_live(tmp_path_factory, RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))
 
 
 @pytest.fixture(scope="module")
 def private_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server whose registry sets `auth_required`: every read needs a `read` token."""
-    yield from _start(tmp_path_factory, RegistryConfig(auth_required=True))
+    yield from serve_live(tmp_path_factory, RegistryConfig(auth_required=True))

@@ -10,11 +10,15 @@ from pathlib import Path
 from types import EllipsisType
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
+from palletizer_lib.config import RegistryConfig
 from palletizer_lib.names import index_path
 from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
+from tests.server import issue_token, running_server
 
 SMALL_MAX_CRATE_SIZE = 4096
 SENTINEL = b"PALLETIZER-OUTSIDE-SENTINEL-7c1f"
@@ -155,3 +159,15 @@ def assert_error(response: requests.Response | RawResponse, status: int | None =
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def serve_live(tmp_path_factory: pytest.TempPathFactory, config: RegistryConfig) -> Iterator[Live]:
+    """`palletizer-all` over a fresh registry with `config` and an admin token, for a module or session
+    fixture; a file next to the data directory (SENTINEL) that no URL may ever reveal."""
+    root = tmp_path_factory.mktemp("http")
+    data = root / "data"
+    Registry.create(data, config)
+    (root / "outside.txt").write_bytes(SENTINEL)
+    token = issue_token(data)
+    with running_server(data) as url:
+        yield Live(url, data, token)
