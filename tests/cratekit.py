@@ -1,9 +1,20 @@
 """Build .crate files and publish metadata in memory, as `cargo package` / `cargo publish` would."""
 
+import contextlib
+import gzip
 import io
 import tarfile
+from collections.abc import Iterator
 
 from palletizer_lib.publish_body import encode_publish_body
+
+
+@contextlib.contextmanager
+def gzip_tar(raw: io.BytesIO, **options: object) -> Iterator[tarfile.TarFile]:
+    """A tar archive written gzip-compressed into `raw`, byte-for-byte the same on every run (gzip mtime 0)."""
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
+        with tarfile.open(fileobj=compressed, mode="w", **options) as archive:
+            yield archive
 
 
 def make_crate(name: str, version: str, manifest_extra: str = "", files: dict[str, bytes] | None = None) -> bytes:
@@ -11,7 +22,7 @@ def make_crate(name: str, version: str, manifest_extra: str = "", files: dict[st
     manifest = f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n{manifest_extra}'
     contents = {"Cargo.toml": manifest.encode(), "src/lib.rs": b"", **(files or {})}
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+    with gzip_tar(raw) as archive:
         for path, data in contents.items():
             info = tarfile.TarInfo(f"{name}-{version}/{path}")
             info.size = len(data)

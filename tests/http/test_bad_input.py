@@ -19,7 +19,7 @@ import requests
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
 from palletizer_lib.registry import Registry
 from services.api.app import max_publish_body
-from tests.cratekit import make_crate, metadata
+from tests.cratekit import gzip_tar, make_crate, metadata
 from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
 from tests.unit import archives
 
@@ -34,7 +34,7 @@ def raw_body(meta: bytes, crate: bytes) -> bytes:
 
 def tar_gz(files: dict[str, bytes]) -> bytes:
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+    with gzip_tar(raw) as archive:
         for path, data in files.items():
             info = tarfile.TarInfo(path)
             info.size = len(data)
@@ -126,7 +126,7 @@ BAD_BODIES = {
     # the .crate file
     "crate not gzip": raw_body(GOOD_META, b"this is not a gzip file"),
     "crate empty": raw_body(GOOD_META, b""),
-    "crate gzip but not tar": raw_body(GOOD_META, gzip.compress(b"plain text, not a tar archive" * 20)),
+    "crate gzip but not tar": raw_body(GOOD_META, gzip.compress(b"plain text, not a tar archive" * 20, mtime=0)),
     "crate truncated gzip": raw_body(GOOD_META, GOOD_CRATE[: len(GOOD_CRATE) // 2]),
     "crate without Cargo.toml": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/src/lib.rs": b""})),
     "crate with Cargo.toml elsewhere": raw_body(GOOD_META, tar_gz({"Cargo.toml": manifest("bad-input", "1.0.0")})),

@@ -4,13 +4,15 @@ import gzip
 import io
 import tarfile
 
+from tests.cratekit import gzip_tar
+
 
 def tar_gz(files: dict[str, bytes], *, directories: tuple[str, ...] = (),
            symlinks: dict[str, str] | None = None, hardlinks: dict[str, str] | None = None) -> bytes:
     """A gzip tar holding `directories`, then `files` (path -> content), then `symlinks` and
     `hardlinks` (path -> target)."""
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+    with gzip_tar(raw) as archive:
         for path in directories:
             info = tarfile.TarInfo(path)
             info.type = tarfile.DIRTYPE
@@ -36,7 +38,7 @@ def manifest(name: str, version: str, extra: str = "") -> bytes:
 def gzip_bomb(name: str, version: str, unpacked: int) -> bytes:
     """A valid .tar.gz of a few hundred KB: `unpacked` bytes of zeros, then a good Cargo.toml."""
     raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as out:
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as out:
         with tarfile.open(fileobj=out, mode="w|") as archive:
             info = tarfile.TarInfo(f"{name}-{version}/zeros")
             info.size = unpacked

@@ -18,7 +18,7 @@ import pytest
 
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.registry import Registry
-from tests.cratekit import metadata
+from tests.cratekit import gzip_tar, metadata
 from tests.files import tree
 from tests.unit.archives import gzip_bomb, manifest, tar_gz
 
@@ -49,7 +49,7 @@ def escaping_crate(case: str) -> bytes:
     files = {**GOOD, **spec.get("files", {})}
     if case == "write through a symlink":
         raw = io.BytesIO()
-        with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        with gzip_tar(raw) as archive:
             for path, data in GOOD.items():
                 add_file(archive, path, data)
             link = tarfile.TarInfo("evil-1.0.0/dir")

@@ -31,7 +31,7 @@ from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_p
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
 from services import all as all_services
-from tests.cratekit import dep, make_crate, metadata
+from tests.cratekit import dep, gzip_tar, make_crate, metadata
 from tests.files import tree
 from tests.server import issue_token
 from tests.unit.archives import manifest
@@ -204,7 +204,7 @@ def hostile_archives(draw: st.DrawFn) -> tuple[str, str, bytes]:
         kind = draw(tar_types)
         members.append((draw(paths), draw(contents) if kind == tarfile.REGTYPE else b"", kind, draw(targets)))
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+    with gzip_tar(raw, format=tarfile.PAX_FORMAT) as archive:
         for path, data, kind, target in draw(st.permutations(members)):
             info = tarfile.TarInfo(path)
             info.type, info.size = kind, len(data)
