@@ -12,6 +12,14 @@ from .errors import InvalidCrate
 from .versions import is_valid_version
 
 MANIFEST_LIMIT = 1024 * 1024
+SHOWN_NAME_LIMIT = 200
+_MEMBER_KINDS = {
+    tarfile.SYMTYPE: "a symlink",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.FIFOTYPE: "a FIFO",
+}
 
 
 class _GunzipReader(io.RawIOBase):
@@ -64,6 +72,44 @@ def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         archive.members.clear()
 
 
+def _shown(path: str) -> str:
+    """A member's path as an error message can show it: on one line, at most SHOWN_NAME_LIMIT characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+    return text if len(text) <= SHOWN_NAME_LIMIT else text[:SHOWN_NAME_LIMIT] + "..."
+
+
+class _MemberCheck:
+    """Refuses, member by member, what `cargo package` never makes and an unpacker could be tricked by:
+    anything but regular files and directories, paths that are absolute, hold `..`, `.`, empty
+    components or backslashes, paths outside `NAME-VERSION/`, and the same path twice."""
+
+    def __init__(self, top: str) -> None:
+        self._top = top
+        self._seen: set[str] = set()
+
+    def __call__(self, member: tarfile.TarInfo) -> None:
+        path = member.name
+        shown = _shown(path)
+        if not (member.isfile() or member.isdir()):
+            kind = _MEMBER_KINDS.get(member.type, f"a member of tar type {member.type!r}")
+            raise InvalidCrate(f"the .crate file has {kind} `{shown}` (only regular files and directories are accepted)")
+        if path.startswith("/"):
+            raise InvalidCrate(f"the .crate file has a member with an absolute path `{shown}` "
+                               f"(every path must be under `{self._top}/`)")
+        if "\\" in path or "\0" in path:
+            raise InvalidCrate(f"the .crate file has a member `{shown}` whose path holds a backslash or NUL")
+        parts = path.split("/")
+        if ".." in parts:
+            raise InvalidCrate(f"the .crate file has a member `{shown}` whose path holds `..`")
+        if "." in parts or "" in parts:
+            raise InvalidCrate(f"the .crate file has a member `{shown}` whose path holds an empty or `.` component")
+        if parts[0] != self._top or (len(parts) == 1 and not member.isdir()):
+            raise InvalidCrate(f"the .crate file has a member `{shown}` outside `{self._top}/`")
+        if path in self._seen:
+            raise InvalidCrate(f"the .crate file has `{shown}` more than once")
+        self._seen.add(path)
+
+
 def checksum(data: bytes | memoryview) -> str:
     """The `cksum` of an index entry: lowercase hex SHA-256 of the .crate bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -73,13 +119,16 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
     """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a whole gzip tar.
 
     The archive is streamed to its end (so a truncated one is refused), never extracted; at most
-    `unpacked_limit` bytes are decompressed.
+    `unpacked_limit` bytes are decompressed. Every member must be a regular file or a directory
+    under `NAME-VERSION/`, each path once (see `_MemberCheck`).
     """
     wanted = f"{name}-{version}/Cargo.toml"
+    check = _MemberCheck(f"{name}-{version}")
     manifest_bytes = None
     try:
         with _open_tar(crate, unpacked_limit) as archive:
             for member in _members(archive):
+                check(member)
                 if member.name != wanted:
                     continue
                 if not member.isfile() or member.size > MANIFEST_LIMIT:

@@ -30,6 +30,14 @@ def tar_gz(files: dict[str, bytes], *, directories: tuple[str, ...] = (),
     return raw.getvalue()
 
 
+def special_member(path: str, kind: bytes) -> tarfile.TarInfo:
+    """A member of tar type `kind` with no data: a character or block device (1, 3), or a FIFO."""
+    info = tarfile.TarInfo(path)
+    info.type = kind
+    info.devmajor, info.devminor = (1, 3) if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE) else (0, 0)
+    return info
+
+
 def manifest(name: str, version: str, extra: str = "") -> bytes:
     """A minimal Cargo.toml."""
     return f'[package]\nname = "{name}"\nversion = "{version}"\n{extra}'.encode()

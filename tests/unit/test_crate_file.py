@@ -74,7 +74,7 @@ def test_rejects_a_crate_without_cargo_toml() -> None:
 
 def test_rejects_cargo_toml_outside_the_package_directory() -> None:
     crate = tar_gz({"Cargo.toml": manifest("foo", "1.0.0"), "other-1.0.0/Cargo.toml": manifest("foo", "1.0.0")})
-    with pytest.raises(InvalidCrate, match="no foo-1.0.0/Cargo.toml"):
+    with pytest.raises(InvalidCrate, match="`Cargo.toml` outside `foo-1.0.0/`"):
         read_manifest(crate, "foo", "1.0.0", LIMIT)
 
 
@@ -108,7 +108,7 @@ def test_rejects_a_manifest_that_is_not_a_regular_file() -> None:
     as_dir = tar_gz({}, directories=("foo-1.0.0/Cargo.toml",))
     as_link = tar_gz({}, symlinks={"foo-1.0.0/Cargo.toml": "/etc/passwd"})
     for crate in (as_dir, as_link):
-        with pytest.raises(InvalidCrate, match="not a regular file"):
+        with pytest.raises(InvalidCrate, match="not a regular file|only regular files and directories"):
             read_manifest(crate, "foo", "1.0.0", LIMIT)
 
 

@@ -1,9 +1,10 @@
-"""Hostile .crate archives through `Registry.publish` and `Registry.add` (the CLI's `add`).
+"""Hostile .crate archives through `Registry.publish`, `Registry.add` (the CLI's `add`) and `import`.
 
-The registry never extracts an archive, only streams it to find Cargo.toml; these tests hold it to
-that: absolute and `..` paths, links out of the archive and writes through them change nothing
-outside the data directory, and nothing inside it but the expected files. Bombs are refused, or
-read, within bounded memory.
+The registry never extracts an archive, only streams it to find Cargo.toml, and it refuses, naming the
+member, whatever `cargo package` never makes and an unpacker could be led astray by: links, devices and
+FIFOs, absolute paths, `..`, `.` or empty components, backslashes, members outside `NAME-VERSION/`, the
+same path twice. Refused, such a crate changes nothing anywhere. Bombs are refused, or read, within
+bounded memory.
 """
 
 import io
@@ -16,48 +17,93 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.errors import PalletizerError
+from palletizer_lib.accounts import Accounts
+from palletizer_lib.catalog import Catalog
+from palletizer_lib.errors import BadRequest, PalletizerError
+from palletizer_lib.importer import REFUSED, import_directory
 from palletizer_lib.registry import Registry
 from tests.cratekit import gzip_tar, metadata
 from tests.files import tree
-from tests.unit.archives import gzip_bomb, manifest, tar_gz
+from tests.unit.archives import gzip_bomb, manifest, special_member, tar_gz
 
 GOOD = {"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0"), "evil-1.0.0/src/lib.rs": b""}
 ABSOLUTE = f"/tmp/palletizer-evil-{uuid.uuid4().hex}"
-ESCAPES = {
-    "absolute path": dict(files={ABSOLUTE: b"evil"}),
-    "dot-dot paths": dict(files={"../outside/evil": b"evil", "evil-1.0.0/../../outside/evil": b"evil",
-                                 "../../../../../../../../tmp/palletizer-evil": b"evil"}),
-    "symlinks out": dict(symlinks={"evil-1.0.0/up": "../../outside/sentinel", "evil-1.0.0/abs": "/etc/passwd"}),
-    "hardlinks out": dict(hardlinks={"evil-1.0.0/up": "../outside/sentinel", "evil-1.0.0/abs": "/etc/passwd"}),
-    "write through a symlink": dict(symlinks={"evil-1.0.0/dir": "../../outside"}),
+ONLY_FILES = "(only regular files and directories are accepted)"
+# case -> (the archive's members beyond GOOD, the start of the message naming the member)
+HOSTILE = {
+    "absolute path": (dict(files={ABSOLUTE: b"evil"}), f"a member with an absolute path `{ABSOLUTE}`"),
+    "dot-dot path": (dict(files={"evil-1.0.0/../../outside/evil": b"evil"}),
+                     "a member `evil-1.0.0/../../outside/evil` whose path holds `..`"),
+    "dot-dot first": (dict(files={"../outside/evil": b"evil"}), "a member `../outside/evil` whose path holds `..`"),
+    "symlink out": (dict(symlinks={"evil-1.0.0/up": "../../outside/sentinel"}),
+                    f"a symlink `evil-1.0.0/up` {ONLY_FILES}"),
+    "symlink to /etc/passwd": (dict(symlinks={"evil-1.0.0/abs": "/etc/passwd"}), "a symlink `evil-1.0.0/abs`"),
+    "symlink inside": (dict(symlinks={"evil-1.0.0/lib.rs": "src/lib.rs"}), "a symlink `evil-1.0.0/lib.rs`"),
+    "hardlink out": (dict(hardlinks={"evil-1.0.0/up": "../outside/sentinel"}),
+                     f"a hard link `evil-1.0.0/up` {ONLY_FILES}"),
+    "hardlink inside": (dict(hardlinks={"evil-1.0.0/copy.rs": "evil-1.0.0/src/lib.rs"}),
+                        "a hard link `evil-1.0.0/copy.rs`"),
+    "character device": (dict(special={"evil-1.0.0/tty": tarfile.CHRTYPE}),
+                         f"a character device `evil-1.0.0/tty` {ONLY_FILES}"),
+    "block device": (dict(special={"evil-1.0.0/sda": tarfile.BLKTYPE}), "a block device `evil-1.0.0/sda`"),
+    "fifo": (dict(special={"evil-1.0.0/pipe": tarfile.FIFOTYPE}), "a FIFO `evil-1.0.0/pipe`"),
+    "outside NAME-VERSION": (dict(files={"other-1.0.0/x.rs": b""}), "a member `other-1.0.0/x.rs` outside `evil-1.0.0/`"),
+    "top-level file": (dict(files={"README.md": b""}), "a member `README.md` outside `evil-1.0.0/`"),
+    "file named NAME-VERSION": (dict(files={"evil-1.0.0x/y": b""}), "a member `evil-1.0.0x/y` outside"),
+    "the top directory a file": (dict(files={"evil-1.0.0": b""}, first=True), "a member `evil-1.0.0` outside"),
+    "dot component": (dict(files={"evil-1.0.0/./src/x.rs": b""}),
+                      "a member `evil-1.0.0/./src/x.rs` whose path holds an empty or `.` component"),
+    "leading dot-slash": (dict(files={"./evil-1.0.0/src/lib.rs": b"evil"}),
+                          "a member `./evil-1.0.0/src/lib.rs` whose path holds an empty or `.` component"),
+    "empty component": (dict(files={"evil-1.0.0//src/x.rs": b""}), "a member `evil-1.0.0//src/x.rs` whose path"),
+    "file with a trailing slash": (dict(files={"evil-1.0.0/src/x.rs/": b""}), "a member `evil-1.0.0/src/x.rs/`"),
+    "backslashes": (dict(files={"evil-1.0.0/..\\..\\outside\\evil": b""}),
+                    "a member `evil-1.0.0/..\\..\\outside\\evil` whose path holds a backslash"),
+    "duplicate file": (dict(files={"evil-1.0.0/src/lib.rs": b"second"}, again=True),
+                       "`evil-1.0.0/src/lib.rs` more than once"),
+    "duplicate Cargo.toml": (dict(files={"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0", 'links = "z"\n')},
+                                  again=True), "`evil-1.0.0/Cargo.toml` more than once"),
+    "a directory and a file of one path": (dict(directories=("evil-1.0.0/src/lib.rs/",)),
+                                           "`evil-1.0.0/src/lib.rs` more than once"),
+    "control characters": (dict(files={"evil-1.0.0\x1b[2J\n/x.rs": b""}),
+                           "a member `evil-1.0.0\\x1b[2J\\n/x.rs` outside `evil-1.0.0/`"),
 }
+
+
+def hostile_crate(case: str) -> bytes:
+    """The good crate with the members of `case` added after it (or before it, for `first`)."""
+    spec = HOSTILE[case][0]
+    raw = io.BytesIO()
+    with gzip_tar(raw, format=tarfile.PAX_FORMAT) as archive:
+        extra = [(path, data) for path, data in spec.get("files", {}).items()]
+        for path, data in (extra + list(GOOD.items())) if spec.get("first") else list(GOOD.items()):
+            add_file(archive, path, data)
+        if not spec.get("first"):
+            for path, data in extra:
+                add_file(archive, path, data)
+        for path in spec.get("directories", ()):
+            info = tarfile.TarInfo(path)
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+        for kind, links in ((tarfile.SYMTYPE, spec.get("symlinks")), (tarfile.LNKTYPE, spec.get("hardlinks"))):
+            for path, target in (links or {}).items():
+                link = tarfile.TarInfo(path)
+                link.type, link.linkname = kind, target
+                archive.addfile(link)
+        for path, kind in spec.get("special", {}).items():
+            archive.addfile(special_member(path, kind))
+    return raw.getvalue()
+
+
 LINKED_MANIFESTS = {
     "Cargo.toml a symlink to /etc/passwd": tar_gz({}, symlinks={"evil-1.0.0/Cargo.toml": "/etc/passwd"}),
     "Cargo.toml a symlink out": tar_gz({}, symlinks={"evil-1.0.0/Cargo.toml": "../../outside/Cargo.toml"}),
-    "Cargo.toml a hardlink": tar_gz({"other.toml": manifest("evil", "1.0.0")},
-                                    hardlinks={"evil-1.0.0/Cargo.toml": "other.toml"}),
+    "Cargo.toml a hardlink": tar_gz({"evil-1.0.0/other.toml": manifest("evil", "1.0.0")},
+                                    hardlinks={"evil-1.0.0/Cargo.toml": "evil-1.0.0/other.toml"}),
     "Cargo.toml a directory": tar_gz({}, directories=("evil-1.0.0/Cargo.toml",)),
     "Cargo.toml again, as a link": tar_gz(GOOD, symlinks={"evil-1.0.0/Cargo.toml": "/etc/passwd"}),
 }
 MEMORY_BOUND = 4 * 1024 * 1024
-
-
-def escaping_crate(case: str) -> bytes:
-    """A good crate with the hostile members of `case` added (after them, a write through a link)."""
-    spec = ESCAPES[case]
-    files = {**GOOD, **spec.get("files", {})}
-    if case == "write through a symlink":
-        raw = io.BytesIO()
-        with gzip_tar(raw) as archive:
-            for path, data in GOOD.items():
-                add_file(archive, path, data)
-            link = tarfile.TarInfo("evil-1.0.0/dir")
-            link.type, link.linkname = tarfile.SYMTYPE, "../../outside"
-            archive.addfile(link)
-            add_file(archive, "evil-1.0.0/dir/evil", b"written through the link")
-        return raw.getvalue()
-    return tar_gz(files, symlinks=spec.get("symlinks"), hardlinks=spec.get("hardlinks"))
 
 
 def add_file(archive: tarfile.TarFile, path: str, data: bytes) -> None:
@@ -73,6 +119,7 @@ def world(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "sentinel").write_bytes(b"sentinel")
     (tmp_path / "cwd").mkdir()
+    (tmp_path / "vendor").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     return tmp_path
 
@@ -85,25 +132,35 @@ def add(registry: Registry, crate: bytes) -> dict:
     return registry.add(crate)
 
 
-@pytest.mark.parametrize("store", [publish, add])
-@pytest.mark.parametrize("case", list(ESCAPES))
-def test_members_escaping_the_archive_write_nothing_outside(world: Path, registry: Registry, case: str,
-                                                           store: Callable[[Registry, bytes], dict]) -> None:
-    """The crate is stored as it came (cargo itself refuses such members when it unpacks), and
-    nothing appears but its file and the index's."""
-    crate = escaping_crate(case)
+def import_one(registry: Registry, crate: bytes) -> dict:
+    """`palletizer import` of a directory holding only `crate`; raises what it refused the file for."""
+    directory = registry.layout.root.parent / "vendor"
+    (directory / "evil-1.0.0.crate").write_bytes(crate)
+    report = import_directory(registry, Accounts(registry.layout.accounts), Catalog(registry.layout.catalog),
+                              directory, actor="test")
+    [outcome] = report.outcomes
+    (directory / "evil-1.0.0.crate").unlink()
+    if outcome.result == REFUSED:
+        raise BadRequest(outcome.reason)
+    return registry.entries(outcome.name)[0]
+
+
+@pytest.mark.parametrize("store", [publish, add, import_one])
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_member_is_refused_by_name_and_nothing_changes(world: Path, registry: Registry, case: str,
+                                                                 store: Callable[[Registry, bytes], dict]) -> None:
+    """Refused with a 400 naming the member, before anything is written: no crate file, no index entry,
+    nothing outside the data directory (the crate is never extracted)."""
+    crate = hostile_crate(case)
     before = tree(world)
-    entry = store(registry, crate)
-    after = tree(world)
-    assert (entry["name"], entry["vers"]) == ("evil", "1.0.0")
-    assert {k: v for k, v in after.items() if not k.startswith("data/")} == \
-        {k: v for k, v in before.items() if not k.startswith("data/")}
-    new = sorted(set(after) - set(before))
-    assert [k for k in new if not k.startswith(("data/index/", "data/index.git/", "data/names/"))] == \
-        ["data/crates/evil", "data/crates/evil/evil-1.0.0.crate"]
-    assert after["data/crates/evil/evil-1.0.0.crate"] == crate
-    assert not [k for k, v in after.items() if isinstance(v, str)], "no link anywhere"
-    assert not Path(ABSOLUTE).exists() and not Path("/tmp/palletizer-evil").exists()
+    with pytest.raises(PalletizerError) as refused:
+        store(registry, crate)
+    assert refused.value.status == 400
+    assert f"the .crate file has {HOSTILE[case][1]}" in refused.value.detail, refused.value.detail
+    assert "\n" not in refused.value.detail
+    after = {k: v for k, v in tree(world).items() if not k.startswith(("data/accounts", "data/catalog"))}
+    assert after == {k: v for k, v in before.items() if not k.startswith(("data/accounts", "data/catalog"))}
+    assert not Path(ABSOLUTE).exists()
     assert registry.verify() == []
 
 
