@@ -12,7 +12,7 @@ from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .names import is_valid_name, normalise
-from .readme import render_readme, safe_url
+from .readme import safe_url
 from .registry import Registry, max_version
 from .versions import parse_version
 
@@ -123,7 +123,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
     summary_version = max_version(entries)
     entry = _chosen(entries, version or summary_version, canonical)
     row = next(r for r in rows if r.vers == entry["vers"])
-    metadata = _metadata(known, entry["vers"], rows)
+    described, metadata = _metadata(known, entry["vers"], rows)
     description = metadata.get("description") or ""
     links = [(label, url) for key, label in LINK_FIELDS if (url := safe_url(metadata.get(key)))]
     keywords = metadata.get("keywords")
@@ -141,7 +141,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
         license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
         keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
         rust_version=entry.get("rust_version"),
-        readme_html=render_readme(readme) if isinstance(readme := metadata.get("readme"), str) else "",
+        readme_html=catalog.readme_html(canonical, described) if described is not None else "",
         cargo_toml=cargo_toml_line(canonical, summary_version),
         cargo_config=cargo_config(registry, fallback_url),
     )
@@ -180,12 +180,12 @@ def _chosen(entries: list[dict], version: str, name: str) -> dict:
     raise NotFound(f"crate `{name}` has no version {version}")
 
 
-def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> dict:
+def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict]:
     """The catalog's metadata of `vers`, else of the newest version that has any (a crate added before
-    the catalog existed has none)."""
+    the catalog existed has none), with the version it describes."""
     if vers in known:
-        return known[vers].metadata
-    return next((known[r.vers].metadata for r in rows if r.vers in known), {})
+        return vers, known[vers].metadata
+    return next(((r.vers, known[r.vers].metadata) for r in rows if r.vers in known), (None, {}))
 
 
 def _dependency(dep: dict) -> Dependency:

@@ -1,5 +1,6 @@
 """What the index does not carry: when and by whom each version was published, the metadata cargo
-sends with it (description, README, links), and download counts. SQLite (`catalog.sqlite3`).
+sends with it (description, README, links), each README rendered as the web pages show it, and download
+counts. SQLite (`catalog.sqlite3`).
 
 The index stays the source of truth for which versions exist; the catalog only describes them.
 """
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .names import normalise
+from .readme import render_readme
 from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
@@ -26,6 +28,12 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (crate, vers)
 );
 CREATE INDEX IF NOT EXISTS versions_by_time ON versions (published);
+CREATE TABLE IF NOT EXISTS readmes (
+    crate TEXT NOT NULL,
+    vers TEXT NOT NULL,
+    html TEXT NOT NULL,
+    PRIMARY KEY (crate, vers)
+);
 CREATE TABLE IF NOT EXISTS downloads (
     crate TEXT NOT NULL,
     vers TEXT NOT NULL,
@@ -55,17 +63,56 @@ class Catalog(SqliteStore):
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:
-        """Describe a version just published (keeps the first record if it is recorded twice)."""
+        """Describe a version just published, with its README rendered (keeps the first record if it is
+        recorded twice)."""
         described = {key: metadata.get(key) for key in DESCRIBED_FIELDS if metadata.get(key) not in (None, "", [])}
+        readme = described.get("readme")
+        rendered = render_readme(readme) if isinstance(readme, str) else None
         with self._db() as db:
             db.execute("INSERT OR IGNORE INTO versions (crate, vers, name, published, publisher, metadata) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        (normalise(name), vers, name, published or time.time(), publisher, json.dumps(described)))
+            if rendered is not None:
+                db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
+                           (normalise(name), vers, rendered))
+
+    def readme_html(self, name: str, vers: str) -> str:
+        """The README of a version as the web pages show it (empty if it has none): as rendered when it was
+        recorded, or, for a version recorded before READMEs were kept rendered, rendered now and kept."""
+        with self._db() as db:
+            row = db.execute("SELECT html FROM readmes WHERE crate = ? AND vers = ?",
+                             (normalise(name), vers)).fetchone()
+        if row is not None:
+            return row[0]
+        return self._render_missing(name, vers) or ""
+
+    def render_missing_readmes(self) -> list[str]:
+        """Render and keep the README of every version that has one not rendered yet; say which."""
+        with self._db() as db:
+            rows = db.execute("SELECT v.name, v.vers FROM versions v LEFT JOIN readmes r "
+                              "ON r.crate = v.crate AND r.vers = v.vers "
+                              "WHERE r.html IS NULL AND json_type(v.metadata, '$.readme') = 'text' "
+                              "ORDER BY v.crate, v.vers").fetchall()
+        return [f"rendered the README of {name} {vers}" for name, vers in rows
+                if self._render_missing(name, vers) is not None]
+
+    def _render_missing(self, name: str, vers: str) -> str | None:
+        """Render the recorded README of a version and keep it; None if the version has no README."""
+        with self._db() as db:
+            row = db.execute("SELECT json_extract(metadata, '$.readme') FROM versions WHERE crate = ? AND vers = ? "
+                             "AND json_type(metadata, '$.readme') = 'text'", (normalise(name), vers)).fetchone()
+        if row is None:
+            return None
+        rendered = render_readme(row[0])
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
+                       (normalise(name), vers, rendered))
+        return rendered
 
     def forget_version(self, name: str, vers: str) -> None:
         """Drop a removed version's description and counts."""
         with self._db() as db:
-            for table in ("versions", "downloads"):
+            for table in ("versions", "readmes", "downloads"):
                 db.execute(f"DELETE FROM {table} WHERE crate = ? AND vers = ?", (normalise(name), vers))
 
     def count_download(self, name: str, vers: str) -> None:
