@@ -156,7 +156,7 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         _list(registry, args.name)
     elif args.command == "verify":
         if args.repair:
-            for change in registry.repair():
+            for change in registry.repair() + Catalog(registry.layout.catalog).render_missing_readmes():
                 print(f"repaired: {change}")
         with ProgressBar() as bar:
             problems = registry.verify(bar)
