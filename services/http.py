@@ -10,7 +10,7 @@ from palletizer_lib.access import Access
 from palletizer_lib.errors import PalletizerError, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
 from services.metrics import METRICS_PATH, MetricsResource, collectors
-from services.observe import Observer
+from services.observe import Observer, log_unexpected_error
 
 GIT_PREFIX = "/git/"
 READ_PREFIXES = ("/index/", "/files/", GIT_PREFIX)
@@ -26,6 +26,15 @@ def error_body(detail: str) -> bytes:
 def _serialize_http_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
     resp.content_type = falcon.MEDIA_JSON
     resp.data = error_body(error.description or error.title or str(error.status))
+
+
+def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict) -> None:
+    """Any exception no other handler takes: logged without the query string or headers (which may carry a
+    token), answered 500 in Cargo's error JSON."""
+    log_unexpected_error(req, error)
+    resp.status = falcon.HTTP_500
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = error_body("the server failed to answer this request; its log says where")
 
 
 class _ErrorRenderer:
@@ -81,6 +90,7 @@ def create_app(access: Access, *, index_size: bool = False, downloads: bool = Fa
     router = CompiledRouter()
     app = falcon.App(middleware=[Observer(router), ReadAccess(access)], router=router)
     app.set_error_serializer(_serialize_http_error)
+    app.add_error_handler(Exception, _unexpected_error)
     app.add_error_handler(PalletizerError, _ErrorRenderer(access.registry))
     app.add_route("/health", HealthResource(access.registry))
     app.add_route(METRICS_PATH, MetricsResource(collectors(access, index_size=index_size, downloads=downloads)))

@@ -4,12 +4,17 @@ The access log (logger `palletizer.access`, level INFO) has `key=value` fields: 
 query string), route (the Falcon route template, `-` if none matched), status, duration in
 milliseconds, client address, and body bytes (`-` when a stream of unknown length). No header is ever
 logged, so neither is a token.
+
+An exception no handler expected is logged (logger `palletizer.error`, level ERROR) with the request's
+method and path, and its traceback without the exceptions' messages, which may quote what the request
+carried.
 """
 
 import json
 import logging
 import re
 import time
+import traceback
 
 import falcon
 from falcon.routing import CompiledRouter
@@ -21,6 +26,7 @@ NO_ROUTE = UNKNOWN = "-"
 _PLAIN = re.compile(r'[!#-<>-\[\]-~]+')  # printable ASCII but space, `"`, `=` and `\`: written unquoted
 
 logger = logging.getLogger("palletizer.access")
+error_logger = logging.getLogger("palletizer.error")
 
 
 class Observer:
@@ -70,3 +76,23 @@ def _body_size(req: falcon.Request, resp: falcon.Response) -> int | str:
 def _quoted(value: str) -> str:
     """`value` as is if plain, else as a JSON string (so a field never holds a space or a line break)."""
     return value if _PLAIN.fullmatch(value) else json.dumps(value)
+
+
+def log_unexpected_error(req: falcon.Request, error: BaseException) -> None:
+    """Log `error`, raised while answering `req`: its method, path and traceback, never the query string,
+    a header, or an exception's message."""
+    method = req.method if req.method in METHODS else "OTHER"
+    error_logger.error("unexpected error answering %s %s\n%s", method, _quoted(req.path), _frames(error))
+
+
+def _frames(error: BaseException) -> str:
+    """The traceback of `error` and of the exceptions it was raised from or while handling, each with its
+    type but not its message."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\nduring the handling of it, another error:\n".join(
+        "Traceback (most recent call last):\n" + "".join(traceback.format_tb(e.__traceback__))
+        + f"{type(e).__module__}.{type(e).__qualname__} (message not logged)" for e in reversed(chain))

@@ -13,6 +13,7 @@ from palletizer_lib.registry import Registry
 from services import serve
 from services.http import create_app
 from services.metrics import PUBLISHES
+from services.params import query_int, query_text
 from services.web import app as web
 
 DEFAULT_PER_PAGE = 10
@@ -74,8 +75,8 @@ class SearchResource:
         self._catalog = catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        query = req.get_param("q", default="")
-        per_page = req.get_param_as_int("per_page", default=DEFAULT_PER_PAGE, min_value=1)
+        query = query_text(req, "q")
+        per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1)
         total, found = self._registry.search(query, min(per_page, MAX_PER_PAGE))
         downloads = self._catalog.downloads_by_crate(s.name for s in found)
         resp.media = {

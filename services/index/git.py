@@ -16,6 +16,7 @@ from dulwich.server import DictBackend, UploadPackHandler
 
 from palletizer_lib.errors import BadRequest, Forbidden
 from palletizer_lib.registry import Registry
+from services.params import query_text
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
@@ -55,7 +56,7 @@ class InfoRefsResource(_GitResource):
     """`GET /git/index/info/refs?service=git-upload-pack`: the ref advertisement."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        service = req.get_param("service")
+        service = query_text(req, "service")
         if service == RECEIVE_PACK:
             raise Forbidden(READ_ONLY)
         if service != UPLOAD_PACK:

@@ -19,6 +19,7 @@ import falcon
 from palletizer_lib import browse
 from palletizer_lib.access import Access, token_from_header
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
+from services.params import query_int, query_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 COOKIE = "palletizer_token"
 STYLE_PATH = "/static/style.css"
+MAX_NEXT = 2048
 HTML = "text/html; charset=utf-8"
 PageBuilder = Callable[[falcon.Request, falcon.Response], None]
 INVALID_TOKEN = "That token is not valid (unknown, revoked or expired)."
@@ -124,13 +126,12 @@ class CrateListResource:
         self._pages = pages
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._pages.serve(req, resp, self._page)
+        query, page = query_text(req, "q"), query_int(req, "page", 1, minimum=1)
+        self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page))
 
-    def _page(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int) -> None:
         access = self._pages.access
-        page = req.get_param("page", default="1")
-        listing = browse.crate_list(access.registry, access.catalog, req.get_param("q", default=""),
-                                    int(page) if page.isdecimal() else 1)
+        listing = browse.crate_list(access.registry, access.catalog, query, page)
         self._pages.render(req, resp, "list.html", listing=listing, query=listing.query,
                            cargo_config=browse.cargo_config(access.registry, req.prefix))
 
@@ -163,7 +164,8 @@ class LoginResource:
         if not self._pages.auth_required:
             redirect(resp, "/")
             return
-        self._pages.render(req, resp, "login.html", next=_local(req.get_param("next")), message=None)
+        target = _local(query_text(req, "next", default="/", max_length=MAX_NEXT))
+        self._pages.render(req, resp, "login.html", next=target, message=None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = _form(req)

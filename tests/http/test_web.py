@@ -68,8 +68,14 @@ def test_search_filters_by_name_and_description(site: Live) -> None:
     assert listed(nothing) == [] and "No crate matches" in text_of(nothing)
 
 
-def test_paging_is_lenient(site: Live) -> None:
-    assert listed(page(site, "/", page="99")) == listed(page(site, "/", page="nonsense")) == listed(page(site, "/"))
+def test_a_page_past_the_last_is_the_last(site: Live) -> None:
+    assert listed(page(site, "/", page="99")) == listed(page(site, "/"))
+
+
+@pytest.mark.parametrize("bad", ["nonsense", "0", "-1", "9" * 5000])
+def test_a_page_that_is_no_page_number_is_400_json(site: Live, bad: str) -> None:
+    response = requests.get(site.url + "/", params={"page": bad}, timeout=10)
+    assert response.status_code == 400 and response.json()["errors"][0]["detail"]
 
 
 def test_the_crate_page_answers_to_any_spelling(site: Live) -> None:
