@@ -2,6 +2,7 @@
 
 import html
 import re
+import sqlite3
 from html.parser import HTMLParser
 
 import pytest
@@ -196,3 +197,21 @@ def test_without_auth_required_there_is_no_login(site: Live) -> None:
     response = requests.get(f"{site.url}/login", allow_redirects=False, timeout=10)
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert "Log out" not in page(site, "/")
+
+
+def test_the_readme_served_is_the_one_stored_at_publish(site: Live) -> None:
+    site.publish("stored-readme", readme="# Stored\n\n*once*\n")
+    with sqlite3.connect(site.data / "catalog.sqlite3") as db:
+        [(stored,)] = db.execute("SELECT html FROM readmes WHERE crate = 'stored-readme'").fetchall()
+    assert stored == "<h1>Stored</h1>\n<p><em>once</em></p>\n"
+    assert stored in page(site, "/crates/stored-readme")
+
+
+def test_a_hostile_readme_is_shown_as_plain_text(site: Live) -> None:
+    site.publish("hostile-readme", readme="<div>" * 150_000)
+    markup = page(site, "/crates/hostile-readme")
+    readme = markup[markup.index('<section class="readme">'):]
+    assert "This README is shown as plain text: it is too large to render." in text_of(readme)
+    assert "&lt;div&gt;" * 150_000 in readme
+    site.publish("harmless-readme", readme="harmless")
+    assert len(Elements(markup).find("div")) == len(Elements(page(site, "/crates/harmless-readme")).find("div"))
