@@ -18,6 +18,7 @@ from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooL
 from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
+from .manifest import check_manifest_matches
 from .names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
@@ -143,7 +144,8 @@ class Registry:
         entry = entry_from_metadata(metadata, crate_file.checksum(crate))
         parse_version(entry["vers"])
         self._check_crate_size(crate)
-        crate_file.read_manifest(crate, entry["name"], entry["vers"], self._unpacked_limit())
+        manifest = crate_file.read_manifest(crate, entry["name"], entry["vers"], self._unpacked_limit())
+        check_manifest_matches(manifest, entry, self.own_index_urls())
         description = metadata.get("description")
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry

@@ -17,7 +17,7 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.cratekit import crate_for, metadata
 from tests.server import issue_token, running_server
 
 SMALL_MAX_CRATE_SIZE = 4096
@@ -77,8 +77,9 @@ class Live:
     def publish(self, name: str, version: str = "1.0.0", files: dict[str, bytes] | None = None,
                 manifest_extra: str = "", **fields: object) -> bytes:
         """Publish a crate over HTTP, assert success, return the .crate bytes."""
-        crate = make_crate(name, version, manifest_extra, files)
-        response = self.put_body(encode_publish_body(metadata(name, version, **fields), crate))
+        meta = metadata(name, version, **fields)
+        crate = crate_for(meta, manifest_extra, files, index_url=f"sparse+{self.url}/index/")
+        response = self.put_body(encode_publish_body(meta, crate))
         assert response.status_code == 200, response.text
         return crate
 

@@ -5,7 +5,7 @@ import requests
 
 from palletizer_lib.config import CRATES_IO_INDEX
 from palletizer_lib.publish_body import encode_publish_body
-from tests.cratekit import dep, make_crate, metadata, publish_body
+from tests.cratekit import crate_for, dep, metadata, publish_body
 from tests.http.support import Live, assert_error
 from tests.server import issue_token
 
@@ -32,11 +32,9 @@ def test_publish_answers_with_warnings(live: Live) -> None:
 
 def test_published_entry_carries_the_metadata(live: Live) -> None:
     name = live.unique("api-entry")
-    body = encode_publish_body(
-        metadata(name, "2.0.0", deps=[dep("serde", "^1.0", registry=CRATES_IO_INDEX, features=["derive"])],
-                 features={"default": ["fast"], "fast": []}, links=None, rust_version="1.70"),
-        make_crate(name, "2.0.0"),
-    )
+    meta = metadata(name, "2.0.0", deps=[dep("serde", "^1.0", registry=CRATES_IO_INDEX, features=["derive"])],
+                    features={"default": ["fast"], "fast": []}, links=None, rust_version="1.70")
+    body = encode_publish_body(meta, crate_for(meta))
     assert live.put_body(body).status_code == 200
     [entry] = live.index_lines(name)
     assert entry["name"] == name and entry["vers"] == "2.0.0" and entry["yanked"] is False
@@ -78,10 +76,8 @@ def test_another_spelling_of_an_existing_crate_is_409(live: Live) -> None:
 def test_dependency_from_a_registry_not_allowed_is_403(live: Live) -> None:
     name = live.unique("api-foreign")
     before = live.snapshot()
-    body = encode_publish_body(
-        metadata(name, "1.0.0", deps=[dep("foreign_dep", registry="https://elsewhere.example/index")]),
-        make_crate(name, "1.0.0"),
-    )
+    meta = metadata(name, "1.0.0", deps=[dep("foreign_dep", registry="https://elsewhere.example/index")])
+    body = encode_publish_body(meta, crate_for(meta))
     detail = assert_error(live.put_body(body), 403)
     assert "foreign_dep" in detail
     assert live.snapshot() == before
@@ -91,11 +87,9 @@ def test_dependency_from_a_registry_not_allowed_is_403(live: Live) -> None:
 def test_renamed_dependency_from_a_registry_not_allowed_names_the_real_crate(live: Live) -> None:
     name = live.unique("api-renamed")
     before = live.snapshot()
-    body = encode_publish_body(
-        metadata(name, "1.0.0", deps=[dep("real_pkg", registry="https://elsewhere.example/index",
-                                          explicit_name_in_toml="alias")]),
-        make_crate(name, "1.0.0"),
-    )
+    meta = metadata(name, "1.0.0", deps=[dep("real_pkg", registry="https://elsewhere.example/index",
+                                              explicit_name_in_toml="alias")])
+    body = encode_publish_body(meta, crate_for(meta))
     detail = assert_error(live.put_body(body), 403)
     assert "real_pkg" in detail
     assert live.snapshot() == before

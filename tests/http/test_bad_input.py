@@ -19,7 +19,8 @@ import requests
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
 from palletizer_lib.registry import Registry
 from services.api.app import max_publish_body
-from tests.cratekit import gzip_tar, make_crate, metadata
+from palletizer_lib.config import CRATES_IO_INDEX
+from tests.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
 from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
 from tests.unit import archives
 
@@ -297,6 +298,83 @@ def test_small_registry_still_answers(small_live: Live) -> None:
     assert small_live.get("/index/config.json").json()["api"] == small_live.url
     crate = small_live.get("/files/small-ok/small-ok-1.0.0.crate")
     assert crate.status_code == 200
+
+
+# -- the packaged Cargo.toml against the metadata ---------------------------------------
+
+EVIL_INDEX = "https://evil.example/index"
+EVIL_TABLE = f'[dependencies.evil]\nversion = "1"\nregistry-index = "{EVIL_INDEX}"\n'
+
+
+def mismatched(live: Live, sent: dict, packaged: dict, manifest_extra: str = "") -> bytes:
+    """A publish body sending metadata `sent` with the crate cargo would package for `packaged`."""
+    return encode_publish_body(sent, crate_for(packaged, manifest_extra, index_url=f"sparse+{live.url}/index/"))
+
+
+MISMATCHES = {
+    "a disallowed-registry dependency only in Cargo.toml": (
+        lambda m: (m(), m(), EVIL_TABLE),
+        f"dependency `evil` (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata"),
+    "a disallowed-registry dependency the metadata says is this registry's": (
+        lambda m: (m(deps=[dep("evil", "^1")]), m(deps=[dep("evil", "^1", registry=EVIL_INDEX)]), ""),
+        f"dependency `evil` has registry {EVIL_INDEX} in Cargo.toml but this registry in the metadata"),
+    "a renamed dependency only in Cargo.toml": (
+        lambda m: (m(), m(deps=[dep("evil", "^1", registry=EVIL_INDEX, explicit_name_in_toml="serde")]), ""),
+        f"dependency `serde` (package `evil`) (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata"),
+    "a target-specific build-dependency only in Cargo.toml": (
+        lambda m: (m(), m(deps=[dep("evil", "^1", registry=EVIL_INDEX, kind="build", target="cfg(unix)")]), ""),
+        f"build-dependency `evil` for target `cfg(unix)` (from registry {EVIL_INDEX}) is in Cargo.toml but not"),
+    "a dependency only in the metadata": (
+        lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]), m(), ""),
+        "dependency `serde` (from crates.io) is in the metadata but not in Cargo.toml"),
+    "another version requirement": (
+        lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
+                   m(deps=[dep("serde", "^0.1", registry=CRATES_IO_INDEX)]), ""),
+        "dependency `serde` (from crates.io) has version requirement `^0.1` in Cargo.toml but `^1` in the metadata"),
+    "a dependency optional in Cargo.toml only": (
+        lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
+                   m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX, optional=True, features=["derive"],
+                               default_features=False)]), ""),
+        'has features `["derive"]` in Cargo.toml but `[]` in the metadata, optional true in Cargo.toml but false in'
+        " the metadata, default-features false in Cargo.toml but true in the metadata"),
+    "another features table": (
+        lambda m: (m(features={"std": []}), m(features={"std": ["dep:evil"], "x": []}), ""),
+        'feature `std` is `["dep:evil"]` in Cargo.toml but `[]` in the metadata; feature `x` is in Cargo.toml'),
+    "another links": (lambda m: (m(), m(links="ssl"), ""), "`links` is `ssl` in Cargo.toml but none in the metadata"),
+}
+
+
+@pytest.mark.parametrize("case", list(MISMATCHES))
+def test_a_packaged_cargo_toml_disagreeing_with_the_metadata_is_400(seeded: Live, case: str) -> None:
+    """Cargo builds a downloaded crate from its Cargo.toml: what it says must be what the index says."""
+    make, expected = MISMATCHES[case]
+    sent, packaged, extra = make(lambda **fields: metadata("hidden-dep", "1.0.0", **fields))
+    before = seeded.snapshot()
+    detail = assert_error(seeded.put_body(mismatched(seeded, sent, packaged, extra)), 400)
+    assert detail.startswith("the packaged Cargo.toml does not match the publish metadata: "), detail
+    assert expected in detail, detail
+    assert seeded.snapshot() == before
+    assert_error(seeded.get("/files/hidden-dep/hidden-dep-1.0.0.crate"), 404)
+
+
+def test_a_disallowed_registry_in_both_is_403(seeded: Live) -> None:
+    meta = metadata("hidden-dep", "1.0.0", deps=[dep("evil", "^1", registry=EVIL_INDEX)])
+    before = seeded.snapshot()
+    detail = assert_error(seeded.put_body(mismatched(seeded, meta, meta)), 403)
+    assert "`evil`" in detail and EVIL_INDEX in detail
+    assert seeded.snapshot() == before
+
+
+def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: Live) -> None:
+    """Spelled as `cargo package` writes it: requirements without `^`, this registry's deps by its index URL."""
+    meta = metadata("agreeing", "1.0.0", features={"default": ["dep:local"], "fast": []}, links="agree",
+                    rust_version="1.70",
+                    deps=[dep("local", "^0.1", optional=True), dep("serde", ">= 1.0, < 2", registry=CRATES_IO_INDEX),
+                          dep("seed-crate", "^1", explicit_name_in_toml="seed", kind="build", target="cfg(unix)")])
+    packaged = {**meta, "deps": [{**d, "version_req": d["version_req"].lstrip("^")} for d in meta["deps"]]}
+    assert seeded.put_body(mismatched(seeded, meta, packaged)).status_code == 200
+    [entry] = seeded.index_lines("agreeing")
+    assert [d["name"] for d in entry["deps"]] == ["local", "serde", "seed"]
 
 
 # -- after all of the above ------------------------------------------------------------

@@ -10,12 +10,12 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import NotFound
 from palletizer_lib.registry import Registry
-from tests.cratekit import dep, make_crate, metadata
+from tests.cratekit import crate_for, dep, make_crate, metadata
 
 
 def publish(registry: Registry, catalog: Catalog, name: str, version: str, when: float, **fields: object) -> None:
     described = metadata(name, version, **fields)
-    registry.publish(described, make_crate(name, version))
+    registry.publish(described, crate_for(described))
     catalog.record_version(name, version, "alice", described, published=when)
 
 

@@ -13,7 +13,7 @@ from palletizer_lib.errors import AlreadyPublished, Conflict, Forbidden, Invalid
 from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import dep, make_crate, metadata
+from tests.cratekit import crate_for, dep, make_crate, metadata
 from tests.unit.archives import manifest, tar_gz
 
 OTHER_REGISTRY = "https://other.example/index"
@@ -21,7 +21,8 @@ OTHER_REGISTRY = "https://other.example/index"
 
 def publish(registry: Registry, name: str, version: str, manifest_extra: str = "", **fields: object) -> dict:
     """Publish a fresh crate as cargo would."""
-    return registry.publish(metadata(name, version, **fields), make_crate(name, version, manifest_extra))
+    meta = metadata(name, version, **fields)
+    return registry.publish(meta, crate_for(meta, manifest_extra))
 
 
 def commit_count(registry: Registry) -> int:
@@ -43,8 +44,9 @@ def make_registry(tmp_path: Path, **settings: object) -> Registry:
 # -- publishing -----------------------------------------------------------------------------
 
 def test_publish_then_read(registry: Registry) -> None:
-    crate = make_crate("foo", "1.0.0")
-    entry = registry.publish(metadata("foo", "1.0.0", features={"std": []}), crate)
+    meta = metadata("foo", "1.0.0", features={"std": []})
+    crate = crate_for(meta)
+    entry = registry.publish(meta, crate)
     assert entry["name"] == "foo" and entry["vers"] == "1.0.0"
     assert entry["cksum"] == hashlib.sha256(crate).hexdigest()
     assert registry.entries("foo") == [entry]
