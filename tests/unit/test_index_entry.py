@@ -317,3 +317,17 @@ def test_dump_and_parse_round_trip(manifest_entry: dict) -> None:
 ])
 def test_cargo_req_writes_requirements_as_cargo_publishes_them(written: str, published: str) -> None:
     assert cargo_req(written) == published
+
+
+def test_a_dependency_may_be_renamed_to_a_name_reserved_for_crates() -> None:
+    """`core = { package = "rustc-std-workspace-core", optional = true }`, as in cfg-if, memchr, hashbrown."""
+    manifest = {"package": {"name": "foo", "version": "1.0.0"},
+                "dependencies": {"core": {"version": "1.0.0", "optional": True, "package": "rustc-std-workspace-core"}}}
+    from_manifest = only_dep(entry_from_manifest(manifest, CKSUM, []))
+    meta = metadata("foo", "1.0.0", deps=[dep("rustc-std-workspace-core", "^1.0.0", optional=True,
+                                              explicit_name_in_toml="core")])
+    from_metadata = only_dep(entry_from_metadata(meta, CKSUM))
+    assert (from_manifest["name"], from_manifest["package"]) == ("core", "rustc-std-workspace-core")
+    assert (from_metadata["name"], from_metadata["package"]) == ("core", "rustc-std-workspace-core")
+    with pytest.raises(InvalidCrate, match="reserved"):
+        entry_from_manifest({**manifest, "dependencies": {"core": "1.0"}}, CKSUM, [])

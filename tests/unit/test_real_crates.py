@@ -1,0 +1,102 @@
+"""Real crates.io releases (Debian's `/usr/share/cargo/registry/`, e.g. from `librust-serde-json-dev`) are
+still accepted: packed as tar does it (directory entries, executable bits, pax or GNU headers, long names,
+`.cargo_vcs_info.json`, `Cargo.toml.orig`), added as they are and published with the metadata cargo
+would send for their Cargo.toml. Skipped where no such sources are installed.
+"""
+
+import io
+import os
+import tarfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.cratekit import dep, gzip_tar, metadata
+
+DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
+SOURCES = sorted(p for p in DEBIAN_REGISTRY.glob("*") if (p / "Cargo.toml").is_file()) \
+    if DEBIAN_REGISTRY.is_dir() else []
+LONG_NAME = "src/" + "a-very-long-directory-name-" * 4 + "/" + "and-a-long-file-name-" * 4 + ".rs"
+DEP_TABLES = {"dependencies": "normal", "dev-dependencies": "dev", "build-dependencies": "build"}
+
+pytestmark = pytest.mark.skipif(not SOURCES, reason=f"no crate sources in {DEBIAN_REGISTRY}")
+
+
+def pack(source: Path, tar_format: int) -> tuple[dict, bytes]:
+    """The parsed Cargo.toml of `source` and a .crate of it: every directory and file under
+    `NAME-VERSION/` with its mode, plus what `cargo package` adds."""
+    manifest = tomllib.loads((source / "Cargo.toml").read_text())
+    top = f"{manifest['package']['name']}-{manifest['package']['version']}"
+    raw = io.BytesIO()
+    with gzip_tar(raw, format=tar_format) as archive:
+        archive.addfile(directory_member(top))
+        for path in sorted(source.rglob("*")):
+            name = f"{top}/{path.relative_to(source)}"
+            if path.is_dir():
+                archive.addfile(directory_member(name))
+            elif path.is_file():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = path.stat().st_size, path.stat().st_mode & 0o777
+                with path.open("rb") as data:
+                    archive.addfile(info, data)
+        extra = {"Cargo.toml.orig": (source / "Cargo.toml").read_bytes(), LONG_NAME: b"",
+                 ".cargo_vcs_info.json": b'{"git": {"sha1": "0000"}, "path_in_vcs": ""}\n'}
+        for name, data in extra.items():
+            if not (source / name).exists():
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return manifest, raw.getvalue()
+
+
+def directory_member(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+def cargo_metadata(manifest: dict) -> dict:
+    """The publish metadata cargo sends for a crate whose normalised Cargo.toml is `manifest`."""
+    package = manifest["package"]
+    deps = []
+    scopes = [(None, manifest)] + list(manifest.get("target", {}).items())
+    for target, tables in scopes:
+        for table, kind in DEP_TABLES.items():
+            for key, spec in tables.get(table, {}).items():
+                spec = {"version": spec} if isinstance(spec, str) else spec
+                deps.append(dep(spec.get("package", key), semver_display(spec.get("version", "*")),
+                                features=spec.get("features", []), optional=spec.get("optional", False),
+                                default_features=spec.get("default-features", spec.get("default_features", True)),
+                                target=target, kind=kind, registry=spec.get("registry-index", CRATES_IO_INDEX),
+                                explicit_name_in_toml=key if "package" in spec else None))
+    return metadata(package["name"], package["version"], deps=deps, features=manifest.get("features", {}),
+                    links=package.get("links"), rust_version=package.get("rust-version"))
+
+
+def semver_display(req: str) -> str:
+    """A requirement as the semver crate prints it: comparators without spaces, bare versions with `^`."""
+    parts = ["".join(part.split()) for part in req.split(",")]
+    return ", ".join(f"^{p}" if p[:1].isdigit() and "*" not in p else p for p in parts)
+
+
+@pytest.fixture(scope="module")
+def registries(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, Registry]:
+    root = tmp_path_factory.mktemp("real")
+    return tuple(Registry.create(root / name, RegistryConfig(public_url=f"http://{name}.test"))
+                 for name in ("added", "published"))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.name for p in SOURCES])
+def test_a_real_crate_is_added_and_published(registries: tuple[Registry, Registry], source: Path) -> None:
+    added, published = registries
+    manifest, pax = pack(source, tarfile.PAX_FORMAT)
+    _, gnu = pack(source, tarfile.GNU_FORMAT)
+    entry = added.add(pax)
+    assert (entry["name"], entry["vers"]) == (manifest["package"]["name"], manifest["package"]["version"])
+    meta = cargo_metadata(manifest)
+    deps = [(d["name"], d.get("package"), d["kind"], d["target"]) for d in published.publish(meta, gnu)["deps"]]
+    assert deps == [(d["name"], d.get("package"), d["kind"], d["target"]) for d in entry["deps"]]
+    assert os.path.basename(published.crate_path(entry["name"], entry["vers"])) == f"{source.name}.crate"
