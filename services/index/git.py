@@ -5,7 +5,12 @@ and `net.git-fetch-with-cli = true` fetch from it.
 """
 
 import gzip
+import io
+import re
 import tempfile
+import time
+import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import falcon
@@ -14,7 +19,7 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
 from dulwich.server import DictBackend, UploadPackHandler
 
-from palletizer_lib.errors import BadRequest, Forbidden
+from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge
 from palletizer_lib.registry import Registry
 from services.params import query_text
 
@@ -23,6 +28,157 @@ RECEIVE_PACK = "git-receive-pack"
 READ_ONLY = ("the git index is read-only: crates are published with `cargo publish` "
              "(or `palletizer add`), never pushed")
 _SPOOL_IN_MEMORY = 1024 * 1024
+# The bounds of one upload-pack request, a round of git's stateless negotiation. An honest round is a `want`
+# per ref fetched, then `have`s, about 50 bytes each: git sends at most 8192 new ones a round until it has sent
+# 81920, then a tenth of those sent (libgit2 gives up after 256), plus again those found common. dulwich reads
+# and parses an object for every `want` and `have` line it knows, so beyond these its work is refused first.
+MAX_NEGOTIATION_BYTES = 1024 * 1024  # the body, plain or once inflated from gzip
+MAX_PKT_LINES = 25_000
+MAX_WANTS = 256
+MAX_HAVES = 20_000
+MAX_SHALLOWS = 1024
+# Reading, negotiating and building the pack of one request (a full clone of 100,000 objects takes ~12 s).
+REQUEST_SECONDS = 60.0
+
+_READ_CHUNK = 64 * 1024
+_PKT_LENGTH = re.compile(rb"[0-9a-fA-F]{4}")
+_OBJECT_ID = re.compile(rb"[0-9a-f]{40}")
+_COUNTED = {b"want": MAX_WANTS, b"have": MAX_HAVES, b"shallow": MAX_SHALLOWS}
+_FRESH_COPY = ("; a fetch into a copy of the index that shares no history with this registry sends that many: "
+               "delete that copy (for cargo, `~/.cargo/registry/index/NAME-*`) and fetch again")
+
+
+class Deadline:
+    """A wall-clock limit on one request's work, checked between its steps (no thread is ever killed)."""
+
+    def __init__(self, seconds: float = REQUEST_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def check(self) -> None:
+        """Raise `BadRequest` once the time is up."""
+        if self._clock() > self._end:
+            raise BadRequest(f"the git upload-pack request took more than {self.seconds:g} s and was stopped "
+                             "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
+
+
+class _Limited:
+    """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._left = MAX_NEGOTIATION_BYTES
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(self._left + 1 if size < 0 else min(size, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise PayloadTooLarge(f"the git upload-pack request body is larger than {MAX_NEGOTIATION_BYTES} bytes")
+        return data
+
+
+def read_request(body: BinaryIO, gzipped: bool, deadline: Deadline) -> bytes:
+    """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
+    stream: BinaryIO = _Limited(body)
+    if gzipped:
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := stream.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > MAX_NEGOTIATION_BYTES:
+                raise PayloadTooLarge(f"the git upload-pack request is larger than {MAX_NEGOTIATION_BYTES} bytes"
+                                      f"{' once inflated' if gzipped else ''}; an honest negotiation is far smaller")
+            chunks.append(chunk)
+            deadline.check()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadRequest(f"the git upload-pack request is not valid gzip: {exc}") from exc
+    return b"".join(chunks)
+
+
+def bounded_request(data: bytes, deadline: Deadline) -> bytes:
+    """`data` with repeated `want`, `have` and `shallow` lines dropped (they only repeat dulwich's work); a
+    `BadRequest` if its pkt-lines are malformed, or more than one negotiation round needs."""
+    counts = dict.fromkeys(_COUNTED, 0)
+    seen: set[bytes] = set()
+    kept: list[bytes] = []
+    position = lines = 0
+    while position < len(data):
+        lines += 1
+        if lines > MAX_PKT_LINES:
+            raise BadRequest(f"the git upload-pack request has more than {MAX_PKT_LINES} pkt-lines")
+        if lines % 1024 == 0:
+            deadline.check()
+        head = data[position:position + 4]
+        if not _PKT_LENGTH.fullmatch(head):
+            raise BadRequest(f"invalid git upload-pack request: bad pkt-line length {head!r} at byte {position}")
+        length = int(head, 16)
+        size = max(length, 4)  # 0000, 0001 and 0002 are the special packets of four bytes
+        if length == 3 or position + size > len(data):
+            raise BadRequest(f"invalid git upload-pack request: the pkt-line at byte {position} is cut short")
+        line = data[position:position + size]
+        position += size
+        command, _, argument = line[4:].rstrip(b"\n").partition(b" ")
+        limit = _COUNTED.get(command)
+        if limit is not None:
+            object_id = argument[:40]
+            if not _OBJECT_ID.fullmatch(object_id) or argument[40:41] not in (b"", b" "):
+                raise BadRequest(f"invalid git upload-pack request: `{command.decode()}` needs an object id, "
+                                 f"not {argument[:60]!r}")
+            counts[command] += 1
+            if counts[command] > limit:
+                raise BadRequest(f"the git upload-pack request has more than {limit} `{command.decode()}` lines, "
+                                 f"the most this registry takes in one request"
+                                 f"{_FRESH_COPY if command == b'have' else ''}")
+            key = command + b" " + object_id
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(line)
+    return b"".join(kept)
+
+
+def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
+                deadline: Deadline) -> tempfile.SpooledTemporaryFile:
+    """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
+    `deadline`; the reply is spooled, not held whole in memory."""
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    source = io.BytesIO(request)
+
+    def recv(size: int) -> bytes:
+        deadline.check()
+        return source.read(size)
+
+    def send(data: bytes) -> None:
+        deadline.check()
+        out.write(data)
+
+    try:
+        if advertise_refs:
+            out.write(pkt_line(f"# service={UPLOAD_PACK}\n".encode()) + pkt_line(None))
+        with Repo(git_dir) as repo:
+            get_raw = repo.object_store.get_raw
+
+            def checked_get_raw(name: bytes) -> tuple[int, bytes]:
+                deadline.check()
+                return get_raw(name)
+
+            # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
+            repo.object_store.get_raw = checked_get_raw
+            proto = ReceivableProtocol(recv, send)
+            handler = UploadPackHandler(DictBackend({b"/": repo}), [b"/"], proto, stateless_rpc=True,
+                                        advertise_refs=advertise_refs)
+            try:
+                handler.handle()
+            except (GitProtocolError, OSError, EOFError) as exc:
+                raise BadRequest(f"invalid git upload-pack request: {exc}") from exc
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
 
 
 def _no_cache(resp: falcon.Response) -> None:
@@ -33,23 +189,6 @@ def _no_cache(resp: falcon.Response) -> None:
 class _GitResource:
     def __init__(self, registry: Registry) -> None:
         self._git_dir = str(registry.layout.git)
-
-    def _run_upload_pack(self, body: BinaryIO, advertise_refs: bool) -> tempfile.SpooledTemporaryFile:
-        """Answer one stateless upload-pack exchange; the reply is spooled, not held whole in memory."""
-        out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
-        if advertise_refs:
-            out.write(pkt_line(f"# service={UPLOAD_PACK}\n".encode()) + pkt_line(None))
-        with Repo(self._git_dir) as repo:
-            backend = DictBackend({b"/": repo})
-            proto = ReceivableProtocol(body.read, out.write)
-            handler = UploadPackHandler(backend, [b"/"], proto, stateless_rpc=True, advertise_refs=advertise_refs)
-            try:
-                handler.handle()
-            except (GitProtocolError, OSError, EOFError) as exc:
-                out.close()
-                raise BadRequest(f"invalid git upload-pack request: {exc}") from exc
-        out.seek(0)
-        return out
 
 
 class InfoRefsResource(_GitResource):
@@ -63,7 +202,7 @@ class InfoRefsResource(_GitResource):
             raise falcon.HTTPForbidden(description="only git's smart HTTP protocol (git-upload-pack) is served")
         _no_cache(resp)
         resp.content_type = f"application/x-{UPLOAD_PACK}-advertisement"
-        resp.stream = self._run_upload_pack(_EmptyBody(), advertise_refs=True)
+        resp.stream = upload_pack(self._git_dir, b"", advertise_refs=True, deadline=Deadline())
 
 
 class UploadPackResource(_GitResource):
@@ -72,12 +211,13 @@ class UploadPackResource(_GitResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_type != f"application/x-{UPLOAD_PACK}-request":
             raise falcon.HTTPUnsupportedMediaType(description=f"expected application/x-{UPLOAD_PACK}-request")
-        body: BinaryIO = req.bounded_stream
-        if (req.get_header("Content-Encoding") or "").lower() == "gzip":
-            body = gzip.GzipFile(fileobj=body, mode="rb")
+        deadline = Deadline()
+        gzipped = (req.get_header("Content-Encoding") or "").lower() == "gzip"
+        request = read_request(req.bounded_stream, gzipped, deadline)
+        request = bounded_request(request, deadline)
         _no_cache(resp)
         resp.content_type = f"application/x-{UPLOAD_PACK}-result"
-        resp.stream = self._run_upload_pack(body, advertise_refs=False)
+        resp.stream = upload_pack(self._git_dir, request, advertise_refs=False, deadline=deadline)
 
 
 class ReceivePackResource:
@@ -85,12 +225,6 @@ class ReceivePackResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raise Forbidden(READ_ONLY)
-
-
-class _EmptyBody:
-    @staticmethod
-    def read(size: int = -1) -> bytes:
-        return b""
 
 
 def add_routes(app: falcon.App, registry: Registry) -> None:
