@@ -26,6 +26,11 @@ _MISS_COST = 128
 _ABSENT = object()
 
 
+def changed_ns(st: os.stat_result) -> int:
+    """When a file last changed, as far as a stat tells: its content (mtime) or its inode (ctime)."""
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
 @dataclass(frozen=True)
 class CachedFile:
     """One index file as served: its bytes, ETag (unquoted) and modification time."""
@@ -101,7 +106,7 @@ class IndexCache:
             head = self._head_path.read_bytes()
         except FileNotFoundError:
             return _Generation(None, None, False)
-        trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS
+        trusted = time.time_ns() - changed_ns(st) > RACY_NS
         with self._lock:
             current = self._generation
             if stat == current.stat and head == current.head:

@@ -116,7 +116,7 @@ def test_a_head_replaced_with_an_identical_stat_is_seen_while_young(registry: Re
     Registry(registry.layout.root).set_yanked("tick", "1.0.0", True)
     assert versions(cache.get(key, locate)) == [("1.0.0", True)]
 
-    later = frozen.st_mtime_ns + index_cache.RACY_NS + 1
+    later = index_cache.changed_ns(frozen) + index_cache.RACY_NS + 1
     monkeypatch.setattr(index_cache, "time", SimpleNamespace(time_ns=lambda: later))
     assert versions(cache.get(key, locate)) == [("1.0.0", True)]
     calls = locate.calls
