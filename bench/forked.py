@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from services import all as palletizer_all
 from services import listeners
+from services.bodies import BodyPolicy
 
 PR_SET_PDEATHSIG = 1
 
@@ -21,13 +22,14 @@ def main() -> int:
     processes = int(sys.argv[1])
     serve = listeners.serve
 
-    def forked(app: Callable, bound: list[listeners.Bound], **adjustments: object) -> None:
+    def forked(app: Callable, bound: list[listeners.Bound], limits: listeners.Limits,
+               policy: BodyPolicy | None = None, **adjustments: object) -> None:
         for _ in range(processes - 1):
             if os.fork() == 0:
                 # a child ends with the process the benchmark started and stops
                 ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
                 break
-        serve(app, bound, **adjustments)
+        serve(app, bound, limits, policy, **adjustments)
 
     listeners.serve = forked
     return palletizer_all.main(sys.argv[2:])

@@ -10,7 +10,7 @@ from services import serve
 from services.api import app as api
 from services.files import app as files
 from services.http import create_app
-from services.index import app as index
+from services.index import app as index, git
 
 PROG = "palletizer-all"
 
@@ -25,7 +25,8 @@ def create(access: Access) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-all`."""
-    return serve.main(PROG, argv, create, writes_config=True, max_body=api.max_publish_body)
+    return serve.main(PROG, argv, create, writes_config=True, max_body=api.max_publish_body,
+                      bodies=(*api.BODIES, *git.BODIES))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ def _serialize_http_error(req: falcon.Request, resp: falcon.Response, error: fal
     resp.data = error_body(error.description or error.title or str(error.status))
 
 
+def auth_challenge(registry: Registry, path: str, prefix: str = "") -> str:
+    """The `WWW-Authenticate` value of a 401 for `path`: Basic for git, else Cargo's with its login URL
+    (the served API URL, else `prefix`, the URL the request came to)."""
+    if path.startswith(GIT_PREFIX):
+        return GIT_CHALLENGE
+    api = registry.served_config().get("api", prefix)
+    return f'Cargo login_url="{api.rstrip("/")}/me"'
+
+
 def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict) -> None:
     """Any exception no other handler takes: logged without the query string or headers (which may carry a
     token), answered 500 in Cargo's error JSON."""
@@ -48,13 +57,7 @@ class _ErrorRenderer:
         resp.content_type = falcon.MEDIA_JSON
         resp.data = error_body(error.detail)
         if isinstance(error, Unauthorized):
-            resp.set_header("WWW-Authenticate", self._challenge(req))
-
-    def _challenge(self, req: falcon.Request) -> str:
-        if req.path.startswith(GIT_PREFIX):
-            return GIT_CHALLENGE
-        api = self._registry.served_config().get("api", req.prefix)
-        return f'Cargo login_url="{api.rstrip("/")}/me"'
+            resp.set_header("WWW-Authenticate", auth_challenge(self._registry, req.path, req.prefix))
 
 
 class ReadAccess:

@@ -4,32 +4,50 @@ waitress accepts every connection itself. A TLS connection is handed to one asyn
 the handshake (with a timeout, so a silent or broken client costs nothing but that connection) and
 then relays plaintext over a socketpair whose waitress channel carries the client's real address.
 A client outside a listener's `allow` networks gets a 403 as soon as its request headers are read,
-before any body, and never reaches the app.
+before any body, and never reaches the app; on a TLS listener it is closed at once, before any handshake.
+Every connection, a TLS one from its first byte, passes a `Gate` that bounds how many are open, in all and
+per client address.
 """
 
 import asyncio
+import io
 import logging
 import os
+import signal
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
+from waitress.receiver import FixedStreamReceiver
+from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
+from palletizer_lib.errors import Forbidden, PalletizerError
 from palletizer_lib.listeners import Listener
+from services.bodies import BodyPolicy
 from services.http import error_body
 
 HANDSHAKE_TIMEOUT = 10.0
 RELAY_CHUNK = 64 * 1024
 BACKLOG = 1024
+# A refused request's body up to this size is read and discarded, so that a client sending it without
+# waiting for `100 Continue` (curl waits for bodies over 1 MiB) reads the answer; a larger one is not read.
+DRAIN_LIMIT = 1024 * 1024
+LOOP_TIMEOUT = 1.0
+STOP_POLL = 0.1
+# How long a stop waits for the worker threads once every connection is closed.
+WORKER_WAIT = 10.0
 
 logger = logging.getLogger("palletizer.listeners")
 
@@ -94,32 +112,90 @@ def _remove_stale(listener: Listener, path: str) -> None:
     raise listener.fail("another process is listening on this socket")
 
 
-class NotAllowed(Error):
-    """The answer to a client outside a listener's `allow` networks."""
+class Refusal(Error):
+    """The answer refusing a request from its headers: Cargo's error JSON, with `headers` (a challenge)."""
 
-    code = 403
-    reason = "Forbidden"
+    def __init__(self, error: PalletizerError, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(error.detail)
+        self.code = error.status
+        self.reason = HTTPStatus(error.status).phrase
+        self.headers = headers or []
 
     def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
         """Cargo's error JSON."""
-        return f"{self.code} {self.reason}", [("Content-Type", "application/json")], error_body(self.body)
+        return (f"{self.code} {self.reason}", [("Content-Type", "application/json"), *self.headers],
+                error_body(self.body))
 
 
-class RefusingParser(HTTPRequestParser):
-    """Reads a request's headers, then completes it as a `NotAllowed` error without reading its body."""
+class _Discarded:
+    """A request body buffer that keeps nothing: the body of a refused request is read past, not stored."""
 
-    def __init__(self, adj: Adjustments, client: str) -> None:
+    def __init__(self) -> None:
+        self._length = 0
+
+    def append(self, data: bytes) -> None:
+        self._length += len(data)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def getfile(self) -> io.BytesIO:
+        return io.BytesIO()
+
+    def close(self) -> None:
+        pass
+
+
+class GuardedParser(HTTPRequestParser):
+    """waitress's request parser, which refuses a request as soon as its headers are in: a client the
+    listener does not allow, or what `BodyPolicy` refuses (a body where none is taken, too large a body,
+    a publish without a publishing token). A refused request's answer is its error; a body of at most
+    DRAIN_LIMIT bytes is read and discarded first (so the client, still sending it, reads the answer), a
+    larger or chunked one is not read at all, and the connection closes after the answer."""
+
+    def __init__(self, adj: Adjustments, client: str, policy: BodyPolicy | None, allowed: bool) -> None:
         super().__init__(adj)
         self.client = client
+        self.policy = policy
+        self.allowed = allowed
+        self._checked = False
 
     def received(self, data: bytes) -> int:
-        """Consume headers; once they are complete (or broken), the request is the 403."""
+        """Consume data; once the headers are complete, decide whether the request goes on."""
         consumed = super().received(data)
-        if (self.headers_finished or self.completed) and not self.empty:
-            self.error = NotAllowed(f"this server does not accept clients from {self.client} on this address")
-            self.expect_continue = False
-            self.completed = True
+        if self.headers_finished and not self._checked:
+            self._checked = True
+            if not self.empty and self.error is None:
+                self._check()
+            if self.error is not None:
+                # waitress would send `100 Continue` to a request it refuses itself, then wait for its body.
+                self.expect_continue = False
         return consumed
+
+    def _check(self) -> None:
+        try:
+            if not self.allowed:
+                raise Forbidden(f"this server does not accept clients from {self.client} on this address")
+            if self.policy is not None:
+                length = None if self.chunked else self.content_length
+                self.policy.check(self.command, self.path, self.headers, length, self.client)
+        except PalletizerError as error:
+            headers = self.policy.headers(error, self.path) if self.policy is not None else []
+            self._refuse(Refusal(error, headers))
+
+    def _refuse(self, error: Refusal) -> None:
+        drain = (not self.completed and not self.chunked and not self.expect_continue
+                 and self.content_length <= DRAIN_LIMIT)
+        self.error = error
+        self.expect_continue = False
+        self.connection_close = True
+        if self.body_rcv is not None:
+            self.body_rcv.getbuf().close()
+            self.body_rcv = None
+        if drain:
+            self.body_rcv = FixedStreamReceiver(self.content_length, _Discarded())
+        else:
+            self.completed = True
 
 
 class KeepAliveTask(WSGITask):
@@ -147,43 +223,148 @@ class KeepAliveTask(WSGITask):
 
 
 class Channel(HTTPChannel):
-    """A waitress channel whose answers without a body keep the connection open (`KeepAliveTask`)."""
+    """A waitress channel that guards its requests (`GuardedParser`), keeps the connection open after
+    answers without a body (`KeepAliveTask`), and gives back its place in the `Gate` when it closes."""
 
     task_class = KeepAliveTask
 
-
-class RefusedChannel(Channel):
-    """A connection from a client the listener does not allow: every request gets the 403."""
-
     def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, adj: Adjustments,
-                 map: dict | None = None) -> None:
+                 map: dict, *, ticket: "Ticket", policy: BodyPolicy | None, allowed: bool) -> None:
+        self.ticket = ticket
         super().__init__(server, sock, addr, adj, map)
-        self.parser_class = partial(RefusingParser, client=addr[0])
+        self.parser_class = partial(GuardedParser, client=addr[0], policy=policy, allowed=allowed)
+        ticket.channel = self
+
+    def del_channel(self, map: dict | None = None) -> None:
+        """Leave the socket map, and the gate."""
+        super().del_channel(map)
+        self.ticket.release()
+
+    @property
+    def idle(self) -> bool:
+        """True if closing this connection interrupts nothing: no request running or being received,
+        no answer being sent."""
+        return not self.requests and self.request is None and not self.total_outbufs_len
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is being served or its body received, or an answer is being sent."""
+        return bool(self.requests or self.total_outbufs_len
+                    or (self.request is not None and self.request.headers_finished))
+
+
+class Ticket:
+    """One admitted connection's place in the `Gate`, given back once (from any thread)."""
+
+    def __init__(self, gate: "Gate", client: str) -> None:
+        self.gate = gate
+        self.client = client
+        self.channel: Channel | None = None
+        self._released = False
+
+    def release(self) -> None:
+        """Give the place back; again is nothing."""
+        with self.gate.lock:
+            if self._released:
+                return
+            self._released = True
+            self.gate.leave(self)
+
+
+class Gate:
+    """The connections open at once, in all and per client address, including TLS connections still
+    shaking hands. A new connection over its address's cap is closed at once; one over the total limit
+    takes the place of the connection idle the longest, or is closed if none is idle."""
+
+    def __init__(self, limit: int, per_client: int) -> None:
+        self.limit = limit
+        self.per_client = per_client
+        self.lock = threading.Lock()
+        self.tickets: dict[Ticket, None] = {}
+        self.by_client: dict[str, int] = {}
+        self.refusals = 0
+
+    def admit(self, client: str, capped: bool = True) -> Ticket | None:
+        """A place for a new connection from `client` (`capped` by the per-client limit, for a TCP client),
+        or None if it must be closed (in the waitress loop)."""
+        with self.lock:
+            if capped and self.by_client.get(client, 0) >= self.per_client:
+                self._refused(f"{client} has {self.per_client} open, the most one client may have")
+                return None
+            full = len(self.tickets) >= self.limit
+        if full and not self._evict_idle():
+            self._refused(f"{self.limit} connections are open and none is idle")
+            return None
+        ticket = Ticket(self, client)
+        with self.lock:
+            self.tickets[ticket] = None
+            self.by_client[client] = self.by_client.get(client, 0) + 1
+        return ticket
+
+    def _refused(self, why: str) -> None:
+        """Log a refused connection: the 1st, 2nd, 4th, 8th... (a flood of them must not flood the log)."""
+        self.refusals += 1
+        if self.refusals & (self.refusals - 1) == 0:
+            logger.warning("refused a connection (%d so far): %s", self.refusals, why)
+
+    def leave(self, ticket: Ticket) -> None:
+        """Forget `ticket` (with the lock held)."""
+        self.tickets.pop(ticket, None)
+        left = self.by_client.get(ticket.client, 1) - 1
+        if left:
+            self.by_client[ticket.client] = left
+        else:
+            self.by_client.pop(ticket.client, None)
+
+    def _evict_idle(self) -> bool:
+        with self.lock:
+            idle = [t.channel for t in self.tickets if t.channel is not None and t.channel.idle]
+        if not idle:
+            return False
+        min(idle, key=lambda channel: channel.last_activity).handle_close()
+        return True
+
+    def channels(self) -> list[Channel]:
+        """The open waitress channels."""
+        with self.lock:
+            return [t.channel for t in self.tickets if t.channel is not None]
 
 
 class Admission:
     """Set as a waitress server's `channel_class`: what becomes of each connection it accepts."""
 
-    def __init__(self, listener: Listener, start_tls: Callable | None) -> None:
+    def __init__(self, listener: Listener, gate: Gate, policy: BodyPolicy | None,
+                 start_tls: Callable | None) -> None:
         self.listener = listener
+        self.gate = gate
+        self.policy = policy
         self.start_tls = start_tls
 
     def __call__(self, server: BaseWSGIServer, conn: socket.socket, addr: tuple, adj: Adjustments,
                  map: dict | None = None) -> None:
-        """Open the channel now, or once the TLS handshake is done (in the waitress loop, via its trigger)."""
+        """Admit the connection through the gate, then open its channel now, or once the TLS handshake is
+        done (in the waitress loop, via its trigger). On a TLS listener, a client outside `allow` is closed
+        at once, before any handshake."""
+        client = addr[0] if isinstance(addr, tuple) else ""
+        allowed = self.listener.allows(client)
+        ticket = (self.gate.admit(client, capped=self.listener.path is None)
+                  if allowed or self.start_tls is None else None)
+        if ticket is None:
+            conn.close()
+            return
         if self.start_tls is None:
-            self.channel(server, conn, addr)
+            self.channel(server, conn, addr, ticket, allowed)
             return
 
         def deliver(plain: socket.socket) -> None:
-            server.trigger.pull_trigger(lambda: self.channel(server, plain, addr))
+            server.trigger.pull_trigger(lambda: self.channel(server, plain, addr, ticket, allowed))
 
-        self.start_tls(conn, addr[0], deliver)
+        self.start_tls(conn, client, deliver, ticket)
 
-    def channel(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple) -> None:
-        """A waitress channel for `sock` whose client is `addr`, refused if `allow` does not cover it."""
-        channel_class = Channel if self.listener.allows(addr[0]) else RefusedChannel
-        channel_class(server, sock, addr, server.adj, map=server._map)
+    def channel(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, ticket: Ticket,
+                allowed: bool) -> None:
+        """A waitress channel for `sock` whose client is `addr`."""
+        Channel(server, sock, addr, server.adj, server._map, ticket=ticket, policy=self.policy, allowed=allowed)
 
 
 class TlsRelay:
@@ -195,16 +376,18 @@ class TlsRelay:
         self.running: set[Future] = set()
         threading.Thread(target=self.loop.run_forever, name="palletizer-tls", daemon=True).start()
 
-    def start(self, conn: socket.socket, client: str, deliver: Callable[[socket.socket], None], *,
+    def start(self, conn: socket.socket, client: str, deliver: Callable[[socket.socket], None], ticket: Ticket, *,
               context: ssl.SSLContext) -> None:
-        """Take over an accepted connection; `deliver` gets the plaintext end once the handshake is done."""
+        """Take over an accepted connection; `deliver` gets the plaintext end once the handshake is done.
+        The connection's `ticket` is given back when the relay ends."""
         future = asyncio.run_coroutine_threadsafe(self.relay(conn, client, context, deliver), self.loop)
         self.running.add(future)
-        future.add_done_callback(self.finished)
+        future.add_done_callback(partial(self.finished, ticket=ticket))
 
-    def finished(self, future: Future) -> None:
-        """Forget a relay that ended; log it if it failed unexpectedly."""
+    def finished(self, future: Future, ticket: Ticket) -> None:
+        """Forget a relay that ended and give its place back; log it if it failed unexpectedly."""
         self.running.discard(future)
+        ticket.release()
         if not future.cancelled() and future.exception() is not None:
             logger.error("TLS relay failed", exc_info=future.exception())
 
@@ -239,18 +422,92 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def serve(app: Callable, bound: list[Bound], **adjustments) -> None:
-    """Serve `app` on every bound listener, in one waitress loop with one pool of worker threads."""
-    socket_map: dict = {}
-    common = Adjustments(**adjustments)
-    dispatcher = ThreadedTaskDispatcher()
-    dispatcher.set_thread_count(common.threads)
-    relay = TlsRelay() if any(b.context for b in bound) else None
-    for b in bound:
-        server = create_server(app, map=socket_map, _dispatcher=dispatcher, sockets=[b.socket],
-                               url_scheme="https" if b.context else "http", **adjustments)
-        start_tls = partial(relay.start, context=b.context) if relay and b.context else None
-        server.channel_class = Admission(b.listener, start_tls)
-        allow = ", ".join(map(str, b.listener.allow)) or "any client"
-        logger.info("Serving on %s (allowing %s)", b.listener.url, allow)
-    MultiSocketServer(socket_map, common, [], dispatcher).run()
+@dataclass(frozen=True)
+class Limits:
+    """How many connections are served at once (`connections`, and `per_client` from one TCP client
+    address), and how long a stop waits for requests in flight (`grace`, seconds)."""
+
+    connections: int
+    per_client: int
+    grace: float
+
+
+class Server:
+    """Every bound listener in one waitress loop (poll-based, so any number of descriptors) with one pool
+    of worker threads, until SIGTERM or SIGINT; then it stops accepting, lets requests in flight finish
+    (up to the grace period), and returns."""
+
+    def __init__(self, app: Callable, bound: list[Bound], limits: Limits, policy: BodyPolicy | None,
+                 **adjustments) -> None:
+        self.limits = limits
+        self.map: dict = {}
+        # The gate decides which connections are served; waitress's own limit (which stops accepting, so
+        # that clients wait in the backlog) stays above it.
+        adjustments.update(asyncore_use_poll=True, connection_limit=limits.connections + 2 * len(bound) + 1)
+        self.adj = Adjustments(**adjustments)
+        self.dispatcher = ThreadedTaskDispatcher()
+        self.dispatcher.set_thread_count(self.adj.threads)
+        self.gate = Gate(limits.connections, limits.per_client)
+        self.servers: list[BaseWSGIServer] = []
+        self.stop_requested = False
+        relay = TlsRelay() if any(b.context for b in bound) else None
+        for b in bound:
+            server = create_server(app, map=self.map, _dispatcher=self.dispatcher, sockets=[b.socket],
+                                   url_scheme="https" if b.context else "http", **adjustments)
+            start_tls = partial(relay.start, context=b.context) if relay and b.context else None
+            server.channel_class = Admission(b.listener, self.gate, policy, start_tls)
+            self.servers.append(server)
+            allow = ", ".join(map(str, b.listener.allow)) or "any client"
+            logger.info("Serving on %s (allowing %s)", b.listener.url, allow)
+
+    def request_stop(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
+        """Stop at the loop's next turn (a signal handler: it only sets a flag)."""
+        self.stop_requested = True
+
+    def run(self) -> None:
+        """Serve until a stop is requested, then stop gracefully."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self.request_stop)
+        while not self.stop_requested:
+            wasyncore.poll2(LOOP_TIMEOUT, self.map)
+        self.stop()
+
+    def stop(self) -> None:
+        """Close the listening sockets, serve the requests in flight until they are answered or the grace
+        period is over, then close every connection and wait for the workers."""
+        for server in self.servers:
+            server.accepting = False
+            server.del_channel()
+            server.socket.close()
+        channels = self._channels()
+        busy = [channel for channel in channels if channel.busy]
+        logger.warning("stopping: %d request(s) in flight, waiting up to %g s", len(busy), self.limits.grace)
+        deadline = time.monotonic() + self.limits.grace
+        while True:
+            busy = []
+            for channel in self._channels():
+                if channel.busy:
+                    busy.append(channel)
+                else:
+                    channel.handle_close()
+            if not busy or time.monotonic() >= deadline:
+                break
+            wasyncore.poll2(STOP_POLL, self.map)
+        if busy:
+            logger.warning("stopping: %d request(s) still in flight after %g s are cut off",
+                           len(busy), self.limits.grace)
+        for channel in self._channels():
+            channel.handle_close()
+        self.dispatcher.shutdown(cancel_pending=True, timeout=WORKER_WAIT)
+        wasyncore.close_all(self.map)
+        logger.warning("stopped")
+
+    def _channels(self) -> list[Channel]:
+        return [obj for obj in list(self.map.values()) if isinstance(obj, Channel)]
+
+
+def serve(app: Callable, bound: list[Bound], limits: Limits, policy: BodyPolicy | None = None,
+          **adjustments) -> None:
+    """Serve `app` on every bound listener until SIGTERM or SIGINT (see `Server`)."""
+    Server(app, bound, limits, policy, **adjustments).run()

@@ -19,6 +19,7 @@ from palletizer_lib.errors import PalletizerError
 from palletizer_lib.listeners import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
 from services import listeners
+from services.bodies import BodyPolicy, BodyRoute
 from services.http import error_body
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -26,11 +27,18 @@ DEFAULT_LISTEN = "127.0.0.1:8000"
 DEFAULT_MAX_BODY = 1024 * 1024
 # Output waitress gathers before sending it from the worker thread (see `run`).
 SEND_BYTES = 16 * 1024
-# Connections kept open at once; files kept free for everything else (crate files, git, SQLite, logs).
-CONNECTION_LIMIT = 1000
+# Connections kept open at once, in all and from one client address; files kept free for everything else
+# (crate files, git, SQLite, logs); the descriptors one connection may hold (its socket, a spooled request
+# body, a spooled answer; a TLS connection two more, for its relay).
+DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 100
+DEFAULT_SHUTDOWN_GRACE = 30.0
 FILE_RESERVE = 100
+FILES_PER_CONNECTION = 3
+FILES_PER_TLS_CONNECTION = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "INFO"
+MAX_SHUTDOWN_GRACE = 3600.0
 
 
 def log_level(text: str) -> str:
@@ -46,6 +54,24 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger().setLevel(level)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (for the connection limits)."""
+    if not str(text).isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not `{text}`")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, 0 or more (for `--shutdown-grace`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_SHUTDOWN_GRACE:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to {MAX_SHUTDOWN_GRACE:g}, not `{text}`")
+    return value
 
 
 def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,6 +95,20 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", default=os.environ.get("PALLETIZER_CONFIG"), metavar="FILE",
                         help="server config (YAML) with the listeners to serve on, instead of --listen "
                              "(default: $PALLETIZER_CONFIG)")
+    parser.add_argument("--max-connections", type=positive_int,
+                        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS,
+                        help="connections served at once; past it a new one replaces the longest idle one, or is "
+                             "closed (default: $PALLETIZER_MAX_CONNECTIONS, then "
+                             f"{DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)")
+    parser.add_argument("--max-connections-per-client", type=positive_int,
+                        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS_PER_CLIENT")
+                        or DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+                        help="connections one client address may have open at once (default: "
+                             f"$PALLETIZER_MAX_CONNECTIONS_PER_CLIENT, then {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})")
+    parser.add_argument("--shutdown-grace", type=seconds,
+                        default=os.environ.get("PALLETIZER_SHUTDOWN_GRACE") or DEFAULT_SHUTDOWN_GRACE,
+                        help="on SIGTERM or SIGINT, how long requests in flight may take to finish, in seconds "
+                             f"(default: $PALLETIZER_SHUTDOWN_GRACE, then {DEFAULT_SHUTDOWN_GRACE:g})")
     parser.add_argument("--log-level", type=log_level,
                         default=os.environ.get("PALLETIZER_LOG_LEVEL") or DEFAULT_LOG_LEVEL,
                         help=f"{', '.join(LOG_LEVELS)} (default: $PALLETIZER_LOG_LEVEL, then {DEFAULT_LOG_LEVEL}); "
@@ -85,11 +125,13 @@ def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
 
 
 def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon.App], *,
-         writes_config: bool = False, max_body: Callable[[Registry], int] | None = None) -> int:
-    """Run a service: parse the options, open the registry, serve `build(access)` until interrupted.
+         writes_config: bool = False, max_body: Callable[[Registry], int] | None = None,
+         bodies: Sequence[BodyRoute] = ()) -> int:
+    """Run a service: parse the options, open the registry, serve `build(access)` until SIGTERM or SIGINT.
 
     A service that `writes_config` (the index, or all in one) first points `config.json` at the
-    served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY).
+    served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY);
+    `bodies` are the routes that take one (every other request with a body is refused from its headers).
     """
     args = parse_args(prog, argv)
     configure_logging(args.log_level)
@@ -113,7 +155,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
         )
     else:
         print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
-    run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY)
+    run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY, BodyPolicy(access, bodies))
     return 0
 
 
@@ -123,8 +165,8 @@ def _waitress_error_response(error: waitress.utilities.Error, ident: str | None 
     return f"{error.code} {error.reason}", [("Content-Type", "application/json")], error_body(detail)
 
 
-def run(app: falcon.App, args: argparse.Namespace, max_body: int) -> None:
-    """Serve `app` with waitress on the listeners of `--config`, else on `--listen`, until interrupted.
+def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None) -> None:
+    """Serve `app` with waitress on the listeners of `--config`, else on `--listen`, until SIGTERM or SIGINT.
 
     A listener that cannot be used (TLS files, address in use...) ends the process with one line."""
     configure_logging(args.log_level)
@@ -136,18 +178,31 @@ def run(app: falcon.App, args: argparse.Namespace, max_body: int) -> None:
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.
-    listeners.serve(app, bound, threads=args.threads, max_request_body_size=max_body + 1,
-                    ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES,
-                    connection_limit=connection_limit())
+    tls = any(b.context for b in bound)
+    limits = listeners.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
+                              args.shutdown_grace)
+    listeners.serve(app, bound, limits, policy, threads=args.threads, max_request_body_size=max_body + 1,
+                    ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
 
 
-def connection_limit() -> int:
-    """How many connections waitress keeps open: CONNECTION_LIMIT, within the open-file limit.
-
-    waitress's default of 100 let 100 idle sockets lock every other client out until its channel
-    timeout (120 s) closed them: past the limit it stops accepting."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return CONNECTION_LIMIT if soft == resource.RLIM_INFINITY else max(1, min(CONNECTION_LIMIT, soft - FILE_RESERVE))
+def connection_limit(wanted: int, tls: bool) -> int:
+    """How many connections are served at once: `wanted`, within the open-file limit (first raised to
+    its hard limit), so that the process never runs out of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    per_connection = FILES_PER_TLS_CONNECTION if tls else FILES_PER_CONNECTION
+    fitting = max(1, (soft - FILE_RESERVE) // per_connection)
+    if fitting < wanted:
+        logging.getLogger("palletizer").warning(
+            "serving at most %d connections at once (not %d): the open-file limit is %d", fitting, wanted, soft)
+    return min(wanted, fitting)
 
 
 def fail(prog: str, error: PalletizerError) -> int:

@@ -11,6 +11,7 @@ from palletizer_lib.names import normalise
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
 from services import serve
+from services.bodies import BodyRoute, small_body
 from services.http import create_app
 from services.metrics import PUBLISHES
 from services.params import query_int, query_text
@@ -29,6 +30,13 @@ HOW_TO_GET_A_TOKEN = (
 def max_publish_body(registry: Registry) -> int:
     """The largest publish request body the configured crate size limit allows."""
     return registry.config.max_crate_size + MAX_METADATA_SIZE + 8
+
+
+# The requests of the web API (and its pages) that carry a body; a publish's token is checked first.
+BODIES = (BodyRoute("PUT", "/api/v1/crates/new", max_publish_body, scope="publish"),
+          BodyRoute("PUT", "/api/v1/crates/[^/]+/owners", small_body),
+          BodyRoute("DELETE", "/api/v1/crates/[^/]+/owners", small_body),
+          *web.BODIES)
 
 
 class PublishResource:
@@ -140,4 +148,4 @@ def create(access: Access) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-api`."""
-    return serve.main("palletizer-api", argv, create, max_body=max_publish_body)
+    return serve.main("palletizer-api", argv, create, max_body=max_publish_body, bodies=BODIES)

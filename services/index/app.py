@@ -94,4 +94,4 @@ def create(access: Access) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-index`."""
-    return serve.main("palletizer-index", argv, create, writes_config=True)
+    return serve.main("palletizer-index", argv, create, writes_config=True, bodies=git.BODIES)

@@ -21,6 +21,7 @@ from dulwich.server import DictBackend, UploadPackHandler
 
 from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge
 from palletizer_lib.registry import Registry
+from services.bodies import BodyRoute, small_body
 from services.params import query_text
 
 UPLOAD_PACK = "git-upload-pack"
@@ -46,6 +47,16 @@ _OBJECT_ID = re.compile(rb"[0-9a-f]{40}")
 _COUNTED = {b"want": MAX_WANTS, b"have": MAX_HAVES, b"shallow": MAX_SHALLOWS}
 _FRESH_COPY = ("; a fetch into a copy of the index that shares no history with this registry sends that many: "
                "delete that copy (for cargo, `~/.cargo/registry/index/NAME-*`) and fetch again")
+
+
+def request_body_limit(registry: Registry) -> int:
+    """The largest upload-pack request body accepted (as sent, before any gzip is inflated)."""
+    return MAX_NEGOTIATION_BYTES
+
+
+# upload-pack takes a body; receive-pack's (a push) is answered, read-only, by the app.
+BODIES = (BodyRoute("POST", f"/git/index/{UPLOAD_PACK}", request_body_limit),
+          BodyRoute("POST", f"/git/index/{RECEIVE_PACK}", small_body))
 
 
 class Deadline:

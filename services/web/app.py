@@ -19,6 +19,7 @@ import falcon
 from palletizer_lib import browse
 from palletizer_lib.access import Access, token_from_header
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
+from services.bodies import BodyRoute, small_body
 from services.params import query_int, query_text
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ HERE = Path(__file__).parent
 COOKIE = "palletizer_token"
 STYLE_PATH = "/static/style.css"
 MAX_NEXT = 2048
+# The login and logout forms are the pages' only request bodies.
+BODIES = (BodyRoute("POST", "/login", small_body), BodyRoute("POST", "/logout", small_body))
 HTML = "text/html; charset=utf-8"
 PageBuilder = Callable[[falcon.Request, falcon.Response], None]
 INVALID_TOKEN = "That token is not valid (unknown, revoked or expired)."

@@ -127,8 +127,15 @@ def test_allow_list_refuses_other_networks_with_cargo_json(served: Served) -> No
     detail = assert_error(over_tcp(served.refusing, CONFIG_JSON), 403)
     assert "127.0.0.1" in detail
     assert over_tcp(served.allowing, CONFIG_JSON).status == 200
-    refused = requests.get(f"{served.tls_url(served.refusing_tls)}/index/config.json", verify=served.ca, timeout=10)
-    assert "127.0.0.1" in assert_error(refused, 403)
+
+
+def test_a_tls_listener_closes_a_client_outside_allow_before_any_handshake(served: Served) -> None:
+    """The connection is closed at once, without waiting for a ClientHello (or spending a handshake)."""
+    with socket.create_connection(("127.0.0.1", served.refusing_tls), timeout=5) as sock:
+        assert sock.recv(1) == b""
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{served.tls_url(served.refusing_tls)}/index/config.json", verify=served.ca, timeout=10)
+    assert over_tcp(served.allowing, CONFIG_JSON).status == 200
 
 
 def test_allow_list_refuses_before_the_body_is_read(served: Served) -> None:
