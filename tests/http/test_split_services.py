@@ -128,13 +128,24 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
             return requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body(*upload), timeout=60,
                                 headers={"Authorization": token}).status_code
 
-        with ThreadPoolExecutor(4) as pool:
-            answers = pool.map(publish, by_api)
-            time.sleep(0.1)  # the publishes are under way when the CLI starts
-            cli = subprocess.run([str(BIN / "palletizer"), "--data", str(data), "add", *map(str, files)],
-                                 capture_output=True, text=True, timeout=120)
-            assert list(answers) == [200] * HTTP_VERSIONS
-        assert cli.returncode == 0, cli.stderr
+        cli = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), "add", *map(str, files)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # The publishes start once the CLI has committed its first version, so that both are under way
+            # (a fixed pause would guess at how long the CLI takes to start).
+            cli_messages = {f"Publish {name} {version}\n".encode() for name, version in by_cli}
+            deadline = time.monotonic() + 60
+            while not any(entry.commit.message in cli_messages for entry in Repo(str(data / "index.git")).get_walker()):
+                assert cli.poll() is None and time.monotonic() < deadline, "the CLI committed nothing"
+                time.sleep(0.01)
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(publish, by_api))
+            _, stderr = cli.communicate(timeout=120)
+        finally:
+            cli.kill()
+            cli.wait()
+        assert answers == [200] * HTTP_VERSIONS
+        assert cli.returncode == 0, stderr
 
         for name in ("shared", "by-cli", "by-api"):
             expected = sorted(v for n, v in by_cli + by_api if n == name)
@@ -145,6 +156,5 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
     assert len(commits) == HTTP_VERSIONS + CLI_VERSIONS + 1  # and config.json, written by the index service
     assert all(len(commit.parents) <= 1 for commit in commits)
     # The writers really took turns: the CLI's commits are not one unbroken run.
-    cli_messages = {f"Publish {name} {version}\n".encode() for name, version in by_cli}
     writers = [commit.message in cli_messages for commit in reversed(commits[:-1])]
     assert sum(a != b for a, b in zip(writers, writers[1:])) >= 2, writers
