@@ -135,8 +135,12 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
             # (a fixed pause would guess at how long the CLI takes to start).
             cli_messages = {f"Publish {name} {version}\n".encode() for name, version in by_cli}
             deadline = time.monotonic() + 60
-            while not any(entry.commit.message in cli_messages for entry in Repo(str(data / "index.git")).get_walker()):
-                assert cli.poll() is None and time.monotonic() < deadline, "the CLI committed nothing"
+            while True:
+                exited = cli.poll() is not None
+                with Repo(str(data / "index.git")) as repo:
+                    if any(entry.commit.message in cli_messages for entry in repo.get_walker()):
+                        break
+                assert not exited and time.monotonic() < deadline, "the CLI committed nothing"
                 time.sleep(0.01)
             with ThreadPoolExecutor(4) as pool:
                 answers = list(pool.map(publish, by_api))
