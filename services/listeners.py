@@ -324,11 +324,6 @@ class Gate:
         min(idle, key=lambda channel: channel.last_activity).handle_close()
         return True
 
-    def channels(self) -> list[Channel]:
-        """The open waitress channels."""
-        with self.lock:
-            return [t.channel for t in self.tickets if t.channel is not None]
-
 
 class Admission:
     """Set as a waitress server's `channel_class`: what becomes of each connection it accepts."""
@@ -352,14 +347,20 @@ class Admission:
         if ticket is None:
             conn.close()
             return
-        if self.start_tls is None:
-            self.channel(server, conn, addr, ticket, allowed)
-            return
+        try:
+            if self.start_tls is None:
+                self.channel(server, conn, addr, ticket, allowed)
+                return
 
-        def deliver(plain: socket.socket) -> None:
-            server.trigger.pull_trigger(lambda: self.channel(server, plain, addr, ticket, allowed))
+            def deliver(plain: socket.socket) -> None:
+                server.trigger.pull_trigger(lambda: self.channel(server, plain, addr, ticket, allowed))
 
-        self.start_tls(conn, client, deliver, ticket)
+            self.start_tls(conn, client, deliver, ticket)
+        except Exception:
+            # Raised into waitress, it would close the listening socket.
+            logger.exception("could not take a connection from %s", client)
+            ticket.release()
+            conn.close()
 
     def channel(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, ticket: Ticket,
                 allowed: bool) -> None:
