@@ -10,11 +10,9 @@ Not repeated here: bodies over the limit are refused before being read
 
 import hashlib
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 import pytest
@@ -40,65 +38,30 @@ def server_log(live: Live) -> str:
     return (live.data.parent / f"palletizer-all-{urlsplit(live.url).port}.log").read_text()
 
 
-@contextmanager
-def answering_meanwhile(live: Live) -> Iterator[list[float]]:
-    """While the block runs, fetch config.json over and over from another thread; yield the latencies
-    of the answers (each must be a 200), complete once the block is done."""
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def fetch() -> None:
-        while not done.is_set():
-            start = time.monotonic()
-            response = requests.get(f"{live.url}/index/config.json", timeout=5)
-            assert response.status_code == 200 and response.json()["api"] == live.url
-            latencies.append(time.monotonic() - start)
-            time.sleep(0.02)
-
-    with ThreadPoolExecutor(1) as pool:
-        fetching = pool.submit(fetch)
-        try:
-            yield latencies
-        finally:
-            done.set()
-            fetching.result(timeout=10)
-
-
-def dribble(sock: socket.socket, data: bytes, chunk: int, pause: float) -> None:
-    for start in range(0, len(data), chunk):
-        sock.sendall(data[start:start + chunk])
-        time.sleep(pause)
-
-
 def test_slow_clients_do_not_hold_up_others(live: Live) -> None:
-    """Twice as many clients as worker threads send their requests a byte (or a few) at a time for
-    about two seconds: other requests are answered at once meanwhile, and so are the slow ones."""
+    """Twice as many clients as worker threads have sent half of their requests (headers cut in the middle,
+    or a publish's body half sent): other requests are answered meanwhile (a worker held by each slow client
+    would leave none), then the slow ones are answered once they finish."""
     get = b"GET /index/config.json HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n\r\n"
     names = [live.unique("slow-publish") for _ in range(4)]
-
-    def slow_get() -> bytes:
-        with connect(live) as sock:
-            dribble(sock, get, 1, 2.0 / len(get))
-            response = read_response(sock)
-        assert response.status == 200, response
-        return response.body
-
-    def slow_publish(name: str) -> int:
+    requests_sent = [get] * (2 * WORKER_THREADS - len(names))
+    for name in names:
         body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
-        head = (f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n"
-                f"Authorization: {live.token}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        with connect(live) as sock:
-            dribble(sock, head + body, 64, 2.0 / (len(head + body) / 64))
-            return read_response(sock).status
-
-    with answering_meanwhile(live) as latencies, ThreadPoolExecutor(2 * WORKER_THREADS) as pool:
-        gets = [pool.submit(slow_get) for _ in range(2 * WORKER_THREADS - len(names))]
-        publishes = [pool.submit(slow_publish, name) for name in names]
-        slow_bodies = [f.result(timeout=30) for f in gets]
-        statuses = [f.result(timeout=30) for f in publishes]
-    assert len(latencies) >= 20 and max(latencies) < 1.5, latencies  # blocked, they would wait ~2 s
-    assert all(body == slow_bodies[0] and b'"api"' in body for body in slow_bodies)
-    assert statuses == [200] * len(names)
+        requests_sent.append((f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n"
+                              f"Authorization: {live.token}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+    with ExitStack() as stack:
+        slow = [stack.enter_context(connect(live)) for _ in requests_sent]
+        for sock, request in zip(slow, requests_sent):
+            sock.sendall(request[:len(request) // 2])
+        for _ in range(20):
+            response = requests.get(f"{live.url}/index/config.json", timeout=10)
+            assert response.status_code == 200 and response.json()["api"] == live.url
+        for sock, request in zip(slow, requests_sent):
+            sock.sendall(request[len(request) // 2:])
+        answers = [read_response(sock) for sock in slow]
+    gets, publishes = answers[:-len(names)], answers[-len(names):]
+    assert all(r.status == 200 and r.body == gets[0].body and b'"api"' in r.body for r in gets)
+    assert [r.status for r in publishes] == [200] * len(names)
     assert all(live.index_lines(name)[0]["vers"] == "1.0.0" for name in names)
 
 
@@ -147,7 +110,7 @@ def load_crates(live: Live) -> dict[tuple[str, str], bytes]:
 
 def test_a_burst_of_mixed_traffic_is_answered_correctly(live: Live, load_crates: dict[tuple[str, str], bytes]) -> None:
     """32 clients x 25 requests: index files, downloads, searches, 404s and bad publishes, each
-    answered exactly as when alone, within a time bound."""
+    answered exactly as when alone (LOAD_TIME_BOUND is only a safety net against a hang)."""
     names = sorted({name for name, _ in load_crates})
     index_files = {name: live.get(f"/index/{index_path(name)}").content for name in names}
     versions = sorted(load_crates)
@@ -187,11 +150,9 @@ def test_a_burst_of_mixed_traffic_is_answered_correctly(live: Live, load_crates:
         return LOAD_REQUESTS
 
     before = live.snapshot()
-    start = time.monotonic()
     with ThreadPoolExecutor(LOAD_THREADS) as pool:
         done = sum(f.result(timeout=LOAD_TIME_BOUND) for f in [pool.submit(client, t) for t in range(LOAD_THREADS)])
-    elapsed = time.monotonic() - start
-    assert done == LOAD_THREADS * LOAD_REQUESTS and elapsed < LOAD_TIME_BOUND, elapsed
+    assert done == LOAD_THREADS * LOAD_REQUESTS
     assert live.snapshot() == before
 
     # Afterwards: up, whole, and still publishing.

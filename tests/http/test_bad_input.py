@@ -10,7 +10,6 @@ import os
 import socket
 import struct
 import tarfile
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -277,10 +276,8 @@ def test_oversized_body_is_413_before_it_is_read(small_live: Live) -> None:
     (A server that waited for the 200 MiB body would make this time out.)
     """
     before = small_live.snapshot()
-    start = time.monotonic()
     response = put_headers_only(small_live, 200 * 1024 * 1024)
     assert response.status == 413
-    assert time.monotonic() - start < 5
     assert small_live.snapshot() == before
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
