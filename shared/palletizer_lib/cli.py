@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .catalog import Catalog
-from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig
+from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig, validate_upstream
 from .errors import AlreadyPublished, NotFound, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
     init.add_argument("--auth-required", action="store_true",
                       help="every read (index, downloads, search) needs a token too, not only changes")
+    init.add_argument("--upstream", metavar="URL",
+                      help="mirror crates not published here from this sparse registry "
+                           "(sparse+https://index.crates.io/ for crates.io)")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
@@ -104,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 def _init(args: argparse.Namespace) -> int:
     config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
-                            allowed_registries=args.allowed_registry, auth_required=args.auth_required)
+                            allowed_registries=args.allowed_registry, auth_required=args.auth_required,
+                            upstream=validate_upstream(args.upstream) if args.upstream else None)
     try:
         Registry.create(Path(args.data), config)
     except RegistryExists:

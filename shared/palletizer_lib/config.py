@@ -2,6 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -11,6 +12,8 @@ from .storage import atomic_write
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
+DEFAULT_UPSTREAM_FRESHNESS = 300
+UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class RegistryConfig:
     allow_crates_io: bool = True
     allowed_registries: list[str] = field(default_factory=list)
     auth_required: bool = False
+    upstream: str | None = None
+    upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -68,11 +73,34 @@ class RegistryConfig:
             raise BadRequest(f"{path}: max_crate_size must be a positive number of bytes")
         if not isinstance(config.allowed_registries, list):
             raise BadRequest(f"{path}: allowed_registries must be a list of index URLs")
+        if config.upstream is not None:
+            try:
+                config.upstream = validate_upstream(config.upstream)
+            except BadRequest as exc:
+                raise BadRequest(f"{path}: {exc.detail}") from exc
+        if (not isinstance(config.upstream_freshness, int) or isinstance(config.upstream_freshness, bool)
+                or config.upstream_freshness < 0):
+            raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
         return config
 
     def save(self, path: Path) -> None:
         """Write the config file atomically."""
         atomic_write(path, yaml.safe_dump(asdict(self), sort_keys=False).encode("utf-8"))
+
+
+def validate_upstream(url: object) -> str:
+    """`url` as a sparse registry's index URL ending in `/` (`sparse+https://index.crates.io/`), else
+    `BadRequest` saying what is wrong."""
+    if not isinstance(url, str) or not url.startswith(UPSTREAM_SCHEMES):
+        raise BadRequest(f"the upstream must be a sparse index URL (sparse+https://HOST/PATH/), not `{url}`")
+    try:
+        split = urlsplit(url[len("sparse+"):])
+        host = split.hostname
+    except ValueError:
+        host = None
+    if not host or split.query or split.fragment or any(c.isspace() for c in url):
+        raise BadRequest(f"the upstream `{url}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
+    return url if url.endswith("/") else url + "/"
 
 
 def _strip(url: str) -> str:

@@ -79,6 +79,12 @@ class Unavailable(PalletizerError):
     status = 503
 
 
+class UpstreamError(PalletizerError):
+    """The upstream registry a mirrored crate comes from failed, timed out or answered something unusable."""
+
+    status = 502
+
+
 class Unauthorized(PalletizerError):
     """No valid token came with a request that needs one."""
 

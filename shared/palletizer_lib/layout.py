@@ -11,6 +11,11 @@
     pending               the crate file a publish is writing (cleared once committed)
     orphans/              crate files no index entry named, set aside by `verify --repair`
     lock                  the write lock every writer holds (flock)
+    mirror/               what is cached from the upstream registry (`upstream` in config.yaml):
+    mirror/config.json    its config.json
+    mirror/index/PATH     one index file per crate: a JSON line (validators, fetch time), then the file
+    mirror/crates/NAME/NAME-VERSION.crate   crate files, stored once their checksum matched
+    mirror/locks/         one lock file per crate version being fetched
 """
 
 from dataclasses import dataclass
@@ -68,6 +73,22 @@ class Layout:
     @property
     def lock(self) -> Path:
         return self.root / "lock"
+
+    @property
+    def mirror(self) -> Path:
+        return self.root / "mirror"
+
+    def mirror_index_file(self, name: str) -> Path:
+        """The cached upstream index file of crate `name` (lowercase path, as the upstream serves it)."""
+        return self.mirror / "index" / index_path(name)
+
+    def mirror_crate_file(self, name: str, version: str) -> Path:
+        """A cached upstream .crate (name and version must already be validated)."""
+        return self.mirror / "crates" / name / f"{name}-{version}.crate"
+
+    def mirror_lock(self, name: str, version: str) -> Path:
+        """The lock file held while one upstream crate version is fetched."""
+        return self.mirror / "locks" / f"{normalise(name)}-{version}.lock"
 
     def index_file(self, name: str) -> Path:
         """The sparse index file of crate `name`."""

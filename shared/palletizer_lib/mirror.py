@@ -1,0 +1,295 @@
+"""A pull-through cache of an upstream sparse registry (`upstream` in `config.yaml`), under `mirror/`.
+
+Index files are fetched on demand (conditionally, with the upstream's ETag / Last-Modified), stored with
+their validators and fetch time in one atomic write, served with an ETag of their own (a hash of the
+content), revalidated once older than `upstream_freshness` seconds, and served stale while the upstream
+fails. A name the upstream lacks is remembered as missing for at most `MISSING_TTL` seconds. A crate file
+is fetched once (a lock file per version, so threads and processes alike wait for one fetch), its SHA-256
+checked against the cached index entry while it streams to a temporary file, and only then renamed into
+place. A crate published here shadows the upstream's in every spelling: none of its names goes upstream.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import NotFound, StorageError, UpstreamError
+from .index_cache import CachedFile
+from .names import normalise, validate_name
+from .registry import Registry
+from .storage import TEMP_PREFIX, atomic_write
+from .upstream import Upstream, download_url
+from .versions import parse_version
+
+MISSING_TTL = 60
+MAX_MEMORY_ENTRIES = 4096
+_CKSUM = re.compile(r"[0-9a-f]{64}\Z")
+log = logging.getLogger("palletizer.mirror")
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """One cached index file: the upstream's validators, when it was fetched, and the file (None: missing)."""
+
+    etag: str | None
+    last_modified: str | None
+    fetched: float
+    file: CachedFile | None
+
+
+@dataclass
+class MirrorStats:
+    """What this process's mirror did since it started."""
+
+    upstream_requests: int = 0
+    index_hits: int = 0
+    index_misses: int = 0
+    crate_hits: int = 0
+    crate_misses: int = 0
+    stale_served: int = 0
+    errors: int = 0
+    bytes_fetched: int = 0
+
+
+class Mirror:
+    """The mirror of one registry's upstream; safe to share between threads, and processes share its files."""
+
+    def __init__(self, registry: Registry, upstream: Upstream | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        config = registry.config
+        if not config.upstream and upstream is None:
+            raise ValueError("this registry has no upstream")
+        self.registry = registry
+        self.layout = registry.layout
+        self.upstream = upstream or Upstream(config.upstream, max_crate_bytes=config.max_crate_size)
+        self.freshness = config.upstream_freshness
+        self.stats = MirrorStats()
+        self._clock = clock
+        self._memory: dict[Path, tuple[tuple[int, int, int], _Cached]] = {}
+        self._lock = threading.Lock()
+        self._name_locks: dict[str, threading.Lock] = {}
+        self._dl: str | None = None
+
+    def shadowed(self, name: str) -> bool:
+        """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
+        return self.registry.canonical_name(name) is not None or self.layout.index_file(name).is_file()
+
+    # -- index files ---------------------------------------------------------------------
+
+    def index_file(self, name: str) -> CachedFile | None:
+        """The upstream's index file of `name` as cached (revalidated when older than the freshness time);
+        None if the upstream has no such crate, or if the name is published here."""
+        validate_name(name)
+        if self.shadowed(name):
+            return None
+        path = self.layout.mirror_index_file(name)
+        cached = self._read(path)
+        if cached is not None and self._fresh(cached):
+            self._count("index_hits")
+            return cached.file
+        with self._name_lock(normalise(name)):
+            cached = self._read(path)
+            if cached is not None and self._fresh(cached):
+                self._count("index_hits")
+                return cached.file
+            self._count("index_misses")
+            return self._revalidate(name, path, cached)
+
+    def _fresh(self, cached: _Cached) -> bool:
+        ttl = self.freshness if cached.file is not None else min(self.freshness, MISSING_TTL)
+        return 0 <= self._clock() - cached.fetched < ttl
+
+    def _revalidate(self, name: str, path: Path, cached: _Cached | None) -> CachedFile | None:
+        try:
+            self._count("upstream_requests")
+            answer = self.upstream.index(name, cached.etag if cached and cached.file else None,
+                                         cached.last_modified if cached and cached.file else None)
+            if answer.status == 200:
+                _check_index(name, answer.data)
+                self._count("bytes_fetched", len(answer.data))
+        except UpstreamError as exc:
+            self._count("errors")
+            if cached is not None and cached.file is not None:
+                self._count("stale_served")
+                log.warning("upstream failed for the index file of %s, serving the cached copy: %s", name,
+                            exc.detail)
+                return cached.file
+            raise
+        now = self._clock()
+        if answer.status == 304 and cached is not None and cached.file is not None:
+            self._store(path, {"etag": cached.etag, "last_modified": cached.last_modified, "fetched": now,
+                               "changed": cached.file.last_modified.timestamp()}, cached.file.data)
+        elif answer.status == 404:
+            self._store(path, {"missing": True, "fetched": now}, b"")
+        else:
+            changed = now
+            if cached is not None and cached.file is not None and cached.file.data == answer.data:
+                changed = cached.file.last_modified.timestamp()
+            self._store(path, {"etag": answer.etag, "last_modified": answer.last_modified, "fetched": now,
+                               "changed": changed}, answer.data)
+        stored = self._read(path)
+        return stored.file if stored is not None else None
+
+    def _store(self, path: Path, meta: dict, data: bytes) -> None:
+        atomic_write(path, json.dumps(meta).encode() + b"\n" + data)
+
+    def _read(self, path: Path) -> _Cached | None:
+        """The cached file at `path`, parsed once per version of the file on disk."""
+        try:
+            with path.open("rb") as file:
+                st = os.fstat(file.fileno())
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                remembered = self._memory.get(path)
+                if remembered is not None and remembered[0] == key:
+                    return remembered[1]
+                raw = file.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
+        head, _, data = raw.partition(b"\n")
+        try:
+            meta = json.loads(head)
+            fetched = float(meta["fetched"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        file = None
+        if not meta.get("missing"):
+            etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+            changed = datetime.fromtimestamp(int(meta.get("changed", fetched)), tz=timezone.utc)
+            file = CachedFile(data, etag, changed)
+        cached = _Cached(meta.get("etag"), meta.get("last_modified"), fetched, file)
+        with self._lock:
+            if len(self._memory) >= MAX_MEMORY_ENTRIES:
+                self._memory.clear()
+            self._memory[path] = (key, cached)
+        return cached
+
+    def _name_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            if len(self._name_locks) >= MAX_MEMORY_ENTRIES:
+                self._name_locks = {k: v for k, v in self._name_locks.items() if v.locked()}
+            return self._name_locks.setdefault(key, threading.Lock())
+
+    # -- crate files ---------------------------------------------------------------------
+
+    def crate_file(self, name: str, version: str) -> Path:
+        """The cached .crate of an upstream crate version, fetched (once) and checked first if needed.
+        `NotFound` if the name is published here or the upstream has no such version; `UpstreamError`
+        if it cannot be fetched or does not match its index entry's checksum (nothing is stored then)."""
+        validate_name(name)
+        parse_version(version)
+        if self.shadowed(name):
+            raise NotFound(f"no file for crate `{name}` version `{version}`")
+        path = self.layout.mirror_crate_file(name, version)
+        if path.is_file():
+            self._count("crate_hits")
+            return path
+        cksum = self._cksum(name, version)
+        with _file_lock(self.layout.mirror_lock(name, version)):
+            if path.is_file():
+                self._count("crate_hits")
+                return path
+            self._count("crate_misses")
+            self._fetch_crate(name, version, cksum, path)
+        return path
+
+    def _cksum(self, name: str, version: str) -> str:
+        file = self.index_file(name)
+        if file is not None:
+            for line in file.data.splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    if entry["name"] == name and entry["vers"] == version:
+                        return entry["cksum"]
+        raise NotFound(f"no file for crate `{name}` version `{version}`")
+
+    def _fetch_crate(self, name: str, version: str, cksum: str, path: Path) -> None:
+        url = download_url(self._download_template(), name, version, cksum)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except OSError as exc:
+            raise StorageError(f"could not write to the mirror: {exc.strerror or exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                self._count("upstream_requests")
+                try:
+                    size = self.upstream.download(url, tmp, cksum)
+                except UpstreamError:
+                    self._count("errors")
+                    raise
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        self._count("bytes_fetched", size)
+
+    def _download_template(self) -> str:
+        """The upstream's `dl`, read from its config.json once per process (kept in `mirror/config.json`
+        for when the upstream cannot be reached)."""
+        if self._dl is not None:
+            return self._dl
+        stored = self.layout.mirror / "config.json"
+        try:
+            self._count("upstream_requests")
+            config = self.upstream.config()
+            atomic_write(stored, json.dumps(config).encode())
+        except UpstreamError as exc:
+            self._count("errors")
+            try:
+                config = json.loads(stored.read_bytes())
+            except (OSError, ValueError):
+                raise exc from None
+        self._dl = config["dl"]
+        return self._dl
+
+    def _count(self, field: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self.stats, field, getattr(self.stats, field) + amount)
+
+
+def _check_index(name: str, data: bytes) -> None:
+    """Refuse an upstream index file that is not one JSON entry of crate `name` a line (with a checksum)."""
+    key = normalise(name)
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise UpstreamError(f"the upstream's index file of `{name}` is not JSON (line {number})") from exc
+        if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
+                or normalise(entry["name"]) != key or not isinstance(entry.get("vers"), str)
+                or not isinstance(entry.get("cksum"), str) or not _CKSUM.match(entry["cksum"])):
+            raise UpstreamError(f"the upstream's index file of `{name}` has an invalid entry (line {number})")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive `flock` on `path` (created if needed), across threads and processes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError(f"could not open the mirror lock {path.name}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,172 @@
+"""The upstream sparse registry a mirror reads from (crates.io, or any sparse registry), over `requests`.
+
+One `requests.Session` (pooled connections) with connect and read time-outs, a bounded retry of failed
+connections and of 5xx answers, a deadline for a whole transfer, and a size bound on everything read, so
+an upstream that hangs, trickles or answers garbage costs one request a bounded time and nothing more.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .config import DEFAULT_MAX_CRATE_SIZE
+from .errors import UpstreamError
+from .names import index_path
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+TRANSFER_DEADLINE = 120.0
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+MAX_CONFIG_BYTES = 64 * 1024
+RETRIES = 2
+CHUNK = 64 * 1024
+USER_AGENT = "palletizer-mirror"
+MARKERS = ("{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}")
+
+
+@dataclass(frozen=True)
+class IndexAnswer:
+    """What the upstream said of one index file: `status` is 200 (`data` and validators), 304 or 404."""
+
+    status: int
+    data: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def dep_prefix(name: str) -> str:
+    """Cargo's `{prefix}` of a crate name (its case kept): `1`, `2`, `3/a`, `ab/cd`."""
+    if len(name) <= 2:
+        return str(len(name))
+    if len(name) == 3:
+        return f"3/{name[0]}"
+    return f"{name[0:2]}/{name[2:4]}"
+
+
+def download_url(dl: str, name: str, version: str, cksum: str) -> str:
+    """The URL cargo would download `name` `version` from, given the registry's `dl` template."""
+    if not any(marker in dl for marker in MARKERS):
+        return f"{dl.rstrip('/')}/{name}/{version}/download"
+    prefix = dep_prefix(name)
+    return (dl.replace("{crate}", name).replace("{version}", version).replace("{prefix}", prefix)
+            .replace("{lowerprefix}", prefix.lower()).replace("{sha256-checksum}", cksum))
+
+
+class Upstream:
+    """A sparse registry at `index_url` (`sparse+http(s)://.../`), read with bounded cost."""
+
+    def __init__(self, index_url: str, *, max_crate_bytes: int = DEFAULT_MAX_CRATE_SIZE,
+                 max_index_bytes: int = MAX_INDEX_BYTES, connect_timeout: float = CONNECT_TIMEOUT,
+                 read_timeout: float = READ_TIMEOUT, deadline: float = TRANSFER_DEADLINE,
+                 retries: int = RETRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self.index_url = index_url
+        self._root = index_url.removeprefix("sparse+").rstrip("/") + "/"
+        self._max_crate = max_crate_bytes
+        self._max_index = max_index_bytes
+        self._timeout = (connect_timeout, read_timeout)
+        self._deadline = deadline
+        self._clock = clock
+        self._session = requests.Session()
+        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.1,
+                      status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
+                      raise_on_status=False, respect_retry_after_header=False)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def config(self) -> dict:
+        """The upstream's `config.json` (it must name `dl`)."""
+        answer = self._get(self._root + "config.json", {}, MAX_CONFIG_BYTES, "config.json")
+        with answer:
+            if answer.status_code != 200:
+                raise UpstreamError(f"the upstream's config.json answered {answer.status_code}")
+            body = self._read_all(answer, MAX_CONFIG_BYTES, "config.json")
+        try:
+            config = json.loads(body)
+        except ValueError as exc:
+            raise UpstreamError("the upstream's config.json is not JSON") from exc
+        if not isinstance(config, dict) or not isinstance(config.get("dl"), str):
+            raise UpstreamError("the upstream's config.json has no `dl` URL")
+        if not config["dl"].startswith(("http://", "https://")):
+            raise UpstreamError(f"the upstream's `dl` is not an http(s) URL: {config['dl'][:200]}")
+        return config
+
+    def index(self, name: str, etag: str | None = None, last_modified: str | None = None) -> IndexAnswer:
+        """The index file of `name`, asked conditionally with the validators of a cached copy."""
+        headers = {"Accept": "text/plain"}
+        if etag:
+            headers["If-None-Match"] = etag
+        elif last_modified:
+            headers["If-Modified-Since"] = last_modified
+        what = f"the index file of `{name}`"
+        answer = self._get(self._root + index_path(name), headers, self._max_index, what)
+        with answer:
+            if answer.status_code == 304 and (etag or last_modified):
+                return IndexAnswer(304, etag=etag, last_modified=last_modified)
+            if answer.status_code in (404, 410, 451):
+                return IndexAnswer(404)
+            if answer.status_code != 200:
+                raise UpstreamError(f"the upstream answered {answer.status_code} for {what}")
+            data = self._read_all(answer, self._max_index, what)
+            return IndexAnswer(200, data, answer.headers.get("ETag"), answer.headers.get("Last-Modified"))
+
+    def download(self, url: str, out: BinaryIO, cksum: str) -> int:
+        """Stream the crate at `url` into `out`, checking its SHA-256 against `cksum` on the way;
+        the number of bytes. `UpstreamError` if it fails, is too large or does not match."""
+        what = f"`{url}`"
+        answer = self._get(url, {"Accept": "*/*"}, self._max_crate, what)
+        with answer:
+            if answer.status_code != 200:
+                raise UpstreamError(f"the upstream answered {answer.status_code} for {what}")
+            digest = hashlib.sha256()
+            size = 0
+            for chunk in self._chunks(answer, self._max_crate, what):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != cksum.lower():
+            raise UpstreamError(f"the crate downloaded from {what} does not match the checksum of its index "
+                                f"entry (sha256 {digest.hexdigest()}, expected {cksum}); it was not stored")
+        return size
+
+    def _get(self, url: str, headers: dict[str, str], limit: int, what: str) -> requests.Response:
+        try:
+            answer = self._session.get(url, headers=headers, timeout=self._timeout, stream=True,
+                                       allow_redirects=True)
+        except requests.RequestException as exc:
+            raise UpstreamError(f"the upstream could not be reached for {what}: {type(exc).__name__}") from exc
+        length = answer.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            answer.close()
+            raise UpstreamError(f"the upstream's {what} is larger than {limit} bytes")
+        return answer
+
+    def _chunks(self, answer: requests.Response, limit: int, what: str):
+        """The body of `answer` in chunks, within `limit` bytes and the transfer deadline."""
+        started = self._clock()
+        size = 0
+        try:
+            for chunk in answer.iter_content(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(f"the upstream's {what} is larger than {limit} bytes")
+                if self._clock() - started > self._deadline:
+                    raise UpstreamError(f"the upstream took more than {self._deadline:g} s to send {what}")
+                yield chunk
+        except requests.RequestException as exc:
+            raise UpstreamError(f"the upstream failed while sending {what}: {type(exc).__name__}") from exc
+
+    def _read_all(self, answer: requests.Response, limit: int, what: str) -> bytes:
+        return b"".join(self._chunks(answer, limit, what))

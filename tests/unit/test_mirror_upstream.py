@@ -1,0 +1,235 @@
+"""The upstream client and the mirror cache, against a real static sparse registry on loopback."""
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from palletizer_lib.config import RegistryConfig, validate_upstream
+from palletizer_lib.errors import BadRequest, NotFound, UpstreamError
+from palletizer_lib.mirror import MISSING_TTL, Mirror
+from palletizer_lib.registry import Registry
+from palletizer_lib.upstream import Upstream, download_url
+from tests.cratekit import make_crate, metadata
+from tests.server import palletizer
+from tests.static_upstream import StaticUpstream
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[StaticUpstream]:
+    server = StaticUpstream(tmp_path / "upstream")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _mirror(tmp_path: Path, upstream: StaticUpstream, clock: Clock, **options: object) -> Mirror:
+    registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url,
+                                                                 upstream_freshness=300))
+    return Mirror(registry, Upstream(upstream.index_url, **options), clock=clock)
+
+
+def _lines(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_download_url_follows_cargo() -> None:
+    assert download_url("https://static.crates.io/crates", "Serde", "1.0.0", "ab") == \
+        "https://static.crates.io/crates/Serde/1.0.0/download"
+    assert download_url("https://h/x/", "serde", "1.0.0", "ab") == "https://h/x/serde/1.0.0/download"
+    template = "https://h/{prefix}/{lowerprefix}/{crate}/{crate}-{version}.crate?sum={sha256-checksum}"
+    assert download_url(template, "AbCd", "0.1.0", "ff") == \
+        "https://h/Ab/Cd/ab/cd/AbCd/AbCd-0.1.0.crate?sum=ff"
+    assert download_url("https://h/{prefix}/{crate}", "a", "1.0.0", "ff") == "https://h/1/a"
+    assert download_url("https://h/{lowerprefix}/{crate}", "Abc", "1.0.0", "ff") == "https://h/3/a/Abc"
+    assert download_url("https://h/{crate}-{version}", "ab", "1.0.0", "ff") == "https://h/ab-1.0.0"
+
+
+@pytest.mark.parametrize("url", ["https://index.crates.io/", "sparse+ftp://x/", "sparse+https:///index/",
+                                 "sparse+https://host/a b/", "", "git+https://github.com/x"])
+def test_bad_upstream_urls_are_refused(url: str) -> None:
+    with pytest.raises(BadRequest, match="upstream"):
+        validate_upstream(url)
+
+
+def test_upstream_setting(tmp_path: Path) -> None:
+    assert validate_upstream("sparse+https://index.crates.io") == "sparse+https://index.crates.io/"
+    palletizer(tmp_path / "data", "init", "--upstream", "sparse+https://index.crates.io/")
+    config = RegistryConfig.load(tmp_path / "data" / "config.yaml")
+    assert (config.upstream, config.upstream_freshness) == ("sparse+https://index.crates.io/", 300)
+    refused = palletizer(tmp_path / "other", "init", "--upstream", "https://index.crates.io/", check=False)
+    assert refused.returncode != 0 and "sparse index URL" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "other" / "config.yaml").exists()
+    (tmp_path / "data" / "config.yaml").write_text("upstream: http://x/\n")
+    with pytest.raises(BadRequest, match="upstream"):
+        RegistryConfig.load(tmp_path / "data" / "config.yaml")
+    (tmp_path / "data" / "config.yaml").write_text("upstream_freshness: -1\n")
+    with pytest.raises(BadRequest, match="upstream_freshness"):
+        RegistryConfig.load(tmp_path / "data" / "config.yaml")
+
+
+def test_index_is_cached_revalidated_and_updated(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    first = mirror.index_file("walkdir")
+    assert [e["vers"] for e in _lines(first.data)] == ["2.3.2"]
+    assert mirror.index_file("walkdir") == first
+    assert upstream.requests["/index/wa/lk/walkdir"] == 1
+    clock.now += 301
+    assert mirror.index_file("walkdir").etag == first.etag
+    assert upstream.conditional["/index/wa/lk/walkdir"] == 1
+    upstream.add("walkdir", "2.4.0", make_crate("walkdir", "2.4.0"))
+    clock.now += 100
+    assert mirror.index_file("walkdir") == first
+    clock.now += 201
+    newer = mirror.index_file("walkdir")
+    assert [e["vers"] for e in _lines(newer.data)] == ["2.3.2", "2.4.0"]
+    assert newer.etag != first.etag
+    again = Mirror(mirror.registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir")
+    assert again == newer
+    assert upstream.requests["/index/wa/lk/walkdir"] == 3
+
+
+def test_stale_copy_is_served_while_upstream_is_down(tmp_path: Path, upstream: StaticUpstream,
+                                                     clock: Clock) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    mirror = _mirror(tmp_path, upstream, clock, retries=0)
+    first = mirror.index_file("walkdir")
+    upstream.stop()
+    clock.now += 10_000
+    assert mirror.index_file("walkdir") == first
+    assert mirror.stats.stale_served == 1
+    with pytest.raises(UpstreamError, match="could not be reached"):
+        mirror.index_file("never-fetched")
+
+
+def test_missing_names_are_remembered_briefly(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    mirror = _mirror(tmp_path, upstream, clock)
+    assert mirror.index_file("nope") is None
+    assert mirror.index_file("nope") is None
+    assert upstream.requests["/index/4/nope"] == 0
+    assert upstream.requests["/index/2/no"] == 0
+    assert upstream.requests["/index/3/n/nop"] == 0
+    assert upstream.requests["/index/no/pe/nope"] == 1
+    upstream.add("nope", "1.0.0", make_crate("nope", "1.0.0"))
+    clock.now += MISSING_TTL + 1
+    assert [e["vers"] for e in _lines(mirror.index_file("nope").data)] == ["1.0.0"]
+
+
+def test_garbage_index_is_refused_and_not_cached(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    path = upstream.root / "index" / "ju" / "nk" / "junk"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"<html>not an index</html>\n")
+    mirror = _mirror(tmp_path, upstream, clock)
+    with pytest.raises(UpstreamError, match="not JSON"):
+        mirror.index_file("junk")
+    path.write_text(json.dumps({"name": "other", "vers": "1.0.0", "cksum": "0" * 64}) + "\n")
+    with pytest.raises(UpstreamError, match="invalid entry"):
+        mirror.index_file("junk")
+    assert not mirror.layout.mirror_index_file("junk").exists()
+
+
+def test_oversized_index_is_refused(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    upstream.add("big", "1.0.0", make_crate("big", "1.0.0"))
+    mirror = _mirror(tmp_path, upstream, clock, max_index_bytes=50)
+    with pytest.raises(UpstreamError, match="larger than 50 bytes"):
+        mirror.index_file("big")
+
+
+def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstream: StaticUpstream,
+                                                         clock: Clock) -> None:
+    crate = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", crate)
+    mirror = _mirror(tmp_path, upstream, clock, retries=0)
+    path = mirror.crate_file("walkdir", "2.3.2")
+    assert path.read_bytes() == crate
+    assert upstream.requests["/crates/walkdir/2.3.2/download"] == 1
+    upstream.stop()
+    clock.now += 10_000
+    offline = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    assert offline.crate_file("walkdir", "2.3.2").read_bytes() == crate
+    with pytest.raises(NotFound):
+        offline.crate_file("walkdir", "9.9.9")
+
+
+def test_corrupted_crate_is_refused_and_not_stored(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    crate = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", crate, served=crate[:-1] + bytes([crate[-1] ^ 1]))
+    mirror = _mirror(tmp_path, upstream, clock)
+    with pytest.raises(UpstreamError, match="does not match the checksum"):
+        mirror.crate_file("walkdir", "2.3.2")
+    crates = mirror.layout.mirror / "crates"
+    assert [p for p in crates.rglob("*") if p.is_file()] == []
+
+
+def test_one_fetch_for_concurrent_requests(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    crate = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", crate)
+    mirror = _mirror(tmp_path, upstream, clock)
+    mirror.index_file("walkdir")
+    upstream.hold.clear()
+    results: list[bytes] = []
+
+    def fetch() -> None:
+        results.append(mirror.crate_file("walkdir", "2.3.2").read_bytes())
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    threads[0].start()
+    assert upstream.held.wait(30)
+    fd = os.open(mirror.layout.mirror_lock("walkdir", "2.3.2"), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    for thread in threads[1:]:
+        thread.start()
+    upstream.hold.set()
+    for thread in threads:
+        thread.join(60)
+    assert results == [crate] * 8
+    assert upstream.requests["/crates/walkdir/2.3.2/download"] == 1
+
+
+def test_a_local_crate_shadows_the_upstream_in_every_spelling(tmp_path: Path, upstream: StaticUpstream,
+                                                             clock: Clock) -> None:
+    upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
+    upstream.add("Foo_Bar", "9.0.0", make_crate("Foo_Bar", "9.0.0"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    mirror.registry.publish(metadata("foo_bar", "1.0.0"), make_crate("foo_bar", "1.0.0"))
+    for spelling in ("foo-bar", "Foo_Bar", "FOO-BAR", "foo_bar"):
+        assert mirror.index_file(spelling) is None
+        with pytest.raises(NotFound):
+            mirror.crate_file(spelling, "9.0.0")
+    assert sum(upstream.requests.values()) == 0
+
+
+def test_hanging_upstream_times_out(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    crate = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", crate)
+    mirror = _mirror(tmp_path, upstream, clock, read_timeout=0.5, retries=0)
+    mirror.index_file("walkdir")
+    upstream.hold.clear()
+    with pytest.raises(UpstreamError, match="could not be reached|failed while sending"):
+        mirror.crate_file("walkdir", "2.3.2")
+    upstream.hold.set()
+    assert not mirror.layout.mirror_crate_file("walkdir", "2.3.2").exists()
