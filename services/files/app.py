@@ -9,6 +9,7 @@ import falcon
 from palletizer_lib.access import Access
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import NotFound
+from palletizer_lib.mirror import Mirror
 from palletizer_lib.registry import Registry
 from services import serve
 from services.http import create_app
@@ -19,9 +20,10 @@ CRATE_MEDIA_TYPE = "application/gzip"
 class DownloadResource:
     """Streams one .crate file, and counts the download."""
 
-    def __init__(self, registry: Registry, catalog: Catalog) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog, mirror: Mirror | None = None) -> None:
         self._registry = registry
         self._catalog = catalog
+        self._mirror = mirror
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
         path = self._path(crate, filename)
@@ -42,12 +44,19 @@ class DownloadResource:
         prefix, suffix = f"{crate}-", ".crate"
         if not (filename.startswith(prefix) and filename.endswith(suffix)):
             raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
-        return self._registry.crate_path(crate, filename[len(prefix):-len(suffix)])
+        version = filename[len(prefix):-len(suffix)]
+        try:
+            return self._registry.crate_path(crate, version)
+        except NotFound:
+            if self._mirror is None:
+                raise
+            return self._mirror.crate_file(crate, version)
 
 
 def add_routes(app: falcon.App, access: Access) -> None:
     """Mount crate downloads under `/files/`."""
-    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog))
+    mirror = Mirror(access.registry) if access.registry.config.upstream else None
+    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog, mirror))
 
 
 def create(access: Access) -> falcon.App:

@@ -10,6 +10,7 @@ import falcon
 
 from palletizer_lib.access import Access
 from palletizer_lib.index_cache import CachedFile, IndexCache
+from palletizer_lib.mirror import Mirror
 from palletizer_lib.names import index_path, is_valid_name
 from palletizer_lib.registry import CONFIG_JSON, Registry
 from services import serve
@@ -57,13 +58,16 @@ class ConfigResource:
 class IndexFileResource:
     """`/index/1/a`, `/index/2/ab`, `/index/3/a/abc`, `/index/ab/cd/abcd...`."""
 
-    def __init__(self, registry: Registry, cache: IndexCache) -> None:
+    def __init__(self, registry: Registry, cache: IndexCache, mirror: Mirror | None = None) -> None:
         self._registry = registry
         self._cache = cache
+        self._mirror = mirror
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **parts: str) -> None:
         path = "/".join(parts.values())
         file = self._cache.get(path, lambda: self._locate(path))
+        if file is None and self._mirror is not None:
+            file = self._mirror.index_file(path.rsplit("/", 1)[-1])
         _send(req, resp, file, "text/plain; charset=utf-8")
 
     def _locate(self, path: str) -> Path | None:
@@ -79,7 +83,8 @@ def add_routes(app: falcon.App, access: Access) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
     cache = IndexCache(access.registry.layout.index_head)
     app.add_route("/index/config.json", ConfigResource(access.registry, cache))
-    files = IndexFileResource(access.registry, cache)
+    mirror = Mirror(access.registry) if access.registry.config.upstream else None
+    files = IndexFileResource(access.registry, cache, mirror)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
     git.add_routes(app, access.registry)

@@ -1,0 +1,57 @@
+"""The mirror through a real `palletizer-all`: index files and downloads of an upstream made by the test."""
+
+import json
+from pathlib import Path
+
+import requests
+
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate, metadata
+from tests.server import palletizer, running_server
+from tests.static_upstream import StaticUpstream
+
+
+def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    good = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", good)
+    bad = make_crate("broken", "1.0.0")
+    upstream.add("broken", "1.0.0", bad, served=bad + b"tampered")
+    upstream.add("shadowed", "9.0.0", make_crate("shadowed", "9.0.0"))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    Registry(data).publish(metadata("Shadowed", "1.0.0"), make_crate("Shadowed", "1.0.0"))
+    try:
+        with running_server(data) as url:
+            index = requests.get(f"{url}/index/wa/lk/walkdir", timeout=30)
+            assert index.status_code == 200
+            assert index.content == (upstream.root / "index/wa/lk/walkdir").read_bytes()
+            etag = index.headers["ETag"]
+            again = requests.get(f"{url}/index/wa/lk/walkdir", headers={"If-None-Match": etag}, timeout=30)
+            assert (again.status_code, again.content) == (304, b"")
+            assert upstream.requests["/index/wa/lk/walkdir"] == 1
+
+            download = requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=30)
+            assert (download.status_code, download.content) == (200, good)
+
+            refused = requests.get(f"{url}/files/broken/broken-1.0.0.crate", timeout=30)
+            assert refused.status_code == 502
+            assert "does not match the checksum" in refused.json()["errors"][0]["detail"]
+            assert not (data / "mirror/crates/broken/broken-1.0.0.crate").exists()
+
+            missing = requests.get(f"{url}/index/no/pe/nope", timeout=30)
+            assert missing.status_code == 404 and missing.json()["errors"]
+
+            local = requests.get(f"{url}/index/sh/ad/shadowed", timeout=30)
+            assert [json.loads(line)["vers"] for line in local.text.splitlines()] == ["1.0.0"]
+            assert requests.get(f"{url}/files/shadowed/shadowed-9.0.0.crate", timeout=30).status_code == 404
+            assert upstream.requests["/index/sh/ad/shadowed"] == 0
+
+            upstream.stop()
+            cached = requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=30)
+            assert (cached.status_code, cached.content) == (200, good)
+            unreachable = requests.get(f"{url}/index/se/rd/serde", timeout=60)
+            assert unreachable.status_code == 502
+            assert "could not be reached" in unreachable.json()["errors"][0]["detail"]
+    finally:
+        upstream.stop()
