@@ -14,6 +14,7 @@ from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig, validate_upstream
 from .errors import AlreadyPublished, NotFound, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
+from .mirror import allow_name
 from .progress import ProgressBar
 from .registry import Registry
 
@@ -71,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list crates, or the versions of one crate")
     listing.add_argument("name", nargs="?")
+
+    allow = commands.add_parser("allow-name", help="let a new crate NAME be published here though the "
+                                                   "upstream registry has a crate of that name")
+    allow.add_argument("name")
 
     verify = commands.add_parser("verify", help="check that the index and the crate files agree")
     verify.add_argument("--repair", action="store_true",
@@ -158,6 +163,11 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         print(f"{args.command}ed {args.name} {args.version}")
     elif args.command == "list":
         _list(registry, args.name)
+    elif args.command == "allow-name":
+        if allow_name(registry, args.name):
+            print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)
+        else:
+            print(f"{args.name} was already allowed", file=sys.stderr)
     elif args.command == "verify":
         if args.repair:
             for change in registry.repair() + Catalog(registry.layout.catalog).render_missing_readmes():

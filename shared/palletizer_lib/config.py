@@ -38,6 +38,7 @@ class RegistryConfig:
     auth_required: bool = False
     upstream: str | None = None
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
+    allowed_names: list[str] = field(default_factory=list)
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -81,6 +82,8 @@ class RegistryConfig:
         if (not isinstance(config.upstream_freshness, int) or isinstance(config.upstream_freshness, bool)
                 or config.upstream_freshness < 0):
             raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
+        if not isinstance(config.allowed_names, list) or not all(isinstance(n, str) for n in config.allowed_names):
+            raise BadRequest(f"{path}: allowed_names must be a list of crate names")
         return config
 
     def save(self, path: Path) -> None:

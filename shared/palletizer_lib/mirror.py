@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import NotFound, StorageError, UpstreamError
+from .config import RegistryConfig
+from .errors import Forbidden, NotFound, StorageError, UpstreamError
 from .index_cache import CachedFile
 from .names import normalise, validate_name
-from .registry import Registry
-from .storage import TEMP_PREFIX, atomic_write
+from .storage import TEMP_PREFIX, atomic_write, exclusive_lock
 from .upstream import Upstream, download_url
 from .versions import parse_version
 
@@ -36,6 +37,9 @@ MISSING_TTL = 60
 MAX_MEMORY_ENTRIES = 4096
 _CKSUM = re.compile(r"[0-9a-f]{64}\Z")
 log = logging.getLogger("palletizer.mirror")
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class MirrorStats:
 class Mirror:
     """The mirror of one registry's upstream; safe to share between threads, and processes share its files."""
 
-    def __init__(self, registry: Registry, upstream: Upstream | None = None,
+    def __init__(self, registry: "Registry", upstream: Upstream | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         config = registry.config
         if not config.upstream and upstream is None:
@@ -93,6 +97,11 @@ class Mirror:
         validate_name(name)
         if self.shadowed(name):
             return None
+        return self.upstream_index_file(name)
+
+    def upstream_index_file(self, name: str) -> CachedFile | None:
+        """The upstream's index file of exactly `name` (lowercased), as cached, whether or not the name is
+        published here; None if the upstream lacks it."""
         path = self.layout.mirror_index_file(name)
         cached = self._read(path)
         if cached is not None and self._fresh(cached):
@@ -262,6 +271,44 @@ class Mirror:
     def _count(self, field: str, amount: int = 1) -> None:
         with self._lock:
             setattr(self.stats, field, getattr(self.stats, field) + amount)
+
+
+def check_new_name(registry: "Registry", name: str) -> None:
+    """Refuse (`Forbidden`) a new crate `name` the upstream has, as spelt or with all `-` or all `_`,
+    unless the administrator allowed it (`allowed_names` in config.yaml, read afresh); `UpstreamError`
+    if the upstream cannot say."""
+    allowed = {normalise(n) for n in RegistryConfig.load(registry.layout.config).allowed_names}
+    if normalise(name) in allowed:
+        return
+    mirror = Mirror(registry)
+    try:
+        for spelling in dict.fromkeys((name, name.replace("_", "-"), name.replace("-", "_"))):
+            try:
+                found = mirror.upstream_index_file(spelling)
+            except UpstreamError as exc:
+                raise UpstreamError(f"cannot publish the new crate `{name}`: whether the upstream registry "
+                                    f"has it could not be checked ({exc.detail})") from exc
+            if found is not None:
+                raise Forbidden(
+                    f"crate `{name}` exists on the upstream registry {registry.config.upstream}: a new crate of "
+                    "that name here would take its place for everyone using this registry (dependency "
+                    f"confusion). An administrator can allow it with `palletizer allow-name {name}` "
+                    "(allowed_names in config.yaml)")
+    finally:
+        mirror.upstream.close()
+
+
+def allow_name(registry: "Registry", name: str) -> bool:
+    """Let a new crate `name` be published here though the upstream has it (recorded in `allowed_names`,
+    under the registry lock); False if it already was allowed."""
+    validate_name(name)
+    with exclusive_lock(registry.layout.lock):
+        config = RegistryConfig.load(registry.layout.config)
+        if normalise(name) in {normalise(n) for n in config.allowed_names}:
+            return False
+        config.allowed_names.append(name)
+        config.save(registry.layout.config)
+    return True
 
 
 def _check_index(name: str, data: bytes) -> None:

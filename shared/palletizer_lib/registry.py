@@ -19,6 +19,7 @@ from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
 from .manifest import check_manifest_matches
+from .mirror import check_new_name
 from .names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
@@ -318,6 +319,8 @@ class Registry:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
+        if self.config.upstream and self.canonical_name(name) is None:
+            check_new_name(self, name)
         with self._writing():
             existing = self.canonical_name(name)
             entries = self._read_served(name) if existing else []

@@ -20,6 +20,7 @@ def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> Non
     upstream.add("shadowed", "9.0.0", make_crate("shadowed", "9.0.0"))
     data = tmp_path / "data"
     palletizer(data, "init", "--upstream", upstream.index_url)
+    palletizer(data, "allow-name", "Shadowed")
     Registry(data).publish(metadata("Shadowed", "1.0.0"), make_crate("Shadowed", "1.0.0"))
     try:
         with running_server(data) as url:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from palletizer_lib.config import RegistryConfig, validate_upstream
-from palletizer_lib.errors import BadRequest, NotFound, UpstreamError
-from palletizer_lib.mirror import MISSING_TTL, Mirror
+from palletizer_lib.errors import BadRequest, Forbidden, NotFound, UpstreamError
+from palletizer_lib.mirror import MISSING_TTL, Mirror, allow_name
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream import Upstream, download_url
 from tests.cratekit import make_crate, metadata
@@ -215,7 +215,9 @@ def test_a_local_crate_shadows_the_upstream_in_every_spelling(tmp_path: Path, up
     upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
     upstream.add("Foo_Bar", "9.0.0", make_crate("Foo_Bar", "9.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
+    allow_name(mirror.registry, "foo_bar")
     mirror.registry.publish(metadata("foo_bar", "1.0.0"), make_crate("foo_bar", "1.0.0"))
+    upstream.requests.clear()
     for spelling in ("foo-bar", "Foo_Bar", "FOO-BAR", "foo_bar"):
         assert mirror.index_file(spelling) is None
         with pytest.raises(NotFound):
@@ -233,3 +235,31 @@ def test_hanging_upstream_times_out(tmp_path: Path, upstream: StaticUpstream, cl
         mirror.crate_file("walkdir", "2.3.2")
     upstream.hold.set()
     assert not mirror.layout.mirror_crate_file("walkdir", "2.3.2").exists()
+
+
+def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, upstream: StaticUpstream,
+                                                              clock: Clock) -> None:
+    upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    registry = mirror.registry
+    for spelling in ("foo-bar", "Foo-Bar", "foo_bar"):
+        with pytest.raises(Forbidden, match=f"exists on the upstream registry .*palletizer allow-name {spelling}"):
+            registry.publish(metadata(spelling, "1.0.0"), make_crate(spelling, "1.0.0"))
+    assert registry.canonical_name("foo-bar") is None
+    assert [p for p in registry.layout.crates.rglob("*") if p.is_file()] == []
+    registry.publish(metadata("unrelated", "1.0.0"), make_crate("unrelated", "1.0.0"))
+    allowed = palletizer(registry.layout.root, "allow-name", "FOO_BAR")
+    assert "may now be published" in allowed.stderr
+    assert RegistryConfig.load(registry.layout.config).allowed_names == ["FOO_BAR"]
+    assert registry.publish(metadata("foo-bar", "1.0.0"), make_crate("foo-bar", "1.0.0"))["vers"] == "1.0.0"
+    assert "already allowed" in palletizer(registry.layout.root, "allow-name", "foo-bar").stderr
+
+
+def test_a_new_crate_is_refused_while_the_upstream_cannot_say(tmp_path: Path, upstream: StaticUpstream,
+                                                              clock: Clock) -> None:
+    mirror = _mirror(tmp_path, upstream, clock)
+    mirror.registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
+    upstream.stop()
+    with pytest.raises(UpstreamError, match="could not be checked"):
+        mirror.registry.publish(metadata("other", "1.0.0"), make_crate("other", "1.0.0"))
+    assert mirror.registry.publish(metadata("mine", "1.1.0"), make_crate("mine", "1.1.0"))["vers"] == "1.1.0"
