@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
 from tests.cratekit import pack
 from tests.e2e.cargo import REGISTRY, Cargo, write_crate
 from tests.server import issue_token, palletizer, running_server
@@ -53,5 +55,57 @@ def test_cargo_builds_from_the_mirror_and_then_offline(tmp_path: Path) -> None:
             upstream.stop()
             offline = _replacing(builder.fresh(tmp_path / "offline"))
             assert offline.run(app, "run", "-q").stdout.strip() == "112"
+    finally:
+        upstream.stop()
+
+
+def test_cargo_sees_new_versions_refuses_corrupted_crates_and_shadowed_names(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    upstream.add("leaf", "1.0.0", _upstream_crate("leaf", "1.0.0", "pub fn leaf() -> u32 { 1 }\n"))
+    upstream.add("shadow", "5.0.0", _upstream_crate("shadow", "5.0.0", "pub fn shadow() -> u32 { 5 }\n"))
+    broken = _upstream_crate("broken", "1.0.0", "pub fn broken() {}\n")
+    upstream.add("broken", "1.0.0", broken, served=broken + b"tampered")
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig(upstream=upstream.index_url, upstream_freshness=0))
+    token = issue_token(data)
+    try:
+        with running_server(data) as url:
+            index = f"sparse+{url}/index/"
+            publisher = _replacing(Cargo.create(tmp_path / "publisher", index, token=token))
+            shadow = write_crate(tmp_path / "src", "shadow", (
+                '[package]\nname = "shadow"\nversion = "0.1.0"\nedition = "2021"\ndescription = "private"\n'
+                'license = "MIT"\n'), {"src/lib.rs": "pub fn shadow() -> u32 { 0 }\n"})
+            refused = publisher.run(shadow, "publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty",
+                                    check=False)
+            assert refused.returncode != 0
+            assert "exists on the upstream registry" in refused.stderr
+            assert "palletizer allow-name shadow" in refused.stderr
+            palletizer(data, "allow-name", "shadow")
+            publisher.publish(shadow)
+            upstream.requests.clear()
+
+            builder = _replacing(Cargo.create(tmp_path / "builder", index))
+            wants_upstream = write_crate(tmp_path / "src", "wants-upstream", (
+                '[package]\nname = "wants-upstream"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                '[dependencies]\nshadow = "5"\n'), {"src/main.rs": "fn main() {}\n"})
+            unresolved = builder.run(wants_upstream, "generate-lockfile", check=False)
+            assert unresolved.returncode != 0 and "shadow" in unresolved.stderr
+            assert upstream.requests["/index/sh/ad/shadow"] == 0
+
+            wants_broken = write_crate(tmp_path / "src", "wants-broken", (
+                '[package]\nname = "wants-broken"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                '[dependencies]\nbroken = "1"\n'), {"src/main.rs": "fn main() {}\n"})
+            failed = builder.run(wants_broken, "fetch", check=False)
+            assert failed.returncode != 0 and "502" in failed.stderr
+            assert not (data / "mirror/crates/broken/broken-1.0.0.crate").exists()
+
+            wants_leaf = write_crate(tmp_path / "src", "wants-leaf", (
+                '[package]\nname = "wants-leaf"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                '[dependencies]\nleaf = "1"\n'), {"src/main.rs": 'fn main() { println!("{}", leaf::leaf()); }\n'})
+            builder.run(wants_leaf, "generate-lockfile")
+            assert 'name = "leaf"\nversion = "1.0.0"' in (wants_leaf / "Cargo.lock").read_text()
+            upstream.add("leaf", "1.1.0", _upstream_crate("leaf", "1.1.0", "pub fn leaf() -> u32 { 11 }\n"))
+            builder.run(wants_leaf, "update")
+            assert builder.run(wants_leaf, "run", "-q").stdout.strip() == "11"
     finally:
         upstream.stop()
