@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from palletizer_lib.access import Access
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.index_stats import IndexStats
+from services.mirror_metrics import MirrorCollector
 
 METRICS_PATH = "/metrics"
 
@@ -76,6 +77,8 @@ def collectors(access: Access, *, index_size: bool, downloads: bool) -> Collecto
         registry.register(IndexSizeCollector(stats))
     if downloads:
         registry.register(DownloadsCollector(access.catalog, stats))
+    if access.registry.config.upstream:
+        registry.register(MirrorCollector())
     return registry
 
 

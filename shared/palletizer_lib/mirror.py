@@ -54,7 +54,7 @@ class _Cached:
 
 @dataclass
 class MirrorStats:
-    """What this process's mirror did since it started."""
+    """What a mirror did: every `Mirror` of a process counts into `PROCESS_STATS` unless given its own."""
 
     upstream_requests: int = 0
     index_hits: int = 0
@@ -66,11 +66,15 @@ class MirrorStats:
     bytes_fetched: int = 0
 
 
+PROCESS_STATS = MirrorStats()
+_STATS_LOCK = threading.Lock()
+
+
 class Mirror:
     """The mirror of one registry's upstream; safe to share between threads, and processes share its files."""
 
     def __init__(self, registry: "Registry", upstream: Upstream | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, stats: MirrorStats | None = None) -> None:
         config = registry.config
         if not config.upstream and upstream is None:
             raise ValueError("this registry has no upstream")
@@ -78,7 +82,7 @@ class Mirror:
         self.layout = registry.layout
         self.upstream = upstream or Upstream(config.upstream, max_crate_bytes=config.max_crate_size)
         self.freshness = config.upstream_freshness
-        self.stats = MirrorStats()
+        self.stats = stats if stats is not None else PROCESS_STATS
         self._clock = clock
         self._memory: dict[Path, tuple[tuple[int, int, int], _Cached]] = {}
         self._lock = threading.Lock()
@@ -269,7 +273,7 @@ class Mirror:
         return self._dl
 
     def _count(self, field: str, amount: int = 1) -> None:
-        with self._lock:
+        with _STATS_LOCK:
             setattr(self.stats, field, getattr(self.stats, field) + amount)
 
 

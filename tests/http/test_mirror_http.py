@@ -54,5 +54,17 @@ def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> Non
             unreachable = requests.get(f"{url}/index/se/rd/serde", timeout=60)
             assert unreachable.status_code == 502
             assert "could not be reached" in unreachable.json()["errors"][0]["detail"]
+
+            metrics = _samples(requests.get(f"{url}/metrics", timeout=30).text)
+            assert metrics['palletizer_mirror_cache_hits_total{kind="crate"}'] == 1
+            assert metrics['palletizer_mirror_cache_misses_total{kind="crate"}'] == 2
+            assert metrics["palletizer_mirror_upstream_errors_total"] == 2
+            assert metrics["palletizer_mirror_upstream_bytes_total"] > len(good)
+            assert metrics["palletizer_mirror_stale_served_total"] == 0
     finally:
         upstream.stop()
+
+
+def _samples(text: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith("palletizer_mirror_")}

@@ -11,7 +11,7 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig, validate_upstream
 from palletizer_lib.errors import BadRequest, Forbidden, NotFound, UpstreamError
-from palletizer_lib.mirror import MISSING_TTL, Mirror, allow_name
+from palletizer_lib.mirror import MISSING_TTL, Mirror, MirrorStats, allow_name
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream import Upstream, download_url
 from tests.cratekit import make_crate, metadata
@@ -44,7 +44,7 @@ def clock() -> Clock:
 def _mirror(tmp_path: Path, upstream: StaticUpstream, clock: Clock, **options: object) -> Mirror:
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url,
                                                                  upstream_freshness=300))
-    return Mirror(registry, Upstream(upstream.index_url, **options), clock=clock)
+    return Mirror(registry, Upstream(upstream.index_url, **options), clock=clock, stats=MirrorStats())
 
 
 def _lines(data: bytes) -> list[dict]:
