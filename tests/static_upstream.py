@@ -27,6 +27,13 @@ def upstream_dep(name: str, req: str) -> dict:
             "target": None, "kind": "normal"}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a timed-out mirror) is no failure of the upstream."""
+
+
 class StaticUpstream:
     """The files under `root`, served at `url` until `stop()`; `requests` counts each path asked for."""
 
@@ -38,8 +45,7 @@ class StaticUpstream:
         self.hold.set()
         self.held = threading.Event()
         (root / "index").mkdir(parents=True, exist_ok=True)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         (root / "index" / "config.json").write_text(json.dumps({"dl": f"{self.url}/crates"}))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -14,7 +14,7 @@ from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig, validate_upstream
 from .errors import AlreadyPublished, NotFound, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
-from .mirror import allow_name
+from .mirror import allow_name, verify_cache
 from .progress import ProgressBar
 from .registry import Registry
 
@@ -174,6 +174,7 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
                 print(f"repaired: {change}")
         with ProgressBar() as bar:
             problems = registry.verify(bar)
+        problems += verify_cache(registry.layout)
         for problem in problems:
             print(problem)
         if problems:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from .config import RegistryConfig
 from .errors import Forbidden, NotFound, StorageError, UpstreamError
 from .index_cache import CachedFile
+from .layout import Layout
 from .names import normalise, validate_name
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock
 from .upstream import Upstream, download_url
@@ -275,6 +276,46 @@ class Mirror:
     def _count(self, field: str, amount: int = 1) -> None:
         with _STATS_LOCK:
             setattr(self.stats, field, getattr(self.stats, field) + amount)
+
+
+def verify_cache(layout: Layout) -> list[str]:
+    """Every cached upstream crate whose SHA-256 differs from its cached index entry's `cksum`, or that no
+    cached index entry names (the files are only read: nothing is fetched)."""
+    problems: list[str] = []
+    crates = layout.mirror / "crates"
+    if not crates.is_dir():
+        return problems
+    for crate_dir in sorted(crates.iterdir()):
+        for file in sorted(crate_dir.iterdir()) if crate_dir.is_dir() else []:
+            if file.name.startswith(TEMP_PREFIX):
+                continue
+            where = file.relative_to(layout.root)
+            name = crate_dir.name
+            version = file.name.removeprefix(f"{name}-").removesuffix(".crate")
+            cksum = _cached_cksum(layout, name, version)
+            if cksum is None:
+                problems.append(f"{where}: no cached upstream index entry refers to it")
+                continue
+            digest = hashlib.sha256()
+            with file.open("rb") as stream:
+                while chunk := stream.read(1024 * 1024):
+                    digest.update(chunk)
+            if digest.hexdigest() != cksum:
+                problems.append(f"{where}: its checksum does not match the cached upstream index entry")
+    return problems
+
+
+def _cached_cksum(layout: Layout, name: str, version: str) -> str | None:
+    try:
+        raw = layout.mirror_index_file(name).read_bytes()
+    except (FileNotFoundError, ValueError):
+        return None
+    for line in raw.partition(b"\n")[2].splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if entry.get("name") == name and entry.get("vers") == version:
+                return entry.get("cksum")
+    return None
 
 
 def check_new_name(registry: "Registry", name: str) -> None:

@@ -169,6 +169,16 @@ def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstrea
     assert offline.crate_file("walkdir", "2.3.2").read_bytes() == crate
     with pytest.raises(NotFound):
         offline.crate_file("walkdir", "9.9.9")
+    assert palletizer(mirror.layout.root, "verify").returncode == 0
+    path.write_bytes(crate + b"rot")
+    lost = mirror.layout.mirror_crate_file("gone", "1.0.0")
+    lost.parent.mkdir()
+    lost.write_bytes(crate)
+    report = palletizer(mirror.layout.root, "verify", check=False)
+    assert report.returncode == 1
+    assert report.stdout.splitlines() == [
+        "mirror/crates/gone/gone-1.0.0.crate: no cached upstream index entry refers to it",
+        "mirror/crates/walkdir/walkdir-2.3.2.crate: its checksum does not match the cached upstream index entry"]
 
 
 def test_corrupted_crate_is_refused_and_not_stored(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
