@@ -1,7 +1,8 @@
 """The upstream sparse registry a mirror reads from (crates.io, or any sparse registry), over `requests`.
 
 One `requests.Session` (pooled connections) with connect and read time-outs, a bounded retry of failed
-connections and of 5xx answers, a deadline for a whole transfer, and a size bound on everything read, so
+connections and of 5xx answers (never of a read that timed out: an upstream that hangs costs one read
+time-out, not several), at most `MAX_REDIRECTS` redirects, a deadline for a whole transfer, and a size bound on everything read, so
 an upstream that hangs, trickles or answers garbage costs one request a bounded time and nothing more.
 """
 
@@ -21,7 +22,8 @@ from .errors import UpstreamError
 from .names import index_path
 
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 20.0
+READ_TIMEOUT = 10.0
+MAX_REDIRECTS = 5
 TRANSFER_DEADLINE = 120.0
 MAX_INDEX_BYTES = 16 * 1024 * 1024
 MAX_CONFIG_BYTES = 64 * 1024
@@ -74,13 +76,14 @@ class Upstream:
         self._deadline = deadline
         self._clock = clock
         self._session = requests.Session()
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.1,
+        retry = Retry(total=retries, connect=retries, read=0, status=retries, backoff_factor=0.1,
                       status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
                       raise_on_status=False, respect_retry_after_header=False)
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
+        self._session.max_redirects = MAX_REDIRECTS
 
     def close(self) -> None:
         """Close the pooled connections."""

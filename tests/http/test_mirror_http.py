@@ -1,6 +1,7 @@
 """The mirror through a real `palletizer-all`: index files and downloads of an upstream made by the test."""
 
 import json
+import threading
 from pathlib import Path
 
 import requests
@@ -61,6 +62,34 @@ def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> Non
             assert metrics["palletizer_mirror_upstream_errors_total"] == 2
             assert metrics["palletizer_mirror_upstream_bytes_total"] > len(good)
             assert metrics["palletizer_mirror_stale_served_total"] == 0
+    finally:
+        upstream.stop()
+
+
+def test_a_hanging_upstream_stalls_only_its_own_request(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    upstream.add("leaf", "1.0.0", make_crate("leaf", "1.0.0"))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    palletizer(data, "allow-name", "mine")
+    Registry(data).publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
+    try:
+        with running_server(data, "--threads", "4") as url:
+            assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=30).status_code == 200
+            upstream.hold.clear()
+            results: list[int] = []
+            held = threading.Thread(target=lambda: results.append(
+                requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=60).status_code))
+            held.start()
+            assert upstream.held.wait(30)
+            for _ in range(3):
+                assert requests.get(f"{url}/index/mi/ne/mine", timeout=10).status_code == 200
+                assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=10).status_code == 200
+                assert requests.get(f"{url}/index/le/af/leaf", timeout=10).status_code == 200
+            upstream.hold.set()
+            held.join(60)
+            assert results == [200]
     finally:
         upstream.stop()
 
