@@ -11,10 +11,10 @@ from pathlib import Path
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .catalog import Catalog
 from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig, validate_upstream
-from .errors import AlreadyPublished, NotFound, PalletizerError, RegistryExists
+from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
-from .mirror import allow_name, verify_cache
+from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
 from .progress import ProgressBar
 from .registry import Registry
 
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list crates, or the versions of one crate")
     listing.add_argument("name", nargs="?")
+
+    mirror = commands.add_parser("mirror", help="the cache of the upstream registry").add_subparsers(
+        dest="action", required=True)
+    fetch = mirror.add_parser("fetch", help="bring every upstream crate of these Cargo.lock files into the cache")
+    fetch.add_argument("lockfiles", nargs="+", type=Path, metavar="Cargo.lock")
+    mirror.add_parser("status", help="what the cache holds")
 
     allow = commands.add_parser("allow-name", help="let a new crate NAME be published here though the "
                                                    "upstream registry has a crate of that name")
@@ -163,6 +169,8 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         print(f"{args.command}ed {args.name} {args.version}")
     elif args.command == "list":
         _list(registry, args.name)
+    elif args.command == "mirror":
+        return _mirror(args, registry)
     elif args.command == "allow-name":
         if allow_name(registry, args.name):
             print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)
@@ -182,6 +190,27 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
             return 1
         print("verify: the registry is consistent", file=sys.stderr)
     return 0
+
+
+def _mirror(args: argparse.Namespace, registry: Registry) -> int:
+    upstream = registry.config.upstream
+    if not upstream:
+        raise BadRequest("this registry has no upstream (set `upstream` in config.yaml)")
+    if args.action == "status":
+        status = cache_status(registry.layout, registry.config.upstream_freshness)
+        print(f"upstream: {upstream} (fresh for {registry.config.upstream_freshness} s)")
+        print(f"index files: {status.index_files} ({status.stale_index_files} to revalidate), "
+              f"names the upstream lacks: {status.missing_names}")
+        print(f"crate files: {status.crate_files} ({status.crate_bytes} bytes)")
+        return 0
+    crates = [crate for lockfile in args.lockfiles for crate in upstream_packages(lockfile, upstream)]
+    counts: dict[str, int] = {}
+    for crate, outcome, reason in fetch_locked(Mirror(registry), list(dict.fromkeys(crates))):
+        counts[outcome] = counts.get(outcome, 0) + 1
+        print(f"{outcome} {crate.name} {crate.version}" + (f": {reason}" if reason else ""))
+    print("mirror fetch: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("fetched", "cached", "skipped", "failed")),
+          file=sys.stderr)
+    return 1 if counts.get("failed") else 0
 
 
 def _import(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:

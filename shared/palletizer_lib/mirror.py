@@ -19,14 +19,15 @@ import re
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RegistryConfig
-from .errors import Forbidden, NotFound, StorageError, UpstreamError
+from .config import CRATES_IO_ALIASES, RegistryConfig
+from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageError, UpstreamError
 from .index_cache import CachedFile
 from .layout import Layout
 from .names import normalise, validate_name
@@ -276,6 +277,97 @@ class Mirror:
     def _count(self, field: str, amount: int = 1) -> None:
         with _STATS_LOCK:
             setattr(self.stats, field, getattr(self.stats, field) + amount)
+
+
+@dataclass(frozen=True)
+class LockedCrate:
+    """A package of a Cargo.lock that comes from the upstream."""
+
+    name: str
+    version: str
+    checksum: str | None
+
+
+def upstream_packages(lockfile: Path, upstream_url: str) -> list[LockedCrate]:
+    """The packages of `lockfile` whose source is crates.io or `upstream_url` (`BadRequest` if it is not
+    a Cargo.lock)."""
+    try:
+        lock = tomllib.loads(lockfile.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadRequest(f"{lockfile} is not a readable Cargo.lock: {exc}") from exc
+    packages = lock.get("package", [])
+    if not isinstance(packages, list):
+        raise BadRequest(f"{lockfile} is not a Cargo.lock: `package` is not a list")
+    bare = upstream_url.removeprefix("sparse+").rstrip("/")
+    sources = {f"registry+{url}" for url in CRATES_IO_ALIASES if not url.startswith("sparse+")}
+    sources |= {"sparse+https://index.crates.io/", f"sparse+{bare}/", f"sparse+{bare}", f"registry+{bare}"}
+    found = []
+    for package in packages:
+        if (isinstance(package, dict) and package.get("source") in sources
+                and isinstance(package.get("name"), str) and isinstance(package.get("version"), str)):
+            checksum = package.get("checksum")
+            found.append(LockedCrate(package["name"], package["version"],
+                                     checksum if isinstance(checksum, str) else None))
+    return found
+
+
+def fetch_locked(mirror: Mirror, crates: list[LockedCrate]) -> Iterator[tuple[LockedCrate, str, str | None]]:
+    """Bring each crate into the cache: per crate, `cached`, `fetched`, `skipped` (published here) or
+    `failed`, with the reason for the last two."""
+    for crate in crates:
+        if mirror.shadowed(crate.name):
+            yield crate, "skipped", "a crate of that name is published here"
+            continue
+        try:
+            was_cached = mirror.layout.mirror_crate_file(crate.name, crate.version).is_file()
+            mirror.crate_file(crate.name, crate.version)
+            cksum = _cached_cksum(mirror.layout, crate.name, crate.version)
+            if crate.checksum is not None and cksum != crate.checksum:
+                yield crate, "failed", "its checksum in Cargo.lock differs from the upstream index entry's"
+                continue
+        except PalletizerError as exc:
+            yield crate, "failed", exc.detail
+            continue
+        yield crate, "cached" if was_cached else "fetched", None
+
+
+@dataclass(frozen=True)
+class CacheStatus:
+    """What the mirror holds."""
+
+    index_files: int
+    missing_names: int
+    crate_files: int
+    crate_bytes: int
+    stale_index_files: int
+
+
+def cache_status(layout: Layout, freshness: int, now: float | None = None) -> CacheStatus:
+    """Count the cached index files (and names known missing, and files older than `freshness`) and
+    crate files (with their size), reading only the cache."""
+    now = time.time() if now is None else now
+    index_files = missing = stale = 0
+    for path in (layout.mirror / "index").rglob("*") if (layout.mirror / "index").is_dir() else []:
+        if not path.is_file() or path.name.startswith(TEMP_PREFIX):
+            continue
+        with path.open("rb") as file:
+            head = file.readline()
+        try:
+            meta = json.loads(head)
+        except ValueError:
+            continue
+        if meta.get("missing"):
+            missing += 1
+            continue
+        index_files += 1
+        if now - float(meta.get("fetched", 0)) >= freshness:
+            stale += 1
+    crate_files = crate_bytes = 0
+    for path in (layout.mirror / "crates").rglob("*.crate") if (layout.mirror / "crates").is_dir() else []:
+        if not path.name.startswith(TEMP_PREFIX):
+            crate_files += 1
+            crate_bytes += path.stat().st_size
+    return CacheStatus(index_files, missing, crate_files, crate_bytes, stale)
 
 
 def verify_cache(layout: Layout) -> list[str]:

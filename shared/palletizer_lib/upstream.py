@@ -2,8 +2,9 @@
 
 One `requests.Session` (pooled connections) with connect and read time-outs, a bounded retry of failed
 connections and of 5xx answers (never of a read that timed out: an upstream that hangs costs one read
-time-out, not several), at most `MAX_REDIRECTS` redirects, a deadline for a whole transfer, and a size bound on everything read, so
-an upstream that hangs, trickles or answers garbage costs one request a bounded time and nothing more.
+time-out, not several), at most `MAX_REDIRECTS` redirects, a deadline for a whole transfer, and a size
+bound on everything read, so an upstream that hangs, trickles or answers garbage costs one request a
+bounded time and nothing more.
 """
 
 import hashlib

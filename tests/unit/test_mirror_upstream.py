@@ -1,6 +1,7 @@
 """The upstream client and the mirror cache, against a real static sparse registry on loopback."""
 
 import fcntl
+import hashlib
 import json
 import os
 import threading
@@ -273,3 +274,37 @@ def test_a_new_crate_is_refused_while_the_upstream_cannot_say(tmp_path: Path, up
     with pytest.raises(UpstreamError, match="could not be checked"):
         mirror.registry.publish(metadata("other", "1.0.0"), make_crate("other", "1.0.0"))
     assert mirror.registry.publish(metadata("mine", "1.1.0"), make_crate("mine", "1.1.0"))["vers"] == "1.1.0"
+
+
+def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    leaf, mid = make_crate("leaf", "1.0.0"), make_crate("mid", "2.0.0")
+    upstream.add("leaf", "1.0.0", leaf)
+    upstream.add("mid", "2.0.0", mid)
+    mirror = _mirror(tmp_path, upstream, clock)
+    allow_name(mirror.registry, "mine")
+    mirror.registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
+    crates_io = 'source = "registry+https://github.com/rust-lang/crates.io-index"'
+    leaf_sum = hashlib.sha256(leaf).hexdigest()
+    lockfile = tmp_path / "Cargo.lock"
+    lockfile.write_text(
+        "version = 4\n\n"
+        f'[[package]]\nname = "leaf"\nversion = "1.0.0"\n{crates_io}\nchecksum = "{leaf_sum}"\n\n'
+        f'[[package]]\nname = "mid"\nversion = "2.0.0"\n{crates_io}\n\n'
+        f'[[package]]\nname = "mine"\nversion = "1.0.0"\n{crates_io}\n\n'
+        f'[[package]]\nname = "gone"\nversion = "1.0.0"\n{crates_io}\n\n'
+        '[[package]]\nname = "app"\nversion = "0.1.0"\n'
+        '[[package]]\nname = "private"\nversion = "0.1.0"\nsource = "sparse+http://elsewhere/index/"\n')
+    first = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
+    assert first.returncode == 1
+    assert first.stdout.splitlines() == [
+        "fetched leaf 1.0.0", "fetched mid 2.0.0", "skipped mine 1.0.0: a crate of that name is published here",
+        "failed gone 1.0.0: no file for crate `gone` version `1.0.0`"]
+    assert "mirror fetch: 2 fetched, 0 cached, 1 skipped, 1 failed" in first.stderr
+    upstream.stop()
+    again = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
+    assert again.stdout.splitlines()[:2] == ["cached leaf 1.0.0", "cached mid 2.0.0"]
+    status = palletizer(mirror.layout.root, "mirror", "status").stdout
+    assert "index files: 2 (" in status and "names the upstream lacks: 1" in status
+    assert f"crate files: 2 ({len(leaf) + len(mid)} bytes)" in status
+    refused = palletizer(mirror.layout.root, "mirror", "fetch", str(tmp_path / "nope.lock"), check=False)
+    assert refused.returncode != 0 and "not a readable Cargo.lock" in refused.stderr
