@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
 from .catalog import Catalog
-from .config import DEFAULT_MAX_CRATE_SIZE, RegistryConfig, validate_upstream
+from .config import DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_upstream
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--upstream", metavar="URL",
                       help="mirror crates not published here from this sparse registry "
                            "(sparse+https://index.crates.io/ for crates.io)")
+    init.add_argument("--upstream-freshness", type=int, default=DEFAULT_UPSTREAM_FRESHNESS, metavar="SECONDS",
+                      help="serve a mirrored index file this long before asking the upstream again "
+                           f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
@@ -119,7 +122,8 @@ def _init(args: argparse.Namespace) -> int:
     config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
-                            upstream=validate_upstream(args.upstream) if args.upstream else None)
+                            upstream=validate_upstream(args.upstream) if args.upstream else None,
+                            upstream_freshness=_seconds(args.upstream_freshness))
     try:
         Registry.create(Path(args.data), config)
     except RegistryExists:
@@ -128,6 +132,12 @@ def _init(args: argparse.Namespace) -> int:
         raise
     print(f"initialised an empty registry in {args.data}", file=sys.stderr)
     return 0
+
+
+def _seconds(value: int) -> int:
+    if value < 0:
+        raise BadRequest("--upstream-freshness must be 0 or more seconds")
+    return value
 
 
 def _actor() -> str:

@@ -80,6 +80,10 @@ def test_upstream_setting(tmp_path: Path) -> None:
     assert refused.returncode != 0 and "sparse index URL" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "other" / "config.yaml").exists()
+    palletizer(tmp_path / "quick", "init", "--upstream", "sparse+http://127.0.0.1:1/", "--upstream-freshness", "0")
+    assert RegistryConfig.load(tmp_path / "quick" / "config.yaml").upstream_freshness == 0
+    negative = palletizer(tmp_path / "neg", "init", "--upstream-freshness", "-5", check=False)
+    assert negative.returncode != 0 and "--upstream-freshness" in negative.stderr
     (tmp_path / "data" / "config.yaml").write_text("upstream: http://x/\n")
     with pytest.raises(BadRequest, match="upstream"):
         RegistryConfig.load(tmp_path / "data" / "config.yaml")
