@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test fuzz test-browser screenshots test-compose bench cli clean
+.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus bench cli clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,24 @@ screenshots:
 # The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
 test-compose: install
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
+
+# Real crates.io releases, as Debian packages their sources (/usr/share/cargo/registry/): all imported, then real
+# cargo builds a program using about 110 of them with crates.io replaced by Palletizer, over the sparse and the git
+# index (about 2 minutes; not part of `make test`). Installs the packages with apt (as root) when some are missing;
+# fails if fewer than $(CORPUS_MIN) releases are found.
+CORPUS_PACKAGES := librust-serde-json-dev librust-rand-dev librust-regex-dev librust-log-dev librust-tokio-dev \
+	librust-adler-dev librust-rustix-dev librust-bitflags-dev librust-anyhow-dev librust-thiserror-dev \
+	librust-itertools-dev librust-flate2-dev librust-tempfile-dev librust-clap-dev librust-semver-dev \
+	librust-base64-dev librust-hex-dev librust-sha2-dev librust-walkdir-dev librust-toml-dev librust-url-dev \
+	librust-byteorder-dev librust-num-traits-dev librust-num-integer-dev librust-glob-dev librust-md5-dev \
+	librust-crc-dev librust-unicode-xid-dev librust-fnv-dev librust-bstr-dev librust-textwrap-dev \
+	librust-indoc-dev librust-static-assertions-dev librust-home-dev librust-shlex-dev
+CORPUS_MIN ?= 150
+test-corpus: install
+	test "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(CORPUS_PACKAGES) 2>/dev/null | grep -cx installed)" \
+		= "$(words $(CORPUS_PACKAGES))" || (apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(CORPUS_PACKAGES))
+	PALLETIZER_CORPUS_MIN=$(CORPUS_MIN) $(BIN)/pytest -v tests/corpus $(PYTEST_ARGS)
 
 # The performance benchmarks of issue 7, side by side with nginx (about 15 minutes; not part of `make test`).
 # Installs nginx and wrk with apt (as root) when they are missing. Tables on stdout, JSON in $(BENCH_OUT)/.
