@@ -4,15 +4,13 @@ The format is the one in the Cargo Book's "Registry Index" chapter.
 """
 
 import json
-import re
 from collections.abc import Iterable
 
 from .config import CRATES_IO_INDEX
 from .errors import InvalidCrate
-from .names import validate_name
+from .names import validate_dependency_name, validate_name
 
 DEP_KINDS = ("normal", "dev", "build")
-_RENAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
 _MANIFEST_DEP_TABLES = {
     "dependencies": "normal",
     "dev-dependencies": "dev",
@@ -147,13 +145,13 @@ def _dep(name: str, req: str, features: list[str], optional: bool, default_featu
 
 def _dep_from_metadata(raw: object) -> dict:
     dep = _table(raw, "deps[]")
-    real_name = validate_name(dep.get("name"))
+    real_name = validate_dependency_name(dep.get("name"))
     renamed = _optional_string(dep.get("explicit_name_in_toml"), "explicit_name_in_toml")
     kind = dep.get("kind", "normal") or "normal"
     if kind not in DEP_KINDS:
         raise InvalidCrate(f"dependency `{real_name}` has an unknown kind `{kind}`")
     return _dep(
-        name=_rename(renamed) if renamed else real_name,
+        name=validate_dependency_name(renamed) if renamed else real_name,
         req=_string(dep.get("version_req"), f"version_req of dependency `{real_name}`"),
         features=_strings(dep.get("features", []), f"features of dependency `{real_name}`"),
         optional=_bool(dep.get("optional", False), "optional"),
@@ -179,7 +177,7 @@ def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ou
         registry = registry_index
     default_features = spec.get("default-features", spec.get("default_features", True))
     return _dep(
-        name=_rename(key) if real_name is not None else validate_name(key),
+        name=validate_dependency_name(key),
         req=cargo_req(_string(spec.get("version", "*"), f"version of dependency `{key}`")),
         features=_strings(spec.get("features", []), f"features of dependency `{key}`"),
         optional=_bool(spec.get("optional", False), "optional"),
@@ -187,17 +185,8 @@ def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ou
         target=target,
         kind=kind,
         registry=registry,
-        package=validate_name(real_name) if real_name is not None else None,
+        package=validate_dependency_name(real_name) if real_name is not None else None,
     )
-
-
-def _rename(name: object) -> str:
-    """The name a renamed dependency has in Cargo.toml: a crate name, which may be one reserved for
-    crates (`core = { package = "rustc-std-workspace-core" }` is common)."""
-    if not isinstance(name, str) or not _RENAME_RE.match(name):
-        raise InvalidCrate(f"invalid dependency name {json.dumps(name)[:80]}: use ASCII letters, digits, "
-                           "`-` and `_`, at most 64")
-    return name
 
 
 def _features(raw: object) -> dict:

@@ -1,5 +1,6 @@
 """Crate names: validation, normalisation and the index path rules."""
 
+import json
 import re
 
 from .errors import InvalidCrate
@@ -7,6 +8,7 @@ from .errors import InvalidCrate
 MAX_NAME_LENGTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_DEPENDENCY_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,%d}\Z" % (MAX_NAME_LENGTH - 1))
 
 _WINDOWS_DEVICES = {
     "con", "prn", "aux", "nul",
@@ -41,6 +43,17 @@ def validate_name(name: object) -> str:
         raise InvalidCrate(f"the crate name `{name}` is a reserved Windows device name")
     if lowered in _RESERVED:
         raise InvalidCrate(f"the crate name `{name}` is reserved")
+    return name
+
+
+def validate_dependency_name(name: object, what: str = "dependency name") -> str:
+    """Return `name` if crates.io accepts it as a dependency's name (its package, or the key renaming it in
+    Cargo.toml), else raise `InvalidCrate`: ASCII letters, digits, `-` and `_`, starting with a letter or `_`,
+    at most 64. The rules for registering a new crate (reserved and Windows device names) do not apply: a
+    dependency names a crate that exists elsewhere, or renames one (`core = { package = "..." }`)."""
+    if not isinstance(name, str) or not _DEPENDENCY_NAME_RE.match(name):
+        raise InvalidCrate(f"invalid {what} {json.dumps(name)[:80]}: use ASCII letters, digits, `-` and `_`, "
+                           f"starting with a letter or `_`, at most {MAX_NAME_LENGTH}")
     return name
 
 

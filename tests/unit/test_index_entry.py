@@ -329,5 +329,5 @@ def test_a_dependency_may_be_renamed_to_a_name_reserved_for_crates() -> None:
     from_metadata = only_dep(entry_from_metadata(meta, CKSUM))
     assert (from_manifest["name"], from_manifest["package"]) == ("core", "rustc-std-workspace-core")
     assert (from_metadata["name"], from_metadata["package"]) == ("core", "rustc-std-workspace-core")
-    with pytest.raises(InvalidCrate, match="reserved"):
-        entry_from_manifest({**manifest, "dependencies": {"core": "1.0"}}, CKSUM, [])
+    with pytest.raises(InvalidCrate, match="starting with a letter or `_`"):
+        entry_from_manifest({**manifest, "dependencies": {"1core": {"version": "1.0", "package": "core"}}}, CKSUM, [])
