@@ -1,5 +1,6 @@
 """Real cargo with crates-io replaced by Palletizer, which mirrors a static sparse upstream made by the test."""
 
+import shutil
 from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
@@ -107,5 +108,38 @@ def test_cargo_sees_new_versions_refuses_corrupted_crates_and_shadowed_names(tmp
             upstream.add("leaf", "1.1.0", _upstream_crate("leaf", "1.1.0", "pub fn leaf() -> u32 { 11 }\n"))
             builder.run(wants_leaf, "update")
             assert builder.run(wants_leaf, "run", "-q").stdout.strip() == "11"
+    finally:
+        upstream.stop()
+
+
+def test_mirror_fetch_of_a_lockfile_lets_it_build_with_no_upstream(tmp_path: Path) -> None:
+    """`palletizer mirror fetch Cargo.lock` into an empty cache, then the upstream is gone: real cargo builds
+    the lockfile `--locked` from an empty CARGO_HOME."""
+    upstream = StaticUpstream(tmp_path / "upstream")
+    upstream.add("leaf", "1.0.0", _upstream_crate("leaf", "1.0.0", "pub fn leaf() -> u32 { 1 }\n"))
+    upstream.add("mid_dle", "1.2.0", _upstream_crate("mid_dle", "1.2.0", "pub fn mid() -> u32 { leaf::leaf() + 10 }\n",
+                                                     {"leaf": "1"}), deps=[upstream_dep("leaf", "^1")])
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    app = write_crate(tmp_path / "src", "app", (
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nmid_dle = "1"\n'),
+        {"src/main.rs": 'fn main() { println!("{}", mid_dle::mid()); }\n'})
+    try:
+        with running_server(data) as url:
+            locker = _replacing(Cargo.create(tmp_path / "locker", f"sparse+{url}/index/"))
+            locker.run(app, "generate-lockfile")
+        assert 'name = "mid_dle"' in (app / "Cargo.lock").read_text()
+        shutil.rmtree(data / "mirror")
+
+        fetched = palletizer(data, "mirror", "fetch", str(app / "Cargo.lock"))
+        assert "leaf" in fetched.stdout + fetched.stderr and "mid_dle" in fetched.stdout + fetched.stderr
+        assert (data / "mirror/crates/leaf/leaf-1.0.0.crate").is_file()
+        assert (data / "mirror/crates/mid_dle/mid_dle-1.2.0.crate").is_file()
+        upstream.stop()
+
+        with running_server(data) as url:
+            builder = _replacing(Cargo.create(tmp_path / "builder", f"sparse+{url}/index/"))
+            assert builder.run(app, "run", "-q", "--locked").stdout.strip() == "11"
+        palletizer(data, "verify")
     finally:
         upstream.stop()
