@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 import tomllib
@@ -24,14 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from .config import CRATES_IO_ALIASES, RegistryConfig
 from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageError, UpstreamError
 from .index_cache import CachedFile
 from .layout import Layout
 from .names import normalise, validate_name
-from .storage import TEMP_PREFIX, atomic_write, exclusive_lock
+from .storage import TEMP_PREFIX, atomic_write, atomic_write_with, exclusive_lock
 from .upstream import Upstream, download_url
 from .versions import parse_version
 
@@ -232,28 +231,16 @@ class Mirror:
 
     def _fetch_crate(self, name: str, version: str, cksum: str, path: Path) -> None:
         url = download_url(self._download_template(), name, version, cksum)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-        except OSError as exc:
-            raise StorageError(f"could not write to the mirror: {exc.strerror or exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                self._count("upstream_requests")
-                try:
-                    size = self.upstream.download(url, tmp, cksum)
-                except UpstreamError:
-                    self._count("errors")
-                    raise
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
-        self._count("bytes_fetched", size)
+
+        def download(out: BinaryIO) -> int:
+            self._count("upstream_requests")
+            try:
+                return self.upstream.download(url, out, cksum)
+            except UpstreamError:
+                self._count("errors")
+                raise
+
+        self._count("bytes_fetched", atomic_write_with(path, download))
 
     def _download_template(self) -> str:
         """The upstream's `dl`, read from its config.json once per process (kept in `mirror/config.json`
@@ -477,3 +464,78 @@ def _file_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+MAX_SUMMARY_MEMORY = 65536
+_SUMMARIES: dict[Path, tuple[tuple[int, int, int], tuple[str, str] | None]] = {}
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def cached_entries(layout: Layout, name: str) -> list[dict] | None:
+    """The index entries of `name` as the mirror's cache holds them (never fetched, however old); None if
+    the cache has no index file of that name (or knows it missing). Lines that are not an entry with a
+    valid version are left out; `yanked`, `deps` and `features` are always present."""
+    try:
+        raw = layout.mirror_index_file(name).read_bytes()
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    except OSError as exc:
+        raise StorageError(f"could not read the mirror's index file of {name}: {exc.strerror or exc}") from exc
+    return _entries(raw)
+
+
+def cached_summaries(layout: Layout) -> Iterator[tuple[str, str]]:
+    """(name, version search shows) of every crate whose index file the mirror's cache holds, read only
+    from the cache; each file is parsed once per version of it on disk (remembered per process)."""
+    from .registry import max_version
+
+    root = layout.mirror / "index"
+    for folder, _, files in os.walk(root):
+        for file_name in files:
+            if file_name.startswith(TEMP_PREFIX):
+                continue
+            path = Path(folder) / file_name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            remembered = _SUMMARIES.get(path)
+            if remembered is not None and remembered[0] == key:
+                summary = remembered[1]
+            else:
+                try:
+                    entries = _entries(path.read_bytes())
+                except OSError:
+                    continue
+                summary = (entries[-1]["name"], max_version(entries)) if entries else None
+                with _SUMMARIES_LOCK:
+                    if len(_SUMMARIES) >= MAX_SUMMARY_MEMORY:
+                        _SUMMARIES.clear()
+                    _SUMMARIES[path] = (key, summary)
+            if summary is not None:
+                yield summary
+
+
+def _entries(raw: bytes) -> list[dict] | None:
+    head, _, data = raw.partition(b"\n")
+    try:
+        meta = json.loads(head)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or meta.get("missing"):
+        return None
+    entries = []
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line) if line.strip() else None
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            parse_version(entry.get("vers"))
+        except (ValueError, PalletizerError):
+            continue
+        entry["yanked"] = bool(entry.get("yanked"))
+        entry["deps"] = [d for d in entry.get("deps") or [] if isinstance(d, dict) and "name" in d and "req" in d]
+        entry.setdefault("features", {})
+        entries.append(entry)
+    return entries

@@ -4,12 +4,14 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from .errors import StorageError
 
 TEMP_PREFIX = ".tmp-"
+T = TypeVar("T")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -22,12 +24,19 @@ def _fsync_dir(directory: Path) -> None:
 
 def atomic_write(path: Path, data: bytes | memoryview) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a part."""
+    atomic_write_with(path, lambda out: out.write(data))
+
+
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Make `path` what `write` writes into the file it is given (streamed, never whole in memory), so that
+    readers see the old or the new content, never a part; `write`'s result is returned. If `write` raises,
+    nothing changes."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
+                result = write(tmp)
                 tmp.flush()
                 os.fsync(tmp.fileno())
             os.chmod(tmp_name, 0o644)
@@ -39,6 +48,7 @@ def atomic_write(path: Path, data: bytes | memoryview) -> None:
         _fsync_dir(path.parent)
     except OSError as exc:
         raise StorageError(f"could not write {path.name}: {exc.strerror or exc}") from exc
+    return result
 
 
 def remove_file(path: Path) -> None:
