@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
+from .mirror import cached_entries
 from .names import is_valid_name, normalise
 from .readme import safe_url
 from .registry import Registry, max_version
@@ -31,6 +32,7 @@ class ListedCrate:
     description: str
     downloads: int
     last_published: datetime | None
+    mirrored_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class CratePage:
     readme_html: str
     cargo_toml: str
     cargo_config: str
+    mirrored_from: str | None = None
 
 
 def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
@@ -98,13 +101,14 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
     total, found = registry.search(query, sys.maxsize)
     published = catalog.last_published()
     wanted = normalise(query.strip())
-    found.sort(key=lambda s: (normalise(s.name) != wanted, -published.get(normalise(s.name), 0.0), s.name.lower()))
+    found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
+                              -published.get(normalise(s.name), 0.0), s.name.lower()))
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
     shown = found[(page - 1) * per_page:page * per_page]
     downloads = catalog.downloads_by_crate(s.name for s in shown)
-    crates = [ListedCrate(s.name, s.max_version, s.description, downloads.get(normalise(s.name), 0),
-                          _time(published.get(normalise(s.name))))
+    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
+                          _time(published.get(normalise(s.name))), s.mirrored_from)
               for s in shown]
     return CrateList(query.strip(), total, page, pages, crates)
 
@@ -116,7 +120,14 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
     `.cargo/config.toml` lines of a registry whose `config.json` does not name its public URL yet."""
     if not is_valid_name(name):
         raise NotFound(f"crate `{name}` does not exist in this registry")
-    entries = registry.entries(name)
+    try:
+        entries = registry.entries(name)
+    except NotFound:
+        if registry.config.upstream:
+            mirrored = cached_entries(registry.layout, name)
+            if mirrored:
+                return _mirrored_page(registry, catalog, mirrored, version, fallback_url)
+        raise
     canonical = entries[0]["name"]
     known = catalog.versions(canonical)
     rows = sorted((_row(e, known.get(e["vers"])) for e in entries), key=lambda r: parse_version(r.vers), reverse=True)
@@ -144,6 +155,36 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
         readme_html=catalog.readme_html(canonical, described) if described is not None else "",
         cargo_toml=cargo_toml_line(canonical, summary_version),
         cargo_config=cargo_config(registry, fallback_url),
+    )
+
+
+def _mirrored_page(registry: Registry, catalog: Catalog, entries: list[dict], version: str | None,
+                   fallback_url: str) -> CratePage:
+    """The page of a crate of the mirror's cache: its versions from the cached index file, no README."""
+    canonical = entries[-1]["name"]
+    downloads = catalog.version_downloads(canonical)
+    rows = sorted((VersionRow(e["vers"], e["yanked"], None, None, downloads.get(e["vers"], 0)) for e in entries),
+                  key=lambda r: parse_version(r.vers), reverse=True)
+    summary_version = max_version(entries)
+    entry = _chosen(entries, version or summary_version, canonical)
+    return CratePage(
+        name=canonical,
+        version=next(r for r in rows if r.vers == entry["vers"]),
+        description="",
+        versions=rows,
+        owners=[],
+        downloads=sum(r.downloads for r in rows),
+        dependencies=sorted((_dependency(d) for d in entry["deps"]),
+                            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
+        features=_features(entry),
+        links=[],
+        license=None,
+        keywords=[],
+        rust_version=entry.get("rust_version"),
+        readme_html="",
+        cargo_toml=f'{canonical} = "{summary_version}"',
+        cargo_config=cargo_config(registry, fallback_url),
+        mirrored_from=registry.config.upstream,
     )
 
 

@@ -19,7 +19,7 @@ from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
 from .layout import Layout
 from .manifest import check_manifest_matches
-from .mirror import check_new_name
+from .mirror import cached_summaries, check_new_name
 from .names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
@@ -39,6 +39,7 @@ class CrateSummary:
     name: str
     max_version: str
     description: str
+    mirrored_from: str | None = None
 
 
 class Registry:
@@ -130,10 +131,26 @@ class Registry:
             text = f"{name} {summary.description.lower()}"
             return wanted in name or all(w in text or normalise(w) in name for w in words)
 
-        found = [s for s in self.summaries() if matches(s)]
-        found.sort(key=lambda s: (normalise(s.name) != wanted, not normalise(s.name).startswith(wanted),
-                                  s.name.lower()))
+        local = list(self.summaries())
+        found = [s for s in local if matches(s)]
+        found.extend(self._mirrored_matches(matches, {normalise(s.name) for s in local}))
+        found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
+                                  not normalise(s.name).startswith(wanted), s.name.lower()))
         return len(found), found[:limit]
+
+    def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
+                          local: set[str]) -> Iterator[CrateSummary]:
+        """The crates of the mirror's cache whose name matches (none published here in any spelling),
+        from the cache alone; described as mirrored from the upstream."""
+        upstream = self.config.upstream
+        if not upstream:
+            return
+        seen = set(local)
+        for name, version in cached_summaries(self.layout):
+            key = normalise(name)
+            if key not in seen and matches(CrateSummary(name, version, "")):
+                seen.add(key)
+                yield CrateSummary(name, version, f"mirrored from {upstream}", upstream)
 
     # -- writing -------------------------------------------------------------------------
 
