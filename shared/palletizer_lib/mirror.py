@@ -10,7 +10,6 @@ place. A crate published here shadows the upstream's in every spelling: none of 
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -30,7 +29,7 @@ from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageErr
 from .index_cache import CachedFile
 from .layout import Layout
 from .names import normalise, validate_name
-from .storage import TEMP_PREFIX, atomic_write, atomic_write_with, exclusive_lock
+from .storage import TEMP_PREFIX, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
 from .versions import parse_version
 
@@ -451,19 +450,14 @@ def _check_index(name: str, data: bytes) -> None:
             raise UpstreamError(f"the upstream's index file of `{name}` has an invalid entry (line {number})")
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive `flock` on `path` (created if needed), across threads and processes."""
+def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive `flock` on `path` (it and its folder created if needed), across threads and processes."""
+    description = f"the mirror lock {path.name}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StorageError(f"could not open the mirror lock {path.name}: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+        raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
+    return file_lock(path, description)
 
 
 MAX_SUMMARY_MEMORY = 65536

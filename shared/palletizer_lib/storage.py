@@ -62,13 +62,19 @@ def remove_file(path: Path) -> None:
         raise StorageError(f"could not remove {path.name}: {exc.strerror or exc}") from exc
 
 
-@contextlib.contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[None]:
+def exclusive_lock(lock_path: Path) -> contextlib.AbstractContextManager[None]:
     """Hold the registry's write lock (an `flock`), shared by threads and processes alike."""
+    return file_lock(lock_path, f"the registry lock {lock_path}")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, description: str) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created if missing), across threads and processes; a failure to
+    open it is a `StorageError` naming `description`."""
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StorageError(f"could not open the registry lock {lock_path}: {exc.strerror or exc}") from exc
+        raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
