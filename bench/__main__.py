@@ -2,7 +2,7 @@
 
     python -m bench [--out DIR] [--repetitions N] [--seconds S] [NAME ...]
 
-NAME is any of index, downloads, cargo, publish, memory, readme (default: all, in that order).
+NAME is any of index, downloads, cargo, publish, memory, readme, mirror (default: all, in that order).
 """
 
 import argparse
@@ -10,11 +10,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cargo_resolution, downloads, index_serving, memory, publish_growth, readme_pages
+from bench import cargo_resolution, downloads, index_serving, memory, mirror, publish_growth, readme_pages
 from bench.common import Context
 
 BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
-              "publish": publish_growth, "memory": memory, "readme": readme_pages}
+              "publish": publish_growth, "memory": memory, "readme": readme_pages,
+              "mirror": mirror}
 
 
 def main() -> None:

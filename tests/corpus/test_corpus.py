@@ -5,10 +5,8 @@ part of them with crates.io replaced by Palletizer, over the sparse and over the
 `PALLETIZER_CORPUS_MIN` (set by `make test-corpus`) makes a corpus smaller than that a failure, not a skip.
 """
 
-import io
 import os
 import subprocess
-import tarfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,60 +15,12 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import gzip_tar
+from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
 from tests.server import palletizer, running_server
 
-CORPUS = Path(os.environ.get("PALLETIZER_CORPUS_DIR", "/usr/share/cargo/registry"))
 MINIMUM = int(os.environ.get("PALLETIZER_CORPUS_MIN", "0"))
-SOURCES = sorted(p for p in CORPUS.glob("*") if (p / "Cargo.toml").is_file()) if CORPUS.is_dir() else []
-CHECKSUMS = ".cargo-checksum.json"
 REQUIRED = {"memchr", "cfg-if", "hashbrown", "getrandom", "bitflags", "adler", "rustix", "linux-raw-sys",
             "compiler_builtins", "rustc-demangle", "serde", "syn", "tokio", "regex"}
-
-DEPENDENCIES = """\
-anyhow = "1"
-clap = { version = "4", features = ["derive"] }
-crossbeam-channel = "0.5"
-base64 = "0.13"
-bitflags = "1"
-byteorder = "1"
-cfg-if = "1"
-crc32fast = "1"
-either = "1"
-flate2 = "1"
-fnv = "1"
-hashbrown = "0.12"
-hex = "0.4"
-indexmap = "1"
-itertools = "0.10"
-itoa = "1"
-lazy_static = "1"
-log = "0.4"
-md5 = "0.7"
-memchr = "2"
-num-traits = "0.2"
-once_cell = "1"
-parking_lot = "0.12"
-petgraph = "0.6"
-rand = "0.8"
-rayon = "1"
-regex = "1"
-rustix = { version = "0.35", features = ["fs"] }
-ryu = "1"
-semver = "1"
-serde = { version = "1", features = ["derive"] }
-serde_json = "1"
-sha2 = "0.10"
-smallvec = "1"
-tempfile = "3"
-textwrap = "0.16"
-thiserror = "1"
-tokio = { version = "1", features = ["rt", "macros", "sync"] }
-toml = "0.5"
-unicode-segmentation = "1"
-url = "2"
-walkdir = "2"
-"""
 
 MAIN = r"""
 use std::collections::BTreeMap;
@@ -175,23 +125,6 @@ fn main() -> anyhow::Result<()> {
 """
 
 
-def pack(source: Path) -> tuple[str, bytes]:
-    """`NAME-VERSION.crate` for a release's sources: a tar.gz of `NAME-VERSION/` (from its Cargo.toml, not
-    the directory's name) without Debian's `.cargo-checksum.json`, byte-for-byte the same on every run."""
-    package = tomllib.loads((source / "Cargo.toml").read_text())["package"]
-    top = f"{package['name']}-{package['version']}"
-    raw = io.BytesIO()
-    with gzip_tar(raw, format=tarfile.PAX_FORMAT) as archive:
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(source)
-            if path.is_file() and not path.is_symlink() and relative.as_posix() != CHECKSUMS:
-                info = tarfile.TarInfo(f"{top}/{relative.as_posix()}")
-                info.size, info.mode = path.stat().st_size, path.stat().st_mode & 0o755
-                with path.open("rb") as data:
-                    archive.addfile(info, data)
-    return top, raw.getvalue()
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """Every release of the corpus imported into a fresh registry, served by palletizer-all: (root, URL)."""
@@ -201,12 +134,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
         pytest.skip(f"no crate sources in {CORPUS}")
     root = tmp_path_factory.mktemp("corpus")
     crates = root / "crates"
-    crates.mkdir()
-    names = set()
-    for source in SOURCES:
-        top, crate = pack(source)
-        names.add(top)
-        (crates / f"{top}.crate").write_bytes(crate)
+    names = pack_all(crates)
     data = root / "data"
     Registry.create(data, RegistryConfig())
     result = palletizer(data, "import", str(crates), check=False)
