@@ -4,17 +4,21 @@ One `requests.Session` (pooled connections) with connect and read time-outs, a b
 connections and of 5xx answers (never of a read that timed out: an upstream that hangs costs one read
 time-out, not several), at most `MAX_REDIRECTS` redirects, a deadline for a whole transfer, and a size
 bound on everything read, so an upstream that hangs, trickles or answers garbage costs one request a
-bounded time and nothing more.
+bounded time and nothing more. What requests would read from the environment for every request (proxies,
+CA bundle, `.netrc`) is read once per upstream host.
 """
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import requests
+from requests.utils import get_netrc_auth
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -85,6 +89,8 @@ class Upstream:
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.max_redirects = MAX_REDIRECTS
+        self._hosts: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._hosts_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -146,9 +152,11 @@ class Upstream:
         return size
 
     def _get(self, url: str, headers: dict[str, str], limit: int, what: str) -> requests.Response:
+        auth, settings = self._host(url)
         try:
-            answer = self._session.get(url, headers=headers, timeout=self._timeout, stream=True,
-                                       allow_redirects=True)
+            request = requests.Request("GET", url, headers={**self._session.headers, **headers}, auth=auth)
+            answer = self._session.send(request.prepare(), timeout=self._timeout, allow_redirects=True,
+                                        **{**settings, "stream": True})
         except requests.RequestException as exc:
             raise UpstreamError(f"the upstream could not be reached for {what}: {type(exc).__name__}") from exc
         length = answer.headers.get("Content-Length")
@@ -156,6 +164,19 @@ class Upstream:
             answer.close()
             raise UpstreamError(f"the upstream's {what} is larger than {limit} bytes")
         return answer
+
+    def _host(self, url: str) -> tuple[Any, dict[str, Any]]:
+        """The `.netrc` credentials and the proxies / CA bundle settings requests would use for `url`'s
+        host, worked out once per host."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        found = self._hosts.get(key)
+        if found is None:
+            found = (get_netrc_auth(url) if self._session.trust_env else None,
+                     self._session.merge_environment_settings(key + "/", {}, None, None, None))
+            with self._hosts_lock:
+                self._hosts[key] = found
+        return found
 
     def _chunks(self, answer: requests.Response, limit: int, what: str):
         """The body of `answer` in chunks, within `limit` bytes and the transfer deadline."""
