@@ -213,11 +213,16 @@ def _mirror(args: argparse.Namespace, registry: Registry) -> int:
               f"names the upstream lacks: {status.missing_names}")
         print(f"crate files: {status.crate_files} ({status.crate_bytes} bytes)")
         return 0
-    crates = [crate for lockfile in args.lockfiles for crate in upstream_packages(lockfile, upstream)]
+    crates = list(dict.fromkeys(crate for lockfile in args.lockfiles
+                                for crate in upstream_packages(lockfile, upstream)))
     counts: dict[str, int] = {}
-    for crate, outcome, reason in fetch_locked(Mirror(registry), list(dict.fromkeys(crates))):
-        counts[outcome] = counts.get(outcome, 0) + 1
-        print(f"{outcome} {crate.name} {crate.version}" + (f": {reason}" if reason else ""))
+    with ProgressBar() as bar:
+        bar("fetching", 0, len(crates))
+        for done, (crate, outcome, reason) in enumerate(fetch_locked(Mirror(registry), crates), 1):
+            counts[outcome] = counts.get(outcome, 0) + 1
+            bar.line(f"{outcome} {crate.name} {crate.version}" + (f": {reason}" if reason else ""))
+            bar("fetching", done, len(crates))
+    os.sync()
     print("mirror fetch: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("fetched", "cached", "skipped", "failed")),
           file=sys.stderr)
     return 1 if counts.get("failed") else 0

@@ -13,15 +13,19 @@
     lock                  the write lock every writer holds (flock)
     mirror/               what is cached from the upstream registry (`upstream` in config.yaml):
     mirror/config.json    its config.json
-    mirror/index/PATH     one index file per crate: a JSON line (validators, fetch time), then the file
+    mirror/index/PATH     one index file per crate: a JSON line (validators), then the file; its mtime is
+                          when it was last fetched or revalidated
     mirror/crates/NAME/NAME-VERSION.crate   crate files, stored once their checksum matched
-    mirror/locks/         one lock file per crate version being fetched
+    mirror/locks/NN.lock  the locks of crate fetches (a fixed number, a crate version hashed to one)
 """
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .names import index_path, normalise
+
+MIRROR_LOCK_STRIPES = 64
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,10 @@ class Layout:
         return self.mirror / "crates" / name / f"{name}-{version}.crate"
 
     def mirror_lock(self, name: str, version: str) -> Path:
-        """The lock file held while one upstream crate version is fetched."""
-        return self.mirror / "locks" / f"{normalise(name)}-{version}.lock"
+        """The lock file held while one upstream crate version is fetched: one of `MIRROR_LOCK_STRIPES`,
+        so that their number stays fixed however many crates are fetched."""
+        stripe = zlib.crc32(f"{normalise(name)} {version}".encode()) % MIRROR_LOCK_STRIPES
+        return self.mirror / "locks" / f"{stripe:02x}.lock"
 
     def index_file(self, name: str) -> Path:
         """The sparse index file of crate `name`."""

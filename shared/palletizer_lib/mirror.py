@@ -1,12 +1,16 @@
 """A pull-through cache of an upstream sparse registry (`upstream` in `config.yaml`), under `mirror/`.
 
 Index files are fetched on demand (conditionally, with the upstream's ETag / Last-Modified), stored with
-their validators and fetch time in one atomic write, served with an ETag of their own (a hash of the
-content), revalidated once older than `upstream_freshness` seconds, and served stale while the upstream
-fails. A name the upstream lacks is remembered as missing for at most `MISSING_TTL` seconds. A crate file
-is fetched once (a lock file per version, so threads and processes alike wait for one fetch), its SHA-256
-checked against the cached index entry while it streams to a temporary file, and only then renamed into
-place. A crate published here shadows the upstream's in every spelling: none of its names goes upstream.
+their validators in one atomic write, served with an ETag of their own (a hash of the content), revalidated
+once older than `upstream_freshness` seconds, and served stale while the upstream fails. When a file was
+last fetched or revalidated is its modification time (a revalidation that changes nothing only touches it).
+A name the upstream lacks is remembered as missing for at most `MISSING_TTL` seconds. A crate file is
+fetched once (one of a fixed set of lock files, so threads and processes alike wait for one fetch), its
+SHA-256 checked against the cached index entry while it streams to a temporary file, and only then renamed
+into place. The cache is written without waiting for the disk (no fsync): what it reads back is checked
+instead, an index file against the digest in its first line, a crate file against its index entry's
+checksum (once per process and version of the file), so that a file torn by a crash is fetched again,
+never served. A crate published here shadows the upstream's in every spelling: none of its names goes upstream.
 """
 
 import contextlib
@@ -29,7 +33,7 @@ from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageErr
 from .index_cache import CachedFile
 from .layout import Layout
 from .names import normalise, validate_name
-from .storage import TEMP_PREFIX, atomic_write, atomic_write_with, exclusive_lock, file_lock
+from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
 from .versions import parse_version
 
@@ -70,11 +74,20 @@ PROCESS_STATS = MirrorStats()
 _STATS_LOCK = threading.Lock()
 
 
+# Index files fetched but not yet written by `WRITER`: every Mirror of the process serves them from here.
+_PENDING: dict[Path, _Cached] = {}
+_PENDING_LOCK = threading.Lock()
+WRITER = WriteBehind()
+
+
 class Mirror:
-    """The mirror of one registry's upstream; safe to share between threads, and processes share its files."""
+    """The mirror of one registry's upstream; safe to share between threads, and processes share its files.
+    With `write_behind` (servers), a fetched index file is answered at once and written to the cache by
+    `WRITER`, off the request's path; without (the command line), it is written before the call returns."""
 
     def __init__(self, registry: "Registry", upstream: Upstream | None = None,
-                 clock: Callable[[], float] = time.time, stats: MirrorStats | None = None) -> None:
+                 clock: Callable[[], float] = time.time, stats: MirrorStats | None = None,
+                 write_behind: bool = False) -> None:
         config = registry.config
         if not config.upstream and upstream is None:
             raise ValueError("this registry has no upstream")
@@ -85,9 +98,11 @@ class Mirror:
         self.stats = stats if stats is not None else PROCESS_STATS
         self._clock = clock
         self._memory: dict[Path, tuple[tuple[int, int, int], _Cached]] = {}
+        self._checked: dict[Path, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self._dl: str | None = None
+        self._write_behind = write_behind
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
@@ -141,24 +156,57 @@ class Mirror:
             raise
         now = self._clock()
         if answer.status == 304 and cached is not None and cached.file is not None:
-            self._store(path, {"etag": cached.etag, "last_modified": cached.last_modified, "fetched": now,
-                               "changed": cached.file.last_modified.timestamp()}, cached.file.data)
-        elif answer.status == 404:
-            self._store(path, {"missing": True, "fetched": now}, b"")
+            if path not in _PENDING:
+                self._touch(path, now)
+            return cached.file
+        if answer.status == 404:
+            meta: dict = {"missing": True}
+            stored = _Cached(None, None, now, None)
         else:
             changed = now
             if cached is not None and cached.file is not None and cached.file.data == answer.data:
                 changed = cached.file.last_modified.timestamp()
-            self._store(path, {"etag": answer.etag, "last_modified": answer.last_modified, "fetched": now,
-                               "changed": changed}, answer.data)
-        stored = self._read(path)
-        return stored.file if stored is not None else None
+            meta = {"etag": answer.etag, "last_modified": answer.last_modified, "changed": changed}
+            file = CachedFile(answer.data, _digest(answer.data), datetime.fromtimestamp(int(changed), tz=timezone.utc))
+            stored = _Cached(answer.etag, answer.last_modified, now, file)
+        raw = encode_cached(meta, answer.data if answer.status == 200 else b"")
+        if self._write_behind:
+            with _PENDING_LOCK:
+                _PENDING[path] = stored
+            WRITER.submit(lambda: self._store(path, raw, now, stored))
+        else:
+            self._store(path, raw, now, stored)
+        return stored.file
 
-    def _store(self, path: Path, meta: dict, data: bytes) -> None:
-        atomic_write(path, json.dumps(meta).encode() + b"\n" + data)
+    def _store(self, path: Path, raw: bytes, now: float, stored: _Cached) -> None:
+        """Write a cached index file (`stored` as it is encoded in `raw`), fetched at `now`. Done behind a
+        request, a failure is logged and counted (the file is fetched again next time)."""
+        try:
+            atomic_write(path, raw, durable=False)
+            self._touch(path, now)
+        except StorageError as exc:
+            if not self._write_behind:
+                raise
+            self._count("errors")
+            log.warning("could not cache the index file %s: %s", path.name, exc.detail)
+        finally:
+            with _PENDING_LOCK:
+                if _PENDING.get(path) is stored:
+                    del _PENDING[path]
+
+    def _touch(self, path: Path, now: float) -> None:
+        """Record that `path` was fetched or revalidated at `now` (its modification time)."""
+        try:
+            os.utime(path, (now, now))
+        except OSError as exc:
+            raise StorageError(f"could not update the mirror's {path.name}: {exc.strerror or exc}") from exc
 
     def _read(self, path: Path) -> _Cached | None:
-        """The cached file at `path`, parsed once per version of the file on disk."""
+        """The cached file at `path` (one waiting to be written, else as on disk, parsed once per version of
+        the file)."""
+        pending = _PENDING.get(path)
+        if pending is not None:
+            return pending
         try:
             with path.open("rb") as file:
                 st = os.fstat(file.fileno())
@@ -171,18 +219,18 @@ class Mirror:
             return None
         except OSError as exc:
             raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
-        head, _, data = raw.partition(b"\n")
+        parsed = _parse_cached(raw)
+        if parsed is None:
+            return None
+        meta, data = parsed
         try:
-            meta = json.loads(head)
-            fetched = float(meta["fetched"])
-        except (ValueError, KeyError, TypeError):
+            changed = float(meta.get("changed", st.st_mtime))
+        except (TypeError, ValueError):
             return None
         file = None
         if not meta.get("missing"):
-            etag = hashlib.blake2b(data, digest_size=16).hexdigest()
-            changed = datetime.fromtimestamp(int(meta.get("changed", fetched)), tz=timezone.utc)
-            file = CachedFile(data, etag, changed)
-        cached = _Cached(meta.get("etag"), meta.get("last_modified"), fetched, file)
+            file = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
+        cached = _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, file)
         with self._lock:
             if len(self._memory) >= MAX_MEMORY_ENTRIES:
                 self._memory.clear()
@@ -206,23 +254,55 @@ class Mirror:
         if self.shadowed(name):
             raise NotFound(f"no file for crate `{name}` version `{version}`")
         path = self.layout.mirror_crate_file(name, version)
-        if path.is_file():
+        if self._intact(path, name, version):
             self._count("crate_hits")
             return path
         cksum = self._cksum(name, version)
         with _file_lock(self.layout.mirror_lock(name, version)):
-            if path.is_file():
+            if self._intact(path, name, version, cksum):
                 self._count("crate_hits")
                 return path
             self._count("crate_misses")
             self._fetch_crate(name, version, cksum, path)
+            self._remember_intact(path)
         return path
+
+    def _intact(self, path: Path, name: str, version: str, cksum: str | None = None) -> bool:
+        """True if the cached crate at `path` matches `cksum` (by default, the cached index entry's), checked
+        once per version of the file on disk, then remembered; a file that does not match is removed."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
+        if self._checked.get(path) == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return True
+        cksum = cksum or _cached_cksum(self.layout, name, version)
+        if cksum is None:
+            return False
+        if _file_sha256(path) == cksum:
+            self._remember_intact(path)
+            return True
+        log.warning("the mirror's %s does not match its index entry (torn by a crash?): fetching it again",
+                    path.name)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return False
+
+    def _remember_intact(self, path: Path) -> None:
+        st = os.stat(path)
+        with self._lock:
+            if len(self._checked) >= MAX_MEMORY_ENTRIES:
+                self._checked.clear()
+            self._checked[path] = (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _cksum(self, name: str, version: str) -> str:
         file = self.index_file(name)
+        wanted = version.encode()
         if file is not None:
             for line in file.data.splitlines():
-                if line.strip():
+                if wanted in line:
                     entry = json.loads(line)
                     if entry["name"] == name and entry["vers"] == version:
                         return entry["cksum"]
@@ -239,7 +319,7 @@ class Mirror:
                 self._count("errors")
                 raise
 
-        self._count("bytes_fetched", atomic_write_with(path, download))
+        self._count("bytes_fetched", atomic_write_with(path, download, durable=False))
 
     def _download_template(self) -> str:
         """The upstream's `dl`, read from its config.json once per process (kept in `mirror/config.json`
@@ -338,6 +418,7 @@ def cache_status(layout: Layout, freshness: int, now: float | None = None) -> Ca
             continue
         with path.open("rb") as file:
             head = file.readline()
+            fetched = os.fstat(file.fileno()).st_mtime
         try:
             meta = json.loads(head)
         except ValueError:
@@ -346,7 +427,7 @@ def cache_status(layout: Layout, freshness: int, now: float | None = None) -> Ca
             missing += 1
             continue
         index_files += 1
-        if now - float(meta.get("fetched", 0)) >= freshness:
+        if now - fetched >= freshness:
             stale += 1
     crate_files = crate_bytes = 0
     for path in (layout.mirror / "crates").rglob("*.crate") if (layout.mirror / "crates").is_dir() else []:
@@ -374,26 +455,57 @@ def verify_cache(layout: Layout) -> list[str]:
             if cksum is None:
                 problems.append(f"{where}: no cached upstream index entry refers to it")
                 continue
-            digest = hashlib.sha256()
-            with file.open("rb") as stream:
-                while chunk := stream.read(1024 * 1024):
-                    digest.update(chunk)
-            if digest.hexdigest() != cksum:
+            if _file_sha256(file) != cksum:
                 problems.append(f"{where}: its checksum does not match the cached upstream index entry")
     return problems
 
 
 def _cached_cksum(layout: Layout, name: str, version: str) -> str | None:
     try:
-        raw = layout.mirror_index_file(name).read_bytes()
-    except (FileNotFoundError, ValueError):
+        parsed = _parse_cached(layout.mirror_index_file(name).read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    for line in raw.partition(b"\n")[2].splitlines():
-        if line.strip():
+    except OSError as exc:
+        raise StorageError(f"could not read the mirror's index file of {name}: {exc.strerror or exc}") from exc
+    wanted = version.encode()
+    for line in parsed[1].splitlines() if parsed else []:
+        if wanted in line:
             entry = json.loads(line)
             if entry.get("name") == name and entry.get("vers") == version:
                 return entry.get("cksum")
     return None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    """The digest of a cached index file's content: its ETag, and its check against a torn write."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def encode_cached(meta: dict, data: bytes) -> bytes:
+    """A cached index file: `meta` (the upstream's validators, `changed`; or `missing`) with the digest of
+    `data` as its first line, then `data`."""
+    return json.dumps({**meta, "sum": _digest(data)}).encode() + b"\n" + data
+
+
+def _parse_cached(raw: bytes) -> tuple[dict, bytes] | None:
+    """(first line's JSON, content) of a cached index file; None if it is not whole (torn by a crash, or
+    not written by this version)."""
+    head, _, data = raw.partition(b"\n")
+    try:
+        meta = json.loads(head)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or meta.get("sum") != _digest(data):
+        return None
+    return meta, data
 
 
 def check_new_name(registry: "Registry", name: str) -> None:
@@ -454,7 +566,8 @@ def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive `flock` on `path` (it and its folder created if needed), across threads and processes."""
     description = f"the mirror lock {path.name}"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
     return file_lock(path, description)
@@ -512,13 +625,10 @@ def cached_summaries(layout: Layout) -> Iterator[tuple[str, str]]:
 
 
 def _entries(raw: bytes) -> list[dict] | None:
-    head, _, data = raw.partition(b"\n")
-    try:
-        meta = json.loads(head)
-    except ValueError:
+    parsed = _parse_cached(raw)
+    if parsed is None or parsed[0].get("missing"):
         return None
-    if not isinstance(meta, dict) or meta.get("missing"):
-        return None
+    data = parsed[1]
     entries = []
     for line in data.splitlines():
         try:

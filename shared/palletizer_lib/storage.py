@@ -2,8 +2,11 @@
 
 import contextlib
 import fcntl
+import logging
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -12,6 +15,7 @@ from .errors import StorageError
 
 TEMP_PREFIX = ".tmp-"
 T = TypeVar("T")
+log = logging.getLogger("palletizer.storage")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -22,30 +26,38 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes | memoryview) -> None:
-    """Write `data` to `path` so that readers see the old or the new content, never a part."""
-    atomic_write_with(path, lambda out: out.write(data))
+def atomic_write(path: Path, data: bytes | memoryview, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old or the new content, never a part (see
+    `atomic_write_with` for `durable`)."""
+    atomic_write_with(path, lambda out: out.write(data), durable=durable)
 
 
-def atomic_write_with(path: Path, write: Callable[[BinaryIO], T]) -> T:
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bool = True) -> T:
     """Make `path` what `write` writes into the file it is given (streamed, never whole in memory), so that
     readers see the old or the new content, never a part; `write`'s result is returned. If `write` raises,
-    nothing changes."""
+    nothing changes. With `durable`, the content and then the new name are on disk before this returns;
+    without, a crash may leave `path` missing or torn, so only a cache that checks what it reads (by a
+    checksum) may skip that."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 result = write(tmp)
-                tmp.flush()
-                os.fsync(tmp.fileno())
+                if durable:
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
             os.chmod(tmp_name, 0o644)
             os.replace(tmp_name, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except OSError as exc:
         raise StorageError(f"could not write {path.name}: {exc.strerror or exc}") from exc
     return result
@@ -80,3 +92,40 @@ def file_lock(path: Path, description: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+class WriteBehind:
+    """Writes done in order on one background thread, so that whoever asks for them need not wait for the
+    disk. At most `limit` wait at a time: past that, `submit` writes at once (the caller waits, and memory
+    stays bounded). Writes still waiting when the process ends are lost: for caches only."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, write: Callable[[], None]) -> None:
+        """Run `write` on the background thread (or now, if `limit` writes are waiting)."""
+        if self._queue.qsize() >= self._limit:
+            write()
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="palletizer-write-behind", daemon=True)
+                self._thread.start()
+        self._queue.put(write)
+
+    def flush(self) -> None:
+        """Wait until every write submitted so far is done."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            write = self._queue.get()
+            try:
+                write()
+            except Exception:
+                log.exception("a background write failed")
+            finally:
+                self._queue.task_done()

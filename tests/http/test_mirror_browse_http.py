@@ -7,6 +7,7 @@ from pathlib import Path
 
 import requests
 
+from palletizer_lib.mirror import encode_cached
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
 from tests.server import palletizer, running_server
@@ -98,8 +99,8 @@ def test_without_an_upstream_the_cache_is_not_shown(tmp_path: Path) -> None:
     palletizer(data, "init")
     cached = data / "mirror/index/wa/lk/walkdir"
     cached.parent.mkdir(parents=True)
-    cached.write_text('{"fetched": 0}\n' + json.dumps({"name": "walkdir", "vers": "1.0.0", "deps": [],
-                                                       "cksum": "0" * 64, "features": {}, "yanked": False}) + "\n")
+    cached.write_bytes(encode_cached({}, json.dumps({"name": "walkdir", "vers": "1.0.0", "deps": [], "cksum": "0" * 64,
+                                                     "features": {}, "yanked": False}).encode() + b"\n"))
     with running_server(data) as url:
         assert requests.get(f"{url}/api/v1/crates", params={"q": "walk"}, timeout=30).json()["meta"]["total"] == 0
         assert requests.get(f"{url}/crates/walkdir", timeout=30).status_code == 404

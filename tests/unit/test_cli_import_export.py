@@ -1,15 +1,13 @@
 """`palletizer import` and `export` as commands, and the progress bar of long commands."""
 
 import json
-import os
-import pty
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cratekit import make_crate
 from tests.server import BIN, palletizer
+from tests.terminal import run_on_terminal
 
 
 @pytest.fixture
@@ -69,22 +67,8 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path:
     if command[0] in ("verify", "export"):
         palletizer(data, "import", str(source))
     args = [part.format(vendor=source, tmp=tmp_path) for part in command]
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), *args], stdout=subprocess.PIPE,
-                               stderr=follower)
-    os.close(follower)
-    terminal = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:          # the terminal is closed once the process exits
-            break
-        if not chunk:
-            break
-        terminal += chunk
-    os.close(leader)
-    assert process.wait(timeout=60) == 0
-    process.stdout.close()
+    status, _, terminal = run_on_terminal([str(BIN / "palletizer"), "--data", str(data), *args])
+    assert status == 0
     assert f"\r\x1b[K{label} [".encode() in terminal, terminal
     assert b"] 2/2" in terminal, terminal
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.mirror import cached_entries
+from palletizer_lib.mirror import cached_entries, encode_cached
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import CrateSummary, Registry
 from tests.cratekit import make_crate, metadata
@@ -13,10 +13,11 @@ from tests.cratekit import make_crate, metadata
 UPSTREAM = "sparse+http://127.0.0.1:9/index/"
 
 
-def _cache(data: Path, name: str, body: str, head: str = '{"fetched": 0}') -> None:
+def _cache(data: Path, name: str, body: str, head: str | None = None, missing: bool = False) -> None:
     path = data / "mirror/index" / index_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(head + "\n" + body)
+    raw = encode_cached({"missing": True} if missing else {}, body.encode())
+    path.write_bytes(raw if head is None else head.encode() + b"\n" + body.encode())
 
 
 def _entry(name: str, vers: str, yanked: bool = False) -> str:
@@ -31,7 +32,7 @@ def test_search_reads_the_cache_and_local_crates_shadow_it(tmp_path: Path) -> No
     _cache(data, "foo-bar", _entry("foo-bar", "7.0.0"))
     _cache(data, "foo-baz", _entry("foo-baz", "1.0.0") + _entry("foo-baz", "1.1.0-rc.1")
            + _entry("foo-baz", "2.0.0", yanked=True) + "not json\n" + _entry("foo-baz", "x.y"))
-    _cache(data, "foo-gone", "", head='{"missing": true, "fetched": 0}')
+    _cache(data, "foo-gone", "", missing=True)
     _cache(data, "foo-junk", _entry("foo-junk", "1.0.0"), head="garbage")
     _cache(data, "foo-none", "[]\n")
     (data / "mirror/index/fo/o-/.palletizer-tmp-x").write_text("partial")

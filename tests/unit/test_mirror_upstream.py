@@ -12,12 +12,14 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig, validate_upstream
 from palletizer_lib.errors import BadRequest, Forbidden, NotFound, UpstreamError
-from palletizer_lib.mirror import MISSING_TTL, Mirror, MirrorStats, allow_name
+from palletizer_lib.layout import MIRROR_LOCK_STRIPES
+from palletizer_lib.mirror import _PENDING, MISSING_TTL, WRITER, Mirror, MirrorStats, allow_name
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream import Upstream, download_url
 from tests.cratekit import make_crate, metadata
-from tests.server import palletizer
+from tests.server import BIN, palletizer
 from tests.static_upstream import StaticUpstream
+from tests.terminal import run_on_terminal
 
 
 class Clock:
@@ -312,3 +314,126 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
     assert f"crate files: 2 ({len(leaf) + len(mid)} bytes)" in status
     refused = palletizer(mirror.layout.root, "mirror", "fetch", str(tmp_path / "nope.lock"), check=False)
     assert refused.returncode != 0 and "not a readable Cargo.lock" in refused.stderr
+
+
+def test_a_revalidation_that_changes_nothing_only_touches_the_file(tmp_path: Path, upstream: StaticUpstream,
+                                                                   clock: Clock) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    first = mirror.index_file("walkdir")
+    cached = mirror.layout.mirror_index_file("walkdir")
+    before = cached.stat()
+    assert before.st_mtime == clock.now
+    clock.now += 301
+    assert mirror.index_file("walkdir") == first
+    after = cached.stat()
+    assert upstream.conditional["/index/wa/lk/walkdir"] == 1
+    assert (after.st_ino, after.st_size, after.st_mtime) == (before.st_ino, before.st_size, clock.now)
+    clock.now += 299
+    assert mirror.index_file("walkdir") == first
+    assert upstream.requests["/index/wa/lk/walkdir"] == 2
+
+
+def test_a_torn_index_file_is_fetched_again_never_served(tmp_path: Path, upstream: StaticUpstream,
+                                                         clock: Clock) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    upstream.add("walkdir", "2.4.0", make_crate("walkdir", "2.4.0"))
+    mirror = _mirror(tmp_path, upstream, clock, retries=0)
+    whole = mirror.index_file("walkdir")
+    cached = mirror.layout.mirror_index_file("walkdir")
+    raw = cached.read_bytes()
+    for torn in (raw[:len(raw) // 2], raw[:raw.index(b"\n") + 10], b"", raw.replace(b"2.4.0", b"2.4.1")):
+        cached.write_bytes(torn)
+        assert Mirror(mirror.registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir") == whole
+        assert cached.read_bytes() == raw
+    requests_before = upstream.requests["/index/wa/lk/walkdir"]
+    upstream.stop()
+    cached.write_bytes(raw[:-5])
+    with pytest.raises(UpstreamError, match="could not be reached"):
+        Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock).index_file("walkdir")
+    assert requests_before == 5
+
+
+def test_a_torn_crate_file_is_fetched_again_never_served(tmp_path: Path, upstream: StaticUpstream,
+                                                         clock: Clock) -> None:
+    crate = make_crate("walkdir", "2.3.2")
+    upstream.add("walkdir", "2.3.2", crate)
+    mirror = _mirror(tmp_path, upstream, clock, retries=0)
+    path = mirror.crate_file("walkdir", "2.3.2")
+    for torn in (b"", crate[:100], crate[:-1] + bytes([crate[-1] ^ 1])):
+        path.write_bytes(torn)
+        restarted = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+        assert restarted.crate_file("walkdir", "2.3.2").read_bytes() == crate
+    assert upstream.requests["/crates/walkdir/2.3.2/download"] == 4
+    upstream.stop()
+    path.write_bytes(crate[:100])
+    offline = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    with pytest.raises(UpstreamError, match="could not be reached"):
+        offline.crate_file("walkdir", "2.3.2")
+    assert not path.exists()
+
+
+def test_crate_locks_are_a_fixed_set(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    for number in range(150):
+        upstream.add(f"crate{number}", "1.0.0", make_crate(f"crate{number}", "1.0.0"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    for number in range(150):
+        mirror.crate_file(f"crate{number}", "1.0.0")
+    locks = sorted(p.name for p in (mirror.layout.mirror / "locks").iterdir())
+    assert 40 <= len(locks) <= MIRROR_LOCK_STRIPES
+    assert all(len(name) == len("00.lock") for name in locks)
+
+
+def test_the_environment_s_proxy_is_used_for_the_upstream(tmp_path: Path, upstream: StaticUpstream,
+                                                          clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    proxied = _mirror(tmp_path, upstream, clock, retries=0)
+    with pytest.raises(UpstreamError, match="could not be reached"):
+        proxied.index_file("walkdir")
+    assert upstream.requests["/index/wa/lk/walkdir"] == 0
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = Mirror(proxied.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    assert [e["vers"] for e in _lines(direct.index_file("walkdir").data)] == ["2.3.2"]
+
+
+def test_mirror_fetch_draws_a_progress_bar_on_a_terminal(tmp_path: Path, upstream: StaticUpstream,
+                                                         clock: Clock) -> None:
+    upstream.add("leaf", "1.0.0", make_crate("leaf", "1.0.0"))
+    upstream.add("mid", "2.0.0", make_crate("mid", "2.0.0"))
+    mirror = _mirror(tmp_path, upstream, clock)
+    crates_io = 'source = "registry+https://github.com/rust-lang/crates.io-index"'
+    lockfile = tmp_path / "Cargo.lock"
+    lockfile.write_text("version = 4\n\n" + "".join(
+        f'[[package]]\nname = "{name}"\nversion = "{version}"\n{crates_io}\n\n'
+        for name, version in (("leaf", "1.0.0"), ("mid", "2.0.0"))))
+    status, stdout, terminal = run_on_terminal(
+        [str(BIN / "palletizer"), "--data", str(mirror.layout.root), "mirror", "fetch", str(lockfile)])
+    assert status == 0
+    assert stdout.decode().splitlines() == ["fetched leaf 1.0.0", "fetched mid 2.0.0"]
+    assert b"\r\x1b[Kfetching [" in terminal and b"] 2/2" in terminal, terminal
+    assert b"mirror fetch: 2 fetched, 0 cached, 0 skipped, 0 failed" in terminal
+
+
+def test_written_behind_an_index_file_is_served_before_it_reaches_the_disk(tmp_path: Path, upstream: StaticUpstream,
+                                                                           clock: Clock) -> None:
+    upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
+    registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
+    mirror = Mirror(registry, Upstream(upstream.index_url), clock=clock, write_behind=True)
+    disk = threading.Event()
+    WRITER.submit(lambda: disk.wait(30))
+    try:
+        first = mirror.index_file("walkdir")
+        assert not mirror.layout.mirror_index_file("walkdir").exists()
+        other = Mirror(registry, Upstream(upstream.index_url), clock=clock, write_behind=True)
+        assert other.index_file("walkdir") == first
+        assert other.crate_file("walkdir", "2.3.2").read_bytes() == make_crate("walkdir", "2.3.2")
+        assert upstream.requests["/index/wa/lk/walkdir"] == 1
+    finally:
+        disk.set()
+    WRITER.flush()
+    assert Mirror(registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir") == first
+    assert upstream.requests["/index/wa/lk/walkdir"] == 1
+    assert not _PENDING
