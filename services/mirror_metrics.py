@@ -9,7 +9,8 @@ from palletizer_lib.mirror import PROCESS_STATS, MirrorStats
 
 
 class MirrorCollector:
-    """Upstream requests, cache hits and misses, stale answers, errors and bytes fetched, since the start."""
+    """Upstream requests, cache hits and misses, read-ahead, stale answers, errors and bytes fetched, since the
+    start."""
 
     def __init__(self, stats: MirrorStats = PROCESS_STATS) -> None:
         self._stats = stats
@@ -32,6 +33,9 @@ class MirrorCollector:
         misses.add_metric(["index"], stats.index_misses)
         misses.add_metric(["crate"], stats.crate_misses)
         yield misses
+        yield CounterMetricFamily("palletizer_mirror_read_ahead",
+                                  "Index files fetched ahead of cargo's asking: likely dependencies of those it "
+                                  "asked for.", value=stats.read_ahead)
         yield CounterMetricFamily("palletizer_mirror_stale_served",
                                   "Cached index files served stale because the upstream failed.",
                                   value=stats.stale_served)

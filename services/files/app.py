@@ -55,7 +55,7 @@ class DownloadResource:
 
 def add_routes(app: falcon.App, access: Access) -> None:
     """Mount crate downloads under `/files/`."""
-    mirror = Mirror(access.registry, write_behind=True) if access.registry.config.upstream else None
+    mirror = Mirror(access.registry, background=True) if access.registry.config.upstream else None
     app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog, mirror))
 
 

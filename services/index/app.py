@@ -83,7 +83,7 @@ def add_routes(app: falcon.App, access: Access) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
     cache = IndexCache(access.registry.layout.index_head)
     app.add_route("/index/config.json", ConfigResource(access.registry, cache))
-    mirror = Mirror(access.registry, write_behind=True) if access.registry.config.upstream else None
+    mirror = Mirror(access.registry, background=True) if access.registry.config.upstream else None
     files = IndexFileResource(access.registry, cache, mirror)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)

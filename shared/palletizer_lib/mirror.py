@@ -33,6 +33,7 @@ from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageErr
 from .index_cache import CachedFile
 from .layout import Layout
 from .names import normalise, validate_name
+from .read_ahead import ReadAhead, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
 from .versions import parse_version
@@ -68,6 +69,7 @@ class MirrorStats:
     stale_served: int = 0
     errors: int = 0
     bytes_fetched: int = 0
+    read_ahead: int = 0
 
 
 PROCESS_STATS = MirrorStats()
@@ -80,14 +82,19 @@ _PENDING_LOCK = threading.Lock()
 WRITER = WriteBehind()
 
 
+READ_AHEAD = ReadAhead()
+
+
 class Mirror:
     """The mirror of one registry's upstream; safe to share between threads, and processes share its files.
-    With `write_behind` (servers), a fetched index file is answered at once and written to the cache by
-    `WRITER`, off the request's path; without (the command line), it is written before the call returns."""
+    With `background` (servers), a fetched index file is answered at once and written to the cache by
+    `WRITER`, off the request's path, and the index files of its likely dependencies are fetched ahead
+    (`READ_AHEAD`); without (the command line), nothing is guessed and each file is written before the
+    call returns."""
 
     def __init__(self, registry: "Registry", upstream: Upstream | None = None,
                  clock: Callable[[], float] = time.time, stats: MirrorStats | None = None,
-                 write_behind: bool = False) -> None:
+                 background: bool = False) -> None:
         config = registry.config
         if not config.upstream and upstream is None:
             raise ValueError("this registry has no upstream")
@@ -102,7 +109,7 @@ class Mirror:
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self._dl: str | None = None
-        self._write_behind = write_behind
+        self._background = background
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
@@ -144,7 +151,7 @@ class Mirror:
             answer = self.upstream.index(name, cached.etag if cached and cached.file else None,
                                          cached.last_modified if cached and cached.file else None)
             if answer.status == 200:
-                _check_index(name, answer.data)
+                entries = _check_index(name, answer.data)
                 self._count("bytes_fetched", len(answer.data))
         except UpstreamError as exc:
             self._count("errors")
@@ -170,13 +177,27 @@ class Mirror:
             file = CachedFile(answer.data, _digest(answer.data), datetime.fromtimestamp(int(changed), tz=timezone.utc))
             stored = _Cached(answer.etag, answer.last_modified, now, file)
         raw = encode_cached(meta, answer.data if answer.status == 200 else b"")
-        if self._write_behind:
+        if self._background:
             with _PENDING_LOCK:
                 _PENDING[path] = stored
             WRITER.submit(lambda: self._store(path, raw, now, stored))
+            if answer.status == 200:
+                self._read_ahead(entries)
         else:
             self._store(path, raw, now, stored)
         return stored.file
+
+    def _read_ahead(self, entries: list[dict]) -> None:
+        """Fetch in the background the index files cargo will likely ask for after this one."""
+        for name in likely_next(entries):
+            cached = self._read(self.layout.mirror_index_file(name))
+            if cached is None or not self._fresh(cached):
+                READ_AHEAD.submit(f"{self.layout.root}:{normalise(name)}", lambda name=name: self._fetch_ahead(name))
+
+    def _fetch_ahead(self, name: str) -> None:
+        if not self.shadowed(name):
+            self._count("read_ahead")
+            self.upstream_index_file(name)
 
     def _store(self, path: Path, raw: bytes, now: float, stored: _Cached) -> None:
         """Write a cached index file (`stored` as it is encoded in `raw`), fetched at `now`. Done behind a
@@ -185,7 +206,7 @@ class Mirror:
             atomic_write(path, raw, durable=False)
             self._touch(path, now)
         except StorageError as exc:
-            if not self._write_behind:
+            if not self._background:
                 raise
             self._count("errors")
             log.warning("could not cache the index file %s: %s", path.name, exc.detail)
@@ -546,9 +567,11 @@ def allow_name(registry: "Registry", name: str) -> bool:
     return True
 
 
-def _check_index(name: str, data: bytes) -> None:
-    """Refuse an upstream index file that is not one JSON entry of crate `name` a line (with a checksum)."""
+def _check_index(name: str, data: bytes) -> list[dict]:
+    """The entries of an upstream index file; `UpstreamError` unless it is one JSON entry of crate `name` a
+    line (with a checksum)."""
     key = normalise(name)
+    entries = []
     for number, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
@@ -560,6 +583,8 @@ def _check_index(name: str, data: bytes) -> None:
                 or normalise(entry["name"]) != key or not isinstance(entry.get("vers"), str)
                 or not isinstance(entry.get("cksum"), str) or not _CKSUM.match(entry["cksum"])):
             raise UpstreamError(f"the upstream's index file of `{name}` has an invalid entry (line {number})")
+        entries.append(entry)
+    return entries
 
 
 def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:

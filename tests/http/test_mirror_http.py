@@ -9,13 +9,14 @@ import requests
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
 from tests.server import palletizer, running_server
-from tests.static_upstream import StaticUpstream
+from tests.static_upstream import StaticUpstream, upstream_dep
 
 
 def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> None:
     upstream = StaticUpstream(tmp_path / "upstream")
     good = make_crate("walkdir", "2.3.2")
-    upstream.add("walkdir", "2.3.2", good)
+    upstream.add("same-file", "1.0.6", make_crate("same-file", "1.0.6"))
+    upstream.add("walkdir", "2.3.2", good, [upstream_dep("same-file", "^1.0.4")])
     bad = make_crate("broken", "1.0.0")
     upstream.add("broken", "1.0.0", bad, served=bad + b"tampered")
     upstream.add("shadowed", "9.0.0", make_crate("shadowed", "9.0.0"))
@@ -32,6 +33,9 @@ def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> Non
             again = requests.get(f"{url}/index/wa/lk/walkdir", headers={"If-None-Match": etag}, timeout=30)
             assert (again.status_code, again.content) == (304, b"")
             assert upstream.requests["/index/wa/lk/walkdir"] == 1
+            dependency = requests.get(f"{url}/index/sa/me/same-file", timeout=30)
+            assert dependency.content == (upstream.root / "index/sa/me/same-file").read_bytes()
+            assert upstream.requests["/index/sa/me/same-file"] == 1
 
             download = requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=30)
             assert (download.status_code, download.content) == (200, good)

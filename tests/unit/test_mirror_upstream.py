@@ -417,17 +417,17 @@ def test_mirror_fetch_draws_a_progress_bar_on_a_terminal(tmp_path: Path, upstrea
     assert b"mirror fetch: 2 fetched, 0 cached, 0 skipped, 0 failed" in terminal
 
 
-def test_written_behind_an_index_file_is_served_before_it_reaches_the_disk(tmp_path: Path, upstream: StaticUpstream,
+def test_in_the_background_an_index_file_is_served_before_it_reaches_the_disk(tmp_path: Path, upstream: StaticUpstream,
                                                                            clock: Clock) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
-    mirror = Mirror(registry, Upstream(upstream.index_url), clock=clock, write_behind=True)
+    mirror = Mirror(registry, Upstream(upstream.index_url), clock=clock, background=True)
     disk = threading.Event()
     WRITER.submit(lambda: disk.wait(30))
     try:
         first = mirror.index_file("walkdir")
         assert not mirror.layout.mirror_index_file("walkdir").exists()
-        other = Mirror(registry, Upstream(upstream.index_url), clock=clock, write_behind=True)
+        other = Mirror(registry, Upstream(upstream.index_url), clock=clock, background=True)
         assert other.index_file("walkdir") == first
         assert other.crate_file("walkdir", "2.3.2").read_bytes() == make_crate("walkdir", "2.3.2")
         assert upstream.requests["/index/wa/lk/walkdir"] == 1

@@ -1,0 +1,81 @@
+"""Reading ahead for the mirror: the index files cargo will most likely ask for next, fetched on background
+threads while cargo works on what it has. Over HTTP/1.1 cargo keeps at most two connections to a registry
+and asks for one index file at a time on them, so without this every upstream round trip of a cold cache is
+waited for in turn, level by level of the dependency graph."""
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .errors import PalletizerError
+from .names import is_valid_name
+from .versions import Version, parse_version
+
+LINES = 3
+WORKERS = 4
+MAX_QUEUED = 256
+log = logging.getLogger("palletizer.mirror")
+
+
+def likely_next(entries: list[dict]) -> list[str]:
+    """The crates cargo will most likely ask for after this index file: the dependencies (normal and build,
+    not optional, of the same registry) of the newest release not yanked in each of its `LINES` newest
+    semver-compatible lines (1.x, 0.8.x, ...)."""
+    newest: dict[tuple[int, ...], tuple[Version, dict]] = {}
+    for entry in entries:
+        if entry.get("yanked"):
+            continue
+        try:
+            version = parse_version(entry.get("vers"))
+        except PalletizerError:
+            continue
+        if version.is_prerelease:
+            continue
+        line = (version.major,) if version.major else (0, version.minor) if version.minor else (0, 0, version.patch)
+        if line not in newest or newest[line][0] < version:
+            newest[line] = (version, entry)
+    names: dict[str, None] = {}
+    for _, entry in sorted(newest.values(), key=lambda pair: pair[0], reverse=True)[:LINES]:
+        for dep in entry.get("deps") or []:
+            if not isinstance(dep, dict) or dep.get("kind") == "dev" or dep.get("optional") or dep.get("registry"):
+                continue
+            name = dep.get("package") or dep.get("name")
+            if isinstance(name, str) and is_valid_name(name):
+                names[name] = None
+    return list(names)
+
+
+class ReadAhead:
+    """Fetches run by `workers` background threads: each key at most once at a time, and at most `limit`
+    waiting or running (more are dropped: reading ahead is only a guess)."""
+
+    def __init__(self, workers: int = WORKERS, limit: int = MAX_QUEUED) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="palletizer-read-ahead")
+        self._limit = limit
+        self._queued: set[str] = set()
+        self._idle = threading.Condition()
+
+    def submit(self, key: str, fetch: Callable[[], object]) -> bool:
+        """Run `fetch` in the background unless `key` is already queued or too many are; True if queued."""
+        with self._idle:
+            if key in self._queued or len(self._queued) >= self._limit:
+                return False
+            self._queued.add(key)
+        self._pool.submit(self._run, key, fetch)
+        return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until nothing is queued (True), or `timeout` seconds (False)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._queued, timeout)
+
+    def _run(self, key: str, fetch: Callable[[], object]) -> None:
+        try:
+            fetch()
+        except Exception as exc:
+            log.debug("reading ahead %s failed: %s", key, exc)
+        finally:
+            with self._idle:
+                self._queued.discard(key)
+                self._idle.notify_all()
