@@ -53,18 +53,21 @@ CORPUS_PACKAGES := librust-serde-json-dev librust-rand-dev librust-regex-dev lib
 	librust-crc-dev librust-unicode-xid-dev librust-fnv-dev librust-bstr-dev librust-textwrap-dev \
 	librust-indoc-dev librust-static-assertions-dev librust-home-dev librust-shlex-dev
 CORPUS_MIN ?= 150
-test-corpus: install
-	test "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(CORPUS_PACKAGES) 2>/dev/null | grep -cx installed)" \
+CORPUS_INSTALL = test "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(CORPUS_PACKAGES) 2>/dev/null | grep -cx installed)" \
 		= "$(words $(CORPUS_PACKAGES))" || (apt-get update \
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(CORPUS_PACKAGES))
+test-corpus: install
+	$(CORPUS_INSTALL)
 	PALLETIZER_CORPUS_MIN=$(CORPUS_MIN) $(BIN)/pytest -v tests/corpus $(PYTEST_ARGS)
 
-# The performance benchmarks of issue 7, side by side with nginx (about 15 minutes; not part of `make test`).
-# Installs nginx and wrk with apt (as root) when they are missing. Tables on stdout, JSON in $(BENCH_OUT)/.
+# The performance benchmarks, side by side with nginx (about 20 minutes; not part of `make test`). Installs
+# nginx, wrk and the corpus (for the mirror's benchmark) with apt (as root) when they are missing. Tables on
+# stdout, JSON in $(BENCH_OUT)/.
 BENCH_OUT ?= bench-results
 bench: install
 	test -x /usr/sbin/nginx && command -v wrk >/dev/null \
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx wrk)
+	$(CORPUS_INSTALL)
 	$(BIN)/python -m bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
 cli: install

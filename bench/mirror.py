@@ -2,25 +2,36 @@
 fetching a graph of real crates.io releases (the corpus of `make test-corpus`, Debian's sources packed as crates).
 
 The upstream is nginx serving those releases as a static sparse registry laid out like index.crates.io +
-static.crates.io (a `dl` without markers). Three setups, alternated: cargo straight from that nginx; cargo through
-Palletizer mirroring it with a warm cache (every file already cached and fresh); cargo through Palletizer
-mirroring it with an empty cache (a new data directory for every run, so each index file and crate is fetched
-from nginx, checked and stored while cargo waits)."""
+static.crates.io (a `dl` without markers, no `registry` on dependencies). The setups, alternated: cargo straight
+from that nginx; cargo through Palletizer mirroring it with a warm cache (every file already cached and fresh);
+cargo through Palletizer mirroring it with an empty cache (a new data directory for every run, so each index
+file and crate is fetched from nginx, checked and stored while cargo waits); and the same with the new data
+directory on a tmpfs, which tells what creating the cache's files costs on this machine's disk (also measured
+on its own: `create_ms` in the JSON). Then the same upstream `FAR_MS` away (`bench.delay_proxy` holds each
+request back), as a real upstream is: cargo straight from it, and through the mirror with an empty cache."""
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import BIN, Context, alternate, free_port, median, nginx, palletizer, report
+from bench.common import BIN, Context, alternate, free_port, median, nginx, palletizer, report, stop
+from palletizer_lib.config import CRATES_IO_ALIASES
 from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
 
 MINIMUM_PACKAGES = 80
 WARM_FRESHNESS = 86_400
 TMPFS = Path("/dev/shm")
+FAR_MS = 20
+NGINX = "nginx (upstream direct)"
+FAR_NGINX = f"nginx, {FAR_MS} ms away"
 
 
 def upstream_server(port: int, data: Path, config_json: Path) -> str:
@@ -50,8 +61,22 @@ def build_upstream(root: Path) -> Path:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"import of the corpus failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    as_crates_io(data / "index")
     print(f"upstream: {len(tops)} real releases", flush=True)
     return data
+
+
+def as_crates_io(index: Path) -> None:
+    """Index files as index.crates.io writes them: a dependency on crates.io has no `registry` (it is the
+    same registry), where Palletizer names crates.io for its own crates' dependencies."""
+    for path in index.rglob("*"):
+        if path.is_file() and not path.name.startswith(".") and path.name != "config.json":
+            entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            for entry in entries:
+                for dep in entry["deps"]:
+                    if dep.get("registry") in CRATES_IO_ALIASES:
+                        del dep["registry"]
+            path.write_text("".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in entries))
 
 
 def mirror_data(root: Path, upstream: str, freshness: int) -> Path:
@@ -95,31 +120,56 @@ def resolve(root: Path, index_url: str) -> tuple[float, int, int]:
     return elapsed, locked, fetched
 
 
+@contextmanager
+def delayed(port: int, target: int, delay_ms: int) -> Iterator[None]:
+    """`bench.delay_proxy` on `port` in front of `target`, holding each request back by `delay_ms`."""
+    proxy = subprocess.Popen([str(BIN / "python"), "-m", "bench.delay_proxy", str(port), str(target), str(delay_ms)],
+                             cwd=Path(__file__).resolve().parent.parent)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proxy.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the delaying proxy did not start") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        stop(proxy)
+
+
 def measure(base: Path, scratch: Path, repetitions: int) -> dict[str, list[tuple[float, int, int]]]:
     """Every setup's runs (after one warm-up each), alternated, with cargo working under `scratch`."""
     upstream_data = build_upstream(base)
-    port = free_port()
-    upstream_url = f"http://127.0.0.1:{port}"
-    config_json = base / "upstream-config.json"
-    config_json.write_text(f'{{"dl": "{upstream_url}/crates"}}')
-    index = f"sparse+{upstream_url}/index/"
+    near, far, proxy = free_port(), free_port(), free_port()
+    near_config, far_config = base / "near-config.json", base / "far-config.json"
+    near_config.write_text(f'{{"dl": "http://127.0.0.1:{near}/crates"}}')
+    far_config.write_text(f'{{"dl": "http://127.0.0.1:{proxy}/crates"}}')
+    index, far_index = f"sparse+http://127.0.0.1:{near}/index/", f"sparse+http://127.0.0.1:{proxy}/index/"
+    servers = upstream_server(near, upstream_data, near_config) + upstream_server(far, upstream_data, far_config)
     runs = iter(range(1_000_000))
-    with nginx(upstream_server(port, upstream_data, config_json), port), \
+    with nginx(servers, near), delayed(proxy, far, FAR_MS), \
             palletizer(mirror_data(base / "warm", index, WARM_FRESHNESS)) as warm:
 
-        def cold() -> tuple[float, int, int]:
+        def cold(root: Path, upstream: str) -> tuple[float, int, int]:
             number = next(runs)
-            data = mirror_data(base / f"cold-{number}", index, WARM_FRESHNESS)
+            data = mirror_data(root / f"cold-{number}", upstream, WARM_FRESHNESS)
             with palletizer(data) as empty:
                 measured = resolve(scratch / f"cargo-{number}", f"sparse+{empty.url}/index/")
             shutil.rmtree(data.parent)
             return measured
 
         sides = {
-            "nginx (upstream direct)": lambda: resolve(scratch / f"cargo-{next(runs)}", index),
+            NGINX: lambda: resolve(scratch / f"cargo-{next(runs)}", index),
             "mirror, warm cache": lambda: resolve(scratch / f"cargo-{next(runs)}", f"sparse+{warm.url}/index/"),
-            "mirror, empty cache": cold,
+            "mirror, empty cache": lambda: cold(base, index),
         }
+        if scratch.is_relative_to(TMPFS):
+            sides["mirror, empty cache, data on tmpfs"] = lambda: cold(scratch, index)
+        sides[FAR_NGINX] = lambda: resolve(scratch / f"cargo-{next(runs)}", far_index)
+        sides[f"mirror, empty cache, upstream {FAR_MS} ms away"] = lambda: cold(base, far_index)
         for side in sides.values():  # warm-up: nginx's page cache, and the warm side's mirror cache
             side()
         return alternate(sides, repetitions)
@@ -140,20 +190,38 @@ def run(ctx: Context) -> None:
     packages = {side: {r[1] for r in values} for side, values in results.items()}
     if len(set().union(*packages.values())) != 1:
         raise RuntimeError(f"the setups locked different graphs: {packages}")
-    locked = next(iter(packages["nginx (upstream direct)"]))
+    locked = next(iter(packages[NGINX]))
     if locked < MINIMUM_PACKAGES:
         raise RuntimeError(f"{locked} packages locked, fewer than {MINIMUM_PACKAGES}")
     fetched = {side: sorted({r[2] for r in values}) for side, values in results.items()}
     times = {side: [r[0] for r in values] for side, values in results.items()}
-    reference = median(times["nginx (upstream direct)"])
-    targets = {"nginx (upstream direct)": "", "mirror, warm cache": "<= 1.1", "mirror, empty cache": "<= 1.5"}
-    rows = [[side, median(values), min(values), max(values), median(values) / reference, targets[side]]
-            for side, values in times.items()]
+    targets = {"mirror, warm cache": "<= 1.1", "mirror, empty cache": "<= 1.5"}
+    rows = []
+    for side, values in times.items():
+        reference = median(times[FAR_NGINX if side.endswith(" away") else NGINX])
+        rows.append([side, median(values), min(values), max(values), median(values) / reference,
+                     targets.get(side, "")])
     megabytes = max(max(f) for f in fetched.values()) / 1e6
     report(ctx.out, "7-mirror",
            f"7. cargo generate-lockfile + fetch of {locked} real crates.io packages ({megabytes:.1f} MB of crates), "
            f"empty CARGO_HOME{' on tmpfs' if scratch.is_relative_to(TMPFS) else ''}, crates-io replaced, "
            f"median of {repetitions}",
-           ["setup", "median s", "min s", "max s", "x nginx", "target"], rows,
+           ["setup", "median s", "min s", "max s", "x nginx as far", "target"], rows,
            {"packages": locked, "crate_bytes": fetched, "releases_upstream": len(SOURCES),
-            "warm_freshness_seconds": WARM_FRESHNESS, "cargo_home": str(scratch.parent), "seconds": times})
+            "warm_freshness_seconds": WARM_FRESHNESS, "cargo_home": str(scratch.parent),
+            "create_ms": {"disk": create_cost(base), "tmpfs": create_cost(TMPFS) if scratch.is_relative_to(TMPFS) else None},
+            "seconds": times})
+
+
+def create_cost(where: Path, count: int = 200) -> float:
+    """Median milliseconds to create (and close) an empty file in a new directory under `where`."""
+    folder = Path(tempfile.mkdtemp(prefix="palletizer-bench-create-", dir=where))
+    try:
+        times = []
+        for number in range(count):
+            started = time.perf_counter()
+            os.close(os.open(folder / str(number), os.O_CREAT | os.O_WRONLY, 0o644))
+            times.append((time.perf_counter() - started) * 1000)
+        return median(times)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
