@@ -1,6 +1,7 @@
 """Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search; `/me`; and the web pages."""
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import falcon
 
@@ -76,7 +77,8 @@ class YankResource:
 
 
 class SearchResource:
-    """`GET /api/v1/crates?q=...&per_page=...`, with each crate's downloads (cargo ignores them)."""
+    """`GET /api/v1/crates?q=...&page=...&per_page=...`, paged as crates.io pages (`meta.next_page` and
+    `prev_page` are the query strings of the pages around), with each crate's downloads."""
 
     def __init__(self, registry: Registry, catalog: Catalog) -> None:
         self._registry = registry
@@ -84,13 +86,19 @@ class SearchResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = query_text(req, "q")
-        per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1)
-        total, found = self._registry.search(query, min(per_page, MAX_PER_PAGE))
+        per_page = min(query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1), MAX_PER_PAGE)
+        page = query_int(req, "page", 1, minimum=1)
+        total, found = self._registry.search(query, per_page, (page - 1) * per_page)
         downloads = self._catalog.downloads_by_crate(s.name for s in found)
+
+        def around(number: int) -> str:
+            return "?" + urlencode({"q": query, "page": number, "per_page": per_page})
+
         resp.media = {
-            "crates": [{"name": s.name, "max_version": s.max_version, "description": s.description,
+            "crates": [{"name": s.name, "max_version": s.max_version, "description": s.description or None,
                         "downloads": downloads.get(normalise(s.name), 0)} for s in found],
-            "meta": {"total": total},
+            "meta": {"total": total, "next_page": around(page + 1) if page * per_page < total else None,
+                     "prev_page": around(page - 1) if page > 1 else None},
         }
 
 

@@ -121,8 +121,8 @@ class Registry:
                 if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
                     yield _summary(json.loads(Path(entry.path).read_bytes()))
 
-    def search(self, query: str, limit: int) -> tuple[int, list[CrateSummary]]:
-        """Crates whose name or description matches `query`: (total matches, the first `limit`)."""
+    def search(self, query: str, limit: int, offset: int = 0) -> tuple[int, list[CrateSummary]]:
+        """Crates whose name or description matches `query`: (total matches, `limit` of them from `offset`)."""
         words = [w for w in query.lower().split() if w]
         wanted = normalise(query.strip())
 
@@ -136,7 +136,7 @@ class Registry:
         found.extend(self._mirrored_matches(matches, {normalise(s.name) for s in local}))
         found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
                                   not normalise(s.name).startswith(wanted), s.name.lower()))
-        return len(found), found[:limit]
+        return len(found), found[offset:offset + limit]
 
     def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
                           local: set[str]) -> Iterator[CrateSummary]:

@@ -175,3 +175,17 @@ def test_misspelt_dependency_gets_cargos_suggestion(env: Env) -> None:
     result = env.cargo.run(app, "generate-lockfile", check=False)
     assert result.returncode != 0
     assert "perhaps you meant:" in result.stderr and "base_util" in result.stderr
+
+
+def test_cargo_search_without_description_and_with_limit(env: Env) -> None:
+    toml = '[package]\nname = "nodesc"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n'
+    crate = write_crate(env.root / "src", "nodesc", toml, {"src/lib.rs": ""})
+    env.cargo.run(crate, "publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
+    bare = env.cargo.run(env.root, "search", "--registry", REGISTRY, "nodesc").stdout
+    assert bare.splitlines()[0] == 'nodesc = "0.1.0"', bare
+    everything = env.cargo.run(env.root, "search", "--registry", REGISTRY, "--limit", "100", "").stdout
+    total = sum(1 for line in everything.splitlines() if " = \"" in line)
+    assert total >= 5, everything
+    first = env.cargo.run(env.root, "search", "--registry", REGISTRY, "--limit", "2", "").stdout
+    assert sum(1 for line in first.splitlines() if " = \"" in line) == 2
+    assert f"... and {total - 2} crates more" in first, first

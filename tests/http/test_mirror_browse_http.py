@@ -52,7 +52,7 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
                     {"name": "walkdir", "max_version": "2.3.2",
                      "description": f"mirrored from {upstream.index_url}", "downloads": 0},
                 ],
-                "meta": {"total": 2},
+                "meta": {"total": 2, "next_page": None, "prev_page": None},
             }
             limited = requests.get(f"{url}/api/v1/crates", params={"q": "walk", "per_page": 1}, timeout=30).json()
             assert [c["name"] for c in limited["crates"]] == ["walk-local"] and limited["meta"]["total"] == 2

@@ -1,4 +1,4 @@
-"""`GET /api/v1/crates?q=...&per_page=...` over a registry whose every crate the module knows."""
+"""`GET /api/v1/crates?q=...&page=...&per_page=...` over a registry whose every crate the module knows."""
 
 import pytest
 import requests
@@ -13,6 +13,7 @@ CRATES = {
     "search-you": "the other searcher",
     "searchable": "indexes everything",
     "unrelated": "nothing to see",
+    "undescribed": "",
 }
 
 
@@ -109,7 +110,7 @@ def test_description_words_are_searched(catalogue: Live) -> None:
 
 def test_no_match(catalogue: Live) -> None:
     found = search(catalogue, q="zzzzzz-nothing")
-    assert found == {"crates": [], "meta": {"total": 0}}
+    assert found == {"crates": [], "meta": {"total": 0, "next_page": None, "prev_page": None}}
 
 
 def test_yank_moves_max_version(catalogue: Live) -> None:
@@ -119,3 +120,33 @@ def test_yank_moves_max_version(catalogue: Live) -> None:
     assert catalogue.unyank("yanky", "1.1.0").status_code == 200
     [hit] = search(catalogue, q="yanky")["crates"]
     assert hit["max_version"] == "1.1.0"
+
+
+def test_pages_reach_every_match_once(catalogue: Live) -> None:
+    seen: list[str] = []
+    page = 1
+    while True:
+        found = search(catalogue, q="bulk", per_page=40, page=page)
+        assert found["meta"]["total"] == BULK
+        seen += names(found)
+        if found["meta"]["next_page"] is None:
+            break
+        assert found["meta"]["next_page"] == f"?q=bulk&page={page + 1}&per_page=40"
+        page += 1
+    assert page == 3 and seen == [f"bulk-{i:03}" for i in range(BULK)]
+    assert search(catalogue, q="bulk", per_page=40, page=2)["meta"]["prev_page"] == "?q=bulk&page=1&per_page=40"
+    assert search(catalogue, q="bulk", per_page=40, page=1)["meta"]["prev_page"] is None
+    beyond = search(catalogue, q="bulk", per_page=40, page=9)
+    assert beyond["crates"] == [] and beyond["meta"]["total"] == BULK and beyond["meta"]["next_page"] is None
+    assert names(search(catalogue, q="bulk", per_page=100, page=2)) == [f"bulk-{i:03}" for i in range(100, BULK)]
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "first"])
+def test_bad_page_is_400_json(catalogue: Live, bad: str) -> None:
+    response = requests.get(f"{catalogue.url}/api/v1/crates", params={"q": "k", "page": bad}, timeout=10)
+    assert_error(response, 400)
+
+
+def test_a_crate_without_description_has_null(catalogue: Live) -> None:
+    [hit] = [c for c in search(catalogue, q="undescribed")["crates"] if c["name"] == "undescribed"]
+    assert hit["description"] is None
