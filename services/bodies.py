@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from palletizer_lib.access import Access
-from palletizer_lib.errors import PalletizerError, PayloadTooLarge, Unauthorized
+from palletizer_lib.errors import PalletizerError, PayloadTooLarge
 from palletizer_lib.registry import Registry
-from services.http import auth_challenge
+from services.http import error_headers
 
 # What a small JSON or form body (owners, login) may take.
 SMALL_BODY = 64 * 1024
@@ -63,6 +63,4 @@ class BodyPolicy:
 
     def headers(self, error: PalletizerError, path: str) -> list[tuple[str, str]]:
         """The headers that go with the answer refusing a request to `path` with `error`."""
-        if isinstance(error, Unauthorized):
-            return [("WWW-Authenticate", auth_challenge(self._access.registry, path))]
-        return []
+        return error_headers(self._access.registry, error, path)

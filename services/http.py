@@ -7,7 +7,7 @@ import falcon
 from falcon.routing import CompiledRouter
 
 from palletizer_lib.access import Access
-from palletizer_lib.errors import PalletizerError, Unauthorized, Unavailable
+from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
 from services.metrics import METRICS_PATH, MetricsResource, collectors
 from services.observe import Observer, log_unexpected_error
@@ -46,8 +46,18 @@ def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Excepti
     resp.data = error_body("the server failed to answer this request; its log says where")
 
 
+def error_headers(registry: Registry, error: PalletizerError, path: str, prefix: str = "") -> list[tuple[str, str]]:
+    """The headers that go with `error`'s answer: how to authenticate after a 401, how long to wait after a
+    429."""
+    if isinstance(error, Unauthorized):
+        return [("WWW-Authenticate", auth_challenge(registry, path, prefix))]
+    if isinstance(error, TooManyRequests):
+        return [("Retry-After", str(error.retry_after))]
+    return []
+
+
 class _ErrorRenderer:
-    """Renders library errors; a 401 also tells the client how to authenticate."""
+    """Renders library errors, with `error_headers`."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
@@ -56,8 +66,8 @@ class _ErrorRenderer:
         resp.status = error.status
         resp.content_type = falcon.MEDIA_JSON
         resp.data = error_body(error.detail)
-        if isinstance(error, Unauthorized):
-            resp.set_header("WWW-Authenticate", auth_challenge(self._registry, req.path, req.prefix))
+        for name, value in error_headers(self._registry, error, req.path, req.prefix):
+            resp.set_header(name, value)
 
 
 class ReadAccess:

@@ -51,7 +51,7 @@ class FailureLimiter:
             recent = self._recent(address) if address in self._failures else ()
             if len(recent) >= self._max:
                 wait = int(recent[0] + self._window - self._clock()) + 1
-                raise TooManyRequests(f"too many invalid tokens from {address}; try again in {wait} seconds")
+                raise TooManyRequests(f"too many invalid tokens from {address}; try again in {wait} seconds", wait)
 
     def failed(self, address: str) -> None:
         """Count one bad token from `address`."""

@@ -92,6 +92,10 @@ class Unauthorized(PalletizerError):
 
 
 class TooManyRequests(PalletizerError):
-    """The client failed too often and must wait."""
+    """The client failed too often and must wait `retry_after` seconds (sent as `Retry-After`)."""
 
     status = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from palletizer_lib.access import FAILURE_WINDOW
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
@@ -195,3 +196,7 @@ def test_repeated_bad_tokens_are_rate_limited(fresh_private: Served) -> None:
     limited = requests.get(url, headers={"Authorization": private.tokens["alice"]}, timeout=10)
     assert limited.status_code == 429, "even a good token waits out the limit from that address"
     assert "too many invalid tokens" in limited.json()["errors"][0]["detail"]
+    assert 1 <= int(limited.headers["Retry-After"]) <= FAILURE_WINDOW + 1
+    publish = requests.put(f"{private.url}/api/v1/crates/new", data=b"\0" * 64,
+                           headers={"Authorization": private.tokens["alice"]}, timeout=10)
+    assert publish.status_code == 429 and 1 <= int(publish.headers["Retry-After"]) <= FAILURE_WINDOW + 1
