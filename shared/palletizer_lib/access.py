@@ -156,13 +156,15 @@ class Access:
 
     def change_owners(self, authorization: str | None, address: str, name: str, users: list[str],
                       add: bool) -> str:
-        """Add or remove owners as an owner (or admin), all or none; a crate keeps at least one owner."""
+        """Add or remove owners as an owner (or admin), all or none; a crate keeps at least one owner. The
+        message is crates.io's (for an owner added at once, as crates.io adds a team)."""
         who = self.require(authorization, address, "owners")
         crate = self._existing(name)
         self._check_owner(who, crate)
         self.accounts.change_owners(crate, users, add, actor=who.user, address=address)
-        verb = "added as owners of" if add else "removed from the owners of"
-        return f"{', '.join(users)} {'has' if len(users) == 1 else 'have'} been {verb} crate {crate}"
+        if not add:
+            return "owners successfully removed"
+        return ",".join(f"user {user} has been added as an owner of crate {crate}" for user in users)
 
     def _existing(self, name: str) -> str:
         canonical = self.registry.canonical_name(name)

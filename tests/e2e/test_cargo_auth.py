@@ -80,7 +80,8 @@ def test_only_owners_publish_until_cargo_owner_adds_someone(open_reads: Served) 
     assert "403" in refused.stderr and "`bob` is not an owner of crate `shared_lib`" in refused.stderr
     assert "cargo owner --add bob shared_lib" in refused.stderr
 
-    alice.run(open_reads.root, "owner", "--registry", REGISTRY, "--add", "bob", "shared_lib")
+    added = alice.run(open_reads.root, "owner", "--registry", REGISTRY, "--add", "bob", "shared_lib").stderr
+    assert "Owner user bob has been added as an owner of crate shared_lib" in added, added
     listed = bob.run(open_reads.root, "owner", "--registry", REGISTRY, "--list", "shared_lib").stdout
     assert "alice" in listed and "bob" in listed
     bob.publish(_lib(open_reads.root, "shared_lib", "0.2.0"))

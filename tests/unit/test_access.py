@@ -328,7 +328,7 @@ def test_an_added_owner_can_publish(access: Access, registry: Registry, accounts
                                     alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     message = access.change_owners(alice, ADDRESS, "foo", ["bob"], add=True)
-    assert "bob" in message and "foo" in message
+    assert message == "user bob has been added as an owner of crate foo"
     assert accounts.owners("foo") == ["alice", "bob"]
     publish(access, bob, "foo", "1.1.0")
     assert versions(registry, "foo") == ["1.0.0", "1.1.0"]
@@ -519,7 +519,7 @@ def test_change_owners_adds_and_removes_with_audit(access: Access, accounts: Acc
     access.change_owners(alice, "192.0.2.1", "FOO", ["bob"], add=True)
     assert accounts.owners("foo") == ["alice", "bob"]
     message = access.change_owners(bob, "192.0.2.2", "foo", ["alice"], add=False)
-    assert "alice" in message and "removed" in message
+    assert message == "owners successfully removed"
     assert accounts.owners("foo") == ["bob"]
     log = accounts.audit()
     assert [(e.actor, e.action, e.crate, e.address, e.detail) for e in log[1:]] == [
