@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
+from .index_entry import pubtime_seconds
 from .mirror import cached_entries
 from .names import is_valid_name, normalise
 from .readme import safe_url
@@ -209,8 +210,10 @@ def _time(timestamp: float | None) -> datetime | None:
 
 
 def _row(entry: dict, info: VersionInfo | None) -> VersionRow:
+    """A version's row: what the catalog recorded of it (its publish time to the fraction of a second), else
+    its entry's `pubtime`."""
     if info is None:
-        return VersionRow(entry["vers"], bool(entry.get("yanked")), None, None, 0)
+        return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(pubtime_seconds(entry)), None, 0)
     return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(info.published), info.publisher, info.downloads)
 
 

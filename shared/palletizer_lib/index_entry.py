@@ -5,12 +5,14 @@ The format is the one in the Cargo Book's "Registry Index" chapter.
 
 import json
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 from .config import CRATES_IO_INDEX
 from .errors import InvalidCrate
 from .names import validate_dependency_name, validate_name
 
 DEP_KINDS = ("normal", "dev", "build")
+PUBTIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MANIFEST_DEP_TABLES = {
     "dependencies": "normal",
     "dev-dependencies": "dev",
@@ -104,6 +106,26 @@ def _cargo_comparator(part: str) -> str:
     numbers = part.split("-", 1)[0].split("+", 1)[0].split(".")
     is_wildcard = any(n in ("*", "x", "X") for n in numbers)
     return f"^{part}" if part[:1].isdigit() and not is_wildcard else part
+
+
+def pubtime(seconds: float) -> str:
+    """An entry's `pubtime` for a version first published at `seconds` (UTC, whole seconds, as cargo reads it)."""
+    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime(PUBTIME_FORMAT)
+
+
+def pubtime_seconds(entry: dict) -> float | None:
+    """When an entry says its version was first published (None if it does not say, or not readably)."""
+    try:
+        return datetime.strptime(entry["pubtime"], PUBTIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def same_release(one: dict, other: dict) -> bool:
+    """True if two entries describe the same release, whatever their `yanked` and `pubtime`."""
+    ignored = ("yanked", "pubtime")
+    return ({k: v for k, v in one.items() if k not in ignored}
+            == {k: v for k, v in other.items() if k not in ignored})
 
 
 def dump_line(entry: dict) -> bytes:

@@ -7,6 +7,7 @@ is written before the index entry that names it and removed after it.
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from . import crate_file
 from .config import RegistryConfig, ServedUrls
 from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
 from .git_index import GitIndex
-from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines
+from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines, pubtime, same_release
 from .layout import Layout
 from .manifest import check_manifest_matches
 from .mirror import cached_summaries, check_new_name
@@ -49,6 +50,7 @@ class Registry:
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
         self.git = GitIndex(self.layout.git)
+        self.clock: Callable[[], float] = time.time
 
     @classmethod
     def create(cls, data_dir: Path, config: RegistryConfig) -> "Registry":
@@ -348,13 +350,14 @@ class Registry:
                 authorize(name, existing is not None)
             for other in entries:
                 if parse_version(other["vers"]) == version:
-                    identical = {**other, "yanked": False} == entry
+                    identical = same_release(other, entry)
                     raise AlreadyPublished(
                         f"crate `{name}` version {other['vers']} is already published"
                         + (" with these exact bytes" if identical
                            else " (a published version cannot be replaced; bump the version)"), identical)
             crate_path = self.layout.crate_file(name, vers)
             atomic_write(self.layout.pending, str(crate_path.relative_to(self.layout.root)).encode())
+            entry["pubtime"] = pubtime(self.clock())
             entries.append(entry)
             try:
                 atomic_write(crate_path, crate)

@@ -46,10 +46,11 @@ class Cargo:
             env["CARGO_REGISTRIES_PALLETIZER_TOKEN"] = self.token
         return env
 
-    def run(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run `cargo ARGS` in `cwd`; on failure (with `check`) raise with cargo's output."""
-        result = subprocess.run(["cargo", *args], cwd=cwd, env=self.env(), capture_output=True,
-                                text=True, timeout=600)
+    def run(self, cwd: Path, *args: str, check: bool = True,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run `cargo ARGS` in `cwd` (with `extra_env` too); on failure (with `check`) raise with cargo's output."""
+        result = subprocess.run(["cargo", *args], cwd=cwd, env={**self.env(), **(extra_env or {})},
+                                capture_output=True, text=True, timeout=600)
         if check and result.returncode != 0:
             raise AssertionError(f"cargo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

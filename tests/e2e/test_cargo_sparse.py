@@ -12,6 +12,7 @@ import requests
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate
 from tests.e2e.cargo import REGISTRY, Cargo, write_crate
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.server import issue_token, palletizer, running_server
@@ -146,7 +147,9 @@ def test_add_of_a_packaged_crate_matches_the_published_entry(env: Env, tmp_path:
     assert palletizer(other, "add", str(packaged)).stdout.strip() == "added middle 0.1.0"
     added = json.loads((other / "index" / index_path("middle")).read_text())
     published = env.entry("middle", "0.1.0")
-    assert {k: v for k, v in added.items() if k != "cksum"} == {k: v for k, v in published.items() if k != "cksum"}
+    own = ("cksum", "pubtime")
+    assert {k: v for k, v in added.items() if k not in own} == {k: v for k, v in published.items() if k not in own}
+    assert added["pubtime"] >= published["pubtime"]
     assert added["cksum"] == hashlib.sha256(packaged.read_bytes()).hexdigest()
 
 
@@ -189,3 +192,20 @@ def test_cargo_search_without_description_and_with_limit(env: Env) -> None:
     first = env.cargo.run(env.root, "search", "--registry", REGISTRY, "--limit", "2", "").stdout
     assert sum(1 for line in first.splitlines() if " = \"" in line) == 2
     assert f"... and {total - 2} crates more" in first, first
+
+
+def test_cargo_reads_pubtime(env: Env) -> None:
+    registry = Registry(env.data)
+    for version, published in (("0.1.0", 1_767_225_600), ("0.2.0", 1_798_761_600)):
+        registry.clock = lambda published=published: published
+        registry.add(make_crate("dated", version))
+    assert [e["pubtime"] for e in env.entries("dated")] == ["2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"]
+    app = write_crate(env.root / "apps", "dated_app",
+                      '[package]\nname = "dated_app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+                      "[dependencies]\n" + reg("dated", ">=0.1"), {"src/main.rs": "fn main() {}\n"})
+    unstable = {"RUSTC_BOOTSTRAP": "1"}
+    env.cargo.run(app, "generate-lockfile", "-Zunstable-options", "--publish-time", "2026-06-01T00:00:00Z",
+                  extra_env=unstable)
+    assert 'name = "dated"\nversion = "0.1.0"' in (app / "Cargo.lock").read_text()
+    env.cargo.run(app, "generate-lockfile")
+    assert 'name = "dated"\nversion = "0.2.0"' in (app / "Cargo.lock").read_text()

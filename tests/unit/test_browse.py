@@ -84,9 +84,11 @@ def test_a_crate_page(registry: Registry, catalog: Catalog, accounts: Accounts) 
 def test_a_version_the_catalog_does_not_know_shows_what_the_index_says(registry: Registry, catalog: Catalog,
                                                                          accounts: Accounts) -> None:
     publish(registry, catalog, "known", "1.0.0", 100.0, description="from the catalog")
+    registry.clock = lambda: 150.0
     registry.publish(metadata("known", "1.1.0"), make_crate("known", "1.1.0"))
     page = crate_page(registry, catalog, accounts, "known", None, "http://unused.test")
-    assert page.version.vers == "1.1.0" and page.version.published is None and page.version.downloads == 0
+    assert page.version.vers == "1.1.0" and page.version.published.timestamp() == 150.0   # its pubtime
+    assert page.version.publisher is None and page.version.downloads == 0
     assert page.description == "from the catalog"
 
 
