@@ -9,11 +9,12 @@ ARGS ?=
 
 install: $(VENV)/.installed
 
+# Quiet (no command echoed), so that `make cli` prints what palletizer prints and nothing else.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip >&2
+	@$(BIN)/pip install --quiet -e '.[test]' >&2
+	@touch $@
 
 run: install
 	@test -f $(DATA)/config.yaml || $(BIN)/palletizer --data $(DATA) init
@@ -70,8 +71,9 @@ bench: install
 	$(CORPUS_INSTALL)
 	$(BIN)/python -m bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
+# `TOKEN=$$(make cli ARGS="token create --user alice")` captures the token alone.
 cli: install
-	$(BIN)/palletizer --data $(DATA) $(ARGS)
+	@$(BIN)/palletizer --data $(DATA) $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

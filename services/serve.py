@@ -4,8 +4,11 @@ import argparse
 import logging
 import os
 import resource
+import shlex
+import shutil
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import falcon
 import waitress.utilities
@@ -39,6 +42,15 @@ FILES_PER_TLS_CONNECTION = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "INFO"
 MAX_SHUTDOWN_GRACE = 3600.0
+
+
+def token_commands(data: str, user: str = "alice") -> str:
+    """The commands that make a first user and a token for it, as they work from any directory (the
+    `palletizer` beside this Python, or on PATH; the data directory's absolute path)."""
+    beside = Path(sys.executable).parent / "palletizer"
+    program = str(beside) if beside.is_file() else shutil.which("palletizer") or "palletizer"
+    base = f"{shlex.quote(program)} --data {shlex.quote(str(Path(data).resolve()))}"
+    return f"    {base} user add {user}\n    {base} token create --user {user}"
 
 
 def log_level(text: str) -> str:
@@ -149,8 +161,8 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
         print(
             f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, "
             f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(registry, urls.public)}\n\n"
-            "Publishing needs a token: `palletizer --data DIR token create --user NAME`, then "
-            "`cargo login --registry palletizer` with it.\n",
+            f"Publishing needs a token. In another terminal:\n\n{token_commands(args.data)}\n\n"
+            "then `cargo login --registry palletizer` and paste the token.\n",
             file=sys.stderr, flush=True,
         )
     else:

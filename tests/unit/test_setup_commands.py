@@ -1,0 +1,44 @@
+"""The set-up commands a newcomer is shown work as printed: the server's banner, and `make cli` capturing a
+token alone."""
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import requests
+
+from tests.server import ROOT, palletizer, running_server
+
+
+def test_the_banner_s_token_commands_work_as_printed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init")
+    with running_server(data) as url:
+        [log] = data.parent.glob("palletizer-all-*.log")
+        banner = log.read_text()
+        commands = [line.strip() for line in banner.splitlines() if line.startswith("    ") and " --data " in line]
+        assert [shlex.split(c)[3:] for c in commands] == [["user", "add", "alice"],
+                                                            ["token", "create", "--user", "alice"]], banner
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        env = {k: v for k, v in os.environ.items() if k not in ("PALLETIZER_DATA", "VIRTUAL_ENV")}
+        outputs = [subprocess.run(shlex.split(c), cwd=elsewhere, env=env, capture_output=True, text=True,
+                                  timeout=60, check=True).stdout for c in commands]
+        token = outputs[1].strip()
+        yank = f"{url}/api/v1/crates/nothing/1.0.0/yank"
+        assert requests.delete(yank, headers={"Authorization": "pltz_not-a-token"}, timeout=10).status_code == 401
+        known = requests.delete(yank, headers={"Authorization": token}, timeout=10)
+        assert known.status_code == 404 and "does not exist" in known.text, known.text
+
+
+def test_make_cli_prints_only_what_palletizer_prints(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init")
+    make = ["make", "--no-print-directory", "-C", str(ROOT), f"DATA={data}"]
+    subprocess.run([*make, "cli", "ARGS=user add alice"], capture_output=True, check=True, timeout=300)
+    created = subprocess.run([*make, "cli", "ARGS=token create --user alice"], capture_output=True, text=True,
+                             check=True, timeout=300)
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and token.startswith("pltz_"), created.stdout
+    assert "alice" in palletizer(data, "token", "list").stdout
