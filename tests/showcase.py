@@ -76,12 +76,12 @@ def publish_showcase(live: Live) -> None:
             features={"default": ["std"], "std": [], "async": ["dep:tokio"]},
             repository="https://example.org/pallet/core", homepage="https://example.org/pallet",
             documentation="https://docs.example.org/pallet-core", keywords=["pallet", "logistics"],
-            license="MIT OR Apache-2.0", rust_version="1.70")
+            categories=["data-structures", "no-std"], license="MIT OR Apache-2.0", rust_version="1.70")
     assert live.yank(CORE, YANKED).status_code == 200
     live.publish(EVIL, "0.1.0", description="A README that tries to run script", readme=EVIL_README,
                  homepage="javascript:window.pwned=true", repository="https://example.org/evil")
     live.publish(FORKLIFT, "1.2.0", description="Moves pallets between warehouses (with pallet-core)",
-                 deps=[dep(CORE, "^0.3")], readme="# forklift\n\nLifts pallets.\n")
+                 deps=[dep(CORE, "^0.3")], readme="# forklift\n\nLifts pallets.\n", keywords=["Logistics"])
     for _ in range(2):
         download = requests.get(f"{live.url}/files/{CORE}/{CORE}-0.3.0.crate", headers=live.auth(), timeout=10)
         assert download.status_code == 200, download.text

@@ -123,18 +123,20 @@ class Pages:
 
 
 class CrateListResource:
-    """`GET /?q=...&page=N`: every crate, or those matching `q`, most recently published first."""
+    """`GET /?q=...&keyword=...&category=...&page=N`: every crate, or those matching `q` (with that keyword, in
+    that category), most recently published first."""
 
     def __init__(self, pages: Pages) -> None:
         self._pages = pages
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query, page = query_text(req, "q"), query_int(req, "page", 1, minimum=1)
-        self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page))
+        tags = {"keyword": query_text(req, "keyword"), "category": query_text(req, "category")}
+        self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page, tags))
 
-    def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int) -> None:
+    def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: dict[str, str]) -> None:
         access = self._pages.access
-        listing = browse.crate_list(access.registry, access.catalog, query, page)
+        listing = browse.crate_list(access.registry, access.catalog, query, page, **tags)
         self._pages.render(req, resp, "list.html", listing=listing, query=listing.query,
                            cargo_config=browse.cargo_config(access.registry, req.prefix))
 

@@ -38,13 +38,16 @@ class ListedCrate:
 
 @dataclass(frozen=True)
 class CrateList:
-    """One page of the crate list: every crate (or those matching `query`), most recently published first."""
+    """One page of the crate list: every crate (or those matching `query`, with `keyword` or in `category`
+    if given), most recently published first."""
 
     query: str
     total: int
     page: int
     pages: int
     crates: list[ListedCrate]
+    keyword: str = ""
+    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class CratePage:
     links: list[tuple[str, str]]
     license: str | None
     keywords: list[str]
+    categories: list[str]
     rust_version: str | None
     readme_html: str
     cargo_toml: str
@@ -96,10 +100,16 @@ class CratePage:
 
 
 def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
-               per_page: int = PER_PAGE) -> CrateList:
-    """The crates matching `query` (name and description, as `cargo search`; all for an empty one), newest
-    publication first (a crate named exactly `query` first of all), `per_page` at a time."""
+               per_page: int = PER_PAGE, keyword: str = "", category: str = "") -> CrateList:
+    """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
+    having `keyword` or in `category` if given, newest publication first (a crate named exactly `query`
+    first of all), `per_page` at a time."""
     total, found = registry.search(query, sys.maxsize)
+    for field, value in (("keywords", keyword.strip()), ("categories", category.strip())):
+        if value:
+            tagged = catalog.tagged(field, value)
+            found = [s for s in found if normalise(s.name) in tagged]
+            total = len(found)
     published = catalog.last_published()
     wanted = normalise(query.strip())
     found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
@@ -111,7 +121,7 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
     crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
                           _time(published.get(normalise(s.name))), s.mirrored_from)
               for s in shown]
-    return CrateList(query.strip(), total, page, pages, crates)
+    return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip())
 
 
 def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
@@ -138,7 +148,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
     described, metadata = _metadata(known, entry["vers"], rows)
     description = metadata.get("description") or ""
     links = [(label, url) for key, label in LINK_FIELDS if (url := safe_url(metadata.get(key)))]
-    keywords = metadata.get("keywords")
+    keywords, categories = metadata.get("keywords"), metadata.get("categories")
     return CratePage(
         name=canonical,
         version=row,
@@ -152,6 +162,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
         links=links,
         license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
         keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
+        categories=[c for c in categories if isinstance(c, str)] if isinstance(categories, list) else [],
         rust_version=entry.get("rust_version"),
         readme_html=catalog.readme_html(canonical, described) if described is not None else "",
         cargo_toml=cargo_toml_line(canonical, summary_version),
@@ -181,6 +192,7 @@ def _mirrored_page(registry: Registry, catalog: Catalog, entries: list[dict], ve
         links=[],
         license=None,
         keywords=[],
+        categories=[],
         rust_version=entry.get("rust_version"),
         readme_html="",
         cargo_toml=f'{canonical} = "{summary_version}"',

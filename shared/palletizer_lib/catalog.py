@@ -16,6 +16,7 @@ from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
                     "keywords", "categories", "authors")
+TAG_FIELDS = ("keywords", "categories")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -75,6 +76,16 @@ class Catalog(SqliteStore):
             if rendered is not None:
                 db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
                            (normalise(name), vers, rendered))
+
+    def tagged(self, field: str, value: str) -> set[str]:
+        """The crates (normalised names) with `value` (any case) among the `keywords` or the `categories`
+        (`field`) of one of their versions."""
+        if field not in TAG_FIELDS:
+            raise ValueError(f"not a tag field: {field}")
+        with self._db() as db:
+            rows = db.execute(f"SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
+                              "WHERE t.type = 'text' AND lower(t.value) = lower(?)", (value,)).fetchall()
+        return {row[0] for row in rows}
 
     def readme_html(self, name: str, vers: str) -> str:
         """The README of a version as the web pages show it (empty if it has none): as rendered when it was

@@ -215,3 +215,17 @@ def test_a_hostile_readme_is_shown_as_plain_text(site: Live) -> None:
     assert "&lt;div&gt;" * 150_000 in readme
     site.publish("harmless-readme", readme="harmless")
     assert len(Elements(markup).find("div")) == len(Elements(page(site, "/crates/harmless-readme")).find("div"))
+
+
+def test_keywords_and_categories_link_to_the_crates_that_have_them(site: Live) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    assert '<a class="keyword" href="/?keyword=logistics">#logistics</a>' in markup
+    assert '<a class="category" href="/?category=no-std">no-std</a>' in markup
+    assert '<a class="category" href="/?category=data-structures">data-structures</a>' in markup
+    assert listed(page(site, "/", keyword="logistics")) == [FORKLIFT, CORE]
+    assert listed(page(site, "/", keyword="LOGISTICS", q="fork")) == [FORKLIFT]
+    in_category = page(site, "/", category="no-std")
+    assert listed(in_category) == [CORE] and "1 crate in the category “no-std”" in text_of(in_category)
+    none = page(site, "/", keyword="nothing-has-this")
+    assert listed(none) == [] and "No crate matches with the keyword #nothing-has-this" in text_of(none)
+    assert 'class="categories"' not in page(site, f"/crates/{FORKLIFT}")
