@@ -78,7 +78,8 @@ class ReadAccess:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if (req.path.startswith(READ_PREFIXES) or req.path == METRICS_PATH
-                or (req.path == SEARCH_PATH and req.method in ("GET", "HEAD"))):
+                or ((req.path == SEARCH_PATH or req.path.startswith(SEARCH_PATH + "/"))
+                    and req.method in ("GET", "HEAD"))):
             self._access.check_read(req.auth, req.remote_addr)
 
 

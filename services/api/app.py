@@ -1,4 +1,5 @@
-"""Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search; `/me`; and the web pages."""
+"""Cargo's web API under `/api/v1/`: publish, yank, unyank, owners, search, crates.io's read endpoints; `/me`;
+and the web pages."""
 
 from collections.abc import Sequence
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from palletizer_lib.names import normalise
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
 from services import serve
+from services.api import crates
 from services.bodies import BodyRoute, small_body
 from services.http import create_app
 from services.metrics import PUBLISHES
@@ -109,7 +111,7 @@ class OwnersResource:
         self._access = access
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        owners = self._access.owners(req.auth, req.remote_addr, name)
+        owners = self._access.owners(name)
         resp.media = {"users": [{"id": i, "login": user, "name": user} for i, user in enumerate(owners, 1)]}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
@@ -143,6 +145,7 @@ def add_routes(app: falcon.App, access: Access) -> None:
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
     app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
     app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access))
+    crates.add_routes(app, access)
     app.add_route("/me", MeResource())
     web.add_routes(app, access)
 

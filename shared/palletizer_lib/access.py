@@ -149,9 +149,8 @@ class Access:
         self.registry.set_yanked(name, version, yanked)
         self.accounts.record(who.user, "yank" if yanked else "unyank", self._existing(name), version, address)
 
-    def owners(self, authorization: str | None, address: str, name: str) -> list[str]:
-        """The owners of a crate, for any valid token."""
-        self.identify(authorization, address)
+    def owners(self, name: str) -> list[str]:
+        """The owners of a crate: readable wherever reads are (the caller checks `check_read`)."""
         return self.accounts.owners(self._existing(name))
 
     def change_owners(self, authorization: str | None, address: str, name: str, users: list[str],

@@ -1,0 +1,177 @@
+"""crates.io's read endpoints (`/api/v1/crates/NAME`, its versions, one version, its dependencies, the
+crate's reverse dependencies), in crates.io's response shapes, from the index and the catalog.
+
+What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names`,
+`edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
+version's `id` is a stable number made from its crate's name and its version, and a crate's `id` its name,
+as on crates.io.
+"""
+
+import zlib
+from datetime import UTC, datetime
+
+from .catalog import Catalog, VersionInfo
+from .errors import NotFound
+from .index_entry import pubtime_seconds
+from .names import normalise
+from .registry import Registry, max_version
+from .versions import parse_version
+
+API = "/api/v1/crates"
+
+
+def version_id(name: str, vers: str) -> int:
+    """The `id` of a version: the same for every spelling of the crate's name, on every call."""
+    return zlib.crc32(f"{normalise(name)} {vers}".encode())
+
+
+def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+    """`GET /api/v1/crates/NAME`: the crate, its versions (newest first), keywords and categories."""
+    canonical, entries, infos = _crate(registry, catalog, name)
+    versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
+    newest = max(entries, key=lambda e: parse_version(e["vers"]))
+    shown = max_version(entries)
+    metadata = _metadata(infos, shown)
+    releases = [e for e in entries if not e.get("yanked") and not parse_version(e["vers"]).is_prerelease]
+    stable = max(releases, key=lambda e: parse_version(e["vers"]))["vers"] if releases else None
+    times = [t for t in (_published(e, infos.get(e["vers"])) for e in entries) if t is not None]
+    keywords = _strings(metadata.get("keywords"))
+    categories = _strings(metadata.get("categories"))
+    crate = {
+        "id": canonical, "name": canonical,
+        "updated_at": _iso(max(times)) if times else None, "created_at": _iso(min(times)) if times else None,
+        "versions": [v["id"] for v in versions], "keywords": keywords, "categories": categories, "badges": [],
+        "downloads": sum(v["downloads"] for v in versions), "recent_downloads": None,
+        "default_version": shown, "num_versions": len(versions), "yanked": all(e.get("yanked") for e in entries),
+        "max_version": shown, "newest_version": newest["vers"], "max_stable_version": stable,
+        "description": metadata.get("description"), "homepage": metadata.get("homepage"),
+        "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
+        "links": {"version_downloads": f"{API}/{canonical}/downloads", "versions": f"{API}/{canonical}/versions",
+                  "owners": f"{API}/{canonical}/owners", "owner_team": f"{API}/{canonical}/owner_team",
+                  "owner_user": f"{API}/{canonical}/owner_user",
+                  "reverse_dependencies": f"{API}/{canonical}/reverse_dependencies"},
+        "exact_match": False,
+    }
+    return {"crate": crate, "versions": versions,
+            "keywords": [{"id": k, "keyword": k, "crates_cnt": None, "created_at": None} for k in keywords],
+            "categories": [{"id": c, "category": c, "slug": c, "description": None, "crates_cnt": None,
+                            "created_at": None} for c in categories]}
+
+
+def versions_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+    """`GET /api/v1/crates/NAME/versions`: every version, newest first."""
+    canonical, entries, infos = _crate(registry, catalog, name)
+    versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
+    return {"versions": versions, "meta": {"total": len(versions), "next_page": None}}
+
+
+def version_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+    """`GET /api/v1/crates/NAME/VERSION`."""
+    canonical, entry, info = _one(registry, catalog, name, vers)
+    return {"version": _version(registry, canonical, entry, info)}
+
+
+def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+    """`GET /api/v1/crates/NAME/VERSION/dependencies`: as crates.io lists them (the real crate name in
+    `crate_id`, a renamed one's key unused)."""
+    canonical, entry, _ = _one(registry, catalog, name, vers)
+    vid = version_id(canonical, entry["vers"])
+    return {"dependencies": [_dependency(dep, vid) for dep in entry["deps"]]}
+
+
+def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+    """`GET /api/v1/crates/NAME/reverse_dependencies`: the newest version of every crate of this registry
+    whose newest version depends on NAME, with the dependency."""
+    canonical, _, _ = _crate(registry, catalog, name)
+    key = normalise(canonical)
+    dependencies, versions = [], []
+    for summary in sorted(registry.summaries(), key=lambda s: normalise(s.name)):
+        try:
+            entries = registry.entries(summary.name)
+        except NotFound:
+            continue
+        newest = next((e for e in _newest_first(entries) if e["vers"] == summary.max_version), None)
+        if newest is None:
+            continue
+        vid = version_id(newest["name"], newest["vers"])
+        found = [d for d in newest["deps"] if normalise(d.get("package") or d["name"]) == key and not d.get("registry")]
+        if found:
+            dependencies += [_dependency(d, vid) for d in found]
+            versions.append(_version(registry, newest["name"], newest,
+                                     catalog.versions(newest["name"]).get(newest["vers"])))
+    return {"dependencies": dependencies, "versions": versions, "meta": {"total": len(dependencies)}}
+
+
+def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
+    canonical = registry.canonical_name(name)
+    if canonical is None:
+        raise NotFound(f"crate `{name}` does not exist in this registry")
+    return canonical, registry.entries(canonical), catalog.versions(canonical)
+
+
+def _one(registry: Registry, catalog: Catalog, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
+    canonical, entries, infos = _crate(registry, catalog, name)
+    entry = next((e for e in entries if e["vers"] == vers), None)
+    if entry is None:
+        raise NotFound(f"crate `{canonical}` has no version `{vers}`")
+    return canonical, entry, infos.get(vers)
+
+
+def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | None) -> dict:
+    vers = entry["vers"]
+    metadata = info.metadata if info is not None else {}
+    published = _published(entry, info)
+    try:
+        size = registry.crate_path(name, vers).stat().st_size
+    except (NotFound, OSError):
+        size = None
+    features = dict(entry.get("features") or {})
+    features.update(entry.get("features2") or {})
+    return {
+        "id": version_id(name, vers), "crate": name, "num": vers,
+        "dl_path": f"{API}/{name}/{vers}/download", "readme_path": f"{API}/{name}/{vers}/readme",
+        "updated_at": _iso(published), "created_at": _iso(published),
+        "downloads": info.downloads if info is not None else 0, "features": features,
+        "yanked": bool(entry.get("yanked")), "yank_message": None, "lib_links": entry.get("links"),
+        "license": metadata.get("license"),
+        "links": {"dependencies": f"{API}/{name}/{vers}/dependencies",
+                  "version_downloads": f"{API}/{name}/{vers}/downloads", "authors": f"{API}/{name}/{vers}/authors"},
+        "crate_size": size,
+        "published_by": ({"id": None, "login": info.publisher, "name": info.publisher, "avatar": None, "url": None}
+                         if info is not None and info.publisher else None),
+        "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
+        "has_lib": None, "bin_names": None, "edition": None,
+        "description": metadata.get("description"), "homepage": metadata.get("homepage"),
+        "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
+    }
+
+
+def _dependency(dep: dict, vid: int) -> dict:
+    real = dep.get("package") or dep["name"]
+    return {"id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
+            "version_id": vid, "crate_id": real, "req": dep["req"], "optional": bool(dep.get("optional")),
+            "default_features": dep.get("default_features", True), "features": dep.get("features") or [],
+            "target": dep.get("target"), "kind": dep.get("kind") or "normal", "downloads": 0}
+
+
+def _newest_first(entries: list[dict]) -> list[dict]:
+    return sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
+
+
+def _published(entry: dict, info: VersionInfo | None) -> float | None:
+    return info.published if info is not None else pubtime_seconds(entry)
+
+
+def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict:
+    info = infos.get(vers)
+    return info.metadata if info is not None else {}
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
