@@ -4,9 +4,9 @@ and asks for one index file at a time on them, so without this every upstream ro
 waited for in turn, level by level of the dependency graph."""
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from .errors import PalletizerError
 from .names import is_valid_name
@@ -48,13 +48,16 @@ def likely_next(entries: list[dict]) -> list[str]:
 
 class ReadAhead:
     """Fetches run by `workers` background threads: each key at most once at a time, and at most `limit`
-    waiting or running (more are dropped: reading ahead is only a guess)."""
+    waiting or running (more are dropped: reading ahead is only a guess). The threads are daemons: a
+    stopping process does not wait for guesses."""
 
     def __init__(self, workers: int = WORKERS, limit: int = MAX_QUEUED) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="palletizer-read-ahead")
+        self._workers = workers
         self._limit = limit
+        self._queue: queue.Queue[tuple[str, Callable[[], object]]] = queue.Queue()
         self._queued: set[str] = set()
         self._idle = threading.Condition()
+        self._started = False
 
     def submit(self, key: str, fetch: Callable[[], object]) -> bool:
         """Run `fetch` in the background unless `key` is already queued or too many are; True if queued."""
@@ -62,7 +65,11 @@ class ReadAhead:
             if key in self._queued or len(self._queued) >= self._limit:
                 return False
             self._queued.add(key)
-        self._pool.submit(self._run, key, fetch)
+            if not self._started:
+                self._started = True
+                for number in range(self._workers):
+                    threading.Thread(target=self._run, name=f"palletizer-read-ahead-{number}", daemon=True).start()
+        self._queue.put((key, fetch))
         return True
 
     def wait(self, timeout: float) -> bool:
@@ -70,12 +77,14 @@ class ReadAhead:
         with self._idle:
             return self._idle.wait_for(lambda: not self._queued, timeout)
 
-    def _run(self, key: str, fetch: Callable[[], object]) -> None:
-        try:
-            fetch()
-        except Exception as exc:
-            log.debug("reading ahead %s failed: %s", key, exc)
-        finally:
-            with self._idle:
-                self._queued.discard(key)
-                self._idle.notify_all()
+    def _run(self) -> None:
+        while True:
+            key, fetch = self._queue.get()
+            try:
+                fetch()
+            except Exception as exc:
+                log.debug("reading ahead %s failed: %s", key, exc)
+            finally:
+                with self._idle:
+                    self._queued.discard(key)
+                    self._idle.notify_all()

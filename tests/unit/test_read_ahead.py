@@ -1,6 +1,7 @@
 """Reading ahead: which index files the mirror guesses cargo asks for next, and that it fetches them once,
 in the background, never for a crate published here."""
 
+import threading
 from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
@@ -51,6 +52,8 @@ def test_dependencies_are_fetched_ahead_once_and_never_for_local_crates(tmp_path
         assert mirror.index_file("top") is not None
         assert READ_AHEAD.wait(30)
         WRITER.flush()
+        workers = [t for t in threading.enumerate() if t.name.startswith("palletizer-read-ahead")]
+        assert workers and all(t.daemon for t in workers), "a stopping server must not wait for guesses"
         assert upstream.requests["/index/mi/d/mid"] == 0
         assert upstream.requests["/index/3/m/mid"] == 1
         assert upstream.requests["/index/le/af/leaf"] == 1
