@@ -60,12 +60,15 @@ def kept_alive(port: int) -> socket.socket:
 
 
 def wait_until_refusing(port: int) -> None:
-    """Return once the server no longer accepts connections (bounded)."""
+    """Return once the server no longer accepts connections (bounded). A probe that reached the backlog of
+    the listening socket as the server closed it is reset: it tries again."""
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return
+        except ConnectionResetError:
+            continue
         time.sleep(0.05)
     raise AssertionError("the server still accepts connections after the stop signal")
 
