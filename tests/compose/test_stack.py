@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"
 SERVICES = ("index", "api", "files")
 FRONT = "front"
+WITH_FRONT = ("compose.yaml", "compose.front.yaml")
 STARTUP_SECONDS = 180
 PUBLISHER = "stack-publisher"
 
@@ -40,9 +41,11 @@ class Stack:
     env: dict[str, str]
     root: Path
 
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """`podman-compose -p PROJECT -f compose.yaml ARGS`; on failure (with `check`) raise with its output."""
-        result = subprocess.run(["podman-compose", "-p", self.project, "-f", str(ROOT / "compose.yaml"), *args],
+    def compose(self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)
+                ) -> subprocess.CompletedProcess:
+        """`podman-compose -p PROJECT -f FILE... ARGS`; on failure (with `check`) raise with its output."""
+        named = [arg for file in files for arg in ("-f", str(ROOT / file))]
+        result = subprocess.run(["podman-compose", "-p", self.project, *named, *args],
                                 cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=900)
         if check and result.returncode != 0:
             raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -88,8 +91,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
            "PALLETIZER_FILES_URL": urls["files"]}
     stack = Stack(f"palletizer-test-{os.getpid()}", urls, env, tmp_path_factory.mktemp("compose"))
     try:
-        # The services by name: podman-compose 1.0 ignores `profiles`, and the front is started by its own test.
-        stack.compose("up", "-d", "--build", *SERVICES)
+        stack.compose("up", "-d", "--build")
         deadline = time.monotonic() + STARTUP_SECONDS
         while any(stack.health(service) != 200 for service in SERVICES):
             assert time.monotonic() < deadline, {service: stack.health(service) for service in SERVICES}
@@ -100,7 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
             for service in SERVICES:
                 logs = stack.compose("logs", service, check=False)
                 print(f"--- logs of {service} ---\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
-        stack.compose("down", "-v", check=False)
+        stack.compose("down", "-v", check=False, files=WITH_FRONT)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,13 @@ def test_the_three_services_are_healthy(stack: Stack) -> None:
         assert requests.get(f"{stack.urls[service]}/health", timeout=10).json() == {"status": "ok"}
         # the healthcheck compose.yaml declares, run inside the container
         subprocess.run(["podman", "healthcheck", "run", stack.container(service)], check=True, timeout=60)
+
+
+def test_the_stack_alone_starts_no_front(stack: Stack) -> None:
+    running = subprocess.run(["podman", "ps", "--format", "{{.Names}}", "--filter",
+                              f"label=com.docker.compose.project={stack.project}"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(name.split("_")[-2] for name in running) == sorted(SERVICES), running
 
 
 def test_the_volume_was_initialised_once(stack: Stack) -> None:
@@ -170,13 +179,13 @@ def test_the_registry_in_the_volume_is_consistent(stack: Stack) -> None:
 
 
 def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, token: str) -> None:
-    """The `front` profile: nginx answers index and crate files from the volume (its ETags are `"mtime-size"`,
+    """compose.front.yaml: nginx answers index and crate files from the volume (its ETags are `"mtime-size"`,
     Palletizer's a hash), sends other spellings of a name to the index service and publishes to the api."""
-    stack.compose("up", "-d", "--build", FRONT)
+    stack.compose("up", "-d", "--build", FRONT, files=WITH_FRONT)
     front = stack.urls[FRONT]
     deadline = time.monotonic() + STARTUP_SECONDS
     while stack.health(FRONT) != 200:
-        assert time.monotonic() < deadline, stack.compose("logs", FRONT, check=False).stdout[-4000:]
+        assert time.monotonic() < deadline, stack.compose("logs", FRONT, check=False, files=WITH_FRONT).stdout[-4000:]
         time.sleep(1)
 
     config = requests.get(f"{front}/index/config.json", timeout=10)
@@ -203,3 +212,4 @@ def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, 
     assert listed.status_code == 200 and '"vers":"1.0.0"' in listed.text.replace(" ", "")
     refused = requests.put(f"{front}/api/v1/crates/new", data=body, timeout=30)
     assert refused.status_code == 401
+
