@@ -26,11 +26,17 @@ def _replacing(cargo: Cargo) -> Cargo:
     return cargo
 
 
-def test_cargo_builds_from_the_mirror_and_then_offline(tmp_path: Path) -> None:
+def _leaf_and_middle(tmp_path: Path) -> StaticUpstream:
+    """An upstream with `leaf` 1.0.0 and `mid_dle` 1.2.0, which depends on it."""
     upstream = StaticUpstream(tmp_path / "upstream")
     upstream.add("leaf", "1.0.0", _upstream_crate("leaf", "1.0.0", "pub fn leaf() -> u32 { 1 }\n"))
     upstream.add("mid_dle", "1.2.0", _upstream_crate("mid_dle", "1.2.0", "pub fn mid() -> u32 { leaf::leaf() + 10 }\n",
                                                      {"leaf": "1"}), deps=[upstream_dep("leaf", "^1")])
+    return upstream
+
+
+def test_cargo_builds_from_the_mirror_and_then_offline(tmp_path: Path) -> None:
+    upstream = _leaf_and_middle(tmp_path)
     data = tmp_path / "data"
     palletizer(data, "init", "--upstream", upstream.index_url)
     token = issue_token(data)
@@ -115,10 +121,7 @@ def test_cargo_sees_new_versions_refuses_corrupted_crates_and_shadowed_names(tmp
 def test_mirror_fetch_of_a_lockfile_lets_it_build_with_no_upstream(tmp_path: Path) -> None:
     """`palletizer mirror fetch Cargo.lock` into an empty cache, then the upstream is gone: real cargo builds
     the lockfile `--locked` from an empty CARGO_HOME."""
-    upstream = StaticUpstream(tmp_path / "upstream")
-    upstream.add("leaf", "1.0.0", _upstream_crate("leaf", "1.0.0", "pub fn leaf() -> u32 { 1 }\n"))
-    upstream.add("mid_dle", "1.2.0", _upstream_crate("mid_dle", "1.2.0", "pub fn mid() -> u32 { leaf::leaf() + 10 }\n",
-                                                     {"leaf": "1"}), deps=[upstream_dep("leaf", "^1")])
+    upstream = _leaf_and_middle(tmp_path)
     data = tmp_path / "data"
     palletizer(data, "init", "--upstream", upstream.index_url)
     app = write_crate(tmp_path / "src", "app", (
