@@ -320,14 +320,10 @@ class Mirror:
 
     def _cksum(self, name: str, version: str) -> str:
         file = self.index_file(name)
-        wanted = version.encode()
-        if file is not None:
-            for line in file.data.splitlines():
-                if wanted in line:
-                    entry = json.loads(line)
-                    if entry["name"] == name and entry["vers"] == version:
-                        return entry["cksum"]
-        raise NotFound(f"no file for crate `{name}` version `{version}`")
+        cksum = _entry_cksum(file.data, name, version) if file is not None else None
+        if cksum is None:
+            raise NotFound(f"no file for crate `{name}` version `{version}`")
+        return cksum
 
     def _fetch_crate(self, name: str, version: str, cksum: str, path: Path) -> None:
         url = download_url(self._download_template(), name, version, cksum)
@@ -488,8 +484,13 @@ def _cached_cksum(layout: Layout, name: str, version: str) -> str | None:
         return None
     except OSError as exc:
         raise StorageError(f"could not read the mirror's index file of {name}: {exc.strerror or exc}") from exc
+    return _entry_cksum(parsed[1], name, version) if parsed else None
+
+
+def _entry_cksum(data: bytes, name: str, version: str) -> str | None:
+    """The `cksum` of `name` `version` in an index file's content (only lines naming the version are parsed)."""
     wanted = version.encode()
-    for line in parsed[1].splitlines() if parsed else []:
+    for line in data.splitlines():
         if wanted in line:
             entry = json.loads(line)
             if entry.get("name") == name and entry.get("vers") == version:
