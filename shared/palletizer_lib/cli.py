@@ -19,6 +19,7 @@ from .progress import ProgressBar
 from .registry import Registry
 
 DEFAULT_DATA = "./data"
+STDIN = Path("-")
 
 
 def default_data_dir() -> str:
@@ -53,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                            f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
-    add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
+                     help="`-` reads one from standard input (e.g. into a container)")
     add.add_argument("--owner", metavar="USER", help="make USER an owner of new crates (else only admins manage them)")
 
     importing = commands.add_parser("import", help="add every .crate file under DIR, in dependency order, "
@@ -148,6 +150,14 @@ def _actor() -> str:
         return "cli"
 
 
+def _crate_bytes(file: Path, registry: Registry) -> bytes:
+    """The .crate file `file`, or for `-` the one on standard input (read up to one byte past the size
+    limit, which the publish checks then refuse)."""
+    if file == STDIN:
+        return sys.stdin.buffer.read(registry.config.max_crate_size + 1)
+    return read_crate_file(file)
+
+
 def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
     if args.command == "add":
         check_owner(accounts, args.owner)
@@ -155,7 +165,7 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         with ProgressBar() as bar:
             for done, file in enumerate(args.files, 1):
                 try:
-                    entry = add_crate(registry, accounts, catalog, read_crate_file(file), actor=_actor(),
+                    entry = add_crate(registry, accounts, catalog, _crate_bytes(file, registry), actor=_actor(),
                                       owner=args.owner)
                 except AlreadyPublished as exc:
                     if not exc.identical:

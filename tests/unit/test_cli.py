@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -192,6 +193,38 @@ def test_add_of_an_existing_version(data: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.crate"
     other.write_bytes(make_crate("foo", "1.0.0", 'description = "other bytes"\n'))
     assert "already published" in fails(data, "add", str(other))
+
+
+def _add_from_stdin(data: Path, crate: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "palletizer"), "--data", str(data), "add", "-"], input=crate,
+                          capture_output=True, timeout=120)
+
+
+def test_add_reads_a_crate_from_standard_input(data: Path) -> None:
+    crate = make_crate("piped", "1.0.0")
+    added = _add_from_stdin(data, crate)
+    assert added.returncode == 0 and added.stdout == b"added piped 1.0.0\n", added.stderr
+    assert (Layout(data).crate_file("piped", "1.0.0")).read_bytes() == crate
+    assert Registry(data).verify() == []
+
+
+def test_add_from_standard_input_stops_reading_past_the_size_limit(data: Path) -> None:
+    """The input is never ended: the command refuses it once it has read one byte past the limit."""
+    config = data / "config.yaml"
+    config.write_text(config.read_text().replace("max_crate_size: 10485760", "max_crate_size: 1000"))
+    crate = make_crate("big", "1.0.0", "", {"src/lib.rs": random.Random(0).randbytes(4000)})
+    process = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), "add", "-"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        process.stdin.write(crate)
+        process.stdin.flush()
+        assert process.wait(timeout=120) != 0
+        stderr = process.stderr.read()
+    finally:
+        process.kill()
+        process.stdin.close()
+    assert b"max_crate_size" in stderr and len(stderr.splitlines()) == 1, stderr
+    assert palletizer(data, "list").stdout == ""
 
 
 def test_init_twice_is_an_error(data: Path) -> None:
