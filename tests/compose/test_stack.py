@@ -1,8 +1,10 @@
 """The compose stack for real, driven by real cargo: `make test-compose` (not part of `make test`).
 
 Runs ../shared/tools/container-runtime (podman, podman-compose and a local python:3.11-slim image; as
-root, about a minute the first time), then `podman-compose up -d --build` with the three services on
-free loopback ports. The stack and its volume are removed afterwards, also when a test fails.
+root, about a minute the first time), then the README's `docker compose up -d --build`, as written, through
+podman-compose, with the three services on free loopback ports (set by the variables the README lists).
+Every `docker compose` command of the README runs once, as written (`readme_commands.py`), and each is
+checked by what it did. The stack and its volume are removed afterwards, also when a test fails.
 Each test is one step, in order; a new step (another index protocol, say) is one more function.
 Cargo publishes with a token made inside the stack by the CLI, as an administrator would.
 """
@@ -11,14 +13,15 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 
 from palletizer_lib.accounts import TOKEN_PREFIX
-from tests.cratekit import publish_body
+from tests.compose.readme_commands import readme_compose_commands, run_as_written
+from tests.cratekit import make_crate, publish_body
 from tests.e2e.cargo import REGISTRY, Cargo
 from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.server import free_port
@@ -30,6 +33,8 @@ FRONT = "front"
 WITH_FRONT = ("compose.yaml", "compose.front.yaml")
 STARTUP_SECONDS = 180
 PUBLISHER = "stack-publisher"
+README_COMMANDS = readme_compose_commands()
+README_FRONT_PORT = "8080"
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Stack:
     urls: dict[str, str]
     env: dict[str, str]
     root: Path
+    ran: list[str] = field(default_factory=list)
 
     def compose(self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)
                 ) -> subprocess.CompletedProcess:
@@ -49,6 +55,17 @@ class Stack:
                                 cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=900)
         if check and result.returncode != 0:
             raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def readme(self, start: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run the one README command beginning `docker compose START`, as written; raise if it fails."""
+        [command] = [c for c in README_COMMANDS if c.split("docker compose ", 1)[1].startswith(start)]
+        self.ran.append(command)
+        # the front's port is the one picked for this run (PALLETIZER_FRONT_PORT), not the default the README shows
+        command = command.replace(f"localhost:{README_FRONT_PORT}", f"localhost:{self.urls[FRONT].rsplit(':', 1)[1]}")
+        result = run_as_written(command, self.project, cwd or self.root, self.env)
+        if result.returncode != 0:
+            raise AssertionError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
     def container(self, service: str) -> str:
@@ -91,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
            "PALLETIZER_FILES_URL": urls["files"]}
     stack = Stack(f"palletizer-test-{os.getpid()}", urls, env, tmp_path_factory.mktemp("compose"))
     try:
-        stack.compose("up", "-d", "--build")
+        stack.readme("up -d --build")
         deadline = time.monotonic() + STARTUP_SECONDS
         while any(stack.health(service) != 200 for service in SERVICES):
             assert time.monotonic() < deadline, {service: stack.health(service) for service in SERVICES}
@@ -123,6 +140,36 @@ def test_the_stack_alone_starts_no_front(stack: Stack) -> None:
                               f"label=com.docker.compose.project={stack.project}"],
                              capture_output=True, text=True, check=True).stdout.split()
     assert sorted(name.split("_")[-2] for name in running) == sorted(SERVICES), running
+
+
+def test_the_readme_s_ps_lists_the_services(stack: Stack) -> None:
+    listed = stack.readme("ps").stdout
+    for service in SERVICES:
+        assert f"{stack.project}_{service}_1" in listed, listed
+
+
+def test_the_readme_s_command_line_examples_work_as_written(stack: Stack) -> None:
+    """user add, token create, add from standard input, yank from a one-off container, verify."""
+    here = stack.root / "readme"
+    here.mkdir()
+    crate = make_crate("foo", "0.1.0")
+    (here / "foo-0.1.0.crate").write_bytes(crate)
+    stack.readme("exec -T api palletizer user add")
+    assert "alice" in stack.compose("exec", "-T", "api", "palletizer", "user", "list").stdout.split()
+    [alice] = [w for w in stack.readme("exec -T api palletizer token create").stdout.split()
+               if w.startswith(TOKEN_PREFIX)]
+    assert "added foo 0.1.0" in stack.readme("exec -T api palletizer add -", cwd=here).stdout
+    assert requests.get(f"{stack.urls['files']}/files/foo/foo-0.1.0.crate", timeout=10).content == crate
+    assert "yanked foo 0.1.0" in stack.readme("run --rm --no-deps -T api palletizer yank").stdout
+    entry = requests.get(f"{stack.urls['index']}/index/3/f/foo", timeout=10).json()
+    assert entry["vers"] == "0.1.0" and entry["yanked"] is True
+    verified = stack.readme("exec -T api palletizer verify")
+    assert "the registry is consistent" in verified.stdout + verified.stderr
+
+    unyank = f"{stack.urls['api']}/api/v1/crates/foo/0.1.0/unyank"
+    assert requests.put(unyank, timeout=10).status_code == 401
+    # alice's token is valid: she is refused as someone who owns nothing
+    assert requests.put(unyank, headers={"Authorization": alice}, timeout=10).status_code == 403
 
 
 def test_the_volume_was_initialised_once(stack: Stack) -> None:
@@ -181,15 +228,18 @@ def test_the_registry_in_the_volume_is_consistent(stack: Stack) -> None:
 def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, token: str) -> None:
     """compose.front.yaml: nginx answers index and crate files from the volume (its ETags are `"mtime-size"`,
     Palletizer's a hash), sends other spellings of a name to the index service and publishes to the api."""
-    stack.compose("up", "-d", "--build", FRONT, files=WITH_FRONT)
+    stack.readme("down")
+    stack.readme("-f compose.yaml -f compose.front.yaml up -d --build")
     front = stack.urls[FRONT]
     deadline = time.monotonic() + STARTUP_SECONDS
-    while stack.health(FRONT) != 200:
+    while any(stack.health(service) != 200 for service in (*SERVICES, FRONT)):
         assert time.monotonic() < deadline, stack.compose("logs", FRONT, check=False, files=WITH_FRONT).stdout[-4000:]
         time.sleep(1)
 
     config = requests.get(f"{front}/index/config.json", timeout=10)
     assert config.json() == requests.get(f"{stack.urls['index']}/index/config.json", timeout=10).json()
+    assert config.json()["api"] == front.replace("127.0.0.1", "localhost")
+    assert config.json()["dl"].startswith(front.replace("127.0.0.1", "localhost") + "/files/")
     assert "-" in config.headers["ETag"]
     direct = requests.get(f"{stack.urls['index']}/index/mi/dd/middle", timeout=10)
     static = requests.get(f"{front}/index/mi/dd/middle", timeout=10)
@@ -213,3 +263,7 @@ def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, 
     refused = requests.put(f"{front}/api/v1/crates/new", data=body, timeout=30)
     assert refused.status_code == 401
 
+
+
+def test_every_compose_command_of_the_readme_was_run(stack: Stack) -> None:
+    assert sorted(stack.ran) == sorted(README_COMMANDS)

@@ -1,8 +1,11 @@
 """compose.yaml as docker compose and podman-compose 1.0 both read it (the stack itself runs in
 `make test-compose`)."""
 
+import shlex
+
 import yaml
 
+from tests.compose.readme_commands import readme_compose_commands
 from tests.server import ROOT
 
 
@@ -24,3 +27,23 @@ def test_the_front_is_a_file_of_its_own() -> None:
     front = yaml.safe_load((ROOT / "compose.front.yaml").read_text())["services"]
     assert set(stack) == {"index", "api", "files"} and set(front) == {"front"}
     assert not any("profiles" in service for service in (*stack.values(), *front.values()))
+
+
+def test_the_readme_s_compose_commands_name_what_exists_and_need_no_terminal() -> None:
+    """Every `docker compose` command of the README (all run as written by `make test-compose`) names compose
+    files and services that exist, and `exec`/`run` ask for no terminal (`-T`), so that they work in scripts
+    and with input on standard input."""
+    commands = readme_compose_commands()
+    services = {*yaml.safe_load((ROOT / "compose.yaml").read_text())["services"],
+                *yaml.safe_load((ROOT / "compose.front.yaml").read_text())["services"]}
+    verbs = []
+    for command in commands:
+        words = shlex.split(command.split("docker compose", 1)[1])
+        while words[0] == "-f":
+            assert (ROOT / words[1]).is_file(), command
+            words = words[2:]
+        verbs.append(words[0])
+        if words[0] in ("exec", "run"):
+            assert "-T" in words, command
+            assert next(word for word in words[1:] if not word.startswith("-")) in services, command
+    assert {"up", "ps", "exec", "run", "down"} <= set(verbs), commands
