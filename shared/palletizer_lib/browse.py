@@ -4,7 +4,6 @@ and the accounts (owners). Plain data; the templates only lay it out.
 """
 
 import math
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -104,22 +103,18 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
     """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
     having `keyword` or in `category` if given, newest publication first (a crate named exactly `query`
     first of all), `per_page` at a time."""
-    total, found = registry.search(query, sys.maxsize)
+    only = None
     for field, value in (("keywords", keyword.strip()), ("categories", category.strip())):
         if value:
             tagged = catalog.tagged(field, value)
-            found = [s for s in found if normalise(s.name) in tagged]
-            total = len(found)
-    published = catalog.last_published()
-    wanted = normalise(query.strip())
-    found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
-                              -published.get(normalise(s.name), 0.0), s.name.lower()))
+            only = tagged if only is None else only & tagged
+    total, _ = registry.search(query, 0, only=only)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
-    shown = found[(page - 1) * per_page:page * per_page]
+    _, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
     crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
-                          _time(published.get(normalise(s.name))), s.mirrored_from)
+                          _time(s.published), s.mirrored_from)
               for s in shown]
     return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip())
 

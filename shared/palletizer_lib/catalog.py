@@ -6,12 +6,14 @@ The index stays the source of truth for which versions exist; the catalog only d
 """
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .names import normalise
 from .readme import render_readme
+from .search_index import SCHEMA as SEARCH_SCHEMA
 from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
@@ -59,7 +61,7 @@ class VersionInfo:
 class Catalog(SqliteStore):
     """The catalog of one registry (download counts may lose the last moments at a power cut)."""
 
-    schema = _SCHEMA
+    schema = _SCHEMA + SEARCH_SCHEMA
     synchronous = "NORMAL"
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
@@ -73,6 +75,7 @@ class Catalog(SqliteStore):
             db.execute("INSERT OR IGNORE INTO versions (crate, vers, name, published, publisher, metadata) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        (normalise(name), vers, name, published or time.time(), publisher, json.dumps(described)))
+            _update_last_published(db, normalise(name))
             if rendered is not None:
                 db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
                            (normalise(name), vers, rendered))
@@ -125,6 +128,7 @@ class Catalog(SqliteStore):
         with self._db() as db:
             for table in ("versions", "readmes", "downloads"):
                 db.execute(f"DELETE FROM {table} WHERE crate = ? AND vers = ?", (normalise(name), vers))
+            _update_last_published(db, normalise(name))
 
     def count_download(self, name: str, vers: str) -> None:
         """Add one download of a version."""
@@ -173,3 +177,9 @@ class Catalog(SqliteStore):
         with self._db() as db:
             rows = db.execute("SELECT crate, MAX(published) FROM versions GROUP BY crate").fetchall()
         return dict(rows)
+
+
+def _update_last_published(db: sqlite3.Connection, crate: str) -> None:
+    """Keep the search table's newest publication time of `crate` as the versions table says."""
+    db.execute("UPDATE crate_search SET published = COALESCE((SELECT MAX(published) FROM versions WHERE crate = ?), "
+               "published) WHERE crate = ?", (crate, crate))

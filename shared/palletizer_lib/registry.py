@@ -10,15 +10,19 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import crate_file
+from .catalog import Catalog
 from .config import RegistryConfig, ServedUrls
 from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
 from .git_index import GitIndex
-from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, parse_lines, pubtime, same_release
+from .index_entry import (dump_lines, entry_from_manifest, entry_from_metadata, parse_lines, pubtime, pubtime_seconds,
+                          same_release)
 from .layout import Layout
+from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import cached_summaries, check_new_name
 from .names import index_path, normalise, validate_name
@@ -41,6 +45,7 @@ class CrateSummary:
     max_version: str
     description: str
     mirrored_from: str | None = None
+    published: float | None = field(default=None, compare=False)
 
 
 class Registry:
@@ -69,6 +74,7 @@ class Registry:
             GitIndex.create(layout.git)
             config.save(layout.config)
         registry = cls(data_dir)
+        registry.search_index.rebuild([], {})
         if config.public_url:
             registry.set_urls(config.served_urls(config.public_url))
         return registry
@@ -123,34 +129,56 @@ class Registry:
                 if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
                     yield _summary(json.loads(Path(entry.path).read_bytes()))
 
-    def search(self, query: str, limit: int, offset: int = 0) -> tuple[int, list[CrateSummary]]:
-        """Crates whose name or description matches `query`: (total matches, `limit` of them from `offset`)."""
-        words = [w for w in query.lower().split() if w]
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        """What search and the list pages read (kept with each summary; built on first use if missing)."""
+        return SearchIndex(self.layout.catalog)
+
+    def search(self, query: str, limit: int, offset: int = 0,
+               recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
+        """Crates whose name or description matches `query` (all for an empty one), limited to the normalised
+        names of `only` if given: (total matches, `limit` of them from `offset`). The crate named exactly
+        `query` comes first, then names starting with it (`recent`: the newest publication first), then by
+        name; crates of the mirror's cache come after the registry's own."""
+        self._build_search_index()
         wanted = normalise(query.strip())
+        keys = self.search_index.matching(query)
+        if only is not None:
+            keys = only if keys is None else keys & only
+        total, rows = self.search_index.page(keys, wanted, recent, limit, offset)
+        found = [CrateSummary(r.name, r.max_version, r.description, published=r.published) for r in rows]
+        if self.config.upstream and only is None:
+            mirrored = sorted(self._mirrored_matches(_matcher(query), self.search_index.known),
+                              key=lambda s: (normalise(s.name) != wanted, not normalise(s.name).startswith(wanted),
+                                             s.name.lower()))
+            start = max(0, offset - total)
+            found += mirrored[start:start + limit - len(found)]
+            total += len(mirrored)
+        return total, found
 
-        def matches(summary: CrateSummary) -> bool:
-            name = normalise(summary.name)
-            text = f"{name} {summary.description.lower()}"
-            return wanted in name or all(w in text or normalise(w) in name for w in words)
+    def _build_search_index(self) -> None:
+        """Build the search table from the summaries once, for a registry made before it existed."""
+        if self.search_index.is_built():
+            return
+        with exclusive_lock(self.layout.lock):
+            if not self.search_index.is_built():
+                self._rebuild_search_index()
 
-        local = list(self.summaries())
-        found = [s for s in local if matches(s)]
-        found.extend(self._mirrored_matches(matches, {normalise(s.name) for s in local}))
-        found.sort(key=lambda s: (s.mirrored_from is not None, normalise(s.name) != wanted,
-                                  not normalise(s.name).startswith(wanted), s.name.lower()))
-        return len(found), found[offset:offset + limit]
+    def _rebuild_search_index(self) -> None:
+        published = Catalog(self.layout.catalog).last_published()
+        self.search_index.rebuild(((s.name, s.max_version, s.description) for s in self.summaries()), published)
 
     def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
-                          local: set[str]) -> Iterator[CrateSummary]:
-        """The crates of the mirror's cache whose name matches (none published here in any spelling),
-        from the cache alone; described as mirrored from the upstream."""
+                          local: Callable[[str], bool]) -> Iterator[CrateSummary]:
+        """The crates of the mirror's cache whose name matches (none published here in any spelling: `local`
+        tells by normalised name), from the cache alone; described as mirrored from the upstream."""
         upstream = self.config.upstream
         if not upstream:
             return
-        seen = set(local)
+        seen: set[str] = set()
         for name, version in cached_summaries(self.layout):
             key = normalise(name)
-            if key not in seen and matches(CrateSummary(name, version, "")):
+            if key not in seen and not local(key) and matches(CrateSummary(name, version, "")):
                 seen.add(key)
                 yield CrateSummary(name, version, f"mirrored from {upstream}", upstream)
 
@@ -361,7 +389,10 @@ class Registry:
             entries.append(entry)
             try:
                 atomic_write(crate_path, crate)
-                self._commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}", {name: description})
+                # a crate is described by the version search shows (a backport leaves it as it was)
+                shown = len(entries) == 1 or max_version(entries) == vers
+                self._commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",
+                             {name: description} if shown else None)
             except BaseException:
                 if not self.is_published(name, vers):
                     remove_file(crate_path)
@@ -387,6 +418,7 @@ class Registry:
             changes = self._recover(objects_too=True) + self._remove_leftovers()
             changes += self._set_orphans_aside()
             rewritten = self._rewrite_derived()
+            self._rebuild_search_index()
             head = self.git.head()
             if rewritten and head is not None:
                 atomic_write(self.layout.index_head, head + b"\n")
@@ -522,6 +554,7 @@ class Registry:
         entries = parse_lines(content) if content else []
         if not entries:
             remove_file(self.layout.summary_file(path.rsplit("/", 1)[-1]))
+            self.search_index.remove(path.rsplit("/", 1)[-1])
             return
         name = entries[0]["name"]
         summary_path = self.layout.summary_file(name)
@@ -533,6 +566,8 @@ class Registry:
                 description = ""
         summary = {"name": name, "max_version": max_version(entries), "description": description}
         atomic_write(summary_path, json.dumps(summary).encode())
+        published = [t for t in map(pubtime_seconds, entries) if t is not None]
+        self.search_index.put(name, summary["max_version"], description, max(published, default=None))
 
 
 def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
@@ -568,6 +603,19 @@ def _find_version(name: str, entries: list[dict], version: str) -> dict:
     if not same:
         raise NotFound(f"crate `{name}` has no version {version}")
     return same[0]
+
+
+def _matcher(query: str) -> Callable[[CrateSummary], bool]:
+    """Search's rule, for crates outside the search table: the normalised query in the normalised name, or
+    every word in the name and description (a word also matching the name normalised)."""
+    words = [w for w in query.lower().split() if w]
+    wanted = normalise(query.strip())
+
+    def matches(summary: CrateSummary) -> bool:
+        name = normalise(summary.name)
+        text = f"{name} {summary.description.lower()}"
+        return wanted in name or all(w in text or normalise(w) in name for w in words)
+    return matches
 
 
 def max_version(entries: list[dict]) -> str:

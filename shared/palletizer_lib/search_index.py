@@ -1,0 +1,140 @@
+"""The crates as search and the list pages show them, in SQLite beside the catalog (`catalog.sqlite3`), kept
+by the same writes that change a crate's summary, so that a search or a list page costs the same with 100 crates
+as with 100,000: a trigram full-text index over normalised names and descriptions, and a crate's newest
+publication time for ordering pages in SQL.
+
+Derived state: rebuilt from the summaries under `names/` and the catalog's publication times by `rebuild`
+(on first use by a registry made before it existed, and by `repair`).
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .names import normalise
+from .sqlite_store import SqliteStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS crate_search (
+    crate TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    max_version TEXT NOT NULL,
+    description TEXT NOT NULL,
+    published REAL
+);
+CREATE INDEX IF NOT EXISTS crate_search_by_published ON crate_search (published);
+CREATE VIRTUAL TABLE IF NOT EXISTS crate_text USING fts5(key UNINDEXED, name, text, tokenize='trigram');
+CREATE TABLE IF NOT EXISTS crate_search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_TRIGRAM = 3
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """One crate as search and the list pages show it."""
+
+    name: str
+    max_version: str
+    description: str
+    published: float | None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere (its `%`, `_` and `\\` taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _phrase(text: str) -> str:
+    """`text` as one FTS5 phrase (a substring, through the trigram tokenizer)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+class SearchIndex(SqliteStore):
+    """The search table of one registry; safe across threads and processes."""
+
+    schema = SCHEMA
+    synchronous = "NORMAL"
+
+    def is_built(self) -> bool:
+        """True once the table holds every crate (a new registry's, or after `rebuild`)."""
+        row = self._connection().execute("SELECT value FROM crate_search_state WHERE key = 'built'").fetchone()
+        return row is not None
+
+    def rebuild(self, crates: Iterable[tuple[str, str, str]], published: dict[str, float]) -> None:
+        """Replace the table with `crates` ((name, max version, description) each); `published` gives each
+        crate's newest publication time by normalised name."""
+        with self._db() as db:
+            db.execute("DELETE FROM crate_search")
+            db.execute("DELETE FROM crate_text")
+            for name, max_version, description in crates:
+                self._put(db, name, max_version, description, published.get(normalise(name)))
+            db.execute("INSERT OR REPLACE INTO crate_search_state (key, value) VALUES ('built', '1')")
+
+    def put(self, name: str, max_version: str, description: str, published: float | None) -> None:
+        """Add or replace a crate; `published` is its newest publication time if it is new (the catalog keeps
+        it afterwards, as each version is recorded or forgotten)."""
+        with self._db() as db:
+            row = db.execute("SELECT published FROM crate_search WHERE crate = ?", (normalise(name),)).fetchone()
+            self._put(db, name, max_version, description, published if row is None else row[0])
+
+    def known(self, key: str) -> bool:
+        """True if the crate of normalised name `key` is in the table."""
+        return self._connection().execute("SELECT 1 FROM crate_search WHERE crate = ?", (key,)).fetchone() is not None
+
+    def remove(self, name: str) -> None:
+        """Forget a crate that no longer exists."""
+        with self._db() as db:
+            db.execute("DELETE FROM crate_search WHERE crate = ?", (normalise(name),))
+            db.execute("DELETE FROM crate_text WHERE key = ?", (normalise(name),))
+
+    @staticmethod
+    def _put(db: sqlite3.Connection, name: str, max_version: str, description: str, published: float | None) -> None:
+        key = normalise(name)
+        db.execute("INSERT OR REPLACE INTO crate_search (crate, name, max_version, description, published) "
+                   "VALUES (?, ?, ?, ?, ?)", (key, name, max_version, description, published))
+        db.execute("DELETE FROM crate_text WHERE key = ?", (key,))
+        db.execute("INSERT INTO crate_text (key, name, text) VALUES (?, ?, ?)",
+                   (key, key, f"{key} {description.lower()}"))
+
+    def matching(self, query: str) -> set[str] | None:
+        """The normalised names of the crates whose normalised name contains the normalised `query`, or whose
+        name and description hold every word of it (a word also matching the name normalised); None for an
+        empty query (every crate). Through the trigram index where each string looked for has at least
+        three characters, else by a scan of the table."""
+        words = [w for w in query.lower().split() if w]
+        wanted = normalise(query.strip())
+        if not wanted and not words:
+            return None
+        db = self._connection()
+        found = self._keys(db, "name", wanted) if wanted else set()
+        if words:
+            found |= set.intersection(*(self._keys(db, "text", w) | self._keys(db, "name", normalise(w))
+                                        for w in words))
+        return found
+
+    @staticmethod
+    def _keys(db: sqlite3.Connection, column: str, text: str) -> set[str]:
+        if len(text) >= _TRIGRAM:
+            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} MATCH ?", (_phrase(text),))
+        else:
+            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'", (_like(text),))
+        return {row[0] for row in rows}
+
+    def page(self, keys: set[str] | None, wanted: str, recent: bool, limit: int,
+             offset: int = 0) -> tuple[int, list[SearchRow]]:
+        """The crates of `keys` (None: all): (how many, `limit` of them from `offset`), the crate named
+        `wanted` (normalised) first, then by newest publication (`recent`) or names starting with `wanted`,
+        then by name."""
+        order = ["s.crate != :wanted"]
+        order += (["s.published IS NULL", "s.published DESC"] if recent
+                  else ["substr(s.crate, 1, length(:wanted)) != :wanted"])
+        query = ("SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
+                 f"ORDER BY {', '.join(order)}, lower(s.name) LIMIT :limit OFFSET :offset")
+        params = {"wanted": wanted, "limit": limit, "offset": offset, "keys": json.dumps(sorted(keys or ()))}
+        where = "" if keys is None else "WHERE s.crate IN (SELECT value FROM json_each(:keys))"
+        db = self._connection()
+        total = db.execute(f"SELECT COUNT(*) FROM crate_search s {where}", params).fetchone()[0]
+        rows = db.execute(query.format(where=where), params).fetchall()
+        return total, [SearchRow(*row) for row in rows]

@@ -1,0 +1,77 @@
+"""The search table: kept by every write that changes a crate, built once for a registry made before it,
+rebuilt by repair, and a crate described by the version search shows."""
+
+import sqlite3
+from pathlib import Path
+
+from palletizer_lib.catalog import Catalog
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate, metadata
+
+
+def _publish(registry: Registry, name: str, vers: str, description: str) -> None:
+    registry.publish(metadata(name, vers, description=description), make_crate(name, vers))
+
+
+def _found(registry: Registry, query: str) -> list[tuple[str, str, str]]:
+    return [(s.name, s.max_version, s.description) for s in registry.search(query, 100)[1]]
+
+
+def test_a_backport_leaves_the_description_of_the_newest_version(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "widget", "2.0.0", "the new widget")
+    _publish(registry, "widget", "1.5.0", "the old widget")
+    assert _found(registry, "widget") == [("widget", "2.0.0", "the new widget")]
+    assert _found(registry, "old") == []
+    _publish(registry, "widget", "2.1.0", "the newer widget")
+    assert _found(registry, "newer") == [("widget", "2.1.0", "the newer widget")]
+
+
+def test_yank_remove_and_short_queries_are_seen_by_search(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "ab", "1.0.0", "two letters")
+    _publish(registry, "ab", "1.1.0", "two letters")
+    _publish(registry, "abc_def", "0.1.0", "a 50% off crate")
+    registry.set_yanked("ab", "1.1.0", True)
+    assert _found(registry, "ab")[0] == ("ab", "1.0.0", "two letters")
+    assert [name for name, _, _ in _found(registry, "50%")] == ["abc_def"]
+    assert [name for name, _, _ in _found(registry, "c-d")] == ["abc_def"]
+    assert _found(registry, "_") == [("abc_def", "0.1.0", "a 50% off crate")]
+    registry.remove("abc_def", "0.1.0")
+    assert _found(registry, "abc") == []
+
+
+def test_a_registry_made_before_the_table_gets_it_on_first_search(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "older", "1.0.0", "made long ago")
+    with sqlite3.connect(registry.layout.catalog) as db:
+        db.execute("DROP TABLE crate_search_state")
+        db.execute("DELETE FROM crate_search")
+        db.execute("DELETE FROM crate_text")
+    assert _found(Registry(registry.layout.root), "long ago") == [("older", "1.0.0", "made long ago")]
+
+
+def test_repair_rebuilds_the_table(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "kept", "1.0.0", "still here")
+    with sqlite3.connect(registry.layout.catalog) as db:
+        db.execute("DELETE FROM crate_search")
+        db.execute("DELETE FROM crate_text")
+    assert _found(registry, "kept") == []
+    registry.repair()
+    assert _found(registry, "kept") == [("kept", "1.0.0", "still here")]
+
+
+def test_list_order_follows_the_catalog_s_publication_times(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    catalog = Catalog(registry.layout.catalog)
+    for name, when in (("first", 100.0), ("second", 300.0), ("third", 200.0)):
+        _publish(registry, name, "1.0.0", "")
+        catalog.record_version(name, "1.0.0", None, {}, published=when)
+    total, shown = registry.search("", 2, recent=True)
+    assert total == 3 and [s.name for s in shown] == ["second", "third"]
+    assert [s.name for s in registry.search("", 2, 2, recent=True)[1]] == ["first"]
+    catalog.forget_version("second", "1.0.0")
+    registry.remove("second", "1.0.0")
+    assert [s.name for s in registry.search("", 5, recent=True)[1]] == ["third", "first"]
