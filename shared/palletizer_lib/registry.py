@@ -403,12 +403,13 @@ class Registry:
     def recover(self) -> list[str]:
         """Undo what a writer killed mid-change left (at every server start); return what it did.
 
-        Stale git lock files are removed, a crate file whose publish never committed is deleted,
-        leftover temporary files anywhere in the data directory are removed, and the served index
-        catches up with git. It walks the data directory's files once.
+        Stale git lock files are removed, a crate file whose publish never committed is deleted, and the
+        served index catches up with git: a few file checks. Only when the last writer died holding the
+        registry lock are the data directory's files walked, once, for the git objects' lock files and the
+        temporary files it left (`repair` always walks them).
         """
-        with exclusive_lock(self.layout.lock):
-            return self._recover(objects_too=True) + self._remove_leftovers()
+        with exclusive_lock(self.layout.lock) as interrupted:
+            return self._recover(objects_too=interrupted) + (self._remove_leftovers() if interrupted else [])
 
     def repair(self) -> list[str]:
         """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
@@ -493,8 +494,10 @@ class Registry:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Hold the write lock, with whatever an interrupted writer left finished or undone first."""
-        with exclusive_lock(self.layout.lock):
-            self._recover(objects_too=False)
+        with exclusive_lock(self.layout.lock) as interrupted:
+            self._recover(objects_too=interrupted)
+            if interrupted:
+                self._remove_leftovers()
             yield
 
     def _commit(self, changes: dict[str, bytes | None], message: str,

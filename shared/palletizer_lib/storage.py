@@ -74,22 +74,36 @@ def remove_file(path: Path) -> None:
         raise StorageError(f"could not remove {path.name}: {exc.strerror or exc}") from exc
 
 
-def exclusive_lock(lock_path: Path) -> contextlib.AbstractContextManager[None]:
-    """Hold the registry's write lock (an `flock`), shared by threads and processes alike."""
-    return file_lock(lock_path, f"the registry lock {lock_path}")
+HELD = b"held\n"
+
+
+def exclusive_lock(lock_path: Path) -> contextlib.AbstractContextManager[bool]:
+    """Hold the registry's write lock (an `flock`), shared by threads and processes alike. It gives True
+    when the previous holder never let it go (a writer killed mid-change): the lock file says it is held
+    while it is, and is emptied on release (no fsync: a power cut may lose that mark, see `repair`)."""
+    return file_lock(lock_path, f"the registry lock {lock_path}", mark=True)
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, description: str) -> Iterator[None]:
+def file_lock(path: Path, description: str, mark: bool = False) -> Iterator[bool]:
     """Hold an exclusive `flock` on `path` (created if missing), across threads and processes; a failure to
-    open it is a `StorageError` naming `description`."""
+    open it is a `StorageError` naming `description`. With `mark`, the file holds HELD while the lock is held,
+    and what is given is whether it already did (its last holder died holding it)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        interrupted = False
+        if mark:
+            interrupted = os.pread(fd, len(HELD), 0) == HELD
+            os.pwrite(fd, HELD, 0)
+        try:
+            yield interrupted
+        finally:
+            if mark:
+                os.ftruncate(fd, 0)
     finally:
         os.close(fd)
 

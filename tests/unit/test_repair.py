@@ -1,6 +1,9 @@
 """`verify --repair` and startup recovery on data directories left as a crash would leave them."""
 
 import hashlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from palletizer_lib.index_cache import IndexCache
@@ -101,13 +104,38 @@ def test_verify_repair_on_the_command_line(registry: Registry) -> None:
     assert "the registry is consistent" in repaired.stderr
 
 
-def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: Registry) -> None:
-    _publish(registry, "tidy", "1.0.0")
+def _die_holding_the_lock(registry: Registry) -> None:
+    """A writer process killed (SIGKILL) while it holds the registry lock."""
+    code = ("import os, signal; from pathlib import Path; from palletizer_lib.storage import exclusive_lock\n"
+            f"with exclusive_lock(Path({str(registry.layout.lock)!r})):\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    died = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert died.returncode == -signal.SIGKILL
+
+
+def _leave_temporary_files(registry: Registry) -> list[Path]:
     leftovers = [registry.layout.index / "3" / "t" / ".tmp-index", registry.layout.names / ".tmp-summary",
                  registry.layout.root / ".tmp-config"]
     for leftover in leftovers:
         leftover.parent.mkdir(parents=True, exist_ok=True)
         leftover.write_bytes(b"half written")
+    return leftovers
+
+
+def test_recover_after_a_clean_stop_walks_nothing(registry: Registry) -> None:
+    """Temporary files are left only by a writer that died holding the lock: without one, start-up recovery
+    does a few file checks, whatever the size of the registry (`repair` still finds them)."""
+    _publish(registry, "tidy", "1.0.0")
+    leftovers = _leave_temporary_files(registry)
+    assert registry.recover() == []
+    assert all(p.exists() for p in leftovers)
+    assert len(registry.repair()) == len(leftovers)
+
+
+def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: Registry) -> None:
+    _publish(registry, "tidy", "1.0.0")
+    leftovers = _leave_temporary_files(registry)
+    _die_holding_the_lock(registry)
     changes = registry.recover()
     assert sorted(changes) == sorted(f"removed the leftover temporary file {p.relative_to(registry.layout.root)}"
                                      for p in leftovers)
