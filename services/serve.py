@@ -1,6 +1,7 @@
 """Starting a service: command-line options, the registry, and waitress."""
 
 import argparse
+import gc
 import logging
 import os
 import resource
@@ -185,8 +186,10 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     if args.workers == 1:
         serve_access(access)
         return 0
-    # The workers open the registry and its databases anew (a SQLite connection must not cross a fork).
+    # The workers open the registry and its databases anew (a SQLite connection must not cross a fork);
+    # the parent's are closed first (they are in reference cycles, which only the collector frees).
     del access, registry
+    gc.collect()
 
     def work() -> None:
         try:

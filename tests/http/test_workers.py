@@ -95,6 +95,8 @@ def test_both_workers_answer_requests(tmp_path: Path) -> None:
     with workers(tmp_path) as served:
         pids = set(served.started())
         assert len(pids) == 2 and served.process.pid not in pids
+        parent_files = [os.readlink(fd) for fd in Path(f"/proc/{served.process.pid}/fd").iterdir()]
+        assert not [name for name in parent_files if ".sqlite3" in name], "a database connection crossed the fork"
         served.until_served_by(pids, "/health", lambda: fresh_get(f"{served.url}/health"))
 
 
