@@ -152,7 +152,6 @@ def test_a_killed_worker_is_replaced_and_the_server_keeps_answering(tmp_path: Pa
         assert replacement not in (first, second)
         assert f"(pid {first}) was killed by signal 9; starting another" in served.log.read_text()
         served.until_served_by({second, replacement}, "/health", lambda: fresh_get(f"{served.url}/health"))
-        assert first not in served.answered_by("/health")[-10:]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
