@@ -68,23 +68,27 @@ class Server:
     process: subprocess.Popen
     log: Path
 
-    def rss_kib(self, field: str = "VmRSS") -> int:
-        """`VmRSS` (now) or `VmHWM` (peak) of the server process, in KiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+    def rss_kib(self, field: str = "VmRSS", pid: int | None = None) -> int:
+        """`VmRSS` (now) or `VmHWM` (peak) of the server process (or of its child `pid`), in KiB."""
+        pid = pid or self.process.pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
-        raise RuntimeError(f"no {field} for process {self.process.pid}")
+        raise RuntimeError(f"no {field} for process {pid}")
+
+    def workers(self) -> list[int]:
+        """The pids of the server's worker processes (none when it serves in one process)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
 
 
 @contextmanager
-def palletizer(data: Path, *extra: str, command: list[str] | None = None) -> Iterator[Server]:
-    """Run `palletizer-all` (or `command`, which takes its options) on `data` on a loopback port, its log
-    beside the data directory."""
+def palletizer(data: Path, *extra: str) -> Iterator[Server]:
+    """Run `palletizer-all` on `data` on a loopback port, its log beside the data directory."""
     port = free_port()
-    command = command or [str(BIN / "palletizer-all")]
     log = data.parent / f"palletizer-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([*command, "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
+        process = subprocess.Popen([str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
                                    stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:

@@ -1,6 +1,5 @@
 """Benchmark 1: sparse index serving, Palletizer vs nginx over the same files, plain and conditional (304)."""
 
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -79,13 +78,12 @@ def index_paths(data: Path) -> list[str]:
 
 
 def variants(ctx: Context, data: Path, paths: list[str], nginx_url: str) -> None:
-    """At VARIANT_CONNECTIONS, plain answers: the access log off, and two processes sharing the socket."""
-    setups = {"palletizer-all": [], "palletizer-all --log-level WARNING": ["--log-level", "WARNING"],
-              "2 processes": [], "2 processes, --log-level WARNING": ["--log-level", "WARNING"]}
-    forked = [sys.executable, "-m", "bench.forked", "2"]
+    """At VARIANT_CONNECTIONS, plain answers: the access log off, and two worker processes (`--workers 2`)."""
+    quiet = ["--log-level", "WARNING"]
+    setups = {"palletizer-all": [], "palletizer-all --log-level WARNING": quiet,
+              "--workers 2": ["--workers", "2"], "--workers 2 --log-level WARNING": ["--workers", "2", *quiet]}
     with ExitStack() as stack:
-        urls = {name: stack.enter_context(palletizer(data, *extra, command=forked if "processes" in name else None)).url
-                for name, extra in setups.items()}
+        urls = {name: stack.enter_context(palletizer(data, *extra)).url for name, extra in setups.items()}
         urls["nginx"] = nginx_url
         for url in urls.values():  # warm-up
             wrk(url, VARIANT_CONNECTIONS, 1, paths)
@@ -96,6 +94,6 @@ def variants(ctx: Context, data: Path, paths: list[str], nginx_url: str) -> None
             for name in urls]
     report(ctx.out, "1b-index-serving-variants",
            f"1b. Index serving variants at {VARIANT_CONNECTIONS} connections (200 answers), median of "
-           f"{ctx.repetitions} x {ctx.seconds:g} s; 2 processes: an experiment (bench/forked.py), not an option",
+           f"{ctx.repetitions} x {ctx.seconds:g} s",
            ["setup", "req/s", "x nginx", "p99 ms"], rows,
            {name: [vars(load) for load in runs] for name, runs in loads.items()})

@@ -85,13 +85,20 @@ def run(ctx: Context) -> None:
     peak = median([p for _, p in publishes])
     copies = (peak - before) * 1024 / PUBLISH_BYTES
     bare = median([bare_rss(ctx) for _ in range(ctx.repetitions)])
+    parents, workers = [], []
+    for _ in range(ctx.repetitions):
+        with palletizer(data, "--workers", "2") as server:
+            parents.append(settle(server))
+            workers.extend(server.rss_kib(pid=pid) for pid in server.workers())
     mib = 1 / 1024
     rows = [["bare Falcon + waitress, idle", bare * mib, "", ""],
             ["palletizer-all, idle", median(idle) * mib, 40, ""],
+            ["palletizer-all --workers 2, idle: each worker", median(workers) * mib, 45, ""],
+            ["palletizer-all --workers 2, idle: the supervising process", median(parents) * mib, "", ""],
             [f"palletizer-all, peak under index load ({LOAD_CONNECTIONS} connections)", median(loaded) * mib, 100, ""],
             [f"palletizer-all, peak receiving a {PUBLISH_BYTES / 1048576:.2f} MiB publish", peak * mib, 100,
              f"+{(peak - before) * mib:.1f} MiB = {copies:.2f} x the crate"]]
     report(ctx.out, "5-memory", f"5. Memory (RSS, MiB), median of {ctx.repetitions} fresh processes",
            ["process", "RSS MiB", "target MiB", "note"], rows,
            {"idle_kib": idle, "loaded_peak_kib": loaded, "publish_before_and_peak_kib": publishes,
-            "bare_kib": bare, "publish_crate_bytes": PUBLISH_BYTES})
+            "bare_kib": bare, "workers_idle_kib": workers, "supervisor_idle_kib": parents, "publish_crate_bytes": PUBLISH_BYTES})

@@ -1,6 +1,7 @@
 """Starting a service: command-line options, the registry, and waitress."""
 
 import argparse
+import gc
 import logging
 import os
 import resource
@@ -24,6 +25,7 @@ from palletizer_lib.registry import Registry
 from services import listeners
 from services.bodies import BodyPolicy, BodyRoute
 from services.http import error_body
+from services.workers import START_FAILED, Supervisor
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 # Requests to the index and the files carry no body, or a small one (a git fetch's negotiation).
@@ -60,10 +62,12 @@ def log_level(text: str) -> str:
     return text.upper()
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, processes: int = 1) -> None:
     """Log to stderr at `level` (INFO shows the access log), with waitress's "Task queue depth" warnings
-    kept quiet: they say requests wait for a worker, which a burst of cargo downloads always does."""
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    kept quiet: they say requests wait for a worker, which a burst of cargo downloads always does. With
+    several `processes`, each line carries the process id after its time (`[1234]`)."""
+    pid = " [%(process)d]" if processes > 1 else ""
+    logging.basicConfig(format=f"%(asctime)s{pid} %(name)s %(levelname)s %(message)s")
     logging.getLogger().setLevel(level)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
@@ -104,6 +108,10 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the URL cargo downloads crates (palletizer-files) from (default: "
                              "$PALLETIZER_FILES_URL, then config.yaml's files_url, then the public URL)")
     parser.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
+    parser.add_argument("--workers", type=positive_int, default=os.environ.get("PALLETIZER_WORKERS") or 1,
+                        metavar="N", help="processes serving the same listeners, each with its own threads, "
+                                          "caches and connection limits; the first process supervises them "
+                                          "(default: $PALLETIZER_WORKERS, then 1: one process, no supervisor)")
     parser.add_argument("--config", default=os.environ.get("PALLETIZER_CONFIG"), metavar="FILE",
                         help="server config (YAML) with the listeners to serve on, instead of --listen "
                              "(default: $PALLETIZER_CONFIG)")
@@ -144,9 +152,11 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     A service that `writes_config` (the index, or all in one) first points `config.json` at the
     served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY);
     `bodies` are the routes that take one (every other request with a body is refused from its headers).
+    With `--workers N` over 1, the registry is recovered and the listeners bound once, here, and N forked
+    processes each open the registry, build the app and serve (`services.workers`).
     """
     args = parse_args(prog, argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.workers)
     try:
         registry = Registry(args.data)
         for change in registry.recover():
@@ -167,8 +177,30 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
         )
     else:
         print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
-    run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY, BodyPolicy(access, bodies))
-    return 0
+    bound = bind(args)
+
+    def serve_access(access: Access) -> None:
+        limit = max_body(access.registry) if max_body else DEFAULT_MAX_BODY
+        run(build(access), args, limit, BodyPolicy(access, bodies), bound)
+
+    if args.workers == 1:
+        serve_access(access)
+        return 0
+    # The workers open the registry and its databases anew (a SQLite connection must not cross a fork);
+    # the parent's are closed first (they are in reference cycles, which only the collector frees).
+    del access, registry
+    gc.collect()
+
+    def work() -> None:
+        try:
+            registry = Registry(args.data)
+            access = Access(registry, Accounts(registry.layout.accounts))
+        except PalletizerError as error:
+            fail(prog, error)
+            raise SystemExit(START_FAILED) from None
+        serve_access(access)
+
+    return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
 
 
 def _waitress_error_response(error: waitress.utilities.Error, ident: str | None = None) -> tuple:
@@ -177,15 +209,20 @@ def _waitress_error_response(error: waitress.utilities.Error, ident: str | None 
     return f"{error.code} {error.reason}", [("Content-Type", "application/json")], error_body(detail)
 
 
-def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None) -> None:
-    """Serve `app` with waitress on the listeners of `--config`, else on `--listen`, until SIGTERM or SIGINT.
-
-    A listener that cannot be used (TLS files, address in use...) ends the process with one line."""
-    configure_logging(args.log_level)
+def bind(args: argparse.Namespace) -> list[listeners.Bound]:
+    """The listeners of `--config`, else of `--listen`, bound. One that cannot be used (TLS files, address in
+    use...) ends the process with one line."""
     try:
-        bound = listeners.bind(configured_listeners(args.config, args.listen))
+        return listeners.bind(configured_listeners(args.config, args.listen))
     except PalletizerError as error:
         raise SystemExit(fail(os.path.basename(sys.argv[0]), error)) from None
+
+
+def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
+        bound: list[listeners.Bound] | None = None) -> None:
+    """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT."""
+    configure_logging(args.log_level, args.workers)
+    bound = bind(args) if bound is None else bound
     waitress.utilities.Error.to_response = _waitress_error_response
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1

@@ -8,19 +8,23 @@ from services import serve
 def test_defaults() -> None:
     args = serve.parse_args("palletizer-all", [])
     assert (args.max_connections, args.max_connections_per_client, args.shutdown_grace) == (1000, 100, 30.0)
+    assert args.workers == 1
 
 
 def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PALLETIZER_MAX_CONNECTIONS", "50")
     monkeypatch.setenv("PALLETIZER_MAX_CONNECTIONS_PER_CLIENT", "7")
     monkeypatch.setenv("PALLETIZER_SHUTDOWN_GRACE", "2.5")
+    monkeypatch.setenv("PALLETIZER_WORKERS", "3")
     args = serve.parse_args("palletizer-all", [])
     assert (args.max_connections, args.max_connections_per_client, args.shutdown_grace) == (50, 7, 2.5)
+    assert args.workers == 3
 
 
 @pytest.mark.parametrize("argv", [["--max-connections", "0"], ["--max-connections", "-3"],
                                   ["--max-connections-per-client", "many"], ["--shutdown-grace", "-1"],
-                                  ["--shutdown-grace", "nan"], ["--shutdown-grace", "1e9"]])
+                                  ["--shutdown-grace", "nan"], ["--shutdown-grace", "1e9"],
+                                  ["--workers", "0"], ["--workers", "two"]])
 def test_bad_values_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         serve.parse_args("palletizer-all", argv)

@@ -1,0 +1,24 @@
+"""Real cargo against `palletizer-all --workers 2`: publishing the test graph and building with it from an
+empty CARGO_HOME, whichever worker answers each request."""
+
+from pathlib import Path
+
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.e2e.cargo import Cargo
+from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, write_app
+from tests.server import issue_token, palletizer, running_server
+
+
+def test_cargo_publishes_and_builds_against_two_workers(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    token = issue_token(data)
+    with running_server(data, "--workers", "2") as url:
+        cargo = Cargo.create(tmp_path / "publisher", f"sparse+{url}/index/", token=token)
+        publish_graph(cargo, tmp_path / "src")
+        app = write_app(tmp_path / "apps")
+        builder = cargo.fresh(tmp_path / "builder")
+        builder.run(app, "build")
+        assert builder.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+    palletizer(data, "verify")
