@@ -186,7 +186,7 @@ def requests_and_publishes(ctx: Context, sides: list[Side], names: Iterator[str]
     seconds: dict[str, dict[int, list[float | None]]] = {}
     figures: dict[str, dict[int, object]] = {}
     middle = {side.size: crate_names(side.size)[side.size // 2] for side in sides}
-    pages = {"search API ?q=foo&per_page=10 (ms)": lambda s: f"/api/v1/crates?q={QUERY}&per_page=10",
+    pages = {f"search API ?q={QUERY}&per_page=10 (ms)": lambda s: f"/api/v1/crates?q={QUERY}&per_page=10",
              f"search API ?q={COMMON_QUERY}&per_page=10, many matches (ms)":
                  lambda s: f"/api/v1/crates?q={COMMON_QUERY}&per_page=10",
              "web list / (ms)": lambda s: "/",
@@ -308,7 +308,7 @@ def run(ctx: Context) -> None:
     print("fresh processes", flush=True)
     seconds.update(fresh_processes(sides))
     seconds.update(commands(ctx, sides))
-    publishes = len(next(iter(seconds["publish through the web API (ms)"].values())))
+    publishes = {str(size): len(runs) for size, runs in seconds["publish through the web API (ms)"].items()}
     figures["loose objects in index.git after the benchmark's commits"] = {
         side.size: loose_objects(side.data / "index.git") for side in sides}
     figures["index.git after the benchmark (MB)"] = {
