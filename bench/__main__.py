@@ -1,8 +1,8 @@
 """`make bench`: the benchmarks of issue 7, each printing a table and writing a JSON file.
 
-    python -m bench [--out DIR] [--repetitions N] [--seconds S] [NAME ...]
+    python -m bench [--out DIR] [--repetitions N] [--seconds S] [--sizes N,N,...] [NAME ...]
 
-NAME is any of index, downloads, cargo, publish, memory, readme, mirror (default: all, in that order).
+NAME is any of index, downloads, cargo, publish, memory, readme, mirror, scale (default: all, in that order).
 """
 
 import argparse
@@ -10,12 +10,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cargo_resolution, downloads, index_serving, memory, mirror, publish_growth, readme_pages
+from bench import cargo_resolution, downloads, index_serving, memory, mirror, publish_growth, readme_pages, scale
 from bench.common import Context
 
 BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
               "publish": publish_growth, "memory": memory, "readme": readme_pages,
-              "mirror": mirror}
+              "mirror": mirror, "scale": scale}
 
 
 def main() -> None:
@@ -25,10 +25,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="where the JSON files go")
     parser.add_argument("--repetitions", type=int, default=5, help="repetitions of each measurement (default 5)")
     parser.add_argument("--seconds", type=float, default=4, help="length of each load run (default 4 s)")
+    parser.add_argument("--sizes", type=scale.parse_sizes, metavar="N,N,...",
+                        help="registry sizes of the scale benchmark (default: $BENCH_SCALE_SIZES, "
+                             "else 100,20000,100000)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="palletizer-bench-"))
     try:
-        ctx = Context(work, args.out, args.repetitions, args.seconds)
+        ctx = Context(work, args.out, args.repetitions, args.seconds, args.sizes)
         for name in args.names or BENCHMARKS:
             BENCHMARKS[name].run(ctx)
     finally:

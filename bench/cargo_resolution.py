@@ -8,10 +8,10 @@ from pathlib import Path
 
 from bench.common import Context, alternate, free_port, front, median, nginx, palletizer, report, \
     static_config_json, static_registry_config
-from bench.seed import crate_names, entry_metadata, no_fsync
+from bench.seed import crate_names, entry_metadata, no_fsync, own_index
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.cratekit import crate_for
 from tests.e2e.cargo import Cargo, write_crate
 from tests.e2e.graph import reg
 
@@ -32,10 +32,12 @@ def build_graph(data: Path) -> list[str]:
     """A registry of CRATES crates, each in three versions, every one reachable from the first DIRECT."""
     registry = Registry.create(data, RegistryConfig())
     names = crate_names(CRATES, seed=3)
+    index_url = own_index(registry)
     with no_fsync():
         for i, name in enumerate(names):
             for version in VERSIONS:
-                registry.publish(entry_metadata(name, version, dependencies(i, names)), make_crate(name, version))
+                meta = entry_metadata(name, version, dependencies(i, names))
+                registry.publish(meta, crate_for(meta, index_url=index_url))
     return names
 
 

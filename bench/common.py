@@ -227,6 +227,7 @@ class Context:
     out: Path
     repetitions: int
     seconds: float
+    scale_sizes: tuple[int, ...] | None = None
     _registries: dict[tuple[int, int], Path] = field(default_factory=dict)
 
     def registry(self, count: int, versions: int = 1) -> Path:

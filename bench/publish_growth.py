@@ -12,7 +12,7 @@ from bench.common import BIN, Context, alternate, median, palletizer, report
 from bench.seed import crate_names, entry_metadata
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.cratekit import crate_for
 from tests.server import issue_token
 
 SIZES = (10, 1000, 10_000)
@@ -40,7 +40,8 @@ def run(ctx: Context) -> None:
             took = []
             for _ in range(PER_ROUND):
                 name = next(names)
-                body = encode_publish_body(entry_metadata(name, "1.0.0", []), make_crate(name, "1.0.0"))
+                meta = entry_metadata(name, "1.0.0", [])
+                body = encode_publish_body(meta, crate_for(meta))
                 started = time.perf_counter()
                 answer = session.put(f"{url}/api/v1/crates/new", data=body, timeout=60,
                                      headers={"Authorization": tokens[size]})
@@ -51,7 +52,7 @@ def run(ctx: Context) -> None:
     def cli(size: int) -> float:
         name = next(names)
         crate = files / f"{name}-1.0.0.crate"
-        crate.write_bytes(make_crate(name, "1.0.0"))
+        crate.write_bytes(crate_for(entry_metadata(name, "1.0.0", [])))
         started = time.perf_counter()
         subprocess.run([str(BIN / "palletizer"), "--data", str(datas[size]), "add", str(crate)],
                        check=True, capture_output=True, timeout=120)
@@ -61,7 +62,8 @@ def run(ctx: Context) -> None:
         took = []
         for _ in range(PER_ROUND):
             name = next(names)
-            metadata, crate = entry_metadata(name, "1.0.0", []), make_crate(name, "1.0.0")
+            metadata = entry_metadata(name, "1.0.0", [])
+            crate = crate_for(metadata)
             started = time.perf_counter()
             registries[size].publish(metadata, crate)
             took.append(time.perf_counter() - started)

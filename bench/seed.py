@@ -14,13 +14,14 @@ from unittest import mock
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.names import is_valid_name, normalise
 from palletizer_lib.registry import Registry
-from tests.cratekit import dep, make_crate, metadata
+from tests.cratekit import crate_for, dep, metadata
 
 SYLLABLES = ("ser", "de", "to", "kio", "rand", "core", "log", "http", "hy", "per", "syn", "quo", "te", "proc",
              "ma", "cro", "fu", "tures", "byte", "s", "reg", "ex", "clap", "an", "yhow", "thiser", "ror", "par",
              "king", "lot", "once", "cell", "lib", "c", "num", "traits", "itoa", "ryu", "memchr", "url", "time",
              "chrono", "uuid", "base", "64", "sha", "2", "hex", "json", "toml", "yaml", "mio", "net", "io")
 VERSIONS = ("0.1.0", "0.1.1", "0.2.0", "1.0.0", "1.0.1", "1.1.0")
+SEED_URL = "http://seed.invalid"
 
 
 def crate_names(count: int, seed: int = 7) -> list[str]:
@@ -49,13 +50,23 @@ def entry_metadata(name: str, version: str, deps: list[str]) -> dict:
                     description=f"{name}: a crate of the benchmark registry")
 
 
+def own_index(registry: Registry) -> str:
+    """The registry's own index URL, as the packaged Cargo.toml of a crate depending on its crates names it
+    (`config.json` first pointed at SEED_URL if no server wrote it yet; a server points it at itself)."""
+    if not registry.own_index_urls():
+        registry.set_urls(registry.config.served_urls(SEED_URL))
+    return registry.own_index_urls()[0]
+
+
 def seeded_registry(data: Path, count: int, versions: int = 1, config: RegistryConfig | None = None) -> Registry:
     """A new registry in `data` with `count` crates of `versions` versions each (a few dependencies each)."""
     registry = Registry.create(data, config or RegistryConfig())
     names = crate_names(count)
+    index_url = own_index(registry)
     with no_fsync():
         for i, name in enumerate(names):
             deps = names[i + 1:i + 3]
             for version in VERSIONS[:versions]:
-                registry.publish(entry_metadata(name, version, deps), make_crate(name, version))
+                meta = entry_metadata(name, version, deps)
+                registry.publish(meta, crate_for(meta, index_url=index_url))
     return registry

@@ -33,11 +33,26 @@ class SqliteStore:
         return db
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around every change this thread makes within (for bulk writes): all of them are
+        committed at the end, or none if it raises."""
+        with self._db():
+            self._local.batched = True
+            try:
+                yield
+            finally:
+                self._local.batched = False
+
+    @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """One transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error, a failed COMMIT included).
+        """One transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error, a failed COMMIT included), or,
+        within `batch`, a part of the batch's.
 
         SQLite's own failures (disk full, read-only, locked for too long) are StorageErrors naming the file.
         """
+        if getattr(self._local, "batched", False):
+            yield self._connection()
+            return
         try:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")

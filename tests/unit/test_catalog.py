@@ -1,7 +1,9 @@
 """The catalog: version descriptions from publishes and `add`, download counts, removal."""
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 import requests
 
 from palletizer_lib.catalog import Catalog
@@ -26,6 +28,27 @@ def test_records_described_fields_once_and_counts_downloads(tmp_path: Path) -> N
     catalog.forget_version("foo-bar", "1.0.0")
     assert catalog.versions("foo-bar") == {} and catalog.downloads("foo-bar") == 0
 
+
+
+def test_a_batch_commits_its_records_together_or_not_at_all(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    reader = sqlite3.connect(tmp_path / "catalog.sqlite3")
+
+    def committed() -> list[str]:
+        return [row[0] for row in reader.execute("SELECT crate FROM versions ORDER BY crate")]
+
+    with catalog.batch():
+        catalog.record_version("one", "1.0.0", None, {}, published=1.0)
+        catalog.record_version("two", "1.0.0", None, {}, published=2.0)
+        assert committed() == []
+    assert committed() == ["one", "two"]
+    with pytest.raises(RuntimeError):
+        with catalog.batch():
+            catalog.record_version("three", "1.0.0", None, {}, published=3.0)
+            raise RuntimeError("interrupted")
+    assert committed() == ["one", "two"]
+    catalog.record_version("four", "1.0.0", None, {}, published=4.0)
+    assert committed() == ["four", "one", "two"]
 
 def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> None:
     data = tmp_path / "data"
