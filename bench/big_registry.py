@@ -60,8 +60,7 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
     """A new registry in `data`, served at `public_url`, holding `count` crates (`version_count` versions
     each), every version published at `published` (default: now) by `PUBLISHER`, who owns every crate.
 
-    Where a registry gains derived state that publishing keeps (a search index, totals), rebuild it here,
-    after the files are written (e.g. through `Registry.repair()`).
+    Derived state that publishing keeps (the search table) is rebuilt here, after the files are written.
     """
     registry = Registry.create(data, RegistryConfig(public_url=public_url))
     published = time.time() if published is None else published
@@ -92,6 +91,8 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
             versions += len(entries)
         head = _commit_all(layout.git, tree, f"Seed {count} crates ({versions} versions)\n", published)
         atomic_write(layout.index_head, head + b"\n")
+    registry.search_index.rebuild(((s.name, s.max_version, s.description) for s in registry.summaries()),
+                                  catalog.last_published())
     return registry
 
 
