@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS crate_search (
     description TEXT NOT NULL,
     published REAL
 );
-CREATE INDEX IF NOT EXISTS crate_search_by_published ON crate_search (published);
+CREATE INDEX IF NOT EXISTS crate_search_by_recency ON crate_search (published DESC, lower(name));
 CREATE VIRTUAL TABLE IF NOT EXISTS crate_text USING fts5(key UNINDEXED, name, text, tokenize='trigram');
 CREATE TABLE IF NOT EXISTS crate_search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -127,9 +127,8 @@ class SearchIndex(SqliteStore):
         """The crates of `keys` (None: all): (how many, `limit` of them from `offset`), the crate named
         `wanted` (normalised) first, then by newest publication (`recent`) or names starting with `wanted`,
         then by name."""
-        order = ["s.crate != :wanted"]
-        order += (["s.published IS NULL", "s.published DESC"] if recent
-                  else ["substr(s.crate, 1, length(:wanted)) != :wanted"])
+        order = ["s.crate != :wanted"] if wanted else []
+        order += ["s.published DESC"] if recent else ["substr(s.crate, 1, length(:wanted)) != :wanted"]
         query = ("SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
                  f"ORDER BY {', '.join(order)}, lower(s.name) LIMIT :limit OFFSET :offset")
         params = {"wanted": wanted, "limit": limit, "offset": offset, "keys": json.dumps(sorted(keys or ()))}
