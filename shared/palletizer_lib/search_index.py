@@ -73,11 +73,14 @@ class SearchIndex(SqliteStore):
             db.execute("INSERT OR REPLACE INTO crate_search_state (key, value) VALUES ('built', '1')")
 
     def put(self, name: str, max_version: str, description: str, published: float | None) -> None:
-        """Add or replace a crate; `published` is its newest publication time if it is new (the catalog keeps
-        it afterwards, as each version is recorded or forgotten)."""
+        """Add or replace a crate (nothing is written if it is unchanged); `published` is its newest publication
+        time if it is new (the catalog keeps it afterwards, as each version is recorded or forgotten)."""
         with self._db() as db:
-            row = db.execute("SELECT published FROM crate_search WHERE crate = ?", (normalise(name),)).fetchone()
-            self._put(db, name, max_version, description, published if row is None else row[0])
+            row = db.execute("SELECT name, max_version, description, published FROM crate_search WHERE crate = ?",
+                             (normalise(name),)).fetchone()
+            if row is not None and row[:3] == (name, max_version, description):
+                return
+            self._put(db, name, max_version, description, published if row is None else row[3])
 
     def known(self, key: str) -> bool:
         """True if the crate of normalised name `key` is in the table."""

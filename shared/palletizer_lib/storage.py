@@ -74,20 +74,21 @@ def remove_file(path: Path) -> None:
         raise StorageError(f"could not remove {path.name}: {exc.strerror or exc}") from exc
 
 
-HELD = b"held\n"
+HELD, FREE = b"held\n", b"free\n"
 
 
 def exclusive_lock(lock_path: Path) -> contextlib.AbstractContextManager[bool]:
     """Hold the registry's write lock (an `flock`), shared by threads and processes alike. It gives True
-    when the previous holder never let it go (a writer killed mid-change): the lock file says it is held
-    while it is, and is emptied on release (no fsync: a power cut may lose that mark, see `repair`)."""
+    when the previous holder never let it go (a writer killed mid-change): the lock file says `held` while
+    it is held and `free` once let go (overwritten in place, so a full disk does not stop it; no fsync: a
+    power cut may lose the mark, see `repair`)."""
     return file_lock(lock_path, f"the registry lock {lock_path}", mark=True)
 
 
 @contextlib.contextmanager
 def file_lock(path: Path, description: str, mark: bool = False) -> Iterator[bool]:
     """Hold an exclusive `flock` on `path` (created if missing), across threads and processes; a failure to
-    open it is a `StorageError` naming `description`. With `mark`, the file holds HELD while the lock is held,
+    open it is a `StorageError` naming `description`. With `mark`, the file says HELD while the lock is held,
     and what is given is whether it already did (its last holder died holding it)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -95,17 +96,23 @@ def file_lock(path: Path, description: str, mark: bool = False) -> Iterator[bool
         raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        interrupted = False
+        interrupted = mark and os.pread(fd, len(HELD), 0) == HELD
         if mark:
-            interrupted = os.pread(fd, len(HELD), 0) == HELD
-            os.pwrite(fd, HELD, 0)
+            _mark(fd, HELD, description)
         try:
             yield interrupted
         finally:
             if mark:
-                os.ftruncate(fd, 0)
+                _mark(fd, FREE, description)
     finally:
         os.close(fd)
+
+
+def _mark(fd: int, state: bytes, description: str) -> None:
+    try:
+        os.pwrite(fd, state, 0)
+    except OSError as exc:
+        raise StorageError(f"could not write {description}: {exc.strerror or exc}") from exc
 
 
 class WriteBehind:

@@ -54,15 +54,20 @@ def test_no_log_line_carries_a_query_string_or_a_header(live: Live) -> None:
     headers = {"X-Probe": SECRET_HEADER, "Authorization": live.token, "User-Agent": SECRET_HEADER}
     for path in BAD:
         requests.get(live.url + path + f"&probe={SECRET_QUERY}", headers=headers, timeout=10)
+    # reverse dependencies read every summary: a broken one makes an unexpected error
+    crate = live.unique("depended-on")
+    live.publish(crate)
     broken = live.data / "names" / "zz-broken.json"
     broken.write_text("{ not json")
     try:
-        response = requests.get(f"{live.url}/api/v1/crates", params={"q": SECRET_QUERY}, headers=headers, timeout=10)
+        response = requests.get(f"{live.url}/api/v1/crates/{crate}/reverse_dependencies",
+                                params={"q": SECRET_QUERY}, headers=headers, timeout=10)
     finally:
         broken.unlink()
     log = server_log(live)
     for secret in (SECRET_QUERY, SECRET_HEADER, live.token, DIGITS[:100]):
         assert secret not in log
-    assert "unexpected error answering GET /api/v1/crates" in log and "Traceback" in log
+    assert f"unexpected error answering GET /api/v1/crates/{crate}/reverse_dependencies" in log
+    assert "Traceback" in log
     assert "JSONDecodeError (message not logged)" in log
     assert response.status_code == 500 and "log" in assert_error(response, 500)
