@@ -7,10 +7,11 @@
     crates/NAME/NAME-VERSION.crate
     names/NORMALISED.json one summary per crate, keyed by its normalised name
     accounts.sqlite3      users, token hashes, crate owners, the audit log
-    catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads
+    catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads;
+                          the search table (each crate's name, shown version, description, newest publication)
     pending               the crate file a publish is writing (cleared once committed)
     orphans/              crate files no index entry named, set aside by `verify --repair`
-    lock                  the write lock every writer holds (flock)
+    lock                  the write lock every writer holds (flock); says `held` while held, `free` after
     mirror/               what is cached from the upstream registry (`upstream` in config.yaml):
     mirror/config.json    its config.json
     mirror/index/PATH     one index file per crate: a JSON line (validators), then the file; its mtime is
