@@ -121,19 +121,23 @@ class GitIndex:
             entry = change.new if change.new is not None and change.new.path else change.old
             yield entry.path.decode()
 
-    def files(self, commit_id: bytes | None = None) -> Iterator[str]:
-        """Every file path at `commit_id` (default: the newest commit)."""
+    def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]:
+        """Every file at `commit_id` (default: the newest commit) as (path, blob id), each tree read once."""
         commit_id = commit_id or self.head()
         if commit_id is not None:
             yield from self._walk(self._repo[commit_id].tree, "")
 
-    def _walk(self, tree_id: bytes, prefix: str) -> Iterator[str]:
+    def blob(self, blob_id: bytes) -> bytes:
+        """The content of the blob `blob_id` (an id `files` yielded)."""
+        return self._repo[blob_id].data
+
+    def _walk(self, tree_id: bytes, prefix: str) -> Iterator[tuple[str, bytes]]:
         for item in self._repo[tree_id].items():
             path = prefix + item.path.decode()
             if item.mode == _DIR_MODE:
                 yield from self._walk(item.sha, path + "/")
             else:
-                yield path
+                yield path, item.sha
 
     def _set_path(self, tree_id: bytes | None, parts: list[bytes], blob_id: bytes | None) -> bytes | None:
         """Return the id of `tree_id` with `parts` set to `blob_id` (or removed); None if empty."""
