@@ -1,9 +1,15 @@
 """The index's git repository: the source of truth, one commit per change.
 
 A commit rewrites only the trees on the changed paths, so its cost does not grow
-with the number of crates (no staging index, no walk of the whole tree).
+with the number of crates (no staging index, no walk of the whole tree). Commits write loose
+objects; once the new commit's object directory holds `loose_per_directory` of them (about
+256 times as many in all), the commit packs them (with deltas, which is what keeps the ~700
+nearly equal root trees small). A loose object is deleted only at the next packing after the
+one that packed it, so a reader in another process that looked in the packs just before a
+pack landed still finds the loose copy.
 """
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +17,11 @@ from pathlib import Path
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
 from dulwich.objects import Blob, Commit, Tree
+from dulwich.pack import deltify_pack_objects
 from dulwich.repo import Repo
 
 from .errors import StorageError
+from .storage import fsync_dir
 
 BRANCH = b"refs/heads/main"
 AUTHOR = b"Palletizer <palletizer@localhost>"
@@ -24,8 +32,9 @@ _FILE_MODE = 0o100644
 class GitIndex:
     """A bare repository whose `main` branch holds `config.json` and every index file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, loose_per_directory: int = 16) -> None:
         self.path = path
+        self.loose_per_directory = loose_per_directory
         self._repo = Repo(str(path))
         self._repo.object_store.fsync_object_files = True
 
@@ -99,7 +108,26 @@ class GitIndex:
         store.add_object(commit)
         if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
             raise StorageError("the index branch moved during a commit (is another writer ignoring the lock?)")
+        if len(os.listdir(self.path / "objects" / commit.id[:2].decode())) >= self.loose_per_directory:
+            self.pack_loose_objects()
         return commit.id
+
+    def pack_loose_objects(self) -> int:
+        """Write the loose objects not yet in a pack into a new pack (durably), and delete the loose
+        copies of objects an earlier packing packed; how many objects were packed. Call under the
+        registry lock."""
+        store = self._repo.object_store
+        objects_dir = self.path / "objects"
+        loose = [(directory + name).encode() for directory in sorted(os.listdir(objects_dir)) if len(directory) == 2
+                 for name in os.listdir(objects_dir / directory) if len(name) == 38]
+        packed_before = [sha for sha in loose if store.contains_packed(sha)]
+        unpacked = [store[sha] for sha in loose if not store.contains_packed(sha)]
+        if unpacked:
+            store.add_pack_data(len(unpacked), deltify_pack_objects(iter(unpacked)))
+            fsync_dir(objects_dir / "pack")
+        for sha in packed_before:
+            store.delete_loose_object(sha)
+        return len(unpacked)
 
     def remove_stale_locks(self, objects_too: bool) -> list[Path]:
         """Delete the `*.lock` files a writer killed mid-commit left (call only under the registry lock,
@@ -157,3 +185,4 @@ class GitIndex:
             return None
         self._repo.object_store.add_object(tree)
         return tree.id
+

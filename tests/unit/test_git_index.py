@@ -155,3 +155,31 @@ def test_a_commit_on_a_stale_head_is_refused(git: GitIndex, monkeypatch: pytest.
     with pytest.raises(StorageError, match="moved during a commit"):
         git.commit({"1/c": b"c\n"}, "three")
     assert GitIndex(git.path).head() == current
+
+
+def loose_objects(git: GitIndex) -> list[Path]:
+    return [p for p in (git.path / "objects").glob("??/*") if len(p.name) == 38]
+
+
+def test_commits_pack_their_loose_objects_and_keep_every_commit_readable(tmp_path: Path) -> None:
+    GitIndex.create(tmp_path / "index.git")
+    git = GitIndex(tmp_path / "index.git", loose_per_directory=2)
+    heads = [git.commit({f"3/c/c{i:03}": f"{i}\n".encode(), "1/a": f"a{i}\n".encode()}, f"commit {i}")
+             for i in range(300)]
+    assert list((git.path / "objects" / "pack").glob("*.idx"))
+    assert len(loose_objects(git)) < 2 * 256 * 2 + 256
+    assert len(loose_objects(git)) < 2 * len(heads)
+    fresh = GitIndex(git.path)
+    assert fresh.read("1/a") == b"a299\n"
+    assert all(fresh.read(f"3/c/c{i:03}", head) == f"{i}\n".encode() for i, head in enumerate(heads))
+
+
+def test_a_loose_object_outlives_the_packing_that_packed_it(git: GitIndex) -> None:
+    git.commit({"1/a": b"a\n"}, "one")
+    first = loose_objects(git)
+    assert git.pack_loose_objects() == len(first)
+    assert loose_objects(git) == first
+    git.commit({"1/b": b"b\n"}, "two")
+    git.pack_loose_objects()
+    assert not set(first) & set(loose_objects(git))
+    assert GitIndex(git.path).read("1/a") == b"a\n"
