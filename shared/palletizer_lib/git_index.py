@@ -6,7 +6,9 @@ objects; once the new commit's object directory holds `loose_per_directory` of t
 256 times as many in all), the commit packs them (with deltas, which is what keeps the ~700
 nearly equal root trees small). A loose object is deleted only at the next packing after the
 one that packed it, so a reader in another process that looked in the packs just before a
-pack landed still finds the loose copy.
+pack landed still finds the loose copy. Each packing also squashes the history (one commit, no
+parent, holding the newest tree, as crates.io does with its index) once it is `squash_after`
+commits long, so a clone's size does not grow with the number of changes.
 """
 
 import os
@@ -32,9 +34,10 @@ _FILE_MODE = 0o100644
 class GitIndex:
     """A bare repository whose `main` branch holds `config.json` and every index file."""
 
-    def __init__(self, path: Path, loose_per_directory: int = 16) -> None:
+    def __init__(self, path: Path, loose_per_directory: int = 16, squash_after: int | None = None) -> None:
         self.path = path
         self.loose_per_directory = loose_per_directory
+        self.squash_after = squash_after
         self._repo = Repo(str(path))
         self._repo.object_store.fsync_object_files = True
 
@@ -98,18 +101,39 @@ class GitIndex:
             empty = Tree()
             store.add_object(empty)
             tree_id = empty.id
-        commit = Commit()
-        commit.tree = tree_id
-        commit.parents = [parent] if parent else []
-        commit.author = commit.committer = AUTHOR
-        commit.author_time = commit.commit_time = int(time.time())
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.message = message.encode("utf-8") + b"\n"
+        commit = _new_commit(tree_id, [parent] if parent else [], message)
         store.add_object(commit)
         if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
             raise StorageError("the index branch moved during a commit (is another writer ignoring the lock?)")
         if len(os.listdir(self.path / "objects" / commit.id[:2].decode())) >= self.loose_per_directory:
             self.pack_loose_objects()
+            if self.squash_after and self.history_length(self.squash_after) >= self.squash_after:
+                return self.squash(f"Squash the history before: {message}")
+        return commit.id
+
+    def history_length(self, at_most: int) -> int:
+        """How many commits the branch's history holds, counting no further than `at_most`."""
+        count, commit_id = 0, self.head()
+        while commit_id is not None and count < at_most:
+            count += 1
+            parents = self._repo[commit_id].parents
+            commit_id = parents[0] if parents else None
+        return count
+
+    def squash(self, message: str) -> bytes | None:
+        """Replace the branch's history by one commit holding its newest tree (the branch is
+        force-moved; cargo fetches it and resets to it); its id, None before the first commit.
+        Call under the registry lock."""
+        parent = self.head()
+        if parent is None:
+            return None
+        commit = _new_commit(self._repo[parent].tree, [], message)
+        try:
+            self._repo.object_store.add_object(commit)
+        except OSError as exc:
+            raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
+        if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
+            raise StorageError("the index branch moved during a squash (is another writer ignoring the lock?)")
         return commit.id
 
     def pack_loose_objects(self) -> int:
@@ -186,3 +210,13 @@ class GitIndex:
         self._repo.object_store.add_object(tree)
         return tree.id
 
+
+def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
+    commit = Commit()
+    commit.tree = tree_id
+    commit.parents = parents
+    commit.author = commit.committer = AUTHOR
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = message.encode("utf-8") + b"\n"
+    return commit

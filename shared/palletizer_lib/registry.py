@@ -49,7 +49,7 @@ class Registry:
     def __init__(self, data_dir: Path) -> None:
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
-        self.git = GitIndex(self.layout.git)
+        self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -203,6 +203,15 @@ class Registry:
         return {**{key: package.get(key) for key in ("description", "homepage", "repository", "documentation",
                                                         "license", "keywords", "categories", "authors")},
                 "readme": readme}
+
+    def squash_git(self) -> bool:
+        """Replace the git index's history by one commit holding its newest tree; False if it has none."""
+        with self._writing():
+            commit_id = self.git.squash("Squash the history")
+            if commit_id is None:
+                return False
+            atomic_write(self.layout.index_head, commit_id + b"\n")
+            return True
 
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""

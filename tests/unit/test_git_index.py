@@ -183,3 +183,18 @@ def test_a_loose_object_outlives_the_packing_that_packed_it(git: GitIndex) -> No
     git.pack_loose_objects()
     assert not set(first) & set(loose_objects(git))
     assert GitIndex(git.path).read("1/a") == b"a\n"
+
+
+def test_a_packing_squashes_a_history_of_squash_after_commits(tmp_path: Path) -> None:
+    GitIndex.create(tmp_path / "index.git")
+    git = GitIndex(tmp_path / "index.git", loose_per_directory=2, squash_after=50)
+    for i in range(200):
+        git.commit({f"3/c/c{i:03}": b"x\n"}, f"commit {i}")
+    assert git.history_length(1000) < 50 + 2 * 256
+    assert git.history_length(1000) < 200
+    assert sorted(dict(git.files())) == [f"3/c/c{i:03}" for i in range(200)]
+
+
+def test_squash_before_the_first_commit_does_nothing(git: GitIndex) -> None:
+    assert git.squash("squash") is None
+    assert git.head() is None
