@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("lockfiles", nargs="+", type=Path, metavar="Cargo.lock")
     mirror.add_parser("status", help="what the cache holds")
 
+    git = commands.add_parser("git", help="the git index").add_subparsers(dest="action", required=True)
+    git.add_parser("squash", help="replace the git index's history by one commit holding the current index")
+
     allow = commands.add_parser("allow-name", help="let a new crate NAME be published here though the "
                                                    "upstream registry has a crate of that name")
     allow.add_argument("name")
@@ -191,6 +194,11 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         _list(registry, args.name)
     elif args.command == "mirror":
         return _mirror(args, registry)
+    elif args.command == "git":
+        if registry.squash_git():
+            print("git squash: the index's history is one commit", file=sys.stderr)
+        else:
+            print("git squash: the index has no commit yet", file=sys.stderr)
     elif args.command == "allow-name":
         if allow_name(registry, args.name):
             print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)

@@ -13,6 +13,7 @@ CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
+DEFAULT_GIT_SQUASH_AFTER = 10_000
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
 
 
@@ -39,6 +40,7 @@ class RegistryConfig:
     upstream: str | None = None
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
     allowed_names: list[str] = field(default_factory=list)
+    git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -84,6 +86,10 @@ class RegistryConfig:
             raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
         if not isinstance(config.allowed_names, list) or not all(isinstance(n, str) for n in config.allowed_names):
             raise BadRequest(f"{path}: allowed_names must be a list of crate names")
+        if config.git_squash_after is not None and (
+                not isinstance(config.git_squash_after, int) or isinstance(config.git_squash_after, bool)
+                or config.git_squash_after < 0):
+            raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
         return config
 
     def save(self, path: Path) -> None:

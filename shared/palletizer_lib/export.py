@@ -3,7 +3,9 @@
 
 The export is of one git commit (the newest), so its index is consistent even while the registry
 changes. Exporting again into the same directory brings it up to date: only changed files are
-written, and files of versions no longer in the registry are removed.
+written, and files of versions no longer in the registry are removed. `DIR/.palletizer-export` records
+what the last export wrote (each index file's blob id, each file's size and modification time), so a
+file that neither git nor the directory changed since is not read again.
 A static server checks no token: an export of a registry with `auth_required` is readable by whoever
 reaches that server.
 """
@@ -23,6 +25,7 @@ from .storage import atomic_write, remove_file
 
 INDEX_DIR = "index"
 CRATES_DIR = "crates"
+MANIFEST = ".palletizer-export"
 
 
 @dataclass(frozen=True)
@@ -50,25 +53,81 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     config = static_config(base_url, api_url)
     _check_target(target)
     head = registry.git.head()
-    paths = [path for path in registry.git.files(head) if path != CONFIG_JSON] if head else []
+    files = [(path, blob_id) for path, blob_id in registry.git.files(head) if path != CONFIG_JSON] if head else []
+    before = _Manifest.load(target / MANIFEST)
+    after = _Manifest()
     written = _write_if_changed(target / INDEX_DIR / CONFIG_JSON, config)
     index_files = {target / INDEX_DIR / CONFIG_JSON}
     crate_files: dict[Path, tuple[Path, str]] = {}
-    for done, path in enumerate(paths, 1):
-        content = registry.git.read(path, head) or b""
-        written += _write_if_changed(target / INDEX_DIR / path, content)
-        index_files.add(target / INDEX_DIR / path)
-        for entry in parse_lines(content):
-            source = registry.layout.crate_file(entry["name"], entry["vers"])
-            crate_files[target / source.relative_to(registry.layout.root)] = (source, entry["cksum"])
+    for done, (path, blob_id) in enumerate(files, 1):
+        destination = target / INDEX_DIR / path
+        crates = before.crates_of(path, blob_id.decode(), destination)
+        if crates is None:
+            content = registry.git.blob(blob_id)
+            written += _write_if_changed(destination, content)
+            crates = [(str(registry.layout.crate_file(e["name"], e["vers"]).relative_to(registry.layout.root)),
+                       e["cksum"]) for e in parse_lines(content)]
+        after.add_index(path, blob_id.decode(), destination, crates)
+        index_files.add(destination)
+        for relative, cksum in crates:
+            crate_files[target / relative] = (registry.layout.root / relative, cksum)
         if progress is not None:
-            progress("exporting the index", done, len(paths))
+            progress("exporting the index", done, len(files))
     for done, (destination, (source, cksum)) in enumerate(crate_files.items(), 1):
-        written += _copy_crate(source, destination, cksum)
+        relative = str(destination.relative_to(target))
+        if not before.holds_crate(relative, cksum, destination):
+            written += _copy_crate(source, destination, cksum)
+        after.add_crate(relative, cksum, destination)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
     removed = _remove_others(target / INDEX_DIR, index_files) + _remove_others(target / CRATES_DIR, set(crate_files))
-    return ExportSummary(crates=len(paths), versions=len(crate_files), written=written, removed=removed)
+    if after.document != before.document:
+        atomic_write(target / MANIFEST, json.dumps(after.document, separators=(",", ":")).encode())
+    return ExportSummary(crates=len(files), versions=len(crate_files), written=written, removed=removed)
+
+
+class _Manifest:
+    """What an export wrote: index path -> [blob id, stamp, [[crate path, cksum], ...]] and
+    crate path -> [cksum, stamp], a stamp being a file's [size, modification time in ns]."""
+
+    def __init__(self, document: dict | None = None) -> None:
+        self.document = document or {"index": {}, "crates": {}}
+
+    @classmethod
+    def load(cls, path: Path) -> "_Manifest":
+        """The manifest at `path`; an empty one if it is missing or unreadable."""
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(document, dict) or not all(isinstance(document.get(k), dict) for k in ("index", "crates")):
+            return cls()
+        return cls(document)
+
+    def crates_of(self, path: str, blob_id: str, destination: Path) -> list[tuple[str, str]] | None:
+        """The crate files of index file `path` if the export holds blob `blob_id` there untouched."""
+        entry = self.document["index"].get(path)
+        if entry is None or entry[0] != blob_id or entry[1] != _stamp(destination):
+            return None
+        return [(relative, cksum) for relative, cksum in entry[2]]
+
+    def holds_crate(self, relative: str, cksum: str, destination: Path) -> bool:
+        """Whether the export wrote the crate file `relative` with `cksum` and it is untouched since."""
+        return self.document["crates"].get(relative) == [cksum, _stamp(destination)]
+
+    def add_index(self, path: str, blob_id: str, destination: Path, crates: list[tuple[str, str]]) -> None:
+        self.document["index"][path] = [blob_id, _stamp(destination), [list(c) for c in crates]]
+
+    def add_crate(self, relative: str, cksum: str, destination: Path) -> None:
+        self.document["crates"][relative] = [cksum, _stamp(destination)]
+
+
+def _stamp(path: Path) -> list[int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
 
 
 def _url(url: str, option: str) -> str:

@@ -1,9 +1,17 @@
 """The index's git repository: the source of truth, one commit per change.
 
 A commit rewrites only the trees on the changed paths, so its cost does not grow
-with the number of crates (no staging index, no walk of the whole tree).
+with the number of crates (no staging index, no walk of the whole tree). Commits write loose
+objects; once the new commit's object directory holds `loose_per_directory` of them (about
+256 times as many in all), the commit packs them (with deltas, which is what keeps the ~700
+nearly equal root trees small). A loose object is deleted only at the next packing after the
+one that packed it, so a reader in another process that looked in the packs just before a
+pack landed still finds the loose copy. Each packing also squashes the history (one commit, no
+parent, holding the newest tree, as crates.io does with its index) once it is `squash_after`
+commits long, so a clone's size does not grow with the number of changes.
 """
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +19,11 @@ from pathlib import Path
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
 from dulwich.objects import Blob, Commit, Tree
+from dulwich.pack import deltify_pack_objects
 from dulwich.repo import Repo
 
 from .errors import StorageError
+from .storage import fsync_dir
 
 BRANCH = b"refs/heads/main"
 AUTHOR = b"Palletizer <palletizer@localhost>"
@@ -24,8 +34,10 @@ _FILE_MODE = 0o100644
 class GitIndex:
     """A bare repository whose `main` branch holds `config.json` and every index file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, loose_per_directory: int = 16, squash_after: int | None = None) -> None:
         self.path = path
+        self.loose_per_directory = loose_per_directory
+        self.squash_after = squash_after
         self._repo = Repo(str(path))
         self._repo.object_store.fsync_object_files = True
 
@@ -89,17 +101,57 @@ class GitIndex:
             empty = Tree()
             store.add_object(empty)
             tree_id = empty.id
-        commit = Commit()
-        commit.tree = tree_id
-        commit.parents = [parent] if parent else []
-        commit.author = commit.committer = AUTHOR
-        commit.author_time = commit.commit_time = int(time.time())
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.message = message.encode("utf-8") + b"\n"
+        commit = _new_commit(tree_id, [parent] if parent else [], message)
         store.add_object(commit)
         if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
             raise StorageError("the index branch moved during a commit (is another writer ignoring the lock?)")
+        if len(os.listdir(self.path / "objects" / commit.id[:2].decode())) >= self.loose_per_directory:
+            self.pack_loose_objects()
+            if self.squash_after and self.history_length(self.squash_after) >= self.squash_after:
+                return self.squash(f"Squash the history before: {message}")
         return commit.id
+
+    def history_length(self, at_most: int) -> int:
+        """How many commits the branch's history holds, counting no further than `at_most`."""
+        count, commit_id = 0, self.head()
+        while commit_id is not None and count < at_most:
+            count += 1
+            parents = self._repo[commit_id].parents
+            commit_id = parents[0] if parents else None
+        return count
+
+    def squash(self, message: str) -> bytes | None:
+        """Replace the branch's history by one commit holding its newest tree (the branch is
+        force-moved; cargo fetches it and resets to it); its id, None before the first commit.
+        Call under the registry lock."""
+        parent = self.head()
+        if parent is None:
+            return None
+        commit = _new_commit(self._repo[parent].tree, [], message)
+        try:
+            self._repo.object_store.add_object(commit)
+        except OSError as exc:
+            raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
+        if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
+            raise StorageError("the index branch moved during a squash (is another writer ignoring the lock?)")
+        return commit.id
+
+    def pack_loose_objects(self) -> int:
+        """Write the loose objects not yet in a pack into a new pack (durably), and delete the loose
+        copies of objects an earlier packing packed; how many objects were packed. Call under the
+        registry lock."""
+        store = self._repo.object_store
+        objects_dir = self.path / "objects"
+        loose = [(directory + name).encode() for directory in sorted(os.listdir(objects_dir)) if len(directory) == 2
+                 for name in os.listdir(objects_dir / directory) if len(name) == 38]
+        packed_before = [sha for sha in loose if store.contains_packed(sha)]
+        unpacked = [store[sha] for sha in loose if not store.contains_packed(sha)]
+        if unpacked:
+            store.add_pack_data(len(unpacked), deltify_pack_objects(iter(unpacked)))
+            fsync_dir(objects_dir / "pack")
+        for sha in packed_before:
+            store.delete_loose_object(sha)
+        return len(unpacked)
 
     def remove_stale_locks(self, objects_too: bool) -> list[Path]:
         """Delete the `*.lock` files a writer killed mid-commit left (call only under the registry lock,
@@ -121,19 +173,23 @@ class GitIndex:
             entry = change.new if change.new is not None and change.new.path else change.old
             yield entry.path.decode()
 
-    def files(self, commit_id: bytes | None = None) -> Iterator[str]:
-        """Every file path at `commit_id` (default: the newest commit)."""
+    def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]:
+        """Every file at `commit_id` (default: the newest commit) as (path, blob id), each tree read once."""
         commit_id = commit_id or self.head()
         if commit_id is not None:
             yield from self._walk(self._repo[commit_id].tree, "")
 
-    def _walk(self, tree_id: bytes, prefix: str) -> Iterator[str]:
+    def blob(self, blob_id: bytes) -> bytes:
+        """The content of the blob `blob_id` (an id `files` yielded)."""
+        return self._repo[blob_id].data
+
+    def _walk(self, tree_id: bytes, prefix: str) -> Iterator[tuple[str, bytes]]:
         for item in self._repo[tree_id].items():
             path = prefix + item.path.decode()
             if item.mode == _DIR_MODE:
                 yield from self._walk(item.sha, path + "/")
             else:
-                yield path
+                yield path, item.sha
 
     def _set_path(self, tree_id: bytes | None, parts: list[bytes], blob_id: bytes | None) -> bytes | None:
         """Return the id of `tree_id` with `parts` set to `blob_id` (or removed); None if empty."""
@@ -153,3 +209,14 @@ class GitIndex:
             return None
         self._repo.object_store.add_object(tree)
         return tree.id
+
+
+def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
+    commit = Commit()
+    commit.tree = tree_id
+    commit.parents = parents
+    commit.author = commit.committer = AUTHOR
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = message.encode("utf-8") + b"\n"
+    return commit

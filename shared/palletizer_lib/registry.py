@@ -54,7 +54,7 @@ class Registry:
     def __init__(self, data_dir: Path) -> None:
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
-        self.git = GitIndex(self.layout.git)
+        self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -232,6 +232,15 @@ class Registry:
                                                         "license", "keywords", "categories", "authors")},
                 "readme": readme}
 
+    def squash_git(self) -> bool:
+        """Replace the git index's history by one commit holding its newest tree; False if it has none."""
+        with self._writing():
+            commit_id = self.git.squash("Squash the history")
+            if commit_id is None:
+                return False
+            atomic_write(self.layout.index_head, commit_id + b"\n")
+            return True
+
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""
         with self._writing():
@@ -305,19 +314,18 @@ class Registry:
         if self.layout.pending.exists():
             problems.append("`pending` names a crate file whose publish was interrupted")
         referenced: set[Path] = set()
-        paths = [path for path in self.git.files() if path != CONFIG_JSON]
-        for done, path in enumerate(paths, 1):
-            problems.extend(self._verify_index_file(path, referenced))
+        files = [(path, blob_id) for path, blob_id in self.git.files() if path != CONFIG_JSON]
+        for done, (path, blob_id) in enumerate(files, 1):
+            problems.extend(self._verify_index_file(path, self.git.blob(blob_id), referenced))
             if progress is not None:
-                progress("verifying", done, len(paths))
+                progress("verifying", done, len(files))
         for crate_dir in sorted(self.layout.crates.iterdir()):
             for file in sorted(crate_dir.iterdir()) if crate_dir.is_dir() else [crate_dir]:
                 if file not in referenced:
                     problems.append(f"{file.relative_to(self.layout.root)}: no index entry refers to it")
         return problems
 
-    def _verify_index_file(self, path: str, referenced: set[Path]) -> Iterator[str]:
-        data = self.git.read(path) or b""
+    def _verify_index_file(self, path: str, data: bytes, referenced: set[Path]) -> Iterator[str]:
         served = self.layout.index / path
         if not served.is_file() or served.read_bytes() != data:
             yield f"index/{path}: differs from the git index"
@@ -455,8 +463,8 @@ class Registry:
 
     def _set_orphans_aside(self) -> list[str]:
         referenced = {self.layout.crate_file(e["name"], e["vers"])
-                      for path in self.git.files() if path != CONFIG_JSON
-                      for e in parse_lines(self.git.read(path) or b"")}
+                      for path, blob_id in self.git.files() if path != CONFIG_JSON
+                      for e in parse_lines(self.git.blob(blob_id))}
         changes = []
         for crate_path in sorted(self.layout.crates.glob("*/*")):
             if crate_path not in referenced:
@@ -470,11 +478,11 @@ class Registry:
     def _rewrite_derived(self) -> list[str]:
         """Rewrite every served index file and summary that disagrees with git."""
         changes = []
-        in_git = {path for path in self.git.files()}
+        in_git = dict(self.git.files())
         served = {str(p.relative_to(self.layout.index)) for p in self.layout.index.rglob("*")
                   if p.is_file() and p != self.layout.index_head}
-        for path in sorted(in_git | served):
-            content = self.git.read(path)
+        for path in sorted(in_git.keys() | served):
+            content = self.git.blob(in_git[path]) if path in in_git else None
             target = self.layout.index / path
             if (target.read_bytes() if target.is_file() else None) != content:
                 if content is None:

@@ -18,7 +18,8 @@ T = TypeVar("T")
 log = logging.getLogger("palletizer.storage")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or deletion in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -57,7 +58,7 @@ def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bo
                 os.unlink(tmp_name)
             raise
         if durable:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
     except OSError as exc:
         raise StorageError(f"could not write {path.name}: {exc.strerror or exc}") from exc
     return result
@@ -67,7 +68,7 @@ def remove_file(path: Path) -> None:
     """Delete `path` if it exists and make the removal durable."""
     try:
         path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -270,3 +270,26 @@ def test_the_data_option_wins_over_the_environment(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert (explicit / "config.yaml").is_file()
     assert not (tmp_path / "from-env").exists()
+
+
+def test_git_squash_leaves_one_commit_holding_the_same_index(data: Path, tmp_path: Path) -> None:
+    assert "no commit yet" in palletizer(data, "git", "squash").stderr
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "bar", "2.0.0"))
+    registry = Registry(data)
+    before = dict(registry.git.files())
+    assert registry.git.history_length(10) > 1
+    assert "one commit" in palletizer(data, "git", "squash").stderr
+    registry = Registry(data)
+    assert registry.git.history_length(10) == 1
+    assert dict(registry.git.files()) == before
+    assert palletizer(data, "verify").returncode == 0
+    palletizer(data, "add", crate_file(tmp_path, "foo", "1.1.0"))
+    assert Registry(data).git.history_length(10) == 2
+    assert "1.1.0" in palletizer(data, "list", "foo").stdout
+
+
+@pytest.mark.parametrize("value", ["-1", "yes", "1.5"])
+def test_git_squash_after_must_be_a_count_of_commits(data: Path, value: str) -> None:
+    with (data / "config.yaml").open("a") as config:
+        config.write(f"git_squash_after: {value}\n")
+    assert "git_squash_after must be a number of commits" in fails(data, "list")

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from palletizer_lib.errors import BadRequest, Conflict, StorageError
-from palletizer_lib.export import export_static
+from palletizer_lib.export import MANIFEST, export_static
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
 @pytest.fixture
@@ -81,3 +81,14 @@ def test_a_crate_file_that_disagrees_with_the_index_stops_the_export(stocked: Re
     stocked.crate_path("foo", "1.1.0").unlink()
     with pytest.raises(StorageError, match="foo-1.1.0.crate is missing"):
         export_static(stocked, tmp_path / "out", "http://static.test")
+
+
+def test_a_file_changed_in_the_export_is_written_again(stocked: Registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export_static(stocked, out, "http://static.test")
+    exported = files(out)
+    (out / "index" / "3" / "f" / "foo").write_bytes(b"edited by hand, longer than before\n")
+    (out / "crates" / "foo" / "foo-1.1.0.crate").write_bytes(b"x")
+    again = export_static(stocked, out, "http://static.test")
+    assert (again.written, again.removed) == (2, 0)
+    assert files(out) == exported

@@ -80,7 +80,7 @@ def test_delete_removes_the_file_and_empty_directories(git: GitIndex) -> None:
     git.commit({"ab/cd/abcd": b"x\n", "ab/ce/abce": b"y\n", "1/a": b"z\n"}, "add")
     git.commit({"ab/cd/abcd": None}, "remove abcd")
     assert git.read("ab/cd/abcd") is None
-    assert sorted(git.files()) == ["1/a", "ab/ce/abce"]
+    assert sorted(dict(git.files())) == ["1/a", "ab/ce/abce"]
     repo = Repo(str(git.path))
     assert b"cd" not in repo[tree_id(git, git.head(), "ab")]
     git.commit({"ab/ce/abce": None}, "remove abce")
@@ -98,15 +98,22 @@ def test_deleting_everything_leaves_an_empty_tree(git: GitIndex) -> None:
 def test_deleting_a_missing_path_is_harmless(git: GitIndex) -> None:
     git.commit({"1/a": b"a\n"}, "add")
     git.commit({"2/zz": None, "1/b": None}, "noop")
-    assert list(git.files()) == ["1/a"]
+    assert list(dict(git.files())) == ["1/a"]
 
 
 def test_files_lists_every_path(git: GitIndex) -> None:
     paths = {"config.json": b"{}", "1/a": b"", "2/ab": b"", "3/a/abc": b"", "ab/cd/abcd": b"", "ab/cd/abcde": b""}
     first = git.commit(paths, "all")
     git.commit({"2/ab": None}, "less")
-    assert sorted(git.files()) == sorted(set(paths) - {"2/ab"})
-    assert sorted(git.files(first)) == sorted(paths)
+    assert sorted(dict(git.files())) == sorted(set(paths) - {"2/ab"})
+    assert sorted(dict(git.files(first))) == sorted(paths)
+
+
+def test_files_yields_each_file_s_blob(git: GitIndex) -> None:
+    contents = {"1/a": b"a\n", "3/a/abc": b"abc\n", "ab/cd/abcd": b"abcd\n"}
+    git.commit(contents, "add")
+    git.commit({"1/a": b"a2\n"}, "change")
+    assert {path: git.blob(blob_id) for path, blob_id in git.files()} == {**contents, "1/a": b"a2\n"}
 
 
 def test_changed_paths(git: GitIndex) -> None:
@@ -138,7 +145,7 @@ def test_two_handles_see_each_others_commits(git: GitIndex) -> None:
     git.commit({"1/a": b"a\n"}, "one")
     other_head = GitIndex(git.path).commit({"1/b": b"b\n"}, "elsewhere")
     assert git.head() == other_head
-    assert sorted(git.files()) == ["1/a", "1/b"]
+    assert sorted(dict(git.files())) == ["1/a", "1/b"]
 
 
 def test_a_commit_on_a_stale_head_is_refused(git: GitIndex, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,3 +155,46 @@ def test_a_commit_on_a_stale_head_is_refused(git: GitIndex, monkeypatch: pytest.
     with pytest.raises(StorageError, match="moved during a commit"):
         git.commit({"1/c": b"c\n"}, "three")
     assert GitIndex(git.path).head() == current
+
+
+def loose_objects(git: GitIndex) -> list[Path]:
+    return [p for p in (git.path / "objects").glob("??/*") if len(p.name) == 38]
+
+
+def test_commits_pack_their_loose_objects_and_keep_every_commit_readable(tmp_path: Path) -> None:
+    GitIndex.create(tmp_path / "index.git")
+    git = GitIndex(tmp_path / "index.git", loose_per_directory=2)
+    heads = [git.commit({f"3/c/c{i:03}": f"{i}\n".encode(), "1/a": f"a{i}\n".encode()}, f"commit {i}")
+             for i in range(300)]
+    assert list((git.path / "objects" / "pack").glob("*.idx"))
+    assert len(loose_objects(git)) < 2 * 256 * 2 + 256
+    assert len(loose_objects(git)) < 2 * len(heads)
+    fresh = GitIndex(git.path)
+    assert fresh.read("1/a") == b"a299\n"
+    assert all(fresh.read(f"3/c/c{i:03}", head) == f"{i}\n".encode() for i, head in enumerate(heads))
+
+
+def test_a_loose_object_outlives_the_packing_that_packed_it(git: GitIndex) -> None:
+    git.commit({"1/a": b"a\n"}, "one")
+    first = loose_objects(git)
+    assert git.pack_loose_objects() == len(first)
+    assert loose_objects(git) == first
+    git.commit({"1/b": b"b\n"}, "two")
+    git.pack_loose_objects()
+    assert not set(first) & set(loose_objects(git))
+    assert GitIndex(git.path).read("1/a") == b"a\n"
+
+
+def test_a_packing_squashes_a_history_of_squash_after_commits(tmp_path: Path) -> None:
+    GitIndex.create(tmp_path / "index.git")
+    git = GitIndex(tmp_path / "index.git", loose_per_directory=2, squash_after=50)
+    for i in range(200):
+        git.commit({f"3/c/c{i:03}": b"x\n"}, f"commit {i}")
+    assert git.history_length(1000) < 50 + 2 * 256
+    assert git.history_length(1000) < 200
+    assert sorted(dict(git.files())) == [f"3/c/c{i:03}" for i in range(200)]
+
+
+def test_squash_before_the_first_commit_does_nothing(git: GitIndex) -> None:
+    assert git.squash("squash") is None
+    assert git.head() is None

@@ -275,7 +275,7 @@ def test_removing_the_last_version_deletes_the_index_file(registry: Registry) ->
     publish(registry, "foo", "1.0.0")
     registry.remove("Foo", "1.0.0")
     assert registry.git.read("3/f/foo") is None
-    assert "3/f/foo" not in set(registry.git.files())
+    assert "3/f/foo" not in dict(registry.git.files())
     assert not (registry.layout.index / "3" / "f" / "foo").exists()
     assert not (registry.layout.crates / "foo").exists()
     assert list(registry.summaries()) == []
