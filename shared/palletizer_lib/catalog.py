@@ -168,6 +168,13 @@ class Catalog(SqliteStore):
             rows = db.execute(query + " GROUP BY crate", keys).fetchall()
         return dict(rows)
 
+    def downloads_by_exact_name(self) -> list[tuple[str, int]]:
+        """All downloads of each crate downloaded at least once, by its exact name as published (the
+        normalised name if the catalog does not describe it), sorted by normalised name."""
+        with self._db() as db:
+            return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate LIMIT 1), "
+                              "d.crate), SUM(d.count) FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
+
     def last_published(self) -> dict[str, float]:
         """Each crate's newest publication time, by normalised name (for sorting by recency)."""
         with self._db() as db:
