@@ -167,7 +167,10 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
         )
     else:
         print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
-    run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY, BodyPolicy(access, bodies))
+    try:
+        run(build(access), args, max_body(registry) if max_body else DEFAULT_MAX_BODY, BodyPolicy(access, bodies))
+    finally:
+        access.catalog.pending.close()
     return 0
 
 
