@@ -5,13 +5,16 @@ A background thread adds the counts at least every `interval` seconds, and `clos
 those stored, so any number of processes may count the same versions at once.
 """
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 
+from .errors import StorageError
 from .names import normalise
 
 FLUSH_INTERVAL = 1.0
+log = logging.getLogger("palletizer.downloads")
 
 
 class DownloadCounter:
@@ -35,7 +38,7 @@ class DownloadCounter:
                 self._thread.start()
 
     def flush(self) -> None:
-        """Add the counts not yet added to the catalog."""
+        """Add the counts not yet added to the catalog (kept for the next flush if that fails)."""
         with self._lock:
             pending, self._pending = self._pending, Counter()
         if pending:
@@ -57,4 +60,7 @@ class DownloadCounter:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self.flush()
+            try:
+                self.flush()
+            except StorageError as error:
+                log.warning("download counts kept for the next try: %s", error)

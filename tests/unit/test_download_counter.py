@@ -2,11 +2,15 @@
 or the stop of the process."""
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 import requests
 
 from palletizer_lib.catalog import Catalog
+from palletizer_lib.download_counter import DownloadCounter
+from palletizer_lib.errors import StorageError
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate
@@ -71,3 +75,20 @@ def test_a_stopped_server_loses_no_counted_download(tmp_path: Path) -> None:
         for _ in range(7):
             assert requests.get(f"{url}/files/counted/counted-1.0.0.crate", timeout=10).status_code == 200
     assert Catalog(data / "catalog.sqlite3").downloads("counted") == 27     # both stopped by SIGTERM
+
+
+def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    failures = [StorageError("disk full")]
+
+    def add(counts: Mapping[tuple[str, str], int]) -> None:
+        if failures:
+            raise failures.pop()
+        catalog.add_downloads(counts)
+    counter = DownloadCounter(add)
+    counter.count("foo", "1.0.0")
+    with pytest.raises(StorageError):
+        counter.flush()
+    counter.count("foo", "1.0.0")
+    counter.close()
+    assert catalog.downloads("foo") == 2
