@@ -25,6 +25,7 @@ from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.git_index import AUTHOR, BRANCH
+from palletizer_lib.index_stats import IndexStats
 from palletizer_lib.index_entry import dump_lines, entry_from_metadata, pubtime
 from palletizer_lib.names import index_path
 from palletizer_lib.registry import CONFIG_JSON, Registry, max_version
@@ -60,7 +61,8 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
     """A new registry in `data`, served at `public_url`, holding `count` crates (`version_count` versions
     each), every version published at `published` (default: now) by `PUBLISHER`, who owns every crate.
 
-    Derived state that publishing keeps (the search table) is rebuilt here, after the files are written.
+    Derived state that publishing and scraping keep (the search table, the index's kept size) is made here,
+    after the files are written.
     """
     registry = Registry.create(data, RegistryConfig(public_url=public_url))
     published = time.time() if published is None else published
@@ -93,6 +95,7 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
         atomic_write(layout.index_head, head + b"\n")
     registry.search_index.rebuild(((s.name, s.max_version, s.description) for s in registry.summaries()),
                                   catalog.last_published())
+    IndexStats(registry.git, layout.index_size).current()
     return registry
 
 

@@ -3,7 +3,7 @@
 Per process (counted by `services.observe` and the publish route): requests by method, route template
 and status; their latency; publishes. Of the registry, read when scraped, each from the service that
 owns it, so that adding up the services counts nothing twice: index size from the index service
-(`IndexStats`: a look at the git head per scrape, re-reading only the files changed since), downloads
+(`IndexStats`: a look at the git head per scrape, counting only the files changed since), downloads
 per crate from the files service (the catalog the downloads are recorded in: it survives restarts and
 is shared by every process serving files). `palletizer-all` reports both.
 """
@@ -50,17 +50,15 @@ class IndexSizeCollector:
 class DownloadsCollector:
     """Downloads per crate (all its versions), as recorded in the catalog."""
 
-    def __init__(self, catalog: Catalog, stats: IndexStats) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
         """Every downloaded crate's total, labelled with its exact name."""
-        names = self._stats.current().names
         family = CounterMetricFamily("palletizer_crate_downloads", "Downloads of each crate, every version "
                                      "together, since it was first published.", labels=["crate"])
-        for crate, count in sorted(self._catalog.downloads_by_crate().items()):
-            family.add_metric([names.get(crate, crate)], count)
+        for name, count in self._catalog.downloads_by_exact_name():
+            family.add_metric([name], count)
         yield family
 
 
@@ -72,11 +70,10 @@ def collectors(access: Access, *, index_size: bool, downloads: bool) -> Collecto
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    stats = IndexStats(access.registry.git)
     if index_size:
-        registry.register(IndexSizeCollector(stats))
+        registry.register(IndexSizeCollector(IndexStats(access.registry.git, access.registry.layout.index_size)))
     if downloads:
-        registry.register(DownloadsCollector(access.catalog, stats))
+        registry.register(DownloadsCollector(access.catalog))
     if access.registry.config.upstream:
         registry.register(MirrorCollector())
     return registry

@@ -181,7 +181,10 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
 
     def serve_access(access: Access) -> None:
         limit = max_body(access.registry) if max_body else DEFAULT_MAX_BODY
-        run(build(access), args, limit, BodyPolicy(access, bodies), bound)
+        try:
+            run(build(access), args, limit, BodyPolicy(access, bodies), bound)
+        finally:
+            access.catalog.pending.close()
 
     if args.workers == 1:
         serve_access(access)

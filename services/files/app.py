@@ -7,7 +7,7 @@ from pathlib import Path
 import falcon
 
 from palletizer_lib.access import Access
-from palletizer_lib.catalog import Catalog
+from palletizer_lib.download_counter import DownloadCounter
 from palletizer_lib.errors import NotFound
 from palletizer_lib.mirror import Mirror
 from palletizer_lib.registry import Registry
@@ -20,9 +20,9 @@ CRATE_MEDIA_TYPE = "application/gzip"
 class DownloadResource:
     """Streams one .crate file, and counts the download."""
 
-    def __init__(self, registry: Registry, catalog: Catalog, mirror: Mirror | None = None) -> None:
+    def __init__(self, registry: Registry, downloads: DownloadCounter, mirror: Mirror | None = None) -> None:
         self._registry = registry
-        self._catalog = catalog
+        self._downloads = downloads
         self._mirror = mirror
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
@@ -33,7 +33,7 @@ class DownloadResource:
             raise NotFound(f"`{filename}` does not exist") from exc
         resp.content_type = CRATE_MEDIA_TYPE
         resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
-        self._catalog.count_download(crate, filename[len(crate) + 1:-len(".crate")])
+        self._downloads.count(crate, filename[len(crate) + 1:-len(".crate")])
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
         path = self._path(crate, filename)
@@ -56,7 +56,7 @@ class DownloadResource:
 def add_routes(app: falcon.App, access: Access) -> None:
     """Mount crate downloads under `/files/`."""
     mirror = Mirror(access.registry, background=True) if access.registry.config.upstream else None
-    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog, mirror))
+    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog.pending, mirror))
 
 
 def create(access: Access) -> falcon.App:

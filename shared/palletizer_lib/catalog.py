@@ -8,9 +8,11 @@ The index stays the source of truth for which versions exist; the catalog only d
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from .download_counter import DownloadCounter
 from .names import normalise
 from .readme import render_readme
 from .search_index import SCHEMA as SEARCH_SCHEMA
@@ -59,10 +61,17 @@ class VersionInfo:
 
 
 class Catalog(SqliteStore):
-    """The catalog of one registry (download counts may lose the last moments at a power cut)."""
+    """The catalog of one registry (download counts may lose the last moments at a power cut).
+
+    Downloads counted through `pending` are added in batches; this object's reads of downloads add them
+    first, so a process always sees its own."""
 
     schema = _SCHEMA + SEARCH_SCHEMA
     synchronous = "NORMAL"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.pending = DownloadCounter(self.add_downloads)
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:
@@ -125,6 +134,7 @@ class Catalog(SqliteStore):
 
     def forget_version(self, name: str, vers: str) -> None:
         """Drop a removed version's description and counts."""
+        self.pending.flush()
         with self._db() as db:
             for table in ("versions", "readmes", "downloads"):
                 db.execute(f"DELETE FROM {table} WHERE crate = ? AND vers = ?", (normalise(name), vers))
@@ -132,12 +142,18 @@ class Catalog(SqliteStore):
 
     def count_download(self, name: str, vers: str) -> None:
         """Add one download of a version."""
+        self.add_downloads({(normalise(name), vers): 1})
+
+    def add_downloads(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Add downloads to versions, (normalised name, version) -> how many, in one transaction."""
         with self._db() as db:
-            db.execute("INSERT INTO downloads (crate, vers, count) VALUES (?, ?, 1) "
-                       "ON CONFLICT (crate, vers) DO UPDATE SET count = count + 1", (normalise(name), vers))
+            db.executemany("INSERT INTO downloads (crate, vers, count) VALUES (?, ?, ?) "
+                           "ON CONFLICT (crate, vers) DO UPDATE SET count = count + excluded.count",
+                           [(crate, vers, n) for (crate, vers), n in counts.items()])
 
     def versions(self, name: str) -> dict[str, VersionInfo]:
         """What the catalog knows of each version of a crate, by version string."""
+        self.pending.flush()
         with self._db() as db:
             rows = db.execute(
                 "SELECT v.name, v.vers, v.published, v.publisher, v.metadata, COALESCE(d.count, 0) "
@@ -147,6 +163,7 @@ class Catalog(SqliteStore):
 
     def downloads(self, name: str) -> int:
         """All downloads of every version of a crate."""
+        self.pending.flush()
         with self._db() as db:
             row = db.execute("SELECT COALESCE(SUM(count), 0) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
@@ -154,6 +171,7 @@ class Catalog(SqliteStore):
 
     def version_downloads(self, name: str) -> dict[str, int]:
         """Downloads of each version of a crate that was downloaded at least once, by version string."""
+        self.pending.flush()
         with self._db() as db:
             rows = db.execute("SELECT vers, count FROM downloads WHERE crate = ?", (normalise(name),)).fetchall()
         return dict(rows)
@@ -161,6 +179,7 @@ class Catalog(SqliteStore):
     def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """All downloads of each crate (of `names`, else of every crate downloaded at least once), by
         normalised name; a crate never downloaded is left out."""
+        self.pending.flush()
         query = "SELECT crate, SUM(count) FROM downloads"
         keys: list[str] = []
         if names is not None:
@@ -171,6 +190,14 @@ class Catalog(SqliteStore):
         with self._db() as db:
             rows = db.execute(query + " GROUP BY crate", keys).fetchall()
         return dict(rows)
+
+    def downloads_by_exact_name(self) -> list[tuple[str, int]]:
+        """All downloads of each crate downloaded at least once, by its exact name as published (the
+        normalised name if the catalog does not describe it), sorted by normalised name."""
+        self.pending.flush()
+        with self._db() as db:
+            return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate LIMIT 1), "
+                              "d.crate), SUM(d.count) FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
 
     def last_published(self) -> dict[str, float]:
         """Each crate's newest publication time, by normalised name (for sorting by recency)."""

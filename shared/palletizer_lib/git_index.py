@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, Tree, TreeEntry
 from dulwich.pack import deltify_pack_objects
 from dulwich.repo import Repo
 
@@ -172,6 +172,17 @@ class GitIndex:
         for change in tree_changes(self._repo.object_store, old_tree, self._repo[new].tree):
             entry = change.new if change.new is not None and change.new.path else change.old
             yield entry.path.decode()
+
+    def changes(self, old: bytes | None, new: bytes) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+        """Each path whose content differs between two commits (`old` None: every path of `new`), with its
+        content at `old` and at `new` (None where absent)."""
+        old_tree = self._repo[old].tree if old else None
+        for change in tree_changes(self._repo.object_store, old_tree, self._repo[new].tree):
+            entry = change.new if change.new is not None and change.new.path else change.old
+            yield entry.path.decode(), self._blob(change.old), self._blob(change.new)
+
+    def _blob(self, entry: TreeEntry | None) -> bytes | None:
+        return self._repo[entry.sha].data if entry is not None and entry.sha is not None else None
 
     def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]:
         """Every file at `commit_id` (default: the newest commit) as (path, blob id), each tree read once."""

@@ -4,6 +4,7 @@
     index.git/            bare git repository: the source of truth for the index
     index/                the newest commit's files, served as the sparse index
     index/.head           id of the commit `index/` was last brought up to date with
+    index-size.json       the index's size at one commit (IndexStats), so a new process need not recount
     crates/NAME/NAME-VERSION.crate
     names/NORMALISED.json one summary per crate, keyed by its normalised name
     accounts.sqlite3      users, token hashes, crate owners, the audit log
@@ -50,6 +51,10 @@ class Layout:
     @property
     def index_head(self) -> Path:
         return self.index / ".head"
+
+    @property
+    def index_size(self) -> Path:
+        return self.root / "index-size.json"
 
     @property
     def crates(self) -> Path:

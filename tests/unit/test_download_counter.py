@@ -1,0 +1,94 @@
+"""Downloads counted in memory and added to the catalog in batches, by a flush, the background thread,
+or the stop of the process."""
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import requests
+
+from palletizer_lib.catalog import Catalog
+from palletizer_lib.download_counter import DownloadCounter
+from palletizer_lib.errors import StorageError
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.registry import Registry
+from tests.cratekit import make_crate
+from tests.server import palletizer, running_server, running_service
+
+
+def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts(tmp_path: Path) -> None:
+    counting, other, reader = (Catalog(tmp_path / "catalog.sqlite3") for _ in range(3))
+    for name, vers in (("Foo_Bar", "1.0.0"), ("foo-bar", "1.0.0"), ("foo-bar", "2.0.0")):
+        counting.pending.count(name, vers)
+    other.pending.count("foo_bar", "1.0.0")
+    assert reader.version_downloads("foo-bar") == {}       # nothing added yet (the thread waits a second)
+    counting.pending.flush()
+    assert reader.version_downloads("foo-bar") == {"1.0.0": 2, "2.0.0": 1}
+    other.pending.flush()
+    counting.pending.flush()                                # nothing left: adds nothing
+    assert reader.version_downloads("foo-bar") == {"1.0.0": 3, "2.0.0": 1}
+
+
+def test_a_process_sees_its_own_counts_at_once(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog.pending.count("foo", "1.0.0")
+    assert catalog.downloads("foo") == 1 and catalog.downloads_by_crate() == {"foo": 1}
+
+
+def test_a_version_forgotten_takes_its_pending_counts_with_it(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog.pending.count("foo", "1.0.0")
+    catalog.forget_version("foo", "1.0.0")
+    catalog.pending.flush()
+    assert catalog.version_downloads("foo") == {}
+
+
+def test_the_background_thread_adds_counts_without_another_call(tmp_path: Path) -> None:
+    counting, reader = Catalog(tmp_path / "catalog.sqlite3"), Catalog(tmp_path / "catalog.sqlite3")
+    counting.pending.count("foo", "1.0.0")
+    deadline = time.monotonic() + 60
+    while reader.downloads("foo") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert reader.downloads("foo") == 1
+    counting.pending.close()
+
+
+def test_close_adds_what_is_left(tmp_path: Path) -> None:
+    counting, reader = Catalog(tmp_path / "catalog.sqlite3"), Catalog(tmp_path / "catalog.sqlite3")
+    for _ in range(5):
+        counting.pending.count("foo", "1.0.0")
+    counting.pending.close()
+    assert reader.downloads("foo") == 5
+
+
+def test_a_stopped_server_loses_no_counted_download(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    crate = tmp_path / "counted-1.0.0.crate"
+    crate.write_bytes(make_crate("counted", "1.0.0"))
+    palletizer(data, "add", str(crate))
+    with running_server(data) as url:
+        for _ in range(20):
+            assert requests.get(f"{url}/files/counted/counted-1.0.0.crate", timeout=10).status_code == 200
+    with running_service("palletizer-files", data) as url:
+        for _ in range(7):
+            assert requests.get(f"{url}/files/counted/counted-1.0.0.crate", timeout=10).status_code == 200
+    assert Catalog(data / "catalog.sqlite3").downloads("counted") == 27     # both stopped by SIGTERM
+
+
+def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    failures = [StorageError("disk full")]
+
+    def add(counts: Mapping[tuple[str, str], int]) -> None:
+        if failures:
+            raise failures.pop()
+        catalog.add_downloads(counts)
+    counter = DownloadCounter(add)
+    counter.count("foo", "1.0.0")
+    with pytest.raises(StorageError):
+        counter.flush()
+    counter.count("foo", "1.0.0")
+    counter.close()
+    assert catalog.downloads("foo") == 2
