@@ -17,7 +17,8 @@ from .sqlite_store import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crate_search (
-    crate TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    crate TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     max_version TEXT NOT NULL,
     description TEXT NOT NULL,
@@ -89,17 +90,28 @@ class SearchIndex(SqliteStore):
     def remove(self, name: str) -> None:
         """Forget a crate that no longer exists."""
         with self._db() as db:
-            db.execute("DELETE FROM crate_search WHERE crate = ?", (normalise(name),))
-            db.execute("DELETE FROM crate_text WHERE key = ?", (normalise(name),))
+            row = db.execute("SELECT id FROM crate_search WHERE crate = ?", (normalise(name),)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM crate_search WHERE id = ?", row)
+                db.execute("DELETE FROM crate_text WHERE rowid = ?", row)
 
     @staticmethod
     def _put(db: sqlite3.Connection, name: str, max_version: str, description: str, published: float | None) -> None:
+        """Write a crate's row and its text row, whose rowid is the row's id (so that each is found by its
+        key, never by scanning the text table)."""
         key = normalise(name)
-        db.execute("INSERT OR REPLACE INTO crate_search (crate, name, max_version, description, published) "
-                   "VALUES (?, ?, ?, ?, ?)", (key, name, max_version, description, published))
-        db.execute("DELETE FROM crate_text WHERE key = ?", (key,))
-        db.execute("INSERT INTO crate_text (key, name, text) VALUES (?, ?, ?)",
-                   (key, key, f"{key} {description.lower()}"))
+        row = db.execute("SELECT id FROM crate_search WHERE crate = ?", (key,)).fetchone()
+        values = (name, max_version, description, published)
+        if row is None:
+            rowid = db.execute("INSERT INTO crate_search (crate, name, max_version, description, published) "
+                               "VALUES (?, ?, ?, ?, ?)", (key, *values)).lastrowid
+        else:
+            rowid = row[0]
+            db.execute("UPDATE crate_search SET name = ?, max_version = ?, description = ?, published = ? "
+                       "WHERE id = ?", (*values, rowid))
+            db.execute("DELETE FROM crate_text WHERE rowid = ?", (rowid,))
+        db.execute("INSERT INTO crate_text (rowid, key, name, text) VALUES (?, ?, ?, ?)",
+                   (rowid, key, key, f"{key} {description.lower()}"))
 
     def matching(self, query: str) -> set[str] | None:
         """The normalised names of the crates whose normalised name contains the normalised `query`, or whose
