@@ -108,10 +108,12 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
         if value:
             tagged = catalog.tagged(field, value)
             only = tagged if only is None else only & tagged
-    total, _ = registry.search(query, 0, only=only)
+    page = max(page, 1)
+    total, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
-    _, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
+    if page > pages:
+        page = pages
+        total, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
     crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
                           _time(s.published), s.mirrored_from)
