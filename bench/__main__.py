@@ -1,4 +1,4 @@
-"""`make bench`: the benchmarks of issue 7, each printing a table and writing a JSON file.
+"""`make bench`: the benchmarks, each printing a table and writing a JSON file.
 
     python -m bench [--out DIR] [--repetitions N] [--seconds S] [--sizes N,N,...] [NAME ...]
 

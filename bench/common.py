@@ -20,8 +20,8 @@ import requests
 
 from bench.seed import seeded_registry
 from palletizer_lib.registry import Registry
-from services.api.app import max_publish_body
-from services.front import NGINX, front_server, nginx_conf
+from palletizer_services.api.app import max_publish_body
+from palletizer_services.front import NGINX, front_server, nginx_conf
 
 BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "wrk_paths.lua"

@@ -7,7 +7,7 @@ import requests
 
 from bench.common import Context, alternate, free_port, front, median, nginx, palletizer, report, \
     static_config_json, static_registry_config, wrk
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 
 CRATES = 1000

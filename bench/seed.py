@@ -12,7 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.names import is_valid_name, normalise
+from palletizer_lib.crate_names import is_valid_name, normalise
 from palletizer_lib.registry import Registry
 from tests.cratekit import crate_for, dep, metadata
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 import falcon
 
 from palletizer_lib.access import Access
-from services import serve
-from services.api import app as api
-from services.files import app as files
-from services.http import create_app
-from services.index import app as index, git
+from palletizer_services import serve
+from palletizer_services.api import app as api
+from palletizer_services.files import app as files
+from palletizer_services.service import create_app
+from palletizer_services.index import app as index, git
 
 PROG = "palletizer-all"
 

@@ -2,7 +2,7 @@
 
 waitress reads a whole request body (spooling a large one to a temporary file) before the app sees the
 request. So the rules are applied as soon as a request's headers are in, by the listener's parser
-(`services.listeners`): a request to a route that takes no body, or a larger body than its route takes,
+(`palletizer_services.waitress_server`): a request to a route that takes no body, or a larger body than its route takes,
 is refused then; a publish is refused then if its token does not allow publishing. Only an accepted
 request gets `100 Continue` and has its body read.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from palletizer_lib.access import Access
 from palletizer_lib.errors import PalletizerError, PayloadTooLarge
 from palletizer_lib.registry import Registry
-from services.http import error_headers
+from palletizer_services.service import error_headers
 
 # What a small JSON or form body (owners, login) may take.
 SMALL_BODY = 64 * 1024

@@ -17,7 +17,7 @@ from palletizer_lib.cli import default_data_dir
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.layout import Layout
 from palletizer_lib.registry import Registry
-from services.api.app import max_publish_body
+from palletizer_services.api.app import max_publish_body
 
 NGINX = "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

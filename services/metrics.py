@@ -1,6 +1,6 @@
 """The Prometheus metrics of `/metrics`, every one defined here.
 
-Per process (counted by `services.observe` and the publish route): requests by method, route template
+Per process (counted by `palletizer_services.observe` and the publish route): requests by method, route template
 and status; their latency; publishes. Of the registry, read when scraped, each from the service that
 owns it, so that adding up the services counts nothing twice: index size from the index service
 (`IndexStats`: a look at the git head per scrape, counting only the files changed since), downloads
@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from palletizer_lib.access import Access
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.index_stats import IndexStats
-from services.mirror_metrics import MirrorCollector
+from palletizer_services.mirror_metrics import MirrorCollector
 
 METRICS_PATH = "/metrics"
 

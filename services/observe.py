@@ -19,7 +19,7 @@ import traceback
 import falcon
 from falcon.routing import CompiledRouter
 
-from services.metrics import LATENCY, REQUESTS
+from palletizer_services.metrics import LATENCY, REQUESTS
 
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"})
 NO_ROUTE = UNKNOWN = "-"

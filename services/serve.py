@@ -20,12 +20,12 @@ from palletizer_lib.browse import cargo_config
 from palletizer_lib.cli import default_data_dir
 from palletizer_lib.config import ServedUrls
 from palletizer_lib.errors import PalletizerError
-from palletizer_lib.listeners import configured_listeners, default_public_url
+from palletizer_lib.listener_config import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
-from services import listeners
-from services.bodies import BodyPolicy, BodyRoute
-from services.http import error_body
-from services.workers import START_FAILED, Supervisor
+from palletizer_services import waitress_server
+from palletizer_services.bodies import BodyPolicy, BodyRoute
+from palletizer_services.service import error_body
+from palletizer_services.workers import START_FAILED, Supervisor
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
 # Requests to the index and the files carry no body, or a small one (a git fetch's negotiation).
@@ -153,7 +153,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY);
     `bodies` are the routes that take one (every other request with a body is refused from its headers).
     With `--workers N` over 1, the registry is recovered and the listeners bound once, here, and N forked
-    processes each open the registry, build the app and serve (`services.workers`).
+    processes each open the registry, build the app and serve (`palletizer_services.workers`).
     """
     args = parse_args(prog, argv)
     configure_logging(args.log_level, args.workers)
@@ -212,17 +212,17 @@ def _waitress_error_response(error: waitress.utilities.Error, ident: str | None 
     return f"{error.code} {error.reason}", [("Content-Type", "application/json")], error_body(detail)
 
 
-def bind(args: argparse.Namespace) -> list[listeners.Bound]:
+def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
     """The listeners of `--config`, else of `--listen`, bound. One that cannot be used (TLS files, address in
     use...) ends the process with one line."""
     try:
-        return listeners.bind(configured_listeners(args.config, args.listen))
+        return waitress_server.bind(configured_listeners(args.config, args.listen))
     except PalletizerError as error:
         raise SystemExit(fail(os.path.basename(sys.argv[0]), error)) from None
 
 
 def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
-        bound: list[listeners.Bound] | None = None) -> None:
+        bound: list[waitress_server.Bound] | None = None) -> None:
     """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT."""
     configure_logging(args.log_level, args.workers)
     bound = bind(args) if bound is None else bound
@@ -231,9 +231,9 @@ def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPo
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.
     tls = any(b.context for b in bound)
-    limits = listeners.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
+    limits = waitress_server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
                               args.shutdown_grace)
-    listeners.serve(app, bound, limits, policy, threads=args.threads, max_request_body_size=max_body + 1,
+    waitress_server.serve(app, bound, limits, policy, threads=args.threads, max_request_body_size=max_body + 1,
                     ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
 
 

@@ -15,7 +15,7 @@ from dulwich.refs import DiskRefsContainer
 from palletizer_lib import registry as registry_module
 from palletizer_lib.git_index import GitIndex
 from palletizer_lib.registry import Registry
-from services.all import main
+from palletizer_services.all import main
 
 STEPS = ("after-journal", "mid-crate-file", "after-crate-file", "mid-commit", "after-commit",
          "after-index-file", "after-summary")

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 
-from services import serve
+from palletizer_services import serve
 
 
 def app(environ: dict, start_response: Callable) -> Iterable[bytes]:

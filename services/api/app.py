@@ -9,16 +9,16 @@ import falcon
 from palletizer_lib.access import Access
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import BadRequest, PayloadTooLarge
-from palletizer_lib.names import normalise
+from palletizer_lib.crate_names import normalise
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
-from services import serve
-from services.api import crates
-from services.bodies import BodyRoute, small_body
-from services.http import create_app
-from services.metrics import PUBLISHES
-from services.params import query_int, query_text
-from services.web import app as web
+from palletizer_services import serve
+from palletizer_services.api import crates
+from palletizer_services.bodies import BodyRoute, small_body
+from palletizer_services.service import create_app
+from palletizer_services.metrics import PUBLISHES
+from palletizer_services.params import query_int, query_text
+from palletizer_services.web import app as web
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100

@@ -11,8 +11,8 @@ from palletizer_lib.download_counter import DownloadCounter
 from palletizer_lib.errors import NotFound
 from palletizer_lib.mirror import Mirror
 from palletizer_lib.registry import Registry
-from services import serve
-from services.http import create_app
+from palletizer_services import serve
+from palletizer_services.service import create_app
 
 CRATE_MEDIA_TYPE = "application/gzip"
 

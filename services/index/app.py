@@ -11,11 +11,11 @@ import falcon
 from palletizer_lib.access import Access
 from palletizer_lib.index_cache import CachedFile, IndexCache
 from palletizer_lib.mirror import Mirror
-from palletizer_lib.names import index_path, is_valid_name
+from palletizer_lib.crate_names import index_path, is_valid_name
 from palletizer_lib.registry import CONFIG_JSON, Registry
-from services import serve
-from services.http import create_app
-from services.index import git
+from palletizer_services import serve
+from palletizer_services.service import create_app
+from palletizer_services.index import git
 
 
 def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:

@@ -21,8 +21,8 @@ from dulwich.server import DictBackend, UploadPackHandler
 
 from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge
 from palletizer_lib.registry import Registry
-from services.bodies import BodyRoute, small_body
-from services.params import query_text
+from palletizer_services.bodies import BodyRoute, small_body
+from palletizer_services.params import query_text
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"

@@ -19,8 +19,8 @@ import falcon
 from palletizer_lib import browse
 from palletizer_lib.access import Access, token_from_header
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
-from services.bodies import BodyRoute, small_body
-from services.params import query_int, query_text
+from palletizer_services.bodies import BodyRoute, small_body
+from palletizer_services.params import query_int, query_text
 
 if TYPE_CHECKING:
     import jinja2

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
-from .names import normalise
+from .crate_names import normalise
 from .sqlite_store import SqliteStore
 
 SCOPES = ("publish", "yank", "owners", "read", "admin")

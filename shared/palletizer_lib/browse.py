@@ -12,7 +12,7 @@ from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .index_entry import pubtime_seconds
 from .mirror import cached_entries
-from .names import is_valid_name, normalise
+from .crate_names import is_valid_name, normalise
 from .readme import safe_url
 from .registry import Registry, max_version
 from .versions import parse_version

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .download_counter import DownloadCounter
-from .names import normalise
+from .crate_names import normalise
 from .readme import render_readme
 from .search_index import SCHEMA as SEARCH_SCHEMA
 from .sqlite_store import SqliteStore

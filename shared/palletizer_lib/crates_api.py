@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .index_entry import pubtime_seconds
-from .names import normalise
+from .crate_names import normalise
 from .registry import Registry, max_version
 from .versions import parse_version
 

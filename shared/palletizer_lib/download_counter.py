@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from .errors import StorageError
-from .names import normalise
+from .crate_names import normalise
 
 FLUSH_INTERVAL = 1.0
 log = logging.getLogger("palletizer.downloads")

@@ -16,7 +16,7 @@ from pathlib import Path
 from .accounts import Accounts
 from .catalog import Catalog
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
-from .names import normalise
+from .crate_names import normalise
 from .progress import Progress
 from .registry import Registry
 from .versions import Version, parse_version

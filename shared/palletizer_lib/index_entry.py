@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from .config import CRATES_IO_INDEX
 from .errors import InvalidCrate
-from .names import validate_dependency_name, validate_name
+from .crate_names import validate_dependency_name, validate_name
 
 DEP_KINDS = ("normal", "dev", "build")
 PUBTIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -25,7 +25,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .names import index_path, normalise
+from .crate_names import index_path, normalise
 
 MIRROR_LOCK_STRIPES = 64
 

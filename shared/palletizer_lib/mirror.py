@@ -32,7 +32,7 @@ from .config import CRATES_IO_ALIASES, RegistryConfig
 from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageError, UpstreamError
 from .index_cache import CachedFile
 from .layout import Layout
-from .names import normalise, validate_name
+from .crate_names import normalise, validate_name
 from .read_ahead import ReadAhead, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url

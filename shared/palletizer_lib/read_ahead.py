@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 
 from .errors import PalletizerError
-from .names import is_valid_name
+from .crate_names import is_valid_name
 from .versions import Version, parse_version
 
 LINES = 3

@@ -25,7 +25,7 @@ from .layout import Layout
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import cached_summaries, check_new_name
-from .names import index_path, normalise, validate_name
+from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
 from .versions import Version, parse_version

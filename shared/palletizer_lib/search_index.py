@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .names import normalise
+from .crate_names import normalise
 from .sqlite_store import SqliteStore
 
 SCHEMA = """

@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from .config import DEFAULT_MAX_CRATE_SIZE
 from .errors import UpstreamError
-from .names import index_path
+from .crate_names import index_path
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0

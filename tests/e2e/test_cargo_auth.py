@@ -10,7 +10,7 @@ import requests
 
 from palletizer_lib.access import FAILURE_WINDOW
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.e2e.cargo import REGISTRY, Cargo, write_crate
 from tests.e2e.graph import reg

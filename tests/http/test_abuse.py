@@ -19,7 +19,7 @@ import pytest
 import requests
 from waitress.adjustments import Adjustments
 
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata

@@ -21,7 +21,7 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
+from palletizer_services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 from tests.http.support import read_response
 from tests.listening import get_request, over_tls, palletizer_all, write_config
 from tests.server import free_port, palletizer, running_process

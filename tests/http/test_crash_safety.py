@@ -12,7 +12,7 @@ import requests
 from dulwich.repo import Repo
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from tests.crash_server import STEPS

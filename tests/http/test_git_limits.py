@@ -12,7 +12,7 @@ import pytest
 import requests
 from dulwich.protocol import pkt_line
 
-from services.index.git import MAX_HAVES, MAX_NEGOTIATION_BYTES, MAX_PKT_LINES, MAX_SHALLOWS, MAX_WANTS
+from palletizer_services.index.git import MAX_HAVES, MAX_NEGOTIATION_BYTES, MAX_PKT_LINES, MAX_SHALLOWS, MAX_WANTS
 from tests.http.support import Live, assert_error
 
 UPLOAD_REQUEST = "application/x-git-upload-pack-request"

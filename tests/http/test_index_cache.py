@@ -6,7 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 from palletizer_lib.config import ServedUrls
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate
 from tests.http.support import Live

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.cratekit import publish_body
 from tests.http.test_shutdown import started_publish, wait_until_refusing

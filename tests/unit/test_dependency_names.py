@@ -9,7 +9,7 @@ import pytest
 from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
 from palletizer_lib.errors import InvalidCrate
 from palletizer_lib.index_entry import entry_from_manifest, entry_from_metadata
-from palletizer_lib.names import validate_dependency_name
+from palletizer_lib.crate_names import validate_dependency_name
 from palletizer_lib.registry import Registry
 from tests.cratekit import dep, make_crate, metadata
 

@@ -26,11 +26,11 @@ from palletizer_lib.access import Access
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
-from services import all as all_services
+from palletizer_services import all as all_services
 from tests.cratekit import make_crate, metadata
 from tests.files import tree
 from tests.server import issue_token

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.front import front_server, nginx_conf
+from palletizer_services.front import front_server, nginx_conf
 
 UPSTREAMS = {"index_url": "http://index:8000", "api_url": "http://api:8000", "files_url": "http://files:8000"}
 

@@ -10,7 +10,7 @@ from dulwich.protocol import pkt_line
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import BadRequest
 from palletizer_lib.registry import Registry
-from services.index.git import Deadline, bounded_request, read_request, upload_pack
+from palletizer_services.index.git import Deadline, bounded_request, read_request, upload_pack
 from tests.cratekit import make_crate, metadata
 
 

@@ -30,7 +30,7 @@ from palletizer_lib.errors import PalletizerError
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_publish_body, parse_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
-from services import all as all_services
+from palletizer_services import all as all_services
 from tests.cratekit import dep, gzip_tar, make_crate, metadata
 from tests.files import tree
 from tests.server import issue_token

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from palletizer_lib import index_cache
 from palletizer_lib.index_cache import IndexCache, load_file
 from palletizer_lib.index_entry import parse_lines
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import atomic_write
 from tests.cratekit import make_crate, metadata

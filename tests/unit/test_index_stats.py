@@ -5,7 +5,7 @@ import json
 import pytest
 
 from palletizer_lib.index_stats import IndexSize, IndexStats
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate
 

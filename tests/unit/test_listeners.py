@@ -1,10 +1,10 @@
-"""Reading and checking the server's listeners (palletizer_lib.listeners)."""
+"""Reading and checking the server's listeners (palletizer_lib.listener_config)."""
 
 from pathlib import Path
 
 import pytest
 
-from palletizer_lib.listeners import (ListenerError, configured_listeners, default_public_url, load_listeners,
+from palletizer_lib.listener_config import (ListenerError, configured_listeners, default_public_url, load_listeners,
                                       parse_address)
 
 

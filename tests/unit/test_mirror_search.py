@@ -6,7 +6,7 @@ from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.mirror import cached_entries, encode_cached
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import CrateSummary, Registry
 from tests.cratekit import make_crate, metadata
 

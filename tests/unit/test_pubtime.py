@@ -14,7 +14,7 @@ from palletizer_lib.errors import AlreadyPublished
 from palletizer_lib.export import export_static
 from palletizer_lib.importer import import_directory
 from palletizer_lib.index_entry import parse_lines, pubtime, pubtime_seconds
-from palletizer_lib.names import index_path
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.cratekit import make_crate, metadata
 

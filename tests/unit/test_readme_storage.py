@@ -17,7 +17,7 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.readme import render_readme
 from palletizer_lib.registry import Registry
-from services import all as all_services
+from palletizer_services import all as all_services
 from tests.cratekit import make_crate, metadata
 from tests.server import issue_token, palletizer
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services import serve
+from palletizer_services import serve
 
 
 def test_defaults() -> None:

@@ -9,8 +9,8 @@ from falcon.routing import CompiledRouter
 from palletizer_lib.access import Access
 from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
-from services.metrics import METRICS_PATH, MetricsResource, collectors
-from services.observe import Observer, log_unexpected_error
+from palletizer_services.metrics import METRICS_PATH, MetricsResource, collectors
+from palletizer_services.observe import Observer, log_unexpected_error
 
 GIT_PREFIX = "/git/"
 READ_PREFIXES = ("/index/", "/files/", GIT_PREFIX)

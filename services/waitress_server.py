@@ -34,9 +34,9 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
 from palletizer_lib.errors import Forbidden, PalletizerError
-from palletizer_lib.listeners import Listener
-from services.bodies import BodyPolicy
-from services.http import error_body
+from palletizer_lib.listener_config import Listener
+from palletizer_services.bodies import BodyPolicy
+from palletizer_services.service import error_body
 
 HANDSHAKE_TIMEOUT = 10.0
 RELAY_CHUNK = 64 * 1024
