@@ -30,7 +30,7 @@ from palletizer_lib.index_entry import dump_lines, entry_from_metadata, pubtime
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import CONFIG_JSON, Registry, max_version
 from palletizer_lib.storage import atomic_write
-from tests.cratekit import crate_for
+from tests.support.cratekit import crate_for
 
 PUBLISHER = "seeder"
 ADDRESS = "127.0.0.1"

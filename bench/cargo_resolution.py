@@ -11,9 +11,9 @@ from bench.common import Context, alternate, free_port, front, median, nginx, pa
 from bench.seed import crate_names, entry_metadata, no_fsync, own_index
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for
-from tests.e2e.cargo import Cargo, write_crate
-from tests.e2e.graph import reg
+from tests.support.cratekit import crate_for
+from tests.support.cargo import Cargo, write_crate
+from tests.support.graph import reg
 
 CRATES = 200
 FANOUT = 4

@@ -7,7 +7,7 @@ from bench.common import Context, alternate, free_port, front, median, nginx, pa
 from bench.seed import no_fsync
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 SIZES = {"10 KiB": 10 * 1024, "1 MiB": 1024 * 1024, "10 MiB": 10 * 1024 * 1024}
 CONNECTIONS = 8

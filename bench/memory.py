@@ -13,8 +13,8 @@ from bench.index_serving import CRATES, VERSIONS, index_paths
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import metadata
-from tests.server import issue_token
+from tests.support.cratekit import metadata
+from tests.support.server import issue_token
 
 LOAD_CONNECTIONS = 64
 # The largest crate the default limit (10 MiB) takes, less room for the tar and gzip framing.

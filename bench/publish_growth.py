@@ -12,8 +12,8 @@ from bench.common import BIN, Context, alternate, median, palletizer, report
 from bench.seed import crate_names, entry_metadata
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for
-from tests.server import issue_token
+from tests.support.cratekit import crate_for
+from tests.support.server import issue_token
 
 SIZES = (10, 1000, 10_000)
 PER_ROUND = 4

@@ -16,7 +16,7 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.readme import render_readme
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS_PER_ROUND = 20

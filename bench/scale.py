@@ -25,9 +25,9 @@ from bench.publish_growth import fresh_names
 from bench.seed import crate_names, entry_metadata
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for
-from tests.e2e.cargo import REGISTRY, Cargo
-from tests.server import issue_token
+from tests.support.cratekit import crate_for
+from tests.support.cargo import REGISTRY, Cargo
+from tests.support.server import issue_token
 
 DEFAULT_SIZES = (100, 20_000, 100_000)
 LIMIT = float(os.environ.get("BENCH_SCALE_LIMIT", "120"))

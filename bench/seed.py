@@ -14,7 +14,7 @@ from unittest import mock
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import is_valid_name, normalise
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for, dep, metadata
+from tests.support.cratekit import crate_for, dep, metadata
 
 SYLLABLES = ("ser", "de", "to", "kio", "rand", "core", "log", "http", "hy", "per", "syn", "quo", "te", "proc",
              "ma", "cro", "fu", "tures", "byte", "s", "reg", "ex", "clap", "an", "yhow", "thiser", "ror", "par",

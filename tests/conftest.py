@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.server import running_server
+from tests.support.server import running_server
 
 # `make test`: few examples, the same ones every run. `make fuzz` (HYPOTHESIS_PROFILE=fuzz): many, random.
 settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None,

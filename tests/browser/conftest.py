@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from palletizer_lib.config import RegistryConfig
-from tests.http.support import Live, serve_live
-from tests.showcase import publish_showcase
+from tests.support.http import Live, serve_live
+from tests.support.showcase import publish_showcase
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Viewport, open_page, screenshot
-from tests.http.support import Live
-from tests.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, YANKED
+from tests.support.http import Live
+from tests.support.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, YANKED
 
 
 def fits_the_screen(page: Page, viewport: Viewport) -> None:

@@ -22,10 +22,10 @@ import requests
 
 from palletizer_lib.accounts import TOKEN_PREFIX
 from tests.compose.readme_commands import readme_compose_commands, run_as_written
-from tests.cratekit import make_crate, publish_body
-from tests.e2e.cargo import REGISTRY, Cargo
-from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import free_port
+from tests.support.cratekit import make_crate, publish_body
+from tests.support.cargo import REGISTRY, Cargo
+from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"

@@ -8,7 +8,7 @@ import tarfile
 import tomllib
 from pathlib import Path
 
-from tests.cratekit import gzip_tar
+from tests.support.cratekit import gzip_tar
 
 CORPUS = Path(os.environ.get("PALLETIZER_CORPUS_DIR", "/usr/share/cargo/registry"))
 SOURCES = sorted(p for p in CORPUS.glob("*") if (p / "Cargo.toml").is_file()) if CORPUS.is_dir() else []

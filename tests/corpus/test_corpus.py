@@ -16,7 +16,7 @@ import pytest
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
-from tests.server import palletizer, running_server
+from tests.support.server import palletizer, running_server
 
 MINIMUM = int(os.environ.get("PALLETIZER_CORPUS_MIN", "0"))
 REQUIRED = {"memchr", "cfg-if", "hashbrown", "getrandom", "bitflags", "adler", "rustix", "linux-raw-sys",

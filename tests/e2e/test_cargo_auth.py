@@ -12,9 +12,9 @@ from palletizer_lib.access import FAILURE_WINDOW
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
-from tests.e2e.graph import reg
-from tests.server import palletizer, running_server
+from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.graph import reg
+from tests.support.server import palletizer, running_server
 
 
 @dataclass

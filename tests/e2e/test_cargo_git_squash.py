@@ -8,9 +8,9 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import Cargo, write_crate
-from tests.e2e.graph import reg
-from tests.server import issue_token, running_server
+from tests.support.cargo import Cargo, write_crate
+from tests.support.graph import reg
+from tests.support.server import issue_token, running_server
 
 
 def _lib(root: Path, version: str) -> Path:

@@ -13,8 +13,8 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
-from tests.server import issue_token, running_server
+from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.server import issue_token, running_server
 
 LIB = '[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\nlicense = "MIT"\ndescription = "d"\n'
 WORKSPACE = (

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import pack
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
-from tests.server import issue_token, palletizer, running_server
-from tests.static_upstream import StaticUpstream, upstream_dep
+from tests.support.cratekit import pack
+from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.server import issue_token, palletizer, running_server
+from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 REPLACE = f'\n[source.crates-io]\nreplace-with = "{REGISTRY}"\n'
 

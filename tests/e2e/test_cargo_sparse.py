@@ -12,10 +12,10 @@ import requests
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
-from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import issue_token, palletizer, running_server
+from tests.support.cratekit import make_crate
+from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
+from tests.support.server import issue_token, palletizer, running_server
 
 
 class Env:

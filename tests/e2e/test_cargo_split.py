@@ -7,9 +7,9 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import REGISTRY, Cargo
-from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.server import issue_token, running_split
+from tests.support.cargo import REGISTRY, Cargo
+from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
+from tests.support.server import issue_token, running_split
 
 
 @pytest.fixture(scope="module")

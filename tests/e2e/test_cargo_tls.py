@@ -8,11 +8,11 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import Cargo, write_crate
-from tests.e2e.graph import reg
-from tests.listening import palletizer_all, write_config
-from tests.server import free_port, issue_token, running_process
-from tests.tls import CertificateAuthority
+from tests.support.cargo import Cargo, write_crate
+from tests.support.graph import reg
+from tests.support.listening import palletizer_all, write_config
+from tests.support.server import free_port, issue_token, running_process
+from tests.support.tls import CertificateAuthority
 
 
 @dataclass

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import Cargo
-from tests.e2e.graph import EXPECTED_OUTPUT, publish_graph, write_app
-from tests.server import issue_token, palletizer, running_server
+from tests.support.cargo import Cargo
+from tests.support.graph import EXPECTED_OUTPUT, publish_graph, write_app
+from tests.support.server import issue_token, palletizer, running_server
 
 
 def test_cargo_publishes_and_builds_against_two_workers(tmp_path: Path) -> None:

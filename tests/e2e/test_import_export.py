@@ -16,9 +16,9 @@ import requests
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
-from tests.e2e.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
-from tests.server import free_port, issue_token, palletizer, running_server
+from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
+from tests.support.server import free_port, issue_token, palletizer, running_server
 
 # What each library of the graph needs to be built (normal and build dependencies on the registry).
 NEEDS = {"middle": {"base_util", "ab", "x", "abc", "build-helper"}}

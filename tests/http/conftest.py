@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from palletizer_lib.config import RegistryConfig
-from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, serve_live
+from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, serve_live
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from waitress.adjustments import Adjustments
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.http.support import Live, assert_error, read_response
+from tests.support.cratekit import make_crate, metadata
+from tests.support.http import Live, assert_error, read_response
 
 WORKER_THREADS = 8  # palletizer-all's default --threads
 
@@ -34,7 +34,7 @@ def connect(live: Live, timeout: float = 10) -> socket.socket:
 
 
 def server_log(live: Live) -> str:
-    """What palletizer-all printed so far (tests.server.running_service's log file)."""
+    """What palletizer-all printed so far (tests.support.server.running_service's log file)."""
     return (live.data.parent / f"palletizer-all-{urlsplit(live.url).port}.log").read_text()
 
 

@@ -5,9 +5,9 @@ import requests
 
 from palletizer_lib.config import CRATES_IO_INDEX
 from palletizer_lib.publish_body import encode_publish_body
-from tests.cratekit import crate_for, dep, metadata, publish_body
-from tests.http.support import Live, assert_error
-from tests.server import issue_token
+from tests.support.cratekit import crate_for, dep, metadata, publish_body
+from tests.support.http import Live, assert_error
+from tests.support.server import issue_token
 
 
 def owner_logins(live: Live, name: str) -> list[str]:

@@ -19,9 +19,9 @@ from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_services.api.app import max_publish_body
 from palletizer_lib.config import CRATES_IO_INDEX
-from tests.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
-from tests.http.support import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
-from tests.unit import archives
+from tests.support.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
+from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
+from tests.support import archives
 
 
 def u32(n: int) -> bytes:

@@ -23,8 +23,8 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.server import BIN, issue_token, running_server
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import BIN, issue_token, running_server
 
 SHARED = ("shared-a", "shared-b", "shared-c")
 KINDS = ("thread",) * 3 + ("process",) * 3 + ("cli",) * 2

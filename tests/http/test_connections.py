@@ -22,10 +22,10 @@ import pytest
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from palletizer_services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
-from tests.http.support import read_response
-from tests.listening import get_request, over_tls, palletizer_all, write_config
-from tests.server import free_port, palletizer, running_process
-from tests.tls import CertificateAuthority
+from tests.support.http import read_response
+from tests.support.listening import get_request, over_tls, palletizer_all, write_config
+from tests.support.server import free_port, palletizer, running_process
+from tests.support.tls import CertificateAuthority
 
 PER_CLIENT = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 HEALTH = get_request("/health")

@@ -15,9 +15,9 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.crash_server import STEPS
-from tests.cratekit import make_crate, metadata
-from tests.server import free_port, issue_token, palletizer, running_process, running_service
+from tests.support.crash_server import STEPS
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import free_port, issue_token, palletizer, running_process, running_service
 
 def _publish(url: str, token: str, body: bytes) -> requests.Response:
     return requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=30)
@@ -28,7 +28,7 @@ def _crash_while_publishing(data: Path, step: str, token: str, body: bytes) -> i
     would commit a new config.json, whose sync would repair the registry instead of the startup)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "tests.crash_server", step, "--data", str(data), "--listen", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "tests.support.crash_server", step, "--data", str(data), "--listen", f"127.0.0.1:{port}"]
     with running_process(command, f"{url}/health", data.parent / f"crash-{step}.log") as process:
         with pytest.raises(requests.ConnectionError):
             _publish(url, token, body)

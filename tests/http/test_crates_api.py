@@ -6,8 +6,8 @@ import hashlib
 import pytest
 import requests
 
-from tests.cratekit import dep
-from tests.http.support import Live, assert_error
+from tests.support.cratekit import dep
+from tests.support.http import Live, assert_error
 
 # The keys of crates.io's documents (crates.io's `EncodableCrate`, `EncodableVersion`, `EncodableDependency`).
 CRATE_KEYS = {"id", "name", "updated_at", "versions", "keywords", "categories", "badges", "created_at", "downloads",

@@ -5,7 +5,7 @@ import os
 import pytest
 import requests
 
-from tests.http.support import SENTINEL, Live, assert_error, sha256
+from tests.support.http import SENTINEL, Live, assert_error, sha256
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import requests
 from dulwich.protocol import pkt_line
 
-from tests.http.support import Live
+from tests.support.http import Live
 
 UPLOAD_REQUEST = "application/x-git-upload-pack-request"
 

@@ -13,7 +13,7 @@ import requests
 from dulwich.protocol import pkt_line
 
 from palletizer_services.index.git import MAX_HAVES, MAX_NEGOTIATION_BYTES, MAX_PKT_LINES, MAX_SHALLOWS, MAX_WANTS
-from tests.http.support import Live, assert_error
+from tests.support.http import Live, assert_error
 
 UPLOAD_REQUEST = "application/x-git-upload-pack-request"
 CAPABILITIES = b" multi_ack_detailed side-band-64k thin-pack ofs-delta"

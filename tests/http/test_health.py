@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.http.support import assert_error
+from tests.support.http import assert_error
 
 
 def test_health_is_ok(server: tuple[str, Path]) -> None:

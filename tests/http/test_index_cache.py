@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from palletizer_lib.config import ServedUrls
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
-from tests.http.support import Live
-from tests.server import palletizer
+from tests.support.cratekit import make_crate
+from tests.support.http import Live
+from tests.support.server import palletizer
 
 
 def yanked(live: Live, name: str) -> list[bool]:

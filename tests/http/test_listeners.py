@@ -14,10 +14,10 @@ import requests
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.http.support import assert_error
-from tests.listening import get_request, over_tcp, over_tls, over_unix, palletizer_all, write_config
-from tests.server import free_port, running_process
-from tests.tls import CertificateAuthority, ServerCert
+from tests.support.http import assert_error
+from tests.support.listening import get_request, over_tcp, over_tls, over_unix, palletizer_all, write_config
+from tests.support.server import free_port, running_process
+from tests.support.tls import CertificateAuthority, ServerCert
 
 
 @dataclass
@@ -152,7 +152,7 @@ def test_the_app_sees_the_real_client_address_on_every_listener(
         {"address": f"127.0.0.1:{tls}", "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
         {"address": f"127.0.0.1:{plain}"},
     ])
-    command = [sys.executable, "-m", "tests.remote_addr_app", "--config", str(config)]
+    command = [sys.executable, "-m", "tests.support.remote_addr_app", "--config", str(config)]
     with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         seen_tls = json.loads(over_tls(tls, ca.pem, get_request("/")).body)
         seen_plain = json.loads(over_tcp(plain, get_request("/")).body)
@@ -261,6 +261,6 @@ def test_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
         dead.bind(str(path))
     plain = free_port()
     config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
-    command = [sys.executable, "-m", "tests.remote_addr_app", "--config", str(config)]
+    command = [sys.executable, "-m", "tests.support.remote_addr_app", "--config", str(config)]
     with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         assert over_unix(path, get_request("/")).status == 200

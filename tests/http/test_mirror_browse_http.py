@@ -9,9 +9,9 @@ import requests
 
 from palletizer_lib.mirror import encode_cached
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.server import palletizer, running_server
-from tests.static_upstream import StaticUpstream, upstream_dep
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import palletizer, running_server
+from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
 def _yank_upstream(upstream: StaticUpstream, path: str, version: str) -> None:

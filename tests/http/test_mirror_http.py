@@ -7,9 +7,9 @@ from pathlib import Path
 import requests
 
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.server import palletizer, running_server
-from tests.static_upstream import StaticUpstream, upstream_dep
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import palletizer, running_server
+from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
 def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> None:

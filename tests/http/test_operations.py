@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import publish_body
-from tests.server import BIN, issue_token, running_server, running_service, running_split
+from tests.support.cratekit import publish_body
+from tests.support.server import BIN, issue_token, running_server, running_service, running_split
 
 Samples = dict[tuple[str, frozenset], float]
 PROGRAMS = ("palletizer-all", "palletizer-api", "palletizer-index", "palletizer-files")

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.http.support import Live, assert_error
+from tests.support.http import Live, assert_error
 
 DIGITS = "9" * 5000
 SECRET_QUERY = "query-secret-5c1e"

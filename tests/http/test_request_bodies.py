@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.cratekit import publish_body
-from tests.http.support import Live, RawResponse, assert_error, read_response
-from tests.server import issue_token
+from tests.support.cratekit import publish_body
+from tests.support.http import Live, RawResponse, assert_error, read_response
+from tests.support.server import issue_token
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.http.support import Live, assert_error
+from tests.support.http import Live, assert_error
 
 BULK = 105
 CRATES = {

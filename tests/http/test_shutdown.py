@@ -18,9 +18,9 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import publish_body
-from tests.http.support import read_response
-from tests.server import BIN, free_port, issue_token, palletizer, running_process
+from tests.support.cratekit import publish_body
+from tests.support.http import read_response
+from tests.support.server import BIN, free_port, issue_token, palletizer, running_process
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 

@@ -14,9 +14,9 @@ from dulwich.repo import Repo
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, publish_body
-from tests.http.support import assert_error
-from tests.server import BIN, Split, issue_token, palletizer, running_service, running_split
+from tests.support.cratekit import make_crate, publish_body
+from tests.support.http import assert_error
+from tests.support.server import BIN, Split, issue_token, palletizer, running_service, running_split
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from tests.http.support import Live
-from tests.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, MACROS, YANKED, publish_showcase
+from tests.support.http import Live
+from tests.support.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, MACROS, YANKED, publish_showcase
 
 
 class Elements(HTMLParser):

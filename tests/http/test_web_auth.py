@@ -7,9 +7,9 @@ import requests
 
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.layout import Layout
-from tests.http.support import Live, assert_error
-from tests.server import issue_token
-from tests.showcase import CORE, FORKLIFT, publish_showcase
+from tests.support.http import Live, assert_error
+from tests.support.server import issue_token
+from tests.support.showcase import CORE, FORKLIFT, publish_showcase
 
 COOKIE = "palletizer_token"
 

@@ -19,12 +19,12 @@ import requests
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import publish_body
+from tests.support.cratekit import publish_body
 from tests.http.test_shutdown import started_publish, wait_until_refusing
-from tests.http.support import read_response
-from tests.listening import get_request, over_tls, palletizer_all, write_config
-from tests.server import BIN, free_port, issue_token, palletizer, running_process
-from tests.tls import CertificateAuthority
+from tests.support.http import read_response
+from tests.support.listening import get_request, over_tls, palletizer_all, write_config
+from tests.support.server import BIN, free_port, issue_token, palletizer, running_process
+from tests.support.tls import CertificateAuthority
 
 ATTEMPTS = 400
 STARTED = re.compile(r"\[(\d+)\] palletizer\.workers INFO worker (\d+) started \(pid (\d+)\)")

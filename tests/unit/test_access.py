@@ -18,7 +18,7 @@ from palletizer_lib.errors import (
     Unauthorized,
 )
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 ADDRESS = "10.0.0.1"
 

@@ -12,7 +12,7 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.git_index import BRANCH
 from palletizer_lib.registry import Registry
-from tests.files import tree
+from tests.support.files import tree
 
 COUNT = 50
 PUBLISHED = 1_700_000_000.0

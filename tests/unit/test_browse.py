@@ -10,7 +10,7 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import NotFound
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for, dep, make_crate, metadata
+from tests.support.cratekit import crate_for, dep, make_crate, metadata
 
 
 def publish(registry: Registry, catalog: Catalog, name: str, version: str, when: float, **fields: object) -> None:

@@ -10,8 +10,8 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.server import issue_token, palletizer, running_server
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import issue_token, palletizer, running_server
 
 
 def test_records_described_fields_once_and_counts_downloads(tmp_path: Path) -> None:

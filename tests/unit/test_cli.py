@@ -12,8 +12,8 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.layout import Layout
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
-from tests.server import BIN, palletizer
+from tests.support.cratekit import make_crate
+from tests.support.server import BIN, palletizer
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.errors import Unauthorized
-from tests.cratekit import make_crate
-from tests.server import palletizer
+from tests.support.cratekit import make_crate
+from tests.support.server import palletizer
 
 
 @pytest.fixture

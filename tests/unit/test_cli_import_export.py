@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cratekit import make_crate
-from tests.server import BIN, palletizer
-from tests.terminal import run_on_terminal
+from tests.support.cratekit import make_crate
+from tests.support.server import BIN, palletizer
+from tests.support.terminal import run_on_terminal
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import shlex
 import yaml
 
 from tests.compose.readme_commands import readme_compose_commands
-from tests.server import ROOT
+from tests.support.server import ROOT
 
 
 def test_healthchecks_are_shell_strings() -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from palletizer_lib.crate_file import MANIFEST_LIMIT, checksum, crate_identity, read_manifest
 from palletizer_lib.errors import InvalidCrate
-from tests.cratekit import make_crate
-from tests.unit.archives import manifest, tar_gz
+from tests.support.cratekit import make_crate
+from tests.support.archives import manifest, tar_gz
 
 LIMIT = 10 * 1024 * 1024
 

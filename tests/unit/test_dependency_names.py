@@ -11,7 +11,7 @@ from palletizer_lib.errors import InvalidCrate
 from palletizer_lib.index_entry import entry_from_manifest, entry_from_metadata
 from palletizer_lib.crate_names import validate_dependency_name
 from palletizer_lib.registry import Registry
-from tests.cratekit import dep, make_crate, metadata
+from tests.support.cratekit import dep, make_crate, metadata
 
 CKSUM = "cd" * 32
 OTHER = "https://other.example/index"

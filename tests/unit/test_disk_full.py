@@ -31,9 +31,9 @@ from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
 from palletizer_services import all as all_services
-from tests.cratekit import make_crate, metadata
-from tests.files import tree
-from tests.server import issue_token
+from tests.support.cratekit import make_crate, metadata
+from tests.support.files import tree
+from tests.support.server import issue_token
 
 BEHIND = "the served index files are behind the git index (a write was interrupted)"
 

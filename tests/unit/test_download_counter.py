@@ -13,8 +13,8 @@ from palletizer_lib.download_counter import DownloadCounter
 from palletizer_lib.errors import StorageError
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
-from tests.server import palletizer, running_server, running_service
+from tests.support.cratekit import make_crate
+from tests.support.server import palletizer, running_server, running_service
 
 
 def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from palletizer_lib.errors import BadRequest, Conflict, StorageError
 from palletizer_lib.export import MANIFEST, export_static
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.support.cratekit import make_crate
 
 
 def files(root: Path) -> dict[str, bytes]:

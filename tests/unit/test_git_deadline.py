@@ -11,7 +11,7 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import BadRequest
 from palletizer_lib.registry import Registry
 from palletizer_services.index.git import Deadline, bounded_request, read_request, upload_pack
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 
 def _registry(tmp_path: Path) -> tuple[str, bytes]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 
 def test_a_fresh_registry_is_healthy(registry: Registry) -> None:

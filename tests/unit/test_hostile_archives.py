@@ -22,9 +22,9 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import BadRequest, PalletizerError
 from palletizer_lib.importer import REFUSED, import_directory
 from palletizer_lib.registry import Registry
-from tests.cratekit import gzip_tar, metadata
-from tests.files import tree
-from tests.unit.archives import gzip_bomb, manifest, special_member, tar_gz
+from tests.support.cratekit import gzip_tar, metadata
+from tests.support.files import tree
+from tests.support.archives import gzip_bomb, manifest, special_member, tar_gz
 
 GOOD = {"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0"), "evil-1.0.0/src/lib.rs": b""}
 ABSOLUTE = f"/tmp/palletizer-evil-{uuid.uuid4().hex}"

@@ -31,10 +31,10 @@ from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_p
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
 from palletizer_services import all as all_services
-from tests.cratekit import dep, gzip_tar, make_crate, metadata
-from tests.files import tree
-from tests.server import issue_token
-from tests.unit.archives import manifest
+from tests.support.cratekit import dep, gzip_tar, make_crate, metadata
+from tests.support.files import tree
+from tests.support.server import issue_token
+from tests.support.archives import manifest
 
 T = TypeVar("T")
 UNPACKED_LIMIT = 1024 * 1024

@@ -9,7 +9,7 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import NotFound
 from palletizer_lib.importer import ADDED, REFUSED, SKIPPED, ImportReport, dependency_order, import_directory
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.support.cratekit import make_crate
 
 OWN_INDEX = "sparse+http://registry.test/index/"   # the `registry` fixture's own index
 

@@ -10,7 +10,7 @@ from palletizer_lib.index_entry import parse_lines
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import atomic_write
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 
 def publish(registry: Registry, name: str, version: str = "1.0.0") -> None:

@@ -9,7 +9,7 @@ from palletizer_lib.errors import InvalidCrate
 from palletizer_lib.index_entry import (
     cargo_req, dump_line, dump_lines, entry_from_manifest, entry_from_metadata, make_entry, parse_lines,
 )
-from tests.cratekit import dep, metadata
+from tests.support.cratekit import dep, metadata
 
 CKSUM = "ab" * 32
 OWN_URLS = ["sparse+http://registry.test/index/", "http://registry.test/git/index"]

@@ -7,7 +7,7 @@ import pytest
 from palletizer_lib.index_stats import IndexSize, IndexStats
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.support.cratekit import make_crate
 
 
 def _stats(registry: Registry) -> IndexStats:

@@ -9,7 +9,7 @@ from dulwich.repo import Repo
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import RegistryExists
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 WRITERS = 4
 VERSIONS_EACH = 5

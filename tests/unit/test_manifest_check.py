@@ -9,7 +9,7 @@ from palletizer_lib.config import CRATES_IO_INDEX
 from palletizer_lib.errors import InvalidCrate
 from palletizer_lib.index_entry import entry_from_metadata
 from palletizer_lib.manifest import check_manifest_matches, normalise_req
-from tests.cratekit import dep, manifest_for, metadata
+from tests.support.cratekit import dep, manifest_for, metadata
 
 OWN = ["sparse+http://registry.test/index/", "http://registry.test/git/index"]
 CKSUM = "ab" * 32

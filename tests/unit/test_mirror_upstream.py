@@ -16,10 +16,10 @@ from palletizer_lib.layout import MIRROR_LOCK_STRIPES
 from palletizer_lib.mirror import _PENDING, MISSING_TTL, WRITER, Mirror, MirrorStats, allow_name
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream import Upstream, download_url
-from tests.cratekit import make_crate, metadata
-from tests.server import BIN, palletizer
-from tests.static_upstream import StaticUpstream
-from tests.terminal import run_on_terminal
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import BIN, palletizer
+from tests.support.static_upstream import StaticUpstream
+from tests.support.terminal import run_on_terminal
 
 
 class Clock:

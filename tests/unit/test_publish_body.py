@@ -7,7 +7,7 @@ import pytest
 
 from palletizer_lib.errors import BadRequest
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body, parse_publish_body
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 
 def frame(meta: bytes, crate: bytes) -> bytes:

@@ -16,7 +16,7 @@ from palletizer_lib.importer import import_directory
 from palletizer_lib.index_entry import parse_lines, pubtime, pubtime_seconds
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 FIRST = 1_767_225_600.9       # 2026-01-01T00:00:00.9Z
 LATER = 1_767_312_000.0       # 2026-01-02T00:00:00Z

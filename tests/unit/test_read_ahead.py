@@ -9,8 +9,8 @@ from palletizer_lib.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats, allow
 from palletizer_lib.read_ahead import likely_next
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream import Upstream
-from tests.cratekit import make_crate, metadata
-from tests.static_upstream import StaticUpstream, upstream_dep
+from tests.support.cratekit import make_crate, metadata
+from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
 def _entry(vers: str, *deps: dict, yanked: bool = False) -> dict:

@@ -18,8 +18,8 @@ from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.readme import render_readme
 from palletizer_lib.registry import Registry
 from palletizer_services import all as all_services
-from tests.cratekit import make_crate, metadata
-from tests.server import issue_token, palletizer
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import issue_token, palletizer
 
 README = "# Stored\n\nSome *emphasis* and a [link](https://example.org/x).\n"
 

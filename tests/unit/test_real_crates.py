@@ -14,7 +14,7 @@ import pytest
 
 from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import dep, gzip_tar, metadata
+from tests.support.cratekit import dep, gzip_tar, metadata
 
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 SOURCES = sorted(p for p in DEBIAN_REGISTRY.glob("*") if (p / "Cargo.toml").is_file()) \

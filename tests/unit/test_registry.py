@@ -13,8 +13,8 @@ from palletizer_lib.errors import AlreadyPublished, Conflict, Forbidden, Invalid
 from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for, dep, make_crate, metadata
-from tests.unit.archives import manifest, tar_gz
+from tests.support.cratekit import crate_for, dep, make_crate, metadata
+from tests.support.archives import manifest, tar_gz
 
 OTHER_REGISTRY = "https://other.example/index"
 

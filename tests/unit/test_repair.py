@@ -8,8 +8,8 @@ from pathlib import Path
 
 from palletizer_lib.index_cache import IndexCache
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
-from tests.server import palletizer
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import palletizer
 
 
 def _publish(registry: Registry, name: str, version: str) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate, metadata
+from tests.support.cratekit import make_crate, metadata
 
 
 def _publish(registry: Registry, name: str, vers: str, description: str) -> None:

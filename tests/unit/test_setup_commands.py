@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from tests.server import ROOT, palletizer, running_server
+from tests.support.server import ROOT, palletizer, running_server
 
 
 def test_the_banner_s_token_commands_work_as_printed(tmp_path: Path) -> None:

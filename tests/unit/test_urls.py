@@ -8,7 +8,7 @@ from dulwich.repo import Repo
 
 from palletizer_lib.config import RegistryConfig, ServedUrls
 from palletizer_lib.registry import Registry
-from tests.cratekit import make_crate
+from tests.support.cratekit import make_crate
 
 LISTEN = "http://127.0.0.1:8000"
 

@@ -1,10 +1,10 @@
-"""Hand-made .tar.gz archives for the cases `tests.cratekit.make_crate` cannot build."""
+"""Hand-made .tar.gz archives for the cases `tests.support.cratekit.make_crate` cannot build."""
 
 import gzip
 import io
 import tarfile
 
-from tests.cratekit import gzip_tar
+from tests.support.cratekit import gzip_tar
 
 
 def tar_gz(files: dict[str, bytes], *, directories: tuple[str, ...] = (),

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.http.support import RawResponse, read_response
-from tests.server import BIN
+from tests.support.http import RawResponse, read_response
+from tests.support.server import BIN
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_config(path: Path, listeners: list[dict]) -> Path:

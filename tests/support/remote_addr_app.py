@@ -1,6 +1,6 @@
 """A WSGI app that answers with what waitress told it about the client, served by `serve.run`.
 
-Run as `python -m tests.remote_addr_app --config FILE` to see what the product's app would see on each
+Run as `python -m tests.support.remote_addr_app --config FILE` to see what the product's app would see on each
 listener, without adding a route to the product.
 """
 

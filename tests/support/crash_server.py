@@ -1,6 +1,6 @@
 """`palletizer-all`, except that it SIGKILLs itself at one step of the next publish.
 
-`python -m tests.crash_server STEP palletizer-all-options...`: the steps are the moments a
+`python -m tests.support.crash_server STEP palletizer-all-options...`: the steps are the moments a
 publish can be interrupted, in order. Only the test harness patches the library this way; the
 product has no crash hooks.
 """

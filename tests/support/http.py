@@ -17,8 +17,8 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
-from tests.cratekit import crate_for, metadata
-from tests.server import issue_token, running_server
+from tests.support.cratekit import crate_for, metadata
+from tests.support.server import issue_token, running_server
 
 SMALL_MAX_CRATE_SIZE = 4096
 SENTINEL = b"PALLETIZER-OUTSIDE-SENTINEL-7c1f"

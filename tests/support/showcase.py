@@ -3,8 +3,8 @@ features, links, a yanked version, and a crate whose README tries to run script.
 
 import requests
 
-from tests.cratekit import dep
-from tests.http.support import Live
+from tests.support.cratekit import dep
+from tests.support.http import Live
 
 CRATES_IO = "https://github.com/rust-lang/crates.io-index"
 CORE = "pallet-core"

@@ -8,7 +8,7 @@ only the right mix of versions and features produces.
 
 from pathlib import Path
 
-from tests.e2e.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cargo import REGISTRY, Cargo, write_crate
 
 
 def _lib(name: str, version: str, body: str, extra_toml: str = "", files: dict[str, str] | None = None,

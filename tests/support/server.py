@@ -16,7 +16,7 @@ from palletizer_lib.accounts import Accounts
 from palletizer_lib.layout import Layout
 
 BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
