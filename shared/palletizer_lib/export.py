@@ -53,45 +53,55 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     config = static_config(base_url, api_url)
     _check_target(target)
     head = registry.git.head()
-    files = [(path, blob_id) for path, blob_id in registry.git.files(head) if path != CONFIG_JSON] if head else []
     before = _Manifest.load(target / MANIFEST)
-    after = _Manifest()
+    after = _Manifest(head.decode() if head else None)
+    files = before.index_files(after.head) or _git_files(registry, head)
+    root = str(registry.layout.root)
+    out = str(target)
     written = _write_if_changed(target / INDEX_DIR / CONFIG_JSON, config)
-    index_files = {target / INDEX_DIR / CONFIG_JSON}
-    crate_files: dict[Path, tuple[Path, str]] = {}
+    index_files = {f"{out}/{INDEX_DIR}/{CONFIG_JSON}"}
+    crate_files: dict[str, str] = {}
     for done, (path, blob_id) in enumerate(files, 1):
-        destination = target / INDEX_DIR / path
-        crates = before.crates_of(path, blob_id.decode(), destination)
+        destination = f"{out}/{INDEX_DIR}/{path}"
+        crates = before.crates_of(path, blob_id, destination)
         if crates is None:
-            content = registry.git.blob(blob_id)
-            written += _write_if_changed(destination, content)
+            content = registry.git.blob(blob_id.encode())
+            written += _write_if_changed(Path(destination), content)
             crates = [(str(registry.layout.crate_file(e["name"], e["vers"]).relative_to(registry.layout.root)),
                        e["cksum"]) for e in parse_lines(content)]
-        after.add_index(path, blob_id.decode(), destination, crates)
+        after.add_index(path, blob_id, destination, crates)
         index_files.add(destination)
         for relative, cksum in crates:
-            crate_files[target / relative] = (registry.layout.root / relative, cksum)
+            crate_files[relative] = cksum
         if progress is not None:
             progress("exporting the index", done, len(files))
-    for done, (destination, (source, cksum)) in enumerate(crate_files.items(), 1):
-        relative = str(destination.relative_to(target))
+    for done, (relative, cksum) in enumerate(crate_files.items(), 1):
+        destination = f"{out}/{relative}"
         if not before.holds_crate(relative, cksum, destination):
-            written += _copy_crate(source, destination, cksum)
+            written += _copy_crate(Path(root, relative), Path(destination), cksum)
         after.add_crate(relative, cksum, destination)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
-    removed = _remove_others(target / INDEX_DIR, index_files) + _remove_others(target / CRATES_DIR, set(crate_files))
+    removed = (_remove_others(f"{out}/{INDEX_DIR}", index_files)
+               + _remove_others(f"{out}/{CRATES_DIR}", {f"{out}/{r}" for r in crate_files}))
     if after.document != before.document:
         atomic_write(target / MANIFEST, json.dumps(after.document, separators=(",", ":")).encode())
     return ExportSummary(crates=len(files), versions=len(crate_files), written=written, removed=removed)
 
 
-class _Manifest:
-    """What an export wrote: index path -> [blob id, stamp, [[crate path, cksum], ...]] and
-    crate path -> [cksum, stamp], a stamp being a file's [size, modification time in ns]."""
+def _git_files(registry: Registry, head: bytes | None) -> list[tuple[str, str]]:
+    """The index files of commit `head` and their blob ids (hex), `config.json` left out."""
+    if head is None:
+        return []
+    return [(path, blob_id.decode()) for path, blob_id in registry.git.files(head) if path != CONFIG_JSON]
 
-    def __init__(self, document: dict | None = None) -> None:
-        self.document = document or {"index": {}, "crates": {}}
+
+class _Manifest:
+    """What an export wrote: the commit it exported (`head`), index path -> [blob id, stamp, [[crate path,
+    cksum], ...]] and crate path -> [cksum, stamp], a stamp being a file's [size, modification time in ns]."""
+
+    def __init__(self, head: str | None = None, document: dict | None = None) -> None:
+        self.document = document or {"head": head, "index": {}, "crates": {}}
 
     @classmethod
     def load(cls, path: Path) -> "_Manifest":
@@ -102,29 +112,41 @@ class _Manifest:
             return cls()
         if not isinstance(document, dict) or not all(isinstance(document.get(k), dict) for k in ("index", "crates")):
             return cls()
-        return cls(document)
+        return cls(document=document)
 
-    def crates_of(self, path: str, blob_id: str, destination: Path) -> list[tuple[str, str]] | None:
+    @property
+    def head(self) -> str | None:
+        """The commit this export is of."""
+        return self.document.get("head")
+
+    def index_files(self, head: str | None) -> list[tuple[str, str]]:
+        """The index files and blob ids of commit `head` if this is an export of it (so git need not be
+        walked), else an empty list."""
+        if head is None or self.head != head:
+            return []
+        return [(path, entry[0]) for path, entry in self.document["index"].items()]
+
+    def crates_of(self, path: str, blob_id: str, destination: str) -> list[tuple[str, str]] | None:
         """The crate files of index file `path` if the export holds blob `blob_id` there untouched."""
         entry = self.document["index"].get(path)
         if entry is None or entry[0] != blob_id or entry[1] != _stamp(destination):
             return None
         return [(relative, cksum) for relative, cksum in entry[2]]
 
-    def holds_crate(self, relative: str, cksum: str, destination: Path) -> bool:
+    def holds_crate(self, relative: str, cksum: str, destination: str) -> bool:
         """Whether the export wrote the crate file `relative` with `cksum` and it is untouched since."""
         return self.document["crates"].get(relative) == [cksum, _stamp(destination)]
 
-    def add_index(self, path: str, blob_id: str, destination: Path, crates: list[tuple[str, str]]) -> None:
+    def add_index(self, path: str, blob_id: str, destination: str, crates: list[tuple[str, str]]) -> None:
         self.document["index"][path] = [blob_id, _stamp(destination), [list(c) for c in crates]]
 
-    def add_crate(self, relative: str, cksum: str, destination: Path) -> None:
+    def add_crate(self, relative: str, cksum: str, destination: str) -> None:
         self.document["crates"][relative] = [cksum, _stamp(destination)]
 
 
-def _stamp(path: Path) -> list[int] | None:
+def _stamp(path: str) -> list[int] | None:
     try:
-        status = path.stat()
+        status = os.stat(path)
     except FileNotFoundError:
         return None
     return [status.st_size, status.st_mtime_ns]
@@ -174,17 +196,21 @@ def _copy_crate(source: Path, destination: Path, cksum: str) -> int:
     return 1
 
 
-def _remove_others(directory: Path, keep: set[Path]) -> int:
-    """Delete the files under `directory` not in `keep`, and the directories left empty; how many files."""
+def _remove_others(directory: str, keep: set[str]) -> int:
+    """Delete the files under `directory` (a path written with `/`) not in `keep`, and the directories
+    left empty; how many files."""
     removed = 0
+    emptied: set[str] = set()
     for root, dirs, files in os.walk(directory, topdown=False):
         for name in files:
-            path = Path(root) / name
+            path = f"{root}/{name}"
             if path not in keep:
-                remove_file(path)
+                remove_file(Path(path))
                 removed += 1
+                emptied.add(root)
         for name in dirs:
-            subdirectory = Path(root) / name
-            if not any(subdirectory.iterdir()):
-                subdirectory.rmdir()
+            subdirectory = f"{root}/{name}"
+            if subdirectory in emptied and not os.listdir(subdirectory):
+                os.rmdir(subdirectory)
+                emptied.add(root)
     return removed

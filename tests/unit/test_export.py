@@ -92,3 +92,29 @@ def test_a_file_changed_in_the_export_is_written_again(stocked: Registry, tmp_pa
     again = export_static(stocked, out, "http://static.test")
     assert (again.written, again.removed) == (2, 0)
     assert files(out) == exported
+
+
+def test_with_the_registry_unchanged_a_deleted_file_comes_back_and_a_stray_one_goes(stocked: Registry,
+                                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export_static(stocked, out, "http://static.test")
+    exported = files(out)
+    (out / "index" / "3" / "f" / "foo").unlink()
+    (out / "crates" / "stray").mkdir()
+    (out / "crates" / "stray" / "stray-1.0.0.crate").write_bytes(b"not exported")
+    again = export_static(stocked, out, "http://static.test")
+    assert (again.written, again.removed) == (1, 1)
+    assert files(out) == exported
+
+
+def test_an_export_after_a_change_follows_the_new_commit(stocked: Registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export_static(stocked, out, "http://static.test")
+    export_static(stocked, out, "http://static.test")
+    stocked.set_yanked("foo", "1.0.0", False)
+    stocked.remove("Bar_x", "0.1.0")
+    again = export_static(stocked, out, "http://static.test")
+    assert (again.written, again.removed) == (1, 2)
+    assert b'"yanked":false' in (out / "index" / "3" / "f" / "foo").read_bytes()
+    assert not (out / "crates" / "Bar_x").exists()
+    assert json.loads((out / MANIFEST).read_bytes())["head"] == stocked.git.head().decode()
