@@ -74,10 +74,15 @@ def flooded(tmp_path_factory: pytest.TempPathFactory, many_files: None) -> Itera
         yield Flooded(process, data, plain, tls_port, refusing, ca.pem)
 
 
+# How long one socket operation may take before the test calls the server hung: generous, since spooling
+# hundreds of MB of bodies on a shared machine takes a while.
+SOCKET_TIMEOUT = 60.0
+
+
 def connect_from(address: str, port: int) -> socket.socket:
     """A connection to 127.0.0.1:`port` from the loopback address `address`."""
     sock = socket.socket()
-    sock.settimeout(10)
+    sock.settimeout(SOCKET_TIMEOUT)
     sock.bind((address, 0))
     sock.connect(("127.0.0.1", port))
     return sock
