@@ -15,8 +15,8 @@ from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExist
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, import_directory, read_crate_file
 from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
-from .progress import ProgressBar
 from .operations import Operations
+from .progress import ProgressBar
 from .registry import Registry
 
 DEFAULT_DATA = "./data"

@@ -189,7 +189,7 @@ class Registry:
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
-        entry = entry_from_metadata(metadata, "")
+        entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
         self._check_crate_size(crate)
         packaged = read_packaged(crate, self._unpacked_limit(), (entry["name"], entry["vers"]))
