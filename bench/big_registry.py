@@ -1,6 +1,6 @@
 """Registries of up to 100,000 crates, written straight in the on-disk format in minutes.
 
-What the same crates published one by one through the web API would leave (`Access.publish`: crate file,
+What the same crates published one by one through the web API would leave (`Operations.publish`: crate file,
 index entry, summary, catalog row, owner, audit entry), except the git history: the whole index is ONE
 commit, its objects in one pack, as a squashed index would be. Paths, names, entries and summaries come
 from the library's own functions, so a change of format reaches the seed too; derived state kept elsewhere

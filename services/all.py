@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib.access import Access
+from palletizer_lib.composition import Site
 from palletizer_services import serve
 from palletizer_services.api import app as api
 from palletizer_services.files import app as files
@@ -15,11 +15,11 @@ from palletizer_services.index import app as index, git
 PROG = "palletizer-all"
 
 
-def create(access: Access) -> falcon.App:
+def create(site: Site) -> falcon.App:
     """The three services in one app."""
-    app = create_app(access, index_size=True, downloads=True)
+    app = create_app(site, index_size=True, downloads=True)
     for service in (api, index, files):
-        service.add_routes(app, access)
+        service.add_routes(app, site)
     return app
 
 

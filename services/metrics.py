@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from palletizer_lib.access import Access
-from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import Site
 from palletizer_lib.index_stats import IndexStats
+from palletizer_lib.stores import CatalogStore
 from palletizer_services.mirror_metrics import MirrorCollector
 
 METRICS_PATH = "/metrics"
@@ -50,7 +50,7 @@ class IndexSizeCollector:
 class DownloadsCollector:
     """Downloads per crate (all its versions), as recorded in the catalog."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: CatalogStore) -> None:
         self._catalog = catalog
 
     def collect(self) -> Iterator[Metric]:
@@ -62,7 +62,7 @@ class DownloadsCollector:
         yield family
 
 
-def collectors(access: Access, *, index_size: bool, downloads: bool) -> CollectorRegistry:
+def collectors(site: Site, *, index_size: bool, downloads: bool) -> CollectorRegistry:
     """What one app's `/metrics` reports: the per-process metrics, and the registry facts it owns."""
     registry = CollectorRegistry()
     for metric in (REQUESTS, LATENCY, PUBLISHES):
@@ -71,10 +71,10 @@ def collectors(access: Access, *, index_size: bool, downloads: bool) -> Collecto
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     if index_size:
-        registry.register(IndexSizeCollector(IndexStats(access.registry.git, access.registry.layout.index_size)))
+        registry.register(IndexSizeCollector(IndexStats(site.registry.git, site.registry.layout.index_size)))
     if downloads:
-        registry.register(DownloadsCollector(access.catalog))
-    if access.registry.config.upstream:
+        registry.register(DownloadsCollector(site.catalog))
+    if site.registry.config.upstream:
         registry.register(MirrorCollector())
     return registry
 

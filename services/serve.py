@@ -14,10 +14,9 @@ from pathlib import Path
 import falcon
 import waitress.utilities
 
-from palletizer_lib.access import Access
-from palletizer_lib.accounts import Accounts
 from palletizer_lib.browse import cargo_config
 from palletizer_lib.cli import default_data_dir
+from palletizer_lib.composition import Site, open_site
 from palletizer_lib.config import ServedUrls
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.listener_config import configured_listeners, default_public_url
@@ -144,10 +143,10 @@ def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
     return registry.config.served_urls(listen_url, args.public_url, args.api_url, args.files_url)
 
 
-def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon.App], *,
+def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.App], *,
          writes_config: bool = False, max_body: Callable[[Registry], int] | None = None,
          bodies: Sequence[BodyRoute] = ()) -> int:
-    """Run a service: parse the options, open the registry, serve `build(access)` until SIGTERM or SIGINT.
+    """Run a service: parse the options, open the registry, serve `build(site)` until SIGTERM or SIGINT.
 
     A service that `writes_config` (the index, or all in one) first points `config.json` at the
     served URLs. `max_body(registry)` is the largest request body accepted (default DEFAULT_MAX_BODY);
@@ -158,10 +157,10 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
     args = parse_args(prog, argv)
     configure_logging(args.log_level, args.workers)
     try:
-        registry = Registry(args.data)
+        site = open_site(args.data)
+        registry = site.registry
         for change in registry.recover():
             logging.getLogger("palletizer").warning("recovered from an interrupted write: %s", change)
-        access = Access(registry, Accounts(registry.layout.accounts))
         if writes_config:
             urls = served_urls(args, registry)
             registry.set_urls(urls)
@@ -179,29 +178,28 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Access], falcon
         print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
     bound = bind(args)
 
-    def serve_access(access: Access) -> None:
-        limit = max_body(access.registry) if max_body else DEFAULT_MAX_BODY
+    def serve_site(site: Site) -> None:
+        limit = max_body(site.registry) if max_body else DEFAULT_MAX_BODY
         try:
-            run(build(access), args, limit, BodyPolicy(access, bodies), bound)
+            run(build(site), args, limit, BodyPolicy(site.access, bodies), bound)
         finally:
-            access.catalog.pending.close()
+            site.catalog.pending.close()
 
     if args.workers == 1:
-        serve_access(access)
+        serve_site(site)
         return 0
     # The workers open the registry and its databases anew (a SQLite connection must not cross a fork);
     # the parent's are closed first (they are in reference cycles, which only the collector frees).
-    del access, registry
+    del site, registry
     gc.collect()
 
     def work() -> None:
         try:
-            registry = Registry(args.data)
-            access = Access(registry, Accounts(registry.layout.accounts))
+            site = open_site(args.data)
         except PalletizerError as error:
             fail(prog, error)
             raise SystemExit(START_FAILED) from None
-        serve_access(access)
+        serve_site(site)
 
     return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
 

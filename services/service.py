@@ -7,6 +7,7 @@ import falcon
 from falcon.routing import CompiledRouter
 
 from palletizer_lib.access import Access
+from palletizer_lib.composition import Site
 from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, Unavailable
 from palletizer_lib.registry import Registry
 from palletizer_services.metrics import METRICS_PATH, MetricsResource, collectors
@@ -97,15 +98,15 @@ class HealthResource:
         resp.media = {"status": "ok"}
 
 
-def create_app(access: Access, *, index_size: bool = False, downloads: bool = False) -> falcon.App:
-    """A Falcon app over `access` that answers `/health` and `/metrics` (with the index's size, the downloads
+def create_app(site: Site, *, index_size: bool = False, downloads: bool = False) -> falcon.App:
+    """A Falcon app over `site` that answers `/health` and `/metrics` (with the index's size, the downloads
     per crate, if asked), logs and counts every request, checks read access, and renders every error as
     Cargo's error JSON."""
     router = CompiledRouter()
-    app = falcon.App(middleware=[Observer(router), ReadAccess(access)], router=router)
+    app = falcon.App(middleware=[Observer(router), ReadAccess(site.access)], router=router)
     app.set_error_serializer(_serialize_http_error)
     app.add_error_handler(Exception, _unexpected_error)
-    app.add_error_handler(PalletizerError, _ErrorRenderer(access.registry))
-    app.add_route("/health", HealthResource(access.registry))
-    app.add_route(METRICS_PATH, MetricsResource(collectors(access, index_size=index_size, downloads=downloads)))
+    app.add_error_handler(PalletizerError, _ErrorRenderer(site.registry))
+    app.add_route("/health", HealthResource(site.registry))
+    app.add_route(METRICS_PATH, MetricsResource(collectors(site, index_size=index_size, downloads=downloads)))
     return app

@@ -7,11 +7,13 @@ from urllib.parse import urlencode
 import falcon
 
 from palletizer_lib.access import Access
-from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import Site
 from palletizer_lib.errors import BadRequest, PayloadTooLarge
 from palletizer_lib.crate_names import normalise
+from palletizer_lib.operations import Operations
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
 from palletizer_lib.registry import Registry
+from palletizer_lib.stores import CatalogStore
 from palletizer_services import serve
 from palletizer_services.api import crates
 from palletizer_services.bodies import BodyRoute, small_body
@@ -45,12 +47,12 @@ BODIES = (BodyRoute("PUT", "/api/v1/crates/new", max_publish_body, scope="publis
 class PublishResource:
     """`PUT /api/v1/crates/new`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, access: Access, operations: Operations) -> None:
+        self._access, self._operations = access, operations
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        registry = self._access.registry
-        who = self._access.require(req.auth, req.remote_addr, "publish")
+        registry = self._operations.registry
+        actor = self._access.require(req.auth, req.remote_addr, "publish")
         length = req.content_length
         if length is None:
             raise falcon.HTTPLengthRequired(description="a publish request needs a Content-Length header")
@@ -58,7 +60,7 @@ class PublishResource:
             raise PayloadTooLarge(f"the upload is {length} bytes; this registry accepts crates up to "
                                   f"{registry.config.max_crate_size} bytes")
         published = parse_publish_body(req.bounded_stream.read(length))
-        self._access.publish(who, req.remote_addr, published.metadata, published.crate)
+        self._operations.publish(actor, published.metadata, published.crate)
         PUBLISHES.inc()
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}
 
@@ -66,15 +68,18 @@ class PublishResource:
 class YankResource:
     """`DELETE .../{name}/{version}/yank` and `PUT .../{name}/{version}/unyank`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, access: Access, operations: Operations) -> None:
+        self._access, self._operations = access, operations
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        self._access.set_yanked(req.auth, req.remote_addr, name, version, True)
-        resp.media = {"ok": True}
+        self._set_yanked(req, resp, name, version, True)
 
     def on_put_unyank(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        self._access.set_yanked(req.auth, req.remote_addr, name, version, False)
+        self._set_yanked(req, resp, name, version, False)
+
+    def _set_yanked(self, req: falcon.Request, resp: falcon.Response, name: str, version: str, yanked: bool) -> None:
+        actor = self._access.require(req.auth, req.remote_addr, "yank")
+        self._operations.set_yanked(actor, name, version, yanked)
         resp.media = {"ok": True}
 
 
@@ -82,7 +87,7 @@ class SearchResource:
     """`GET /api/v1/crates?q=...&page=...&per_page=...`, paged as crates.io pages (`meta.next_page` and
     `prev_page` are the query strings of the pages around), with each crate's downloads."""
 
-    def __init__(self, registry: Registry, catalog: Catalog) -> None:
+    def __init__(self, registry: Registry, catalog: CatalogStore) -> None:
         self._registry = registry
         self._catalog = catalog
 
@@ -107,11 +112,11 @@ class SearchResource:
 class OwnersResource:
     """`/api/v1/crates/{name}/owners`: `cargo owner --list`, `--add`, `--remove`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, access: Access, operations: Operations) -> None:
+        self._access, self._operations = access, operations
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        owners = self._access.owners(name)
+        owners = self._operations.owners(name)
         resp.media = {"users": [{"id": i, "login": user, "name": user} for i, user in enumerate(owners, 1)]}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
@@ -125,7 +130,8 @@ class OwnersResource:
         users = users.get("users") if isinstance(users, dict) else None
         if not isinstance(users, list) or not users or not all(isinstance(u, str) for u in users):
             raise BadRequest('expected a JSON body like {"users": ["login", ...]}')
-        message = self._access.change_owners(req.auth, req.remote_addr, name, users, add)
+        actor = self._access.require(req.auth, req.remote_addr, "owners")
+        message = self._operations.change_owners(actor, name, users, add)
         resp.media = {"ok": True, "msg": message}
 
 
@@ -137,23 +143,24 @@ class MeResource:
         resp.text = HOW_TO_GET_A_TOKEN
 
 
-def add_routes(app: falcon.App, access: Access) -> None:
+def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the web API under `/api/v1/`, `/me`, and the web pages (`/`, `/crates/...`)."""
-    app.add_route("/api/v1/crates/new", PublishResource(access))
-    app.add_route("/api/v1/crates", SearchResource(access.registry, access.catalog))
-    yank = YankResource(access)
+    access, operations = site.access, site.operations
+    app.add_route("/api/v1/crates/new", PublishResource(access, operations))
+    app.add_route("/api/v1/crates", SearchResource(site.registry, site.catalog))
+    yank = YankResource(access, operations)
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
     app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
-    app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access))
-    crates.add_routes(app, access)
+    app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access, operations))
+    crates.add_routes(app, site)
     app.add_route("/me", MeResource())
-    web.add_routes(app, access)
+    web.add_routes(app, site)
 
 
-def create(access: Access) -> falcon.App:
+def create(site: Site) -> falcon.App:
     """The api service on its own."""
-    app = create_app(access)
-    add_routes(app, access)
+    app = create_app(site)
+    add_routes(app, site)
     return app
 
 

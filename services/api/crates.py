@@ -4,7 +4,7 @@ builds the documents)."""
 import falcon
 
 from palletizer_lib import crates_api
-from palletizer_lib.access import Access
+from palletizer_lib.composition import Site
 from palletizer_lib.errors import NotFound
 from palletizer_lib.upstream import download_url
 
@@ -14,69 +14,69 @@ PREFIX = "/api/v1/crates/{name}"
 class CrateResource:
     """`GET /api/v1/crates/NAME`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, site: Site) -> None:
+        self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.crate_document(self._access.registry, self._access.catalog, name)
+        resp.media = crates_api.crate_document(self._registry, self._catalog, name)
 
 
 class VersionsResource:
     """`GET /api/v1/crates/NAME/versions`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, site: Site) -> None:
+        self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.versions_document(self._access.registry, self._access.catalog, name)
+        resp.media = crates_api.versions_document(self._registry, self._catalog, name)
 
 
 class ReverseDependenciesResource:
     """`GET /api/v1/crates/NAME/reverse_dependencies`."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, site: Site) -> None:
+        self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.reverse_dependencies_document(self._access.registry, self._access.catalog, name)
+        resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name)
 
 
 class VersionResource:
     """`GET /api/v1/crates/NAME/VERSION` and its `/dependencies`, `/download` (a redirect to the file, which
     counts the download where it is served) and `/readme` (the rendered README)."""
 
-    def __init__(self, access: Access) -> None:
-        self._access = access
+    def __init__(self, site: Site) -> None:
+        self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.version_document(self._access.registry, self._access.catalog, name, version)
+        resp.media = crates_api.version_document(self._registry, self._catalog, name, version)
 
     def on_get_dependencies(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.dependencies_document(self._access.registry, self._access.catalog, name, version)
+        resp.media = crates_api.dependencies_document(self._registry, self._catalog, name, version)
 
     def on_get_download(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        document = crates_api.version_document(self._access.registry, self._access.catalog, name, version)
-        dl = self._access.registry.served_config().get("dl")
+        document = crates_api.version_document(self._registry, self._catalog, name, version)
+        dl = self._registry.served_config().get("dl")
         if not dl:
             raise NotFound("this registry serves no downloads yet (its config.json names no `dl`)")
         found = document["version"]
         raise falcon.HTTPFound(download_url(dl, found["crate"], found["num"], found["checksum"]))
 
     def on_get_readme(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        found = crates_api.version_document(self._access.registry, self._access.catalog, name, version)["version"]
-        html = self._access.catalog.readme_html(found["crate"], found["num"])
+        found = crates_api.version_document(self._registry, self._catalog, name, version)["version"]
+        html = self._catalog.readme_html(found["crate"], found["num"])
         if not html:
             raise NotFound(f"crate `{found['crate']}` version {found['num']} has no README")
         resp.content_type = falcon.MEDIA_HTML
         resp.text = html
 
 
-def add_routes(app: falcon.App, access: Access) -> None:
+def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the read endpoints beside the web API's."""
-    app.add_route(PREFIX, CrateResource(access))
-    app.add_route(f"{PREFIX}/versions", VersionsResource(access))
-    app.add_route(f"{PREFIX}/reverse_dependencies", ReverseDependenciesResource(access))
-    version = VersionResource(access)
+    app.add_route(PREFIX, CrateResource(site))
+    app.add_route(f"{PREFIX}/versions", VersionsResource(site))
+    app.add_route(f"{PREFIX}/reverse_dependencies", ReverseDependenciesResource(site))
+    version = VersionResource(site)
     app.add_route(f"{PREFIX}/{{version}}", version)
     for suffix in ("dependencies", "download", "readme"):
         app.add_route(f"{PREFIX}/{{version}}/{suffix}", version, suffix=suffix)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import falcon
 
-from palletizer_lib.access import Access
+from palletizer_lib.composition import Site
 from palletizer_lib.download_counter import DownloadCounter
 from palletizer_lib.errors import NotFound
 from palletizer_lib.mirror import Mirror
@@ -53,16 +53,16 @@ class DownloadResource:
             return self._mirror.crate_file(crate, version)
 
 
-def add_routes(app: falcon.App, access: Access) -> None:
+def add_routes(app: falcon.App, site: Site) -> None:
     """Mount crate downloads under `/files/`."""
-    mirror = Mirror(access.registry, background=True) if access.registry.config.upstream else None
-    app.add_route("/files/{crate}/{filename}", DownloadResource(access.registry, access.catalog.pending, mirror))
+    mirror = Mirror(site.registry, background=True) if site.registry.config.upstream else None
+    app.add_route("/files/{crate}/{filename}", DownloadResource(site.registry, site.catalog.pending, mirror))
 
 
-def create(access: Access) -> falcon.App:
+def create(site: Site) -> falcon.App:
     """The files service on its own."""
-    app = create_app(access, downloads=True)
-    add_routes(app, access)
+    app = create_app(site, downloads=True)
+    add_routes(app, site)
     return app
 
 

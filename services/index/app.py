@@ -8,7 +8,7 @@ from pathlib import Path
 
 import falcon
 
-from palletizer_lib.access import Access
+from palletizer_lib.composition import Site
 from palletizer_lib.index_cache import CachedFile, IndexCache
 from palletizer_lib.mirror import Mirror
 from palletizer_lib.crate_names import index_path, is_valid_name
@@ -79,21 +79,22 @@ class IndexFileResource:
     on_head = on_get
 
 
-def add_routes(app: falcon.App, access: Access) -> None:
+def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
-    cache = IndexCache(access.registry.layout.index_head)
-    app.add_route("/index/config.json", ConfigResource(access.registry, cache))
-    mirror = Mirror(access.registry, background=True) if access.registry.config.upstream else None
-    files = IndexFileResource(access.registry, cache, mirror)
+    registry = site.registry
+    cache = IndexCache(registry.layout.index_head)
+    app.add_route("/index/config.json", ConfigResource(registry, cache))
+    mirror = Mirror(registry, background=True) if registry.config.upstream else None
+    files = IndexFileResource(registry, cache, mirror)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
-    git.add_routes(app, access.registry)
+    git.add_routes(app, registry)
 
 
-def create(access: Access) -> falcon.App:
+def create(site: Site) -> falcon.App:
     """The index service on its own."""
-    app = create_app(access, index_size=True)
-    add_routes(app, access)
+    app = create_app(site, index_size=True)
+    add_routes(app, site)
     return app
 
 

@@ -17,7 +17,8 @@ from urllib.parse import quote, urlsplit
 import falcon
 
 from palletizer_lib import browse
-from palletizer_lib.access import Access, token_from_header
+from palletizer_lib.access import token_from_header
+from palletizer_lib.composition import Site
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_int, query_text
@@ -62,8 +63,9 @@ def _count(value: int) -> str:
 class Pages:
     """Renders templates, with the headers and the login check every page shares."""
 
-    def __init__(self, access: Access) -> None:
-        self.access = access
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.access = site.access
         self.style = (HERE / "static" / "style.css").read_bytes()
 
     @cached_property
@@ -135,10 +137,10 @@ class CrateListResource:
         self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page, tags))
 
     def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: dict[str, str]) -> None:
-        access = self._pages.access
-        listing = browse.crate_list(access.registry, access.catalog, query, page, **tags)
+        site = self._pages.site
+        listing = browse.crate_list(site.registry, site.catalog, query, page, **tags)
         self._pages.render(req, resp, "list.html", listing=listing, query=listing.query,
-                           cargo_config=browse.cargo_config(access.registry, req.prefix))
+                           cargo_config=browse.cargo_config(site.registry, req.prefix))
 
 
 class CrateResource:
@@ -154,8 +156,8 @@ class CrateResource:
         self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, name, version))
 
     def _page(self, req: falcon.Request, resp: falcon.Response, name: str, version: str | None) -> None:
-        access = self._pages.access
-        page = browse.crate_page(access.registry, access.catalog, access.accounts, name, version, req.prefix)
+        site = self._pages.site
+        page = browse.crate_page(site.registry, site.catalog, site.accounts, name, version, req.prefix)
         self._pages.render(req, resp, "crate.html", crate=page)
 
 
@@ -250,9 +252,9 @@ def _check_origin(req: falcon.Request) -> None:
         raise Forbidden("this form was sent from another site")
 
 
-def add_routes(app: falcon.App, access: Access) -> None:
+def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the web pages: `/`, `/crates/...`, `/login`, `/logout` and the stylesheet."""
-    pages = Pages(access)
+    pages = Pages(site)
     app.add_route("/", CrateListResource(pages))
     crate = CrateResource(pages)
     app.add_route("/crates/{name}", crate)

@@ -1,7 +1,7 @@
-"""Who may do what: tokens, scopes and crate ownership around a registry.
+"""Who is asking: tokens, scopes and reads around a registry.
 
-Front ends pass the raw `Authorization` header and the client's address; this
-module decides, records changes in the audit log, and rate-limits failed tokens.
+Front ends pass the raw `Authorization` header and the client's address; this module finds the token's
+identity, checks its scope, rate-limits failed tokens, and hands back the `Actor` the operations take.
 """
 
 import base64
@@ -11,10 +11,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from .accounts import Accounts, Identity
-from .catalog import Catalog
-from .errors import AlreadyPublished, Forbidden, NotFound, TooManyRequests, Unauthorized
+from .accounts import Identity
+from .actor import Actor
+from .errors import Forbidden, TooManyRequests, Unauthorized
 from .registry import Registry
+from .stores import AccountStore
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = 60.0
@@ -69,13 +70,11 @@ class FailureLimiter:
 
 
 class Access:
-    """The registry's operations, each checked against the caller's token."""
+    """Authentication for one registry: token to identity, scopes, the failure limiter, and reads."""
 
-    def __init__(self, registry: Registry, accounts: Accounts, limiter: FailureLimiter | None = None,
-                 catalog: Catalog | None = None) -> None:
+    def __init__(self, registry: Registry, accounts: AccountStore, limiter: FailureLimiter | None = None) -> None:
         self.registry = registry
         self.accounts = accounts
-        self.catalog = catalog or Catalog(registry.layout.catalog)
         self._limiter = limiter or FailureLimiter()
 
     def identify(self, authorization: str | None, address: str) -> Identity:
@@ -89,89 +88,15 @@ class Access:
                 self._limiter.failed(address)
             raise
 
-    def require(self, authorization: str | None, address: str, scope: str) -> Identity:
-        """Like `identify`, and the token must carry `scope`."""
+    def require(self, authorization: str | None, address: str, scope: str) -> Actor:
+        """The actor behind the header's token, which must carry `scope`."""
         identity = self.identify(authorization, address)
         if not identity.allows(scope):
             raise Forbidden(f"this token of `{identity.user}` lacks the `{scope}` scope; "
                             f"ask for one with `palletizer token create --user {identity.user} --scope {scope}`")
-        return identity
+        return Actor.user(identity, address)
 
     def check_read(self, authorization: str | None, address: str) -> None:
         """Reads need a `read` token only when the registry sets `auth_required`."""
         if self.registry.config.auth_required:
             self.require(authorization, address, "read")
-
-    def publish(self, who: Identity, address: str, metadata: dict, crate: bytes | memoryview) -> dict:
-        """Publish as `who` (from `require(..., "publish")`, checked before the body is read): a new
-        crate gets them as owner, others need ownership.
-
-        A name that still has owners (say, its versions were removed) stays theirs.
-        """
-        if not who.allows("publish"):
-            raise Forbidden(f"this token of `{who.user}` lacks the `publish` scope")
-        became_owner: list[str] = []
-
-        def authorize(name: str, exists: bool) -> None:
-            if exists or self.accounts.owners(name):
-                self._check_owner(who, name)
-            else:
-                self.accounts.add_owner(name, who.user)
-                became_owner.append(name)
-
-        try:
-            entry = self.registry.publish(metadata, crate, authorize)
-        except AlreadyPublished as exc:
-            if not exc.identical:
-                raise
-            entry = self._retried(metadata)
-            # The first attempt may have failed after its commit, before the catalog (say, on a full disk).
-            self.catalog.record_version(entry["name"], entry["vers"], who.user, metadata)
-            return entry
-        except BaseException:
-            for name in became_owner:
-                if not self.registry.is_published(name, str(metadata.get("vers"))):
-                    self.accounts.remove_owner(name, who.user)
-            raise
-        self.accounts.record(who.user, "publish", entry["name"], entry["vers"], address)
-        self.catalog.record_version(entry["name"], entry["vers"], who.user, metadata)
-        return entry
-
-    def _retried(self, metadata: dict) -> dict:
-        """The entry of a version published before with the same bytes: a retried upload succeeds."""
-        name, vers = str(metadata["name"]), str(metadata["vers"])
-        return next(e for e in self.registry.entries(name) if e["vers"] == vers)
-
-    def set_yanked(self, authorization: str | None, address: str, name: str, version: str, yanked: bool) -> None:
-        """Yank or unyank as an owner (or admin)."""
-        who = self.require(authorization, address, "yank")
-        self._check_owner(who, self._existing(name))
-        self.registry.set_yanked(name, version, yanked)
-        self.accounts.record(who.user, "yank" if yanked else "unyank", self._existing(name), version, address)
-
-    def owners(self, name: str) -> list[str]:
-        """The owners of a crate: readable wherever reads are (the caller checks `check_read`)."""
-        return self.accounts.owners(self._existing(name))
-
-    def change_owners(self, authorization: str | None, address: str, name: str, users: list[str],
-                      add: bool) -> str:
-        """Add or remove owners as an owner (or admin), all or none; a crate keeps at least one owner. The
-        message is crates.io's (for an owner added at once, as crates.io adds a team)."""
-        who = self.require(authorization, address, "owners")
-        crate = self._existing(name)
-        self._check_owner(who, crate)
-        self.accounts.change_owners(crate, users, add, actor=who.user, address=address)
-        if not add:
-            return "owners successfully removed"
-        return ",".join(f"user {user} has been added as an owner of crate {crate}" for user in users)
-
-    def _existing(self, name: str) -> str:
-        canonical = self.registry.canonical_name(name)
-        if canonical is None:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
-        return canonical
-
-    def _check_owner(self, who: Identity, crate: str) -> None:
-        if not (who.is_admin or self.accounts.is_owner(crate, who.user_id)):
-            raise Forbidden(f"`{who.user}` is not an owner of crate `{crate}`; an owner can add you "
-                            f"with `cargo owner --add {who.user} {crate}`")

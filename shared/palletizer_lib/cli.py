@@ -1,20 +1,21 @@
 """`palletizer`: manage a registry's data directory directly (no server needed)."""
 
 import argparse
-import getpass
 import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .accounts import DEFAULT_SCOPES, SCOPES, Accounts
-from .catalog import Catalog
+from .accounts import DEFAULT_SCOPES, SCOPES
+from .actor import Actor
+from .composition import Site, open_site
 from .config import DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_upstream
-from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError, RegistryExists
+from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
-from .importer import ADDED, REFUSED, SKIPPED, add_crate, check_owner, import_directory, read_crate_file
+from .importer import ADDED, REFUSED, SKIPPED, import_directory, read_crate_file
 from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
+from .operations import Operations
 from .progress import ProgressBar
 from .registry import Registry
 
@@ -145,14 +146,6 @@ def _seconds(value: int) -> int:
     return value
 
 
-def _actor() -> str:
-    """Who the audit log says made a change from the command line."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _crate_bytes(file: Path, registry: Registry) -> bytes:
     """The .crate file `file`, or for `-` the one on standard input (read up to one byte past the size
     limit, which the publish checks then refuse)."""
@@ -161,15 +154,14 @@ def _crate_bytes(file: Path, registry: Registry) -> bytes:
     return read_crate_file(file)
 
 
-def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
+def _registry_command(args: argparse.Namespace, site: Site) -> int:
+    registry, operations = site.registry, site.operations
     if args.command == "add":
-        check_owner(accounts, args.owner)
-        catalog = Catalog(registry.layout.catalog)
+        operations.check_user(args.owner)
         with ProgressBar() as bar:
             for done, file in enumerate(args.files, 1):
                 try:
-                    entry = add_crate(registry, accounts, catalog, _crate_bytes(file, registry), actor=_actor(),
-                                      owner=args.owner)
+                    entry = operations.add(Actor.command_line(), _crate_bytes(file, registry), args.owner)
                 except AlreadyPublished as exc:
                     if not exc.identical:
                         raise
@@ -178,20 +170,17 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
                     bar.line(f"added {entry['name']} {entry['vers']}")
                 bar("adding", done, len(args.files))
     elif args.command == "import":
-        return _import(args, registry, accounts)
+        return _import(args, operations)
     elif args.command == "export":
         return _export(args, registry)
     elif args.command == "remove":
-        registry.remove(args.name, args.version)
-        accounts.record(_actor(), "remove", args.name, args.version, "local")
-        Catalog(registry.layout.catalog).forget_version(args.name, args.version)
+        operations.remove(Actor.command_line(), args.name, args.version)
         print(f"removed {args.name} {args.version}")
     elif args.command in ("yank", "unyank"):
-        registry.set_yanked(args.name, args.version, args.command == "yank")
-        accounts.record(_actor(), args.command, args.name, args.version, "local")
+        operations.set_yanked(Actor.command_line(), args.name, args.version, args.command == "yank")
         print(f"{args.command}ed {args.name} {args.version}")
     elif args.command == "list":
-        _list(registry, args.name)
+        _list(site, args.name)
     elif args.command == "mirror":
         return _mirror(args, registry)
     elif args.command == "git":
@@ -206,7 +195,7 @@ def _registry_command(args: argparse.Namespace, registry: Registry, accounts: Ac
             print(f"{args.name} was already allowed", file=sys.stderr)
     elif args.command == "verify":
         if args.repair:
-            for change in registry.repair() + Catalog(registry.layout.catalog).render_missing_readmes():
+            for change in registry.repair() + site.catalog.render_missing_readmes():
                 print(f"repaired: {change}")
         with ProgressBar() as bar:
             problems = registry.verify(bar)
@@ -246,12 +235,12 @@ def _mirror(args: argparse.Namespace, registry: Registry) -> int:
     return 1 if counts.get("failed") else 0
 
 
-def _import(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
+def _import(args: argparse.Namespace, operations: Operations) -> int:
     """`import DIR`: one line per file (added, skipped or refused, and why), then the totals;
     exit status 1 only if a file was refused."""
     with ProgressBar() as bar:
-        report = import_directory(registry, accounts, Catalog(registry.layout.catalog), args.directory,
-                                  actor=_actor(), owner=args.owner, progress=bar)
+        report = import_directory(operations, args.directory, actor=Actor.command_line(), owner=args.owner,
+                                  progress=bar)
     for outcome in report.outcomes:
         what = f"{outcome.name} {outcome.version}" if outcome.name else "-"
         reason = f": {' '.join(outcome.reason.split())}" if outcome.reason else ""
@@ -274,7 +263,8 @@ def _export(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
-def _accounts_command(args: argparse.Namespace, registry: Registry, accounts: Accounts) -> int:
+def _accounts_command(args: argparse.Namespace, site: Site) -> int:
+    accounts, operations = site.accounts, site.operations
     command = (args.command, getattr(args, "action", None))
     if command == ("user", "add"):
         accounts.add_user(args.user)
@@ -298,13 +288,11 @@ def _accounts_command(args: argparse.Namespace, registry: Registry, accounts: Ac
         accounts.revoke_token(args.id)
         print(f"revoked token {args.id}", file=sys.stderr)
     elif command[0] == "owner":
-        crate = registry.canonical_name(args.crate)
-        if crate is None:
-            raise NotFound(f"crate `{args.crate}` does not exist in this registry")
+        crate = operations.existing(args.crate)
         if args.action == "list":
             print("\n".join(accounts.owners(crate)) or f"crate {crate} has no owners (only admins manage it)")
         else:
-            accounts.change_owners(crate, [args.user], args.action == "add", actor=_actor(), address="local")
+            operations.change_owners(Actor.command_line(), crate, [args.user], args.action == "add")
             print(f"{'added' if args.action == 'add' else 'removed'} owner {args.user} of {crate}", file=sys.stderr)
     elif args.command == "audit":
         for entry in accounts.audit(args.limit):
@@ -320,20 +308,20 @@ def _when(timestamp: float) -> str:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "init":
         return _init(args)
-    registry = Registry(Path(args.data))
-    accounts = Accounts(registry.layout.accounts)
+    site = open_site(args.data)
     if args.command in ("user", "token", "owner", "audit"):
-        return _accounts_command(args, registry, accounts)
-    return _registry_command(args, registry, accounts)
+        return _accounts_command(args, site)
+    return _registry_command(args, site)
 
 
-def _list(registry: Registry, name: str | None) -> None:
+def _list(site: Site, name: str | None) -> None:
+    registry = site.registry
     if name is None:
         for summary in sorted(registry.summaries(), key=lambda s: s.name.lower()):
             print(f"{summary.name} {summary.max_version}")
         return
     entries = registry.entries(name)
-    downloads = Catalog(registry.layout.catalog).version_downloads(name)
+    downloads = site.catalog.version_downloads(name)
     for entry in entries:
         count = downloads.get(entry["vers"], 0)
         print(f"{entry['name']} {entry['vers']}{' (yanked)' if entry['yanked'] else ''}\t"

@@ -13,6 +13,8 @@ from .versions import is_valid_version
 
 MANIFEST_LIMIT = 1024 * 1024
 SHOWN_NAME_LIMIT = 200
+TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error)
+NOT_A_TAR = "the .crate file is not a valid gzip-compressed tar archive"
 _MEMBER_KINDS = {
     tarfile.SYMTYPE: "a symlink",
     tarfile.LNKTYPE: "a hard link",
@@ -27,11 +29,12 @@ class _GunzipReader(io.RawIOBase):
 
     _CHUNK = 64 * 1024
 
-    def __init__(self, data: memoryview, limit: int) -> None:
+    def __init__(self, data: memoryview, limit: int, digest: "hashlib._Hash | None" = None) -> None:
         self._data = data
         self._offset = 0
         self._left = limit
         self._inflater = zlib.decompressobj(wbits=31)
+        self._digest = digest
 
     def readable(self) -> bool:
         return True
@@ -44,6 +47,8 @@ class _GunzipReader(io.RawIOBase):
                 raise InvalidCrate("the .crate file is truncated (its gzip stream ends early)")
             chunk = self._data[self._offset:self._offset + self._CHUNK]
             self._offset += len(chunk)
+            if self._digest is not None:
+                self._digest.update(chunk)
             out = self._inflater.decompress(chunk, want)
         self._left -= len(out)
         if self._left < 0:
@@ -51,20 +56,30 @@ class _GunzipReader(io.RawIOBase):
         buffer[:len(out)] = out
         return len(out)
 
+    def digest_rest(self) -> None:
+        """Feed the bytes not yet inflated (after the gzip stream's end) to the digest too."""
+        if self._digest is not None:
+            self._digest.update(self._data[self._offset:])
+            self._offset = len(self._data)
+
 
 @contextlib.contextmanager
-def _open_tar(crate: bytes | memoryview, unpacked_limit: int) -> Iterator[tarfile.TarFile]:
-    """The archive as a tar stream; on leaving, the rest is read so a truncated gzip is refused."""
+def open_tar(crate: bytes | memoryview, unpacked_limit: int,
+             digest: "hashlib._Hash | None" = None) -> Iterator[tarfile.TarFile]:
+    """The archive as a tar stream, at most `unpacked_limit` bytes inflated; on leaving, the rest is read so
+    a truncated gzip is refused. Every byte of `crate` goes through `digest` if given."""
     if bytes(crate[:2]) != b"\x1f\x8b":
         raise InvalidCrate("the .crate file is not gzip-compressed (expected a .tar.gz made by `cargo package`)")
-    stream = io.BufferedReader(_GunzipReader(memoryview(crate), unpacked_limit))
+    reader = _GunzipReader(memoryview(crate), unpacked_limit, digest)
+    stream = io.BufferedReader(reader)
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         yield archive
     while stream.read(_GunzipReader._CHUNK):
         pass
+    reader.digest_rest()
 
 
-def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+def members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     """Each member in turn, forgetting those already read: tarfile keeps them all otherwise, so an
     archive of many tiny members would take far more memory than its size."""
     while (member := archive.next()) is not None:
@@ -78,7 +93,7 @@ def _shown(path: str) -> str:
     return text if len(text) <= SHOWN_NAME_LIMIT else text[:SHOWN_NAME_LIMIT] + "..."
 
 
-class _MemberCheck:
+class MemberCheck:
     """Refuses, member by member, what `cargo package` never makes and an unpacker could be tricked by:
     anything but regular files and directories, paths that are absolute, hold `..`, `.`, empty
     components or backslashes, paths outside `NAME-VERSION/`, and the same path twice."""
@@ -120,23 +135,33 @@ def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_l
 
     The archive is streamed to its end (so a truncated one is refused), never extracted; at most
     `unpacked_limit` bytes are decompressed. Every member must be a regular file or a directory
-    under `NAME-VERSION/`, each path once (see `_MemberCheck`).
+    under `NAME-VERSION/`, each path once (see `MemberCheck`).
     """
     wanted = f"{name}-{version}/Cargo.toml"
-    check = _MemberCheck(f"{name}-{version}")
+    check = MemberCheck(f"{name}-{version}")
     manifest_bytes = None
     try:
-        with _open_tar(crate, unpacked_limit) as archive:
-            for member in _members(archive):
+        with open_tar(crate, unpacked_limit) as archive:
+            for member in members(archive):
                 check(member)
-                if member.name != wanted:
-                    continue
-                if not member.isfile() or member.size > MANIFEST_LIMIT:
-                    raise InvalidCrate(f"{wanted} in the .crate file is not a regular file of sensible size")
-                extracted = archive.extractfile(member)
-                manifest_bytes = extracted.read() if extracted else None
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidCrate(f"the .crate file is not a valid gzip-compressed tar archive: {exc}") from exc
+                if member.name == wanted:
+                    manifest_bytes = manifest_bytes_of(archive, member)
+    except TAR_ERRORS as exc:
+        raise InvalidCrate(f"{NOT_A_TAR}: {exc}") from exc
+    return parse_manifest(manifest_bytes, name, version)
+
+
+def manifest_bytes_of(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes | None:
+    """The content of the member that is `NAME-VERSION/Cargo.toml`, refused unless a regular file of sensible size."""
+    if not member.isfile() or member.size > MANIFEST_LIMIT:
+        raise InvalidCrate(f"{member.name} in the .crate file is not a regular file of sensible size")
+    extracted = archive.extractfile(member)
+    return extracted.read() if extracted else None
+
+
+def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dict:
+    """The parsed `NAME-VERSION/Cargo.toml` (None: the archive had none), which must be for `name` `version`."""
+    wanted = f"{name}-{version}/Cargo.toml"
     if manifest_bytes is None:
         raise InvalidCrate(f"the .crate file has no {wanted}")
     try:
@@ -160,34 +185,34 @@ def read_member(crate: bytes | memoryview, path: str, unpacked_limit: int, size_
     """The content of the regular file `path` in a .crate (e.g. `foo-1.0.0/README.md`), if there and
     at most `size_limit` bytes."""
     try:
-        with _open_tar(crate, unpacked_limit) as archive:
-            for member in _members(archive):
+        with open_tar(crate, unpacked_limit) as archive:
+            for member in members(archive):
                 if member.name == path and member.isfile() and member.size <= size_limit:
                     extracted = archive.extractfile(member)
                     return extracted.read() if extracted else None
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidCrate(f"the .crate file is not a valid gzip-compressed tar archive: {exc}") from exc
+    except TAR_ERRORS as exc:
+        raise InvalidCrate(f"{NOT_A_TAR}: {exc}") from exc
     return None
 
 
 def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str, str]:
     """The `(name, version)` of a .crate, from the top directory of its first tar entry."""
     try:
-        with _open_tar(crate, unpacked_limit) as archive:
+        with open_tar(crate, unpacked_limit) as archive:
             first = archive.next()
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+    except TAR_ERRORS as exc:
         raise InvalidCrate(f"the file is not a valid gzip-compressed tar archive: {exc}") from exc
     if first is None:
         raise InvalidCrate("the .crate file is empty")
     top = first.name.split("/", 1)[0]
-    name, sep, version = _split_name_version(top)
+    name, sep, version = split_name_version(top)
     if not sep:
         raise InvalidCrate(f"the .crate file's top directory `{top}` is not NAME-VERSION")
     return name, version
 
 
-def _split_name_version(top: str) -> tuple[str, str, str]:
-    """Split `NAME-VERSION` at the first dash after which a valid version follows."""
+def split_name_version(top: str) -> tuple[str, str, str]:
+    """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split `NAME-VERSION` at the first dash after which a valid version follows."""
     for i, char in enumerate(top):
         if char == "-" and is_valid_version(top[i + 1:]):
             return top[:i], "-", top[i + 1:]

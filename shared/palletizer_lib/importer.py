@@ -13,12 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .accounts import Accounts
-from .catalog import Catalog
+from .actor import Actor
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
 from .crate_names import normalise
+from .operations import Operations
 from .progress import Progress
-from .registry import Registry
 from .versions import Version, parse_version
 
 ADDED, SKIPPED, REFUSED = "added", "skipped", "refused"
@@ -47,24 +46,6 @@ class ImportReport:
         return sum(1 for o in self.outcomes if o.result == result)
 
 
-def check_owner(accounts: Accounts, owner: str | None) -> None:
-    """Refuse an `--owner` that is no user, before anything is added."""
-    if owner is not None and owner not in accounts.users():
-        raise NotFound(f"no user `{owner}` (create it with `palletizer user add {owner}`)")
-
-
-def add_crate(registry: Registry, accounts: Accounts, catalog: Catalog, crate: bytes, *, actor: str,
-              owner: str | None = None) -> dict:
-    """Add one .crate file as `actor` (audit log, catalog), `owner` owning it if its crate had no owner
-    yet; return its index entry. AlreadyPublished (`identical` if with these bytes) if the version exists."""
-    entry = registry.add(crate)
-    if owner and not accounts.owners(entry["name"]):
-        accounts.add_owner(entry["name"], owner)
-    accounts.record(actor, "add", entry["name"], entry["vers"], "local")
-    catalog.record_version(entry["name"], entry["vers"], actor, registry.described(crate, entry))
-    return entry
-
-
 def crate_files(directory: Path) -> list[Path]:
     """Every `.crate` file under `directory`, recursively, sorted."""
     if not directory.is_dir():
@@ -72,34 +53,35 @@ def crate_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.crate") if p.is_file())
 
 
-def import_directory(registry: Registry, accounts: Accounts, catalog: Catalog, directory: Path, *, actor: str,
-                     owner: str | None = None, progress: Progress | None = None) -> ImportReport:
-    """Add every .crate file under `directory` in dependency order; skip the versions already present with
-    identical bytes; refuse (and report why) whatever `add` refuses. Importing again changes nothing."""
-    check_owner(accounts, owner)
+def import_directory(operations: Operations, directory: Path, *, actor: Actor, owner: str | None = None,
+                     progress: Progress | None = None) -> ImportReport:
+    """Add every .crate file under `directory` in dependency order as `actor`; skip the versions already
+    present with identical bytes; refuse (and report why) whatever `add` refuses. Importing again changes
+    nothing. Each file is read twice: once to order it, once to add it."""
+    operations.check_user(owner)
+    registry = operations.registry
     files = crate_files(directory)
     report = ImportReport()
     readable: list[tuple[Path, dict]] = []
     for done, path in enumerate(files, 1):
         try:
-            readable.append((path, registry.inspect(read_crate_file(path))))
+            readable.append((path, registry.entry_of(registry.read(read_crate_file(path)))))
         except PalletizerError as error:
             report.outcomes.append(Outcome(path, REFUSED, reason=error.detail))
         if progress is not None:
             progress("reading", done, len(files))
     ordered = dependency_order(readable)
     for done, (path, entry) in enumerate(ordered, 1):
-        report.outcomes.append(_import_one(registry, accounts, catalog, path, entry, actor, owner))
+        report.outcomes.append(_import_one(operations, path, entry, actor, owner))
         if progress is not None:
             progress("importing", done, len(ordered))
     return report
 
 
-def _import_one(registry: Registry, accounts: Accounts, catalog: Catalog, path: Path, entry: dict, actor: str,
-                owner: str | None) -> Outcome:
+def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, owner: str | None) -> Outcome:
     name, version = entry["name"], entry["vers"]
     try:
-        add_crate(registry, accounts, catalog, read_crate_file(path), actor=actor, owner=owner)
+        operations.add(actor, read_crate_file(path), owner)
     except AlreadyPublished as error:
         if error.identical:
             return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")

@@ -25,6 +25,7 @@ from .layout import Layout
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import cached_summaries, check_new_name
+from .packaged_crate import PackagedCrate, read_packaged
 from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
@@ -34,7 +35,6 @@ CONFIG_JSON = "config.json"
 PUBLIC_URL_KEY = "public-url"
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
-README_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -189,48 +189,32 @@ class Registry:
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
-        entry = entry_from_metadata(metadata, crate_file.checksum(crate))
+        entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
         self._check_crate_size(crate)
-        manifest = crate_file.read_manifest(crate, entry["name"], entry["vers"], self._unpacked_limit())
-        check_manifest_matches(manifest, entry, self.own_index_urls())
+        packaged = read_packaged(crate, self._unpacked_limit(), (entry["name"], entry["vers"]))
+        entry["cksum"] = packaged.checksum
+        check_manifest_matches(packaged.manifest, entry, self.own_index_urls())
         description = metadata.get("description")
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry
 
-    def add(self, crate: bytes | memoryview) -> dict:
-        """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry."""
-        entry, description = self._packaged(crate)
-        self._store_new_version(entry, crate, description)
+    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None) -> dict:
+        """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
+        `packaged` is the file as `read` returned it, if already read."""
+        packaged = packaged or self.read(crate)
+        entry = self.entry_of(packaged)
+        self._store_new_version(entry, crate, packaged.description)
         return entry
 
-    def inspect(self, crate: bytes | memoryview) -> dict:
-        """The index entry `add` would make of a .crate file, without adding anything."""
-        return self._packaged(crate)[0]
-
-    def _packaged(self, crate: bytes | memoryview) -> tuple[dict, str]:
-        """The index entry and the description of a .crate file, from its packaged Cargo.toml."""
+    def read(self, crate: bytes | memoryview) -> PackagedCrate:
+        """A .crate file made elsewhere, read once within this registry's limits."""
         self._check_crate_size(crate)
-        name, version = crate_file.crate_identity(crate, self._unpacked_limit())
-        manifest = crate_file.read_manifest(crate, name, version, self._unpacked_limit())
-        entry = entry_from_manifest(manifest, crate_file.checksum(crate), self.own_index_urls())
-        description = manifest["package"].get("description")
-        return entry, description if isinstance(description, str) else ""
+        return read_packaged(crate, self._unpacked_limit())
 
-    def described(self, crate: bytes | memoryview, entry: dict) -> dict:
-        """What cargo's publish metadata would say of a .crate made elsewhere: description, links,
-        keywords, and the README it packages (for the catalog)."""
-        limit = self._unpacked_limit()
-        package = crate_file.read_manifest(crate, entry["name"], entry["vers"], limit)["package"]
-        readme_path = package.get("readme")
-        readme = None
-        if isinstance(readme_path, str) and readme_path:
-            data = crate_file.read_member(crate, f"{entry['name']}-{entry['vers']}/{readme_path}", limit,
-                                          README_LIMIT)
-            readme = data.decode("utf-8", errors="replace") if data is not None else None
-        return {**{key: package.get(key) for key in ("description", "homepage", "repository", "documentation",
-                                                        "license", "keywords", "categories", "authors")},
-                "readme": readme}
+    def entry_of(self, packaged: PackagedCrate) -> dict:
+        """The index entry `add` makes of a .crate file, from its packaged Cargo.toml."""
+        return entry_from_manifest(packaged.manifest, packaged.checksum, self.own_index_urls())
 
     def squash_git(self) -> bool:
         """Replace the git index's history by one commit holding its newest tree; False if it has none."""

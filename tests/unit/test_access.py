@@ -1,4 +1,5 @@
-"""Who may do what: tokens in headers, the failure limiter, and Access around a registry."""
+"""Who may do what: tokens in headers, the failure limiter, and Access around a registry, then the operations
+as the actor it returns (as the web API's resources call them)."""
 
 import base64
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from palletizer_lib import access as access_module
 from palletizer_lib.access import Access, FailureLimiter, token_from_header
 from palletizer_lib.accounts import Accounts
+from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import (
     Conflict,
     Forbidden,
@@ -17,6 +19,7 @@ from palletizer_lib.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from palletizer_lib.operations import Operations
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate, metadata
 
@@ -70,9 +73,21 @@ def admin(accounts: Accounts) -> str:
     return accounts.create_token("root", ["admin"])[1]
 
 
+def operations_of(access: Access) -> Operations:
+    return Operations(access.registry, access.accounts, Catalog(access.registry.layout.catalog))
+
+
 def publish(access: Access, token: str | None, name: str, version: str, address: str = ADDRESS) -> dict:
     who = access.require(token, address, "publish")
-    return access.publish(who, address, metadata(name, version), make_crate(name, version))
+    return operations_of(access).publish(who, metadata(name, version), make_crate(name, version))
+
+
+def set_yanked(access: Access, token: str | None, address: str, name: str, version: str, yanked: bool) -> None:
+    operations_of(access).set_yanked(access.require(token, address, "yank"), name, version, yanked)
+
+
+def change_owners(access: Access, token: str | None, address: str, name: str, users: list[str], add: bool) -> str:
+    return operations_of(access).change_owners(access.require(token, address, "owners"), name, users, add)
 
 
 def versions(registry: Registry, name: str) -> list[str]:
@@ -327,7 +342,7 @@ def test_a_refused_publish_does_not_count_as_a_bad_token(access: Access, alice: 
 def test_an_added_owner_can_publish(access: Access, registry: Registry, accounts: Accounts,
                                     alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
-    message = access.change_owners(alice, ADDRESS, "foo", ["bob"], add=True)
+    message = change_owners(access, alice, ADDRESS, "foo", ["bob"], add=True)
     assert message == "user bob has been added as an owner of crate foo"
     assert accounts.owners("foo") == ["alice", "bob"]
     publish(access, bob, "foo", "1.1.0")
@@ -346,7 +361,7 @@ def test_an_admin_token_can_publish_to_any_crate(access: Access, registry: Regis
 def test_a_new_crate_published_with_a_mismatched_manifest_leaves_no_owner(
         access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
     with pytest.raises(InvalidCrate):
-        access.publish(access.require(alice, ADDRESS, "publish"), ADDRESS, metadata("foo", "1.0.0"),
+        operations_of(access).publish(access.require(alice, ADDRESS, "publish"), metadata("foo", "1.0.0"),
                        make_crate("bar", "1.0.0"))
     assert registry.canonical_name("foo") is None
     assert accounts.owners("foo") == []
@@ -426,7 +441,7 @@ def test_a_duplicate_version_is_a_conflict_and_keeps_owners(
     publish(access, alice, "foo", "1.0.0")
     other_bytes = make_crate("foo", "1.0.0", 'description = "different bytes"\n')
     with pytest.raises(Conflict):
-        access.publish(access.require(alice, ADDRESS, "publish"), ADDRESS, metadata("foo", "1.0.0"), other_bytes)
+        operations_of(access).publish(access.require(alice, ADDRESS, "publish"), metadata("foo", "1.0.0"), other_bytes)
     assert accounts.owners("foo") == ["alice"]
     assert len(accounts.audit()) == 1
 
@@ -437,9 +452,9 @@ def test_a_duplicate_version_is_a_conflict_and_keeps_owners(
 def test_the_owner_yanks_and_unyanks(access: Access, registry: Registry, accounts: Accounts,
                                      alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
-    access.set_yanked(alice, "192.0.2.9", "FOO", "1.0.0", True)
+    set_yanked(access, alice, "192.0.2.9", "FOO", "1.0.0", True)
     assert registry.entries("foo")[0]["yanked"] is True
-    access.set_yanked(alice, ADDRESS, "foo", "1.0.0", False)
+    set_yanked(access, alice, ADDRESS, "foo", "1.0.0", False)
     assert registry.entries("foo")[0]["yanked"] is False
     log = accounts.audit()
     assert [(e.actor, e.action, e.crate, e.version, e.address) for e in log[1:]] == [
@@ -452,7 +467,7 @@ def test_yank_needs_the_yank_scope(access: Access, registry: Registry, accounts:
     publish(access, alice, "foo", "1.0.0")
     _, token = accounts.create_token("alice", ["publish", "owners", "read"])
     with pytest.raises(Forbidden) as error:
-        access.set_yanked(token, ADDRESS, "foo", "1.0.0", True)
+        set_yanked(access, token, ADDRESS, "foo", "1.0.0", True)
     assert "`yank`" in error.value.detail
     assert registry.entries("foo")[0]["yanked"] is False
 
@@ -461,7 +476,7 @@ def test_yank_needs_ownership(access: Access, registry: Registry, accounts: Acco
                               alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Forbidden) as error:
-        access.set_yanked(bob, ADDRESS, "foo", "1.0.0", True)
+        set_yanked(access, bob, ADDRESS, "foo", "1.0.0", True)
     assert "cargo owner --add bob foo" in error.value.detail
     assert registry.entries("foo")[0]["yanked"] is False
     assert [e.action for e in accounts.audit()] == ["publish"]
@@ -470,19 +485,19 @@ def test_yank_needs_ownership(access: Access, registry: Registry, accounts: Acco
 def test_yank_without_a_token_is_unauthorized(access: Access, registry: Registry, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Unauthorized):
-        access.set_yanked(None, ADDRESS, "foo", "1.0.0", True)
+        set_yanked(access, None, ADDRESS, "foo", "1.0.0", True)
     assert registry.entries("foo")[0]["yanked"] is False
 
 
 def test_an_admin_can_yank_any_crate(access: Access, registry: Registry, alice: str, admin: str) -> None:
     publish(access, alice, "foo", "1.0.0")
-    access.set_yanked(admin, ADDRESS, "foo", "1.0.0", True)
+    set_yanked(access, admin, ADDRESS, "foo", "1.0.0", True)
     assert registry.entries("foo")[0]["yanked"] is True
 
 
 def test_yanking_an_unknown_crate_is_not_found(access: Access, alice: str) -> None:
     with pytest.raises(NotFound):
-        access.set_yanked(alice, ADDRESS, "nothing", "1.0.0", True)
+        set_yanked(access, alice, ADDRESS, "nothing", "1.0.0", True)
 
 
 # -- owners ----------------------------------------------------------------------------------
@@ -490,14 +505,14 @@ def test_yanking_an_unknown_crate_is_not_found(access: Access, alice: str) -> No
 
 def test_owners_by_any_spelling(access: Access, alice: str) -> None:
     publish(access, alice, "Foo_Bar", "1.0.0")
-    assert access.owners("foo-bar") == ["alice"]
-    assert access.owners("Foo_Bar") == ["alice"]
+    assert operations_of(access).owners("foo-bar") == ["alice"]
+    assert operations_of(access).owners("Foo_Bar") == ["alice"]
 
 
 def test_owners_of_an_unknown_crate_is_not_found(access: Access, accounts: Accounts, alice: str) -> None:
     accounts.add_owner("ghost", "alice")  # an owner row alone does not make a crate
     with pytest.raises(NotFound) as error:
-        access.owners("ghost")
+        operations_of(access).owners("ghost")
     assert error.value.status == 404
 
 
@@ -507,9 +522,9 @@ def test_owners_of_an_unknown_crate_is_not_found(access: Access, accounts: Accou
 def test_change_owners_adds_and_removes_with_audit(access: Access, accounts: Accounts,
                                                    alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
-    access.change_owners(alice, "192.0.2.1", "FOO", ["bob"], add=True)
+    change_owners(access, alice, "192.0.2.1", "FOO", ["bob"], add=True)
     assert accounts.owners("foo") == ["alice", "bob"]
-    message = access.change_owners(bob, "192.0.2.2", "foo", ["alice"], add=False)
+    message = change_owners(access, bob, "192.0.2.2", "foo", ["alice"], add=False)
     assert message == "owners successfully removed"
     assert accounts.owners("foo") == ["bob"]
     log = accounts.audit()
@@ -523,10 +538,10 @@ def test_change_owners_refuses_to_remove_the_last_owner(access: Access, accounts
                                                          alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Conflict):
-        access.change_owners(alice, ADDRESS, "foo", ["alice"], add=False)
-    access.change_owners(alice, ADDRESS, "foo", ["bob"], add=True)
+        change_owners(access, alice, ADDRESS, "foo", ["alice"], add=False)
+    change_owners(access, alice, ADDRESS, "foo", ["bob"], add=True)
     with pytest.raises(Conflict):
-        access.change_owners(alice, ADDRESS, "foo", ["alice", "bob"], add=False)
+        change_owners(access, alice, ADDRESS, "foo", ["alice", "bob"], add=False)
     assert accounts.owners("foo") == ["alice", "bob"]
     assert [e.action for e in accounts.audit()] == ["publish", "add owners"]
 
@@ -535,7 +550,7 @@ def test_change_owners_needs_the_owners_scope(access: Access, accounts: Accounts
     publish(access, alice, "foo", "1.0.0")
     _, token = accounts.create_token("alice", ["publish", "yank", "read"])
     with pytest.raises(Forbidden) as error:
-        access.change_owners(token, ADDRESS, "foo", ["bob"], add=True)
+        change_owners(access, token, ADDRESS, "foo", ["bob"], add=True)
     assert "`owners`" in error.value.detail
     assert accounts.owners("foo") == ["alice"]
 
@@ -543,29 +558,29 @@ def test_change_owners_needs_the_owners_scope(access: Access, accounts: Accounts
 def test_change_owners_needs_ownership(access: Access, accounts: Accounts, alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Forbidden):
-        access.change_owners(bob, ADDRESS, "foo", ["bob"], add=True)
+        change_owners(access, bob, ADDRESS, "foo", ["bob"], add=True)
     with pytest.raises(Forbidden):
-        access.change_owners(bob, ADDRESS, "foo", ["alice"], add=False)
+        change_owners(access, bob, ADDRESS, "foo", ["alice"], add=False)
     assert accounts.owners("foo") == ["alice"]
     assert [e.action for e in accounts.audit()] == ["publish"]
 
 
 def test_an_admin_can_change_any_owners(access: Access, accounts: Accounts, alice: str, admin: str) -> None:
     publish(access, alice, "foo", "1.0.0")
-    access.change_owners(admin, ADDRESS, "foo", ["bob"], add=True)
-    access.change_owners(admin, ADDRESS, "foo", ["alice"], add=False)
+    change_owners(access, admin, ADDRESS, "foo", ["bob"], add=True)
+    change_owners(access, admin, ADDRESS, "foo", ["alice"], add=False)
     assert accounts.owners("foo") == ["bob"]
 
 
 def test_change_owners_of_an_unknown_crate_is_not_found(access: Access, alice: str) -> None:
     with pytest.raises(NotFound):
-        access.change_owners(alice, ADDRESS, "nothing", ["bob"], add=True)
+        change_owners(access, alice, ADDRESS, "nothing", ["bob"], add=True)
 
 
 def test_adding_an_unknown_user_as_owner_is_not_found(access: Access, accounts: Accounts, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(NotFound):
-        access.change_owners(alice, ADDRESS, "foo", ["nobody"], add=True)
+        change_owners(access, alice, ADDRESS, "foo", ["nobody"], add=True)
     assert accounts.owners("foo") == ["alice"]
 
 
@@ -573,7 +588,7 @@ def test_a_failed_change_of_several_owners_changes_nothing_unrecorded(
         access: Access, accounts: Accounts, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(NotFound):
-        access.change_owners(alice, ADDRESS, "foo", ["bob", "nobody"], add=True)
+        change_owners(access, alice, ADDRESS, "foo", ["bob", "nobody"], add=True)
     changed = accounts.owners("foo") != ["alice"]
     recorded = [e.action for e in accounts.audit()] != ["publish"]
     assert changed == recorded

@@ -6,9 +6,10 @@ from pathlib import Path
 from dulwich.repo import Repo
 
 from bench.big_registry import ADDRESS, PUBLISHER, releases, seed_registry
-from palletizer_lib.access import Access
 from palletizer_lib.accounts import Accounts
+from palletizer_lib.actor import Actor
 from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.git_index import BRANCH
 from palletizer_lib.registry import Registry
@@ -25,11 +26,11 @@ def published_registry(data: Path) -> Registry:
     registry.clock = lambda: PUBLISHED
     accounts = Accounts(registry.layout.accounts)
     accounts.add_user(PUBLISHER)
-    who = accounts.authenticate(accounts.create_token(PUBLISHER, ("publish",))[1])
-    access = Access(registry, accounts)
+    who = Actor.user(accounts.authenticate(accounts.create_token(PUBLISHER, ("publish",))[1]), ADDRESS)
+    operations = compose(registry, accounts).operations
     for _, crates in releases(COUNT, registry.own_index_urls()[0]):
         for metadata, crate in crates:
-            access.publish(who, ADDRESS, metadata, crate)
+            operations.publish(who, metadata, crate)
     return registry
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.layout import Layout
@@ -131,6 +132,19 @@ def test_remove(data: Path, tmp_path: Path) -> None:
     palletizer(data, "remove", "foo", "1.1.0")
     assert palletizer(data, "list").stdout == ""
     assert "`foo` does not exist" in fails(data, "list", "foo")
+
+
+def test_yank_unyank_and_remove_are_audited_under_the_stored_name(data: Path, tmp_path: Path) -> None:
+    """As the web API records them: `Foo_Bar` typed for the crate `foo-bar` is recorded as `foo-bar`, and the
+    removed version's catalog row goes with it."""
+    palletizer(data, "add", crate_file(tmp_path, "foo-bar", "1.0.0"), crate_file(tmp_path, "foo-bar", "1.1.0"))
+    for command in ("yank", "unyank", "remove"):
+        palletizer(data, command, "Foo_Bar", "1.0.0")
+    entries = Accounts(Layout(data).accounts).audit()
+    assert [(e.action, e.crate, e.version, e.address) for e in entries[2:]] == [
+        ("yank", "foo-bar", "1.0.0", "local"), ("unyank", "foo-bar", "1.0.0", "local"),
+        ("remove", "foo-bar", "1.0.0", "local")]
+    assert list(Catalog(Layout(data).catalog).versions("foo-bar")) == ["1.1.0"]
 
 
 def test_verify_passes_then_reports_a_corrupted_crate_file(data: Path, tmp_path: Path) -> None:

@@ -22,9 +22,9 @@ import falcon.testing
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.access import Access
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.publish_body import encode_publish_body
@@ -94,8 +94,8 @@ class Api:
 
     def __init__(self, data: Path) -> None:
         self.registry = Registry(data)
-        self.access = Access(self.registry, Accounts(self.registry.layout.accounts))
-        self.client = falcon.testing.TestClient(all_services.create(self.access))
+        self.site = compose(self.registry)
+        self.client = falcon.testing.TestClient(all_services.create(self.site))
         self.token = issue_token(data)
 
     def publish(self, name: str, version: str, crate: bytes) -> falcon.testing.Result:
@@ -221,7 +221,7 @@ def test_a_really_full_disk_fails_each_step_cleanly_until_space_is_back(tmp_path
         assert len(set(failures)) >= 4, failures  # the journal, the crate file, git, the catalog at least
         assert api.registry.verify() == []
         assert api.registry.crate_path("base", "1.0.1").read_bytes() == crate
-        assert "1.0.1" in api.access.catalog.versions("base")
+        assert "1.0.1" in api.site.catalog.versions("base")
         filler.unlink()
         assert api.publish("base", "1.0.2", make_crate("base", "1.0.2")).status_code == 200
         assert api.registry.verify() == []
@@ -237,8 +237,8 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
     token = issue_token(data)
     with mounted(tmp_path / "view", "--bind", str(data)) as view:
         registry = Registry(view)
-        access = Access(registry, Accounts(data / "accounts.sqlite3"), catalog=Catalog(data / "catalog.sqlite3"))
-        client = falcon.testing.TestClient(all_services.create(access))
+        site = compose(registry, Accounts(data / "accounts.sqlite3"), Catalog(data / "catalog.sqlite3"))
+        client = falcon.testing.TestClient(all_services.create(site))
         body = encode_publish_body(metadata("base", "1.0.0"), make_crate("base", "1.0.0"))
         before = registry_files(view)
         assert mount("-o", "remount,bind,ro", str(view))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
+from palletizer_lib.actor import LOCAL, Actor
+from palletizer_lib.composition import compose
 from palletizer_lib.errors import BadRequest, PalletizerError
 from palletizer_lib.importer import REFUSED, import_directory
 from palletizer_lib.registry import Registry
@@ -136,8 +136,7 @@ def import_one(registry: Registry, crate: bytes) -> dict:
     """`palletizer import` of a directory holding only `crate`; raises what it refused the file for."""
     directory = registry.layout.root.parent / "vendor"
     (directory / "evil-1.0.0.crate").write_bytes(crate)
-    report = import_directory(registry, Accounts(registry.layout.accounts), Catalog(registry.layout.catalog),
-                              directory, actor="test")
+    report = import_directory(compose(registry).operations, directory, actor=Actor("test", LOCAL))
     [outcome] = report.outcomes
     (directory / "evil-1.0.0.crate").unlink()
     if outcome.result == REFUSED:

@@ -23,8 +23,7 @@ import pytest
 from hypothesis import event, given, strategies as st
 
 from palletizer_lib import crate_file
-from palletizer_lib.access import Access
-from palletizer_lib.accounts import Accounts
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_publish_body, parse_publish_body
@@ -268,7 +267,7 @@ class Registries:
         self.registry = Registry.create(data, RegistryConfig(public_url="http://registry.test",
                                                              max_crate_size=64 * 1024))
         self.client = falcon.testing.TestClient(
-            all_services.create(Access(self.registry, Accounts(self.registry.layout.accounts))))
+            all_services.create(compose(self.registry)))
         self.token = issue_token(data)
         self.opened.append((self.registry, self.client))
 

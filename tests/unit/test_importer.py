@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from palletizer_lib.accounts import Accounts
+from palletizer_lib.actor import LOCAL, Actor
 from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import compose
 from palletizer_lib.errors import NotFound
 from palletizer_lib.importer import ADDED, REFUSED, SKIPPED, ImportReport, dependency_order, import_directory
 from palletizer_lib.registry import Registry
@@ -28,8 +30,7 @@ def write(directory: Path, relative: str, name: str, version: str, manifest_extr
 
 
 def run(registry: Registry, directory: Path, owner: str | None = None) -> ImportReport:
-    return import_directory(registry, Accounts(registry.layout.accounts), Catalog(registry.layout.catalog),
-                            directory, actor="test", owner=owner)
+    return import_directory(compose(registry).operations, directory, actor=Actor("test", LOCAL), owner=owner)
 
 
 def outcomes(report: ImportReport) -> list[tuple[str, str | None, str | None]]:

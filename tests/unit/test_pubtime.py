@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
+from palletizer_lib.actor import LOCAL, Actor
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import AlreadyPublished
 from palletizer_lib.export import export_static
@@ -63,7 +63,6 @@ def test_import_writes_it(registry: Registry, tmp_path: Path) -> None:
     vendor = tmp_path / "vendor"
     vendor.mkdir()
     (vendor / "bar-0.1.0.crate").write_bytes(make_crate("bar", "0.1.0"))
-    import_directory(registry, Accounts(registry.layout.accounts), Catalog(registry.layout.catalog), vendor,
-                     actor="root")
+    import_directory(compose(registry).operations, vendor, actor=Actor("root", LOCAL))
     [entry] = _entries(registry, "bar")
     assert entry["pubtime"] == "2026-01-01T00:00:00Z"

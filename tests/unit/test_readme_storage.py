@@ -10,9 +10,8 @@ import markdown_it
 import nh3
 import pytest
 
-from palletizer_lib.access import Access
-from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.readme import render_readme
@@ -29,8 +28,7 @@ class Site:
 
     def __init__(self, data: Path) -> None:
         self.registry = Registry.create(data, RegistryConfig())
-        self.access = Access(self.registry, Accounts(self.registry.layout.accounts))
-        self.client = falcon.testing.TestClient(all_services.create(self.access))
+        self.client = falcon.testing.TestClient(all_services.create(compose(self.registry)))
         self.token = issue_token(data)
 
     def publish(self, name: str, version: str, readme: str) -> None:

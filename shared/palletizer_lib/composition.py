@@ -1,0 +1,37 @@
+"""The composition root: one registry's parts, built once per process for a data directory."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .access import Access, FailureLimiter
+from .accounts import Accounts
+from .catalog import Catalog
+from .operations import Operations
+from .registry import Registry
+from .stores import AccountStore, CatalogStore
+
+
+@dataclass(frozen=True)
+class Site:
+    """A registry with its account store, its catalog, authentication and the operations over them."""
+
+    registry: Registry
+    accounts: AccountStore
+    catalog: CatalogStore
+    access: Access
+    operations: Operations
+
+
+def compose(registry: Registry, accounts: AccountStore | None = None, catalog: CatalogStore | None = None,
+            limiter: FailureLimiter | None = None) -> Site:
+    """The parts around an open `registry`: the given stores, by default the SQLite files of its data
+    directory."""
+    accounts = accounts or Accounts(registry.layout.accounts)
+    catalog = catalog or Catalog(registry.layout.catalog)
+    return Site(registry, accounts, catalog, Access(registry, accounts, limiter),
+                Operations(registry, accounts, catalog))
+
+
+def open_site(data_dir: Path | str) -> Site:
+    """The registry in `data_dir`, with its parts."""
+    return compose(Registry(Path(data_dir)))

@@ -1,0 +1,120 @@
+"""The registry's changes, as the web API, the command line and the importer make them, by an `Actor`.
+
+Each change's consequences are written here once: who becomes an owner (the first publisher, or the
+`--owner` of an add; undone if the publish fails), the audit row (under the crate's stored name) and the
+catalog row. Authentication is `access.Access`'s; ownership is checked here.
+"""
+
+from .actor import Actor
+from .errors import AlreadyPublished, Forbidden, NotFound
+from .packaged_crate import PackagedCrate
+from .registry import Registry
+from .stores import AccountStore, CatalogStore
+
+
+class Operations:
+    """Publish, add, yank, remove and change owners of one registry, each recorded in its stores."""
+
+    def __init__(self, registry: Registry, accounts: AccountStore, catalog: CatalogStore) -> None:
+        self.registry = registry
+        self.accounts = accounts
+        self.catalog = catalog
+
+    def publish(self, actor: Actor, metadata: dict, crate: bytes | memoryview) -> dict:
+        """Publish from cargo's metadata and .crate bytes: a new crate gets `actor` as owner, others need
+        ownership. A name that still has owners (say, its versions were removed) stays theirs. A retried
+        upload of the same bytes succeeds."""
+        became_owner: list[str] = []
+
+        def authorize(name: str, exists: bool) -> None:
+            if exists or self.accounts.owners(name):
+                self._check_owner(actor, name)
+            else:
+                self.accounts.add_owner(name, actor.name)
+                became_owner.append(name)
+
+        try:
+            entry = self.registry.publish(metadata, crate, authorize)
+        except AlreadyPublished as exc:
+            if not exc.identical:
+                raise
+            entry = self._retried(metadata)
+            # The first attempt may have failed after its commit, before the catalog (say, on a full disk).
+            self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
+            return entry
+        except BaseException:
+            for name in became_owner:
+                if not self.registry.is_published(name, str(metadata.get("vers"))):
+                    self.accounts.remove_owner(name, actor.name)
+            raise
+        self.accounts.record(actor.name, "publish", entry["name"], entry["vers"], actor.address)
+        self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
+        return entry
+
+    def add(self, actor: Actor, crate: bytes | memoryview, owner: str | None = None) -> dict:
+        """Add a .crate file made elsewhere (read once), `owner` owning it if its crate had no owner yet;
+        return its index entry. AlreadyPublished (`identical` if with these bytes) if the version exists."""
+        packaged: PackagedCrate = self.registry.read(crate)
+        entry = self.registry.add(crate, packaged)
+        if owner and not self.accounts.owners(entry["name"]):
+            self.accounts.add_owner(entry["name"], owner)
+        self.accounts.record(actor.name, "add", entry["name"], entry["vers"], actor.address)
+        self.catalog.record_version(entry["name"], entry["vers"], actor.name, packaged.described())
+        return entry
+
+    def set_yanked(self, actor: Actor, name: str, version: str, yanked: bool) -> str:
+        """Yank or unyank as an owner (or admin, or the command line); return the crate's stored name."""
+        crate = self.existing(name)
+        self._check_owner(actor, crate)
+        self.registry.set_yanked(crate, version, yanked)
+        self.accounts.record(actor.name, "yank" if yanked else "unyank", crate, version, actor.address)
+        return crate
+
+    def remove(self, actor: Actor, name: str, version: str) -> str:
+        """Delete a version, its crate file and its catalog row; return the crate's stored name."""
+        crate = self.existing(name)
+        self._check_owner(actor, crate)
+        self.registry.remove(crate, version)
+        self.accounts.record(actor.name, "remove", crate, version, actor.address)
+        self.catalog.forget_version(crate, version)
+        return crate
+
+    def owners(self, name: str) -> list[str]:
+        """The owners of a crate (any spelling): readable wherever reads are."""
+        return self.accounts.owners(self.existing(name))
+
+    def change_owners(self, actor: Actor, name: str, users: list[str], add: bool) -> str:
+        """Add or remove owners as an owner (or admin, or the command line), all or none; a crate keeps at
+        least one owner. The message is crates.io's (for an owner added at once, as crates.io adds a team)."""
+        crate = self.existing(name)
+        self._check_owner(actor, crate)
+        self.accounts.change_owners(crate, users, add, actor=actor.name, address=actor.address)
+        if not add:
+            return "owners successfully removed"
+        return ",".join(f"user {user} has been added as an owner of crate {crate}" for user in users)
+
+    def check_user(self, user: str | None) -> None:
+        """Refuse an owner-to-be that is no user, before anything is added."""
+        if user is not None and user not in self.accounts.users():
+            raise NotFound(f"no user `{user}` (create it with `palletizer user add {user}`)")
+
+    def existing(self, name: str) -> str:
+        """The stored name of crate `name` (any spelling); NotFound if there is none."""
+        canonical = self.registry.canonical_name(name)
+        if canonical is None:
+            raise NotFound(f"crate `{name}` does not exist in this registry")
+        return canonical
+
+    def _retried(self, metadata: dict) -> dict:
+        """The entry of a version published before with the same bytes."""
+        name, vers = str(metadata["name"]), str(metadata["vers"])
+        return next(e for e in self.registry.entries(name) if e["vers"] == vers)
+
+    def _check_owner(self, actor: Actor, crate: str) -> None:
+        if actor.manages_every_crate:
+            return
+        assert actor.identity is not None
+        if not self.accounts.is_owner(crate, actor.identity.user_id):
+            user = actor.identity.user
+            raise Forbidden(f"`{user}` is not an owner of crate `{crate}`; an owner can add you "
+                            f"with `cargo owner --add {user} {crate}`")
