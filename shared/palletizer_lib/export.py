@@ -63,13 +63,15 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     crate_files: dict[str, str] = {}
     for done, (path, blob_id) in enumerate(files, 1):
         destination = f"{out}/{INDEX_DIR}/{path}"
-        crates = before.crates_of(path, blob_id, destination)
+        stamp = _stamp(destination)
+        crates = before.crates_of(path, blob_id, stamp)
         if crates is None:
             content = registry.git.blob(blob_id.encode())
             written += _write_if_changed(Path(destination), content)
+            stamp = _stamp(destination)
             crates = [(str(registry.layout.crate_file(e["name"], e["vers"]).relative_to(registry.layout.root)),
                        e["cksum"]) for e in parse_lines(content)]
-        after.add_index(path, blob_id, destination, crates)
+        after.add_index(path, blob_id, stamp, crates)
         index_files.add(destination)
         for relative, cksum in crates:
             crate_files[relative] = cksum
@@ -77,9 +79,11 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
             progress("exporting the index", done, len(files))
     for done, (relative, cksum) in enumerate(crate_files.items(), 1):
         destination = f"{out}/{relative}"
-        if not before.holds_crate(relative, cksum, destination):
+        stamp = _stamp(destination)
+        if not before.holds_crate(relative, cksum, stamp):
             written += _copy_crate(Path(root, relative), Path(destination), cksum)
-        after.add_crate(relative, cksum, destination)
+            stamp = _stamp(destination)
+        after.add_crate(relative, cksum, stamp)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
     removed = (_remove_others(f"{out}/{INDEX_DIR}", index_files)
@@ -126,22 +130,24 @@ class _Manifest:
             return []
         return [(path, entry[0]) for path, entry in self.document["index"].items()]
 
-    def crates_of(self, path: str, blob_id: str, destination: str) -> list[tuple[str, str]] | None:
-        """The crate files of index file `path` if the export holds blob `blob_id` there untouched."""
+    def crates_of(self, path: str, blob_id: str, stamp: list[int] | None) -> list[tuple[str, str]] | None:
+        """The crate files of index file `path` if the export holds blob `blob_id` there untouched (its file's
+        stamp now is `stamp`)."""
         entry = self.document["index"].get(path)
-        if entry is None or entry[0] != blob_id or entry[1] != _stamp(destination):
+        if entry is None or entry[0] != blob_id or entry[1] != stamp:
             return None
         return [(relative, cksum) for relative, cksum in entry[2]]
 
-    def holds_crate(self, relative: str, cksum: str, destination: str) -> bool:
-        """Whether the export wrote the crate file `relative` with `cksum` and it is untouched since."""
-        return self.document["crates"].get(relative) == [cksum, _stamp(destination)]
+    def holds_crate(self, relative: str, cksum: str, stamp: list[int] | None) -> bool:
+        """Whether the export wrote the crate file `relative` with `cksum` and it is untouched since (its
+        stamp now is `stamp`)."""
+        return self.document["crates"].get(relative) == [cksum, stamp]
 
-    def add_index(self, path: str, blob_id: str, destination: str, crates: list[tuple[str, str]]) -> None:
-        self.document["index"][path] = [blob_id, _stamp(destination), [list(c) for c in crates]]
+    def add_index(self, path: str, blob_id: str, stamp: list[int] | None, crates: list[tuple[str, str]]) -> None:
+        self.document["index"][path] = [blob_id, stamp, [list(c) for c in crates]]
 
-    def add_crate(self, relative: str, cksum: str, destination: str) -> None:
-        self.document["crates"][relative] = [cksum, _stamp(destination)]
+    def add_crate(self, relative: str, cksum: str, stamp: list[int] | None) -> None:
+        self.document["crates"][relative] = [cksum, stamp]
 
 
 def _stamp(path: str) -> list[int] | None:
