@@ -19,6 +19,7 @@ from palletizer_lib.access import Access
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.index_stats import IndexStats
 from palletizer_services.mirror_metrics import MirrorCollector
+from palletizer_services.read_access import NeedsRead
 
 METRICS_PATH = "/metrics"
 
@@ -79,7 +80,7 @@ def collectors(access: Access, *, index_size: bool, downloads: bool) -> Collecto
     return registry
 
 
-class MetricsResource:
+class MetricsResource(NeedsRead):
     """`GET /metrics`: Prometheus's text format, or OpenMetrics if the scraper asks for it."""
 
     def __init__(self, registry: CollectorRegistry) -> None:

@@ -19,10 +19,11 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
 from dulwich.server import DictBackend, UploadPackHandler
 
-from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge
+from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from palletizer_lib.registry import Registry
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
+from palletizer_services.read_access import NeedsRead
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
@@ -197,7 +198,7 @@ def _no_cache(resp: falcon.Response) -> None:
     resp.set_header("Pragma", "no-cache")
 
 
-class _GitResource:
+class _GitResource(NeedsRead):
     def __init__(self, registry: Registry) -> None:
         self._git_dir = str(registry.layout.git)
 
@@ -210,7 +211,7 @@ class InfoRefsResource(_GitResource):
         if service == RECEIVE_PACK:
             raise Forbidden(READ_ONLY)
         if service != UPLOAD_PACK:
-            raise falcon.HTTPForbidden(description="only git's smart HTTP protocol (git-upload-pack) is served")
+            raise Forbidden("only git's smart HTTP protocol (git-upload-pack) is served")
         _no_cache(resp)
         resp.content_type = f"application/x-{UPLOAD_PACK}-advertisement"
         resp.stream = upload_pack(self._git_dir, b"", advertise_refs=True, deadline=Deadline())
@@ -221,7 +222,7 @@ class UploadPackResource(_GitResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_type != f"application/x-{UPLOAD_PACK}-request":
-            raise falcon.HTTPUnsupportedMediaType(description=f"expected application/x-{UPLOAD_PACK}-request")
+            raise UnsupportedMediaType(f"expected application/x-{UPLOAD_PACK}-request")
         deadline = Deadline()
         gzipped = (req.get_header("Content-Encoding") or "").lower() == "gzip"
         request = read_request(req.bounded_stream, gzipped, deadline)
@@ -231,7 +232,7 @@ class UploadPackResource(_GitResource):
         resp.stream = upload_pack(self._git_dir, request, advertise_refs=False, deadline=deadline)
 
 
-class ReceivePackResource:
+class ReceivePackResource(NeedsRead):
     """`POST /git/index/git-receive-pack`: refused, the index is written only by the registry."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig, ServedUrls
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.urls import ServedUrls
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate
 
@@ -63,7 +64,8 @@ def test_own_index_urls_follow_the_public_url_not_the_api(registry: Registry) ->
 def test_own_index_urls_of_a_config_json_from_before_the_split(registry: Registry) -> None:
     old = b'{"dl": "http://old.test/files/{crate}/{crate}-{version}.crate", "api": "http://old.test"}\n'
     registry.git.commit({"config.json": old}, "written by an older version")
-    assert registry.own_index_urls() == ["sparse+http://old.test/index/", "http://old.test/git/index"]
+    assert Registry(registry.layout.root).own_index_urls() == ["sparse+http://old.test/index/",
+                                                               "http://old.test/git/index"]
 
 
 def test_add_treats_dependencies_on_the_public_url_as_this_registrys(registry: Registry) -> None:
