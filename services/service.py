@@ -1,5 +1,5 @@
-"""What every service shares: Cargo's error JSON, `/health`, `/metrics`, the access log, read access, and the
-Falcon app they are built on."""
+"""What every service shares: `/health`, `/metrics`, the access log, read access (`read_access`), every
+error rendered as Cargo's error JSON (`error_response`), and the Falcon app they are built on."""
 
 import falcon
 from falcon.routing import CompiledRouter

@@ -21,6 +21,7 @@ from dulwich.server import DictBackend, UploadPackHandler
 
 from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from palletizer_lib.registry import Registry
+from palletizer_lib.urls import GIT_INDEX_PATH
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
 from palletizer_services.read_access import NeedsRead
@@ -56,8 +57,8 @@ def request_body_limit(registry: Registry) -> int:
 
 
 # upload-pack takes a body; receive-pack's (a push) is answered, read-only, by the app.
-BODIES = (BodyRoute("POST", f"/git/index/{UPLOAD_PACK}", request_body_limit),
-          BodyRoute("POST", f"/git/index/{RECEIVE_PACK}", small_body))
+BODIES = (BodyRoute("POST", f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", request_body_limit),
+          BodyRoute("POST", f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", small_body))
 
 
 class Deadline:
@@ -241,6 +242,6 @@ class ReceivePackResource(NeedsRead):
 
 def add_routes(app: falcon.App, registry: Registry) -> None:
     """Mount the git index at `/git/index`."""
-    app.add_route("/git/index/info/refs", InfoRefsResource(registry))
-    app.add_route(f"/git/index/{UPLOAD_PACK}", UploadPackResource(registry))
-    app.add_route(f"/git/index/{RECEIVE_PACK}", ReceivePackResource())
+    app.add_route(f"{GIT_INDEX_PATH}/info/refs", InfoRefsResource(registry))
+    app.add_route(f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", UploadPackResource(registry))
+    app.add_route(f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", ReceivePackResource())

@@ -7,7 +7,7 @@ import pytest
 from dulwich.repo import Repo
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.urls import ServedUrls
+from palletizer_lib.urls import ServedUrls, config_json, from_config_json
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate
 
@@ -73,3 +73,16 @@ def test_add_treats_dependencies_on_the_public_url_as_this_registrys(registry: R
     ours = '[dependencies]\nmine = { version = "1", registry-index = "sparse+http://index.test:1/index/" }\n'
     entry = registry.add(make_crate("user", "1.0.0", ours))
     assert [(d["name"], d.get("registry")) for d in entry["deps"]] == [("mine", None)]
+
+
+def test_the_shapes_of_the_served_urls() -> None:
+    urls = ServedUrls("http://index.test", "http://api.test", "http://files.test")
+    assert urls.dl == "http://files.test/files/{crate}/{crate}-{version}.crate"
+    assert urls.login_url == "http://api.test/me"
+    assert urls.index_urls() == ["sparse+http://index.test/index/", "http://index.test/git/index"]
+    assert from_config_json(config_json(urls, auth_required=True)) == urls
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not json", b"[]", b'{"dl": "http://x/{crate}"}'])
+def test_no_served_urls_from_a_missing_or_unusable_config_json(content: bytes | None) -> None:
+    assert from_config_json(content) is None
