@@ -25,7 +25,7 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-all`."""
-    return serve.main(PROG, argv, create, writes_config=True, max_body=api.max_publish_body,
+    return serve.main(PROG, argv, create, writes_config=True, max_body=api.publish_body_limit,
                       bodies=(*api.BODIES, *git.BODIES))
 
 

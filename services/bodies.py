@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from palletizer_lib.access import Access
 from palletizer_lib.errors import PalletizerError, PayloadTooLarge
 from palletizer_lib.registry import Registry
-from palletizer_services.service import error_headers
+from palletizer_services.error_response import ErrorResponse, render_error
 
 # What a small JSON or form body (owners, login) may take.
 SMALL_BODY = 64 * 1024
@@ -61,6 +61,6 @@ class BodyPolicy:
         if length is not None and length > limit:
             raise PayloadTooLarge(f"the request body is {length} bytes; {method} {path} takes at most {limit}")
 
-    def headers(self, error: PalletizerError, path: str) -> list[tuple[str, str]]:
-        """The headers that go with the answer refusing a request to `path` with `error`."""
-        return error_headers(self._access.registry, error, path)
+    def refusal(self, error: PalletizerError, path: str) -> ErrorResponse:
+        """The answer refusing a request to `path` with `error`."""
+        return render_error(error, path, self._access.registry.served_urls())

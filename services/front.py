@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from palletizer_lib.cli import default_data_dir
+from palletizer_lib.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.errors import PalletizerError
+from palletizer_lib.publish_body import max_publish_body
 from palletizer_lib.layout import Layout
 from palletizer_lib.registry import Registry
-from palletizer_services.api.app import max_publish_body
+from palletizer_lib.urls import FILES_PATH, GIT_PREFIX, INDEX_PATH
 
 NGINX = "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -53,14 +54,14 @@ def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files
         locations = [
             # Dot files (index/.head, temporary files of a write in progress) are never served.
             "location ~ /\\. { return 404; }",
-            f"location /index/ {{ root {layout.root}; try_files $uri @index; }}",
+            f"location {INDEX_PATH} {{ root {layout.root}; try_files $uri @index; }}",
             f"location @index {{ {proxy} proxy_pass {index_url}; }}",
-            f"location /files/ {{ alias {layout.crates}/; types {{ }} default_type application/gzip; }}",
+            f"location {FILES_PATH} {{ alias {layout.crates}/; types {{ }} default_type application/gzip; }}",
         ]
     else:
-        locations = [f"location /index/ {{ {proxy} proxy_pass {index_url}; }}",
-                     f"location /files/ {{ {proxy} proxy_pass {files_url}; }}"]
-    locations += [f"location /git/ {{ {proxy} proxy_pass {index_url}; }}",
+        locations = [f"location {INDEX_PATH} {{ {proxy} proxy_pass {index_url}; }}",
+                     f"location {FILES_PATH} {{ {proxy} proxy_pass {files_url}; }}"]
+    locations += [f"location {GIT_PREFIX} {{ {proxy} proxy_pass {index_url}; }}",
                   f"location / {{ {proxy} proxy_pass {api_url}; }}"]
     body = "".join(f"        {line}\n" for line in [f"listen {listen};", f"client_max_body_size {max_body};",
                                                      *locations])
@@ -70,8 +71,7 @@ def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-front`: write nginx's config for the registry in `--data`, then become nginx."""
     parser = argparse.ArgumentParser(prog="palletizer-front", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="the registry's data directory (default: $PALLETIZER_DATA, then ./data)")
+    parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
     parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN", "0.0.0.0:8000"),
                         help="nginx's address (default: $PALLETIZER_LISTEN, then 0.0.0.0:8000)")
     for service in ("index", "api", "files"):
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix.mkdir(parents=True, exist_ok=True)
     server = front_server(args.listen, registry.layout.root, index_url=args.index_upstream,
                           api_url=args.api_upstream, files_url=args.files_upstream,
-                          max_body=max_publish_body(registry), static=static)
+                          max_body=max_publish_body(registry.config.max_crate_size), static=static)
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_conf(prefix, server, access_log="/dev/stdout"))
     nginx = shutil.which("nginx") or NGINX

@@ -19,6 +19,7 @@ from palletizer_lib.composition import Site
 from palletizer_lib.index_stats import IndexStats
 from palletizer_lib.stores import CatalogStore
 from palletizer_services.mirror_metrics import MirrorCollector
+from palletizer_services.read_access import NeedsRead
 
 METRICS_PATH = "/metrics"
 
@@ -79,7 +80,7 @@ def collectors(site: Site, *, index_size: bool, downloads: bool) -> CollectorReg
     return registry
 
 
-class MetricsResource:
+class MetricsResource(NeedsRead):
     """`GET /metrics`: Prometheus's text format, or OpenMetrics if the scraper asks for it."""
 
     def __init__(self, registry: CollectorRegistry) -> None:

@@ -12,18 +12,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import falcon
-import waitress.utilities
 
 from palletizer_lib.browse import cargo_config
-from palletizer_lib.cli import default_data_dir
 from palletizer_lib.composition import Site, open_site
-from palletizer_lib.config import ServedUrls
+from palletizer_lib.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.listener_config import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
+from palletizer_lib.urls import ServedUrls
 from palletizer_services import waitress_server
 from palletizer_services.bodies import BodyPolicy, BodyRoute
-from palletizer_services.service import error_body
 from palletizer_services.workers import START_FAILED, Supervisor
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -93,8 +91,7 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     """`--data`, `--listen`, `--public-url`, `--api-url`, `--files-url`, `--log-level`..., with `$PALLETIZER_*`
     as defaults."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a Palletizer registry.")
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="the registry's data directory (default: $PALLETIZER_DATA, then ./data)")
+    parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
     parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN,
                         metavar="HOST:PORT", help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
     parser.add_argument("--public-url", default=os.environ.get("PALLETIZER_PUBLIC_URL"),
@@ -204,12 +201,6 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
 
 
-def _waitress_error_response(error: waitress.utilities.Error, ident: str | None = None) -> tuple:
-    """Errors waitress answers itself (body too large, bad request line) as Cargo's error JSON."""
-    detail = f"{error.reason}: {error.body}"
-    return f"{error.code} {error.reason}", [("Content-Type", "application/json")], error_body(detail)
-
-
 def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
     """The listeners of `--config`, else of `--listen`, bound. One that cannot be used (TLS files, address in
     use...) ends the process with one line."""
@@ -224,7 +215,6 @@ def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPo
     """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT."""
     configure_logging(args.log_level, args.workers)
     bound = bind(args) if bound is None else bound
-    waitress.utilities.Error.to_response = _waitress_error_response
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.

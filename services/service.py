@@ -1,87 +1,45 @@
-"""What every service shares: Cargo's error JSON, `/health`, `/metrics`, the access log, read access, and the
-Falcon app they are built on."""
-
-import json
+"""What every service shares: `/health`, `/metrics`, the access log, read access (`read_access`), every
+error rendered as Cargo's error JSON (`error_response`), and the Falcon app they are built on."""
 
 import falcon
 from falcon.routing import CompiledRouter
 
-from palletizer_lib.access import Access
 from palletizer_lib.composition import Site
-from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, Unavailable
+from palletizer_lib.errors import PalletizerError, Unavailable
 from palletizer_lib.registry import Registry
+from palletizer_services.error_response import ErrorResponse, render, render_error
 from palletizer_services.metrics import METRICS_PATH, MetricsResource, collectors
 from palletizer_services.observe import Observer, log_unexpected_error
-
-GIT_PREFIX = "/git/"
-READ_PREFIXES = ("/index/", "/files/", GIT_PREFIX)
-SEARCH_PATH = "/api/v1/crates"
-GIT_CHALLENGE = 'Basic realm="palletizer registry (user: anything, password: a token)"'
-
-
-def error_body(detail: str) -> bytes:
-    """Cargo's error document: `{"errors":[{"detail":...}]}`."""
-    return json.dumps({"errors": [{"detail": detail}]}).encode()
+from palletizer_services.read_access import ReadAccess
 
 
 def _serialize_http_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body(error.description or error.title or str(error.status))
-
-
-def auth_challenge(registry: Registry, path: str, prefix: str = "") -> str:
-    """The `WWW-Authenticate` value of a 401 for `path`: Basic for git, else Cargo's with its login URL
-    (the served API URL, else `prefix`, the URL the request came to)."""
-    if path.startswith(GIT_PREFIX):
-        return GIT_CHALLENGE
-    api = registry.served_config().get("api", prefix)
-    return f'Cargo login_url="{api.rstrip("/")}/me"'
+    """Falcon's own errors (no route, a method not allowed, a body it cannot parse)."""
+    _send(resp, render(error.status_code, error.description or error.title or str(error.status)))
 
 
 def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict) -> None:
     """Any exception no other handler takes: logged without the query string or headers (which may carry a
     token), answered 500 in Cargo's error JSON."""
     log_unexpected_error(req, error)
-    resp.status = falcon.HTTP_500
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body("the server failed to answer this request; its log says where")
-
-
-def error_headers(registry: Registry, error: PalletizerError, path: str, prefix: str = "") -> list[tuple[str, str]]:
-    """The headers that go with `error`'s answer: how to authenticate after a 401, how long to wait after a
-    429."""
-    if isinstance(error, Unauthorized):
-        return [("WWW-Authenticate", auth_challenge(registry, path, prefix))]
-    if isinstance(error, TooManyRequests):
-        return [("Retry-After", str(error.retry_after))]
-    return []
+    _send(resp, render(500, "the server failed to answer this request; its log says where"))
 
 
 class _ErrorRenderer:
-    """Renders library errors, with `error_headers`."""
+    """Renders library errors (`render_error`), sending `cargo login` to the served API."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, error: PalletizerError, params: dict) -> None:
-        resp.status = error.status
-        resp.content_type = falcon.MEDIA_JSON
-        resp.data = error_body(error.detail)
-        for name, value in error_headers(self._registry, error, req.path, req.prefix):
-            resp.set_header(name, value)
+        _send(resp, render_error(error, req.path, self._registry.served_urls(), req.prefix))
 
 
-class ReadAccess:
-    """Middleware: under `auth_required`, the index, downloads, search and metrics need a `read` token."""
-
-    def __init__(self, access: Access) -> None:
-        self._access = access
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if (req.path.startswith(READ_PREFIXES) or req.path == METRICS_PATH
-                or ((req.path == SEARCH_PATH or req.path.startswith(SEARCH_PATH + "/"))
-                    and req.method in ("GET", "HEAD"))):
-            self._access.check_read(req.auth, req.remote_addr)
+def _send(resp: falcon.Response, answer: ErrorResponse) -> None:
+    resp.status = answer.status
+    for name, value in answer.headers:
+        resp.set_header(name, value)
+    resp.data = answer.body
 
 
 class HealthResource:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
-from http import HTTPStatus
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -30,13 +29,14 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.receiver import FixedStreamReceiver
 from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask as WaitressErrorTask
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
 from palletizer_lib.errors import Forbidden, PalletizerError
 from palletizer_lib.listener_config import Listener
 from palletizer_services.bodies import BodyPolicy
-from palletizer_services.service import error_body
+from palletizer_services.error_response import ErrorResponse, render, render_error
 
 HANDSHAKE_TIMEOUT = 10.0
 RELAY_CHUNK = 64 * 1024
@@ -113,18 +113,27 @@ def _remove_stale(listener: Listener, path: str) -> None:
 
 
 class Refusal(Error):
-    """The answer refusing a request from its headers: Cargo's error JSON, with `headers` (a challenge)."""
+    """A request refused from its headers, with its answer (`error_response.render_error`)."""
 
-    def __init__(self, error: PalletizerError, headers: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(error.detail)
-        self.code = error.status
-        self.reason = HTTPStatus(error.status).phrase
-        self.headers = headers or []
+    def __init__(self, answer: ErrorResponse) -> None:
+        super().__init__(answer.body.decode())
+        self.code = answer.status
+        self.answer = answer
 
-    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
-        """Cargo's error JSON."""
-        return (f"{self.code} {self.reason}", [("Content-Type", "application/json"), *self.headers],
-                error_body(self.body))
+
+class ErrorTask(WaitressErrorTask):
+    """waitress's answer to a request it does not pass to the app (a refusal, a malformed request, too
+    large a body, an exception in the app), rendered as every other error (`error_response`)."""
+
+    def execute(self) -> None:
+        """Write the error's answer and close the connection after it."""
+        error = self.request.error
+        answer = error.answer if isinstance(error, Refusal) else render(error.code, f"{error.reason}: {error.body}")
+        self.status = answer.status_line
+        self.response_headers.extend(answer.headers)
+        self.set_close_on_finish()
+        self.content_length = len(answer.body)
+        self.write(answer.body)
 
 
 class _Discarded:
@@ -180,8 +189,9 @@ class GuardedParser(HTTPRequestParser):
                 length = None if self.chunked else self.content_length
                 self.policy.check(self.command, self.path, self.headers, length, self.client)
         except PalletizerError as error:
-            headers = self.policy.headers(error, self.path) if self.policy is not None else []
-            self._refuse(Refusal(error, headers))
+            answer = self.policy.refusal(error, self.path) if self.policy is not None else render_error(
+                error, self.path, None)
+            self._refuse(Refusal(answer))
 
     def _refuse(self, error: Refusal) -> None:
         drain = (not self.completed and not self.chunked and not self.expect_continue
@@ -227,6 +237,7 @@ class Channel(HTTPChannel):
     answers without a body (`KeepAliveTask`), and gives back its place in the `Gate` when it closes."""
 
     task_class = KeepAliveTask
+    error_task_class = ErrorTask
 
     def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, adj: Adjustments,
                  map: dict, *, ticket: "Ticket", policy: BodyPolicy | None, allowed: bool) -> None:

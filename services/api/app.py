@@ -8,10 +8,10 @@ import falcon
 
 from palletizer_lib.access import Access
 from palletizer_lib.composition import Site
-from palletizer_lib.errors import BadRequest, PayloadTooLarge
+from palletizer_lib.errors import BadRequest, LengthRequired, PayloadTooLarge
 from palletizer_lib.crate_names import normalise
 from palletizer_lib.operations import Operations
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, parse_publish_body
+from palletizer_lib.publish_body import max_publish_body, parse_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.stores import CatalogStore
 from palletizer_services import serve
@@ -21,6 +21,7 @@ from palletizer_services.service import create_app
 from palletizer_services.metrics import PUBLISHES
 from palletizer_services.params import query_int, query_text
 from palletizer_services.web import app as web
+from palletizer_services.read_access import GetNeedsRead
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
@@ -32,19 +33,19 @@ HOW_TO_GET_A_TOKEN = (
 )
 
 
-def max_publish_body(registry: Registry) -> int:
-    """The largest publish request body the configured crate size limit allows."""
-    return registry.config.max_crate_size + MAX_METADATA_SIZE + 8
+def publish_body_limit(registry: Registry) -> int:
+    """The largest publish request body `registry` accepts."""
+    return max_publish_body(registry.config.max_crate_size)
 
 
 # The requests of the web API (and its pages) that carry a body; a publish's token is checked first.
-BODIES = (BodyRoute("PUT", "/api/v1/crates/new", max_publish_body, scope="publish"),
+BODIES = (BodyRoute("PUT", "/api/v1/crates/new", publish_body_limit, scope="publish"),
           BodyRoute("PUT", "/api/v1/crates/[^/]+/owners", small_body),
           BodyRoute("DELETE", "/api/v1/crates/[^/]+/owners", small_body),
           *web.BODIES)
 
 
-class PublishResource:
+class PublishResource(GetNeedsRead):
     """`PUT /api/v1/crates/new`."""
 
     def __init__(self, access: Access, operations: Operations) -> None:
@@ -55,8 +56,8 @@ class PublishResource:
         actor = self._access.require(req.auth, req.remote_addr, "publish")
         length = req.content_length
         if length is None:
-            raise falcon.HTTPLengthRequired(description="a publish request needs a Content-Length header")
-        if length > max_publish_body(registry):
+            raise LengthRequired("a publish request needs a Content-Length header")
+        if length > publish_body_limit(registry):
             raise PayloadTooLarge(f"the upload is {length} bytes; this registry accepts crates up to "
                                   f"{registry.config.max_crate_size} bytes")
         published = parse_publish_body(req.bounded_stream.read(length))
@@ -65,7 +66,7 @@ class PublishResource:
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}
 
 
-class YankResource:
+class YankResource(GetNeedsRead):
     """`DELETE .../{name}/{version}/yank` and `PUT .../{name}/{version}/unyank`."""
 
     def __init__(self, access: Access, operations: Operations) -> None:
@@ -83,7 +84,7 @@ class YankResource:
         resp.media = {"ok": True}
 
 
-class SearchResource:
+class SearchResource(GetNeedsRead):
     """`GET /api/v1/crates?q=...&page=...&per_page=...`, paged as crates.io pages (`meta.next_page` and
     `prev_page` are the query strings of the pages around), with each crate's downloads."""
 
@@ -109,7 +110,7 @@ class SearchResource:
         }
 
 
-class OwnersResource:
+class OwnersResource(GetNeedsRead):
     """`/api/v1/crates/{name}/owners`: `cargo owner --list`, `--add`, `--remove`."""
 
     def __init__(self, access: Access, operations: Operations) -> None:
@@ -166,4 +167,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-api`."""
-    return serve.main("palletizer-api", argv, create, max_body=max_publish_body, bodies=BODIES)
+    return serve.main("palletizer-api", argv, create, max_body=publish_body_limit, bodies=BODIES)

@@ -7,11 +7,12 @@ from palletizer_lib import crates_api
 from palletizer_lib.composition import Site
 from palletizer_lib.errors import NotFound
 from palletizer_lib.upstream import download_url
+from palletizer_services.read_access import GetNeedsRead
 
 PREFIX = "/api/v1/crates/{name}"
 
 
-class CrateResource:
+class CrateResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME`."""
 
     def __init__(self, site: Site) -> None:
@@ -21,7 +22,7 @@ class CrateResource:
         resp.media = crates_api.crate_document(self._registry, self._catalog, name)
 
 
-class VersionsResource:
+class VersionsResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME/versions`."""
 
     def __init__(self, site: Site) -> None:
@@ -31,7 +32,7 @@ class VersionsResource:
         resp.media = crates_api.versions_document(self._registry, self._catalog, name)
 
 
-class ReverseDependenciesResource:
+class ReverseDependenciesResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME/reverse_dependencies`."""
 
     def __init__(self, site: Site) -> None:
@@ -41,7 +42,7 @@ class ReverseDependenciesResource:
         resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name)
 
 
-class VersionResource:
+class VersionResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME/VERSION` and its `/dependencies`, `/download` (a redirect to the file, which
     counts the download where it is served) and `/readme` (the rendered README)."""
 
@@ -56,11 +57,12 @@ class VersionResource:
 
     def on_get_download(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         document = crates_api.version_document(self._registry, self._catalog, name, version)
-        dl = self._registry.served_config().get("dl")
-        if not dl:
+        urls = self._registry.served_urls()
+        if urls is None:
             raise NotFound("this registry serves no downloads yet (its config.json names no `dl`)")
         found = document["version"]
-        raise falcon.HTTPFound(download_url(dl, found["crate"], found["num"], found["checksum"]))
+        resp.status = falcon.HTTP_302
+        resp.location = download_url(urls.dl, found["crate"], found["num"], found["checksum"])
 
     def on_get_readme(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         found = crates_api.version_document(self._registry, self._catalog, name, version)["version"]

@@ -13,11 +13,12 @@ from palletizer_lib.mirror import Mirror
 from palletizer_lib.registry import Registry
 from palletizer_services import serve
 from palletizer_services.service import create_app
+from palletizer_services.read_access import NeedsRead
 
 CRATE_MEDIA_TYPE = "application/gzip"
 
 
-class DownloadResource:
+class DownloadResource(NeedsRead):
     """Streams one .crate file, and counts the download."""
 
     def __init__(self, registry: Registry, downloads: DownloadCounter, mirror: Mirror | None = None) -> None:

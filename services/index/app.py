@@ -4,11 +4,12 @@ cache that every index commit invalidates (`palletizer_lib.index_cache`)."""
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
+from functools import partial
 
 import falcon
 
 from palletizer_lib.composition import Site
+from palletizer_lib.errors import NotFound
 from palletizer_lib.index_cache import CachedFile, IndexCache
 from palletizer_lib.mirror import Mirror
 from palletizer_lib.crate_names import index_path, is_valid_name
@@ -16,11 +17,12 @@ from palletizer_lib.registry import CONFIG_JSON, Registry
 from palletizer_services import serve
 from palletizer_services.service import create_app
 from palletizer_services.index import git
+from palletizer_services.read_access import NeedsRead
 
 
 def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:
     if file is None:
-        raise falcon.HTTPNotFound(description="no such crate in this registry")
+        raise NotFound("no such crate in this registry")
     resp.etag = file.etag
     resp.last_modified = file.last_modified
     if _not_modified(req, file.etag, file.last_modified):
@@ -42,7 +44,7 @@ def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
     return False
 
 
-class ConfigResource:
+class ConfigResource(NeedsRead):
     """`/index/config.json`."""
 
     def __init__(self, registry: Registry, cache: IndexCache) -> None:
@@ -55,7 +57,7 @@ class ConfigResource:
     on_head = on_get
 
 
-class IndexFileResource:
+class IndexFileResource(NeedsRead):
     """`/index/1/a`, `/index/2/ab`, `/index/3/a/abc`, `/index/ab/cd/abcd...`."""
 
     def __init__(self, registry: Registry, cache: IndexCache, mirror: Mirror | None = None) -> None:
@@ -65,16 +67,13 @@ class IndexFileResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **parts: str) -> None:
         path = "/".join(parts.values())
-        file = self._cache.get(path, lambda: self._locate(path))
-        if file is None and self._mirror is not None:
-            file = self._mirror.index_file(path.rsplit("/", 1)[-1])
-        _send(req, resp, file, "text/plain; charset=utf-8")
-
-    def _locate(self, path: str) -> Path | None:
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
-            raise falcon.HTTPNotFound(description=f"`{path}` is not an index path")
-        return self._registry.index_file(name)
+            raise NotFound(f"`{path}` is not an index path")
+        file = self._cache.get(path, partial(self._registry.index_file, name))
+        if file is None and self._mirror is not None:
+            file = self._mirror.index_file(name)
+        _send(req, resp, file, "text/plain; charset=utf-8")
 
     on_head = on_get
 

@@ -19,10 +19,12 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
 from dulwich.server import DictBackend, UploadPackHandler
 
-from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge
+from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from palletizer_lib.registry import Registry
+from palletizer_lib.urls import GIT_INDEX_PATH
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
+from palletizer_services.read_access import NeedsRead
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
@@ -55,8 +57,8 @@ def request_body_limit(registry: Registry) -> int:
 
 
 # upload-pack takes a body; receive-pack's (a push) is answered, read-only, by the app.
-BODIES = (BodyRoute("POST", f"/git/index/{UPLOAD_PACK}", request_body_limit),
-          BodyRoute("POST", f"/git/index/{RECEIVE_PACK}", small_body))
+BODIES = (BodyRoute("POST", f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", request_body_limit),
+          BodyRoute("POST", f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", small_body))
 
 
 class Deadline:
@@ -197,7 +199,7 @@ def _no_cache(resp: falcon.Response) -> None:
     resp.set_header("Pragma", "no-cache")
 
 
-class _GitResource:
+class _GitResource(NeedsRead):
     def __init__(self, registry: Registry) -> None:
         self._git_dir = str(registry.layout.git)
 
@@ -210,7 +212,7 @@ class InfoRefsResource(_GitResource):
         if service == RECEIVE_PACK:
             raise Forbidden(READ_ONLY)
         if service != UPLOAD_PACK:
-            raise falcon.HTTPForbidden(description="only git's smart HTTP protocol (git-upload-pack) is served")
+            raise Forbidden("only git's smart HTTP protocol (git-upload-pack) is served")
         _no_cache(resp)
         resp.content_type = f"application/x-{UPLOAD_PACK}-advertisement"
         resp.stream = upload_pack(self._git_dir, b"", advertise_refs=True, deadline=Deadline())
@@ -221,7 +223,7 @@ class UploadPackResource(_GitResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_type != f"application/x-{UPLOAD_PACK}-request":
-            raise falcon.HTTPUnsupportedMediaType(description=f"expected application/x-{UPLOAD_PACK}-request")
+            raise UnsupportedMediaType(f"expected application/x-{UPLOAD_PACK}-request")
         deadline = Deadline()
         gzipped = (req.get_header("Content-Encoding") or "").lower() == "gzip"
         request = read_request(req.bounded_stream, gzipped, deadline)
@@ -231,7 +233,7 @@ class UploadPackResource(_GitResource):
         resp.stream = upload_pack(self._git_dir, request, advertise_refs=False, deadline=deadline)
 
 
-class ReceivePackResource:
+class ReceivePackResource(NeedsRead):
     """`POST /git/index/git-receive-pack`: refused, the index is written only by the registry."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -240,6 +242,6 @@ class ReceivePackResource:
 
 def add_routes(app: falcon.App, registry: Registry) -> None:
     """Mount the git index at `/git/index`."""
-    app.add_route("/git/index/info/refs", InfoRefsResource(registry))
-    app.add_route(f"/git/index/{UPLOAD_PACK}", UploadPackResource(registry))
-    app.add_route(f"/git/index/{RECEIVE_PACK}", ReceivePackResource())
+    app.add_route(f"{GIT_INDEX_PATH}/info/refs", InfoRefsResource(registry))
+    app.add_route(f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", UploadPackResource(registry))
+    app.add_route(f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", ReceivePackResource())

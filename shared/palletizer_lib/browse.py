@@ -15,6 +15,7 @@ from .mirror import cached_entries
 from .crate_names import is_valid_name, normalise
 from .readme import safe_url
 from .registry import Registry, max_version
+from .urls import sparse_index_url
 from .versions import parse_version
 
 PER_PAGE = 50
@@ -206,8 +207,8 @@ def cargo_toml_line(name: str, version: str) -> str:
 def cargo_config(registry: Registry, fallback_url: str) -> str:
     """The `.cargo/config.toml` lines that make this registry known to cargo (with the credential
     provider cargo insists on when reads need a token)."""
-    served = registry.own_index_urls()
-    index = served[0] if served else f"sparse+{fallback_url.rstrip('/')}/index/"
+    served = registry.served_urls()
+    index = sparse_index_url(served.public if served is not None else fallback_url)
     lines = [f"[registries.{REGISTRY_NAME}]", f'index = "{index}"']
     if registry.config.auth_required:
         lines.append('credential-provider = ["cargo:token"]')

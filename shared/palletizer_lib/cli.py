@@ -11,6 +11,7 @@ from .accounts import DEFAULT_SCOPES, SCOPES
 from .actor import Actor
 from .composition import Site, open_site
 from .config import DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_upstream
+from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, import_directory, read_crate_file
@@ -18,20 +19,14 @@ from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_pac
 from .operations import Operations
 from .progress import ProgressBar
 from .registry import Registry
+from .urls import sparse_index_url
 
-DEFAULT_DATA = "./data"
 STDIN = Path("-")
-
-
-def default_data_dir() -> str:
-    """`$PALLETIZER_DATA`, else `./data`."""
-    return os.environ.get("PALLETIZER_DATA") or DEFAULT_DATA
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="palletizer", description="Manage a Palletizer registry's data directory.")
-    parser.add_argument("--data", default=default_data_dir(),
-                        help="the registry's data directory (default: $PALLETIZER_DATA, then ./data)")
+    parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = commands.add_parser("init", help="create an empty registry")
@@ -259,7 +254,7 @@ def _export(args: argparse.Namespace, registry: Registry) -> int:
         print("warning: this registry has auth_required, but a static server checks no token: whoever "
               "reaches it can read every crate", file=sys.stderr)
     print(f"Serve {args.directory} at {args.base_url.rstrip('/')}, and in .cargo/config.toml:\n\n"
-          f"[registries.palletizer]\nindex = \"sparse+{args.base_url.rstrip('/')}/index/\"", file=sys.stderr)
+          f"[registries.palletizer]\nindex = \"{sparse_index_url(args.base_url)}\"", file=sys.stderr)
     return 0
 
 

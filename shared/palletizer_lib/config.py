@@ -8,6 +8,7 @@ import yaml
 
 from .errors import BadRequest
 from .storage import atomic_write
+from .urls import ServedUrls, served_urls
 
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
@@ -15,15 +16,6 @@ DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_GIT_SQUASH_AFTER = 10_000
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
-
-
-@dataclass(frozen=True)
-class ServedUrls:
-    """Where cargo reaches the registry (roots, no trailing slash): the index, the web API, downloads."""
-
-    public: str
-    api: str
-    files: str
 
 
 @dataclass
@@ -52,9 +44,8 @@ class RegistryConfig:
                     files_url: str | None = None) -> ServedUrls:
         """Each URL from the argument if given, else from this file; the public URL defaults to
         `fallback_public`, the API's and the files' to the public URL."""
-        public = _strip(public_url or self.public_url or fallback_public)
-        return ServedUrls(public, _strip(api_url or self.api_url or public),
-                          _strip(files_url or self.files_url or public))
+        return served_urls(fallback_public, public_url or self.public_url, api_url or self.api_url,
+                           files_url or self.files_url)
 
     @classmethod
     def load(cls, path: Path) -> "RegistryConfig":

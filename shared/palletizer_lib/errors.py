@@ -49,6 +49,18 @@ class AlreadyPublished(Conflict):
         self.identical = identical
 
 
+class LengthRequired(PalletizerError):
+    """A request whose body must be sized up front came without a Content-Length."""
+
+    status = 411
+
+
+class UnsupportedMediaType(PalletizerError):
+    """The request body is not of the media type the resource takes."""
+
+    status = 415
+
+
 class PayloadTooLarge(PalletizerError):
     """The request body is larger than the configured limit."""
 

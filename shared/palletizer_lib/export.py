@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import crate_file
+from . import crate_file, urls
 from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
@@ -40,10 +40,8 @@ class ExportSummary:
 
 def static_config(base_url: str, api_url: str | None) -> bytes:
     """The exported `config.json`: downloads from `BASE/crates/`, the web API at `api_url` if given."""
-    document = {"dl": f"{_url(base_url, '--base-url')}/{CRATES_DIR}/{{crate}}/{{crate}}-{{version}}.crate"}
-    if api_url:
-        document["api"] = _url(api_url, "--api-url")
-    return json.dumps(document, indent=2).encode() + b"\n"
+    return urls.static_config(f"{_url(base_url, '--base-url')}/{CRATES_DIR}",
+                              _url(api_url, "--api-url") if api_url else None)
 
 
 def export_static(registry: Registry, target: Path, base_url: str, api_url: str | None = None,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from .errors import BadRequest
 
 MAX_METADATA_SIZE = 1024 * 1024
+# The two length fields of the body.
+_LENGTHS_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,11 @@ class PublishBody:
 
     metadata: dict
     crate: memoryview
+
+
+def max_publish_body(max_crate_size: int) -> int:
+    """The largest publish request body a registry taking crates of up to `max_crate_size` bytes accepts."""
+    return max_crate_size + MAX_METADATA_SIZE + _LENGTHS_SIZE
 
 
 def parse_publish_body(body: bytes | memoryview) -> PublishBody:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import crate_file
 from .catalog import Catalog
-from .config import RegistryConfig, ServedUrls
+from .config import RegistryConfig
 from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
 from .git_index import GitIndex
 from .index_entry import (dump_lines, entry_from_manifest, entry_from_metadata, parse_lines, pubtime, pubtime_seconds,
@@ -29,10 +29,10 @@ from .packaged_crate import PackagedCrate, read_packaged
 from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
+from .urls import ServedUrls, config_json, from_config_json
 from .versions import Version, parse_version
 
 CONFIG_JSON = "config.json"
-PUBLIC_URL_KEY = "public-url"
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
 
@@ -55,6 +55,7 @@ class Registry:
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
         self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
+        self._urls: ServedUrls | None = None
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -259,20 +260,19 @@ class Registry:
         with self._writing():
             if self.git.read(CONFIG_JSON) != content:
                 self._commit({CONFIG_JSON: content}, message)
+        self._urls = urls
 
-    def served_config(self) -> dict:
-        """The committed `config.json` (empty before a server first wrote it)."""
-        current = self.git.read(CONFIG_JSON)
-        return json.loads(current) if current is not None else {}
+    def served_urls(self) -> ServedUrls | None:
+        """The URLs this registry is served at: those `set_urls` was given, else those its committed
+        `config.json` names (read until there are some, then kept: they are fixed while a server runs)."""
+        if self._urls is None:
+            self._urls = from_config_json(self.git.read(CONFIG_JSON))
+        return self._urls
 
     def own_index_urls(self) -> list[str]:
-        """The index URLs cargo may use for this registry (from `config.json`'s public URL)."""
-        served = self.served_config()
-        # A config.json written before the API could be served apart has no public URL: its `api` is.
-        root = served.get(PUBLIC_URL_KEY, served.get("api"))
-        if root is None:
-            return []
-        return [f"sparse+{root.rstrip('/')}/index/", f"{root.rstrip('/')}/git/index"]
+        """The index URLs cargo may use for this registry (from the served public URL)."""
+        urls = self.served_urls()
+        return urls.index_urls() if urls is not None else []
 
     # -- checking ------------------------------------------------------------------------
 
@@ -563,20 +563,6 @@ class Registry:
         atomic_write(summary_path, json.dumps(summary).encode())
         published = [t for t in map(pubtime_seconds, entries) if t is not None]
         self.search_index.put(name, summary["max_version"], description, max(published, default=None))
-
-
-def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
-    """The index's `config.json`: where cargo downloads crates (`dl`) and finds the web API (`api`),
-    and `auth-required` when every read needs a token.
-
-    It also records the public URL (cargo ignores keys it does not know), by which `add`
-    recognises dependencies on this registry in a packaged Cargo.toml.
-    """
-    document = {"dl": f"{urls.files}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": urls.api,
-                PUBLIC_URL_KEY: urls.public}
-    if auth_required:
-        document["auth-required"] = True
-    return json.dumps(document, indent=2).encode() + b"\n"
 
 
 def _unwritable(directory: Path) -> str | None:

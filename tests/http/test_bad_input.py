@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
+from palletizer_lib.publish_body import max_publish_body
 from palletizer_lib.registry import Registry
-from palletizer_services.api.app import max_publish_body
 from palletizer_lib.config import CRATES_IO_INDEX
 from tests.support.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
 from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
@@ -249,7 +249,7 @@ def test_crate_larger_than_max_crate_size_is_413(small_live: Live) -> None:
 
 def _limit(live: Live) -> int:
     """The largest publish body the server accepts (as palletizer-all computes it)."""
-    return max_publish_body(Registry(live.data))
+    return max_publish_body(Registry(live.data).config.max_crate_size)
 
 
 def test_body_of_exactly_the_limit_reaches_the_api(small_live: Live) -> None:

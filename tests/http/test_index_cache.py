@@ -5,7 +5,7 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
-from palletizer_lib.config import ServedUrls
+from palletizer_lib.urls import ServedUrls
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig, ServedUrls
+from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
 from palletizer_lib.errors import AlreadyPublished, Conflict, Forbidden, InvalidCrate, NotFound, PalletizerError, PayloadTooLarge
 from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
+from palletizer_lib.urls import ServedUrls
 from tests.support.cratekit import crate_for, dep, make_crate, metadata
 from tests.support.archives import manifest, tar_gz
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig, ServedUrls
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.urls import ServedUrls, config_json, from_config_json
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate
 
@@ -63,7 +64,8 @@ def test_own_index_urls_follow_the_public_url_not_the_api(registry: Registry) ->
 def test_own_index_urls_of_a_config_json_from_before_the_split(registry: Registry) -> None:
     old = b'{"dl": "http://old.test/files/{crate}/{crate}-{version}.crate", "api": "http://old.test"}\n'
     registry.git.commit({"config.json": old}, "written by an older version")
-    assert registry.own_index_urls() == ["sparse+http://old.test/index/", "http://old.test/git/index"]
+    assert Registry(registry.layout.root).own_index_urls() == ["sparse+http://old.test/index/",
+                                                               "http://old.test/git/index"]
 
 
 def test_add_treats_dependencies_on_the_public_url_as_this_registrys(registry: Registry) -> None:
@@ -71,3 +73,16 @@ def test_add_treats_dependencies_on_the_public_url_as_this_registrys(registry: R
     ours = '[dependencies]\nmine = { version = "1", registry-index = "sparse+http://index.test:1/index/" }\n'
     entry = registry.add(make_crate("user", "1.0.0", ours))
     assert [(d["name"], d.get("registry")) for d in entry["deps"]] == [("mine", None)]
+
+
+def test_the_shapes_of_the_served_urls() -> None:
+    urls = ServedUrls("http://index.test", "http://api.test", "http://files.test")
+    assert urls.dl == "http://files.test/files/{crate}/{crate}-{version}.crate"
+    assert urls.login_url == "http://api.test/me"
+    assert urls.index_urls() == ["sparse+http://index.test/index/", "http://index.test/git/index"]
+    assert from_config_json(config_json(urls, auth_required=True)) == urls
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not json", b"[]", b'{"dl": "http://x/{crate}"}'])
+def test_no_served_urls_from_a_missing_or_unusable_config_json(content: bytes | None) -> None:
+    assert from_config_json(content) is None

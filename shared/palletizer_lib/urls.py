@@ -1,0 +1,108 @@
+"""Every URL shape of the registry: the served URLs, the index's `config.json`, where crates are downloaded,
+the index URLs cargo is configured with, and where `cargo login` is sent."""
+
+import json
+from dataclasses import dataclass
+
+INDEX_PATH = "/index/"
+GIT_INDEX_PATH = "/git/index"
+GIT_PREFIX = "/git/"
+FILES_PATH = "/files/"
+LOGIN_PATH = "/me"
+# The part of `dl` after the downloads' root: cargo fills in the crate and the version.
+DL_PATH = "{crate}/{crate}-{version}.crate"
+PUBLIC_URL_KEY = "public-url"
+
+
+def strip(url: str) -> str:
+    """`url` without its trailing slashes (a root the shapes below append to)."""
+    return url.rstrip("/")
+
+
+def sparse_index_url(root: str) -> str:
+    """The sparse index of the registry served at `root`: `sparse+ROOT/index/`."""
+    return f"sparse+{strip(root)}{INDEX_PATH}"
+
+
+def git_index_url(root: str) -> str:
+    """The git index of the registry served at `root`: `ROOT/git/index`."""
+    return f"{strip(root)}{GIT_INDEX_PATH}"
+
+
+def dl_template(downloads_root: str) -> str:
+    """`config.json`'s `dl`: the crate files under `downloads_root`."""
+    return f"{strip(downloads_root)}/{DL_PATH}"
+
+
+def login_url(api_root: str) -> str:
+    """Where `cargo login` sends people for a token: the `/me` of the web API at `api_root`."""
+    return f"{strip(api_root)}{LOGIN_PATH}"
+
+
+@dataclass(frozen=True)
+class ServedUrls:
+    """Where cargo reaches the registry (roots, no trailing slash): the index, the web API, downloads."""
+
+    public: str
+    api: str
+    files: str
+
+    @property
+    def dl(self) -> str:
+        """`config.json`'s download template."""
+        return dl_template(f"{self.files}{FILES_PATH}")
+
+    @property
+    def login_url(self) -> str:
+        """Where `cargo login` sends people for a token: the web API's `/me`."""
+        return login_url(self.api)
+
+    def index_urls(self) -> list[str]:
+        """The index URLs cargo may use for this registry (a manifest's dependencies name one of them)."""
+        return [sparse_index_url(self.public), git_index_url(self.public)]
+
+
+def served_urls(fallback_public: str, public_url: str | None = None, api_url: str | None = None,
+                files_url: str | None = None) -> ServedUrls:
+    """The URLs from the first given of each (an option, then `config.yaml`): the public URL defaults to
+    `fallback_public`, the API's and the files' to the public URL."""
+    public = strip(public_url or fallback_public)
+    return ServedUrls(public, strip(api_url or public), strip(files_url or public))
+
+
+def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
+    """The index's `config.json`: where cargo downloads crates (`dl`) and finds the web API (`api`),
+    and `auth-required` when every read needs a token.
+
+    It also records the public URL (cargo ignores keys it does not know), by which `add`
+    recognises dependencies on this registry in a packaged Cargo.toml.
+    """
+    document: dict = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
+    if auth_required:
+        document["auth-required"] = True
+    return json.dumps(document, indent=2).encode() + b"\n"
+
+
+def from_config_json(content: bytes | None) -> ServedUrls | None:
+    """The served URLs a committed `config.json` names (None if there is none, or it names no API).
+    One written before the API could be served apart has no public URL: its `api` is."""
+    try:
+        document = json.loads(content) if content is not None else None
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("api"), str):
+        return None
+    public = document.get(PUBLIC_URL_KEY, document["api"])
+    dl = document.get("dl")
+    suffix = f"{FILES_PATH}{DL_PATH}"
+    files = dl[:-len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
+    return ServedUrls(strip(public), strip(document["api"]), strip(files))
+
+
+def static_config(downloads_root: str, api_url: str | None) -> bytes:
+    """The `config.json` of an exported static registry: downloads under `downloads_root`, the web API at
+    `api_url` if given."""
+    document = {"dl": dl_template(downloads_root)}
+    if api_url:
+        document["api"] = api_url
+    return json.dumps(document, indent=2).encode() + b"\n"
