@@ -74,7 +74,7 @@ class IndexFileResource:
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
             raise falcon.HTTPNotFound(description=f"`{path}` is not an index path")
-        return self._registry.index_file(name)
+        return self._registry.served_index_file(name)
 
     on_head = on_get
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import crate_file
+from .crate_store import CrateStore, crate_key
 from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
-from .registry import CONFIG_JSON, Registry
+from .index_store import CONFIG_JSON, CRATES_PREFIX
+from .registry import Registry
 from .storage import atomic_write, remove_file
 
 INDEX_DIR = "index"
@@ -58,25 +60,24 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     after = _Manifest()
     written = _write_if_changed(target / INDEX_DIR / CONFIG_JSON, config)
     index_files = {target / INDEX_DIR / CONFIG_JSON}
-    crate_files: dict[Path, tuple[Path, str]] = {}
+    crate_files: dict[Path, tuple[str, str]] = {}
     for done, (path, blob_id) in enumerate(files, 1):
         destination = target / INDEX_DIR / path
         crates = before.crates_of(path, blob_id.decode(), destination)
         if crates is None:
             content = registry.git.blob(blob_id)
             written += _write_if_changed(destination, content)
-            crates = [(str(registry.layout.crate_file(e["name"], e["vers"]).relative_to(registry.layout.root)),
-                       e["cksum"]) for e in parse_lines(content)]
+            crates = [(CRATES_PREFIX + crate_key(e["name"], e["vers"]), e["cksum"]) for e in parse_lines(content)]
         after.add_index(path, blob_id.decode(), destination, crates)
         index_files.add(destination)
         for relative, cksum in crates:
-            crate_files[target / relative] = (registry.layout.root / relative, cksum)
+            crate_files[target / relative] = (relative.removeprefix(CRATES_PREFIX), cksum)
         if progress is not None:
             progress("exporting the index", done, len(files))
-    for done, (destination, (source, cksum)) in enumerate(crate_files.items(), 1):
+    for done, (destination, (key, cksum)) in enumerate(crate_files.items(), 1):
         relative = str(destination.relative_to(target))
         if not before.holds_crate(relative, cksum, destination):
-            written += _copy_crate(source, destination, cksum)
+            written += _copy_crate(registry.crates, key, destination, cksum)
         after.add_crate(relative, cksum, destination)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
@@ -156,20 +157,20 @@ def _write_if_changed(destination: Path, content: bytes) -> int:
     return 1
 
 
-def _copy_crate(source: Path, destination: Path, cksum: str) -> int:
+def _copy_crate(crates: CrateStore, key: str, destination: Path, cksum: str) -> int:
     """Copy a crate file unless the destination already holds it; 1 if copied."""
     try:
         if crate_file.checksum(destination.read_bytes()) == cksum:
             return 0
     except FileNotFoundError:
         pass
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        raise StorageError(f"{source.name} is missing: was its version removed during the export? "
-                           "Export again, or run `palletizer verify`") from None
+    data = crates.get(key)
+    name = key.rsplit("/", 1)[-1]
+    if data is None:
+        raise StorageError(f"{name} is missing: was its version removed during the export? "
+                           "Export again, or run `palletizer verify`")
     if crate_file.checksum(data) != cksum:
-        raise StorageError(f"{source.name} does not match its index entry's checksum: run `palletizer verify`")
+        raise StorageError(f"{name} does not match its index entry's checksum: run `palletizer verify`")
     atomic_write(destination, data)
     return 1
 
