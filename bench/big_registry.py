@@ -88,13 +88,12 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
             path = index_path(name)
             tree[path] = content
             _write(layout.index / path, content)
-            summary = {"name": name, "max_version": max_version(entries), "description": crates[-1][0]["description"]}
+            summary = {"name": name, "max_version": max_version(entries)}
             _write(layout.summary_file(name), json.dumps(summary).encode())
             versions += len(entries)
         head = _commit_all(layout.git, tree, f"Seed {count} crates ({versions} versions)\n", published)
         atomic_write(layout.index_head, head + b"\n")
-    registry.search_index.rebuild(((s.name, s.max_version, s.description) for s in registry.summaries()),
-                                  catalog.last_published())
+    registry.index.rebuild_search_index()
     IndexStats(registry.git, layout.index_size).current()
     return registry
 

@@ -2,11 +2,11 @@
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import falcon
 
 from palletizer_lib.composition import Site
+from palletizer_lib.crate_store import StoredCrate
 from palletizer_lib.download_counter import DownloadCounter
 from palletizer_lib.errors import NotFound
 from palletizer_lib.mirror import Mirror
@@ -27,31 +27,33 @@ class DownloadResource(NeedsRead):
         self._mirror = mirror
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
-        path = self._path(crate, filename)
-        try:
-            stream = path.open("rb")
-        except FileNotFoundError as exc:
-            raise NotFound(f"`{filename}` does not exist") from exc
+        stored = self._open(crate, filename)
         resp.content_type = CRATE_MEDIA_TYPE
-        resp.set_stream(stream, os.fstat(stream.fileno()).st_size)
+        resp.set_stream(stored.stream, stored.size)
         self._downloads.count(crate, filename[len(crate) + 1:-len(".crate")])
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
-        path = self._path(crate, filename)
+        stored = self._open(crate, filename)
+        stored.stream.close()
         resp.content_type = CRATE_MEDIA_TYPE
-        resp.content_length = path.stat().st_size
+        resp.content_length = stored.size
 
-    def _path(self, crate: str, filename: str) -> Path:
+    def _open(self, crate: str, filename: str) -> StoredCrate:
         prefix, suffix = f"{crate}-", ".crate"
         if not (filename.startswith(prefix) and filename.endswith(suffix)):
             raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
         version = filename[len(prefix):-len(suffix)]
         try:
-            return self._registry.crate_path(crate, version)
+            return self._registry.open_crate(crate, version)
         except NotFound:
             if self._mirror is None:
                 raise
-            return self._mirror.crate_file(crate, version)
+            path = self._mirror.crate_file(crate, version)
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"`{filename}` does not exist") from exc
+        return StoredCrate(stream, os.fstat(stream.fileno()).st_size)
 
 
 def add_routes(app: falcon.App, site: Site) -> None:

@@ -70,7 +70,7 @@ class IndexFileResource(NeedsRead):
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
             raise NotFound(f"`{path}` is not an index path")
-        file = self._cache.get(path, partial(self._registry.index_file, name))
+        file = self._cache.get(path, partial(self._registry.served_index_file, name))
         if file is None and self._mirror is not None:
             file = self._mirror.index_file(name)
         _send(req, resp, file, "text/plain; charset=utf-8")

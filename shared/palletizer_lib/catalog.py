@@ -199,6 +199,19 @@ class Catalog(SqliteStore):
             return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate LIMIT 1), "
                               "d.crate), SUM(d.count) FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
 
+    def description(self, name: str, vers: str) -> str:
+        """The description one version was published with ("" if none, or not described)."""
+        with self._db() as db:
+            row = db.execute("SELECT json_extract(metadata, '$.description') FROM versions WHERE crate = ? AND vers = ?",
+                             (normalise(name), vers)).fetchone()
+        return row[0] if row is not None and isinstance(row[0], str) else ""
+
+    def descriptions(self) -> dict[tuple[str, str], str]:
+        """Every described version's description, by (normalised name, version)."""
+        with self._db() as db:
+            rows = db.execute("SELECT crate, vers, json_extract(metadata, '$.description') FROM versions").fetchall()
+        return {(crate, vers): text for crate, vers, text in rows if isinstance(text, str)}
+
     def last_published(self) -> dict[str, float]:
         """Each crate's newest publication time, by normalised name (for sorting by recency)."""
         with self._db() as db:

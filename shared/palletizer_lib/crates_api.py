@@ -122,8 +122,8 @@ def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | Non
     metadata = info.metadata if info is not None else {}
     published = _published(entry, info)
     try:
-        size = registry.crate_path(name, vers).stat().st_size
-    except (NotFound, OSError):
+        size = registry.crate_size(name, vers)
+    except NotFound:
         size = None
     features = dict(entry.get("features") or {})
     features.update(entry.get("features2") or {})

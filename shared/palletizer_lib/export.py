@@ -17,10 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import crate_file, urls
+from .crate_store import CrateStore, crate_key
 from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
-from .registry import CONFIG_JSON, Registry
+from .index_store import CONFIG_JSON, CRATES_PREFIX
+from .registry import Registry
 from .storage import atomic_write, remove_file
 
 INDEX_DIR = "index"
@@ -54,7 +56,6 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     before = _Manifest.load(target / MANIFEST)
     after = _Manifest(head.decode() if head else None)
     files = before.index_files(after.head) or _git_files(registry, head)
-    root = str(registry.layout.root)
     out = str(target)
     written = _write_if_changed(target / INDEX_DIR / CONFIG_JSON, config)
     index_files = {f"{out}/{INDEX_DIR}/{CONFIG_JSON}"}
@@ -67,8 +68,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
             content = registry.git.blob(blob_id.encode())
             written += _write_if_changed(Path(destination), content)
             stamp = _stamp(destination)
-            crates = [(str(registry.layout.crate_file(e["name"], e["vers"]).relative_to(registry.layout.root)),
-                       e["cksum"]) for e in parse_lines(content)]
+            crates = [(CRATES_PREFIX + crate_key(e["name"], e["vers"]), e["cksum"]) for e in parse_lines(content)]
         after.add_index(path, blob_id, stamp, crates)
         index_files.add(destination)
         for relative, cksum in crates:
@@ -79,7 +79,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
         destination = f"{out}/{relative}"
         stamp = _stamp(destination)
         if not before.holds_crate(relative, cksum, stamp):
-            written += _copy_crate(Path(root, relative), Path(destination), cksum)
+            written += _copy_crate(registry.crates, relative.removeprefix(CRATES_PREFIX), Path(destination), cksum)
             stamp = _stamp(destination)
         after.add_crate(relative, cksum, stamp)
         if progress is not None:
@@ -182,20 +182,20 @@ def _write_if_changed(destination: Path, content: bytes) -> int:
     return 1
 
 
-def _copy_crate(source: Path, destination: Path, cksum: str) -> int:
+def _copy_crate(crates: CrateStore, key: str, destination: Path, cksum: str) -> int:
     """Copy a crate file unless the destination already holds it; 1 if copied."""
     try:
         if crate_file.checksum(destination.read_bytes()) == cksum:
             return 0
     except FileNotFoundError:
         pass
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        raise StorageError(f"{source.name} is missing: was its version removed during the export? "
-                           "Export again, or run `palletizer verify`") from None
+    data = crates.get(key)
+    name = key.rsplit("/", 1)[-1]
+    if data is None:
+        raise StorageError(f"{name} is missing: was its version removed during the export? "
+                           "Export again, or run `palletizer verify`")
     if crate_file.checksum(data) != cksum:
-        raise StorageError(f"{source.name} does not match its index entry's checksum: run `palletizer verify`")
+        raise StorageError(f"{name} does not match its index entry's checksum: run `palletizer verify`")
     atomic_write(destination, data)
     return 1
 

@@ -5,8 +5,8 @@
     index/                the newest commit's files, served as the sparse index
     index/.head           id of the commit `index/` was last brought up to date with
     index-size.json       the index's size at one commit (IndexStats), so a new process need not recount
-    crates/NAME/NAME-VERSION.crate
-    names/NORMALISED.json one summary per crate, keyed by its normalised name
+    crates/NAME/NAME-VERSION.crate   the crate store's files (LocalCrateStore), by key NAME/NAME-VERSION.crate
+    names/NORMALISED.json one summary per crate, keyed by its normalised name: its name and shown version
     accounts.sqlite3      users, token hashes, crate owners, the audit log
     catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads;
                           the search table (each crate's name, shown version, description, newest publication)
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .crate_names import index_path, normalise
+from .crate_store import crate_key
 
 MIRROR_LOCK_STRIPES = 64
 
@@ -108,7 +109,7 @@ class Layout:
 
     def crate_file(self, name: str, version: str) -> Path:
         """The stored .crate of one version (name and version must already be validated)."""
-        return self.crates / name / f"{name}-{version}.crate"
+        return self.crates / crate_key(name, version)
 
     def summary_file(self, name: str) -> Path:
         """The summary of crate `name`, found from any spelling of it."""

@@ -1,26 +1,22 @@
-"""A registry on disk: publish, yank, remove, search and verify.
+"""A registry on disk: publish, yank, remove, search and verify; a façade over the crate store
+(`crate_store`), the index store and its commit protocol (`index_store`) and maintenance (`maintenance`).
 
-Every change takes the registry lock, commits to the git index, then brings the
-plain-file copy of the index (served as the sparse index) up to date. A crate file
-is written before the index entry that names it and removed after it.
+Every change takes the registry lock, then goes through the index store.
 """
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-from . import crate_file
-from .catalog import Catalog
+from . import maintenance
 from .config import RegistryConfig
-from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists, StorageError
+from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists
+from .crate_store import LocalCrateStore, StoredCrate, crate_key
 from .git_index import GitIndex
-from .index_entry import (dump_lines, entry_from_manifest, entry_from_metadata, parse_lines, pubtime, pubtime_seconds,
-                          same_release)
+from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, pubtime, same_release
+from .index_store import CONFIG_JSON, IndexStore, max_version
 from .layout import Layout
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
@@ -28,11 +24,10 @@ from .mirror import cached_summaries, check_new_name
 from .packaged_crate import PackagedCrate, read_packaged
 from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
-from .storage import TEMP_PREFIX, atomic_write, exclusive_lock, remove_file
+from .served_index import LocalServedIndex
+from .storage import exclusive_lock
 from .urls import ServedUrls, config_json, from_config_json
-from .versions import Version, parse_version
-
-CONFIG_JSON = "config.json"
+from .versions import parse_version
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
 
@@ -56,6 +51,8 @@ class Registry:
         self.config = RegistryConfig.load(self.layout.config)
         self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
         self._urls: ServedUrls | None = None
+        self.crates = LocalCrateStore(self.layout.crates)
+        self.index = IndexStore(self.layout, self.git, LocalServedIndex(self.layout.index), self.crates)
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -84,56 +81,53 @@ class Registry:
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
-        try:
-            return json.loads(self.layout.summary_file(name).read_bytes())["name"]
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError) as exc:
-            raise StorageError(f"the summary of crate `{name}` is unreadable: {exc}") from exc
+        return self.index.canonical_name(name)
 
-    def index_file(self, name: str) -> Path | None:
-        """The sparse index file cargo should get when it asks for `name` (any spelling)."""
-        exact = self.layout.index_file(name)
-        if exact.is_file():
-            return exact
-        canonical = self.canonical_name(name)
-        if canonical is None:
-            return None
-        found = self.layout.index_file(canonical)
-        return found if found.is_file() else None
+    def served_index_file(self, name: str) -> Path | None:
+        """The served sparse index file cargo should get when it asks for `name` (any spelling)."""
+        return self.index.served_file(name)
 
     def entries(self, name: str) -> list[dict]:
         """The index entries of crate `name` (any spelling); NotFound if there is none."""
-        path = self.index_file(name)
-        if path is None:
+        canonical = self.canonical_name(name)
+        entries = self.index.served_entries(name) or (self.index.served_entries(canonical) if canonical else [])
+        if not entries:
             raise NotFound(f"crate `{name}` does not exist in this registry")
-        return parse_lines(path.read_bytes())
+        return entries
 
     def is_published(self, name: str, version: str) -> bool:
         """True if the git index (the source of truth) holds exactly this version of `name`."""
-        data = self.git.read(index_path(name))
-        return data is not None and any(e.get("vers") == version for e in parse_lines(data))
+        return self.index.is_published(name, version)
 
-    def crate_path(self, name: str, version: str) -> Path:
-        """The file of one published version, for download; NotFound if absent."""
-        validate_name(name)
-        parse_version(version)
-        path = self.layout.crate_file(name, version)
-        if not path.is_file():
+    def open_crate(self, name: str, version: str) -> StoredCrate:
+        """The file of one published version opened for download (the caller closes it); NotFound if absent."""
+        stored = self.crates.open(self._crate_key(name, version))
+        if stored is None:
             raise NotFound(f"no file for crate `{name}` version `{version}`")
-        return path
+        return stored
+
+    def stored_crate(self, name: str, version: str) -> bytes:
+        """The file of one published version; NotFound if absent."""
+        stored = self.crates.get(self._crate_key(name, version))
+        if stored is None:
+            raise NotFound(f"no file for crate `{name}` version `{version}`")
+        return stored
+
+    def crate_size(self, name: str, version: str) -> int | None:
+        """The size of one published version's file, or None if it has none."""
+        return self.crates.size(self._crate_key(name, version))
 
     def summaries(self) -> Iterator[CrateSummary]:
         """Every crate's summary, in no particular order."""
-        with os.scandir(self.layout.names) as entries:
-            for entry in entries:
-                if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
-                    yield _summary(json.loads(Path(entry.path).read_bytes()))
+        self._build_search_index()
+        described = self.search_index.descriptions()
+        for name, shown in self.index.summaries():
+            yield CrateSummary(name, shown, described.get(normalise(name), ""))
 
-    @cached_property
+    @property
     def search_index(self) -> SearchIndex:
         """What search and the list pages read (kept with each summary; built on first use if missing)."""
-        return SearchIndex(self.layout.catalog)
+        return self.index.search_index
 
     def search(self, query: str, limit: int, offset: int = 0,
                recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
@@ -166,8 +160,7 @@ class Registry:
                 self._rebuild_search_index()
 
     def _rebuild_search_index(self) -> None:
-        published = Catalog(self.layout.catalog).last_published()
-        self.search_index.rebuild(((s.name, s.max_version, s.description) for s in self.summaries()), published)
+        self.index.rebuild_search_index()
 
     def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
                           local: Callable[[str], bool]) -> Iterator[CrateSummary]:
@@ -220,11 +213,7 @@ class Registry:
     def squash_git(self) -> bool:
         """Replace the git index's history by one commit holding its newest tree; False if it has none."""
         with self._writing():
-            commit_id = self.git.squash("Squash the history")
-            if commit_id is None:
-                return False
-            atomic_write(self.layout.index_head, commit_id + b"\n")
-            return True
+            return self.index.squash()
 
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""
@@ -242,12 +231,7 @@ class Registry:
         with self._writing():
             canonical, entries = self._locked_entries(name)
             entry = _find_version(canonical, entries, version)
-            rest = [e for e in entries if e is not entry]
-            self._commit({index_path(canonical): dump_lines(rest) if rest else None},
-                         f"Remove {canonical} {entry['vers']}")
-            crate_path = self.layout.crate_file(canonical, entry["vers"])
-            remove_file(crate_path)
-            _remove_empty_dir(crate_path.parent)
+            self.index.remove_version(canonical, entry["vers"], [e for e in entries if e is not entry])
 
     def set_urls(self, urls: ServedUrls) -> None:
         """Make the index's `config.json` point cargo at `urls` (a commit only if it changed)."""
@@ -279,60 +263,20 @@ class Registry:
     def health(self) -> list[str]:
         """What keeps this registry from serving reads and writes right now (empty if nothing):
         a data directory that is missing or not writable, a git index that cannot be read."""
-        layout = self.layout
-        directories = {"the data directory": layout.root, "index/": layout.index, "crates/": layout.crates,
-                       "names/": layout.names, "index.git/": layout.git}
-        problems = [f"{name} {reason}" for name, path in directories.items() if (reason := _unwritable(path))]
-        reason = self.git.unreadable()
-        if reason is not None:
-            problems.append(f"the git index (index.git/) cannot be read: {reason}")
-        return problems
+        return maintenance.health(self.index)
 
     def verify(self, progress: Progress | None = None) -> list[str]:
         """Every disagreement between the git index, the served files and the crate files
         (`progress` is told of each index file checked)."""
-        problems: list[str] = []
-        head = self.git.head()
-        if head is not None and _read_text(self.layout.index_head) != head.decode():
-            problems.append("the served index files are behind the git index (a write was interrupted)")
-        if self.layout.pending.exists():
-            problems.append("`pending` names a crate file whose publish was interrupted")
-        referenced: set[Path] = set()
-        files = [(path, blob_id) for path, blob_id in self.git.files() if path != CONFIG_JSON]
-        for done, (path, blob_id) in enumerate(files, 1):
-            problems.extend(self._verify_index_file(path, self.git.blob(blob_id), referenced))
-            if progress is not None:
-                progress("verifying", done, len(files))
-        for crate_dir in sorted(self.layout.crates.iterdir()):
-            for file in sorted(crate_dir.iterdir()) if crate_dir.is_dir() else [crate_dir]:
-                if file not in referenced:
-                    problems.append(f"{file.relative_to(self.layout.root)}: no index entry refers to it")
-        return problems
-
-    def _verify_index_file(self, path: str, data: bytes, referenced: set[Path]) -> Iterator[str]:
-        served = self.layout.index / path
-        if not served.is_file() or served.read_bytes() != data:
-            yield f"index/{path}: differs from the git index"
-        try:
-            entries = parse_lines(data)
-        except ValueError as exc:
-            yield f"index/{path}: not valid JSON lines ({exc})"
-            return
-        for entry in entries:
-            name, vers = entry.get("name", "?"), entry.get("vers", "?")
-            if index_path(name) != path:
-                yield f"index/{path}: holds an entry for `{name}`, which belongs elsewhere"
-                continue
-            crate_path = self.layout.crate_file(name, vers)
-            referenced.add(crate_path)
-            if not crate_path.is_file():
-                yield f"{name} {vers}: the crate file is missing"
-            elif crate_file.checksum(crate_path.read_bytes()) != entry.get("cksum"):
-                yield f"{name} {vers}: the crate file's checksum does not match the index"
-        if entries and self.canonical_name(entries[0].get("name", "")) != entries[0].get("name"):
-            yield f"index/{path}: the crate has no summary in names/"
+        return maintenance.verify(self.index, progress)
 
     # -- internals -----------------------------------------------------------------------
+
+    @staticmethod
+    def _crate_key(name: str, version: str) -> str:
+        validate_name(name)
+        parse_version(version)
+        return crate_key(name, version)
 
     def _unpacked_limit(self) -> int:
         return self.config.max_crate_size * UNPACKED_LIMIT_FACTOR
@@ -362,7 +306,7 @@ class Registry:
             check_new_name(self, name)
         with self._writing():
             existing = self.canonical_name(name)
-            entries = self._read_served(name) if existing else []
+            entries = self.index.served_entries(name) if existing else []
             if existing is not None and existing != name:
                 raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
                                "(names differing only in case, `-` or `_` are the same crate)")
@@ -375,22 +319,11 @@ class Registry:
                         f"crate `{name}` version {other['vers']} is already published"
                         + (" with these exact bytes" if identical
                            else " (a published version cannot be replaced; bump the version)"), identical)
-            crate_path = self.layout.crate_file(name, vers)
-            atomic_write(self.layout.pending, str(crate_path.relative_to(self.layout.root)).encode())
             entry["pubtime"] = pubtime(self.clock())
             entries.append(entry)
-            try:
-                atomic_write(crate_path, crate)
-                # a crate is described by the version search shows (a backport leaves it as it was)
-                shown = len(entries) == 1 or max_version(entries) == vers
-                self._commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",
-                             {name: description} if shown else None)
-            except BaseException:
-                if not self.is_published(name, vers):
-                    remove_file(crate_path)
-                raise
-            finally:
-                remove_file(self.layout.pending)
+            # a crate is described by the version search shows (a backport leaves it as it was)
+            shown = len(entries) == 1 or max_version(entries) == vers
+            self.index.store_version(name, vers, crate, entries, description if shown else None)
 
     def recover(self) -> list[str]:
         """Undo what a writer killed mid-change left (at every server start); return what it did.
@@ -401,180 +334,34 @@ class Registry:
         temporary files it left (`repair` always walks them).
         """
         with exclusive_lock(self.layout.lock) as interrupted:
-            return self._recover(objects_too=interrupted) + (self._remove_leftovers() if interrupted else [])
+            return (maintenance.recover(self.index, objects_too=interrupted)
+                    + (maintenance.remove_leftovers(self.index) if interrupted else []))
 
     def repair(self) -> list[str]:
         """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
         served index files and summaries that disagree with git are rewritten from it (then `index/.head`
         too, so that servers caching the index see the change)."""
         with exclusive_lock(self.layout.lock):
-            changes = self._recover(objects_too=True) + self._remove_leftovers()
-            changes += self._set_orphans_aside()
-            rewritten = self._rewrite_derived()
-            self._rebuild_search_index()
-            head = self.git.head()
-            if rewritten and head is not None:
-                atomic_write(self.layout.index_head, head + b"\n")
-            return changes + rewritten
-
-    def _remove_leftovers(self) -> list[str]:
-        """Delete the temporary files of writes that never finished (call under the lock)."""
-        changes = []
-        for leftover in sorted(self.layout.root.rglob(TEMP_PREFIX + "*")):
-            remove_file(leftover)
-            changes.append(f"removed the leftover temporary file {leftover.relative_to(self.layout.root)}")
-        return changes
-
-    def _recover(self, objects_too: bool) -> list[str]:
-        """Finish or undo an interrupted change; without `objects_too` it costs a few file checks."""
-        changes = [f"removed the stale git lock {p.relative_to(self.layout.root)}"
-                   for p in self.git.remove_stale_locks(objects_too)]
-        pending = _read_text(self.layout.pending)
-        if pending is not None:
-            crate_path = self.layout.root / pending
-            referenced = any(crate_path == self.layout.crate_file(e["name"], e["vers"])
-                             for e in parse_lines(self.git.read(index_path(crate_path.parent.name)) or b""))
-            if not referenced and crate_path.exists():
-                remove_file(crate_path)
-                changes.append(f"removed {pending}, written by a publish that never committed")
-            for leftover in crate_path.parent.glob(TEMP_PREFIX + "*"):
-                remove_file(leftover)
-            remove_file(self.layout.pending)
-        if self.git.head() is not None and _read_text(self.layout.index_head) != self.git.head().decode():
-            self._sync_served_index()
-            changes.append("brought the served index up to the git index")
-        return changes
-
-    def _set_orphans_aside(self) -> list[str]:
-        referenced = {self.layout.crate_file(e["name"], e["vers"])
-                      for path, blob_id in self.git.files() if path != CONFIG_JSON
-                      for e in parse_lines(self.git.blob(blob_id))}
-        changes = []
-        for crate_path in sorted(self.layout.crates.glob("*/*")):
-            if crate_path not in referenced:
-                target = self.layout.orphans / crate_path.name
-                self.layout.orphans.mkdir(exist_ok=True)
-                os.replace(crate_path, target)
-                changes.append(f"moved {crate_path.relative_to(self.layout.root)}, which no index entry names, "
-                               f"to {target.relative_to(self.layout.root)}")
-        return changes
-
-    def _rewrite_derived(self) -> list[str]:
-        """Rewrite every served index file and summary that disagrees with git."""
-        changes = []
-        in_git = dict(self.git.files())
-        served = {str(p.relative_to(self.layout.index)) for p in self.layout.index.rglob("*")
-                  if p.is_file() and p != self.layout.index_head}
-        for path in sorted(in_git.keys() | served):
-            content = self.git.blob(in_git[path]) if path in in_git else None
-            target = self.layout.index / path
-            if (target.read_bytes() if target.is_file() else None) != content:
-                if content is None:
-                    remove_file(target)
-                else:
-                    atomic_write(target, content)
-                changes.append(f"rewrote index/{path} from the git index")
-            if path != CONFIG_JSON:
-                self._sync_summary(path, content, {})
-        known = {normalise(path.rsplit("/", 1)[-1]) for path in in_git if path != CONFIG_JSON}
-        for summary in self.layout.names.glob("*.json"):
-            if summary.stem not in known:
-                remove_file(summary)
-                changes.append(f"removed names/{summary.name}, the summary of a crate that does not exist")
-        return changes
+            return maintenance.repair(self.index)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Hold the write lock, with whatever an interrupted writer left finished or undone first."""
         with exclusive_lock(self.layout.lock) as interrupted:
-            self._recover(objects_too=interrupted)
+            maintenance.recover(self.index, objects_too=interrupted)
             if interrupted:
-                self._remove_leftovers()
+                maintenance.remove_leftovers(self.index)
             yield
 
-    def _commit(self, changes: dict[str, bytes | None], message: str,
-                descriptions: dict[str, str] | None = None) -> None:
-        """Commit `changes`, then serve them: straight from `changes` when `index/` was current at the
-        commit's parent (the usual case: no tree is read or compared), else by replaying git."""
-        parent = self.git.head()
-        commit_id = self.git.commit(changes, message)
-        if parent is None or _read_text(self.layout.index_head) != parent.decode():
-            self._sync_served_index(descriptions)
-            return
-        for path, content in changes.items():
-            self._serve_path(path, content, descriptions or {})
-        atomic_write(self.layout.index_head, commit_id + b"\n")
-
-    def _sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
-        """Bring what is derived from git up to its newest commit: the files in `index/` and
-        the crate summaries in `names/` (cheap when current).
-
-        Every writer runs this before its change (through `_recover`), so a write interrupted after
-        its commit is completed by whoever writes next. `descriptions` gives the description of a
-        crate just published; others keep theirs.
-        """
-        head = self.git.head()
-        if head is None:
-            return
-        synced = _read_text(self.layout.index_head)
-        if synced == head.decode():
-            return
-        old = synced.encode() if synced else None
-        for path in self.git.changed_paths(old, head):
-            self._serve_path(path, self.git.read(path, head), descriptions or {})
-        atomic_write(self.layout.index_head, head + b"\n")
-
-    def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
-        """Make `index/PATH` (and its crate's summary) hold `content`, or remove it."""
-        target = self.layout.index / path
-        if content is None:
-            remove_file(target)
-        else:
-            atomic_write(target, content)
-        if path != CONFIG_JSON:
-            self._sync_summary(path, content, descriptions)
-
-    def _read_served(self, name: str) -> list[dict]:
-        path = self.layout.index_file(name)
-        return parse_lines(path.read_bytes()) if path.is_file() else []
+    def _commit(self, changes: dict[str, bytes | None], message: str) -> None:
+        self.index.commit(changes, message)
 
     def _locked_entries(self, name: str) -> tuple[str, list[dict]]:
         canonical = self.canonical_name(name)
-        entries = self._read_served(canonical) if canonical else []
+        entries = self.index.served_entries(canonical) if canonical else []
         if not entries:
             raise NotFound(f"crate `{name}` does not exist in this registry")
         return canonical, entries
-
-    def _sync_summary(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
-        entries = parse_lines(content) if content else []
-        if not entries:
-            remove_file(self.layout.summary_file(path.rsplit("/", 1)[-1]))
-            self.search_index.remove(path.rsplit("/", 1)[-1])
-            return
-        name = entries[0]["name"]
-        summary_path = self.layout.summary_file(name)
-        description = descriptions.get(name)
-        if description is None:
-            try:
-                description = json.loads(summary_path.read_bytes()).get("description", "")
-            except (FileNotFoundError, ValueError):
-                description = ""
-        summary = {"name": name, "max_version": max_version(entries), "description": description}
-        atomic_write(summary_path, json.dumps(summary).encode())
-        published = [t for t in map(pubtime_seconds, entries) if t is not None]
-        self.search_index.put(name, summary["max_version"], description, max(published, default=None))
-
-
-def _unwritable(directory: Path) -> str | None:
-    if not directory.is_dir():
-        return "is missing (or not a directory)"
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return "is not writable"
-    return None
-
-
-def _summary(raw: dict) -> CrateSummary:
-    return CrateSummary(raw["name"], raw["max_version"], raw.get("description") or "")
 
 
 def _find_version(name: str, entries: list[dict], version: str) -> dict:
@@ -597,26 +384,3 @@ def _matcher(query: str) -> Callable[[CrateSummary], bool]:
         text = f"{name} {summary.description.lower()}"
         return wanted in name or all(w in text or normalise(w) in name for w in words)
     return matches
-
-
-def max_version(entries: list[dict]) -> str:
-    """The version search shows: the highest not yanked, preferring releases over pre-releases."""
-    live = [e for e in entries if not e["yanked"]] or entries
-    versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
-    releases = [v for v in versions if not v[0].is_prerelease] or versions
-    return max(releases, key=lambda v: v[0])[1]
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def _remove_empty_dir(directory: Path) -> None:
-    try:
-        directory.rmdir()
-    except OSError:
-        pass
-

@@ -3,7 +3,8 @@ by the same writes that change a crate's summary, so that a search or a list pag
 as with 100,000: a trigram full-text index over normalised names and descriptions, and a crate's newest
 publication time for ordering pages in SQL.
 
-Derived state: rebuilt from the summaries under `names/` and the catalog's publication times by `rebuild`
+Derived state: rebuilt from the summaries under `names/` (each crate's shown version) and the catalog (that
+version's description, publication times) by `rebuild`
 (on first use by a registry made before it existed, and by `repair`).
 """
 
@@ -82,6 +83,10 @@ class SearchIndex(SqliteStore):
             if row is not None and row[:3] == (name, max_version, description):
                 return
             self._put(db, name, max_version, description, published if row is None else row[3])
+
+    def descriptions(self) -> dict[str, str]:
+        """Each crate's description as search shows it, by normalised name."""
+        return dict(self._connection().execute("SELECT crate, description FROM crate_search").fetchall())
 
     def known(self, key: str) -> bool:
         """True if the crate of normalised name `key` is in the table."""

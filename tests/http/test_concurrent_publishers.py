@@ -166,7 +166,7 @@ def test_eight_publishers_and_four_readers_at_once(tmp_path: Path) -> None:
     lines = [e for s in registry.summaries() for e in registry.entries(s.name)]
     assert len(lines) == 200
     for (name, version), cksum in expected.items():
-        assert hashlib.sha256(registry.crate_path(name, version).read_bytes()).hexdigest() == cksum
+        assert hashlib.sha256(registry.stored_crate(name, version)).hexdigest() == cksum
     assert registry.verify() == []
 
     # One commit per version, in one line of history, after the setup commit.

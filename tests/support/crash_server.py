@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dulwich.refs import DiskRefsContainer
 
-from palletizer_lib import registry as registry_module
+from palletizer_lib import crate_store, index_store, served_index, storage
 from palletizer_lib.git_index import GitIndex
 from palletizer_lib.registry import Registry
 from palletizer_services.all import main
@@ -27,7 +27,7 @@ def _die() -> None:
 
 def _arm(step: str) -> None:
     publishing = False
-    store, write, commit, set_ref = (Registry._store_new_version, registry_module.atomic_write,
+    store, write, commit, set_ref = (Registry._store_new_version, storage.atomic_write,
                                      GitIndex.commit, DiskRefsContainer.set_if_equals)
 
     def store_new_version(self: Registry, *args: object, **kwargs: object) -> None:
@@ -63,7 +63,8 @@ def _arm(step: str) -> None:
         return set_ref(self, name, *args, **kwargs)
 
     Registry._store_new_version = store_new_version
-    registry_module.atomic_write = atomic_write
+    for module in (crate_store, index_store, served_index):
+        module.atomic_write = atomic_write
     GitIndex.commit = git_commit
     DiskRefsContainer.set_if_equals = set_if_equals
 

@@ -395,14 +395,14 @@ def test_a_new_crate_whose_store_fails_leaves_no_owner(
 def test_a_publish_that_fails_after_its_commit_keeps_the_publisher_as_owner(
         access: Access, registry: Registry, accounts: Accounts, alice: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    real_serve = registry._serve_path
+    real_serve = registry.index._serve_path
 
     def serve_failing_after_commit(path: str, content: bytes | None, descriptions: dict) -> None:
         if descriptions:  # only the serving right after a publish's commit passes descriptions
             raise StorageError("disk full")
         real_serve(path, content, descriptions)
 
-    monkeypatch.setattr(registry, "_serve_path", serve_failing_after_commit)
+    monkeypatch.setattr(registry.index, "_serve_path", serve_failing_after_commit)
     with pytest.raises(StorageError):
         publish(access, alice, "foo", "1.0.0")
     monkeypatch.undo()

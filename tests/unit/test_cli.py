@@ -102,7 +102,7 @@ def test_add_then_list(data: Path, tmp_path: Path) -> None:
     assert palletizer(data, "list").stdout == "bar-2d 0.1.0-rc.1\nfoo 1.1.0\n"
     assert palletizer(data, "list", "foo").stdout == "foo 1.0.0\t0 downloads\nfoo 1.1.0\t0 downloads\n"
     assert palletizer(data, "list", "BAR_2D").stdout == "bar-2d 0.1.0-rc.1\t0 downloads\n"
-    assert Registry(data).crate_path("foo", "1.1.0").read_bytes() == Path(files[1]).read_bytes()
+    assert Registry(data).stored_crate("foo", "1.1.0") == Path(files[1]).read_bytes()
 
 
 def test_yank_and_unyank_show_in_list(data: Path, tmp_path: Path) -> None:

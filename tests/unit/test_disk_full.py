@@ -123,7 +123,7 @@ def assert_nothing_half_written(registry: Registry, name: str) -> None:
     assert not problems or (BEHIND in problems and set(problems) <= behind), problems
     if (registry.layout.root / served).is_file():
         for entry in registry.entries(name):
-            assert registry.crate_path(entry["name"], entry["vers"]).is_file()
+            assert registry.crate_size(entry["name"], entry["vers"]) is not None
 
 
 def registry_files(data: Path) -> dict[str, bytes | str | None]:
@@ -165,7 +165,7 @@ def test_enospc_at_every_write_of_a_publish(api: Api, monkeypatch: pytest.Monkey
         assert retried.status_code == 200, (write, retried.text)
         assert api.registry.verify() == []
         assert [e["vers"] for e in api.registry.entries(name)].count(version) == 1
-        assert api.registry.crate_path(name, version).read_bytes() == crate
+        assert api.registry.stored_crate(name, version) == crate
         expected.append(f"Publish {name} {version}")
     assert publish_commits(api.registry) == expected
 
@@ -220,7 +220,7 @@ def test_a_really_full_disk_fails_each_step_cleanly_until_space_is_back(tmp_path
             os.truncate(filler, max(0, filler.stat().st_size - 4096))
         assert len(set(failures)) >= 4, failures  # the journal, the crate file, git, the catalog at least
         assert api.registry.verify() == []
-        assert api.registry.crate_path("base", "1.0.1").read_bytes() == crate
+        assert api.registry.stored_crate("base", "1.0.1") == crate
         assert "1.0.1" in api.site.catalog.versions("base")
         filler.unlink()
         assert api.publish("base", "1.0.2", make_crate("base", "1.0.2")).status_code == 200

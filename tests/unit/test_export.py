@@ -75,10 +75,10 @@ def test_the_base_url_must_be_an_http_url(stocked: Registry, tmp_path: Path, url
 
 
 def test_a_crate_file_that_disagrees_with_the_index_stops_the_export(stocked: Registry, tmp_path: Path) -> None:
-    stocked.crate_path("foo", "1.1.0").write_bytes(b"tampered")
+    stocked.layout.crate_file("foo", "1.1.0").write_bytes(b"tampered")
     with pytest.raises(StorageError, match="foo-1.1.0.crate does not match"):
         export_static(stocked, tmp_path / "out", "http://static.test")
-    stocked.crate_path("foo", "1.1.0").unlink()
+    stocked.layout.crate_file("foo", "1.1.0").unlink()
     with pytest.raises(StorageError, match="foo-1.1.0.crate is missing"):
         export_static(stocked, tmp_path / "out", "http://static.test")
 

@@ -223,4 +223,4 @@ def test_an_archive_of_many_tiny_members_is_read_in_bounded_memory(registry: Reg
     crate = many_members_crate(15_000)
     peak, refused = traced_peak(lambda: store(registry, crate))
     assert peak < MEMORY_BOUND and refused is None, (peak, refused)
-    assert registry.crate_path("evil", "1.0.0").read_bytes() == crate and registry.verify() == []
+    assert registry.stored_crate("evil", "1.0.0") == crate and registry.verify() == []

@@ -243,7 +243,7 @@ def assert_nothing_stray(registry: Registry) -> None:
 def assert_published(registry: Registry, entry: dict, crate: bytes) -> None:
     """`entry` is in the index exactly once, its file is `crate`, and the registry is consistent."""
     assert [e for e in registry.entries(entry["name"]) if e["vers"] == entry["vers"]] == [entry]
-    stored = registry.crate_path(entry["name"], entry["vers"]).read_bytes()
+    stored = registry.stored_crate(entry["name"], entry["vers"])
     assert stored == crate and entry["cksum"] == hashlib.sha256(crate).hexdigest()
     assert registry.verify() == []
 

@@ -105,7 +105,7 @@ def test_what_cannot_be_added_is_refused_with_the_reason(registry: Registry, tmp
     assert (result, name) == (REFUSED, None) and reason
     assert [o.path.name for o in report.outcomes if o.name is None] == ["broken.crate"]
     assert registry.canonical_name("foreign") is None
-    assert registry.crate_path("taken", "1.0.0").read_bytes() == taken
+    assert registry.stored_crate("taken", "1.0.0") == taken
 
 
 def test_owner_owns_the_new_crates_and_must_exist(registry: Registry, tmp_path: Path) -> None:

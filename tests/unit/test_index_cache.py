@@ -25,7 +25,7 @@ class Locator:
 
     def __call__(self) -> Path | None:
         self.calls += 1
-        return self.registry.index_file(self.name)
+        return self.registry.served_index_file(self.name)
 
 
 def versions(cached) -> list[tuple[str, bool]]:

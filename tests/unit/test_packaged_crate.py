@@ -70,7 +70,7 @@ def test_add_reads_the_archive_once(registry: Registry) -> None:
     assert crate.opened == 1
     assert entry["cksum"] == hashlib.sha256(crate).hexdigest()
     assert site.catalog.readme_html("foo", "1.0.0")
-    assert registry.crate_path("foo", "1.0.0").read_bytes() == crate
+    assert registry.stored_crate("foo", "1.0.0") == crate
 
 
 def test_publish_reads_the_archive_once(registry: Registry) -> None:

@@ -5,7 +5,6 @@ would send for their Cargo.toml. Skipped where no such sources are installed.
 """
 
 import io
-import os
 import tarfile
 import tomllib
 from pathlib import Path
@@ -99,4 +98,4 @@ def test_a_real_crate_is_added_and_published(registries: tuple[Registry, Registr
     meta = cargo_metadata(manifest)
     deps = [(d["name"], d.get("package"), d["kind"], d["target"]) for d in published.publish(meta, gnu)["deps"]]
     assert deps == [(d["name"], d.get("package"), d["kind"], d["target"]) for d in entry["deps"]]
-    assert os.path.basename(published.crate_path(entry["name"], entry["vers"])) == f"{source.name}.crate"
+    assert published.crates.exists(f"{entry['name']}/{source.name}.crate")

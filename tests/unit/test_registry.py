@@ -51,9 +51,9 @@ def test_publish_then_read(registry: Registry) -> None:
     assert entry["name"] == "foo" and entry["vers"] == "1.0.0"
     assert entry["cksum"] == hashlib.sha256(crate).hexdigest()
     assert registry.entries("foo") == [entry]
-    stored = registry.crate_path("foo", "1.0.0")
-    assert stored == registry.layout.crates / "foo" / "foo-1.0.0.crate"
-    assert hashlib.sha256(stored.read_bytes()).hexdigest() == entry["cksum"]
+    stored = registry.stored_crate("foo", "1.0.0")
+    assert stored == (registry.layout.crates / "foo" / "foo-1.0.0.crate").read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == entry["cksum"]
     served = registry.layout.index / "3" / "f" / "foo"
     assert served.read_bytes() == registry.git.read("3/f/foo") == dump_lines([entry])
 
@@ -280,7 +280,7 @@ def test_removing_the_last_version_deletes_the_index_file(registry: Registry) ->
     assert not (registry.layout.index / "3" / "f" / "foo").exists()
     assert not (registry.layout.crates / "foo").exists()
     assert list(registry.summaries()) == []
-    assert registry.index_file("foo") is None
+    assert registry.served_index_file("foo") is None
     with pytest.raises(NotFound):
         registry.entries("foo")
     assert registry.verify() == []
@@ -335,23 +335,23 @@ def test_search_returns_the_total_and_respects_the_limit(catalogue: Registry) ->
 @pytest.mark.parametrize("spelling", ["Foo_Bar", "foo_bar", "FOO_BAR", "foo-bar", "Foo-Bar"])
 def test_index_file_resolves_any_spelling(catalogue: Registry, spelling: str) -> None:
     stored = catalogue.layout.index / "fo" / "o_" / "foo_bar"
-    assert catalogue.index_file(spelling) == stored
+    assert catalogue.served_index_file(spelling) == stored
     assert catalogue.entries(spelling)[0]["name"] == "Foo_Bar"
 
 
 def test_index_file_of_an_unknown_crate(catalogue: Registry) -> None:
-    assert catalogue.index_file("foobar") is None
-    assert catalogue.index_file("nope") is None
+    assert catalogue.served_index_file("foobar") is None
+    assert catalogue.served_index_file("nope") is None
 
 
-def test_crate_path_needs_the_exact_version(registry: Registry) -> None:
+def test_a_stored_crate_needs_the_exact_version(registry: Registry) -> None:
     publish(registry, "foo", "1.0.0")
     with pytest.raises(NotFound):
-        registry.crate_path("foo", "1.0.1")
+        registry.stored_crate("foo", "1.0.1")
     with pytest.raises(InvalidCrate):
-        registry.crate_path("../foo", "1.0.0")
+        registry.stored_crate("../foo", "1.0.0")
     with pytest.raises(InvalidCrate):
-        registry.crate_path("foo", "../../1.0.0")
+        registry.stored_crate("foo", "../../1.0.0")
 
 
 # -- verify and recovery -------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def test_an_interrupted_first_publish_does_not_let_the_crate_be_overwritten(regi
     with pytest.raises(Conflict, match="existing crate `foo`"):
         publish(registry, "FOO", "2.0.0")
     assert registry.entries("foo") == [first]
-    assert registry.crate_path("foo", "1.0.0").read_bytes() == crate
+    assert registry.stored_crate("foo", "1.0.0") == crate
 
     publish(registry, "foo", "1.0.1")
     assert [e["vers"] for e in registry.entries("foo")] == ["1.0.0", "1.0.1"]

@@ -1,6 +1,7 @@
 """The search table: kept by every write that changes a crate, built once for a registry made before it,
 rebuilt by repair, and a crate described by the version search shows."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from tests.support.cratekit import make_crate, metadata
 
 
 def _publish(registry: Registry, name: str, vers: str, description: str) -> None:
-    registry.publish(metadata(name, vers, description=description), make_crate(name, vers))
+    """Publish as the web API does: the index entry, then the catalog's row (which holds the description)."""
+    meta = metadata(name, vers, description=description)
+    registry.publish(meta, make_crate(name, vers))
+    Catalog(registry.layout.catalog).record_version(name, vers, None, meta)
 
 
 def _found(registry: Registry, query: str) -> list[tuple[str, str, str]]:
@@ -67,7 +71,7 @@ def test_list_order_follows_the_catalog_s_publication_times(tmp_path: Path) -> N
     registry = Registry.create(tmp_path / "data", RegistryConfig())
     catalog = Catalog(registry.layout.catalog)
     for name, when in (("first", 100.0), ("second", 300.0), ("third", 200.0)):
-        _publish(registry, name, "1.0.0", "")
+        registry.publish(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
         catalog.record_version(name, "1.0.0", None, {}, published=when)
     total, shown = registry.search("", 2, recent=True)
     assert total == 3 and [s.name for s in shown] == ["second", "third"]
@@ -75,3 +79,29 @@ def test_list_order_follows_the_catalog_s_publication_times(tmp_path: Path) -> N
     catalog.forget_version("second", "1.0.0")
     registry.remove("second", "1.0.0")
     assert [s.name for s in registry.search("", 5, recent=True)[1]] == ["third", "first"]
+
+
+def test_repair_rebuilds_a_deleted_summary_with_the_catalog_s_description(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "kept", "1.0.0", "still here")
+    registry.layout.summary_file("kept").unlink()
+    assert "rewrote names/kept.json from the git index" in registry.repair()
+    assert _found(registry, "still") == [("kept", "1.0.0", "still here")]
+    assert [s.description for s in registry.summaries()] == ["still here"]
+    assert registry.repair() == [], "a second repair finds nothing"
+
+
+def test_a_summary_holds_only_what_the_index_says(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "plain", "1.0.0", "described in the catalog")
+    assert json.loads(registry.layout.summary_file("plain").read_bytes()) == {"name": "plain", "max_version": "1.0.0"}
+
+
+def test_a_yank_describes_the_crate_by_the_version_now_shown(tmp_path: Path) -> None:
+    registry = Registry.create(tmp_path / "data", RegistryConfig())
+    _publish(registry, "widget", "1.0.0", "the old widget")
+    _publish(registry, "widget", "2.0.0", "the new widget")
+    registry.set_yanked("widget", "2.0.0", True)
+    assert _found(registry, "widget") == [("widget", "1.0.0", "the old widget")]
+    registry.set_yanked("widget", "2.0.0", False)
+    assert _found(registry, "widget") == [("widget", "2.0.0", "the new widget")]

@@ -1,0 +1,234 @@
+"""The index and what is derived from it: the git index (the source of truth), the served copy of its newest
+commit, the crate summaries under `names/` (name and shown version) and the search table, kept in step by one
+commit protocol.
+
+Every change commits to git, then serves it: the served files, each crate's summary and its search row, and
+last the served `HEAD_KEY` naming the commit they now match. A writer that finds the served head behind git
+replays the commits it missed (`sync_served_index`), so a change interrupted after its commit is completed by
+whoever writes next. A new version's crate file is stored before the commit naming it, with `pending` naming
+it until then; a removed version's crate file is deleted after its commit.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+
+from .catalog import Catalog
+from .crate_names import index_path, normalise
+from .crate_store import CrateStore, crate_key
+from .errors import StorageError
+from .git_index import GitIndex
+from .index_entry import dump_lines, parse_lines, pubtime_seconds
+from .layout import Layout
+from .search_index import SearchIndex
+from .served_index import HEAD_KEY, LocalServedIndex
+from .storage import TEMP_PREFIX, atomic_write, remove_file
+from .versions import Version, parse_version
+
+CONFIG_JSON = "config.json"
+CRATES_PREFIX = "crates/"
+
+
+class IndexStore:
+    """The git index, the served index, the summaries and the search table of one registry (writes are
+    called under the registry lock)."""
+
+    def __init__(self, layout: Layout, git: GitIndex, served: LocalServedIndex, crates: CrateStore) -> None:
+        self.layout = layout
+        self.git = git
+        self.served = served
+        self.crates = crates
+
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        """What search and the list pages read (kept with each summary; built on first use if missing)."""
+        return SearchIndex(self.layout.catalog)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Where each version's description is held."""
+        return Catalog(self.layout.catalog)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def canonical_name(self, name: str) -> str | None:
+        """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
+        try:
+            return json.loads(self.layout.summary_file(name).read_bytes())["name"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            raise StorageError(f"the summary of crate `{name}` is unreadable: {exc}") from exc
+
+    def summaries(self) -> Iterator[tuple[str, str]]:
+        """Every crate's (name, shown version), from its summary, in no particular order."""
+        with os.scandir(self.layout.names) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
+                    raw = json.loads(Path(entry.path).read_bytes())
+                    yield raw["name"], raw["max_version"]
+
+    def served_file(self, name: str) -> Path | None:
+        """The local served index file of crate `name` (any spelling), if it has one."""
+        exact = self.served.path(index_path(name))
+        if exact.is_file():
+            return exact
+        canonical = self.canonical_name(name)
+        if canonical is None:
+            return None
+        found = self.served.path(index_path(canonical))
+        return found if found.is_file() else None
+
+    def served_entries(self, name: str) -> list[dict]:
+        """The served index entries of crate `name` exactly as spelt (none if it has no file)."""
+        return parse_lines(self.served.get(index_path(name)) or b"")
+
+    def is_published(self, name: str, version: str) -> bool:
+        """True if the git index (the source of truth) holds exactly this version of `name`."""
+        data = self.git.read(index_path(name))
+        return data is not None and any(e.get("vers") == version for e in parse_lines(data))
+
+    def served_head(self) -> str | None:
+        """The commit the served index was last brought up to, if any."""
+        data = self.served.get(HEAD_KEY)
+        return data.decode().strip() or None if data is not None else None
+
+    def is_current(self) -> bool:
+        """True if the served index matches the git index's newest commit (or git has none)."""
+        head = self.git.head()
+        return head is None or self.served_head() == head.decode()
+
+    def pending_key(self) -> str | None:
+        """The crate file an interrupted publish was storing, if any."""
+        try:
+            text = self.layout.pending.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text.removeprefix(CRATES_PREFIX) or None
+
+    def clear_pending(self) -> None:
+        """Forget the crate file a publish was storing."""
+        remove_file(self.layout.pending)
+
+    # -- writing (under the registry lock) -----------------------------------------------
+
+    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[dict],
+                      description: str | None) -> None:
+        """Store a new version's crate file, then commit `entries` (holding its entry) and serve them;
+        `description` describes the crate in search when this version is the one shown. A failure
+        before the commit leaves no crate file behind."""
+        key = crate_key(name, vers)
+        atomic_write(self.layout.pending, (CRATES_PREFIX + key).encode())
+        try:
+            self.crates.put(key, crate)
+            self.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",
+                        {name: description} if description is not None else None)
+        except BaseException:
+            if not self.is_published(name, vers):
+                self.crates.delete(key)
+            raise
+        finally:
+            self.clear_pending()
+
+    def remove_version(self, name: str, vers: str, rest: list[dict]) -> None:
+        """Commit the entries `rest` left of crate `name` once version `vers` is gone, then delete its file."""
+        self.commit({index_path(name): dump_lines(rest) if rest else None}, f"Remove {name} {vers}")
+        self.crates.delete(crate_key(name, vers))
+
+    def squash(self) -> bool:
+        """Replace the git index's history by one commit holding its newest tree; False if it has none."""
+        commit_id = self.git.squash("Squash the history")
+        if commit_id is None:
+            return False
+        self.served.put(HEAD_KEY, commit_id + b"\n")
+        return True
+
+    def commit(self, changes: dict[str, bytes | None], message: str,
+               descriptions: dict[str, str] | None = None) -> None:
+        """Commit `changes`, then serve them: straight from `changes` when the served index was current at
+        the commit's parent (the usual case: no tree is read or compared), else by replaying git."""
+        parent = self.git.head()
+        commit_id = self.git.commit(changes, message)
+        if parent is None or self.served_head() != parent.decode():
+            self.sync_served_index(descriptions)
+            return
+        for path, content in changes.items():
+            self._serve_path(path, content, descriptions or {})
+        self.served.put(HEAD_KEY, commit_id + b"\n")
+
+    def sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
+        """Bring what is derived from git up to its newest commit: the served files, the summaries and the
+        search table (cheap when current). `descriptions` gives the description of a crate just published;
+        the others are described by the catalog."""
+        head = self.git.head()
+        if head is None:
+            return
+        synced = self.served_head()
+        if synced == head.decode():
+            return
+        old = synced.encode() if synced else None
+        for path in self.git.changed_paths(old, head):
+            self._serve_path(path, self.git.read(path, head), descriptions or {})
+        self.served.put(HEAD_KEY, head + b"\n")
+
+    def mark_served(self) -> None:
+        """Record that the served index matches git's newest commit (after it was rewritten from git)."""
+        head = self.git.head()
+        if head is not None:
+            self.served.put(HEAD_KEY, head + b"\n")
+
+    def sync_summary(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> bool:
+        """Make the summary and search row of the crate at index `path` follow `content` (None: it is gone);
+        True if its summary was missing or said something else."""
+        entries = parse_lines(content) if content else []
+        if not entries:
+            summary_path = self.layout.summary_file(path.rsplit("/", 1)[-1])
+            existed = summary_path.exists()
+            remove_file(summary_path)
+            self.search_index.remove(path.rsplit("/", 1)[-1])
+            return existed
+        name = entries[0]["name"]
+        shown = max_version(entries)
+        summary_path = self.layout.summary_file(name)
+        summary = {"name": name, "max_version": shown}
+        changed = _read_summary(summary_path) != (name, shown)
+        atomic_write(summary_path, json.dumps(summary).encode())
+        description = descriptions.get(name)
+        if description is None:
+            description = self.catalog.description(name, shown)
+        published = [t for t in map(pubtime_seconds, entries) if t is not None]
+        self.search_index.put(name, shown, description, max(published, default=None))
+        return changed
+
+    def rebuild_search_index(self) -> None:
+        """Rebuild the search table from the summaries and the catalog (descriptions, publication times)."""
+        described = self.catalog.descriptions()
+        crates = ((name, shown, described.get((normalise(name), shown), "")) for name, shown in self.summaries())
+        self.search_index.rebuild(crates, self.catalog.last_published())
+
+    def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
+        """Make the served file `path` (and its crate's summary) hold `content`, or remove it."""
+        if content is None:
+            self.served.delete(path)
+        else:
+            self.served.put(path, content)
+        if path != CONFIG_JSON:
+            self.sync_summary(path, content, descriptions)
+
+
+def max_version(entries: list[dict]) -> str:
+    """The version search shows: the highest not yanked, preferring releases over pre-releases."""
+    live = [e for e in entries if not e["yanked"]] or entries
+    versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
+    releases = [v for v in versions if not v[0].is_prerelease] or versions
+    return max(releases, key=lambda v: v[0])[1]
+
+
+def _read_summary(path: Path) -> tuple[str, str] | None:
+    try:
+        raw = json.loads(path.read_bytes())
+        return raw["name"], raw["max_version"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,61 @@
+"""The served copy of the index (what cargo's sparse protocol reads), by key: an index path such as
+`3/f/foo` or `config.json`, and `HEAD_KEY` for the commit it was last brought up to. The interface is shaped
+so that an object store can hold it; `LocalServedIndex` keeps it in a local directory (`index/`)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from .errors import StorageError
+from .storage import atomic_write, remove_file
+
+HEAD_KEY = ".head"
+
+
+class ServedIndex(Protocol):
+    """Served index files by key."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store `data` at `key` atomically and durably."""
+
+    def get(self, key: str) -> bytes | None:
+        """The file at `key`, or None if there is none."""
+
+    def delete(self, key: str) -> None:
+        """Remove the file at `key` durably (nothing if there is none)."""
+
+    def list(self) -> Iterator[str]:
+        """Every served index file's key (`HEAD_KEY` left out), sorted."""
+
+
+class LocalServedIndex:
+    """The served index under a local directory, one file per key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, key: str, data: bytes) -> None:
+        atomic_write(self.path(key), data)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StorageError(f"could not read index/{key}: {exc.strerror or exc}") from exc
+
+    def delete(self, key: str) -> None:
+        remove_file(self.path(key))
+
+    def list(self) -> Iterator[str]:
+        head = self.path(HEAD_KEY)
+        return iter(sorted(path.relative_to(self.root).as_posix() for path in self.root.rglob("*")
+                           if path.is_file() and path != head))
+
+    def path(self, key: str) -> Path:
+        """The local file of `key` (for the in-memory index cache, which watches files)."""
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"`{key}` is not a key of the served index")
+        return self.root.joinpath(*parts)
