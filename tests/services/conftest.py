@@ -4,6 +4,7 @@ Tests in one module share an app and its registry, so each test publishes crates
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
 def private_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
     """The app over a registry that sets `auth_required`: every read needs a `read` token."""
     yield from in_process(tmp_path_factory.mktemp("private-app"), RegistryConfig(auth_required=True))
+
+
+@pytest.fixture
+def fresh_app(tmp_path: Path) -> Iterator[InProcess]:
+    """The app over a fresh registry of its own, for a test that changes the data directory under it."""
+    yield from in_process(tmp_path, RegistryConfig())
