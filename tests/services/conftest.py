@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from palletizer_lib.config import RegistryConfig
+from tests.support.http import SMALL_MAX_CRATE_SIZE
 from tests.support.inprocess import InProcess, in_process
 
 
@@ -28,3 +29,9 @@ def private_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]
 def fresh_app(tmp_path: Path) -> Iterator[InProcess]:
     """The app over a fresh registry of its own, for a test that changes the data directory under it."""
     yield from in_process(tmp_path, RegistryConfig())
+
+
+@pytest.fixture(scope="module")
+def small_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
+    """The app over a registry that accepts crates of at most SMALL_MAX_CRATE_SIZE bytes."""
+    yield from in_process(tmp_path_factory.mktemp("small-app"), RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))
