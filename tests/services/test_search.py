@@ -150,3 +150,14 @@ def test_bad_page_is_400_json(catalogue: InProcess, bad: str) -> None:
 def test_a_crate_without_description_has_null(catalogue: InProcess) -> None:
     [hit] = [c for c in search(catalogue, q="undescribed")["crates"] if c["name"] == "undescribed"]
     assert hit["description"] is None
+
+
+def test_search_results_carry_each_crates_downloads(fresh_app: InProcess) -> None:
+    fresh_app.publish("popular")
+    fresh_app.publish("popular", "1.1.0")
+    fresh_app.publish("popular_not")
+    for version in ("1.0.0", "1.1.0", "1.1.0"):
+        response = fresh_app.get(f"/files/popular/popular-{version}.crate")
+        assert response.status_code == 200, response.text
+    found = search(fresh_app, q="popular")
+    assert {c["name"]: c["downloads"] for c in found["crates"]} == {"popular": 3, "popular_not": 0}
