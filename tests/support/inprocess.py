@@ -24,11 +24,12 @@ from tests.support.server import issue_token
 URL = f"http://{falcon.testing.helpers.DEFAULT_HOST}"
 
 
-def build_app(data: Path, url: str = URL) -> tuple[falcon.App, Access]:
-    """The app `palletizer-all` serves over the registry in `data`, with `config.json` pointing at `url`
-    (as the server's start-up does), and the access it was built on (its SQLite stores, to close)."""
-    registry = Registry(data)
-    registry.set_urls(registry.config.served_urls(url))
+def build_app(registry: Registry, url: str | None = URL) -> tuple[falcon.App, Access]:
+    """The app `palletizer-all` serves over `registry`, and the access it was built on (its SQLite stores, to
+    close). With `url`, `config.json` first points at it, as the server's start-up does; with None it stays as
+    the registry has it."""
+    if url is not None:
+        registry.set_urls(registry.config.served_urls(url))
     access = Access(registry, Accounts(registry.layout.accounts))
     return all_services.create(access), access
 
@@ -61,9 +62,9 @@ class InProcess(Handle):
 def in_process(root: Path, config: RegistryConfig) -> Iterator[InProcess]:
     """A fresh registry with `config` in `root/data`, its app in process and an admin token (for a fixture)."""
     data = root / "data"
-    Registry.create(data, config)
+    registry = Registry.create(data, config)
     token = issue_token(data)
-    app, access = build_app(data)
+    app, access = build_app(registry)
     try:
         yield InProcess(URL, data, token, client=falcon.testing.TestClient(app))
     finally:
