@@ -21,4 +21,3 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server whose registry accepts crates of at most SMALL_MAX_CRATE_SIZE bytes."""
     yield from serve_live(tmp_path_factory, RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))
-
