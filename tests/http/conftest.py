@@ -21,9 +21,3 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server whose registry accepts crates of at most SMALL_MAX_CRATE_SIZE bytes."""
     yield from serve_live(tmp_path_factory, RegistryConfig(max_crate_size=SMALL_MAX_CRATE_SIZE))
-
-
-@pytest.fixture(scope="module")
-def private_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """A server whose registry sets `auth_required`: every read needs a `read` token."""
-    yield from serve_live(tmp_path_factory, RegistryConfig(auth_required=True))

@@ -1,4 +1,4 @@
-"""Operations: `/metrics`, the access log, `--log-level`, and downloads in search results, on real servers."""
+"""Operations: `/metrics`, the access log and `--log-level`, on real servers."""
 
 import base64
 import json
@@ -138,19 +138,6 @@ def test_metrics_need_a_read_token_when_reads_do(tmp_path: Path) -> None:
     # Refused before Falcon routed them, they still count under their route template.
     for route in ("/metrics", "/index/{a}/{b}/{c}"):
         assert value(samples, "palletizer_http_requests_total", method="GET", route=route, status="401") == 1
-
-
-def test_search_results_carry_each_crates_downloads(data: Path) -> None:
-    token = issue_token(data)
-    with running_server(data) as url:
-        publish(url, token, "popular")
-        publish(url, token, "popular", "1.1.0")
-        publish(url, token, "popular_not")
-        download(url, "popular")
-        download(url, "popular", "1.1.0")
-        download(url, "popular", "1.1.0")
-        found = requests.get(f"{url}/api/v1/crates", params={"q": "popular"}, timeout=10).json()
-    assert {c["name"]: c["downloads"] for c in found["crates"]} == {"popular": 3, "popular_not": 0}
 
 
 def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -> None:

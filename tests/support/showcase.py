@@ -1,10 +1,8 @@
 """A small registry's worth of crates for the web page tests (HTTP and browser): READMEs, dependencies,
 features, links, a yanked version, and a crate whose README tries to run script."""
 
-import requests
-
 from tests.support.cratekit import dep
-from tests.support.http import Live
+from tests.support.handle import Handle
 
 CRATES_IO = "https://github.com/rust-lang/crates.io-index"
 CORE = "pallet-core"
@@ -59,7 +57,7 @@ Only this text should remain.
 """
 
 
-def publish_showcase(live: Live) -> None:
+def publish_showcase(live: Handle) -> None:
     """Publish the showcase crates (in this order: `forklift` is the most recent), and download
     `pallet-core` 0.3.0 twice."""
     live.publish(MACROS, "0.1.0", description="Derive macros for pallet-core",
@@ -83,5 +81,5 @@ def publish_showcase(live: Live) -> None:
     live.publish(FORKLIFT, "1.2.0", description="Moves pallets between warehouses (with pallet-core)",
                  deps=[dep(CORE, "^0.3")], readme="# forklift\n\nLifts pallets.\n", keywords=["Logistics"])
     for _ in range(2):
-        download = requests.get(f"{live.url}/files/{CORE}/{CORE}-0.3.0.crate", headers=live.auth(), timeout=10)
+        download = live.get(f"/files/{CORE}/{CORE}-0.3.0.crate", headers=live.auth())
         assert download.status_code == 200, download.text

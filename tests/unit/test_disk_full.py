@@ -33,6 +33,7 @@ from palletizer_lib.storage import TEMP_PREFIX
 from palletizer_services import all as all_services
 from tests.support.cratekit import make_crate, metadata
 from tests.support.files import tree
+from tests.support.inprocess import build_app
 from tests.support.server import issue_token
 
 BEHIND = "the served index files are behind the git index (a write was interrupted)"
@@ -94,8 +95,8 @@ class Api:
 
     def __init__(self, data: Path) -> None:
         self.registry = Registry(data)
-        self.site = compose(self.registry)
-        self.client = falcon.testing.TestClient(all_services.create(self.site))
+        app, self.site = build_app(self.registry, url=None)
+        self.client = falcon.testing.TestClient(app)
         self.token = issue_token(data)
 
     def publish(self, name: str, version: str, crate: bytes) -> falcon.testing.Result:

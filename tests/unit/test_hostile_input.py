@@ -23,15 +23,14 @@ import pytest
 from hypothesis import event, given, strategies as st
 
 from palletizer_lib import crate_file
-from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_publish_body, parse_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage import TEMP_PREFIX
-from palletizer_services import all as all_services
 from tests.support.cratekit import dep, gzip_tar, make_crate, metadata
 from tests.support.files import tree
+from tests.support.inprocess import build_app
 from tests.support.server import issue_token
 from tests.support.archives import manifest
 
@@ -266,8 +265,7 @@ class Registries:
         data = self.root / f"data{len(self.opened)}"
         self.registry = Registry.create(data, RegistryConfig(public_url="http://registry.test",
                                                              max_crate_size=64 * 1024))
-        self.client = falcon.testing.TestClient(
-            all_services.create(compose(self.registry)))
+        self.client = falcon.testing.TestClient(build_app(self.registry, url=None)[0])
         self.token = issue_token(data)
         self.opened.append((self.registry, self.client))
 

@@ -11,13 +11,12 @@ import nh3
 import pytest
 
 from palletizer_lib.catalog import Catalog
-from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.readme import render_readme
 from palletizer_lib.registry import Registry
-from palletizer_services import all as all_services
 from tests.support.cratekit import make_crate, metadata
+from tests.support.inprocess import build_app
 from tests.support.server import issue_token, palletizer
 
 README = "# Stored\n\nSome *emphasis* and a [link](https://example.org/x).\n"
@@ -28,7 +27,8 @@ class Site:
 
     def __init__(self, data: Path) -> None:
         self.registry = Registry.create(data, RegistryConfig())
-        self.client = falcon.testing.TestClient(all_services.create(compose(self.registry)))
+        app, self.site = build_app(self.registry, url=None)
+        self.client = falcon.testing.TestClient(app)
         self.token = issue_token(data)
 
     def publish(self, name: str, version: str, readme: str) -> None:

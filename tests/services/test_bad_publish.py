@@ -1,27 +1,24 @@
-"""Malformed and refused publishes: each is a 4xx in Cargo's error JSON and changes nothing.
+"""Malformed and refused publish bodies: each is a 4xx in Cargo's error JSON and changes nothing.
 
-The last test checks that the server still answers correctly after all of it.
+The last test checks that the app still answers correctly after all of it. (Requests malformed on the wire:
+tests/http/test_bad_requests.py.)
 """
 
 import gzip
 import io
 import json
 import os
-import socket
 import struct
 import tarfile
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
-from palletizer_lib.publish_body import max_publish_body
-from palletizer_lib.registry import Registry
 from palletizer_lib.config import CRATES_IO_INDEX
-from tests.support.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
-from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, RawResponse, assert_error, read_response
+from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
 from tests.support import archives
+from tests.support.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
+from tests.support.http import SMALL_MAX_CRATE_SIZE, assert_error
+from tests.support.inprocess import InProcess
 
 
 def u32(n: int) -> bytes:
@@ -148,81 +145,31 @@ def gzip_bomb() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def seeded(live: Live) -> Live:
+def seeded(app: InProcess) -> InProcess:
     """A registry that already holds something, so 'unchanged' is not trivially 'empty'."""
-    live.publish("seed-crate", "1.0.0")
-    return live
+    app.publish("seed-crate", "1.0.0")
+    return app
 
 
 @pytest.mark.parametrize("body", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
-def test_bad_publish_is_4xx_json_and_changes_nothing(seeded: Live, body: bytes) -> None:
+def test_bad_publish_is_4xx_json_and_changes_nothing(seeded: InProcess, body: bytes) -> None:
     before = seeded.snapshot()
     response = seeded.put_body(body)
     assert_error(response)
     assert seeded.snapshot() == before
 
 
-def test_bad_names_are_explained(seeded: Live) -> None:
+def test_bad_names_are_explained(seeded: InProcess) -> None:
     assert "../x" in assert_error(seeded.put_body(named("../x")), 400)
     assert "64" in assert_error(seeded.put_body(named("a" * 65)), 400)
     assert "1.0" in assert_error(seeded.put_body(named("bad-input", "1.0")), 400)
 
 
-def test_gzip_bomb_is_refused(seeded: Live, gzip_bomb: bytes) -> None:
+def test_gzip_bomb_is_refused(seeded: InProcess, gzip_bomb: bytes) -> None:
     assert len(gzip_bomb) < 1024 * 1024      # well within max_crate_size
     before = seeded.snapshot()
     assert_error(seeded.put_body(raw_body(GOOD_META, gzip_bomb)), 400)
     assert seeded.snapshot() == before
-
-
-def test_half_sent_body_publishes_nothing(seeded: Live) -> None:
-    """A client that stops sending half-way gets no publish."""
-    before = seeded.snapshot()
-    body = encode_publish_body(metadata("half-sent", "1.0.0"), make_crate("half-sent", "1.0.0"))
-    parts = urlsplit(seeded.url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
-        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
-        sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(5)
-        try:
-            sock.recv(65536)
-        except (TimeoutError, ConnectionResetError):
-            pass
-    assert seeded.snapshot() == before
-    assert_error(seeded.get("/index/ha/lf/half-sent"), 404)
-
-
-@pytest.mark.parametrize("request_bytes", [
-    b"GARBAGE\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnope\r\n0\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    b"GET /index/config.json HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 300_000 + b"\r\n\r\n",
-])
-def test_malformed_http_is_refused(seeded: Live, request_bytes: bytes) -> None:
-    before = seeded.snapshot()
-    try:
-        response = seeded.raw(request_bytes)
-    except ConnectionResetError:
-        # The server answered and closed while input was still unread; the kernel then
-        # resets the connection, possibly dropping the answer. Refused either way.
-        pass
-    else:
-        assert 400 <= response.status < 500 or response.status == 501, response
-    assert seeded.snapshot() == before
-    assert seeded.get("/index/config.json").status_code == 200
-
-
-def test_chunked_publish_body_is_handled(seeded: Live) -> None:
-    """Cargo sends Content-Length, but a chunked upload must work the same (or fail cleanly)."""
-    name = seeded.unique("chunked")
-    body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
-    response = requests.put(f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10,
-                            headers=seeded.auth())
-    assert response.status_code == 200, response.text
-    assert seeded.get(f"/files/{name}/{name}-1.0.0.crate").status_code == 200
 
 
 # -- size limits (a registry with a small max_crate_size) ---------------------------------
@@ -231,69 +178,25 @@ def incompressible_crate(name: str, payload: int) -> bytes:
     return make_crate(name, "1.0.0", files={"src/blob.bin": os.urandom(payload)})
 
 
-def test_crate_within_max_crate_size_is_accepted(small_live: Live) -> None:
+def test_crate_within_max_crate_size_is_accepted(small_app: InProcess) -> None:
     crate = incompressible_crate("small-ok", SMALL_MAX_CRATE_SIZE // 2)
     assert len(crate) <= SMALL_MAX_CRATE_SIZE
-    response = small_live.put_body(encode_publish_body(metadata("small-ok", "1.0.0"), crate))
+    response = small_app.put_body(encode_publish_body(metadata("small-ok", "1.0.0"), crate))
     assert response.status_code == 200, response.text
 
 
-def test_crate_larger_than_max_crate_size_is_413(small_live: Live) -> None:
+def test_crate_larger_than_max_crate_size_is_413(small_app: InProcess) -> None:
     crate = incompressible_crate("small-big", SMALL_MAX_CRATE_SIZE)
     assert len(crate) > SMALL_MAX_CRATE_SIZE
-    before = small_live.snapshot()
-    detail = assert_error(small_live.put_body(encode_publish_body(metadata("small-big", "1.0.0"), crate)), 413)
+    before = small_app.snapshot()
+    detail = assert_error(small_app.put_body(encode_publish_body(metadata("small-big", "1.0.0"), crate)), 413)
     assert str(SMALL_MAX_CRATE_SIZE) in detail
-    assert small_live.snapshot() == before
+    assert small_app.snapshot() == before
 
 
-def _limit(live: Live) -> int:
-    """The largest publish body the server accepts (as palletizer-all computes it)."""
-    return max_publish_body(Registry(live.data).config.max_crate_size)
-
-
-def test_body_of_exactly_the_limit_reaches_the_api(small_live: Live) -> None:
-    """The largest body the limit allows is answered by the API (here: not a valid body)."""
-    limit = _limit(small_live)
-    before = small_live.snapshot()
-    response = small_live.put_body(u32(MAX_METADATA_SIZE) + b" " * (limit - 4))
-    assert_error(response, 400)
-    assert small_live.snapshot() == before
-
-
-def put_headers_only(live: Live, content_length: int) -> RawResponse:
-    """Send a publish request's headers but none of its body, and read the answer."""
-    parts = urlsplit(live.url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                     + f"Content-Length: {content_length}\r\n\r\n".encode())
-        return read_response(sock)
-
-
-def test_oversized_body_is_413_before_it_is_read(small_live: Live) -> None:
-    """The server answers 413 from the headers alone: the client never has to send the body.
-
-    (A server that waited for the 200 MiB body would make this time out.)
-    """
-    before = small_live.snapshot()
-    response = put_headers_only(small_live, 200 * 1024 * 1024)
-    assert response.status == 413
-    assert small_live.snapshot() == before
-
-
-def test_body_one_byte_over_the_limit_is_413(small_live: Live) -> None:
-    before = small_live.snapshot()
-    assert put_headers_only(small_live, _limit(small_live) + 1).status == 413
-    assert small_live.snapshot() == before
-
-
-def test_oversized_body_error_is_cargo_json(small_live: Live) -> None:
-    assert_error(put_headers_only(small_live, _limit(small_live) + 1), 413)
-
-
-def test_small_registry_still_answers(small_live: Live) -> None:
-    assert small_live.get("/index/config.json").json()["api"] == small_live.url
-    crate = small_live.get("/files/small-ok/small-ok-1.0.0.crate")
+def test_small_registry_still_answers(small_app: InProcess) -> None:
+    assert small_app.get("/index/config.json").json["api"] == small_app.url
+    crate = small_app.get("/files/small-ok/small-ok-1.0.0.crate")
     assert crate.status_code == 200
 
 
@@ -303,9 +206,9 @@ EVIL_INDEX = "https://evil.example/index"
 EVIL_TABLE = f'[dependencies.evil]\nversion = "1"\nregistry-index = "{EVIL_INDEX}"\n'
 
 
-def mismatched(live: Live, sent: dict, packaged: dict, manifest_extra: str = "") -> bytes:
+def mismatched(app: InProcess, sent: dict, packaged: dict, manifest_extra: str = "") -> bytes:
     """A publish body sending metadata `sent` with the crate cargo would package for `packaged`."""
-    return encode_publish_body(sent, crate_for(packaged, manifest_extra, index_url=f"sparse+{live.url}/index/"))
+    return encode_publish_body(sent, crate_for(packaged, manifest_extra, index_url=f"sparse+{app.url}/index/"))
 
 
 MISMATCHES = {
@@ -342,7 +245,7 @@ MISMATCHES = {
 
 
 @pytest.mark.parametrize("case", list(MISMATCHES))
-def test_a_packaged_cargo_toml_disagreeing_with_the_metadata_is_400(seeded: Live, case: str) -> None:
+def test_a_packaged_cargo_toml_disagreeing_with_the_metadata_is_400(seeded: InProcess, case: str) -> None:
     """Cargo builds a downloaded crate from its Cargo.toml: what it says must be what the index says."""
     make, expected = MISMATCHES[case]
     sent, packaged, extra = make(lambda **fields: metadata("hidden-dep", "1.0.0", **fields))
@@ -354,7 +257,7 @@ def test_a_packaged_cargo_toml_disagreeing_with_the_metadata_is_400(seeded: Live
     assert_error(seeded.get("/files/hidden-dep/hidden-dep-1.0.0.crate"), 404)
 
 
-def test_a_disallowed_registry_in_both_is_403(seeded: Live) -> None:
+def test_a_disallowed_registry_in_both_is_403(seeded: InProcess) -> None:
     meta = metadata("hidden-dep", "1.0.0", deps=[dep("evil", "^1", registry=EVIL_INDEX)])
     before = seeded.snapshot()
     detail = assert_error(seeded.put_body(mismatched(seeded, meta, meta)), 403)
@@ -362,7 +265,7 @@ def test_a_disallowed_registry_in_both_is_403(seeded: Live) -> None:
     assert seeded.snapshot() == before
 
 
-def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: Live) -> None:
+def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: InProcess) -> None:
     """Spelled as `cargo package` writes it: requirements without `^`, this registry's deps by its index URL."""
     meta = metadata("agreeing", "1.0.0", features={"default": ["dep:local"], "fast": []}, links="agree",
                     rust_version="1.70",
@@ -376,10 +279,10 @@ def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: L
 
 # -- after all of the above ------------------------------------------------------------
 
-def test_server_still_answers_correctly_afterwards(seeded: Live) -> None:
+def test_server_still_answers_correctly_afterwards(seeded: InProcess) -> None:
     config = seeded.get("/index/config.json")
     assert config.status_code == 200
-    assert config.json() == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url,
+    assert config.json == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url,
                              "public-url": seeded.url}
     # Nothing the bad requests named was created...
     assert_error(seeded.get("/index/ba/d-/bad-input"), 404)

@@ -1,9 +1,9 @@
 """`GET /api/v1/crates?q=...&page=...&per_page=...` over a registry whose every crate the module knows."""
 
 import pytest
-import requests
 
-from tests.support.http import Live, assert_error
+from tests.support.http import assert_error
+from tests.support.inprocess import InProcess
 
 BULK = 105
 CRATES = {
@@ -18,30 +18,30 @@ CRATES = {
 
 
 @pytest.fixture(scope="module")
-def catalogue(live: Live) -> Live:
+def catalogue(app: InProcess) -> InProcess:
     for name, description in CRATES.items():
-        live.publish(name, "1.0.0", description=description)
-    live.publish("searchable", "1.2.0", description=CRATES["searchable"])
-    live.publish("searchable", "2.0.0-rc.1", description=CRATES["searchable"])
-    live.publish("yanky", "1.0.0", description="changes its mind")
-    live.publish("yanky", "1.1.0", description="changes its mind")
+        app.publish(name, "1.0.0", description=description)
+    app.publish("searchable", "1.2.0", description=CRATES["searchable"])
+    app.publish("searchable", "2.0.0-rc.1", description=CRATES["searchable"])
+    app.publish("yanky", "1.0.0", description="changes its mind")
+    app.publish("yanky", "1.1.0", description="changes its mind")
     for i in range(BULK):
-        live.publish(f"bulk-{i:03}", "0.1.0", description="one of many")
-    return live
+        app.publish(f"bulk-{i:03}", "0.1.0", description="one of many")
+    return app
 
 
-def search(live: Live, **params: object) -> dict:
-    response = requests.get(f"{live.url}/api/v1/crates", params=params, timeout=10)
+def search(app: InProcess, **params: object) -> dict:
+    response = app.get("/api/v1/crates", params=params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
-    return response.json()
+    return response.json
 
 
 def names(document: dict) -> list[str]:
     return [c["name"] for c in document["crates"]]
 
 
-def test_total_counts_every_match_and_per_page_limits_the_list(catalogue: Live) -> None:
+def test_total_counts_every_match_and_per_page_limits_the_list(catalogue: InProcess) -> None:
     found = search(catalogue, q="search", per_page=1)
     assert found["meta"]["total"] == 3
     assert len(found["crates"]) == 1
@@ -50,7 +50,7 @@ def test_total_counts_every_match_and_per_page_limits_the_list(catalogue: Live) 
     assert everything["meta"]["total"] == 3
 
 
-def test_per_page_is_capped_at_100(catalogue: Live) -> None:
+def test_per_page_is_capped_at_100(catalogue: InProcess) -> None:
     found = search(catalogue, q="bulk", per_page=1000)
     assert found["meta"]["total"] == BULK
     assert len(found["crates"]) == 100
@@ -59,24 +59,24 @@ def test_per_page_is_capped_at_100(catalogue: Live) -> None:
     assert len(search(catalogue, q="bulk", per_page=101)["crates"]) == 100
 
 
-def test_default_page_size(catalogue: Live) -> None:
+def test_default_page_size(catalogue: InProcess) -> None:
     found = search(catalogue, q="bulk")
     assert found["meta"]["total"] == BULK
     assert 1 <= len(found["crates"]) <= 100
 
 
-def test_empty_query_lists_everything(catalogue: Live) -> None:
+def test_empty_query_lists_everything(catalogue: InProcess) -> None:
     found = search(catalogue, q="", per_page=100)
     assert found["meta"]["total"] == len(CRATES) + 1 + BULK
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "many", "1.5"])
-def test_bad_per_page_is_400_json(catalogue: Live, bad: str) -> None:
-    response = requests.get(f"{catalogue.url}/api/v1/crates", params={"q": "k", "per_page": bad}, timeout=10)
+def test_bad_per_page_is_400_json(catalogue: InProcess, bad: str) -> None:
+    response = catalogue.get("/api/v1/crates", params={"q": "k", "per_page": bad})
     assert_error(response, 400)
 
 
-def test_one_and_two_character_names(catalogue: Live) -> None:
+def test_one_and_two_character_names(catalogue: InProcess) -> None:
     one = search(catalogue, q="k", per_page=100)
     assert names(one)[0] == "k"
     two = search(catalogue, q="kw", per_page=100)
@@ -86,13 +86,13 @@ def test_one_and_two_character_names(catalogue: Live) -> None:
 
 
 @pytest.mark.parametrize("query", ["Search_Me", "search_me", "search-me", "SEARCH-ME", "Search-Me", "sEaRcH_mE"])
-def test_dash_underscore_and_case_match_loosely(catalogue: Live, query: str) -> None:
+def test_dash_underscore_and_case_match_loosely(catalogue: InProcess, query: str) -> None:
     found = search(catalogue, q=query, per_page=100)
     assert names(found)[0] == "Search_Me"      # the exact match comes first, in its own spelling
     assert found["meta"]["total"] >= 1
 
 
-def test_results_show_description_and_max_version(catalogue: Live) -> None:
+def test_results_show_description_and_max_version(catalogue: InProcess) -> None:
     found = search(catalogue, q="Search_Me")
     [hit] = [c for c in found["crates"] if c["name"] == "Search_Me"]
     assert hit == {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks",
@@ -102,18 +102,18 @@ def test_results_show_description_and_max_version(catalogue: Live) -> None:
     assert searchable["description"] == "indexes everything"
 
 
-def test_description_words_are_searched(catalogue: Live) -> None:
+def test_description_words_are_searched(catalogue: InProcess) -> None:
     assert names(search(catalogue, q="needles")) == ["Search_Me"]
     assert names(search(catalogue, q="haystacks needles")) == ["Search_Me"]
     assert search(catalogue, q="one of many")["meta"]["total"] == BULK
 
 
-def test_no_match(catalogue: Live) -> None:
+def test_no_match(catalogue: InProcess) -> None:
     found = search(catalogue, q="zzzzzz-nothing")
     assert found == {"crates": [], "meta": {"total": 0, "next_page": None, "prev_page": None}}
 
 
-def test_yank_moves_max_version(catalogue: Live) -> None:
+def test_yank_moves_max_version(catalogue: InProcess) -> None:
     assert catalogue.yank("yanky", "1.1.0").status_code == 200
     [hit] = search(catalogue, q="yanky")["crates"]
     assert hit["max_version"] == "1.0.0"
@@ -122,7 +122,7 @@ def test_yank_moves_max_version(catalogue: Live) -> None:
     assert hit["max_version"] == "1.1.0"
 
 
-def test_pages_reach_every_match_once(catalogue: Live) -> None:
+def test_pages_reach_every_match_once(catalogue: InProcess) -> None:
     seen: list[str] = []
     page = 1
     while True:
@@ -142,11 +142,22 @@ def test_pages_reach_every_match_once(catalogue: Live) -> None:
 
 
 @pytest.mark.parametrize("bad", ["0", "-2", "first"])
-def test_bad_page_is_400_json(catalogue: Live, bad: str) -> None:
-    response = requests.get(f"{catalogue.url}/api/v1/crates", params={"q": "k", "page": bad}, timeout=10)
+def test_bad_page_is_400_json(catalogue: InProcess, bad: str) -> None:
+    response = catalogue.get("/api/v1/crates", params={"q": "k", "page": bad})
     assert_error(response, 400)
 
 
-def test_a_crate_without_description_has_null(catalogue: Live) -> None:
+def test_a_crate_without_description_has_null(catalogue: InProcess) -> None:
     [hit] = [c for c in search(catalogue, q="undescribed")["crates"] if c["name"] == "undescribed"]
     assert hit["description"] is None
+
+
+def test_search_results_carry_each_crates_downloads(fresh_app: InProcess) -> None:
+    fresh_app.publish("popular")
+    fresh_app.publish("popular", "1.1.0")
+    fresh_app.publish("popular_not")
+    for version in ("1.0.0", "1.1.0", "1.1.0"):
+        response = fresh_app.get(f"/files/popular/popular-{version}.crate")
+        assert response.status_code == 200, response.text
+    found = search(fresh_app, q="popular")
+    assert {c["name"]: c["downloads"] for c in found["crates"]} == {"popular": 3, "popular_not": 0}

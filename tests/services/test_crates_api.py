@@ -2,12 +2,14 @@
 `/VERSION/dependencies`, `/VERSION/download`, `/VERSION/readme`, `/reverse_dependencies`."""
 
 import hashlib
+from urllib.parse import urlsplit
 
+import falcon.testing
 import pytest
-import requests
 
 from tests.support.cratekit import dep
-from tests.support.http import Live, assert_error
+from tests.support.http import assert_error
+from tests.support.inprocess import InProcess
 
 # The keys of crates.io's documents (crates.io's `EncodableCrate`, `EncodableVersion`, `EncodableDependency`).
 CRATE_KEYS = {"id", "name", "updated_at", "versions", "keywords", "categories", "badges", "created_at", "downloads",
@@ -23,26 +25,26 @@ DEPENDENCY_KEYS = {"id", "version_id", "crate_id", "req", "optional", "default_f
 
 
 @pytest.fixture(scope="module")
-def crates(live: Live) -> dict[str, bytes]:
-    files = {"base": live.publish("api-base", "1.0.0", description="the base", license="MIT",
+def crates(app: InProcess) -> dict[str, bytes]:
+    files = {"base": app.publish("api-base", "1.0.0", description="the base", license="MIT",
                                   keywords=["pallet"], categories=["no-std"], readme="# Base\n\nhello\n")}
-    live.publish("api-base", "1.1.0", description="the base", license="MIT", keywords=["pallet"])
-    live.publish("api-base", "2.0.0-rc.1", description="the base")
-    assert live.yank("api-base", "1.1.0").status_code == 200
-    files["user"] = live.publish("api-user", "0.3.0", description="uses base",
+    app.publish("api-base", "1.1.0", description="the base", license="MIT", keywords=["pallet"])
+    app.publish("api-base", "2.0.0-rc.1", description="the base")
+    assert app.yank("api-base", "1.1.0").status_code == 200
+    files["user"] = app.publish("api-user", "0.3.0", description="uses base",
                                  deps=[dep("api-base", "^1.0"), dep("api-base", "^1", kind="dev",
                                                                    explicit_name_in_toml="base_for_tests")])
     return files
 
 
-def get(live: Live, path: str, **kwargs) -> requests.Response:
-    return requests.get(f"{live.url}/api/v1/crates/{path}", timeout=10, **kwargs)
+def get(app: InProcess, path: str, **kwargs) -> falcon.testing.Result:
+    return app.get(f"/api/v1/crates/{path}", **kwargs)
 
 
-def test_the_crate(live: Live, crates: dict[str, bytes]) -> None:
-    response = get(live, "API_BASE")
+def test_the_crate(app: InProcess, crates: dict[str, bytes]) -> None:
+    response = get(app, "API_BASE")
     assert response.status_code == 200, response.text
-    document = response.json()
+    document = response.json
     crate = document["crate"]
     assert set(crate) == CRATE_KEYS
     assert (crate["id"], crate["name"], crate["description"], crate["num_versions"]) == \
@@ -57,10 +59,10 @@ def test_the_crate(live: Live, crates: dict[str, bytes]) -> None:
     assert crate["created_at"] <= crate["updated_at"]
 
 
-def test_versions_and_one_version(live: Live, crates: dict[str, bytes]) -> None:
-    listed = get(live, "api-base/versions").json()
+def test_versions_and_one_version(app: InProcess, crates: dict[str, bytes]) -> None:
+    listed = get(app, "api-base/versions").json
     assert listed["meta"] == {"total": 3, "next_page": None}
-    one = get(live, "api-base/1.0.0").json()["version"]
+    one = get(app, "api-base/1.0.0").json["version"]
     assert set(one) == VERSION_KEYS
     assert one == next(v for v in listed["versions"] if v["num"] == "1.0.0")
     assert (one["crate"], one["num"], one["license"], one["yanked"], one["crate_size"]) == \
@@ -68,42 +70,42 @@ def test_versions_and_one_version(live: Live, crates: dict[str, bytes]) -> None:
     assert one["checksum"] == hashlib.sha256(crates["base"]).hexdigest()
     assert one["dl_path"] == "/api/v1/crates/api-base/1.0.0/download"
     assert one["published_by"]["login"] == "tester"
-    assert get(live, "api-base/1.1.0").json()["version"]["yanked"] is True
-    assert_error(get(live, "api-base/9.9.9"), 404)
-    assert_error(get(live, "no-such-crate"), 404)
-    assert_error(get(live, "no-such-crate/versions"), 404)
+    assert get(app, "api-base/1.1.0").json["version"]["yanked"] is True
+    assert_error(get(app, "api-base/9.9.9"), 404)
+    assert_error(get(app, "no-such-crate"), 404)
+    assert_error(get(app, "no-such-crate/versions"), 404)
 
 
-def test_dependencies_and_reverse_dependencies(live: Live, crates: dict[str, bytes]) -> None:
-    deps = get(live, "api-user/0.3.0/dependencies").json()["dependencies"]
+def test_dependencies_and_reverse_dependencies(app: InProcess, crates: dict[str, bytes]) -> None:
+    deps = get(app, "api-user/0.3.0/dependencies").json["dependencies"]
     assert all(set(d) == DEPENDENCY_KEYS for d in deps)
-    version_id = get(live, "api-user/0.3.0").json()["version"]["id"]
+    version_id = get(app, "api-user/0.3.0").json["version"]["id"]
     assert sorted((d["crate_id"], d["req"], d["kind"], d["version_id"]) for d in deps) == [
         ("api-base", "^1", "dev", version_id), ("api-base", "^1.0", "normal", version_id)]
-    reverse = get(live, "api-base/reverse_dependencies").json()
+    reverse = get(app, "api-base/reverse_dependencies").json
     assert reverse["meta"] == {"total": 2}
     assert [v["crate"] for v in reverse["versions"]] == ["api-user"]
     assert {d["crate_id"] for d in reverse["dependencies"]} == {"api-base"}
-    assert get(live, "api-user/reverse_dependencies").json() == {"dependencies": [], "versions": [],
+    assert get(app, "api-user/reverse_dependencies").json == {"dependencies": [], "versions": [],
                                                                  "meta": {"total": 0}}
 
 
-def test_download_redirects_to_the_file_and_readme_is_html(live: Live, crates: dict[str, bytes]) -> None:
-    redirect = get(live, "api-base/1.0.0/download", allow_redirects=False)
+def test_download_redirects_to_the_file_and_readme_is_html(app: InProcess, crates: dict[str, bytes]) -> None:
+    redirect = get(app, "api-base/1.0.0/download")
     assert redirect.status_code == 302
-    assert redirect.headers["Location"] == f"{live.url}/files/api-base/api-base-1.0.0.crate"
-    followed = get(live, "api-base/1.0.0/download")
+    assert redirect.headers["Location"] == f"{app.url}/files/api-base/api-base-1.0.0.crate"
+    followed = app.get(urlsplit(redirect.headers["Location"]).path)
     assert followed.status_code == 200 and followed.content == crates["base"]
-    assert get(live, "api-base/1.0.0").json()["version"]["downloads"] >= 1
-    readme = get(live, "api-base/1.0.0/readme")
+    assert get(app, "api-base/1.0.0").json["version"]["downloads"] >= 1
+    readme = get(app, "api-base/1.0.0/readme")
     assert readme.status_code == 200 and readme.headers["content-type"].startswith("text/html")
     assert "<h1>Base</h1>" in readme.text
-    assert_error(get(live, "api-base/1.1.0/readme"), 404)
+    assert_error(get(app, "api-base/1.1.0/readme"), 404)
 
 
-def test_reads_need_a_token_under_auth_required(private_live: Live) -> None:
-    private_live.publish("api-private", "1.0.0")
+def test_reads_need_a_token_under_auth_required(private_app: InProcess) -> None:
+    private_app.publish("api-private", "1.0.0")
     for path in ("api-private", "api-private/versions", "api-private/1.0.0", "api-private/owners",
                  "api-private/1.0.0/dependencies", "api-private/reverse_dependencies"):
-        assert get(private_live, path).status_code == 401, path
-        assert get(private_live, path, headers=private_live.auth()).status_code == 200, path
+        assert get(private_app, path).status_code == 401, path
+        assert get(private_app, path, headers=private_app.auth()).status_code == 200, path

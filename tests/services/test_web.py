@@ -6,9 +6,8 @@ import sqlite3
 from html.parser import HTMLParser
 
 import pytest
-import requests
 
-from tests.support.http import Live
+from tests.support.inprocess import InProcess
 from tests.support.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, MACROS, YANKED, publish_showcase
 
 
@@ -30,13 +29,13 @@ class Elements(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def site(live: Live) -> Live:
-    publish_showcase(live)
-    return live
+def site(app: InProcess) -> InProcess:
+    publish_showcase(app)
+    return app
 
 
-def page(live: Live, path: str, status: int = 200, **params: str) -> str:
-    response = requests.get(live.url + path, params=params, timeout=10)
+def page(app: InProcess, path: str, status: int = 200, **params: str) -> str:
+    response = app.get(path, params=params)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     return response.text
@@ -52,7 +51,7 @@ def listed(markup: str) -> list[str]:
     return [html.unescape(name) for name in re.findall(r'class="crate-name" href="/crates/[^"]+">([^<]+)<', markup)]
 
 
-def test_the_list_shows_every_crate_newest_publication_first(site: Live) -> None:
+def test_the_list_shows_every_crate_newest_publication_first(site: InProcess) -> None:
     markup = page(site, "/")
     assert listed(markup) == [FORKLIFT, EVIL, CORE, MACROS]
     text = text_of(markup)
@@ -61,7 +60,7 @@ def test_the_list_shows_every_crate_newest_publication_first(site: Live) -> None
     assert "2 downloads" in text
 
 
-def test_search_filters_by_name_and_description(site: Live) -> None:
+def test_search_filters_by_name_and_description(site: InProcess) -> None:
     assert listed(page(site, "/", q="warehouses")) == [FORKLIFT]
     assert listed(page(site, "/", q="pallet")) == [FORKLIFT, CORE, MACROS]
     assert listed(page(site, "/", q="pallet-core")) == [CORE, FORKLIFT, MACROS]  # an exact name first
@@ -69,22 +68,22 @@ def test_search_filters_by_name_and_description(site: Live) -> None:
     assert listed(nothing) == [] and "No crate matches" in text_of(nothing)
 
 
-def test_a_page_past_the_last_is_the_last(site: Live) -> None:
+def test_a_page_past_the_last_is_the_last(site: InProcess) -> None:
     assert listed(page(site, "/", page="99")) == listed(page(site, "/"))
 
 
 @pytest.mark.parametrize("bad", ["nonsense", "0", "-1", "9" * 5000])
-def test_a_page_that_is_no_page_number_is_400_json(site: Live, bad: str) -> None:
-    response = requests.get(site.url + "/", params={"page": bad}, timeout=10)
-    assert response.status_code == 400 and response.json()["errors"][0]["detail"]
+def test_a_page_that_is_no_page_number_is_400_json(site: InProcess, bad: str) -> None:
+    response = site.get("/", params={"page": bad})
+    assert response.status_code == 400 and response.json["errors"][0]["detail"]
 
 
-def test_the_crate_page_answers_to_any_spelling(site: Live) -> None:
+def test_the_crate_page_answers_to_any_spelling(site: InProcess) -> None:
     for spelling in ("pallet-core", "PALLET_CORE", "Pallet-Core"):
         assert "<h1>pallet-core <span" in page(site, f"/crates/{spelling}")
 
 
-def test_the_crate_page_shows_every_version_and_marks_the_yanked_one(site: Live) -> None:
+def test_the_crate_page_shows_every_version_and_marks_the_yanked_one(site: InProcess) -> None:
     elements = Elements(page(site, f"/crates/{CORE}"))
     links = [a["href"] for a in elements.find("a") if a["href"].startswith(f"/crates/{CORE}/")]
     assert links == [f"/crates/{CORE}/{v}" for v in reversed(CORE_VERSIONS)]
@@ -94,7 +93,7 @@ def test_the_crate_page_shows_every_version_and_marks_the_yanked_one(site: Live)
     assert row and '<span class="badge yanked">yanked</span>' in markup[row.end():][:200]
 
 
-def test_the_crate_page_shows_what_the_catalog_knows(site: Live) -> None:
+def test_the_crate_page_shows_what_the_catalog_knows(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     text = text_of(markup)
     assert "Stack, wrap and ship anything: the core pallet types" in text
@@ -109,7 +108,7 @@ def test_the_crate_page_shows_what_the_catalog_knows(site: Live) -> None:
         assert elements.find("a", href=url), label
 
 
-def test_the_readme_is_rendered_as_html(site: Live) -> None:
+def test_the_readme_is_rendered_as_html(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     readme = markup[markup.index('<section class="readme">'):]
     assert "<h1>pallet-core</h1>" in readme
@@ -120,7 +119,7 @@ def test_the_readme_is_rendered_as_html(site: Live) -> None:
     assert Elements(readme).find("a", href="https://example.org/pallet/guide", rel="nofollow noopener noreferrer")
 
 
-def test_each_version_has_its_own_page(site: Live) -> None:
+def test_each_version_has_its_own_page(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}/{YANKED}")
     assert f'<span class="version">{YANKED}</span>' in markup
     assert re.search(r'<h1>pallet-core <span class="version">0\.2\.1</span>\s*<span class="badge yanked">', markup)
@@ -128,7 +127,7 @@ def test_each_version_has_its_own_page(site: Live) -> None:
     assert "<h1>pallet-core <span" in page(site, f"/crates/{CORE}/0.1.0")
 
 
-def test_a_readme_cannot_run_script(site: Live) -> None:
+def test_a_readme_cannot_run_script(site: InProcess) -> None:
     markup = page(site, f"/crates/{EVIL}")
     elements = Elements(markup)
     assert "Only this text should remain." in text_of(markup)
@@ -144,14 +143,14 @@ def test_a_readme_cannot_run_script(site: Live) -> None:
     assert not elements.find("a", href="javascript:window.pwned=true")  # the homepage link in the metadata
 
 
-def test_the_page_allows_no_script_at_all(site: Live) -> None:
-    response = requests.get(f"{site.url}/crates/{EVIL}", timeout=10)
+def test_the_page_allows_no_script_at_all(site: InProcess) -> None:
+    response = site.get(f"/crates/{EVIL}")
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src" not in policy
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_dependencies_link_to_the_registrys_own_crates(site: Live) -> None:
+def test_dependencies_link_to_the_registrys_own_crates(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     deps = markup[markup.index('<section class="dependencies">'):markup.index('<section class="features">')]
     elements = Elements(deps)
@@ -162,13 +161,13 @@ def test_dependencies_link_to_the_registrys_own_crates(site: Live) -> None:
     assert Elements(page(site, f"/crates/{FORKLIFT}")).find("a", href=f"/crates/{CORE}")
 
 
-def test_features_are_listed(site: Live) -> None:
+def test_features_are_listed(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     features = text_of(markup[markup.index('<section class="features">'):])
     assert "default std" in features and "async dep:tokio" in features and "std nothing else" in features
 
 
-def test_the_lines_to_paste_into_cargo_files(site: Live) -> None:
+def test_the_lines_to_paste_into_cargo_files(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     cargo_toml = re.search(r'<pre class="snippet" id="cargo-toml"><code>(.*?)</code>', markup, re.S)
     assert html.unescape(cargo_toml.group(1)) == f'{CORE} = {{ version = "0.3.0", registry = "palletizer" }}'
@@ -178,28 +177,28 @@ def test_the_lines_to_paste_into_cargo_files(site: Live) -> None:
 
 @pytest.mark.parametrize("path", ["/crates/no-such-crate", "/crates/%2E%2E", "/crates/a%20b", f"/crates/{CORE}/9.9.9",
                                   f"/crates/{CORE}/not-a-version"])
-def test_unknown_crates_and_versions_are_a_404_page(site: Live, path: str) -> None:
+def test_unknown_crates_and_versions_are_a_404_page(site: InProcess, path: str) -> None:
     markup = page(site, path, status=404)
     assert "<h1>Not Found</h1>" in markup and 'href="/"' in markup
 
 
-def test_the_stylesheet_is_served_from_here(site: Live) -> None:
+def test_the_stylesheet_is_served_from_here(site: InProcess) -> None:
     markup = page(site, "/")
     (link,) = Elements(markup).find("link", rel="stylesheet")
     assert link["href"].startswith("/static/style.css?v=")
-    response = requests.get(site.url + link["href"], timeout=10)
+    response = site.get(link["href"])
     assert response.status_code == 200 and response.headers["content-type"] == "text/css; charset=utf-8"
     assert "@media" in response.text
     assert "http" not in markup[:markup.index("<main>")]  # nothing in the page's frame comes from elsewhere
 
 
-def test_without_auth_required_there_is_no_login(site: Live) -> None:
-    response = requests.get(f"{site.url}/login", allow_redirects=False, timeout=10)
+def test_without_auth_required_there_is_no_login(site: InProcess) -> None:
+    response = site.get("/login")
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert "Log out" not in page(site, "/")
 
 
-def test_the_readme_served_is_the_one_stored_at_publish(site: Live) -> None:
+def test_the_readme_served_is_the_one_stored_at_publish(site: InProcess) -> None:
     site.publish("stored-readme", readme="# Stored\n\n*once*\n")
     with sqlite3.connect(site.data / "catalog.sqlite3") as db:
         [(stored,)] = db.execute("SELECT html FROM readmes WHERE crate = 'stored-readme'").fetchall()
@@ -207,7 +206,7 @@ def test_the_readme_served_is_the_one_stored_at_publish(site: Live) -> None:
     assert stored in page(site, "/crates/stored-readme")
 
 
-def test_a_hostile_readme_is_shown_as_plain_text(site: Live) -> None:
+def test_a_hostile_readme_is_shown_as_plain_text(site: InProcess) -> None:
     site.publish("hostile-readme", readme="<div>" * 150_000)
     markup = page(site, "/crates/hostile-readme")
     readme = markup[markup.index('<section class="readme">'):]
@@ -217,7 +216,7 @@ def test_a_hostile_readme_is_shown_as_plain_text(site: Live) -> None:
     assert len(Elements(markup).find("div")) == len(Elements(page(site, "/crates/harmless-readme")).find("div"))
 
 
-def test_keywords_and_categories_link_to_the_crates_that_have_them(site: Live) -> None:
+def test_keywords_and_categories_link_to_the_crates_that_have_them(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
     assert '<a class="keyword" href="/?keyword=logistics">#logistics</a>' in markup
     assert '<a class="category" href="/?category=no-std">no-std</a>' in markup
