@@ -20,7 +20,7 @@ import requests
 
 from bench.seed import seeded_registry
 from palletizer_lib.registry import Registry
-from palletizer_services.api.app import max_publish_body
+from palletizer_lib.publish_body import max_publish_body
 from palletizer_services.front import NGINX, front_server, nginx_conf
 
 BIN = Path(sys.executable).parent
@@ -248,6 +248,6 @@ def front(data: Path, upstream: str, port: int | None = None) -> Iterator[Server
     """nginx configured by `palletizer-front` over `data`, in front of the Palletizer server at `upstream`."""
     port = port or free_port()
     server = front_server(f"127.0.0.1:{port}", data, index_url=upstream, api_url=upstream, files_url=upstream,
-                          max_body=max_publish_body(Registry(data)))
+                          max_body=max_publish_body(Registry(data).config.max_crate_size))
     with nginx(server, port) as running:
         yield running

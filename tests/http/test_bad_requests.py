@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
+from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body, max_publish_body
 from palletizer_lib.registry import Registry
-from palletizer_services.api.app import max_publish_body
 from tests.support.cratekit import make_crate, metadata
 from tests.support.http import Live, RawResponse, assert_error, read_response
 
@@ -81,7 +80,7 @@ def test_chunked_publish_body_is_handled(seeded: Live) -> None:
 
 def _limit(live: Live) -> int:
     """The largest publish body the server accepts (as palletizer-all computes it)."""
-    return max_publish_body(Registry(live.data))
+    return max_publish_body(Registry(live.data).config.max_crate_size)
 
 
 def test_body_of_exactly_the_limit_reaches_the_api(small_live: Live) -> None:
