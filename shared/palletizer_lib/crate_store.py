@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 
 from .errors import StorageError
-from .storage import TEMP_PREFIX, atomic_write, remove_file
+from .storage import TEMP_PREFIX, atomic_write, key_path, read_key, remove_file
 
 
 class StoredCrate(NamedTuple):
@@ -60,12 +60,7 @@ class LocalCrateStore:
         atomic_write(self._path(key), data)
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StorageError(f"could not read {key}: {exc.strerror or exc}") from exc
+        return read_key(self._path(key), key)
 
     def open(self, key: str) -> StoredCrate | None:
         try:
@@ -108,7 +103,4 @@ class LocalCrateStore:
         return iter(sorted(key for key in keys if key.startswith(prefix)))
 
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
-            raise ValueError(f"`{key}` is not a key of the crate store")
-        return self._root.joinpath(*parts)
+        return key_path(self._root, key, "crate store")

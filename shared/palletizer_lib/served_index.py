@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from .errors import StorageError
-from .storage import atomic_write, remove_file
+from .storage import atomic_write, key_path, read_key, remove_file
 
 HEAD_KEY = ".head"
 
@@ -38,12 +37,7 @@ class LocalServedIndex:
         atomic_write(self.path(key), data)
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self.path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StorageError(f"could not read index/{key}: {exc.strerror or exc}") from exc
+        return read_key(self.path(key), f"index/{key}")
 
     def delete(self, key: str) -> None:
         remove_file(self.path(key))
@@ -55,7 +49,4 @@ class LocalServedIndex:
 
     def path(self, key: str) -> Path:
         """The local file of `key` (for the in-memory index cache, which watches files)."""
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
-            raise ValueError(f"`{key}` is not a key of the served index")
-        return self.root.joinpath(*parts)
+        return key_path(self.root, key, "served index")

@@ -64,6 +64,25 @@ def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bo
     return result
 
 
+def key_path(root: Path, key: str, store: str) -> Path:
+    """The file under `root` of a store's key (`a/b/c`): ValueError for a key that is empty, absolute or
+    leaves `root` (`.`, `..`, empty parts); `store` names the store in the message."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"`{key}` is not a key of the {store}")
+    return root.joinpath(*parts)
+
+
+def read_key(path: Path, label: str) -> bytes | None:
+    """The bytes of a store's file, None if there is none; StorageError naming `label` if unreadable."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StorageError(f"could not read {label}: {exc.strerror or exc}") from exc
+
+
 def remove_file(path: Path) -> None:
     """Delete `path` if it exists and make the removal durable."""
     try:
