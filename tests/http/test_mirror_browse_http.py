@@ -3,6 +3,7 @@ mirrored with the upstream named, local crates first and shadowing upstream ones
 
 import json
 import re
+import time
 from pathlib import Path
 
 import requests
@@ -22,6 +23,15 @@ def _yank_upstream(upstream: StaticUpstream, path: str, version: str) -> None:
     file.write_text("".join(json.dumps(e) + "\n" for e in entries))
 
 
+def _written(path: Path) -> bytes:
+    """The content of a file the mirror writes behind its answer, once it is there (at most 30 s)."""
+    for _ in range(300):
+        if path.is_file():
+            return path.read_bytes()
+        time.sleep(0.1)
+    return path.read_bytes()
+
+
 def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
     upstream = StaticUpstream(tmp_path / "upstream")
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"), deps=[upstream_dep("same-file", "1")])
@@ -39,7 +49,7 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
             assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=30).status_code == 200
             (data / "mirror/index/wa/lk").mkdir(parents=True, exist_ok=True)
             (data / "mirror/index/wa/lk/walk_local").write_bytes(
-                (data / "mirror/index/wa/lk/walkdir").read_bytes().split(b"\n")[0] + b"\n"
+                _written(data / "mirror/index/wa/lk/walkdir").split(b"\n")[0] + b"\n"
                 + (upstream.root / "index/wa/lk/walk_local").read_bytes())
             assert requests.get(f"{url}/index/no/pe/nope", timeout=30).status_code == 404
             asked = sum(upstream.requests.values())
