@@ -28,7 +28,8 @@ from palletizer_lib.git_index import AUTHOR, BRANCH
 from palletizer_lib.index_stats import IndexStats
 from palletizer_lib.index_entry import dump_lines, entry_from_metadata, pubtime
 from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import CONFIG_JSON, Registry, max_version
+from palletizer_lib.registry import CONFIG_JSON, Registry
+from palletizer_lib.versions import max_version
 from palletizer_lib.storage import atomic_write
 from tests.support.cratekit import crate_for
 

@@ -48,11 +48,11 @@ class ConfigResource(NeedsRead):
     """`/index/config.json`."""
 
     def __init__(self, registry: Registry, cache: IndexCache) -> None:
-        self._path = registry.layout.index / CONFIG_JSON
+        self._load = partial(registry.stores.served.read, CONFIG_JSON)
         self._cache = cache
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _send(req, resp, self._cache.get(CONFIG_JSON, lambda: self._path), falcon.MEDIA_JSON)
+        _send(req, resp, self._cache.get(CONFIG_JSON, self._load), falcon.MEDIA_JSON)
 
     on_head = on_get
 
@@ -81,7 +81,7 @@ class IndexFileResource(NeedsRead):
 def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
     registry = site.registry
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     app.add_route("/index/config.json", ConfigResource(registry, cache))
     mirror = Mirror(registry, background=True) if registry.config.upstream else None
     files = IndexFileResource(registry, cache, mirror)

@@ -14,7 +14,8 @@ from .index_entry import pubtime_seconds
 from .mirror import cached_entries
 from .crate_names import is_valid_name, normalise
 from .readme import safe_url
-from .registry import Registry, max_version
+from .registry import Registry
+from .versions import max_version
 from .urls import sparse_index_url
 from .versions import parse_version
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from .access import Access, FailureLimiter
 from .accounts import Accounts
-from .catalog import Catalog
 from .operations import Operations
 from .registry import Registry
 from .stores import AccountStore, CatalogStore
@@ -22,12 +21,11 @@ class Site:
     operations: Operations
 
 
-def compose(registry: Registry, accounts: AccountStore | None = None, catalog: CatalogStore | None = None,
-            limiter: FailureLimiter | None = None) -> Site:
-    """The parts around an open `registry`: the given stores, by default the SQLite files of its data
-    directory."""
+def compose(registry: Registry, accounts: AccountStore | None = None, limiter: FailureLimiter | None = None) -> Site:
+    """The parts around an open `registry`: its catalog, and the given account store, by default the SQLite
+    file of its data directory."""
     accounts = accounts or Accounts(registry.layout.accounts)
-    catalog = catalog or Catalog(registry.layout.catalog)
+    catalog = registry.stores.catalog
     return Site(registry, accounts, catalog, Access(registry, accounts, limiter),
                 Operations(registry, accounts, catalog))
 

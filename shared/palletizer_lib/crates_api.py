@@ -14,7 +14,8 @@ from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .index_entry import pubtime_seconds
 from .crate_names import normalise
-from .registry import Registry, max_version
+from .registry import Registry
+from .versions import max_version
 from .versions import parse_version
 
 API = "/api/v1/crates"

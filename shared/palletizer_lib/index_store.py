@@ -9,23 +9,15 @@ whoever writes next. A new version's crate file is stored before the commit nami
 it until then; a removed version's crate file is deleted after its commit.
 """
 
-import json
-import os
-from collections.abc import Iterator
-from functools import cached_property
-from pathlib import Path
-
-from .catalog import Catalog
 from .crate_names import index_path, normalise
-from .crate_store import CrateStore, crate_key
-from .errors import StorageError
+from .crate_store import crate_key
 from .git_index import GitIndex
 from .index_entry import dump_lines, parse_lines, pubtime_seconds
 from .layout import Layout
-from .search_index import SearchIndex
-from .served_index import HEAD_KEY, LocalServedIndex
-from .storage import TEMP_PREFIX, atomic_write, remove_file
-from .versions import Version, parse_version
+from .served_index import HEAD_KEY, ServedFile
+from .storage import atomic_write, remove_file
+from .stores import RegistryStores
+from .versions import max_version
 
 CONFIG_JSON = "config.json"
 CRATES_PREFIX = "crates/"
@@ -35,51 +27,31 @@ class IndexStore:
     """The git index, the served index, the summaries and the search table of one registry (writes are
     called under the registry lock)."""
 
-    def __init__(self, layout: Layout, git: GitIndex, served: LocalServedIndex, crates: CrateStore) -> None:
+    def __init__(self, layout: Layout, git: GitIndex, stores: RegistryStores) -> None:
         self.layout = layout
         self.git = git
-        self.served = served
-        self.crates = crates
-
-    @cached_property
-    def search_index(self) -> SearchIndex:
-        """What search and the list pages read (kept with each summary; built on first use if missing)."""
-        return SearchIndex(self.layout.catalog)
-
-    @cached_property
-    def catalog(self) -> Catalog:
-        """Where each version's description is held."""
-        return Catalog(self.layout.catalog)
+        self.served = stores.served
+        self.crates = stores.crates
+        self.summaries = stores.summaries
+        self.catalog = stores.catalog
+        self.search_index = stores.search
 
     # -- reading -------------------------------------------------------------------------
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
-        try:
-            return json.loads(self.layout.summary_file(name).read_bytes())["name"]
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError) as exc:
-            raise StorageError(f"the summary of crate `{name}` is unreadable: {exc}") from exc
+        summary = self.summaries.get(name)
+        return summary[0] if summary is not None else None
 
-    def summaries(self) -> Iterator[tuple[str, str]]:
-        """Every crate's (name, shown version), from its summary, in no particular order."""
-        with os.scandir(self.layout.names) as entries:
-            for entry in entries:
-                if entry.name.endswith(".json") and not entry.name.startswith(TEMP_PREFIX):
-                    raw = json.loads(Path(entry.path).read_bytes())
-                    yield raw["name"], raw["max_version"]
-
-    def served_file(self, name: str) -> Path | None:
-        """The local served index file of crate `name` (any spelling), if it has one."""
-        exact = self.served.path(index_path(name))
-        if exact.is_file():
+    def served_file(self, name: str) -> ServedFile | None:
+        """The served index file of crate `name` (any spelling), if it has one."""
+        exact = self.served.read(index_path(name))
+        if exact is not None:
             return exact
         canonical = self.canonical_name(name)
-        if canonical is None:
+        if canonical is None or index_path(canonical) == index_path(name):
             return None
-        found = self.served.path(index_path(canonical))
-        return found if found.is_file() else None
+        return self.served.read(index_path(canonical))
 
     def served_entries(self, name: str) -> list[dict]:
         """The served index entries of crate `name` exactly as spelt (none if it has no file)."""
@@ -184,17 +156,12 @@ class IndexStore:
         True if its summary was missing or said something else."""
         entries = parse_lines(content) if content else []
         if not entries:
-            summary_path = self.layout.summary_file(path.rsplit("/", 1)[-1])
-            existed = summary_path.exists()
-            remove_file(summary_path)
-            self.search_index.remove(path.rsplit("/", 1)[-1])
-            return existed
+            name = path.rsplit("/", 1)[-1]
+            self.search_index.remove(name)
+            return self.summaries.delete(name)
         name = entries[0]["name"]
         shown = max_version(entries)
-        summary_path = self.layout.summary_file(name)
-        summary = {"name": name, "max_version": shown}
-        changed = _read_summary(summary_path) != (name, shown)
-        atomic_write(summary_path, json.dumps(summary).encode())
+        changed = self.summaries.put(name, shown)
         description = descriptions.get(name)
         if description is None:
             description = self.catalog.description(name, shown)
@@ -205,7 +172,7 @@ class IndexStore:
     def rebuild_search_index(self) -> None:
         """Rebuild the search table from the summaries and the catalog (descriptions, publication times)."""
         described = self.catalog.descriptions()
-        crates = ((name, shown, described.get((normalise(name), shown), "")) for name, shown in self.summaries())
+        crates = ((name, shown, described.get((normalise(name), shown), "")) for name, shown in self.summaries.list())
         self.search_index.rebuild(crates, self.catalog.last_published())
 
     def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
@@ -216,19 +183,3 @@ class IndexStore:
             self.served.put(path, content)
         if path != CONFIG_JSON:
             self.sync_summary(path, content, descriptions)
-
-
-def max_version(entries: list[dict]) -> str:
-    """The version search shows: the highest not yanked, preferring releases over pre-releases."""
-    live = [e for e in entries if not e["yanked"]] or entries
-    versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
-    releases = [v for v in versions if not v[0].is_prerelease] or versions
-    return max(releases, key=lambda v: v[0])[1]
-
-
-def _read_summary(path: Path) -> tuple[str, str] | None:
-    try:
-        raw = json.loads(path.read_bytes())
-        return raw["name"], raw["max_version"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return None

@@ -152,10 +152,9 @@ def rewrite_derived(store: IndexStore) -> list[str]:
         if path != CONFIG_JSON and store.sync_summary(path, content, {}) and content is not None:
             changes.append(f"rewrote names/{normalise(path.rsplit('/', 1)[-1])}.json from the git index")
     known = {normalise(path.rsplit("/", 1)[-1]) for path in in_git if path != CONFIG_JSON}
-    for summary in store.layout.names.glob("*.json"):
-        if summary.stem not in known:
-            remove_file(summary)
-            changes.append(f"removed names/{summary.name}, the summary of a crate that does not exist")
+    for key in sorted(set(store.summaries.keys()) - known):
+        store.summaries.delete(key)
+        changes.append(f"removed names/{key}.json, the summary of a crate that does not exist")
     return changes
 
 

@@ -36,7 +36,7 @@ from .crate_names import normalise, validate_name
 from .read_ahead import ReadAhead, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
-from .versions import parse_version
+from .versions import max_version, parse_version
 
 MISSING_TTL = 60
 MAX_MEMORY_ENTRIES = 4096
@@ -113,7 +113,7 @@ class Mirror:
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
-        return self.registry.canonical_name(name) is not None or self.layout.index_file(name).is_file()
+        return self.registry.canonical_name(name) is not None or self.registry.served_index_file(name) is not None
 
     # -- index files ---------------------------------------------------------------------
 
@@ -620,8 +620,6 @@ def cached_entries(layout: Layout, name: str) -> list[dict] | None:
 def cached_summaries(layout: Layout) -> Iterator[tuple[str, str]]:
     """(name, version search shows) of every crate whose index file the mirror's cache holds, read only
     from the cache; each file is parsed once per version of it on disk (remembered per process)."""
-    from .registry import max_version
-
     root = layout.mirror / "index"
     for folder, _, files in os.walk(root):
         for file_name in files:

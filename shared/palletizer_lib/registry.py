@@ -13,10 +13,10 @@ from pathlib import Path
 from . import maintenance
 from .config import RegistryConfig
 from .errors import AlreadyPublished, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryExists
-from .crate_store import LocalCrateStore, StoredCrate, crate_key
+from .crate_store import StoredCrate, crate_key
 from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, pubtime, same_release
-from .index_store import CONFIG_JSON, IndexStore, max_version
+from .index_store import CONFIG_JSON, IndexStore
 from .layout import Layout
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
@@ -24,10 +24,11 @@ from .mirror import cached_summaries, check_new_name
 from .packaged_crate import PackagedCrate, read_packaged
 from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
-from .served_index import LocalServedIndex
+from .served_index import ServedFile
 from .storage import exclusive_lock
+from .stores import RegistryStores, local_stores
 from .urls import ServedUrls, config_json, from_config_json
-from .versions import parse_version
+from .versions import max_version, parse_version
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
 
@@ -46,13 +47,15 @@ class CrateSummary:
 class Registry:
     """One registry in a data directory; safe to share between threads and processes."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, stores: RegistryStores | None = None) -> None:
+        """The registry in `data_dir`, over `stores` (by default those of the data directory itself)."""
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
         self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
         self._urls: ServedUrls | None = None
-        self.crates = LocalCrateStore(self.layout.crates)
-        self.index = IndexStore(self.layout, self.git, LocalServedIndex(self.layout.index), self.crates)
+        self.stores = stores or local_stores(self.layout)
+        self.crates = self.stores.crates
+        self.index = IndexStore(self.layout, self.git, self.stores)
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -83,7 +86,7 @@ class Registry:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
         return self.index.canonical_name(name)
 
-    def served_index_file(self, name: str) -> Path | None:
+    def served_index_file(self, name: str) -> ServedFile | None:
         """The served sparse index file cargo should get when it asks for `name` (any spelling)."""
         return self.index.served_file(name)
 
@@ -121,7 +124,7 @@ class Registry:
         """Every crate's summary, in no particular order."""
         self._build_search_index()
         described = self.search_index.descriptions()
-        for name, shown in self.index.summaries():
+        for name, shown in self.index.summaries.list():
             yield CrateSummary(name, shown, described.get(normalise(name), ""))
 
     @property

@@ -1,14 +1,21 @@
-"""What the operations, the services and the command line need of an account store and of a catalog.
+"""What the operations, the services and the command line need of an account store and of a catalog, and
+the stores one registry is built from (`RegistryStores`).
 
-`accounts.Accounts` and `catalog.Catalog` (SQLite files in the data directory) implement them.
+`accounts.Accounts` and `catalog.Catalog` (SQLite files in the data directory) implement the first two.
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from .accounts import AuditEntry, Identity, TokenInfo
-from .catalog import VersionInfo
+from .catalog import Catalog, VersionInfo
+from .crate_store import CrateStore, LocalCrateStore
 from .download_counter import DownloadCounter
+from .layout import Layout
+from .search_index import SearchIndex
+from .served_index import LocalServedIndex, ServedIndex
+from .summaries import LocalSummaries, SummaryStore
 
 
 class AccountStore(Protocol):
@@ -52,3 +59,21 @@ class CatalogStore(Protocol):
     def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]: ...
     def downloads_by_exact_name(self) -> list[tuple[str, int]]: ...
     def last_published(self) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class RegistryStores:
+    """Where one registry keeps what is not its git index: crate files, served index files, crate summaries,
+    the catalog and the search table."""
+
+    crates: CrateStore
+    served: ServedIndex
+    summaries: SummaryStore
+    catalog: CatalogStore
+    search: SearchIndex
+
+
+def local_stores(layout: Layout) -> RegistryStores:
+    """The stores of a data directory on local disk (SQLite for the catalog and the search table)."""
+    return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
+                          Catalog(layout.catalog), SearchIndex(layout.catalog))

@@ -73,3 +73,11 @@ def is_valid_version(text: str) -> bool:
     except InvalidCrate:
         return False
     return True
+
+
+def max_version(entries: list[dict]) -> str:
+    """The version search shows: the highest not yanked, preferring releases over pre-releases."""
+    live = [e for e in entries if not e["yanked"]] or entries
+    versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
+    releases = [v for v in versions if not v[0].is_prerelease] or versions
+    return max(releases, key=lambda v: v[0])[1]

@@ -27,9 +27,15 @@ from palletizer_lib.catalog import Catalog
 from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
+from palletizer_lib.crate_store import LocalCrateStore
+from palletizer_lib.layout import Layout
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
+from palletizer_lib.search_index import SearchIndex
+from palletizer_lib.served_index import LocalServedIndex
 from palletizer_lib.storage import TEMP_PREFIX
+from palletizer_lib.stores import RegistryStores
+from palletizer_lib.summaries import LocalSummaries
 from palletizer_services import all as all_services
 from tests.support.cratekit import make_crate, metadata
 from tests.support.files import tree
@@ -237,8 +243,11 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
     Registry.create(data, RegistryConfig(public_url="http://registry.test"))
     token = issue_token(data)
     with mounted(tmp_path / "view", "--bind", str(data)) as view:
-        registry = Registry(view)
-        site = compose(registry, Accounts(data / "accounts.sqlite3"), Catalog(data / "catalog.sqlite3"))
+        layout = Layout(view)
+        stores = RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
+                                Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"))
+        registry = Registry(view, stores)
+        site = compose(registry, Accounts(data / "accounts.sqlite3"))
         client = falcon.testing.TestClient(all_services.create(site))
         body = encode_publish_body(metadata("base", "1.0.0"), make_crate("base", "1.0.0"))
         before = registry_files(view)

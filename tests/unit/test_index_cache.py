@@ -1,14 +1,14 @@
 """The in-memory cache of index files: a hit costs no read, and every index commit (from any process) is seen."""
 
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
-from palletizer_lib import index_cache
-from palletizer_lib.index_cache import IndexCache, load_file
+from palletizer_lib import served_index
+from palletizer_lib.index_cache import CachedFile, IndexCache, cached_file
 from palletizer_lib.index_entry import parse_lines
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
+from palletizer_lib.served_index import ServedFile
 from palletizer_lib.storage import atomic_write
 from tests.support.cratekit import make_crate, metadata
 
@@ -23,9 +23,14 @@ class Locator:
     def __init__(self, registry: Registry, name: str) -> None:
         self.registry, self.name, self.calls = registry, name, 0
 
-    def __call__(self) -> Path | None:
+    def __call__(self) -> ServedFile | None:
         self.calls += 1
         return self.registry.served_index_file(self.name)
+
+
+def load_file(registry: Registry, name: str) -> CachedFile | None:
+    """The served file of `name` as read now, with its ETag."""
+    return cached_file(registry.stores.served.read(index_path(name)))
 
 
 def versions(cached) -> list[tuple[str, bool]]:
@@ -34,18 +39,18 @@ def versions(cached) -> list[tuple[str, bool]]:
 
 def test_a_hit_reads_nothing_and_matches_the_file(registry: Registry) -> None:
     publish(registry, "hot")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     locate = Locator(registry, "hot")
     first = cache.get(index_path("hot"), locate)
     again = cache.get(index_path("hot"), locate)
     assert again is first
     assert locate.calls == 1
-    assert first == load_file(registry.layout.index_file("hot"))
+    assert first == load_file(registry, "hot")
 
 
 def test_every_change_by_another_writer_is_seen_at_once(registry: Registry) -> None:
     publish(registry, "busy")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     key, locate = index_path("busy"), Locator(registry, "busy")
     before = cache.get(key, locate)
     # Another Registry object over the same directory stands for another process (the CLI, the api service).
@@ -58,12 +63,12 @@ def test_every_change_by_another_writer_is_seen_at_once(registry: Registry) -> N
     assert versions(cache.get(key, locate)) == [("1.0.0", True), ("1.1.0", False)]
     other.set_yanked("busy", "1.0.0", False)
     assert versions(cache.get(key, locate)) == [("1.0.0", False), ("1.1.0", False)]
-    assert cache.get(key, locate).etag == load_file(registry.layout.index_file("busy")).etag
+    assert cache.get(key, locate).etag == load_file(registry, "busy").etag
 
 
 def test_a_crate_not_found_is_found_once_published(registry: Registry) -> None:
     publish(registry, "first")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     locate = Locator(registry, "later")
     assert cache.get(index_path("later"), locate) is None
     assert cache.get(index_path("later"), locate) is None
@@ -74,7 +79,7 @@ def test_a_crate_not_found_is_found_once_published(registry: Registry) -> None:
 
 def test_a_removed_crate_is_gone_at_once(registry: Registry) -> None:
     publish(registry, "brief")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     locate = Locator(registry, "brief")
     assert cache.get(index_path("brief"), locate) is not None
     Registry(registry.layout.root).remove("brief", "1.0.0")
@@ -86,18 +91,18 @@ def test_the_byte_budget_bounds_the_cache_but_never_the_answers(registry: Regist
     for name in names:
         publish(registry, name)
     size = registry.layout.index_file(names[0]).stat().st_size
-    cache = IndexCache(registry.layout.index_head, max_bytes=4 * (size + 200))
+    cache = IndexCache(registry.stores.served, max_bytes=4 * (size + 200))
     for _ in range(3):
         for name in names:
             cached = cache.get(index_path(name), Locator(registry, name))
-            assert cached == load_file(registry.layout.index_file(name))
+            assert cached == load_file(registry, name)
     assert len(cache._generation.files) <= 4
 
 
 def test_without_a_head_nothing_is_kept(registry: Registry) -> None:
     publish(registry, "plain")
     registry.layout.index_head.unlink()
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     locate = Locator(registry, "plain")
     cache.get(index_path("plain"), locate)
     cache.get(index_path("plain"), locate)
@@ -108,16 +113,16 @@ def test_a_head_replaced_with_an_identical_stat_is_seen_while_young(registry: Re
     """Within one clock tick a new `.head` may get the old one's inode number and times: while `.head` is
     that young, its content is read on every lookup; once older, a stat is trusted."""
     publish(registry, "tick")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     key, locate = index_path("tick"), Locator(registry, "tick")
     frozen = os.stat(registry.layout.index_head)
-    monkeypatch.setattr(index_cache, "os", SimpleNamespace(stat=lambda path: frozen, fstat=os.fstat))
+    monkeypatch.setattr(served_index, "os", SimpleNamespace(stat=lambda path: frozen, fstat=os.fstat))
     cache.get(key, locate)
     Registry(registry.layout.root).set_yanked("tick", "1.0.0", True)
     assert versions(cache.get(key, locate)) == [("1.0.0", True)]
 
-    later = index_cache.changed_ns(frozen) + index_cache.RACY_NS + 1
-    monkeypatch.setattr(index_cache, "time", SimpleNamespace(time_ns=lambda: later))
+    later = served_index.changed_ns(frozen) + served_index.RACY_NS + 1
+    monkeypatch.setattr(served_index, "time", SimpleNamespace(time_ns=lambda: later))
     assert versions(cache.get(key, locate)) == [("1.0.0", True)]
     calls = locate.calls
     Registry(registry.layout.root).set_yanked("tick", "1.0.0", False)
@@ -128,7 +133,7 @@ def test_a_head_replaced_with_an_identical_stat_is_seen_while_young(registry: Re
 def test_rewriting_head_unchanged_still_starts_afresh(registry: Registry) -> None:
     """A repair rewrites index files outside a commit, then `.head` with the same commit id."""
     publish(registry, "mended")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     key, locate = index_path("mended"), Locator(registry, "mended")
     cache.get(key, locate)
     path = registry.layout.index_file("mended")

@@ -4,6 +4,7 @@ import hashlib
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from palletizer_lib.index_cache import IndexCache
@@ -145,10 +146,11 @@ def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: 
 
 def test_a_repair_is_seen_by_a_cache_of_the_served_index(registry: Registry) -> None:
     _publish(registry, "cached", "1.0.0")
-    cache = IndexCache(registry.layout.index_head)
+    cache = IndexCache(registry.stores.served)
     served = registry.layout.index_file("cached")
     good = served.read_bytes()
     served.write_bytes(b"garbage\n")
-    assert cache.get("ca/ch/cached", lambda: served).data == b"garbage\n"
+    load = partial(registry.stores.served.read, "ca/ch/cached")
+    assert cache.get("ca/ch/cached", load).data == b"garbage\n"
     registry.repair()
-    assert cache.get("ca/ch/cached", lambda: served).data == good
+    assert cache.get("ca/ch/cached", load).data == good

@@ -16,7 +16,8 @@ def test_put_get_delete_by_key(tmp_path: Path, served: LocalServedIndex) -> None
     served.put("3/f/foo", b'{"name":"foo"}\n')
     assert (tmp_path / "index" / "3" / "f" / "foo").read_bytes() == b'{"name":"foo"}\n'
     assert served.get("3/f/foo") == b'{"name":"foo"}\n'
-    assert served.path("3/f/foo") == tmp_path / "index" / "3" / "f" / "foo"
+    assert served.read("3/f/foo") == ((tmp_path / "index" / "3" / "f" / "foo").read_bytes(),
+                                      (tmp_path / "index" / "3" / "f" / "foo").stat().st_mtime)
     served.delete("3/f/foo")
     assert served.get("3/f/foo") is None
     served.delete("3/f/foo")
@@ -46,3 +47,14 @@ def test_put_leaves_no_temporary_file(tmp_path: Path, served: LocalServedIndex) 
 def test_a_key_never_reaches_outside_the_directory(served: LocalServedIndex, key: str) -> None:
     with pytest.raises(ValueError):
         served.get(key)
+
+
+def test_the_version_changes_with_every_head_write(served: LocalServedIndex) -> None:
+    assert served.version() is None
+    served.put(HEAD_KEY, b"0123\n")
+    first = served.version()
+    assert first is not None and served.version() == first
+    served.put(HEAD_KEY, b"0123\n")
+    assert served.version() not in (None, first)
+    served.delete(HEAD_KEY)
+    assert served.version() is None
