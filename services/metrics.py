@@ -1,7 +1,7 @@
 """The Prometheus metrics of `/metrics`, every one defined here.
 
-Per process (counted by `palletizer_services.observe` and the publish route): requests by method, route template
-and status; their latency; publishes. Of the registry, read when scraped, each from the service that
+Per app (counted by `palletizer_services.observe` through its `RequestMetrics`): requests by method, route
+template and status; their latency; publishes. Of the registry, read when scraped, each from the service that
 owns it, so that adding up the services counts nothing twice: index size from the index service
 (`IndexStats`: a look at the git head per scrape, counting only the files changed since), downloads
 per crate from the files service (the catalog the downloads are recorded in: it survives restarts and
@@ -18,18 +18,33 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from palletizer_lib.composition import Site
 from palletizer_lib.index_stats import IndexStats
 from palletizer_lib.stores import CatalogStore
+from palletizer_lib.urls import PUBLISH_PATH
 from palletizer_services.mirror_metrics import MirrorCollector
 from palletizer_services.read_access import NeedsRead
 
 METRICS_PATH = "/metrics"
 
-REQUESTS = Counter("palletizer_http_requests", "HTTP requests answered, by method, route template and status.",
-                   ["method", "route", "status"], registry=None)
-LATENCY = Histogram("palletizer_http_request_duration_seconds",
-                    "Time from a request's arrival in the app to its response (a streamed body's transfer "
-                    "not included), by method and route template.", ["method", "route"], registry=None)
-PUBLISHES = Counter("palletizer_publishes", "Successful publish requests (cargo publish) answered by this process.",
-                    registry=None)
+
+
+class RequestMetrics:
+    """The request counters of one app: requests, their latency, and successful publishes."""
+
+    def __init__(self) -> None:
+        self.requests = Counter("palletizer_http_requests", "HTTP requests answered, by method, route template "
+                                "and status.", ["method", "route", "status"], registry=None)
+        self.latency = Histogram("palletizer_http_request_duration_seconds",
+                                 "Time from a request's arrival in the app to its response (a streamed body's "
+                                 "transfer not included), by method and route template.", ["method", "route"],
+                                 registry=None)
+        self.publishes = Counter("palletizer_publishes", "Successful publish requests (cargo publish) answered by "
+                                 "this process.", registry=None)
+
+    def observe(self, method: str, route: str, status: str, duration: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(method, route, status).inc()
+        self.latency.labels(method, route).observe(duration)
+        if (method, route, status) == ("PUT", PUBLISH_PATH, "200"):
+            self.publishes.inc()
 
 
 class IndexSizeCollector:
@@ -63,10 +78,10 @@ class DownloadsCollector:
         yield family
 
 
-def collectors(site: Site, *, index_size: bool, downloads: bool) -> CollectorRegistry:
-    """What one app's `/metrics` reports: the per-process metrics, and the registry facts it owns."""
+def collectors(site: Site, requests: RequestMetrics, *, index_size: bool, downloads: bool) -> CollectorRegistry:
+    """What one app's `/metrics` reports: its request metrics, the process's, and the registry facts it owns."""
     registry = CollectorRegistry()
-    for metric in (REQUESTS, LATENCY, PUBLISHES):
+    for metric in (requests.requests, requests.latency, requests.publishes):
         registry.register(metric)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)

@@ -19,7 +19,7 @@ import traceback
 import falcon
 from falcon.routing import CompiledRouter
 
-from palletizer_services.metrics import LATENCY, REQUESTS
+from palletizer_services.metrics import RequestMetrics
 
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"})
 NO_ROUTE = UNKNOWN = "-"
@@ -35,8 +35,9 @@ class Observer:
     It must come first among the app's middleware, so that it sees requests another middleware refuses;
     `router` (the app's) names the route of those, which Falcon did not get to route."""
 
-    def __init__(self, router: CompiledRouter) -> None:
+    def __init__(self, router: CompiledRouter, metrics: RequestMetrics) -> None:
         self._router = router
+        self._metrics = metrics
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Note when the request arrived."""
@@ -49,8 +50,7 @@ class Observer:
         route = self._route(req)
         method = req.method if req.method in METHODS else "OTHER"
         status = str(resp.status_code)
-        REQUESTS.labels(method, route, status).inc()
-        LATENCY.labels(method, route).observe(duration)
+        self._metrics.observe(method, route, status, duration)
         if logger.isEnabledFor(logging.INFO):
             fields = {"method": method, "path": req.path, "route": route, "status": status,
                       "duration_ms": f"{duration * 1000:.1f}", "client": req.remote_addr or "-",

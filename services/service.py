@@ -8,7 +8,7 @@ from palletizer_lib.composition import Site
 from palletizer_lib.errors import PalletizerError, Unavailable
 from palletizer_lib.registry import Registry
 from palletizer_services.error_response import ErrorResponse, render, render_error
-from palletizer_services.metrics import METRICS_PATH, MetricsResource, collectors
+from palletizer_services.metrics import METRICS_PATH, MetricsResource, RequestMetrics, collectors
 from palletizer_services.observe import Observer, log_unexpected_error
 from palletizer_services.read_access import ReadAccess
 
@@ -61,10 +61,12 @@ def create_app(site: Site, *, index_size: bool = False, downloads: bool = False)
     per crate, if asked), logs and counts every request, checks read access, and renders every error as
     Cargo's error JSON."""
     router = CompiledRouter()
-    app = falcon.App(middleware=[Observer(router), ReadAccess(site.access)], router=router)
+    metrics = RequestMetrics()
+    app = falcon.App(middleware=[Observer(router, metrics), ReadAccess(site.access)], router=router)
     app.set_error_serializer(_serialize_http_error)
     app.add_error_handler(Exception, _unexpected_error)
     app.add_error_handler(PalletizerError, _ErrorRenderer(site.registry))
     app.add_route("/health", HealthResource(site.registry))
-    app.add_route(METRICS_PATH, MetricsResource(collectors(site, index_size=index_size, downloads=downloads)))
+    app.add_route(METRICS_PATH, MetricsResource(collectors(site, metrics, index_size=index_size,
+                                                                  downloads=downloads)))
     return app

@@ -14,11 +14,11 @@ from palletizer_lib.operations import Operations
 from palletizer_lib.publish_body import max_publish_body, parse_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.stores import CatalogStore
+from palletizer_lib.urls import PUBLISH_PATH
 from palletizer_services import serve
 from palletizer_services.api import crates
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.service import create_app
-from palletizer_services.metrics import PUBLISHES
 from palletizer_services.params import query_int, query_text
 from palletizer_services.web import app as web
 from palletizer_services.read_access import GetNeedsRead
@@ -39,7 +39,7 @@ def publish_body_limit(registry: Registry) -> int:
 
 
 # The requests of the web API (and its pages) that carry a body; a publish's token is checked first.
-BODIES = (BodyRoute("PUT", "/api/v1/crates/new", publish_body_limit, scope="publish"),
+BODIES = (BodyRoute("PUT", PUBLISH_PATH, publish_body_limit, scope="publish"),
           BodyRoute("PUT", "/api/v1/crates/[^/]+/owners", small_body),
           BodyRoute("DELETE", "/api/v1/crates/[^/]+/owners", small_body),
           *web.BODIES)
@@ -62,7 +62,6 @@ class PublishResource(GetNeedsRead):
                                   f"{registry.config.max_crate_size} bytes")
         published = parse_publish_body(req.bounded_stream.read(length))
         self._operations.publish(actor, published.metadata, published.crate)
-        PUBLISHES.inc()
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}
 
 
@@ -147,7 +146,7 @@ class MeResource:
 def add_routes(app: falcon.App, site: Site) -> None:
     """Mount the web API under `/api/v1/`, `/me`, and the web pages (`/`, `/crates/...`)."""
     access, operations = site.access, site.operations
-    app.add_route("/api/v1/crates/new", PublishResource(access, operations))
+    app.add_route(PUBLISH_PATH, PublishResource(access, operations))
     app.add_route("/api/v1/crates", SearchResource(site.registry, site.catalog))
     yank = YankResource(access, operations)
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)

@@ -9,6 +9,7 @@ GIT_INDEX_PATH = "/git/index"
 GIT_PREFIX = "/git/"
 FILES_PATH = "/files/"
 LOGIN_PATH = "/me"
+PUBLISH_PATH = "/api/v1/crates/new"
 # The part of `dl` after the downloads' root: cargo fills in the crate and the version.
 DL_PATH = "{crate}/{crate}-{version}.crate"
 PUBLIC_URL_KEY = "public-url"

@@ -1,4 +1,5 @@
-"""Operations: `/metrics`, the access log and `--log-level`, on real servers."""
+"""Operations on real servers: `/metrics` behind read access and from every server command, the access log,
+`--log-level`. (What `/metrics` counts: tests/services/test_metrics.py.)"""
 
 import base64
 import json
@@ -13,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import publish_body
-from tests.support.server import BIN, issue_token, running_server, running_service, running_split
+from tests.support.server import BIN, issue_token, running_server, running_service
 
 Samples = dict[tuple[str, frozenset], float]
 PROGRAMS = ("palletizer-all", "palletizer-api", "palletizer-index", "palletizer-files")
@@ -72,55 +73,6 @@ def fields(line: str) -> dict[str, str]:
         else:
             found[key], _, rest = rest.partition(" ")
     return found
-
-
-def test_metrics_count_requests_by_route_publishes_downloads_and_index_size(data: Path) -> None:
-    token = issue_token(data)
-    with running_server(data) as url:
-        publish(url, token, "metered")
-        publish(url, token, "metered", "1.1.0")
-        for _ in range(3):
-            download(url, "metered")
-        for missing in ("abc", "xyz"):
-            assert requests.get(f"{url}/index/3/{missing[0]}/{missing}", timeout=10).status_code == 404
-        assert requests.get(f"{url}/no/such/page", timeout=10).status_code == 404
-        assert requests.delete(f"{url}/api/v1/crates/metered/1.0.0/yank", timeout=10,
-                               headers={"Authorization": token}).status_code == 200
-        samples = metrics(url)
-
-    requests_total = "palletizer_http_requests_total"
-    assert value(samples, requests_total, method="PUT", route="/api/v1/crates/new", status="200") == 2
-    assert value(samples, requests_total, method="GET", route="/files/{crate}/{filename}", status="200") == 3
-    assert value(samples, requests_total, method="GET", route="/index/{a}/{b}/{c}", status="404") == 2
-    assert value(samples, requests_total, method="GET", route="-", status="404") == 1
-    labels = {v for (_, pairs) in samples for _, v in pairs}
-    assert not {"abc", "xyz", "/no/such/page", "/index/3/a/abc"} & labels      # templates, never raw paths
-    duration = "palletizer_http_request_duration_seconds"
-    assert value(samples, f"{duration}_count", method="GET", route="/files/{crate}/{filename}") == 3
-    assert value(samples, f"{duration}_bucket", method="GET", route="/files/{crate}/{filename}", le="+Inf") == 3
-    assert value(samples, "palletizer_publishes_total") == 2
-    assert value(samples, "palletizer_crate_downloads_total", crate="metered") == 3
-    assert value(samples, "palletizer_index_crates") == 1
-    assert value(samples, "palletizer_index_versions") == 2
-    assert value(samples, "palletizer_index_yanked_versions") == 1
-
-
-def test_each_service_apart_reports_the_registry_facts_it_owns(data: Path) -> None:
-    token = issue_token(data)
-    with running_split(data) as urls:
-        publish(urls.api, token, "Split_Crate")
-        download(urls.files, "Split_Crate")
-        api, index, files = metrics(urls.api), metrics(urls.index), metrics(urls.files)
-
-    assert value(api, "palletizer_publishes_total") == 1
-    assert value(index, "palletizer_index_versions") == 1
-    assert value(files, "palletizer_crate_downloads_total", crate="Split_Crate") == 1   # its exact name
-    for service in (api, files):
-        assert value(service, "palletizer_index_versions") is None
-    for service in (api, index):
-        assert not any(name == "palletizer_crate_downloads_total" for name, _ in service)
-    assert value(files, "palletizer_http_requests_total", method="GET", route="/files/{crate}/{filename}",
-                 status="200") == 1
 
 
 def test_metrics_need_a_read_token_when_reads_do(tmp_path: Path) -> None:
