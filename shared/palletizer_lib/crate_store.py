@@ -9,6 +9,9 @@ from typing import BinaryIO, NamedTuple, Protocol
 from .errors import StorageError
 from .storage import TEMP_PREFIX, atomic_write, key_path, read_key, remove_file
 
+# How a crate store key is shown to people (and the folder of the local store): `crates/KEY`.
+CRATES_PREFIX = "crates/"
+
 
 class StoredCrate(NamedTuple):
     """An open stored file and its size in bytes."""

@@ -17,11 +17,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import crate_file, urls
-from .crate_store import CrateStore, crate_key
 from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
-from .index_store import CONFIG_JSON, CRATES_PREFIX
+from .crate_store import CRATES_PREFIX, CrateStore, crate_key
+from .index_store import CONFIG_JSON
 from .registry import Registry
 from .storage import atomic_write, remove_file
 

@@ -79,14 +79,19 @@ class GitIndex:
         blob = self._repo[tree_id]
         return blob.data if isinstance(blob, Blob) else None
 
-    def commit(self, changes: dict[str, bytes | None], message: str) -> bytes:
-        """Commit `changes` (path -> new content, None to delete) on top of `main`."""
+    def commit(self, changes: dict[str, bytes | None], message: str, when: int | None = None) -> bytes:
+        """Commit `changes` (path -> new content, None to delete) on top of `main`, dated `when` (POSIX
+        seconds; default now): the same changes, message and date on the same parent give the same commit."""
         try:
-            return self._commit(changes, message)
+            return self._commit(changes, message, int(time.time()) if when is None else when)
         except OSError as exc:
             raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
 
-    def _commit(self, changes: dict[str, bytes | None], message: str) -> bytes:
+    def message(self, commit_id: bytes) -> str:
+        """The message of commit `commit_id`."""
+        return self._repo[commit_id].message.decode("utf-8", "replace")
+
+    def _commit(self, changes: dict[str, bytes | None], message: str, when: int) -> bytes:
         store = self._repo.object_store
         parent = self.head()
         tree_id = self._repo[parent].tree if parent else None
@@ -101,7 +106,7 @@ class GitIndex:
             empty = Tree()
             store.add_object(empty)
             tree_id = empty.id
-        commit = _new_commit(tree_id, [parent] if parent else [], message)
+        commit = _new_commit(tree_id, [parent] if parent else [], message, when)
         store.add_object(commit)
         if not self._repo.refs.set_if_equals(BRANCH, parent, commit.id):
             raise StorageError("the index branch moved during a commit (is another writer ignoring the lock?)")
@@ -127,7 +132,7 @@ class GitIndex:
         parent = self.head()
         if parent is None:
             return None
-        commit = _new_commit(self._repo[parent].tree, [], message)
+        commit = _new_commit(self._repo[parent].tree, [], message, int(time.time()))
         try:
             self._repo.object_store.add_object(commit)
         except OSError as exc:
@@ -222,12 +227,12 @@ class GitIndex:
         return tree.id
 
 
-def _new_commit(tree_id: bytes, parents: list[bytes], message: str) -> Commit:
+def _new_commit(tree_id: bytes, parents: list[bytes], message: str, when: int) -> Commit:
     commit = Commit()
     commit.tree = tree_id
     commit.parents = parents
     commit.author = commit.committer = AUTHOR
-    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_time = commit.commit_time = when
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = message.encode("utf-8") + b"\n"
     return commit

@@ -15,12 +15,10 @@ from .git_index import GitIndex
 from .index_entry import dump_lines, parse_lines, pubtime_seconds
 from .layout import Layout
 from .served_index import HEAD_KEY, ServedFile
-from .storage import atomic_write, remove_file
 from .stores import RegistryStores
 from .versions import max_version
 
 CONFIG_JSON = "config.json"
-CRATES_PREFIX = "crates/"
 
 
 class IndexStore:
@@ -35,6 +33,7 @@ class IndexStore:
         self.summaries = stores.summaries
         self.catalog = stores.catalog
         self.search_index = stores.search
+        self.pending = stores.pending
 
     # -- reading -------------------------------------------------------------------------
 
@@ -74,15 +73,11 @@ class IndexStore:
 
     def pending_key(self) -> str | None:
         """The crate file an interrupted publish was storing, if any."""
-        try:
-            text = self.layout.pending.read_text().strip()
-        except FileNotFoundError:
-            return None
-        return text.removeprefix(CRATES_PREFIX) or None
+        return self.pending.get()
 
     def clear_pending(self) -> None:
         """Forget the crate file a publish was storing."""
-        remove_file(self.layout.pending)
+        self.pending.clear()
 
     # -- writing (under the registry lock) -----------------------------------------------
 
@@ -92,7 +87,7 @@ class IndexStore:
         `description` describes the crate in search when this version is the one shown. A failure
         before the commit leaves no crate file behind."""
         key = crate_key(name, vers)
-        atomic_write(self.layout.pending, (CRATES_PREFIX + key).encode())
+        self.pending.set(key)
         try:
             self.crates.put(key, crate)
             self.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",

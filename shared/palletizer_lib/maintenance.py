@@ -8,9 +8,9 @@ from pathlib import Path
 
 from . import crate_file
 from .crate_names import index_path, normalise
-from .crate_store import crate_key
 from .index_entry import parse_lines
-from .index_store import CONFIG_JSON, CRATES_PREFIX, IndexStore
+from .crate_store import CRATES_PREFIX, crate_key
+from .index_store import CONFIG_JSON, IndexStore
 from .progress import Progress
 from .storage import TEMP_PREFIX, atomic_write, remove_file
 
@@ -34,7 +34,7 @@ def verify(store: IndexStore, progress: Progress | None = None) -> list[str]:
     problems: list[str] = []
     if not store.is_current():
         problems.append("the served index files are behind the git index (a write was interrupted)")
-    if store.layout.pending.exists():
+    if store.pending_key() is not None:
         problems.append("`pending` names a crate file whose publish was interrupted")
     referenced: set[str] = set()
     files = [(path, blob_id) for path, blob_id in store.git.files() if path != CONFIG_JSON]

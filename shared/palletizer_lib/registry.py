@@ -158,7 +158,7 @@ class Registry:
         """Build the search table from the summaries once, for a registry made before it existed."""
         if self.search_index.is_built():
             return
-        with exclusive_lock(self.layout.lock):
+        with self.stores.lock():
             if not self.search_index.is_built():
                 self._rebuild_search_index()
 
@@ -336,7 +336,7 @@ class Registry:
         registry lock are the data directory's files walked, once, for the git objects' lock files and the
         temporary files it left (`repair` always walks them).
         """
-        with exclusive_lock(self.layout.lock) as interrupted:
+        with self.stores.lock() as interrupted:
             return (maintenance.recover(self.index, objects_too=interrupted)
                     + (maintenance.remove_leftovers(self.index) if interrupted else []))
 
@@ -344,13 +344,13 @@ class Registry:
         """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
         served index files and summaries that disagree with git are rewritten from it (then `index/.head`
         too, so that servers caching the index see the change)."""
-        with exclusive_lock(self.layout.lock):
+        with self.stores.lock():
             return maintenance.repair(self.index)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Hold the write lock, with whatever an interrupted writer left finished or undone first."""
-        with exclusive_lock(self.layout.lock) as interrupted:
+        with self.stores.lock() as interrupted:
             maintenance.recover(self.index, objects_too=interrupted)
             if interrupted:
                 maintenance.remove_leftovers(self.index)

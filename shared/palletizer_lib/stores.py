@@ -4,8 +4,10 @@ the stores one registry is built from (`RegistryStores`).
 `accounts.Accounts` and `catalog.Catalog` (SQLite files in the data directory) implement the first two.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from .accounts import AuditEntry, Identity, TokenInfo
@@ -13,8 +15,10 @@ from .catalog import Catalog, VersionInfo
 from .crate_store import CrateStore, LocalCrateStore
 from .download_counter import DownloadCounter
 from .layout import Layout
+from .pending import LocalPending, PendingMarker
 from .search_index import SearchIndex
 from .served_index import LocalServedIndex, ServedIndex
+from .storage import exclusive_lock
 from .summaries import LocalSummaries, SummaryStore
 
 
@@ -61,19 +65,26 @@ class CatalogStore(Protocol):
     def last_published(self) -> dict[str, float]: ...
 
 
+# The registry's write lock: held around every change; says on entry whether its last holder died holding it.
+WriteLock = Callable[[], AbstractContextManager[bool]]
+
+
 @dataclass(frozen=True)
 class RegistryStores:
     """Where one registry keeps what is not its git index: crate files, served index files, crate summaries,
-    the catalog and the search table."""
+    the catalog and the search table; and how its writers take turns (the write lock, the pending marker)."""
 
     crates: CrateStore
     served: ServedIndex
     summaries: SummaryStore
     catalog: CatalogStore
     search: SearchIndex
+    lock: WriteLock
+    pending: PendingMarker
 
 
 def local_stores(layout: Layout) -> RegistryStores:
     """The stores of a data directory on local disk (SQLite for the catalog and the search table)."""
     return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
-                          Catalog(layout.catalog), SearchIndex(layout.catalog))
+                          Catalog(layout.catalog), SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
+                          LocalPending(layout.pending))
