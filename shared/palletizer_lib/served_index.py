@@ -2,13 +2,22 @@
 `3/f/foo` or `config.json`, and `HEAD_KEY` for the commit it was last brought up to. The interface is shaped
 so that an object store can hold it; `LocalServedIndex` keeps it in a local directory (`index/`)."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from .errors import StorageError
 from .storage import atomic_write, key_path, read_key, remove_file
 
 HEAD_KEY = ".head"
+
+
+class ServedFile(NamedTuple):
+    """One served index file: its bytes and when it last changed (POSIX seconds)."""
+
+    data: bytes
+    modified: float
 
 
 class ServedIndex(Protocol):
@@ -19,6 +28,9 @@ class ServedIndex(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """The file at `key`, or None if there is none."""
+
+    def read(self, key: str) -> ServedFile | None:
+        """The file at `key` with its modification time, or None if there is none."""
 
     def delete(self, key: str) -> None:
         """Remove the file at `key` durably (nothing if there is none)."""
@@ -38,6 +50,16 @@ class LocalServedIndex:
 
     def get(self, key: str) -> bytes | None:
         return read_key(self.path(key), f"index/{key}")
+
+    def read(self, key: str) -> ServedFile | None:
+        path = self.path(key)
+        try:
+            with path.open("rb") as file:
+                return ServedFile(file.read(), os.fstat(file.fileno()).st_mtime)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StorageError(f"could not read index/{key}: {exc.strerror or exc}") from exc
 
     def delete(self, key: str) -> None:
         remove_file(self.path(key))
