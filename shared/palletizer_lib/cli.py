@@ -144,7 +144,7 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage(args: argparse.Namespace) -> dict | None:
+def _storage(args: argparse.Namespace) -> dict[str, str] | None:
     """The `storage:` setting `init`'s options ask for, checked; None for the data directory."""
     s3_options = {"endpoint": args.s3_endpoint, "region": args.s3_region, "prefix": args.s3_prefix,
                   "public_url": args.s3_public_url}

@@ -140,7 +140,8 @@ class S3Bucket:
         return None if answer is None else (ObjectStream(answer["Body"], key), answer["ContentLength"])
 
     def head(self, key: str) -> ObjectInfo | None:
-        """What a HEAD of `key` tells, or None if there is no object there."""
+        """What a HEAD of `key` tells, or None if there is no object there (a HEAD answers a missing
+        bucket the same way: `s3_store.check_storage` tells them apart)."""
         answer = self._call("head_object", key, f"look up {key}")
         if answer is None:
             return None
