@@ -19,6 +19,7 @@ from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_pac
 from .operations import Operations
 from .progress import ProgressBar
 from .registry import Registry
+from .storage_config import StorageConfig
 from .urls import sparse_index_url
 
 STDIN = Path("-")
@@ -48,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--upstream-freshness", type=int, default=DEFAULT_UPSTREAM_FRESHNESS, metavar="SECONDS",
                       help="serve a mirrored index file this long before asking the upstream again "
                            f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
+    init.add_argument("--storage", metavar="s3://BUCKET",
+                      help="keep the crate files and the served index in this S3 bucket (credentials from "
+                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never written down)")
+    init.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
+    init.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
+    init.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+    init.add_argument("--s3-public-url", metavar="URL",
+                      help="the URL anonymous readers reach the bucket at (default: the endpoint's /BUCKET)")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
@@ -124,7 +133,7 @@ def _init(args: argparse.Namespace) -> int:
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
                             upstream=validate_upstream(args.upstream) if args.upstream else None,
-                            upstream_freshness=_seconds(args.upstream_freshness))
+                            upstream_freshness=_seconds(args.upstream_freshness), storage=_storage(args))
     try:
         Registry.create(Path(args.data), config)
     except RegistryExists:
@@ -133,6 +142,19 @@ def _init(args: argparse.Namespace) -> int:
         raise
     print(f"initialised an empty registry in {args.data}", file=sys.stderr)
     return 0
+
+
+def _storage(args: argparse.Namespace) -> dict[str, str] | None:
+    """The `storage:` setting `init`'s options ask for, checked; None for the data directory."""
+    s3_options = {"endpoint": args.s3_endpoint, "region": args.s3_region, "prefix": args.s3_prefix,
+                  "public_url": args.s3_public_url}
+    if args.storage is None:
+        given = [f"--s3-{name.replace('_', '-')}" for name, value in s3_options.items() if value is not None]
+        if given:
+            raise BadRequest(f"{', '.join(given)} need --storage s3://BUCKET")
+        return None
+    raw = {"url": args.storage} | {name: value for name, value in s3_options.items() if value is not None}
+    return StorageConfig.from_mapping(raw).to_mapping()
 
 
 def _seconds(value: int) -> int:

@@ -8,6 +8,7 @@ import yaml
 
 from .errors import BadRequest
 from .storage import atomic_write
+from .storage_config import StorageConfig
 from .urls import ServedUrls, served_urls
 
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
@@ -33,6 +34,7 @@ class RegistryConfig:
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
     allowed_names: list[str] = field(default_factory=list)
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
+    storage: dict | None = None
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -81,11 +83,24 @@ class RegistryConfig:
                 not isinstance(config.git_squash_after, int) or isinstance(config.git_squash_after, bool)
                 or config.git_squash_after < 0):
             raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
+        if config.storage is not None:
+            try:
+                config.storage = StorageConfig.from_mapping(config.storage).to_mapping()
+            except BadRequest as exc:
+                raise BadRequest(f"{path}: {exc.detail}") from exc
         return config
+
+    @property
+    def storage_config(self) -> StorageConfig | None:
+        """Where the crate files and the served index are kept, if not in the data directory."""
+        return None if self.storage is None else StorageConfig.from_mapping(self.storage)
 
     def save(self, path: Path) -> None:
         """Write the config file atomically."""
-        atomic_write(path, yaml.safe_dump(asdict(self), sort_keys=False).encode("utf-8"))
+        settings = asdict(self)
+        if self.storage is None:
+            del settings["storage"]
+        atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
 
 
 def validate_upstream(url: object) -> str:

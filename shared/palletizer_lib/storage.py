@@ -65,12 +65,17 @@ def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bo
 
 
 def key_path(root: Path, key: str, store: str) -> Path:
-    """The file under `root` of a store's key (`a/b/c`): ValueError for a key that is empty, absolute or
-    leaves `root` (`.`, `..`, empty parts); `store` names the store in the message."""
+    """The file under `root` of a store's key (`a/b/c`): ValueError for a key that `check_key` refuses."""
+    return root.joinpath(*check_key(key, store))
+
+
+def check_key(key: str, store: str) -> list[str]:
+    """The parts of a store's key (`a/b/c`): ValueError for a key that is empty, absolute or would leave
+    the store's root (`.`, `..`, empty parts); `store` names the store in the message."""
     parts = key.split("/")
     if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"`{key}` is not a key of the {store}")
-    return root.joinpath(*parts)
+    return parts
 
 
 def read_key(path: Path, label: str) -> bytes | None:

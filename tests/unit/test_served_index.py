@@ -1,10 +1,11 @@
 """The local served index: index files by key under `index/`, the served head beside them."""
 
+import os
 from pathlib import Path
 
 import pytest
 
-from palletizer_lib.served_index import HEAD_KEY, LocalServedIndex
+from palletizer_lib.served_index import HEAD_KEY, LocalServedIndex, ServedFile
 
 
 @pytest.fixture
@@ -58,3 +59,10 @@ def test_the_version_changes_with_every_head_write(served: LocalServedIndex) -> 
     assert served.version() not in (None, first)
     served.delete(HEAD_KEY)
     assert served.version() is None
+
+
+def test_read_gives_the_bytes_and_the_file_time(tmp_path: Path, served: LocalServedIndex) -> None:
+    served.put("3/f/foo", b"a\n")
+    os.utime(tmp_path / "index" / "3" / "f" / "foo", (1_700_000_000, 1_700_000_000))
+    assert served.read("3/f/foo") == ServedFile(b"a\n", 1_700_000_000.0)
+    assert served.read("3/f/nope") is None
