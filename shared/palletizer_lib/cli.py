@@ -10,7 +10,8 @@ from pathlib import Path
 from .accounts import DEFAULT_SCOPES, SCOPES
 from .actor import Actor
 from .composition import Site, open_site
-from .config import DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_upstream
+from .config import (DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_database,
+                     validate_upstream)
 from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--upstream-freshness", type=int, default=DEFAULT_UPSTREAM_FRESHNESS, metavar="SECONDS",
                       help="serve a mirrored index file this long before asking the upstream again "
                            f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
+    init.add_argument("--database", metavar="URL",
+                      help="keep accounts, catalog and search in this PostgreSQL database "
+                           "(postgresql://USER@HOST:PORT/DATABASE) instead of SQLite files in DIR")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
@@ -124,7 +128,8 @@ def _init(args: argparse.Namespace) -> int:
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
                             upstream=validate_upstream(args.upstream) if args.upstream else None,
-                            upstream_freshness=_seconds(args.upstream_freshness))
+                            upstream_freshness=_seconds(args.upstream_freshness),
+                            database=validate_database(args.database) if args.database else None)
     try:
         Registry.create(Path(args.data), config)
     except RegistryExists:

@@ -16,6 +16,7 @@ DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_GIT_SQUASH_AFTER = 10_000
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass
@@ -33,6 +34,7 @@ class RegistryConfig:
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
     allowed_names: list[str] = field(default_factory=list)
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
+    database: str | None = None
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -81,6 +83,11 @@ class RegistryConfig:
                 not isinstance(config.git_squash_after, int) or isinstance(config.git_squash_after, bool)
                 or config.git_squash_after < 0):
             raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
+        if config.database is not None:
+            try:
+                config.database = validate_database(config.database)
+            except BadRequest as exc:
+                raise BadRequest(f"{path}: {exc.detail}") from exc
         return config
 
     def save(self, path: Path) -> None:
@@ -101,6 +108,20 @@ def validate_upstream(url: object) -> str:
     if not host or split.query or split.fragment or any(c.isspace() for c in url):
         raise BadRequest(f"the upstream `{url}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
     return url if url.endswith("/") else url + "/"
+
+
+def validate_database(url: object) -> str:
+    """`url` if it is a PostgreSQL connection URL (postgresql://USER@HOST:PORT/DATABASE), else `BadRequest`
+    saying what is wrong."""
+    if not isinstance(url, str) or not url.startswith(DATABASE_SCHEMES):
+        raise BadRequest("the database must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)")
+    try:
+        urlsplit(url).port
+    except ValueError as exc:
+        raise BadRequest(f"the database URL is not valid ({exc}): use postgresql://USER@HOST:PORT/DATABASE") from exc
+    if any(c.isspace() for c in url):
+        raise BadRequest("the database URL must not contain spaces: use postgresql://USER@HOST:PORT/DATABASE")
+    return url
 
 
 def _strip(url: str) -> str:
