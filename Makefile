@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus bench cli clean
+.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus test-cluster bench cli clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ screenshots:
 # The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
 test-compose: install
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
+
+# The stores on real backing services: PostgreSQL 15 (a private cluster, initdb and pg_ctl as user postgres when
+# run as root) and S3 (not part of `make test`).
+test-cluster: install
+	$(BIN)/pytest -v tests/cluster $(PYTEST_ARGS)
 
 # Real crates.io releases, as Debian packages their sources (/usr/share/cargo/registry/): all imported, then real
 # cargo builds a program using about 110 of them with crates.io replaced by Palletizer, over the sparse and the git
