@@ -43,7 +43,8 @@ test-compose: install
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
 
 # The back ends for more than one machine over real servers: S3 (a throwaway Ceph cluster, started by
-# /work/shared/tools/ceph-s3, as root). Not part of `make test`.
+# /work/shared/tools/ceph-s3, as root) and PostgreSQL 15 (a private cluster, initdb and pg_ctl as user postgres).
+# Not part of `make test`.
 test-cluster: install
 	$(BIN)/pytest -v tests/cluster $(PYTEST_ARGS)
 

@@ -1,4 +1,5 @@
-"""Users, API tokens, crate owners and the audit log, in SQLite (`accounts.sqlite3`).
+"""Users, API tokens, crate owners and the audit log, in SQLite (`accounts.sqlite3`; in PostgreSQL through
+`pg_stores`).
 
 Only a SHA-256 of each token is stored; a token is shown once, when created. The
 database runs in WAL mode with a busy timeout, so the api service and the CLI can
@@ -8,13 +9,13 @@ use it at the same time.
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .crate_names import normalise
+from .sql_store import Connection
 from .sqlite_store import SqliteStore
 
 SCOPES = ("publish", "yank", "owners", "read", "admin")
@@ -132,7 +133,7 @@ class Accounts(SqliteStore):
         with self._db() as db:
             return [row[0] for row in db.execute("SELECT name FROM users ORDER BY name")]
 
-    def _user_id(self, db: sqlite3.Connection, name: str) -> int:
+    def _user_id(self, db: Connection, name: str) -> int:
         row = db.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no user `{name}` (create it with `palletizer user add {name}`)")
@@ -153,11 +154,11 @@ class Accounts(SqliteStore):
         now = time.time()
         expires = now + expires_days * _DAY if expires_days is not None else None
         with self._db() as db:
-            cursor = db.execute(
-                "INSERT INTO tokens (user_id, hash, scopes, created, expires) VALUES (?, ?, ?, ?, ?)",
+            row = db.execute(
+                "INSERT INTO tokens (user_id, hash, scopes, created, expires) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (self._user_id(db, user), token_hash(token), " ".join(chosen), now, expires),
-            )
-            return cursor.lastrowid, token
+            ).fetchone()
+            return row[0], token
 
     def tokens(self, user: str | None = None) -> list[TokenInfo]:
         """Every token (of `user`), oldest first."""
@@ -213,7 +214,7 @@ class Accounts(SqliteStore):
     def add_owner(self, crate: str, user: str) -> None:
         """Make `user` an owner of `crate` (no error if already)."""
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO owners (crate, user_id) VALUES (?, ?)",
+            db.execute("INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                        (normalise(crate), self._user_id(db, user)))
 
     def change_owners(self, crate: str, users: list[str], add: bool, actor: str, address: str | None) -> None:
@@ -223,7 +224,8 @@ class Accounts(SqliteStore):
             ids = [self._user_id(db, user) for user in users]
             for user, user_id in zip(users, ids):
                 if add:
-                    db.execute("INSERT OR IGNORE INTO owners (crate, user_id) VALUES (?, ?)", (key, user_id))
+                    db.execute("INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                               (key, user_id))
                 elif not db.execute("DELETE FROM owners WHERE crate = ? AND user_id = ?", (key, user_id)).rowcount:
                     raise NotFound(f"`{user}` is not an owner of crate `{crate}`")
             if not db.execute("SELECT 1 FROM owners WHERE crate = ?", (key,)).fetchone():
@@ -247,7 +249,7 @@ class Accounts(SqliteStore):
             self._record(db, actor, action, crate, version, address, detail)
 
     @staticmethod
-    def _record(db: sqlite3.Connection, actor: str, action: str, crate: str | None, version: str | None,
+    def _record(db: Connection, actor: str, action: str, crate: str | None, version: str | None,
                 address: str | None, detail: str | None) -> None:
         db.execute("INSERT INTO audit (time, actor, action, crate, version, address, detail) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), actor, action, crate, version, address, detail))

@@ -1,12 +1,11 @@
 """What the index does not carry: when and by whom each version was published, the metadata cargo
 sends with it (description, README, links), each README rendered as the web pages show it, and download
-counts. SQLite (`catalog.sqlite3`).
+counts. SQLite (`catalog.sqlite3`; PostgreSQL through `pg_stores`).
 
 The index stays the source of truth for which versions exist; the catalog only describes them.
 """
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from .download_counter import DownloadCounter
 from .crate_names import normalise
 from .readme import render_readme
 from .search_index import SCHEMA as SEARCH_SCHEMA
+from .sql_store import Connection
 from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
@@ -68,10 +68,18 @@ class Catalog(SqliteStore):
 
     schema = _SCHEMA + SEARCH_SCHEMA
     synchronous = "NORMAL"
+    # The crates with a tag: `field` a tag field, the one parameter the tag.
+    _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
+                   "WHERE t.type = 'text' AND lower(t.value) = lower(?)")
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.pending = DownloadCounter(self.add_downloads)
+
+    @staticmethod
+    def _text_field(key: str) -> str:
+        """SQL of a version's metadata field `key` if it is a string, else NULL."""
+        return f"(CASE json_type(metadata, '$.{key}') WHEN 'text' THEN json_extract(metadata, '$.{key}') END)"
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:
@@ -81,12 +89,12 @@ class Catalog(SqliteStore):
         readme = described.get("readme")
         rendered = render_readme(readme) if isinstance(readme, str) else None
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO versions (crate, vers, name, published, publisher, metadata) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO versions (crate, vers, name, published, publisher, metadata) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                        (normalise(name), vers, name, published or time.time(), publisher, json.dumps(described)))
             _update_last_published(db, normalise(name))
             if rendered is not None:
-                db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
+                db.execute("INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            (normalise(name), vers, rendered))
 
     def tagged(self, field: str, value: str) -> set[str]:
@@ -95,8 +103,7 @@ class Catalog(SqliteStore):
         if field not in TAG_FIELDS:
             raise ValueError(f"not a tag field: {field}")
         with self._db() as db:
-            rows = db.execute(f"SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
-                              "WHERE t.type = 'text' AND lower(t.value) = lower(?)", (value,)).fetchall()
+            rows = db.execute(self._tagged_sql.format(field=field), (value,)).fetchall()
         return {row[0] for row in rows}
 
     def readme_html(self, name: str, vers: str) -> str:
@@ -114,7 +121,7 @@ class Catalog(SqliteStore):
         with self._db() as db:
             rows = db.execute("SELECT v.name, v.vers FROM versions v LEFT JOIN readmes r "
                               "ON r.crate = v.crate AND r.vers = v.vers "
-                              "WHERE r.html IS NULL AND json_type(v.metadata, '$.readme') = 'text' "
+                              f"WHERE r.html IS NULL AND {self._text_field('readme')} IS NOT NULL "
                               "ORDER BY v.crate, v.vers").fetchall()
         return [f"rendered the README of {name} {vers}" for name, vers in rows
                 if self._render_missing(name, vers) is not None]
@@ -122,13 +129,13 @@ class Catalog(SqliteStore):
     def _render_missing(self, name: str, vers: str) -> str | None:
         """Render the recorded README of a version and keep it; None if the version has no README."""
         with self._db() as db:
-            row = db.execute("SELECT json_extract(metadata, '$.readme') FROM versions WHERE crate = ? AND vers = ? "
-                             "AND json_type(metadata, '$.readme') = 'text'", (normalise(name), vers)).fetchone()
+            row = db.execute(f"SELECT {self._text_field('readme')} FROM versions WHERE crate = ? AND vers = ? "
+                             f"AND {self._text_field('readme')} IS NOT NULL", (normalise(name), vers)).fetchone()
         if row is None:
             return None
         rendered = render_readme(row[0])
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO readmes (crate, vers, html) VALUES (?, ?, ?)",
+            db.execute("INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        (normalise(name), vers, rendered))
         return rendered
 
@@ -148,7 +155,7 @@ class Catalog(SqliteStore):
         """Add downloads to versions, (normalised name, version) -> how many, in one transaction."""
         with self._db() as db:
             db.executemany("INSERT INTO downloads (crate, vers, count) VALUES (?, ?, ?) "
-                           "ON CONFLICT (crate, vers) DO UPDATE SET count = count + excluded.count",
+                           "ON CONFLICT (crate, vers) DO UPDATE SET count = downloads.count + excluded.count",
                            [(crate, vers, n) for (crate, vers), n in counts.items()])
 
     def versions(self, name: str) -> dict[str, VersionInfo]:
@@ -165,7 +172,7 @@ class Catalog(SqliteStore):
         """All downloads of every version of a crate."""
         self.pending.flush()
         with self._db() as db:
-            row = db.execute("SELECT COALESCE(SUM(count), 0) FROM downloads WHERE crate = ?",
+            row = db.execute("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
         return row[0]
 
@@ -180,7 +187,7 @@ class Catalog(SqliteStore):
         """All downloads of each crate (of `names`, else of every crate downloaded at least once), by
         normalised name; a crate never downloaded is left out."""
         self.pending.flush()
-        query = "SELECT crate, SUM(count) FROM downloads"
+        query = "SELECT crate, CAST(SUM(count) AS BIGINT) FROM downloads"
         keys: list[str] = []
         if names is not None:
             keys = sorted({normalise(name) for name in names})
@@ -196,20 +203,21 @@ class Catalog(SqliteStore):
         normalised name if the catalog does not describe it), sorted by normalised name."""
         self.pending.flush()
         with self._db() as db:
-            return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate LIMIT 1), "
-                              "d.crate), SUM(d.count) FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
+            return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate "
+                              "ORDER BY v.vers LIMIT 1), d.crate), CAST(SUM(d.count) AS BIGINT) "
+                              "FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
 
     def description(self, name: str, vers: str) -> str:
         """The description one version was published with ("" if none, or not described)."""
         with self._db() as db:
-            row = db.execute("SELECT json_extract(metadata, '$.description') FROM versions WHERE crate = ? AND vers = ?",
+            row = db.execute(f"SELECT {self._text_field('description')} FROM versions WHERE crate = ? AND vers = ?",
                              (normalise(name), vers)).fetchone()
         return row[0] if row is not None and isinstance(row[0], str) else ""
 
     def descriptions(self) -> dict[tuple[str, str], str]:
         """Every described version's description, by (normalised name, version)."""
         with self._db() as db:
-            rows = db.execute("SELECT crate, vers, json_extract(metadata, '$.description') FROM versions").fetchall()
+            rows = db.execute(f"SELECT crate, vers, {self._text_field('description')} FROM versions").fetchall()
         return {(crate, vers): text for crate, vers, text in rows if isinstance(text, str)}
 
     def last_published(self) -> dict[str, float]:
@@ -219,7 +227,7 @@ class Catalog(SqliteStore):
         return dict(rows)
 
 
-def _update_last_published(db: sqlite3.Connection, crate: str) -> None:
+def _update_last_published(db: Connection, crate: str) -> None:
     """Keep the search table's newest publication time of `crate` as the versions table says."""
     db.execute("UPDATE crate_search SET published = COALESCE((SELECT MAX(published) FROM versions WHERE crate = ?), "
                "published) WHERE crate = ?", (crate, crate))

@@ -10,7 +10,8 @@ from pathlib import Path
 from .accounts import DEFAULT_SCOPES, SCOPES
 from .actor import Actor
 from .composition import Site, open_site
-from .config import DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_upstream
+from .config import (DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_database,
+                     validate_upstream)
 from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
     init.add_argument("--s3-public-url", metavar="URL",
                       help="the URL anonymous readers reach the bucket at (default: the endpoint's /BUCKET)")
+    init.add_argument("--database", metavar="URL",
+                      help="keep accounts, catalog and search in this PostgreSQL database "
+                           "(postgresql://USER@HOST:PORT/DATABASE) instead of SQLite files in DIR")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
@@ -133,7 +137,8 @@ def _init(args: argparse.Namespace) -> int:
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
                             upstream=validate_upstream(args.upstream) if args.upstream else None,
-                            upstream_freshness=_seconds(args.upstream_freshness), storage=_storage(args))
+                            upstream_freshness=_seconds(args.upstream_freshness), storage=_storage(args),
+                            database=validate_database(args.database) if args.database else None)
     try:
         Registry.create(Path(args.data), config)
     except RegistryExists:

@@ -16,7 +16,10 @@ CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_GIT_SQUASH_AFTER = 10_000
+# Settings a registry on one machine leaves out of its config.yaml.
+OMITTED_WHEN_UNSET = ("storage", "database")
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class RegistryConfig:
     allowed_names: list[str] = field(default_factory=list)
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
     storage: dict | None = None
+    database: str | None = None
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -88,6 +92,11 @@ class RegistryConfig:
                 config.storage = StorageConfig.from_mapping(config.storage).to_mapping()
             except BadRequest as exc:
                 raise BadRequest(f"{path}: {exc.detail}") from exc
+        if config.database is not None:
+            try:
+                config.database = validate_database(config.database)
+            except BadRequest as exc:
+                raise BadRequest(f"{path}: {exc.detail}") from exc
         return config
 
     @property
@@ -97,9 +106,8 @@ class RegistryConfig:
 
     def save(self, path: Path) -> None:
         """Write the config file atomically."""
-        settings = asdict(self)
-        if self.storage is None:
-            del settings["storage"]
+        settings = {key: value for key, value in asdict(self).items()
+                    if value is not None or key not in OMITTED_WHEN_UNSET}
         atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
 
 
@@ -116,6 +124,20 @@ def validate_upstream(url: object) -> str:
     if not host or split.query or split.fragment or any(c.isspace() for c in url):
         raise BadRequest(f"the upstream `{url}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
     return url if url.endswith("/") else url + "/"
+
+
+def validate_database(url: object) -> str:
+    """`url` if it is a PostgreSQL connection URL (postgresql://USER@HOST:PORT/DATABASE), else `BadRequest`
+    saying what is wrong."""
+    if not isinstance(url, str) or not url.startswith(DATABASE_SCHEMES):
+        raise BadRequest("the database must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)")
+    try:
+        urlsplit(url).port
+    except ValueError as exc:
+        raise BadRequest(f"the database URL is not valid ({exc}): use postgresql://USER@HOST:PORT/DATABASE") from exc
+    if any(c.isspace() for c in url):
+        raise BadRequest("the database URL must not contain spaces: use postgresql://USER@HOST:PORT/DATABASE")
+    return url
 
 
 def _strip(url: str) -> str:

@@ -1,7 +1,7 @@
-"""The crates as search and the list pages show them, in SQLite beside the catalog (`catalog.sqlite3`), kept
-by the same writes that change a crate's summary, so that a search or a list page costs the same with 100 crates
-as with 100,000: a trigram full-text index over normalised names and descriptions, and a crate's newest
-publication time for ordering pages in SQL.
+"""The crates as search and the list pages show them, in SQLite beside the catalog (`catalog.sqlite3`; in
+PostgreSQL through `pg_stores`), kept by the same writes that change a crate's summary, so that a search or a
+list page costs the same with 100 crates as with 100,000: a trigram full-text index over normalised names and
+descriptions, and a crate's newest publication time for ordering pages in SQL.
 
 Derived state: rebuilt from the summaries under `names/` (each crate's shown version) and the catalog (that
 version's description, publication times) by `rebuild`
@@ -9,11 +9,11 @@ version's description, publication times) by `rebuild`
 """
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .crate_names import normalise
+from .sql_store import Connection
 from .sqlite_store import SqliteStore
 
 SCHEMA = """
@@ -42,7 +42,7 @@ class SearchRow:
     published: float | None
 
 
-def _like(text: str) -> str:
+def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere (its `%`, `_` and `\\` taken literally)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -58,6 +58,10 @@ class SearchIndex(SqliteStore):
 
     schema = SCHEMA
     synchronous = "NORMAL"
+    # The keys of `page`'s parameter `keys`, a JSON list of strings.
+    _json_list_sql = "SELECT value FROM json_each(:keys)"
+    # Newest publication first, a crate without one last.
+    _newest_first = "s.published DESC"
 
     def is_built(self) -> bool:
         """True once the table holds every crate (a new registry's, or after `rebuild`)."""
@@ -72,7 +76,8 @@ class SearchIndex(SqliteStore):
             db.execute("DELETE FROM crate_text")
             for name, max_version, description in crates:
                 self._put(db, name, max_version, description, published.get(normalise(name)))
-            db.execute("INSERT OR REPLACE INTO crate_search_state (key, value) VALUES ('built', '1')")
+            db.execute("INSERT INTO crate_search_state (key, value) VALUES ('built', '1') "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
     def put(self, name: str, max_version: str, description: str, published: float | None) -> None:
         """Add or replace a crate (nothing is written if it is unchanged); `published` is its newest publication
@@ -101,7 +106,7 @@ class SearchIndex(SqliteStore):
                 db.execute("DELETE FROM crate_text WHERE rowid = ?", row)
 
     @staticmethod
-    def _put(db: sqlite3.Connection, name: str, max_version: str, description: str, published: float | None) -> None:
+    def _put(db: Connection, name: str, max_version: str, description: str, published: float | None) -> None:
         """Write a crate's row and its text row, whose rowid is the row's id (so that each is found by its
         key, never by scanning the text table)."""
         key = normalise(name)
@@ -109,7 +114,7 @@ class SearchIndex(SqliteStore):
         values = (name, max_version, description, published)
         if row is None:
             rowid = db.execute("INSERT INTO crate_search (crate, name, max_version, description, published) "
-                               "VALUES (?, ?, ?, ?, ?)", (key, *values)).lastrowid
+                               "VALUES (?, ?, ?, ?, ?) RETURNING id", (key, *values)).fetchone()[0]
         else:
             rowid = row[0]
             db.execute("UPDATE crate_search SET name = ?, max_version = ?, description = ?, published = ? "
@@ -135,11 +140,12 @@ class SearchIndex(SqliteStore):
         return found
 
     @staticmethod
-    def _keys(db: sqlite3.Connection, column: str, text: str) -> set[str]:
+    def _keys(db: Connection, column: str, text: str) -> set[str]:
         if len(text) >= _TRIGRAM:
             rows = db.execute(f"SELECT key FROM crate_text WHERE {column} MATCH ?", (_phrase(text),))
         else:
-            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'", (_like(text),))
+            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'",
+                              (like_pattern(text),))
         return {row[0] for row in rows}
 
     def page(self, keys: set[str] | None, wanted: str, recent: bool, limit: int,
@@ -148,11 +154,11 @@ class SearchIndex(SqliteStore):
         `wanted` (normalised) first, then by newest publication (`recent`) or names starting with `wanted`,
         then by name."""
         order = ["s.crate != :wanted"] if wanted else []
-        order += ["s.published DESC"] if recent else ["substr(s.crate, 1, length(:wanted)) != :wanted"]
+        order += [self._newest_first] if recent else ["substr(s.crate, 1, length(CAST(:wanted AS TEXT))) != :wanted"]
         query = ("SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
                  f"ORDER BY {', '.join(order)}, lower(s.name) LIMIT :limit OFFSET :offset")
         params = {"wanted": wanted, "limit": limit, "offset": offset, "keys": json.dumps(sorted(keys or ()))}
-        where = "" if keys is None else "WHERE s.crate IN (SELECT value FROM json_each(:keys))"
+        where = "" if keys is None else f"WHERE s.crate IN ({self._json_list_sql})"
         db = self._connection()
         total = db.execute(f"SELECT COUNT(*) FROM crate_search s {where}", params).fetchone()[0]
         rows = db.execute(query.format(where=where), params).fetchall()

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def accounts(db_path: Path) -> Accounts:
-    return Accounts(db_path)
+def new_accounts(db_path: Path) -> Callable[[], Accounts]:
+    """Opens the test's accounts database (again)."""
+    return lambda: Accounts(db_path)
+
+
+@pytest.fixture
+def accounts(new_accounts: Callable[[], Accounts]) -> Accounts:
+    return new_accounts()
 
 
 @pytest.fixture
@@ -390,8 +397,8 @@ def test_audit_limit_keeps_the_newest_oldest_first(accounts: Accounts) -> None:
 # -- sharing the database --------------------------------------------------------------------
 
 
-def test_two_accounts_objects_see_each_others_writes(db_path: Path) -> None:
-    first, second = Accounts(db_path), Accounts(db_path)
+def test_two_accounts_objects_see_each_others_writes(new_accounts: Callable[[], Accounts]) -> None:
+    first, second = new_accounts(), new_accounts()
     first.add_user("alice")
     assert second.users() == ["alice"]
     second.add_user("bob")
@@ -409,20 +416,20 @@ def test_two_accounts_objects_see_each_others_writes(db_path: Path) -> None:
         second.add_user("alice")
 
 
-def test_reopening_the_database_keeps_everything(db_path: Path) -> None:
-    first = Accounts(db_path)
+def test_reopening_the_database_keeps_everything(new_accounts: Callable[[], Accounts]) -> None:
+    first = new_accounts()
     first.add_user("alice")
     _, token = first.create_token("alice")
     first.add_owner("foo", "alice")
-    reopened = Accounts(db_path)
+    reopened = new_accounts()
     assert reopened.users() == ["alice"]
     assert reopened.authenticate(token).user == "alice"
     assert reopened.owners("foo") == ["alice"]
 
 
-def test_concurrent_token_creation_from_several_threads(db_path: Path) -> None:
-    shared = Accounts(db_path)
-    other = Accounts(db_path)
+def test_concurrent_token_creation_from_several_threads(new_accounts: Callable[[], Accounts]) -> None:
+    shared = new_accounts()
+    other = new_accounts()
     shared.add_user("alice")
     threads_count, per_thread = 8, 10
     made: list[tuple[int, str]] = []

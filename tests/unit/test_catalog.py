@@ -1,6 +1,7 @@
 """The catalog: version descriptions from publishes and `add`, download counts, removal."""
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,20 @@ from tests.support.cratekit import make_crate, metadata
 from tests.support.server import issue_token, palletizer, running_server
 
 
-def test_records_described_fields_once_and_counts_downloads(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+@pytest.fixture
+def new_catalog(tmp_path: Path) -> Callable[[], Catalog]:
+    """Opens the test's catalog database (again)."""
+    return lambda: Catalog(tmp_path / "catalog.sqlite3")
+
+
+def test_records_described_fields_once_and_counts_downloads(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     catalog.record_version("Foo_Bar", "1.0.0", "alice", {"description": "d", "readme": "# R", "keywords": [],
                                                          "badges": {"x": 1}}, published=100.0)
     catalog.record_version("Foo_Bar", "1.0.0", "mallory", {"description": "other"}, published=200.0)
     catalog.count_download("foo-bar", "1.0.0")
     catalog.count_download("FOO_BAR", "1.0.0")
-    info = Catalog(tmp_path / "catalog.sqlite3").versions("foo_bar")["1.0.0"]
+    info = new_catalog().versions("foo_bar")["1.0.0"]
     assert (info.name, info.publisher, info.published, info.downloads) == ("Foo_Bar", "alice", 100.0, 2)
     assert info.metadata == {"description": "d", "readme": "# R"}
     assert catalog.downloads("foo-bar") == 2 and catalog.last_published() == {"foo-bar": 100.0}
@@ -51,8 +58,9 @@ def test_a_batch_commits_its_records_together_or_not_at_all(tmp_path: Path) -> N
     assert committed() == ["four", "one", "two"]
 
 
-def test_downloads_by_exact_name_sum_versions_and_leave_out_crates_never_downloaded(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+def test_downloads_by_exact_name_sum_versions_and_leave_out_crates_never_downloaded(
+        new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     for name, vers in (("Zed_Crate", "1.0.0"), ("Zed_Crate", "2.0.0"), ("alpha", "1.0.0"), ("quiet", "1.0.0")):
         catalog.record_version(name, vers, None, {}, published=1.0)
     for name, vers in (("zed-crate", "1.0.0"), ("zed-crate", "2.0.0"), ("zed-crate", "2.0.0"), ("alpha", "1.0.0"),

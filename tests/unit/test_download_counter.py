@@ -2,7 +2,7 @@
 or the stop of the process."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,15 @@ from tests.support.cratekit import make_crate
 from tests.support.server import palletizer, running_server, running_service
 
 
-def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts(tmp_path: Path) -> None:
-    counting, other, reader = (Catalog(tmp_path / "catalog.sqlite3") for _ in range(3))
+@pytest.fixture
+def new_catalog(tmp_path: Path) -> Callable[[], Catalog]:
+    """Opens the test's catalog database (again)."""
+    return lambda: Catalog(tmp_path / "catalog.sqlite3")
+
+
+def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts(
+        new_catalog: Callable[[], Catalog]) -> None:
+    counting, other, reader = (new_catalog() for _ in range(3))
     for name, vers in (("Foo_Bar", "1.0.0"), ("foo-bar", "1.0.0"), ("foo-bar", "2.0.0")):
         counting.pending.count(name, vers)
     other.pending.count("foo_bar", "1.0.0")
@@ -30,22 +37,22 @@ def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts
     assert reader.version_downloads("foo-bar") == {"1.0.0": 3, "2.0.0": 1}
 
 
-def test_a_process_sees_its_own_counts_at_once(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+def test_a_process_sees_its_own_counts_at_once(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     catalog.pending.count("foo", "1.0.0")
     assert catalog.downloads("foo") == 1 and catalog.downloads_by_crate() == {"foo": 1}
 
 
-def test_a_version_forgotten_takes_its_pending_counts_with_it(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+def test_a_version_forgotten_takes_its_pending_counts_with_it(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     catalog.pending.count("foo", "1.0.0")
     catalog.forget_version("foo", "1.0.0")
     catalog.pending.flush()
     assert catalog.version_downloads("foo") == {}
 
 
-def test_the_background_thread_adds_counts_without_another_call(tmp_path: Path) -> None:
-    counting, reader = Catalog(tmp_path / "catalog.sqlite3"), Catalog(tmp_path / "catalog.sqlite3")
+def test_the_background_thread_adds_counts_without_another_call(new_catalog: Callable[[], Catalog]) -> None:
+    counting, reader = new_catalog(), new_catalog()
     counting.pending.count("foo", "1.0.0")
     deadline = time.monotonic() + 60
     while reader.downloads("foo") == 0 and time.monotonic() < deadline:
@@ -54,8 +61,8 @@ def test_the_background_thread_adds_counts_without_another_call(tmp_path: Path) 
     counting.pending.close()
 
 
-def test_close_adds_what_is_left(tmp_path: Path) -> None:
-    counting, reader = Catalog(tmp_path / "catalog.sqlite3"), Catalog(tmp_path / "catalog.sqlite3")
+def test_close_adds_what_is_left(new_catalog: Callable[[], Catalog]) -> None:
+    counting, reader = new_catalog(), new_catalog()
     for _ in range(5):
         counting.pending.count("foo", "1.0.0")
     counting.pending.close()
@@ -77,8 +84,8 @@ def test_a_stopped_server_loses_no_counted_download(tmp_path: Path) -> None:
     assert Catalog(data / "catalog.sqlite3").downloads("counted") == 27     # both stopped by SIGTERM
 
 
-def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     failures = [StorageError("disk full")]
 
     def add(counts: Mapping[tuple[str, str], int]) -> None:
