@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from palletizer_lib.composition import Site
 from palletizer_lib.index_stats import IndexStats
+from palletizer_lib.registry import Registry
 from palletizer_lib.stores import CatalogStore
 from palletizer_lib.urls import PUBLISH_PATH
 from palletizer_services.mirror_metrics import MirrorCollector
@@ -48,13 +49,15 @@ class RequestMetrics:
 
 
 class IndexSizeCollector:
-    """Crates, versions and yanked versions in the index."""
+    """Crates, versions and yanked versions in the index (counted in the git index this node serves)."""
 
-    def __init__(self, stats: IndexStats) -> None:
-        self._stats = stats
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._stats = IndexStats(registry.served_git(), registry.layout.index_size)
 
     def collect(self) -> Iterator[Metric]:
         """The index's size now."""
+        self._registry.served_git()
         size = self._stats.current()
         yield GaugeMetricFamily("palletizer_index_crates", "Crates in the index.", value=size.crates)
         yield GaugeMetricFamily("palletizer_index_versions", "Crate versions in the index (yanked included).",
@@ -87,7 +90,7 @@ def collectors(site: Site, requests: RequestMetrics, *, index_size: bool, downlo
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     if index_size:
-        registry.register(IndexSizeCollector(IndexStats(site.registry.git, site.registry.layout.index_size)))
+        registry.register(IndexSizeCollector(site.registry))
     if downloads:
         registry.register(DownloadsCollector(site.catalog))
     if site.registry.config.upstream:

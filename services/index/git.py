@@ -201,6 +201,7 @@ def _no_cache(resp: falcon.Response) -> None:
 
 class _GitResource(NeedsRead):
     def __init__(self, registry: Registry) -> None:
+        self._registry = registry
         self._git_dir = str(registry.layout.git)
 
 
@@ -213,6 +214,7 @@ class InfoRefsResource(_GitResource):
             raise Forbidden(READ_ONLY)
         if service != UPLOAD_PACK:
             raise Forbidden("only git's smart HTTP protocol (git-upload-pack) is served")
+        self._registry.served_git()
         _no_cache(resp)
         resp.content_type = f"application/x-{UPLOAD_PACK}-advertisement"
         resp.stream = upload_pack(self._git_dir, b"", advertise_refs=True, deadline=Deadline())

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .access import Access, FailureLimiter
-from .accounts import Accounts
 from .operations import Operations
 from .registry import Registry
 from .stores import AccountStore, CatalogStore
@@ -22,9 +21,8 @@ class Site:
 
 
 def compose(registry: Registry, accounts: AccountStore | None = None, limiter: FailureLimiter | None = None) -> Site:
-    """The parts around an open `registry`: its catalog, and the given account store, by default the SQLite
-    file of its data directory."""
-    accounts = accounts or Accounts(registry.layout.accounts)
+    """The parts around an open `registry`: its catalog, and the given account store, by default its own."""
+    accounts = accounts or registry.stores.accounts
     catalog = registry.stores.catalog
     return Site(registry, accounts, catalog, Access(registry, accounts, limiter),
                 Operations(registry, accounts, catalog))

@@ -11,11 +11,10 @@ it until then; a removed version's crate file is deleted after its commit.
 
 from .crate_names import index_path, normalise
 from .crate_store import crate_key
-from .git_index import GitIndex
 from .index_entry import dump_lines, parse_lines, pubtime_seconds
 from .layout import Layout
 from .served_index import HEAD_KEY, ServedFile
-from .stores import RegistryStores
+from .stores import IndexLog, RegistryStores
 from .versions import max_version
 
 CONFIG_JSON = "config.json"
@@ -25,9 +24,10 @@ class IndexStore:
     """The git index, the served index, the summaries and the search table of one registry (writes are
     called under the registry lock)."""
 
-    def __init__(self, layout: Layout, git: GitIndex, stores: RegistryStores) -> None:
+    def __init__(self, layout: Layout, git: IndexLog, stores: RegistryStores) -> None:
         self.layout = layout
         self.git = git
+        self.stores = stores
         self.served = stores.served
         self.crates = stores.crates
         self.summaries = stores.summaries

@@ -18,13 +18,12 @@ from .storage import TEMP_PREFIX, atomic_write, remove_file
 def health(store: IndexStore) -> list[str]:
     """What keeps the registry from serving reads and writes right now (empty if nothing): a data directory
     that is missing or not writable, a git index that cannot be read."""
-    layout = store.layout
-    directories = {"the data directory": layout.root, "index/": layout.index, "crates/": layout.crates,
-                   "names/": layout.names, "index.git/": layout.git}
+    directories = store.stores.directories
     problems = [f"{name} {reason}" for name, path in directories.items() if (reason := _unwritable(path))]
     reason = store.git.unreadable()
     if reason is not None:
-        problems.append(f"the git index (index.git/) cannot be read: {reason}")
+        where = "the git index (index.git/)" if store.stores.replica is None else "the index in the database"
+        problems.append(f"{where} cannot be read: {reason}")
     return problems
 
 

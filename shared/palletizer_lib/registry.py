@@ -26,7 +26,7 @@ from .crate_names import index_path, normalise, validate_name
 from .progress import Progress
 from .served_index import ServedFile
 from .storage import exclusive_lock
-from .stores import RegistryStores, local_stores
+from .stores import RegistryStores, open_stores
 from .urls import ServedUrls, config_json, from_config_json
 from .versions import max_version, parse_version
 Authorize = Callable[[str, bool], None]
@@ -51,9 +51,9 @@ class Registry:
         """The registry in `data_dir`, over `stores` (by default those of the data directory itself)."""
         self.layout = Layout(Path(data_dir))
         self.config = RegistryConfig.load(self.layout.config)
-        self.git = GitIndex(self.layout.git, squash_after=self.config.git_squash_after)
         self._urls: ServedUrls | None = None
-        self.stores = stores or local_stores(self.layout)
+        self.stores = stores or open_stores(self.layout, self.config)
+        self.git = self.stores.log
         self.crates = self.stores.crates
         self.index = IndexStore(self.layout, self.git, self.stores)
         self.clock: Callable[[], float] = time.time
@@ -62,8 +62,9 @@ class Registry:
     def create(cls, data_dir: Path, config: RegistryConfig) -> "Registry":
         """Initialise an empty registry in `data_dir`; RegistryExists if it already holds one.
 
-        Done under the registry lock, with `config.yaml` written last: processes racing to
-        initialise one directory make exactly one registry, and the others get RegistryExists.
+        Done under the registry lock, with `config.yaml` written last, once the stores it names are reached:
+        processes racing to initialise one directory make exactly one registry, and the others get
+        RegistryExists; a bucket or database that cannot be reached leaves no registry behind.
         """
         layout = Layout(Path(data_dir))
         layout.root.mkdir(parents=True, exist_ok=True)
@@ -72,15 +73,30 @@ class Registry:
                 raise RegistryExists(f"{data_dir} already holds a registry")
             for directory in (layout.index, layout.crates, layout.names):
                 directory.mkdir(exist_ok=True)
-            GitIndex.create(layout.git)
+            if not layout.git.exists():
+                GitIndex.create(layout.git)
+            stores = open_stores(layout, config)
+            if config.storage is not None:
+                from .cluster import check_reachable
+
+                check_reachable(config)
             config.save(layout.config)
-        registry = cls(data_dir)
-        registry.search_index.rebuild([], {})
+        registry = cls(data_dir, stores)
+        if not registry.search_index.is_built():
+            registry.search_index.rebuild([], {})
         if config.public_url:
             registry.set_urls(config.served_urls(config.public_url))
         return registry
 
     # -- reading -------------------------------------------------------------------------
+
+    def served_git(self) -> GitIndex:
+        """The git index served over HTTP, brought up to the index first where it is a replica of it."""
+        replica = self.stores.replica
+        if replica is None:
+            return self.git
+        replica.catch_up(self.git)
+        return replica.git
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""

@@ -4,16 +4,20 @@ the stores one registry is built from (`RegistryStores`).
 `accounts.Accounts` and `catalog.Catalog` (SQLite files in the data directory) implement the first two.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Protocol
 
-from .accounts import AuditEntry, Identity, TokenInfo
+from .accounts import Accounts, AuditEntry, Identity, TokenInfo
 from .catalog import Catalog, VersionInfo
+from .config import RegistryConfig
 from .crate_store import CrateStore, LocalCrateStore
 from .download_counter import DownloadCounter
+from .git_index import GitIndex
+from .git_replica import GitReplica
 from .layout import Layout
 from .pending import LocalPending, PendingMarker
 from .search_index import SearchIndex
@@ -65,14 +69,31 @@ class CatalogStore(Protocol):
     def last_published(self) -> dict[str, float]: ...
 
 
+class IndexLog(Protocol):
+    """The index's source of truth, one commit per change: the git index (`git_index.GitIndex`) on one
+    machine, PostgreSQL's log (`pg_index.PgIndexLog`) on several."""
+
+    def head(self) -> bytes | None: ...
+    def read(self, path: str, commit_id: bytes | None = None) -> bytes | None: ...
+    def commit(self, changes: dict[str, bytes | None], message: str) -> bytes: ...
+    def changed_paths(self, old: bytes | None, new: bytes) -> Iterator[str]: ...
+    def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]: ...
+    def blob(self, blob_id: bytes) -> bytes: ...
+    def squash(self, message: str) -> bytes | None: ...
+    def unreadable(self) -> str | None: ...
+    def remove_stale_locks(self, objects_too: bool) -> list[Path]: ...
+
+
 # The registry's write lock: held around every change; says on entry whether its last holder died holding it.
 WriteLock = Callable[[], AbstractContextManager[bool]]
 
 
 @dataclass(frozen=True)
 class RegistryStores:
-    """Where one registry keeps what is not its git index: crate files, served index files, crate summaries,
-    the catalog and the search table; and how its writers take turns (the write lock, the pending marker)."""
+    """Where one registry keeps its index (`log`, the source of truth, and `replica`, the git index served on
+    a node when the log is not one), crate files, served index files, crate summaries, the catalog, the search
+    table and the accounts; how its writers take turns (the write lock, the pending marker); and which
+    directories of the data directory must be writable (by what they are called)."""
 
     crates: CrateStore
     served: ServedIndex
@@ -81,10 +102,33 @@ class RegistryStores:
     search: SearchIndex
     lock: WriteLock
     pending: PendingMarker
+    accounts: AccountStore
+    log: IndexLog
+    replica: GitReplica | None = None
+    directories: dict[str, Path] = field(default_factory=dict)
 
 
-def local_stores(layout: Layout) -> RegistryStores:
-    """The stores of a data directory on local disk (SQLite for the catalog and the search table)."""
+def open_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
+    """The stores `config` names: the data directory's own (`local_stores`), or, when it names `storage` or
+    `database`, those of a registry on several nodes (`cluster.cluster_stores`, imported only then)."""
+    if config.storage is None and config.database is None:
+        return local_stores(layout, config)
+    from .cluster import cluster_stores
+
+    return cluster_stores(layout, config)
+
+
+def local_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
+    """The stores of a data directory on local disk (git for the index, SQLite for the catalog, the search
+    table and the accounts)."""
     return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
                           Catalog(layout.catalog), SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
-                          LocalPending(layout.pending))
+                          LocalPending(layout.pending), Accounts(layout.accounts),
+                          GitIndex(layout.git, squash_after=config.git_squash_after),
+                          directories=local_directories(layout))
+
+
+def local_directories(layout: Layout) -> dict[str, Path]:
+    """The directories a registry on local disk writes, by what they are called."""
+    return {"the data directory": layout.root, "index/": layout.index, "crates/": layout.crates,
+            "names/": layout.names, "index.git/": layout.git}

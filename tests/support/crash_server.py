@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dulwich.refs import DiskRefsContainer
 
-from palletizer_lib import crate_store, index_store, served_index, storage
+from palletizer_lib import crate_store, pending, served_index, storage, summaries
 from palletizer_lib.git_index import GitIndex
 from palletizer_lib.registry import Registry
 from palletizer_services.all import main
@@ -63,7 +63,7 @@ def _arm(step: str) -> None:
         return set_ref(self, name, *args, **kwargs)
 
     Registry._store_new_version = store_new_version
-    for module in (crate_store, index_store, served_index):
+    for module in (crate_store, pending, served_index, summaries):
         module.atomic_write = atomic_write
     GitIndex.commit = git_commit
     DiskRefsContainer.set_if_equals = set_if_equals

@@ -9,7 +9,7 @@ import pytest
 
 from palletizer_lib.config import RegistryConfig, validate_database
 from palletizer_lib.errors import BadRequest
-from tests.support.server import palletizer
+from tests.support.server import free_port, palletizer
 
 
 @pytest.mark.parametrize("url", ["postgresql://palletizer@db.internal:5432/registry", "postgres://db/registry"])
@@ -30,10 +30,12 @@ def test_a_url_refused_is_not_echoed_with_its_password() -> None:
     assert "s3cret" not in error.value.detail
 
 
-def test_init_writes_the_setting_and_load_checks_it(tmp_path: Path) -> None:
-    url = "postgresql://palletizer@127.0.0.1:5432/registry"
-    palletizer(tmp_path / "data", "init", "--database", url)
-    assert RegistryConfig.load(tmp_path / "data" / "config.yaml").database == url
+def test_init_refuses_a_database_it_cannot_reach_and_load_checks_the_setting(tmp_path: Path) -> None:
+    url = f"postgresql://palletizer:s3cret@127.0.0.1:{free_port()}/registry"
+    unreachable = palletizer(tmp_path / "data", "init", "--database", url, check=False)
+    assert unreachable.returncode != 0 and len(unreachable.stderr.strip().splitlines()) == 1
+    assert "PostgreSQL at 127.0.0.1:" in unreachable.stderr and "s3cret" not in unreachable.stderr
+    assert not (tmp_path / "data" / "config.yaml").exists()
     refused = palletizer(tmp_path / "other", "init", "--database", "sqlite:///x", check=False)
     assert refused.returncode != 0 and "PostgreSQL URL" in refused.stderr
     assert not (tmp_path / "other" / "config.yaml").exists()
@@ -42,12 +44,15 @@ def test_init_writes_the_setting_and_load_checks_it(tmp_path: Path) -> None:
         RegistryConfig.load(tmp_path / "data" / "config.yaml")
 
 
-def test_a_default_registry_is_set_up_without_the_postgresql_client(tmp_path: Path) -> None:
-    assert RegistryConfig.load(_initialised(tmp_path)).database is None
-    script = ("import sys\nfrom palletizer_lib.composition import *\nfrom palletizer_lib.cli import main\n"
-              "from palletizer_lib.pg_stores import open_pg_stores\n"
-              "assert 'psycopg' not in sys.modules, 'psycopg was imported'\n")
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+def test_a_default_registry_is_set_up_and_served_without_the_postgresql_or_s3_client(tmp_path: Path) -> None:
+    config = _initialised(tmp_path)
+    assert RegistryConfig.load(config).database is None
+    script = ("import sys\nfrom palletizer_lib.composition import open_site\nfrom palletizer_lib.cli import main\n"
+              "from palletizer_services import all as all_services\n"
+              f"all_services.create(open_site({str(config.parent)!r}))\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'boto3', 'botocore')))\n")
+    result = subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True, text=True)
+    assert result.stdout == "[]\n"
 
 
 def _initialised(tmp_path: Path) -> Path:

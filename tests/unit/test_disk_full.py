@@ -15,6 +15,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -28,13 +29,15 @@ from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.crate_store import LocalCrateStore
+from palletizer_lib.git_index import GitIndex
 from palletizer_lib.layout import Layout
+from palletizer_lib.pending import LocalPending
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.search_index import SearchIndex
 from palletizer_lib.served_index import LocalServedIndex
-from palletizer_lib.storage import TEMP_PREFIX
-from palletizer_lib.stores import RegistryStores
+from palletizer_lib.storage import TEMP_PREFIX, exclusive_lock
+from palletizer_lib.stores import RegistryStores, local_directories
 from palletizer_lib.summaries import LocalSummaries
 from palletizer_services import all as all_services
 from tests.support.cratekit import make_crate, metadata
@@ -245,9 +248,12 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
     with mounted(tmp_path / "view", "--bind", str(data)) as view:
         layout = Layout(view)
         stores = RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
-                                Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"))
+                                Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"),
+                                partial(exclusive_lock, layout.lock), LocalPending(layout.pending),
+                                Accounts(data / "accounts.sqlite3"), GitIndex(layout.git),
+                                directories=local_directories(layout))
         registry = Registry(view, stores)
-        site = compose(registry, Accounts(data / "accounts.sqlite3"))
+        site = compose(registry)
         client = falcon.testing.TestClient(all_services.create(site))
         body = encode_publish_body(metadata("base", "1.0.0"), make_crate("base", "1.0.0"))
         before = registry_files(view)

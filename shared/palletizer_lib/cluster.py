@@ -1,0 +1,63 @@
+"""The stores of a registry beyond one machine: crate files and served index files in an S3 bucket
+(`storage`), and the index itself (its files and the log of changes), accounts, catalog, search, summaries,
+the pending marker and the write lock in PostgreSQL (`database`). With both, several nodes serve one
+registry: each keeps only a config-only data directory and its own git replica of the index, rebuilt from the
+log with the same commits on every node. Either alone keeps the rest in the data directory (one machine).
+
+Imported only when `config.yaml` names `storage` or `database`, so a registry on one machine never imports
+boto3 or psycopg.
+"""
+
+from functools import partial
+
+from .accounts import Accounts
+from .catalog import Catalog
+from .config import RegistryConfig
+from .crate_store import LocalCrateStore
+from .git_index import GitIndex
+from .git_replica import GitReplica
+from .layout import Layout
+from .pending import LocalPending
+from .search_index import SearchIndex
+from .served_index import LocalServedIndex
+from .storage import exclusive_lock
+from .stores import RegistryStores, local_directories
+from .summaries import LocalSummaries
+
+
+def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
+    """The stores `config` names (`storage`, `database`), the data directory's for the rest; the database's
+    schema is created if missing, the bucket is not asked anything yet."""
+    storage = config.storage_config
+    if storage is not None:
+        from .s3_store import open_s3_stores
+
+        crates, served = open_s3_stores(storage)
+    else:
+        crates, served = LocalCrateStore(layout.crates), LocalServedIndex(layout.index)
+    directories = {name: path for name, path in local_directories(layout).items()
+                   if storage is None or name not in ("index/", "crates/")}
+    if config.database is None:
+        return RegistryStores(crates, served, LocalSummaries(layout), Catalog(layout.catalog),
+                              SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
+                              LocalPending(layout.pending), Accounts(layout.accounts),
+                              GitIndex(layout.git, squash_after=config.git_squash_after), directories=directories)
+    from .pg_index import HeadInDatabase, PgIndex, PgIndexLog, PgPending, PgSummaries
+    from .pg_stores import open_pg_stores
+
+    index = PgIndex(config.database)
+    accounts, catalog, search = open_pg_stores(config.database)
+    replica = GitReplica(GitIndex(layout.git), layout.root / "git-replica.lock")
+    directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
+    return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
+                          index.write_lock, PgPending(index), accounts, PgIndexLog(index), replica, directories)
+
+
+def check_reachable(config: RegistryConfig) -> None:
+    """Ask the bucket `config` names for one key, so that a wrong endpoint, bucket or credentials is a
+    StorageError before a registry is set up over it (the database was reached when its stores opened)."""
+    storage = config.storage_config
+    if storage is not None:
+        from .s3_store import check_storage
+
+        check_storage(storage)
