@@ -56,11 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
     init.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
     init.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+    init.add_argument("--s3-direct-reads", action="store_true",
+                      help="let cargo read the index and download crates straight from the bucket (anyone may "
+                           "read and list it; not with --auth-required)")
     init.add_argument("--s3-public-url", metavar="URL",
                       help="the URL anonymous readers reach the bucket at (default: the endpoint's /BUCKET)")
     init.add_argument("--database", metavar="URL",
-                      help="keep accounts, catalog and search in this PostgreSQL database "
-                           "(postgresql://USER@HOST:PORT/DATABASE) instead of SQLite files in DIR")
+                      help="keep the index, accounts, catalog and search in this PostgreSQL database "
+                           "(postgresql://USER@HOST:PORT/DATABASE) instead of files in DIR; with --storage too, "
+                           "several servers can serve the registry, each with a copy of DIR")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
@@ -152,7 +156,7 @@ def _init(args: argparse.Namespace) -> int:
 def _storage(args: argparse.Namespace) -> dict[str, str] | None:
     """The `storage:` setting `init`'s options ask for, checked; None for the data directory."""
     s3_options = {"endpoint": args.s3_endpoint, "region": args.s3_region, "prefix": args.s3_prefix,
-                  "public_url": args.s3_public_url}
+                  "public_url": args.s3_public_url, "direct_reads": args.s3_direct_reads or None}
     if args.storage is None:
         given = [f"--s3-{name.replace('_', '-')}" for name, value in s3_options.items() if value is not None]
         if given:

@@ -53,11 +53,14 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
                           index.write_lock, PgPending(index), accounts, PgIndexLog(index), replica, directories)
 
 
-def check_reachable(config: RegistryConfig) -> None:
+def prepare_bucket(config: RegistryConfig) -> None:
     """Ask the bucket `config` names for one key, so that a wrong endpoint, bucket or credentials is a
-    StorageError before a registry is set up over it (the database was reached when its stores opened)."""
+    StorageError before a registry is set up over it (the database was reached when its stores opened); with
+    `direct_reads`, let anyone read (and list) its `index/` and `crates/`."""
     storage = config.storage_config
     if storage is not None:
-        from .s3_store import check_storage
+        from .s3_store import check_storage, publish_prefixes
 
         check_storage(storage)
+        if storage.direct_reads:
+            publish_prefixes(storage)

@@ -50,8 +50,11 @@ class RegistryConfig:
                     files_url: str | None = None) -> ServedUrls:
         """Each URL from the argument if given, else from this file; the public URL defaults to
         `fallback_public`, the API's and the files' to the public URL."""
+        storage = self.storage_config
+        bucket = ((storage.public_index_url, storage.public_crates_url) if storage is not None and storage.direct_reads
+                  else None)
         return served_urls(fallback_public, public_url or self.public_url, api_url or self.api_url,
-                           files_url or self.files_url)
+                           files_url or self.files_url, bucket)
 
     @classmethod
     def load(cls, path: Path) -> "RegistryConfig":
@@ -68,36 +71,42 @@ class RegistryConfig:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise BadRequest(f"{path}: unknown setting(s) {', '.join(unknown)}")
-        config = cls(**raw)
-        if not isinstance(config.max_crate_size, int) or config.max_crate_size <= 0:
+        return cls(**raw).checked(path)
+
+    def checked(self, path: Path) -> "RegistryConfig":
+        """These settings, normalised, if they are valid for the config file at `path`; else `BadRequest`."""
+        if not isinstance(self.max_crate_size, int) or self.max_crate_size <= 0:
             raise BadRequest(f"{path}: max_crate_size must be a positive number of bytes")
-        if not isinstance(config.allowed_registries, list):
+        if not isinstance(self.allowed_registries, list):
             raise BadRequest(f"{path}: allowed_registries must be a list of index URLs")
-        if config.upstream is not None:
+        if self.upstream is not None:
             try:
-                config.upstream = validate_upstream(config.upstream)
+                self.upstream = validate_upstream(self.upstream)
             except BadRequest as exc:
                 raise BadRequest(f"{path}: {exc.detail}") from exc
-        if (not isinstance(config.upstream_freshness, int) or isinstance(config.upstream_freshness, bool)
-                or config.upstream_freshness < 0):
+        if (not isinstance(self.upstream_freshness, int) or isinstance(self.upstream_freshness, bool)
+                or self.upstream_freshness < 0):
             raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
-        if not isinstance(config.allowed_names, list) or not all(isinstance(n, str) for n in config.allowed_names):
+        if not isinstance(self.allowed_names, list) or not all(isinstance(n, str) for n in self.allowed_names):
             raise BadRequest(f"{path}: allowed_names must be a list of crate names")
-        if config.git_squash_after is not None and (
-                not isinstance(config.git_squash_after, int) or isinstance(config.git_squash_after, bool)
-                or config.git_squash_after < 0):
+        if self.git_squash_after is not None and (
+                not isinstance(self.git_squash_after, int) or isinstance(self.git_squash_after, bool)
+                or self.git_squash_after < 0):
             raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
-        if config.storage is not None:
+        if self.storage is not None:
             try:
-                config.storage = StorageConfig.from_mapping(config.storage).to_mapping()
+                self.storage = StorageConfig.from_mapping(self.storage).to_mapping()
             except BadRequest as exc:
                 raise BadRequest(f"{path}: {exc.detail}") from exc
-        if config.database is not None:
+        if self.auth_required and self.storage_config is not None and self.storage_self.direct_reads:
+            raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
+                             "auth_required (reads then go through the servers)")
+        if self.database is not None:
             try:
-                config.database = validate_database(config.database)
+                self.database = validate_database(self.database)
             except BadRequest as exc:
                 raise BadRequest(f"{path}: {exc.detail}") from exc
-        return config
+        return self
 
     @property
     def storage_config(self) -> StorageConfig | None:

@@ -67,6 +67,7 @@ class Registry:
         RegistryExists; a bucket or database that cannot be reached leaves no registry behind.
         """
         layout = Layout(Path(data_dir))
+        config = config.checked(layout.config)
         layout.root.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(layout.lock):
             if layout.config.exists():
@@ -77,9 +78,9 @@ class Registry:
                 GitIndex.create(layout.git)
             stores = open_stores(layout, config)
             if config.storage is not None:
-                from .cluster import check_reachable
+                from .cluster import prepare_bucket
 
-                check_reachable(config)
+                prepare_bucket(config)
             config.save(layout.config)
         registry = cls(data_dir, stores)
         if not registry.search_index.is_built():

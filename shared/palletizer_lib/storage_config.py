@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from .errors import BadRequest
 
 S3_SCHEME = "s3://"
-KEYS = ("url", "endpoint", "region", "prefix", "public_url")
+KEYS = ("url", "endpoint", "region", "prefix", "public_url", "direct_reads")
 # S3's rules for a bucket name usable with path-style and virtual-host addressing alike.
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 REGION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -27,6 +27,7 @@ class StorageConfig:
     region: str | None = None
     prefix: str = ""
     public_url: str | None = None
+    direct_reads: bool = False
 
     @classmethod
     def from_mapping(cls, raw: object) -> "StorageConfig":
@@ -42,12 +43,14 @@ class StorageConfig:
                    endpoint=_optional(raw.get("endpoint"), "endpoint", parse_http_url),
                    region=_optional(raw.get("region"), "region", parse_region),
                    prefix=_optional(raw.get("prefix"), "prefix", parse_prefix) or "",
-                   public_url=_optional(raw.get("public_url"), "public_url", parse_http_url))
+                   public_url=_optional(raw.get("public_url"), "public_url", parse_http_url),
+                   direct_reads=_flag(raw.get("direct_reads", False), "direct_reads"))
 
     def to_mapping(self) -> dict[str, str]:
         """The `storage:` mapping to write to `config.yaml` (settings left at their default left out)."""
         mapping = {"url": S3_SCHEME + self.bucket, "endpoint": self.endpoint, "region": self.region,
-                   "prefix": self.prefix or None, "public_url": self.public_url}
+                   "prefix": self.prefix or None, "public_url": self.public_url,
+                   "direct_reads": self.direct_reads or None}
         return {key: value for key, value in mapping.items() if value is not None}
 
     @property
@@ -126,3 +129,9 @@ def _optional(value: object, name: str, parse: Callable[[object], str]) -> str |
         return parse(value)
     except BadRequest as exc:
         raise BadRequest(f"storage: {name}: {exc.detail}") from exc
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"storage: {name} must be true or false, not `{value}`")
+    return value

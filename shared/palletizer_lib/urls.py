@@ -13,6 +13,8 @@ PUBLISH_PATH = "/api/v1/crates/new"
 # The part of `dl` after the downloads' root: cargo fills in the crate and the version.
 DL_PATH = "{crate}/{crate}-{version}.crate"
 PUBLIC_URL_KEY = "public-url"
+# Where the same index is read straight from the bucket, when it is (for `add`, like the public URL).
+BUCKET_INDEX_KEY = "bucket-index"
 
 
 def strip(url: str) -> str:
@@ -47,11 +49,13 @@ class ServedUrls:
     public: str
     api: str
     files: str
+    bucket_index: str | None = None
+    bucket_crates: str | None = None
 
     @property
     def dl(self) -> str:
-        """`config.json`'s download template."""
-        return dl_template(f"{self.files}{FILES_PATH}")
+        """`config.json`'s download template: the files service's, or the bucket's when cargo reads from it."""
+        return dl_template(self.bucket_crates or f"{self.files}{FILES_PATH}")
 
     @property
     def login_url(self) -> str:
@@ -60,15 +64,18 @@ class ServedUrls:
 
     def index_urls(self) -> list[str]:
         """The index URLs cargo may use for this registry (a manifest's dependencies name one of them)."""
-        return [sparse_index_url(self.public), git_index_url(self.public)]
+        bucket = [f"sparse+{self.bucket_index}"] if self.bucket_index else []
+        return [sparse_index_url(self.public), git_index_url(self.public), *bucket]
 
 
 def served_urls(fallback_public: str, public_url: str | None = None, api_url: str | None = None,
-                files_url: str | None = None) -> ServedUrls:
+                files_url: str | None = None, bucket: tuple[str, str] | None = None) -> ServedUrls:
     """The URLs from the first given of each (an option, then `config.yaml`): the public URL defaults to
-    `fallback_public`, the API's and the files' to the public URL."""
+    `fallback_public`, the API's and the files' to the public URL; `bucket` is where cargo reads the index
+    and the crate files straight from the bucket (its `index/` and `crates/` URLs), if it does."""
     public = strip(public_url or fallback_public)
-    return ServedUrls(public, strip(api_url or public), strip(files_url or public))
+    index, crates = bucket or (None, None)
+    return ServedUrls(public, strip(api_url or public), strip(files_url or public), index, crates and strip(crates))
 
 
 def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
@@ -79,6 +86,8 @@ def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
     recognises dependencies on this registry in a packaged Cargo.toml.
     """
     document: dict = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
+    if urls.bucket_index:
+        document[BUCKET_INDEX_KEY] = urls.bucket_index
     if auth_required:
         document["auth-required"] = True
     return json.dumps(document, indent=2).encode() + b"\n"
@@ -97,7 +106,11 @@ def from_config_json(content: bytes | None) -> ServedUrls | None:
     dl = document.get("dl")
     suffix = f"{FILES_PATH}{DL_PATH}"
     files = dl[:-len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
-    return ServedUrls(strip(public), strip(document["api"]), strip(files))
+    bucket_index = document.get(BUCKET_INDEX_KEY)
+    bucket_crates = dl[:-len(DL_PATH)] if isinstance(bucket_index, str) and isinstance(dl, str) else None
+    return ServedUrls(strip(public), strip(document["api"]), strip(files),
+                      bucket_index if isinstance(bucket_index, str) else None,
+                      strip(bucket_crates) if bucket_crates else None)
 
 
 def static_config(downloads_root: str, api_url: str | None) -> bytes:

@@ -1,0 +1,60 @@
+"""Real cargo against two palletizer-all nodes over one bucket and one database: it publishes through one
+node and builds through the other, over the sparse index and over git."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from palletizer_lib.storage_config import StorageConfig
+from tests.support.cargo import REGISTRY, Cargo
+from tests.support.cluster import Cluster, running_cluster
+from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
+from tests.support.server import palletizer
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, s3_config: StorageConfig, postgres_url: str) -> Iterator[Cluster]:
+    with running_cluster(tmp_path, s3_config, postgres_url) as running:
+        yield running
+
+
+def test_cargo_publishes_through_one_node_and_builds_through_the_other(tmp_path: Path, cluster: Cluster) -> None:
+    publish_node, read_node = cluster.urls
+    config = requests.get(f"{read_node}/index/config.json", timeout=10).json()
+    assert config["api"] == publish_node and config["dl"].startswith(f"{read_node}/files/")
+    assert requests.get(f"{publish_node}/index/config.json", timeout=10).json() == config
+    cargo = Cargo.create(tmp_path / "publisher", f"sparse+{read_node}/index/", token=cluster.token())
+    publish_graph(cargo, tmp_path / "src")
+
+    app = write_app(tmp_path / "apps")
+    sparse = cargo.fresh(tmp_path / "sparse-home")
+    sparse.run(app, "build")
+    assert sparse.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+    for node in cluster.urls:
+        git = Cargo.create(tmp_path / f"git-home-{node.rsplit(':', 1)[1]}", f"{node}/git/index")
+        git_app = write_app(tmp_path / f"git-apps-{node.rsplit(':', 1)[1]}")
+        git.run(git_app, "build")
+        assert git.run(git_app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+    refs = [requests.get(f"{node}/git/index/info/refs?service=git-upload-pack", timeout=10).content
+            for node in cluster.urls]
+    assert refs[0] == refs[1]                                        # the same commits on both nodes
+    assert palletizer(cluster.data[1], "verify").stdout == ""
+
+
+def test_a_yank_through_one_node_is_seen_at_once_through_the_other(tmp_path: Path, cluster: Cluster) -> None:
+    publish_node, read_node = cluster.urls
+    cargo = Cargo.create(tmp_path / "publisher", f"sparse+{read_node}/index/", token=cluster.token())
+    publish_graph(cargo, tmp_path / "src")
+    pinned = write_app(tmp_path / "yank-apps", "pinned_app", reg("ab", "=0.1.1"))
+    before = requests.get(f"{read_node}/index/2/ab", timeout=10)
+    cargo.run(tmp_path, "yank", "--registry", REGISTRY, "ab@0.1.1")
+    after = requests.get(f"{read_node}/index/2/ab", timeout=10, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and b'"yanked":true' in after.content
+    refused = cargo.run(pinned, "generate-lockfile", check=False)
+    assert refused.returncode != 0 and "yanked" in refused.stderr
+    palletizer(cluster.data[1], "unyank", "ab", "0.1.1")             # the CLI, on another node's copy
+    cargo.run(pinned, "generate-lockfile")

@@ -1,0 +1,62 @@
+"""A registry on several nodes for the tests: one bucket on the test Ceph gateway, one PostgreSQL database,
+and `palletizer-all` nodes, each over its own copy of one config-only data directory."""
+
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from palletizer_lib.storage_config import StorageConfig
+from tests.support.server import BIN, free_port, palletizer, running_process
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The nodes' data directories and URLs (config.json sends the web API to the first node, index reads
+    and downloads to the second)."""
+
+    data: list[Path]
+    urls: list[str]
+
+    def token(self, user: str = "tester", scopes: tuple[str, ...] = ("admin",)) -> str:
+        """A new token for `user` (added if missing), made with the CLI on the first node's data directory."""
+        if user not in palletizer(self.data[0], "user", "list").stdout.split():
+            palletizer(self.data[0], "user", "add", user)
+        scope_args = [arg for scope in scopes for arg in ("--scope", scope)]
+        return palletizer(self.data[0], "token", "create", "--user", user, *scope_args).stdout.strip()
+
+
+def init_cluster(root: Path, storage: StorageConfig, database: str, urls: list[str], *options: str) -> Path:
+    """`palletizer init` of a registry over `storage` and `database` served at `urls` (API at the first,
+    the rest at the second); its data directory."""
+    data = root / "node-template"
+    prefix = ["--s3-prefix", storage.prefix] if storage.prefix else []
+    palletizer(data, "init", "--storage", f"s3://{storage.bucket}", "--s3-endpoint", storage.endpoint or "",
+               "--s3-region", storage.region or "us-east-1", *prefix, "--database", database,
+               "--public-url", urls[-1], "--api-url", urls[0], *options)
+    return data
+
+
+def node_command(data: Path, port: int) -> list[str]:
+    """The command line of one node."""
+    return [str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}"]
+
+
+@contextmanager
+def running_cluster(root: Path, storage: StorageConfig, database: str, *options: str,
+                    nodes: int = 2) -> Iterator[Cluster]:
+    """`nodes` palletizer-all processes over one bucket and one database (`options` go to init)."""
+    ports = [free_port() for _ in range(nodes)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    template = init_cluster(root, storage, database, urls, *options)
+    data = []
+    for number in range(nodes):
+        copy = root / f"node{number}"
+        shutil.copytree(template, copy)
+        data.append(copy)
+    with ExitStack() as stack:
+        for copy, port, url in zip(data, ports, urls):
+            stack.enter_context(running_process(node_command(copy, port), f"{url}/health",
+                                                root / f"node-{port}.log"))
+        yield Cluster(data, urls)
