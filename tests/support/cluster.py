@@ -2,7 +2,9 @@
 and `palletizer-all` nodes, each over its own copy of one config-only data directory."""
 
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ class Cluster:
 
     data: list[Path]
     urls: list[str]
+    processes: list[subprocess.Popen]
 
     def token(self, user: str = "tester", scopes: tuple[str, ...] = ("admin",)) -> str:
         """A new token for `user` (added if missing), made with the CLI on the first node's data directory."""
@@ -43,10 +46,20 @@ def node_command(data: Path, port: int) -> list[str]:
     return [str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}"]
 
 
+def crashing_node(step: str) -> Callable[[Path, int], list[str]]:
+    """The command line of a node that SIGKILLs itself at `step` of its next publish
+    (`tests.support.cluster_crash_server`)."""
+    def command(data: Path, port: int) -> list[str]:
+        return [sys.executable, "-m", "tests.support.cluster_crash_server", step, "--data", str(data),
+                "--listen", f"127.0.0.1:{port}"]
+    return command
+
+
 @contextmanager
-def running_cluster(root: Path, storage: StorageConfig, database: str, *options: str,
-                    nodes: int = 2) -> Iterator[Cluster]:
-    """`nodes` palletizer-all processes over one bucket and one database (`options` go to init)."""
+def running_cluster(root: Path, storage: StorageConfig, database: str, *options: str, nodes: int = 2,
+                    commands: dict[int, Callable[[Path, int], list[str]]] | None = None) -> Iterator[Cluster]:
+    """`nodes` palletizer-all processes over one bucket and one database (`options` go to init; `commands`
+    replaces some nodes' command lines, by number)."""
     ports = [free_port() for _ in range(nodes)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     template = init_cluster(root, storage, database, urls, *options)
@@ -56,7 +69,7 @@ def running_cluster(root: Path, storage: StorageConfig, database: str, *options:
         shutil.copytree(template, copy)
         data.append(copy)
     with ExitStack() as stack:
-        for copy, port, url in zip(data, ports, urls):
-            stack.enter_context(running_process(node_command(copy, port), f"{url}/health",
-                                                root / f"node-{port}.log"))
-        yield Cluster(data, urls)
+        processes = [stack.enter_context(running_process((commands or {}).get(number, node_command)(copy, port),
+                                                         f"{url}/health", root / f"node-{port}.log"))
+                     for number, (copy, port, url) in enumerate(zip(data, ports, urls))]
+        yield Cluster(data, urls, processes)
