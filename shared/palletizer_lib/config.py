@@ -98,7 +98,7 @@ class RegistryConfig:
                 self.storage = StorageConfig.from_mapping(self.storage).to_mapping()
             except BadRequest as exc:
                 raise BadRequest(f"{path}: {exc.detail}") from exc
-        if self.auth_required and self.storage_config is not None and self.storage_self.direct_reads:
+        if self.auth_required and self.storage_config is not None and self.storage_config.direct_reads:
             raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
                              "auth_required (reads then go through the servers)")
         if self.database is not None:

@@ -105,3 +105,10 @@ def test_init_refuses_bad_storage_options(tmp_path: Path, args: list[str], messa
     result = palletizer(tmp_path / "data", "init", *args, check=False)
     assert result.returncode != 0 and message in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_direct_reads_cannot_go_with_auth_required(tmp_path: Path) -> None:
+    result = palletizer(tmp_path / "data", "init", "--storage", "s3://reg-bucket", "--s3-direct-reads",
+                        "--auth-required", check=False)
+    assert result.returncode != 0 and "direct_reads lets anyone read the bucket" in result.stderr
+    assert not (tmp_path / "data" / "config.yaml").exists()
