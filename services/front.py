@@ -3,7 +3,8 @@
 The sparse index (`index/`) and the crate files (`crates/`) are plain files, so nginx serves them itself;
 an index path it does not find as a file (another spelling of a name, say) goes to the index service, and
 everything else (the web API, `/me`, `/git/index`, `/health`) to the api and index services. With
-`auth_required` nginx serves nothing itself (a static file would skip the token check): it only proxies.
+`auth_required`, or with the crate files and the index in a bucket, nginx serves nothing itself (a static
+file would skip the token check, or is not on this disk): it only proxies.
 """
 
 import argparse
@@ -86,10 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PalletizerError as error:
         print(f"palletizer-front: error: {error.detail}", file=sys.stderr)
         return 1
-    static = not registry.config.auth_required
-    if not static:
+    static = not registry.config.auth_required and registry.config.storage is None
+    if registry.config.auth_required:
         print("palletizer-front: auth_required is set, so every request goes to the services (nginx serves "
               "no file itself: that would skip the token check)", file=sys.stderr, flush=True)
+    elif not static:
+        print("palletizer-front: the crate files and the index are in a bucket, so every request goes to the "
+              "services (nginx serves no file itself)", file=sys.stderr, flush=True)
     prefix = Path(args.prefix)
     prefix.mkdir(parents=True, exist_ok=True)
     server = front_server(args.listen, registry.layout.root, index_url=args.index_upstream,
