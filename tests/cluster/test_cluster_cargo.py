@@ -39,6 +39,12 @@ def test_cargo_publishes_through_one_node_and_builds_through_the_other(tmp_path:
         git.run(git_app, "build")
         assert git.run(git_app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
 
+    found = sparse.run(tmp_path, "search", "--registry", REGISTRY, "middle").stdout
+    assert found.startswith('middle = "0.1.0"')
+    for node in cluster.urls:
+        listed, page = (requests.get(f"{node}{path}", timeout=10) for path in ("/?q=middle", "/crates/middle"))
+        assert listed.status_code == page.status_code == 200 and "middle" in listed.text and "0.1.0" in page.text
+
     refs = [requests.get(f"{node}/git/index/info/refs?service=git-upload-pack", timeout=10).content
             for node in cluster.urls]
     assert refs[0] == refs[1]                                        # the same commits on both nodes
