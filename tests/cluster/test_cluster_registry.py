@@ -10,7 +10,6 @@ from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.errors import AlreadyPublished
-from palletizer_lib.git_index import GitIndex
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.ceph import s3_admin
@@ -26,8 +25,7 @@ def cluster_config(s3_config: StorageConfig, postgres_url: str) -> RegistryConfi
 def nodes(tmp_path: Path, cluster_config: RegistryConfig) -> tuple[Registry, Registry]:
     first = Registry.create(tmp_path / "node1", cluster_config)
     shutil.copytree(tmp_path / "node1", tmp_path / "node2", ignore=shutil.ignore_patterns("index.git"))
-    GitIndex.create(tmp_path / "node2" / "index.git")
-    return first, Registry(tmp_path / "node2")
+    return first, Registry(tmp_path / "node2")                      # its git replica is made anew
 
 
 def objects(s3_credentials, config: StorageConfig) -> dict[str, bytes]:
