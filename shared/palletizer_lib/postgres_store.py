@@ -2,7 +2,7 @@
 thread (reconnected when broken), bounded waits (connect_timeout; statement_timeout, which also bounds waiting
 for a lock; TCP keepalives and a user timeout for a server gone silent), the schema created idempotently at
 open, and each transaction serialised per store with an advisory lock, as SQLite's `BEGIN IMMEDIATE` does, so
-the stores' rules hold across nodes unchanged.
+the stores' rules hold across nodes unchanged (a read of one statement takes no lock: it is consistent alone).
 
 The stores' SQL is SQLite's, with `?` and `:name` placeholders; they are translated here. psycopg is imported
 only when such a store is opened. Every PostgreSQL failure is a StorageError naming the server, never the
@@ -123,6 +123,12 @@ class PostgresStore(SqlStore):
     def _transaction(self) -> Iterator[PostgresConnection]:
         with self._locked(self.lock_key) as db:
             yield db
+
+    @contextmanager
+    def _read(self) -> Iterator[PostgresConnection]:
+        """One statement is consistent on its own: no lock, no transaction beyond it (or, within `batch`, a
+        part of the batch's)."""
+        yield self._connection()
 
     @contextmanager
     def _locked(self, key: int) -> Iterator[PostgresConnection]:
