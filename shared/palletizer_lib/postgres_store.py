@@ -9,7 +9,9 @@ only when such a store is opened. Every PostgreSQL failure is a StorageError nam
 password.
 """
 
+import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -88,6 +90,18 @@ class PostgresConnection:
         return not (self.raw.closed or self.raw.broken)
 
 
+_THREAD = threading.local()
+
+
+def _close_thread_connections() -> None:
+    """Close the connections of the thread about to fork: a child must not share their sockets."""
+    for db in _THREAD.__dict__.pop("connections", {}).values():
+        db.raw.close()
+
+
+os.register_at_fork(before=_close_thread_connections)
+
+
 class PostgresStore(SqlStore):
     """A PostgreSQL database (the location, a `postgresql://` URL) with `schema`; each transaction holds the
     advisory lock `lock_key` (stores sharing tables share a key)."""
@@ -95,10 +109,13 @@ class PostgresStore(SqlStore):
     lock_key = 0
 
     def _connection(self) -> PostgresConnection:
-        db = getattr(self._local, "db", None)
-        if db is not None and not db.usable:
-            self._local.db = None
-        return super()._connection()
+        """This thread's connection to the database, shared by every store of it (so a node holds one per
+        thread, not one per store and thread); made again once broken."""
+        connections = _THREAD.__dict__.setdefault("connections", {})
+        db = connections.get(self._location)
+        if db is None or not db.usable:
+            db = connections[self._location] = self._connect()
+        return db
 
     def _connect(self) -> PostgresConnection:
         import psycopg
