@@ -1,0 +1,130 @@
+"""`palletizer migrate`: a registry on one machine moved to a real bucket and a real database, served from
+there by a real node (its token still good), then moved back to a new data directory with the same data;
+and a target that already holds a registry refused with nothing changed."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import requests
+
+from palletizer_lib.actor import Actor
+from palletizer_lib.composition import open_site
+from palletizer_lib.crate_names import index_path
+from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.storage_config import StorageConfig
+from tests.support.cluster import init_cluster, node_command
+from tests.support.cratekit import crate_for, metadata
+from tests.support.server import free_port, palletizer, running_process
+
+CRATES = (("alpha", "1.0.0", "# Alpha\n\nthe first"), ("alpha", "1.1.0", None), ("Beta_Crate", "0.1.0", "# Beta"))
+
+
+def migrate_options(storage: StorageConfig, database: str) -> list[str]:
+    return ["migrate", "--storage", f"s3://{storage.bucket}", "--s3-endpoint", storage.endpoint or "",
+            "--s3-region", storage.region or "us-east-1", "--s3-prefix", storage.prefix, "--database", database]
+
+
+def make_local_registry(data: Path, url: str) -> str:
+    """A registry on local disk served at `url`: alpha (1.0.0 yanked) and Beta_Crate, published by alice
+    with a token, bob added as an owner of Beta_Crate, downloads counted; alice's token."""
+    palletizer(data, "init", "--public-url", url)
+    site = open_site(data)
+    site.accounts.add_user("alice")
+    site.accounts.add_user("bob")
+    token = site.accounts.create_token("alice", ("publish", "yank", "owners", "read"))[1]
+    alice = Actor.user(site.accounts.authenticate(token), "192.0.2.7")
+    for name, version, readme in CRATES:
+        meta = metadata(name, version, readme=readme, description=f"{name} {version}, described")
+        site.operations.publish(alice, meta, crate_for(meta))
+    site.operations.set_yanked(alice, "alpha", "1.0.0", True)
+    site.operations.change_owners(alice, "Beta_Crate", ["bob"], True)
+    site.catalog.add_downloads({("alpha", "1.0.0"): 2, ("alpha", "1.1.0"): 5, ("beta-crate", "0.1.0"): 1})
+    return token
+
+
+def snapshot(data: Path) -> dict:
+    """Everything a registry holds, read through its public interfaces."""
+    site = open_site(data)
+    registry, accounts, catalog = site.registry, site.accounts, site.catalog
+    index = {path: registry.git.blob(blob_id) for path, blob_id in registry.git.files()}
+    crates = {key: hashlib.sha256(registry.crates.get(key)).hexdigest() for key in registry.crates.list()}
+    names = sorted(summary.name for summary in registry.summaries())
+    return {
+        "index": index, "crates": crates, "users": accounts.users(),
+        "tokens": [(t.id, t.user, t.scopes, t.created, t.expires, t.revoked) for t in accounts.tokens()],
+        "owners": {name: accounts.owners(name) for name in names},
+        "audit": accounts.audit(1000),
+        "versions": {name: catalog.versions(name) for name in names},
+        "readmes": {(name, vers): catalog.readme_html(name, vers) for name in names for vers in catalog.versions(name)},
+        "downloads": {name: catalog.version_downloads(name) for name in names},
+        "search": registry.search("described", 10),
+    }
+
+
+def publish(url: str, token: str, name: str, version: str) -> requests.Response:
+    meta = metadata(name, version)
+    body = encode_publish_body(meta, crate_for(meta))
+    return requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=60)
+
+
+def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
+        tmp_path: Path, s3_config: StorageConfig, postgres_url: str) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = tmp_path / "registry"
+    token = make_local_registry(data, url)
+    before = snapshot(data)
+    local_files = {path.relative_to(data): path.read_bytes() for path in data.rglob("*")
+                   if path.is_file() and path.suffix not in (".sqlite3-wal", ".sqlite3-shm") and path.name != "lock"}
+
+    moved = palletizer(data, *migrate_options(s3_config, postgres_url))
+    assert "copied 3 crate files, 3 index files" in moved.stderr
+    assert "is left as it was" in moved.stderr
+    assert palletizer(data, "verify").returncode == 0
+    assert snapshot(data) == before
+    config = (data / "config.yaml").read_text()
+    assert f"s3://{s3_config.bucket}" in config and postgres_url in config
+    for path, content in local_files.items():
+        kept = data / ("index.git.before-migrate" / path.relative_to("index.git")
+                       if path.parts[0] == "index.git" else path)
+        if path != Path("config.yaml") and path.suffix != ".sqlite3":
+            assert kept.read_bytes() == content, path
+
+    node = tmp_path / "node"
+    shutil.copytree(data, node, ignore=shutil.ignore_patterns("index.git.before-migrate", "crates", "index",
+                                                              "names", "*.sqlite3*", "lock"))
+    with running_process(node_command(node, port), f"{url}/health", tmp_path / "node.log"):
+        served = requests.get(f"{url}/index/{index_path('alpha')}", timeout=10)
+        assert served.status_code == 200
+        assert served.content == before["index"][index_path("alpha")]
+        assert [json.loads(line)["yanked"] for line in served.text.splitlines()] == [True, False]
+        download = requests.get(f"{url}/files/Beta_Crate/Beta_Crate-0.1.0.crate", timeout=10)
+        assert download.status_code == 200
+        assert hashlib.sha256(download.content).hexdigest() == before["crates"]["Beta_Crate/Beta_Crate-0.1.0.crate"]
+        owners = requests.get(f"{url}/api/v1/crates/beta_crate/owners", headers={"Authorization": token}, timeout=10)
+        assert owners.status_code == 200, owners.text
+        assert sorted(user["login"] for user in owners.json()["users"]) == ["alice", "bob"]
+        published = publish(url, token, "alpha", "1.2.0")
+        assert published.status_code == 200, published.text
+        assert publish(url, "pltz_not-a-token", "alpha", "1.3.0").status_code == 401
+        palletizer(node, "user", "add", "carol")
+        carol = palletizer(node, "token", "create", "--user", "carol").stdout.strip()
+        assert publish(url, carol, "gamma", "0.1.0").status_code == 200
+    on_cluster = snapshot(node)
+    assert on_cluster["users"] == ["alice", "bob", "carol"]
+    assert on_cluster["tokens"][:1] == before["tokens"] and on_cluster["tokens"][1][1] == "carol"
+    assert on_cluster["audit"][:len(before["audit"])] == before["audit"]
+    assert [entry.version for entry in on_cluster["audit"][len(before["audit"]):]] == ["1.2.0", "0.1.0"]
+
+    back = tmp_path / "back"
+    shutil.copytree(node, back)
+    returned = palletizer(back, "migrate", "--local")
+    assert "copied 5 crate files, 4 index files" in returned.stderr
+    assert palletizer(back, "verify").returncode == 0
+    assert "storage" not in (back / "config.yaml").read_text()
+    assert "former git index is now" in returned.stderr and (back / "index.git.before-migrate").is_dir()
+    assert snapshot(back) == on_cluster
+    assert palletizer(node, "verify").returncode == 0
+    assert snapshot(node) == on_cluster
