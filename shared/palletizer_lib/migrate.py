@@ -103,7 +103,7 @@ def _migrate(layout: Layout, config: RegistryConfig, target_config: RegistryConf
         held.callback(_remove_staged, layout)
         target = _open_target(layout, target_config, target_name)
         held.enter_context(target.lock())
-        _refuse_unless_empty(target, target_config, target_name)
+        _refuse_unless_empty(target, target_name)
         if target_config.database is None:
             for folder in (layout.index, layout.crates, layout.names):
                 folder.mkdir(exist_ok=True)
@@ -127,14 +127,18 @@ def _describe(layout: Layout, config: RegistryConfig) -> str:
 
 
 def _open_target(layout: Layout, config: RegistryConfig, name: str) -> RegistryStores:
-    """The target's stores: the bucket's and the database's (the bucket asked for one key), or the data
-    directory's own with a new git index at `git_staged` (refused first if its folders hold a file)."""
-    if config.database is not None:
-        from .cluster import cluster_stores, prepare_bucket
+    """The target's stores: the bucket's and the database's (refused first if the bucket holds an object
+    under its prefix), or the data directory's own with a new git index at `git_staged` (refused first if
+    its folders hold a file)."""
+    storage = config.storage_config
+    if storage is not None and config.database is not None:
+        from .cluster import cluster_stores
+        from .s3_store import first_object
 
-        stores = cluster_stores(layout, config)
-        prepare_bucket(config)
-        return stores
+        key = first_object(storage)
+        if key is not None:
+            raise RegistryExists(f"{name} already holds a registry (the object {key} exists): nothing was changed")
+        return cluster_stores(layout, config)
     for folder in (layout.crates, layout.index, layout.names):
         stored = next((path for path in folder.rglob("*") if path.is_file()), None)
         if stored is not None:
@@ -149,7 +153,7 @@ def _remove_staged(layout: Layout) -> None:
         shutil.rmtree(layout.git_staged)
 
 
-def _refuse_unless_empty(target: RegistryStores, config: RegistryConfig, name: str) -> None:
+def _refuse_unless_empty(target: RegistryStores, name: str) -> None:
     """RegistryExists if any of the target's stores holds something already."""
     found = []
     if target.log.head() is not None:
@@ -158,13 +162,6 @@ def _refuse_unless_empty(target: RegistryStores, config: RegistryConfig, name: s
         found.append("crate or index files")
     if target.served.get(HEAD_KEY) is not None or next(iter(target.summaries.keys()), None) is not None:
         found.append("a served index")
-    storage = config.storage_config
-    if config.database is not None and storage is not None:
-        from .s3_store import first_object
-
-        key = first_object(storage)
-        if key is not None:
-            found.append(f"the object {key}")
     for store, tables in ((target.accounts, ACCOUNT_TABLES), (target.catalog, CATALOG_TABLES),
                           (target.search, {SEARCH_TABLE: ()})):
         found += [f"rows in {table}" for table in tables if _has_rows(_sql(store), table)]

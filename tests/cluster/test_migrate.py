@@ -7,13 +7,18 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
+import pytest
 import requests
 
 from palletizer_lib.actor import Actor
 from palletizer_lib.composition import open_site
 from palletizer_lib.crate_names import index_path
+from palletizer_lib.pg_stores import PostgresAccounts
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.storage_config import StorageConfig
+from tests.cluster.test_cluster_registry import objects
+from tests.support.ceph import CephS3, s3_admin
 from tests.support.cluster import init_cluster, node_command
 from tests.support.cratekit import crate_for, metadata
 from tests.support.server import free_port, palletizer, running_process
@@ -128,3 +133,63 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     assert snapshot(back) == on_cluster
     assert palletizer(node, "verify").returncode == 0
     assert snapshot(node) == on_cluster
+
+
+def database_rows(url: str) -> dict[str, int]:
+    """How many rows each table of the database at `url` holds, empty tables left out (a database without
+    the registry's tables may be given them, empty)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        counts = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in sorted(tables)}
+    return {table: count for table, count in counts.items() if count}
+
+
+def directory_files(data: Path) -> dict[str, bytes]:
+    """The files of a data directory, SQLite's left out (compared through `snapshot`: their bytes change as
+    SQLite checkpoints)."""
+    return {str(path.relative_to(data)): path.read_bytes() for path in sorted(data.rglob("*"))
+            if path.is_file() and ".sqlite3" not in path.name}
+
+
+@pytest.mark.parametrize("held", ["a registry", "an object", "a user"])
+def test_a_target_already_holding_something_is_refused_and_nothing_changes(
+        tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str, held: str) -> None:
+    if held == "a registry":
+        init_cluster(tmp_path, s3_config, postgres_url, ["http://127.0.0.1:9"])
+    elif held == "an object":
+        s3_admin(s3_credentials).put_object(Bucket=s3_config.bucket, Key=f"{s3_config.prefix}notes.txt", Body=b"x")
+    else:
+        PostgresAccounts(postgres_url).add_user("someone")
+    data = tmp_path / "registry"
+    make_local_registry(data, "http://127.0.0.1:9")
+    files, stored, rows = directory_files(data), objects(s3_credentials, s3_config), database_rows(postgres_url)
+    before = snapshot(data)
+
+    refused = palletizer(data, *migrate_options(s3_config, postgres_url), check=False)
+    assert refused.returncode == 1
+    assert "already holds a registry" in refused.stderr and "nothing was changed" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert directory_files(data) == files
+    assert objects(s3_credentials, s3_config) == stored
+    assert database_rows(postgres_url) == rows
+    assert snapshot(data) == before
+    assert palletizer(data, "verify").returncode == 0
+
+
+def test_migrating_back_into_a_directory_holding_a_registrys_files_is_refused(
+        tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str) -> None:
+    data = tmp_path / "registry"
+    make_local_registry(data, "http://127.0.0.1:9")
+    palletizer(data, *migrate_options(s3_config, postgres_url))
+    again = palletizer(data, "migrate", "--local", check=False)
+    assert again.returncode == 1 and "index.git.before-migrate is left from an earlier migration" in again.stderr
+
+    node = tmp_path / "node"
+    shutil.copytree(data, node, ignore=shutil.ignore_patterns("index.git.before-migrate"))
+    files, stored, rows = directory_files(node), objects(s3_credentials, s3_config), database_rows(postgres_url)
+    refused = palletizer(node, "migrate", "--local", check=False)
+    assert refused.returncode == 1
+    assert "already holds a registry" in refused.stderr and "nothing was changed" in refused.stderr
+    assert directory_files(node) == files
+    assert objects(s3_credentials, s3_config) == stored
+    assert database_rows(postgres_url) == rows
