@@ -83,6 +83,9 @@ def migrate_to_local(data_dir: Path) -> Migrated:
     if config.storage is None or config.database is None:
         raise BadRequest(f"the registry in {data_dir} is not kept in a bucket and a database: `migrate "
                          "--storage s3://BUCKET --database URL` moves a registry there")
+    if not layout.git.is_dir():
+        raise BadRequest(f"{data_dir} has no index.git/ (a node's replica of the index): migrate from a copy of "
+                         "a node's data directory")
     return _migrate(layout, config, replace(config, storage=None, database=None))
 
 

@@ -137,7 +137,8 @@ def first_object(config: StorageConfig) -> str | None:
     """The first key stored under `config`'s prefix (a sign the bucket already holds a registry there), None
     if there is none."""
     client = make_client(config)
-    with s3_errors(f"list {config.prefix or 'the bucket'} in {config.bucket}"):
+    where = f"{config.prefix} in the bucket {config.bucket}" if config.prefix else f"the bucket {config.bucket}"
+    with s3_errors(f"list {where}"):
         listed = client.list_objects_v2(Bucket=config.bucket, Prefix=config.prefix, MaxKeys=1)
     contents = listed.get("Contents", ())
     return contents[0]["Key"] if contents else None
