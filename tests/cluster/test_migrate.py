@@ -11,9 +11,12 @@ import psycopg
 import pytest
 import requests
 
+from palletizer_lib.accounts import Accounts
 from palletizer_lib.actor import Actor
+from palletizer_lib.catalog import Catalog
 from palletizer_lib.composition import open_site
 from palletizer_lib.crate_names import index_path
+from palletizer_lib.layout import Layout
 from palletizer_lib.pg_stores import PostgresAccounts
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.storage_config import StorageConfig
@@ -68,6 +71,13 @@ def snapshot(data: Path) -> dict:
     }
 
 
+def directory_files(data: Path) -> dict[str, bytes]:
+    """The files of a data directory, SQLite's left out (compared through `snapshot`: their bytes change as
+    SQLite checkpoints)."""
+    return {str(path.relative_to(data)): path.read_bytes() for path in sorted(data.rglob("*"))
+            if path.is_file() and ".sqlite3" not in path.name}
+
+
 def publish(url: str, token: str, name: str, version: str) -> requests.Response:
     meta = metadata(name, version)
     body = encode_publish_body(meta, crate_for(meta))
@@ -81,21 +91,24 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     data = tmp_path / "registry"
     token = make_local_registry(data, url)
     before = snapshot(data)
-    local_files = {path.relative_to(data): path.read_bytes() for path in data.rglob("*")
-                   if path.is_file() and path.suffix not in (".sqlite3-wal", ".sqlite3-shm") and path.name != "lock"}
+    local_files = directory_files(data)
 
     moved = palletizer(data, *migrate_options(s3_config, postgres_url))
     assert "copied 3 crate files, 3 index files" in moved.stderr
     assert "is left as it was" in moved.stderr
     assert palletizer(data, "verify").returncode == 0
     assert snapshot(data) == before
+    log = open_site(data).registry.git
+    assert log.head() == b"1"
+    assert [change.message for change in log.changes_after(0, 10)] == [f"Import the index of the data directory {data}"]
     config = (data / "config.yaml").read_text()
     assert f"s3://{s3_config.bucket}" in config and postgres_url in config
-    for path, content in local_files.items():
-        kept = data / ("index.git.before-migrate" / path.relative_to("index.git")
-                       if path.parts[0] == "index.git" else path)
-        if path != Path("config.yaml") and path.suffix != ".sqlite3":
-            assert kept.read_bytes() == content, path
+    left = directory_files(data)
+    for name, content in local_files.items():
+        if name != "config.yaml":
+            assert left[name.replace("index.git/", "index.git.before-migrate/", 1)] == content, name
+    assert Accounts(Layout(data).accounts).users() == ["alice", "bob"]
+    assert Catalog(Layout(data).catalog).versions("alpha") == before["versions"]["alpha"]
 
     node = tmp_path / "node"
     shutil.copytree(data, node, ignore=shutil.ignore_patterns("index.git.before-migrate", "crates", "index",
@@ -131,6 +144,11 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     assert "storage" not in (back / "config.yaml").read_text()
     assert "former git index is now" in returned.stderr and (back / "index.git.before-migrate").is_dir()
     assert snapshot(back) == on_cluster
+    local = open_site(back)
+    assert local.accounts.authenticate(token).user == "alice" and local.accounts.authenticate(carol).user == "carol"
+    head = local.registry.git.head()
+    assert local.registry.git.message(head).startswith(f"Import the index of s3://{s3_config.bucket}/reg/ with ")
+    assert local.registry.git.history_length(10) == 1
     assert palletizer(node, "verify").returncode == 0
     assert snapshot(node) == on_cluster
 
@@ -142,13 +160,6 @@ def database_rows(url: str) -> dict[str, int]:
         tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
         counts = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in sorted(tables)}
     return {table: count for table, count in counts.items() if count}
-
-
-def directory_files(data: Path) -> dict[str, bytes]:
-    """The files of a data directory, SQLite's left out (compared through `snapshot`: their bytes change as
-    SQLite checkpoints)."""
-    return {str(path.relative_to(data)): path.read_bytes() for path in sorted(data.rglob("*"))
-            if path.is_file() and ".sqlite3" not in path.name}
 
 
 @pytest.mark.parametrize("held", ["a registry", "an object", "a user"])
