@@ -130,7 +130,7 @@ class Accounts(SqliteStore):
 
     def users(self) -> list[str]:
         """Every user name, sorted."""
-        with self._db() as db:
+        with self._read() as db:
             return [row[0] for row in db.execute("SELECT name FROM users ORDER BY name")]
 
     def _user_id(self, db: Connection, name: str) -> int:
@@ -164,7 +164,7 @@ class Accounts(SqliteStore):
         """Every token (of `user`), oldest first."""
         query = ("SELECT t.id, u.name, t.scopes, t.created, t.expires, t.revoked "
                  "FROM tokens t JOIN users u ON u.id = t.user_id")
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(query + (" WHERE u.name = ?" if user else "") + " ORDER BY t.id",
                               (user,) if user else ())
             return [TokenInfo(r[0], r[1], tuple(r[2].split()), r[3], r[4], r[5]) for r in rows]
@@ -183,7 +183,7 @@ class Accounts(SqliteStore):
         if not token:
             raise Unauthorized(f"this registry needs a token: {LOGIN_HINT}")
         wanted = token_hash(token)
-        with self._db() as db:
+        with self._read() as db:
             row = db.execute(
                 "SELECT t.id, t.hash, t.scopes, t.expires, t.revoked, u.id, u.name "
                 "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?", (wanted,)
@@ -200,14 +200,14 @@ class Accounts(SqliteStore):
 
     def owners(self, crate: str) -> list[str]:
         """The owners of a crate (any spelling of its name), sorted."""
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute("SELECT u.name FROM owners o JOIN users u ON u.id = o.user_id "
                               "WHERE o.crate = ? ORDER BY u.name", (normalise(crate),))
             return [row[0] for row in rows]
 
     def is_owner(self, crate: str, user_id: int) -> bool:
         """True if the user owns the crate."""
-        with self._db() as db:
+        with self._read() as db:
             return db.execute("SELECT 1 FROM owners WHERE crate = ? AND user_id = ?",
                               (normalise(crate), user_id)).fetchone() is not None
 
@@ -256,7 +256,7 @@ class Accounts(SqliteStore):
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest `limit` audit entries, oldest first."""
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute("SELECT time, actor, action, crate, version, address, detail FROM audit "
                               "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]

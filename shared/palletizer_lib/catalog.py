@@ -102,14 +102,14 @@ class Catalog(SqliteStore):
         (`field`) of one of their versions."""
         if field not in TAG_FIELDS:
             raise ValueError(f"not a tag field: {field}")
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(self._tagged_sql.format(field=field), (value,)).fetchall()
         return {row[0] for row in rows}
 
     def readme_html(self, name: str, vers: str) -> str:
         """The README of a version as the web pages show it (empty if it has none): as rendered when it was
         recorded, or, for a version recorded before READMEs were kept rendered, rendered now and kept."""
-        with self._db() as db:
+        with self._read() as db:
             row = db.execute("SELECT html FROM readmes WHERE crate = ? AND vers = ?",
                              (normalise(name), vers)).fetchone()
         if row is not None:
@@ -118,7 +118,7 @@ class Catalog(SqliteStore):
 
     def render_missing_readmes(self) -> list[str]:
         """Render and keep the README of every version that has one not rendered yet; say which."""
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute("SELECT v.name, v.vers FROM versions v LEFT JOIN readmes r "
                               "ON r.crate = v.crate AND r.vers = v.vers "
                               f"WHERE r.html IS NULL AND {self._text_field('readme')} IS NOT NULL "
@@ -128,7 +128,7 @@ class Catalog(SqliteStore):
 
     def _render_missing(self, name: str, vers: str) -> str | None:
         """Render the recorded README of a version and keep it; None if the version has no README."""
-        with self._db() as db:
+        with self._read() as db:
             row = db.execute(f"SELECT {self._text_field('readme')} FROM versions WHERE crate = ? AND vers = ? "
                              f"AND {self._text_field('readme')} IS NOT NULL", (normalise(name), vers)).fetchone()
         if row is None:
@@ -161,7 +161,7 @@ class Catalog(SqliteStore):
     def versions(self, name: str) -> dict[str, VersionInfo]:
         """What the catalog knows of each version of a crate, by version string."""
         self.pending.flush()
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(
                 "SELECT v.name, v.vers, v.published, v.publisher, v.metadata, COALESCE(d.count, 0) "
                 "FROM versions v LEFT JOIN downloads d ON d.crate = v.crate AND d.vers = v.vers "
@@ -171,7 +171,7 @@ class Catalog(SqliteStore):
     def downloads(self, name: str) -> int:
         """All downloads of every version of a crate."""
         self.pending.flush()
-        with self._db() as db:
+        with self._read() as db:
             row = db.execute("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
         return row[0]
@@ -179,7 +179,7 @@ class Catalog(SqliteStore):
     def version_downloads(self, name: str) -> dict[str, int]:
         """Downloads of each version of a crate that was downloaded at least once, by version string."""
         self.pending.flush()
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute("SELECT vers, count FROM downloads WHERE crate = ?", (normalise(name),)).fetchall()
         return dict(rows)
 
@@ -194,7 +194,7 @@ class Catalog(SqliteStore):
             if not keys:
                 return {}
             query += f" WHERE crate IN ({', '.join('?' * len(keys))})"
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(query + " GROUP BY crate", keys).fetchall()
         return dict(rows)
 
@@ -202,27 +202,27 @@ class Catalog(SqliteStore):
         """All downloads of each crate downloaded at least once, by its exact name as published (the
         normalised name if the catalog does not describe it), sorted by normalised name."""
         self.pending.flush()
-        with self._db() as db:
+        with self._read() as db:
             return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate "
                               "ORDER BY v.vers LIMIT 1), d.crate), CAST(SUM(d.count) AS BIGINT) "
                               "FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
 
     def description(self, name: str, vers: str) -> str:
         """The description one version was published with ("" if none, or not described)."""
-        with self._db() as db:
+        with self._read() as db:
             row = db.execute(f"SELECT {self._text_field('description')} FROM versions WHERE crate = ? AND vers = ?",
                              (normalise(name), vers)).fetchone()
         return row[0] if row is not None and isinstance(row[0], str) else ""
 
     def descriptions(self) -> dict[tuple[str, str], str]:
         """Every described version's description, by (normalised name, version)."""
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(f"SELECT crate, vers, {self._text_field('description')} FROM versions").fetchall()
         return {(crate, vers): text for crate, vers, text in rows if isinstance(text, str)}
 
     def last_published(self) -> dict[str, float]:
         """Each crate's newest publication time, by normalised name (for sorting by recency)."""
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute("SELECT crate, MAX(published) FROM versions GROUP BY crate").fetchall()
         return dict(rows)
 

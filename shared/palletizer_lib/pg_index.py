@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from .crate_names import normalise
-from .errors import StorageError
+from .errors import BadRequest, StorageError
 from .git_replica import LogChange
 from .postgres_store import PostgresConnection, PostgresStore
 from .served_index import HEAD_KEY, ServedFile, ServedIndex
@@ -192,8 +192,9 @@ class PgIndexLog:
         return content
 
     def squash(self, message: str) -> bytes | None:
-        """Nothing: the log keeps every change (each node's git replica is rebuilt from it)."""
-        return None
+        """Refused: each node's git replica is rebuilt from the log, change for change."""
+        raise BadRequest("the git index of a registry on several nodes is rebuilt from its change log on each "
+                         "node, with the same commits everywhere; its history is not squashed")
 
     def unreadable(self) -> str | None:
         """Why the database cannot be read right now, None if it can."""

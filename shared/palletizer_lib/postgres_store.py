@@ -1,7 +1,8 @@
 """The PostgreSQL backend of the registry's stores, for several nodes sharing one database: a connection per
-thread (reconnected when broken), bounded waits (connect_timeout, statement_timeout, which also bounds waiting
-for a lock), the schema created idempotently at open, and each transaction serialised per store with an
-advisory lock, as SQLite's `BEGIN IMMEDIATE` does, so the stores' rules hold across nodes unchanged.
+thread (reconnected when broken), bounded waits (connect_timeout; statement_timeout, which also bounds waiting
+for a lock; TCP keepalives and a user timeout for a server gone silent), the schema created idempotently at
+open, and each transaction serialised per store with an advisory lock, as SQLite's `BEGIN IMMEDIATE` does, so
+the stores' rules hold across nodes unchanged (a read of one statement takes no lock: it is consistent alone).
 
 The stores' SQL is SQLite's, with `?` and `:name` placeholders; they are translated here. psycopg is imported
 only when such a store is opened. Every PostgreSQL failure is a StorageError naming the server, never the
@@ -21,6 +22,7 @@ from .sql_store import SqlStore
 CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT_MS = 30_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+TCP_USER_TIMEOUT_MS = 60_000           # a server gone silent (no reset) ends a call too, not only a slow statement
 _SCHEMA_LOCK = 0x70616C6C6574          # advisory lock keys: the schema's, and one per store (`lock_key`)
 _TOKEN = re.compile(r"'[^']*'|::|\?|:(\w+)|%")
 
@@ -105,7 +107,9 @@ class PostgresStore(SqlStore):
                    f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}")
         try:
             raw = psycopg.connect(self._location, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                  options=options, application_name="palletizer")
+                                  options=options, application_name="palletizer", keepalives=1,
+                                  keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+                                  tcp_user_timeout=TCP_USER_TIMEOUT_MS)
         except psycopg.Error as exc:
             raise storage_error(where, exc) from exc
         return PostgresConnection(raw, where)
@@ -119,6 +123,12 @@ class PostgresStore(SqlStore):
     def _transaction(self) -> Iterator[PostgresConnection]:
         with self._locked(self.lock_key) as db:
             yield db
+
+    @contextmanager
+    def _read(self) -> Iterator[PostgresConnection]:
+        """One statement is consistent on its own: no lock, no transaction beyond it (or, within `batch`, a
+        part of the batch's)."""
+        yield self._connection()
 
     @contextmanager
     def _locked(self, key: int) -> Iterator[PostgresConnection]:

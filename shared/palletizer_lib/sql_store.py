@@ -61,6 +61,13 @@ class SqlStore:
         with self._transaction() as db:
             yield db
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """Where to run one read statement: by default a transaction as `_db` gives; a backend may run it
+        on its own instead (PostgreSQL: without taking the store's lock)."""
+        with self._db() as db:
+            yield db
+
     def _connect(self) -> Connection:
         raise NotImplementedError
 

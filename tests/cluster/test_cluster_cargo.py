@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.cargo import REGISTRY, Cargo
-from tests.support.cluster import Cluster, running_cluster
+from tests.support.cluster import Cluster, node_command, running_cluster
+from tests.support.cratekit import publish_body
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.support.server import palletizer
 
@@ -64,3 +66,23 @@ def test_a_yank_through_one_node_is_seen_at_once_through_the_other(tmp_path: Pat
     assert refused.returncode != 0 and "yanked" in refused.stderr
     palletizer(cluster.data[1], "unyank", "ab", "0.1.1")             # the CLI, on another node's copy
     cargo.run(pinned, "generate-lockfile")
+
+
+def test_a_node_with_several_workers_serves_what_the_other_publishes(tmp_path: Path, s3_config: StorageConfig,
+                                                                     postgres_url: str) -> None:
+    def workers(data: Path, port: int) -> list[str]:
+        return [*node_command(data, port), "--workers", "2"]
+
+    with running_cluster(tmp_path, s3_config, postgres_url, commands={1: workers}) as cluster:
+        token = cluster.token()
+        for version in ("1.0.0", "1.1.0", "1.2.0"):
+            body = publish_body("forked", version)
+            assert requests.put(f"{cluster.urls[0]}/api/v1/crates/new", data=body, timeout=60,
+                                headers={"Authorization": token}).status_code == 200
+            # each request may reach either worker: every one of them sees the version at once
+            for _ in range(4):
+                listed = requests.get(f"{cluster.urls[1]}/index/{index_path('forked')}", timeout=10).text
+                assert f'"vers":"{version}"' in listed
+        assert requests.put(f"{cluster.urls[1]}/api/v1/crates/new", data=publish_body("forked", "2.0.0"),
+                            timeout=60, headers={"Authorization": token}).status_code == 200
+        assert palletizer(cluster.data[0], "verify").stdout == ""

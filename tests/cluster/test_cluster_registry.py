@@ -9,8 +9,7 @@ import pytest
 from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.crate_names import index_path
-from palletizer_lib.errors import AlreadyPublished
-from palletizer_lib.git_index import GitIndex
+from palletizer_lib.errors import AlreadyPublished, BadRequest
 from palletizer_lib.registry import Registry
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.ceph import s3_admin
@@ -26,8 +25,7 @@ def cluster_config(s3_config: StorageConfig, postgres_url: str) -> RegistryConfi
 def nodes(tmp_path: Path, cluster_config: RegistryConfig) -> tuple[Registry, Registry]:
     first = Registry.create(tmp_path / "node1", cluster_config)
     shutil.copytree(tmp_path / "node1", tmp_path / "node2", ignore=shutil.ignore_patterns("index.git"))
-    GitIndex.create(tmp_path / "node2" / "index.git")
-    return first, Registry(tmp_path / "node2")
+    return first, Registry(tmp_path / "node2")                      # its git replica is made anew
 
 
 def objects(s3_credentials, config: StorageConfig) -> dict[str, bytes]:
@@ -73,3 +71,10 @@ def test_accounts_and_search_are_shared(nodes) -> None:
     one.publish(metadata("findme", "0.1.0", description="a crate to find"), make_crate("findme", "0.1.0"))
     total, found = two.search("find", 10)
     assert total == 1 and found[0].description == "a crate to find"
+
+
+def test_git_squash_is_refused_with_the_reason(nodes) -> None:
+    one, _ = nodes
+    one.publish(metadata("kept", "1.0.0"), make_crate("kept", "1.0.0"))
+    with pytest.raises(BadRequest, match="rebuilt from its change log on each node"):
+        one.squash_git()

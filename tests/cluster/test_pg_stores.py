@@ -291,3 +291,23 @@ def test_waiting_for_a_lock_is_bounded_by_the_statement_timeout(postgres_server:
                 accounts.add_user("alice")
     accounts.add_user("alice")
     assert accounts.users() == ["alice"]
+
+
+def test_reads_of_one_statement_do_not_wait_for_a_writer_s_lock(postgres_server: PostgresServer, postgres_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres_store, "STATEMENT_TIMEOUT_MS", 2000)
+    accounts, catalog, search = open_pg_stores(postgres_url)
+    accounts.add_user("alice")
+    accounts.add_owner("foo", "alice")
+    _, token = accounts.create_token("alice")
+    catalog.record_version("foo", "1.0.0", "alice", {"description": "d", "readme": "# R"}, published=1.0)
+    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as holder:
+        with holder.transaction():
+            for store in (PostgresAccounts, PostgresCatalog):
+                holder.execute("SELECT pg_advisory_xact_lock(%s)", (store.lock_key,))
+            assert accounts.authenticate(token).user == "alice"
+            assert accounts.owners("foo") == ["alice"] and accounts.users() == ["alice"]
+            assert catalog.versions("foo")["1.0.0"].publisher == "alice" and catalog.downloads("foo") == 0
+            assert catalog.readme_html("foo", "1.0.0") == "<h1>R</h1>\n" and catalog.last_published() == {"foo": 1.0}
+            with pytest.raises(StorageError, match="statement timeout"):
+                accounts.add_user("bob")

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import publish_body
+from tests.support.prometheus import Samples, samples, value
 from tests.support.server import BIN, issue_token, running_server, running_service
 
-Samples = dict[tuple[str, frozenset], float]
 PROGRAMS = ("palletizer-all", "palletizer-api", "palletizer-index", "palletizer-files")
 
 
@@ -39,15 +38,7 @@ def download(files: str, name: str, version: str = "1.0.0") -> None:
 
 
 def metrics(url: str) -> Samples:
-    response = requests.get(f"{url}/metrics", timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(response.text) for sample in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
+    return samples(requests.get(f"{url}/metrics", timeout=10))
 
 
 def access_lines(url: str, data: Path, program: str = "palletizer-all", expected: int = 0) -> list[str]:
@@ -85,11 +76,10 @@ def test_metrics_need_a_read_token_when_reads_do(tmp_path: Path) -> None:
         allowed = requests.get(f"{url}/metrics", timeout=10, headers={"Authorization": f"Bearer {token}"})
         assert allowed.status_code == 200 and "palletizer_index_crates" in allowed.text
         assert requests.get(f"{url}/health", timeout=10).status_code == 200
-    samples = {(s.name, frozenset(s.labels.items())): s.value
-               for family in text_string_to_metric_families(allowed.text) for s in family.samples}
+    found = samples(allowed)
     # Refused before Falcon routed them, they still count under their route template.
     for route in ("/metrics", "/index/{a}/{b}/{c}"):
-        assert value(samples, "palletizer_http_requests_total", method="GET", route=route, status="401") == 1
+        assert value(found, "palletizer_http_requests_total", method="GET", route=route, status="401") == 1
 
 
 def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -> None:

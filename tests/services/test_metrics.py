@@ -4,7 +4,6 @@ size, and which service reports which registry fact. (Every server command servi
 from pathlib import Path
 
 import falcon.testing
-from prometheus_client.parser import text_string_to_metric_families
 
 from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
@@ -14,21 +13,11 @@ from palletizer_services.files import app as files
 from palletizer_services.index import app as index
 from tests.support.cratekit import publish_body
 from tests.support.inprocess import URL, InProcess
+from tests.support.prometheus import Samples, samples, value
 from tests.support.server import issue_token
 
-Samples = dict[tuple[str, frozenset], float]
-
-
 def samples_of(client: falcon.testing.TestClient) -> Samples:
-    response = client.simulate_get("/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(response.text) for sample in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
+    return samples(client.simulate_get("/metrics"))
 
 
 def test_metrics_count_requests_by_route_publishes_downloads_and_index_size(fresh_app: InProcess) -> None:
