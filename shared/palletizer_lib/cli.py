@@ -16,6 +16,7 @@ from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
 from .importer import ADDED, REFUSED, SKIPPED, import_directory, read_crate_file
+from .migrate import migrate_to_cluster, migrate_to_local
 from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
 from .operations import Operations
 from .progress import ProgressBar
@@ -65,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
                       help="keep the index, accounts, catalog and search in this PostgreSQL database "
                            "(postgresql://USER@HOST:PORT/DATABASE) instead of files in DIR; with --storage too, "
                            "several servers can serve the registry, each with a copy of DIR")
+
+    migrate = commands.add_parser("migrate", help="move the registry to an S3 bucket and a PostgreSQL database, "
+                                                  "or (--local) back to DIR's own files; the source is left as "
+                                                  "it was, for you to delete")
+    target = migrate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--storage", metavar="s3://BUCKET",
+                        help="the bucket to keep the crate files and the served index in (with --database)")
+    target.add_argument("--local", action="store_true", help="back to DIR's git index, files and SQLite")
+    migrate.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
+    migrate.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
+    migrate.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+    migrate.add_argument("--database", metavar="URL",
+                         help="the PostgreSQL database for the index, accounts, catalog and search "
+                              "(postgresql://USER@HOST:PORT/DATABASE)")
 
     add = commands.add_parser("add", help="add .crate files made elsewhere (e.g. by `cargo package`)")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE.crate",
@@ -153,10 +168,36 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage(args: argparse.Namespace) -> dict[str, str] | None:
-    """The `storage:` setting `init`'s options ask for, checked; None for the data directory."""
-    s3_options = {"endpoint": args.s3_endpoint, "region": args.s3_region, "prefix": args.s3_prefix,
-                  "public_url": args.s3_public_url, "direct_reads": args.s3_direct_reads or None}
+def _migrate(args: argparse.Namespace) -> int:
+    """`migrate`: to the bucket and database named, or `--local` back; what was copied, and what is left."""
+    if args.local:
+        given = [option for option, value in (("--s3-endpoint", args.s3_endpoint), ("--s3-region", args.s3_region),
+                                              ("--s3-prefix", args.s3_prefix), ("--database", args.database))
+                 if value is not None]
+        if given:
+            raise BadRequest(f"--local takes no {', '.join(given)}")
+        migrated = migrate_to_local(Path(args.data))
+    else:
+        if args.database is None:
+            raise BadRequest("--storage needs --database postgresql://USER@HOST:PORT/DATABASE")
+        storage = StorageConfig.from_mapping(_storage(args, {}))
+        migrated = migrate_to_cluster(Path(args.data), storage, validate_database(args.database))
+    rows = ", ".join(f"{count} {table}" for table, count in migrated.rows.items())
+    print(f"migrate: copied {migrated.crate_files} crate files, {migrated.index_files} index files and the rows "
+          f"({rows}) from {migrated.source} to {migrated.target}, and verified them; {args.data}/config.yaml "
+          "now names the target", file=sys.stderr)
+    aside = f" (its former git index is now {migrated.set_aside})" if migrated.set_aside else ""
+    print(f"migrate: {migrated.source} is left as it was{aside}: delete it once the registry serves from "
+          f"{migrated.target}", file=sys.stderr)
+    return 0
+
+
+def _storage(args: argparse.Namespace, extra: dict[str, object] | None = None) -> dict[str, str] | None:
+    """The `storage:` setting the `--storage` and `--s3-*` options ask for (`extra`: those a command has
+    beyond endpoint, region and prefix; by default `init`'s), checked; None for the data directory."""
+    if extra is None:
+        extra = {"public_url": args.s3_public_url, "direct_reads": args.s3_direct_reads or None}
+    s3_options = {"endpoint": args.s3_endpoint, "region": args.s3_region, "prefix": args.s3_prefix, **extra}
     if args.storage is None:
         given = [f"--s3-{name.replace('_', '-')}" for name, value in s3_options.items() if value is not None]
         if given:
@@ -334,6 +375,8 @@ def _when(timestamp: float) -> str:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "init":
         return _init(args)
+    if args.command == "migrate":
+        return _migrate(args)
     site = open_site(args.data)
     if args.command in ("user", "token", "owner", "audit"):
         return _accounts_command(args, site)

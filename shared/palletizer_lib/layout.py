@@ -2,6 +2,8 @@
 
     config.yaml           registry settings (RegistryConfig)
     index.git/            bare git repository: the source of truth for the index
+    index.git.migrating/  the git index `migrate` is preparing, put in place of index.git/ when it is done
+    index.git.before-migrate/  the git index a `migrate` replaced (set aside, for an operator to delete)
     index/                the newest commit's files, served as the sparse index
     index/.head           id of the commit `index/` was last brought up to date with
     index-size.json       the index's size at one commit (IndexStats), so a new process need not recount
@@ -44,6 +46,14 @@ class Layout:
     @property
     def git(self) -> Path:
         return self.root / "index.git"
+
+    @property
+    def git_staged(self) -> Path:
+        return self.root / "index.git.migrating"
+
+    @property
+    def git_set_aside(self) -> Path:
+        return self.root / "index.git.before-migrate"
 
     @property
     def index(self) -> Path:

@@ -133,6 +133,17 @@ def check_storage(config: StorageConfig) -> None:
         client.list_objects_v2(Bucket=config.bucket, Prefix=config.prefix, MaxKeys=1)
 
 
+def first_object(config: StorageConfig) -> str | None:
+    """The first key stored under `config`'s prefix (a sign the bucket already holds a registry there), None
+    if there is none."""
+    client = make_client(config)
+    where = f"{config.prefix} in the bucket {config.bucket}" if config.prefix else f"the bucket {config.bucket}"
+    with s3_errors(f"list {where}"):
+        listed = client.list_objects_v2(Bucket=config.bucket, Prefix=config.prefix, MaxKeys=1)
+    contents = listed.get("Contents", ())
+    return contents[0]["Key"] if contents else None
+
+
 def publish_prefixes(config: StorageConfig, listable: bool = True) -> None:
     """Let anyone read the objects under `{prefix}index/` and `{prefix}crates/` (a bucket policy statement,
     added to the bucket's policy, replacing the one an earlier call added; `state/` stays private).

@@ -35,6 +35,11 @@ class SqlStore:
             db = self._local.db = self._connect()
         return db
 
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One transaction on this thread's connection, for code reading or writing the tables themselves
+        (as copying a registry's tables does)."""
+        return self._db()
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """One transaction around every change this thread makes within (for bulk writes): all of them are

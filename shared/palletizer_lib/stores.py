@@ -118,13 +118,13 @@ def open_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
     return cluster_stores(layout, config)
 
 
-def local_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
+def local_stores(layout: Layout, config: RegistryConfig, git: Path | None = None) -> RegistryStores:
     """The stores of a data directory on local disk (git for the index, SQLite for the catalog, the search
-    table and the accounts)."""
+    table and the accounts); the git index at `git` if given, else `index.git/`."""
     return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
                           Catalog(layout.catalog), SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
                           LocalPending(layout.pending), Accounts(layout.accounts),
-                          GitIndex(layout.git, squash_after=config.git_squash_after),
+                          GitIndex(git or layout.git, squash_after=config.git_squash_after),
                           directories=local_directories(layout))
 
 
