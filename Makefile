@@ -38,7 +38,8 @@ test-browser: install
 screenshots:
 	PALLETIZER_SCREENSHOTS=docs/screenshots $(MAKE) test-browser
 
-# The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
+# The compose stack, built and run with podman, driven by real cargo, and compose.cluster.yaml's init and nodes
+# in the image over the test Ceph gateway and PostgreSQL (root; not part of `make test`).
 test-compose: install
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
 

@@ -11,6 +11,7 @@ import yaml
 from palletizer_lib.config import validate_database
 from palletizer_lib.storage_config import parse_bucket_url, parse_http_url
 from tests.compose.readme_commands import readme_compose_commands
+from tests.support.compose_file import interpolate
 from tests.support.server import BIN, ROOT
 
 
@@ -57,7 +58,6 @@ def test_the_readme_s_compose_commands_name_what_exists_and_need_no_terminal() -
 CLUSTER_SERVICES = {"postgres", "minio", "bucket", "init", "node1", "node2"}
 NODES = ("node1", "node2")
 CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD")
-_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*)|:\?[^}]*)?\}")
 
 
 def cluster_services() -> dict[str, dict]:
@@ -65,9 +65,8 @@ def cluster_services() -> dict[str, dict]:
 
 
 def with_defaults(value: str) -> str:
-    """`value` as compose would make it with no variable set but the required ones (set to `set-VAR`)."""
-    return _VARIABLE.sub(lambda match: match.group(2) if match.group(2) is not None else f"set-{match.group(1)}",
-                         value)
+    """`value` as compose would make it with no variable set but the credentials (set to `set-VAR`)."""
+    return interpolate(value, {name: f"set-{name}" for name in CREDENTIALS})
 
 
 def test_the_cluster_file_runs_two_nodes_over_postgres_and_minio() -> None:
