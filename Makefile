@@ -39,8 +39,11 @@ screenshots:
 	PALLETIZER_SCREENSHOTS=docs/screenshots $(MAKE) test-browser
 
 # The compose stack, built and run with podman, driven by real cargo, and compose.cluster.yaml's init and nodes
-# in the image over the test Ceph gateway and PostgreSQL (root; not part of `make test`).
+# in the image over the test Ceph gateway and PostgreSQL (root; not part of `make test`). Installs PostgreSQL 15
+# with apt when it is missing.
 test-compose: install
+	test -x /usr/lib/postgresql/15/bin/initdb \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15)
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
 
 # The Kubernetes manifests of deploy/, strictly against the API schemas kubernetes-validate ships (no cluster
