@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus test-cluster bench cli clean
+.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus test-cluster validate-deploy bench cli clean
 
 install: $(VENV)/.installed
 
@@ -38,9 +38,19 @@ test-browser: install
 screenshots:
 	PALLETIZER_SCREENSHOTS=docs/screenshots $(MAKE) test-browser
 
-# The compose stack, built and run with podman, driven by real cargo (root; not part of `make test`).
+# The compose stack, built and run with podman, driven by real cargo, and compose.cluster.yaml's init and nodes
+# in the image over the test Ceph gateway and PostgreSQL (root; not part of `make test`). Installs PostgreSQL 15
+# with apt when it is missing.
 test-compose: install
+	test -x /usr/lib/postgresql/15/bin/initdb \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15)
 	$(BIN)/pytest -v tests/compose $(PYTEST_ARGS)
+
+# The Kubernetes manifests of deploy/, strictly against the API schemas kubernetes-validate ships (no cluster
+# needed; tests/unit/test_deploy_manifests.py checks the same and how they fit together).
+validate-deploy: install
+	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.25.0 deploy/*.yaml deploy/examples/*.yaml
+	$(BIN)/kubernetes-validate --strict deploy/*.yaml deploy/examples/*.yaml
 
 # The back ends for more than one machine over real servers: S3 (a throwaway Ceph cluster, started by
 # /work/shared/tools/ceph-s3, as root) and PostgreSQL 15 (a private cluster, initdb and pg_ctl as user postgres).
