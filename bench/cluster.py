@@ -7,8 +7,9 @@ a. its index files, and crates of 10 KiB and 1 MiB, served straight from a bucke
    `publish_prefixes`) vs nginx serving the same files from disk, both loaded by wrk;
 b. publish latency through the web API: `palletizer-all` over the local data directory vs the first node,
    the same new crates published to both;
-c. real cargo's cold resolve + fetch through the second node's sparse index vs `palletizer-all` over the
-   local data directory and nginx serving it as a static sparse registry.
+c. real cargo's cold resolve + fetch through the second node's sparse index, straight from the bucket of a
+   registry with `direct_reads` (its index and crate files), and from `palletizer-all` over the local data
+   directory, vs nginx serving that directory as a static sparse registry.
 """
 
 import os
@@ -150,31 +151,41 @@ def static_files_config(port: int, data: Path, files: Path) -> str:
 
 def cluster_publish_and_cargo(ctx: Context, ceph: CephS3, postgres: PostgresServer, local: Path,
                               names: list[str]) -> None:
-    """The graph (`names`, already in the registry in `local`) published to a two-node cluster; publishes of
-    the same new crates to both, then cargo's cold resolve over each (and nginx over the local files)."""
-    root = ctx.work / "cluster-nodes"
-    root.mkdir(parents=True)
+    """The graph (`names`, already in the registry in `local`) published to a two-node cluster and to a
+    one-node registry whose bucket cargo reads directly (`--s3-direct-reads`); publishes of the same new crates
+    to the cluster and the local registry, then cargo's cold resolve over each (and nginx over the local
+    files)."""
+    (ctx.work / "cluster-nodes").mkdir()
+    (ctx.work / "cluster-direct").mkdir()
     static_port = free_port()
     config_json = ctx.work / "bench9-config.json"
     config_json.write_bytes(static_config_json(f"http://127.0.0.1:{static_port}"))
-    with running_cluster(root, new_bucket(ceph), postgres.create_database()) as cluster, \
+    direct = new_bucket(ceph)
+    with running_cluster(ctx.work / "cluster-nodes", new_bucket(ceph), postgres.create_database()) as cluster, \
+            running_cluster(ctx.work / "cluster-direct", direct, postgres.create_database(), "--s3-direct-reads",
+                            nodes=1) as direct_node, \
             palletizer(local) as ours, \
             nginx(static_registry_config(static_port, local, config_json), static_port) as static:
-        print(f"publishing the cargo graph ({GRAPH_CRATES} crates x {len(GRAPH_VERSIONS)}) to the cluster...",
-              flush=True)
+        print(f"publishing the cargo graph ({GRAPH_CRATES} crates x {len(GRAPH_VERSIONS)}) to the cluster and "
+              "the direct-read registry...", flush=True)
         started = time.monotonic()
         publish_graph(Registry(cluster.data[0]))
+        publish_graph(Registry(direct_node.data[0]))
         print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+        read_config = requests.get(direct.public_index_url + "config.json", timeout=10).json()
+        assert read_config["dl"].startswith(direct.public_crates_url), read_config
         publish(ctx, names, cluster, ours.url, issue_token(local))
-        cargo(ctx, names, {"cluster (second node)": cluster.urls[1], "palletizer-all (one node)": ours.url,
-                           "nginx (static)": static.url})
+        cargo(ctx, names, {"cluster (second node)": f"{cluster.urls[1]}/index/",
+                           "bucket (direct reads)": direct.public_index_url,
+                           "palletizer-all (one node)": f"{ours.url}/index/", "nginx (static)": f"{static.url}/index/"})
 
 
 def cargo(ctx: Context, names: list[str], urls: dict[str, str]) -> None:
-    """Median wall time of cargo's cold resolve + fetch over each of `urls`, as benchmark 3 measures it."""
+    """Median wall time of cargo's cold resolve + fetch over each of the sparse index `urls`, as benchmark 3
+    measures it."""
     repetitions = 2 * ctx.repetitions + 1
     runs = iter(range(1_000_000))
-    sides = {side: (lambda url=url: resolve(ctx.work / f"cluster-cargo-{next(runs)}", f"sparse+{url}/index/",
+    sides = {side: (lambda url=url: resolve(ctx.work / f"cluster-cargo-{next(runs)}", f"sparse+{url}",
                                             names))
              for side, url in urls.items()}
     for measure in sides.values():  # warm-up (the servers' caches; cargo's own are fresh every time)
@@ -185,7 +196,7 @@ def cargo(ctx: Context, names: list[str], urls: dict[str, str]) -> None:
             for side, values in times.items()]
     report(ctx.out, "9c-cluster-cargo",
            f"9c. cargo generate-lockfile + fetch, empty CARGO_HOME, {GRAPH_CRATES} crates "
-           f"({len(GRAPH_VERSIONS)} versions each), through a cluster node, median of {repetitions}",
+           f"({len(GRAPH_VERSIONS)} versions each), median of {repetitions}",
            ["setup", "median s", "min s", "max s", "x nginx"], rows,
            {"crates": GRAPH_CRATES, "versions": len(GRAPH_VERSIONS), "seconds": times})
 
