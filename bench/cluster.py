@@ -1,10 +1,11 @@
 """Benchmark 9: the registry on several machines, over a throwaway Ceph cluster (radosgw) and PostgreSQL 15.
 
-Benchmark 3's graph of crates is published to a local registry and to two nodes over one bucket and one
-database, then:
+Benchmark 3's graph of crates is published to a local registry, to two nodes over one bucket and one
+database, and to one node whose bucket cargo reads directly (`--s3-direct-reads`), then:
 
-a. its index files, and crates of 10 KiB and 1 MiB, served straight from a bucket (anonymous GETs after
-   `publish_prefixes`) vs nginx serving the same files from disk, both loaded by wrk;
+a. the local registry's index files, and crates of 10 KiB and 1 MiB, written to a bucket of their own by the
+   S3 stores and served straight from it (anonymous GETs after `publish_prefixes`) vs nginx serving the same
+   files from disk, both loaded by wrk;
 b. publish latency through the web API: `palletizer-all` over the local data directory vs the first node,
    the same new crates published to both;
 c. real cargo's cold resolve + fetch through the second node's sparse index, straight from the bucket of a
