@@ -77,9 +77,10 @@ test-corpus: install
 	$(CORPUS_INSTALL)
 	PALLETIZER_CORPUS_MIN=$(CORPUS_MIN) $(BIN)/pytest -v tests/corpus $(PYTEST_ARGS)
 
-# The performance benchmarks, side by side with nginx (about 20 minutes; not part of `make test`). Installs
-# nginx, wrk and the corpus (for the mirror's benchmark) with apt (as root) when they are missing. Tables on
-# stdout, JSON in $(BENCH_OUT)/.
+# The performance benchmarks, side by side with nginx (about 25 minutes; not part of `make test`). Installs
+# nginx, wrk and the corpus (for the mirror's benchmark) with apt (as root) when they are missing; the cluster's
+# benchmark starts Ceph and PostgreSQL 15 as test-cluster does (`make bench BENCH_ARGS=cluster` runs it alone).
+# Tables on stdout, JSON in $(BENCH_OUT)/.
 BENCH_OUT ?= bench-results
 bench: install
 	test -x /usr/sbin/nginx && command -v wrk >/dev/null \

@@ -2,7 +2,8 @@
 
     python -m bench [--out DIR] [--repetitions N] [--seconds S] [--sizes N,N,...] [NAME ...]
 
-NAME is any of index, downloads, cargo, publish, memory, readme, mirror, scale (default: all, in that order).
+NAME is any of index, downloads, cargo, publish, memory, readme, mirror, scale, cluster (default: all, in that
+order; cluster starts a throwaway Ceph cluster and PostgreSQL 15, as `make test-cluster` does).
 """
 
 import argparse
@@ -10,12 +11,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cargo_resolution, downloads, index_serving, memory, mirror, publish_growth, readme_pages, scale
+from bench import cargo_resolution, cluster, downloads, index_serving, memory, mirror, publish_growth, readme_pages, \
+    scale
 from bench.common import Context
 
 BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
               "publish": publish_growth, "memory": memory, "readme": readme_pages,
-              "mirror": mirror, "scale": scale}
+              "mirror": mirror, "scale": scale, "cluster": cluster}
 
 
 def main() -> None:

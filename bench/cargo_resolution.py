@@ -30,7 +30,11 @@ def dependencies(i: int, names: list[str]) -> list[str]:
 
 def build_graph(data: Path) -> list[str]:
     """A registry of CRATES crates, each in three versions, every one reachable from the first DIRECT."""
-    registry = Registry.create(data, RegistryConfig())
+    return publish_graph(Registry.create(data, RegistryConfig()))
+
+
+def publish_graph(registry: Registry) -> list[str]:
+    """Publish the graph's CRATES crates (three versions each) to `registry`; their names."""
     names = crate_names(CRATES, seed=3)
     index_url = own_index(registry)
     with no_fsync():

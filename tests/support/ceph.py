@@ -6,6 +6,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,32 +47,46 @@ def free_port_pair() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def ceph_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CephS3]:
-    """One Ceph cluster serving S3 for the whole session, wiped at the end."""
-    directory = tmp_path_factory.mktemp("ceph-s3")
+@contextmanager
+def running_ceph(directory: Path) -> Iterator[CephS3]:
+    """A Ceph cluster serving S3, its files in `directory`, wiped at the end (RuntimeError if it does not
+    start)."""
     started = subprocess.run(["bash", str(CEPH_S3), "start", str(directory), str(free_port_pair())],
                              capture_output=True, text=True, timeout=START_TIMEOUT)
     try:
         if started.returncode != 0:
-            pytest.fail(f"ceph-s3 did not start:\n{started.stderr}")
+            raise RuntimeError(f"ceph-s3 did not start:\n{started.stderr}")
         values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
         yield CephS3(values["S3_ENDPOINT"], values["S3_ACCESS_KEY"], values["S3_SECRET_KEY"], values["S3_REGION"])
     finally:
         subprocess.run(["bash", str(CEPH_S3), "wipe", str(directory)], capture_output=True, timeout=START_TIMEOUT)
 
 
+def credentials_environment(ceph: CephS3, scratch: Path) -> dict[str, str | None]:
+    """The environment that gives the gateway's keys, in the standard AWS variables, and no other source of
+    credentials or settings (no ~/.aws files, no instance metadata); None for a variable to remove."""
+    return {"AWS_ACCESS_KEY_ID": ceph.access_key, "AWS_SECRET_ACCESS_KEY": ceph.secret_key,
+            "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
+            "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.fixture(scope="session")
+def ceph_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CephS3]:
+    """One Ceph cluster serving S3 for the whole session, wiped at the end."""
+    with running_ceph(tmp_path_factory.mktemp("ceph-s3")) as ceph:
+        yield ceph
+
+
 @pytest.fixture
 def s3_credentials(ceph_s3: CephS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CephS3:
-    """The gateway's keys in the standard AWS environment, and no other source of credentials or settings
-    (no ~/.aws files, no instance metadata)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ceph_s3.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ceph_s3.secret_key)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    """The gateway's keys in the standard AWS environment, and nothing else the AWS client would read."""
+    for name, value in credentials_environment(ceph_s3, tmp_path).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     return ceph_s3
 
 

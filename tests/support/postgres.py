@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,24 +58,33 @@ class PostgresServer:
                                      "-w", "stop"]), check=False, capture_output=True, timeout=60)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for the whole session, deleted at the end."""
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster in a new temporary directory, stopped and deleted at the end."""
     directory = Path(tempfile.mkdtemp(prefix="palletizer-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     data, port = directory / "data", free_port()
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                 "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True, timeout=120)
-    server = PostgresServer(directory, port)
     try:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"), "-w",
-                                     "-t", "60", "-o", f"-k {directory} -p {port} -h 127.0.0.1", "start"]),
-                       check=True, capture_output=True, timeout=120)
-        yield server
+        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                                     "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True, timeout=120)
+        server = PostgresServer(directory, port)
+        try:
+            subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
+                                         "-w", "-t", "60", "-o", f"-k {directory} -p {port} -h 127.0.0.1", "start"]),
+                           check=True, capture_output=True, timeout=120)
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole session, deleted at the end."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
