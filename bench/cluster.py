@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 from urllib.parse import urlsplit
 
 import requests
@@ -68,13 +67,17 @@ def run(ctx: Context) -> None:
 def environment(values: dict[str, str | None]) -> Iterator[None]:
     """`os.environ` with `values` set (None: removed), restored afterwards; the servers started meanwhile
     inherit it."""
-    with mock.patch.dict(os.environ):
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    saved = dict(os.environ)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
         yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def new_bucket(ceph: CephS3) -> StorageConfig:
