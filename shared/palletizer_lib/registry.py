@@ -1,5 +1,6 @@
 """A registry on disk: publish, yank, remove, search and verify; a façade over the crate store
-(`crate_store`), the index store and its commit protocol (`index_store`) and maintenance (`maintenance`).
+(`crate_store`), the index store and its commit protocol (`index_store`), search (`crate_search`) and
+maintenance (`maintenance`).
 
 Every change takes the registry lock, then goes through the index store.
 """
@@ -7,7 +8,6 @@ Every change takes the registry lock, then goes through the index store.
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import maintenance
@@ -18,11 +18,12 @@ from .git_index import GitIndex
 from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, pubtime, same_release
 from .index_store import CONFIG_JSON, IndexStore
 from .layout import Layout
+from .crate_search import CrateSearch, CrateSummary
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
-from .mirror import cached_summaries, check_new_name
+from .mirror import check_new_name
 from .packaged_crate import PackagedCrate, read_packaged
-from .crate_names import index_path, normalise, validate_name
+from .crate_names import index_path, validate_name
 from .progress import Progress
 from .served_index import ServedFile
 from .storage import exclusive_lock
@@ -31,17 +32,6 @@ from .urls import ServedUrls, config_json, from_config_json
 from .versions import max_version, parse_version
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
-
-
-@dataclass(frozen=True)
-class CrateSummary:
-    """What search and listings show of a crate."""
-
-    name: str
-    max_version: str
-    description: str
-    mirrored_from: str | None = None
-    published: float | None = field(default=None, compare=False)
 
 
 class Registry:
@@ -56,6 +46,7 @@ class Registry:
         self.git = self.stores.log
         self.crates = self.stores.crates
         self.index = IndexStore(self.layout, self.git, self.stores)
+        self.searching = CrateSearch(self.index, self.stores.lock, self.layout, self.config.upstream)
         self.clock: Callable[[], float] = time.time
 
     @classmethod
@@ -139,10 +130,7 @@ class Registry:
 
     def summaries(self) -> Iterator[CrateSummary]:
         """Every crate's summary, in no particular order."""
-        self._build_search_index()
-        described = self.search_index.descriptions()
-        for name, shown in self.index.summaries.list():
-            yield CrateSummary(name, shown, described.get(normalise(name), ""))
+        return self.searching.summaries()
 
     @property
     def search_index(self) -> SearchIndex:
@@ -151,50 +139,8 @@ class Registry:
 
     def search(self, query: str, limit: int, offset: int = 0,
                recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
-        """Crates whose name or description matches `query` (all for an empty one), limited to the normalised
-        names of `only` if given: (total matches, `limit` of them from `offset`). The crate named exactly
-        `query` comes first, then names starting with it (`recent`: the newest publication first), then by
-        name; crates of the mirror's cache come after the registry's own."""
-        self._build_search_index()
-        wanted = normalise(query.strip())
-        keys = self.search_index.matching(query)
-        if only is not None:
-            keys = only if keys is None else keys & only
-        total, rows = self.search_index.page(keys, wanted, recent, limit, offset)
-        found = [CrateSummary(r.name, r.max_version, r.description, published=r.published) for r in rows]
-        if self.config.upstream and only is None:
-            mirrored = sorted(self._mirrored_matches(_matcher(query), self.search_index.known),
-                              key=lambda s: (normalise(s.name) != wanted, not normalise(s.name).startswith(wanted),
-                                             s.name.lower()))
-            start = max(0, offset - total)
-            found += mirrored[start:start + limit - len(found)]
-            total += len(mirrored)
-        return total, found
-
-    def _build_search_index(self) -> None:
-        """Build the search table from the summaries once, for a registry made before it existed."""
-        if self.search_index.is_built():
-            return
-        with self.stores.lock():
-            if not self.search_index.is_built():
-                self._rebuild_search_index()
-
-    def _rebuild_search_index(self) -> None:
-        self.index.rebuild_search_index()
-
-    def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
-                          local: Callable[[str], bool]) -> Iterator[CrateSummary]:
-        """The crates of the mirror's cache whose name matches (none published here in any spelling: `local`
-        tells by normalised name), from the cache alone; described as mirrored from the upstream."""
-        upstream = self.config.upstream
-        if not upstream:
-            return
-        seen: set[str] = set()
-        for name, version in cached_summaries(self.layout):
-            key = normalise(name)
-            if key not in seen and not local(key) and matches(CrateSummary(name, version, "")):
-                seen.add(key)
-                yield CrateSummary(name, version, f"mirrored from {upstream}", upstream)
+        """Crates matching `query`: (total matches, `limit` of them from `offset`); see `CrateSearch.search`."""
+        return self.searching.search(query, limit, offset, recent, only)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -391,16 +337,3 @@ def _find_version(name: str, entries: list[dict], version: str) -> dict:
     if not same:
         raise NotFound(f"crate `{name}` has no version {version}")
     return same[0]
-
-
-def _matcher(query: str) -> Callable[[CrateSummary], bool]:
-    """Search's rule, for crates outside the search table: the normalised query in the normalised name, or
-    every word in the name and description (a word also matching the name normalised)."""
-    words = [w for w in query.lower().split() if w]
-    wanted = normalise(query.strip())
-
-    def matches(summary: CrateSummary) -> bool:
-        name = normalise(summary.name)
-        text = f"{name} {summary.description.lower()}"
-        return wanted in name or all(w in text or normalise(w) in name for w in words)
-    return matches

@@ -7,7 +7,8 @@ from pathlib import Path
 from palletizer_lib.config import RegistryConfig
 from palletizer_lib.mirror import cached_entries, encode_cached
 from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import CrateSummary, Registry
+from palletizer_lib.crate_search import CrateSummary
+from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate, metadata
 
 UPSTREAM = "sparse+http://127.0.0.1:9/index/"
