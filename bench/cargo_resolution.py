@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import Context, alternate, free_port, front, median, nginx, palletizer, report, \
+from bench.common import Context, alternate, free_port, front, nginx, palletizer, ratio_rows, report, \
     static_config_json, static_registry_config
 from bench.seed import crate_names, entry_metadata, no_fsync, own_index
 from palletizer_lib.config import RegistryConfig
@@ -91,9 +91,7 @@ def run(ctx: Context) -> None:
         for measure in sides.values():  # warm-up (the servers' caches; cargo's own are fresh every time)
             measure()
         times = alternate(sides, repetitions)
-    reference = median(times["nginx (static)"])
-    rows = [[side, median(values), min(values), max(values), median(values) / reference]
-            for side, values in times.items()]
+    rows = ratio_rows(times, "nginx (static)")
     report(ctx.out, "3-cargo-resolution",
            f"3. cargo generate-lockfile + fetch, empty CARGO_HOME, {CRATES} crates ({len(VERSIONS)} versions each), "
            f"median of {repetitions}",

@@ -25,7 +25,7 @@ import requests
 
 from bench.cargo_resolution import build_graph, publish_graph, resolve
 from bench.cargo_resolution import CRATES as GRAPH_CRATES, VERSIONS as GRAPH_VERSIONS
-from bench.common import Context, alternate, free_port, median, nginx, palletizer, report, \
+from bench.common import Context, alternate, free_port, median, nginx, palletizer, ratio_rows, report, \
     static_config_json, static_registry_config, wrk
 from bench.downloads import sized_crate
 from bench.index_serving import index_paths
@@ -195,9 +195,7 @@ def cargo(ctx: Context, names: list[str], urls: dict[str, str]) -> None:
     for measure in sides.values():  # warm-up (the servers' caches; cargo's own are fresh every time)
         measure()
     times = alternate(sides, repetitions)
-    reference = median(times["nginx (static)"])
-    rows = [[side, median(values), min(values), max(values), median(values) / reference]
-            for side, values in times.items()]
+    rows = ratio_rows(times, "nginx (static)")
     report(ctx.out, "9c-cluster-cargo",
            f"9c. cargo generate-lockfile + fetch, empty CARGO_HOME, {GRAPH_CRATES} crates "
            f"({len(GRAPH_VERSIONS)} versions each), median of {repetitions}",
@@ -235,9 +233,7 @@ def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, lo
         took[side].clear()
     alternate({side: (lambda side=side: round_of(side)) for side in targets}, ctx.repetitions)
     ms = {side: [seconds * 1000 for seconds in values] for side, values in took.items()}
-    reference = median(ms["one node (data directory)"])
-    rows = [[side, median(values), min(values), max(values), median(values) / reference]
-            for side, values in ms.items()]
+    rows = ratio_rows(ms, "one node (data directory)")
     report(ctx.out, "9b-cluster-publish",
            f"9b. Publish latency through the web API (ms), registries holding the cargo graph, median of "
            f"{ctx.repetitions * PER_ROUND} publishes ({PER_ROUND} a round, alternating)",

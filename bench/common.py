@@ -184,6 +184,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def ratio_rows(measured: dict[str, list[float]], reference: str) -> list[list]:
+    """One row per side: its median, min, max and median over the `reference` side's median."""
+    base = median(measured[reference])
+    return [[side, median(values), min(values), max(values), median(values) / base]
+            for side, values in measured.items()]
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()

@@ -27,6 +27,13 @@ from .urls import sparse_index_url
 STDIN = Path("-")
 
 
+def _bucket_options(parser: argparse.ArgumentParser) -> None:
+    """Where the bucket of `--storage` is: endpoint, region and key prefix."""
+    parser.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
+    parser.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
+    parser.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="palletizer", description="Manage a Palletizer registry's data directory.")
     parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
@@ -54,9 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--storage", metavar="s3://BUCKET",
                       help="keep the crate files and the served index in this S3 bucket (credentials from "
                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never written down)")
-    init.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
-    init.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
-    init.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+    _bucket_options(init)
     init.add_argument("--s3-direct-reads", action="store_true",
                       help="let cargo read the index and download crates straight from the bucket (anyone may "
                            "read and list it; not with --auth-required)")
@@ -74,9 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--storage", metavar="s3://BUCKET",
                         help="the bucket to keep the crate files and the served index in (with --database)")
     target.add_argument("--local", action="store_true", help="back to DIR's git index, files and SQLite")
-    migrate.add_argument("--s3-endpoint", metavar="URL", help="the S3 endpoint, if not AWS (e.g. http://HOST:7480)")
-    migrate.add_argument("--s3-region", metavar="REGION", help="the bucket's region (e.g. us-east-1)")
-    migrate.add_argument("--s3-prefix", metavar="PREFIX", help="keep everything under this key prefix in the bucket")
+    _bucket_options(migrate)
     migrate.add_argument("--database", metavar="URL",
                          help="the PostgreSQL database for the index, accounts, catalog and search "
                               "(postgresql://USER@HOST:PORT/DATABASE)")
