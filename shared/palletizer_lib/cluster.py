@@ -48,7 +48,7 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
     index = PgIndex(config.database)
     accounts, catalog, search = open_pg_stores(config.database)
     replica = GitReplica(GitIndex(layout.git) if layout.git.exists() else GitIndex.create(layout.git),
-                         layout.root / "git-replica.lock")
+                         layout.root / "git-replica.lock", squash_every=config.git_squash_after)
     directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
     return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
                           index.write_lock, PgPending(index), accounts, PgIndexLog(index), replica, directories)

@@ -125,14 +125,14 @@ class GitIndex:
             commit_id = parents[0] if parents else None
         return count
 
-    def squash(self, message: str) -> bytes | None:
-        """Replace the branch's history by one commit holding its newest tree (the branch is
-        force-moved; cargo fetches it and resets to it); its id, None before the first commit.
-        Call under the registry lock."""
+    def squash(self, message: str, when: int | None = None) -> bytes | None:
+        """Replace the branch's history by one commit holding its newest tree, dated `when` (default: now)
+        (the branch is force-moved; cargo fetches it and resets to it); its id, None before the first
+        commit. Call under the registry lock."""
         parent = self.head()
         if parent is None:
             return None
-        commit = _new_commit(self._repo[parent].tree, [], message, int(time.time()))
+        commit = _new_commit(self._repo[parent].tree, [], message, int(time.time()) if when is None else when)
         try:
             self._repo.object_store.add_object(commit)
         except OSError as exc:

@@ -1,7 +1,9 @@
 """A local git index that follows an ordered change log, one commit per change, so that every replica of one
 log holds the same commits with the same ids (the same trees, messages, dates and parents), whichever node
 built it and whenever. Each commit's message ends with the position of its change in the log, so the head
-commit says how far a replica has come."""
+commit says how far a replica has come. With `squash_every`, the history is squashed after every change whose
+position is a multiple of it, into a commit made of that change alone (its tree, date and position), so
+squashed replicas stay the same too."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,9 +36,10 @@ class ChangeLog(Protocol):
 class GitReplica:
     """`git` (a local repository only this replica writes) brought up to a change log on request."""
 
-    def __init__(self, git: GitIndex, lock_path: Path) -> None:
+    def __init__(self, git: GitIndex, lock_path: Path, squash_every: int | None = None) -> None:
         self.git = git
         self._lock_path = lock_path
+        self._squash_every = squash_every
 
     def position(self) -> int:
         """The position of the last change committed here (0 before the first)."""
@@ -60,6 +63,9 @@ class GitReplica:
                         raise ValueError(f"the change log skips from {position} to {change.position}")
                     self.git.commit(change.changes, f"{change.message}\n\n{TRAILER}{change.position}", change.when)
                     position = change.position
+                    if self._squash_every and position % self._squash_every == 0:
+                        self.git.squash(f"Squash the history before: {change.message}\n\n{TRAILER}{position}",
+                                        change.when)
                 done += len(batch)
                 if len(batch) < BATCH:
                     return done

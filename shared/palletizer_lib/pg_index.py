@@ -192,9 +192,11 @@ class PgIndexLog:
         return content
 
     def squash(self, message: str) -> bytes | None:
-        """Refused: each node's git replica is rebuilt from the log, change for change."""
+        """Refused: each node's git replica is rebuilt from the log, change for change, and squashed at the
+        same changes everywhere."""
         raise BadRequest("the git index of a registry on several nodes is rebuilt from its change log on each "
-                         "node, with the same commits everywhere; its history is not squashed")
+                         "node, with the same commits everywhere; each node squashes its history at every "
+                         "git_squash_after-th change (config.yaml), not on request")
 
     def unreadable(self) -> str | None:
         """Why the database cannot be read right now, None if it can."""

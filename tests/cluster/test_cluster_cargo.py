@@ -8,6 +8,8 @@ import pytest
 import requests
 
 from palletizer_lib.crate_names import index_path
+from palletizer_lib.git_index import GitIndex
+from palletizer_lib.git_replica import GitReplica
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.cargo import REGISTRY, Cargo
 from tests.support.cluster import Cluster, node_command, running_cluster
@@ -86,3 +88,30 @@ def test_a_node_with_several_workers_serves_what_the_other_publishes(tmp_path: P
         assert requests.put(f"{cluster.urls[1]}/api/v1/crates/new", data=publish_body("forked", "2.0.0"),
                             timeout=60, headers={"Authorization": token}).status_code == 200
         assert palletizer(cluster.data[0], "verify").stdout == ""
+
+
+def test_every_node_squashes_its_git_history_at_the_same_changes_and_cargo_follows(
+        tmp_path: Path, s3_config: StorageConfig, postgres_url: str) -> None:
+    with running_cluster(tmp_path, s3_config, postgres_url, settings={"git_squash_after": 3}) as cluster:
+        publish_node, read_node = cluster.urls
+        publisher = Cargo.create(tmp_path / "publisher", f"sparse+{read_node}/index/", token=cluster.token())
+        sources = publish_graph(publisher, tmp_path / "src")
+        git = Cargo.create(tmp_path / "git-home", f"{read_node}/git/index")
+        app = write_app(tmp_path / "apps")
+        assert git.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+        (sources["x"] / "Cargo.toml").write_text((sources["x"] / "Cargo.toml").read_text()
+                                                 .replace('version = "0.1.0"', 'version = "0.1.1"'))
+        publisher.publish(sources["x"])
+        git.run(app, "update")                                       # the branch moved past a squash
+        assert 'name = "x"\nversion = "0.1.1"' in (app / "Cargo.lock").read_text()
+        assert git.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+
+        refs = [requests.get(f"{node}/git/index/info/refs?service=git-upload-pack", timeout=10).content
+                for node in cluster.urls]
+        assert refs[0] == refs[1]
+        replicas = [GitReplica(GitIndex(data / "index.git"), data / "git-replica.lock") for data in cluster.data]
+        positions = [replica.position() for replica in replicas]
+        assert positions[0] == positions[1] > 3
+        # the commit squashing the last multiple of 3, then the changes after it
+        assert [replica.git.history_length(10) for replica in replicas] == [1 + positions[0] % 3] * 2

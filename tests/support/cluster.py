@@ -9,6 +9,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.server import BIN, free_port, palletizer, running_process
 
@@ -57,12 +59,16 @@ def crashing_node(step: str) -> Callable[[Path, int], list[str]]:
 
 @contextmanager
 def running_cluster(root: Path, storage: StorageConfig, database: str, *options: str, nodes: int = 2,
-                    commands: dict[int, Callable[[Path, int], list[str]]] | None = None) -> Iterator[Cluster]:
-    """`nodes` palletizer-all processes over one bucket and one database (`options` go to init; `commands`
-    replaces some nodes' command lines, by number)."""
+                    commands: dict[int, Callable[[Path, int], list[str]]] | None = None,
+                    settings: dict[str, object] | None = None) -> Iterator[Cluster]:
+    """`nodes` palletizer-all processes over one bucket and one database (`options` go to init; `settings`
+    are written into config.yaml after it; `commands` replaces some nodes' command lines, by number)."""
     ports = [free_port() for _ in range(nodes)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     template = init_cluster(root, storage, database, urls, *options)
+    if settings:
+        config = template / "config.yaml"
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), **settings}))
     data = []
     for number in range(nodes):
         copy = root / f"node{number}"

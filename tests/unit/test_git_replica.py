@@ -18,9 +18,9 @@ class ListLog:
         return self.changes[position:position + limit]
 
 
-def replica(path: Path) -> GitReplica:
+def replica(path: Path, squash_every: int | None = None) -> GitReplica:
     path.mkdir()
-    return GitReplica(GitIndex.create(path / "index.git"), path / "replica.lock")
+    return GitReplica(GitIndex.create(path / "index.git"), path / "replica.lock", squash_every)
 
 
 def change(position: int, path: str, content: bytes | None) -> LogChange:
@@ -59,3 +59,23 @@ def test_a_batch_boundary_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_gap_in_the_log_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="skips from 1 to 3"):
         replica(tmp_path / "gap").catch_up(ListLog([LOG[0], LOG[2]]))
+
+
+def test_replicas_squash_at_the_same_changes_into_the_same_commits(tmp_path: Path) -> None:
+    step, whole = replica(tmp_path / "step", squash_every=2), replica(tmp_path / "whole", squash_every=2)
+    for done in range(1, len(LOG) + 1):
+        step.catch_up(ListLog(LOG[:done]))
+        history = step.git.history_length(10)
+        assert history == (2 if done % 2 and done > 1 else 1) and step.position() == done
+    assert whole.catch_up(ListLog(LOG)) == 5
+    assert whole.git.head() == step.git.head() and whole.position() == 5
+    assert whole.git.read("3/b/bar") == b"c\n" and whole.git.read("3/f/foo") is None
+
+    four = replica(tmp_path / "four", squash_every=2)
+    four.catch_up(ListLog(LOG[:4]))
+    squashed = four.git.head()
+    assert four.git.history_length(10) == 1 and "Palletizer-Change: 4" in four.git.message(squashed)
+    assert four.git.read("3/f/foo") == b"a\nb\n" and four.git.read("3/b/bar") == b"c\n"
+    unsquashed = replica(tmp_path / "plain")
+    unsquashed.catch_up(ListLog(LOG))
+    assert unsquashed.git.history_length(10) == 5 and unsquashed.git.head() != whole.git.head()
