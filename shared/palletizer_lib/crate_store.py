@@ -47,6 +47,9 @@ class CrateStore(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Every stored key starting with `prefix`, sorted; a stray stored object is listed too."""
 
+    def unreadable(self) -> str | None:
+        """Why the store cannot be reached right now (one cheap request), None if it can."""
+
 
 def crate_key(name: str, version: str) -> str:
     """The key of one version's crate file (name and version must already be validated)."""
@@ -104,6 +107,10 @@ class LocalCrateStore:
             return iter(())
         keys = (path.relative_to(self._root).as_posix() for path in self._root.rglob("*") if path.is_file())
         return iter(sorted(key for key in keys if key.startswith(prefix)))
+
+    def unreadable(self) -> str | None:
+        """None: the data directory's own check (`maintenance.health`) covers a local directory."""
+        return None
 
     def _path(self, key: str) -> Path:
         return key_path(self._root, key, "crate store")

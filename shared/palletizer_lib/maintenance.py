@@ -17,13 +17,17 @@ from .storage import TEMP_PREFIX, atomic_write, remove_file
 
 def health(store: IndexStore) -> list[str]:
     """What keeps the registry from serving reads and writes right now (empty if nothing): a data directory
-    that is missing or not writable, a git index that cannot be read."""
+    that is missing or not writable, a git index (or a database) that cannot be read, a bucket that cannot
+    be reached."""
     directories = store.stores.directories
     problems = [f"{name} {reason}" for name, path in directories.items() if (reason := _unwritable(path))]
     reason = store.git.unreadable()
     if reason is not None:
         where = "the git index (index.git/)" if store.stores.replica is None else "the index in the database"
         problems.append(f"{where} cannot be read: {reason}")
+    reason = store.crates.unreadable()
+    if reason is not None:
+        problems.append(f"the crate files cannot be reached: {reason}")
     return problems
 
 

@@ -153,6 +153,11 @@ class S3Bucket:
         with s3_errors(f"remove {key}"):
             self.client.delete_object(Bucket=self.name, Key=key)
 
+    def reach(self, prefix: str) -> None:
+        """List one key under `prefix`: a StorageError if the endpoint, the bucket or the credentials fail."""
+        with s3_errors(f"reach the bucket {self.name}"):
+            self.client.list_objects_v2(Bucket=self.name, Prefix=prefix, MaxKeys=1)
+
     def keys(self, prefix: str) -> Iterator[str]:
         """Every key starting with `prefix`, in S3's order (sorted by UTF-8 bytes, that is by code point),
         a page at a time."""

@@ -70,6 +70,14 @@ class S3CrateStore:
         start = len(self._root)
         return (key[start:] for key in self._bucket.keys(self._root + prefix) if not key.endswith("/"))
 
+    def unreadable(self) -> str | None:
+        """Why the bucket cannot be reached (one listing of one key), None if it can."""
+        try:
+            self._bucket.reach(self._root)
+        except StorageError as exc:
+            return exc.detail
+        return None
+
     def _object(self, key: str) -> str:
         check_key(key, "crate store")
         return self._root + key

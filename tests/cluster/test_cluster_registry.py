@@ -2,6 +2,8 @@
 copies of one config-only data directory."""
 
 import shutil
+import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,16 @@ def test_git_squash_is_refused_with_the_reason(nodes) -> None:
     one.publish(metadata("kept", "1.0.0"), make_crate("kept", "1.0.0"))
     with pytest.raises(BadRequest, match="rebuilt from its change log on each node"):
         one.squash_git()
+
+
+def test_health_names_a_bucket_that_cannot_be_reached(tmp_path: Path, nodes, s3_config: StorageConfig) -> None:
+    one, _ = nodes
+    assert one.health() == []
+    config = RegistryConfig.load(tmp_path / "node2" / "config.yaml")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        cut_off = replace(config, storage={**config.storage, "endpoint": endpoint})
+        cut_off.save(tmp_path / "node2" / "config.yaml")
+        [problem] = Registry(tmp_path / "node2").health()
+    assert problem.startswith(f"the crate files cannot be reached: could not reach the bucket {s3_config.bucket}: ")

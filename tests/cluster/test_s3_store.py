@@ -265,3 +265,15 @@ def test_an_unreachable_endpoint_is_a_storage_error(s3_credentials: CephS3) -> N
         config = StorageConfig(bucket="anything", endpoint=f"http://127.0.0.1:{port}", region="us-east-1")
         with pytest.raises(StorageError, match=f"could not reach the bucket anything at http://127.0.0.1:{port}"):
             check_storage(config)
+
+
+def test_unreadable_says_why_a_crate_store_cannot_be_reached(s3_credentials: CephS3, s3_config: StorageConfig,
+                                                              tmp_path: Path) -> None:
+    assert LocalCrateStore(tmp_path / "crates").unreadable() is None
+    assert open_s3_stores(s3_config)[0].unreadable() is None
+    missing = open_s3_stores(s3_credentials.config("no-such-bucket-here"))[0].unreadable()
+    assert missing is not None and "the bucket does not exist" in missing
+    with socket_closed_port() as port:
+        config = StorageConfig(bucket="anything", endpoint=f"http://127.0.0.1:{port}", region="us-east-1")
+        refused = open_s3_stores(config)[0].unreadable()
+    assert refused is not None and refused.startswith("could not reach the bucket anything: ")
