@@ -51,7 +51,8 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
                          layout.root / "git-replica.lock", squash_every=config.git_squash_after)
     directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
     return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
-                          index.write_lock, PgPending(index), accounts, PgIndexLog(index), replica, directories)
+                          index.write_lock, PgPending(index), accounts,
+                          PgIndexLog(index, squash_every=config.git_squash_after), replica, directories)
 
 
 def prepare_bucket(config: RegistryConfig) -> None:

@@ -13,12 +13,13 @@ commits long, so a clone's size does not grow with the number of changes.
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
-from dulwich.objects import Blob, Commit, Tree, TreeEntry
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import Blob, Commit, ShaFile, Tree, TreeEntry
 from dulwich.pack import deltify_pack_objects
 from dulwich.repo import Repo
 
@@ -29,6 +30,7 @@ BRANCH = b"refs/heads/main"
 AUTHOR = b"Palletizer <palletizer@localhost>"
 _DIR_MODE = 0o040000
 _FILE_MODE = 0o100644
+REPLACE_PACK_EVERY = 4096
 
 
 class GitIndex:
@@ -114,6 +116,39 @@ class GitIndex:
             self.pack_loose_objects()
             if self.squash_after and self.history_length(self.squash_after) >= self.squash_after:
                 return self.squash(f"Squash the history before: {message}")
+        return commit.id
+
+    def replace(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+        """Make `main` one commit with no parent holding exactly `files` (path and content, in increasing path
+        order), dated `when`; its id. Each tree is written once, as the paths leave it, straight into packs
+        of `REPLACE_PACK_EVERY` objects (no loose objects, no deltas), so neither memory nor the cost per file
+        grows with the index."""
+        try:
+            return self._replace(files, message, when)
+        except OSError as exc:
+            raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
+
+    def _replace(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+        objects = _PackWriter(self._repo.object_store, self.path / "objects" / "pack")
+        open_trees: list[tuple[list[bytes], Tree]] = [([], Tree())]
+        last = ""
+        for path, content in files:
+            if path <= last:
+                raise ValueError(f"index files out of order: {path} after {last}")
+            last = path
+            *directory, name = path.encode().split(b"/")
+            while open_trees[-1][0] != directory[:len(open_trees[-1][0])]:
+                _close_tree(open_trees, objects)
+            while len(open_trees[-1][0]) < len(directory):
+                open_trees.append((directory[:len(open_trees[-1][0]) + 1], Tree()))
+            open_trees[-1][1].add(name, _FILE_MODE, objects.add(Blob.from_string(content)))
+        while len(open_trees) > 1:
+            _close_tree(open_trees, objects)
+        commit = _new_commit(objects.add(open_trees[0][1]), [], message, when)
+        objects.add(commit)
+        objects.flush()
+        if not self._repo.refs.set_if_equals(BRANCH, self.head(), commit.id):
+            raise StorageError("the index branch moved while it was replaced (is another writer ignoring the lock?)")
         return commit.id
 
     def history_length(self, at_most: int) -> int:
@@ -236,3 +271,32 @@ def _new_commit(tree_id: bytes, parents: list[bytes], message: str, when: int) -
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = message.encode("utf-8") + b"\n"
     return commit
+
+
+class _PackWriter:
+    """Objects written in packs of `REPLACE_PACK_EVERY` (durably, as loose objects are)."""
+
+    def __init__(self, store: DiskObjectStore, pack_dir: Path) -> None:
+        self._store = store
+        self._pack_dir = pack_dir
+        self._pending: dict[bytes, ShaFile] = {}
+
+    def add(self, obj: ShaFile) -> bytes:
+        """Write `obj` (in the next pack); its id."""
+        self._pending[obj.id] = obj
+        if len(self._pending) >= REPLACE_PACK_EVERY:
+            self.flush()
+        return obj.id
+
+    def flush(self) -> None:
+        """Write what is pending as one pack."""
+        if self._pending:
+            self._store.add_objects([(obj, None) for obj in self._pending.values()])
+            fsync_dir(self._pack_dir)
+            self._pending = {}
+
+
+def _close_tree(open_trees: list[tuple[list[bytes], Tree]], objects: _PackWriter) -> None:
+    """Write the innermost open tree and enter it in the one around it."""
+    parts, tree = open_trees.pop()
+    open_trees[-1][1].add(parts[-1], _DIR_MODE, objects.add(tree))

@@ -3,9 +3,13 @@ log holds the same commits with the same ids (the same trees, messages, dates an
 built it and whenever. Each commit's message ends with the position of its change in the log, so the head
 commit says how far a replica has come. With `squash_every`, the history is squashed after every change whose
 position is a multiple of it, into a commit made of that change alone (its tree, date and position), so
-squashed replicas stay the same too."""
+squashed replicas stay the same too.
 
-from collections.abc import Sequence
+A log may be compacted to such a squash point: it then keeps the index files as they were just after that
+change, and the changes after it. A replica behind the log's start is made at once the squashed commit every
+other replica made there, from those files, and goes on from it."""
+
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -29,8 +33,16 @@ class LogChange(NamedTuple):
 class ChangeLog(Protocol):
     """The ordered changes of an index."""
 
-    def changes_after(self, position: int, limit: int) -> Sequence[LogChange]:
-        """Up to `limit` changes after `position`, in order."""
+    def start(self) -> LogChange | None:
+        """The oldest change the log holds whole, its files not listed (None before the first change): the
+        first change, or the squash point the log was compacted to, which stands for every change up to it."""
+
+    def files_at(self, position: int, after: str, limit: int) -> Sequence[tuple[str, bytes]]:
+        """Up to `limit` index files (path, content) as they were just after change `position` (at least the
+        start), in path order, from the first path after `after`."""
+
+    def changes_after(self, position: int, limit: int) -> Sequence[LogChange] | None:
+        """Up to `limit` changes after `position`, in order; None if the log was compacted past `position`."""
 
 
 class GitReplica:
@@ -52,20 +64,56 @@ class GitReplica:
         return 0
 
     def catch_up(self, log: ChangeLog) -> int:
-        """Commit every change of `log` not yet committed here, in order; how many there were."""
+        """Commit every change of `log` not yet committed here, in order (from the log's start if this replica
+        is behind it); how many commits that took."""
         done = 0
         with file_lock(self._lock_path, f"the git replica's lock {self._lock_path}"):
             position = self.position()
             while True:
+                start = log.start()
+                if start is not None and position < start.position:
+                    position = self._start_at(log, start)
+                    done += 1
+                    continue
                 batch = log.changes_after(position, BATCH)
+                if batch is None:
+                    continue
                 for change in batch:
                     if change.position != position + 1:
                         raise ValueError(f"the change log skips from {position} to {change.position}")
-                    self.git.commit(change.changes, f"{change.message}\n\n{TRAILER}{change.position}", change.when)
+                    self.git.commit(change.changes, _message(change), change.when)
                     position = change.position
-                    if self._squash_every and position % self._squash_every == 0:
-                        self.git.squash(f"Squash the history before: {change.message}\n\n{TRAILER}{position}",
-                                        change.when)
+                    if self._squashes_at(position):
+                        self.git.squash(_squash_message(change), change.when)
                 done += len(batch)
                 if len(batch) < BATCH:
                     return done
+
+    def _squashes_at(self, position: int) -> bool:
+        return bool(self._squash_every) and position % self._squash_every == 0
+
+    def _start_at(self, log: ChangeLog, start: LogChange) -> int:
+        """Make this replica the one commit of the log's start (squashed, as everywhere, where it is a squash
+        point or the log was compacted to it); its position."""
+        squashed = start.position > 1 or self._squashes_at(start.position)
+        self.git.replace(_files_at(log, start.position), _squash_message(start) if squashed else _message(start),
+                         start.when)
+        return start.position
+
+
+def _message(change: LogChange) -> str:
+    return f"{change.message}\n\n{TRAILER}{change.position}"
+
+
+def _squash_message(change: LogChange) -> str:
+    return f"Squash the history before: {change.message}\n\n{TRAILER}{change.position}"
+
+
+def _files_at(log: ChangeLog, position: int) -> Iterator[tuple[str, bytes]]:
+    after = ""
+    while True:
+        page = log.files_at(position, after, BATCH)
+        yield from page
+        if len(page) < BATCH:
+            return
+        after = page[-1][0]

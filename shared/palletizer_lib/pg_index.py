@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS index_change_files (
     content BYTEA,
     PRIMARY KEY (position, path)
 );
+CREATE INDEX IF NOT EXISTS index_change_files_by_path ON index_change_files (path, position);
 CREATE TABLE IF NOT EXISTS crate_summaries (
     key TEXT COLLATE "C" PRIMARY KEY,
     name TEXT COLLATE "C" NOT NULL,
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS registry_state (
 """
 _INDEX_LOCK = 0x70616C6C6963   # each transaction's (as the other stores have one)
 _WRITE_LOCK = 0x70616C6C7772   # the registry's write lock, held across a whole change
-PENDING, SERVED_HEAD = "pending", "served_head"
+PENDING, SERVED_HEAD, LOG_START = "pending", "served_head", "log_start"
 
 
 class PgIndex(PostgresStore):
@@ -118,11 +119,17 @@ class PgIndex(PostgresStore):
 
 class PgIndexLog:
     """The index's source of truth: index files by path and the changes that made them, numbered 1, 2, ...
-    A commit id is the position of its change, as ASCII bytes (`b"42"`)."""
+    A commit id is the position of its change, as ASCII bytes (`b"42"`).
 
-    def __init__(self, db: PgIndex, clock: Callable[[], float] = time.time) -> None:
+    With `squash_every`, the log is compacted at each squash point once the served index has passed it (in
+    the transaction of the next change): of the changes up to it, only each file's last content stays, so
+    the log holds the index once plus the changes since; a replica behind it starts from those files
+    (`git_replica`)."""
+
+    def __init__(self, db: PgIndex, clock: Callable[[], float] = time.time, squash_every: int | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._squash_every = squash_every
 
     def head(self) -> bytes | None:
         """The position of the newest change, None before the first."""
@@ -130,7 +137,7 @@ class PgIndexLog:
         return str(row[0]).encode() if row and row[0] is not None else None
 
     def read(self, path: str, commit_id: bytes | None = None) -> bytes | None:
-        """The content of `path` now, or just after change `commit_id`."""
+        """The content of `path` now, or just after change `commit_id` (at least the log's start)."""
         db = self._db.connection()
         if commit_id is None or commit_id == self.head():
             row = db.execute("SELECT content FROM index_files WHERE path = ?", (path,)).fetchone()
@@ -156,7 +163,50 @@ class PgIndexLog:
                     db.execute("INSERT INTO index_files (path, content, modified) VALUES (?, ?, ?) ON CONFLICT "
                                "(path) DO UPDATE SET content = excluded.content, modified = excluded.modified",
                                (path, content, now))
+            self._compact(db)
         return str(position).encode()
+
+    def _compact(self, db: PostgresConnection) -> None:
+        """Compact the log to the next squash point after its start, if the served index has reached it:
+        delete each file's older contents up to it (and removed files'), then the changes left with none,
+        and record it as the log's start. Costs the changes of one squash interval, not the index (a log
+        further behind is compacted one interval per change)."""
+        every = self._squash_every
+        if not every:
+            return
+        served, start = db.execute("SELECT (SELECT value FROM registry_state WHERE key = ?), "
+                                   "(SELECT value FROM registry_state WHERE key = ?)",
+                                   (SERVED_HEAD, LOG_START)).fetchone()
+        before = int(start) if start else 0
+        through = min(int(served) // every * every if served else 0, (before // every + 1) * every)
+        if through <= before:
+            return
+        gone = db.execute(
+            "DELETE FROM index_change_files f WHERE f.position <= ? AND f.path IN (SELECT path FROM "
+            "index_change_files WHERE position > ? AND position <= ?) AND (f.content IS NULL OR EXISTS (SELECT 1 "
+            "FROM index_change_files g WHERE g.path = f.path AND g.position > f.position AND g.position <= ?)) "
+            "RETURNING f.position", (through, before, through, through)).fetchall()
+        emptied = sorted({row[0] for row in gone if row[0] < through})
+        if emptied:
+            db.execute("DELETE FROM index_changes c WHERE c.position = ANY(?) AND NOT EXISTS (SELECT 1 FROM "
+                       "index_change_files f WHERE f.position = c.position)", (emptied,))
+        db.execute("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE "
+                   "SET value = excluded.value, writes = registry_state.writes + 1", (LOG_START, str(through)))
+
+    def start(self) -> LogChange | None:
+        """The change the log was compacted to, else its first change (its files not listed); None if empty."""
+        row = self._db.connection().execute(
+            "SELECT position, made, message FROM index_changes WHERE position >= coalesce((SELECT CAST(value AS "
+            "BIGINT) FROM registry_state WHERE key = ?), 0) ORDER BY position LIMIT 1", (LOG_START,)).fetchone()
+        return LogChange(row[0], row[1], row[2], {}) if row else None
+
+    def files_at(self, position: int, after: str, limit: int) -> list[tuple[str, bytes]]:
+        """Up to `limit` index files as they were just after change `position`, in path order after `after`."""
+        rows = self._db.connection().execute(
+            "SELECT path, content FROM (SELECT DISTINCT ON (path) path, content FROM index_change_files WHERE "
+            "position <= ? AND path > ? ORDER BY path, position DESC) latest WHERE content IS NOT NULL "
+            "ORDER BY path LIMIT ?", (position, after, limit)).fetchall()
+        return [(row[0], bytes(row[1])) for row in rows]
 
     def changed_paths(self, old: bytes | None, new: bytes) -> Iterator[str]:
         """Paths changed after `old` up to `new` (`old` None: every path there is at `new`)."""
@@ -165,18 +215,22 @@ class PgIndexLog:
                           "ORDER BY path", (int(old) if old else 0, int(new))).fetchall()
         return iter([row[0] for row in rows])
 
-    def changes_after(self, position: int, limit: int) -> list[LogChange]:
-        """Up to `limit` changes after `position`, in order (for the nodes' git replicas)."""
-        db = self._db.connection()
-        heads = db.execute("SELECT position, made, message FROM index_changes WHERE position > ? "
-                           "ORDER BY position LIMIT ?", (position, limit)).fetchall()
-        if not heads:
-            return []
-        files: dict[int, dict[str, bytes | None]] = {row[0]: {} for row in heads}
-        for number, path, content in db.execute(
-                "SELECT position, path, content FROM index_change_files WHERE position > ? AND position <= ? "
-                "ORDER BY position, path", (position, heads[-1][0])).fetchall():
-            files[number][path] = bytes(content) if content is not None else None
+    def changes_after(self, position: int, limit: int) -> list[LogChange] | None:
+        """Up to `limit` changes after `position`, in order (for the nodes' git replicas); None if the log was
+        compacted past `position`. Read under the index's lock, so never across a compaction."""
+        with self._db.transaction() as db:
+            start = db.execute("SELECT value FROM registry_state WHERE key = ?", (LOG_START,)).fetchone()
+            if start is not None and position < int(start[0]):
+                return None
+            heads = db.execute("SELECT position, made, message FROM index_changes WHERE position > ? "
+                               "ORDER BY position LIMIT ?", (position, limit)).fetchall()
+            if not heads:
+                return []
+            files: dict[int, dict[str, bytes | None]] = {row[0]: {} for row in heads}
+            for number, path, content in db.execute(
+                    "SELECT position, path, content FROM index_change_files WHERE position > ? AND position <= ? "
+                    "ORDER BY position, path", (position, heads[-1][0])).fetchall():
+                files[number][path] = bytes(content) if content is not None else None
         return [LogChange(number, made, message, files[number]) for number, made, message in heads]
 
     def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]:

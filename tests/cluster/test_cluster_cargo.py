@@ -1,6 +1,7 @@
 """Real cargo against two palletizer-all nodes over one bucket and one database: it publishes through one
 node and builds through the other, over the sparse index and over git."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +11,13 @@ import requests
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.git_index import GitIndex
 from palletizer_lib.git_replica import GitReplica
+from palletizer_lib.pg_index import PgIndex, PgIndexLog
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.cargo import REGISTRY, Cargo
 from tests.support.cluster import Cluster, node_command, running_cluster
 from tests.support.cratekit import publish_body
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.support.server import palletizer
+from tests.support.server import free_port, palletizer, running_process
 
 
 @pytest.fixture
@@ -115,3 +117,15 @@ def test_every_node_squashes_its_git_history_at_the_same_changes_and_cargo_follo
         assert positions[0] == positions[1] > 3
         # the commit squashing the last multiple of 3, then the changes after it
         assert [replica.git.history_length(10) for replica in replicas] == [1 + positions[0] % 3] * 2
+
+        # the log was compacted to the last squash point: a node started now builds the same commits from it
+        assert PgIndexLog(PgIndex(postgres_url)).start().position == (positions[0] - 1) // 3 * 3 > 0
+        late, port = tmp_path / "late-node", free_port()
+        shutil.copytree(tmp_path / "node-template", late)
+        late_url = f"http://127.0.0.1:{port}"
+        with running_process(node_command(late, port), f"{late_url}/health", tmp_path / "late-node.log"):
+            assert requests.get(f"{late_url}/git/index/info/refs?service=git-upload-pack", timeout=10).content == refs[0]
+            late_git = Cargo.create(tmp_path / "late-home", f"{late_url}/git/index")
+            assert late_git.run(write_app(tmp_path / "late-apps"), "run", "-q").stdout.strip() == EXPECTED_OUTPUT
+        assert GitReplica(GitIndex(late / "index.git"), late / "git-replica.lock").git.history_length(10) == \
+            replicas[0].git.history_length(10)

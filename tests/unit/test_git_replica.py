@@ -9,13 +9,25 @@ from palletizer_lib.git_replica import GitReplica, LogChange
 
 
 class ListLog:
-    """A change log held in a list."""
+    """A change log held in a list, compacted to change `start` (0: never compacted)."""
 
-    def __init__(self, changes: list[LogChange]) -> None:
+    def __init__(self, changes: list[LogChange], start: int = 0) -> None:
         self.changes = changes
+        self.compacted = start
 
-    def changes_after(self, position: int, limit: int) -> list[LogChange]:
-        return self.changes[position:position + limit]
+    def start(self) -> LogChange | None:
+        if not self.changes:
+            return None
+        return self.changes[max(self.compacted, 1) - 1]._replace(changes={})
+
+    def files_at(self, position: int, after: str, limit: int) -> list[tuple[str, bytes]]:
+        tree: dict[str, bytes | None] = {}
+        for change in self.changes[:position]:
+            tree.update(change.changes)
+        return sorted((path, content) for path, content in tree.items() if content is not None and path > after)[:limit]
+
+    def changes_after(self, position: int, limit: int) -> list[LogChange] | None:
+        return None if position < self.compacted else self.changes[position:position + limit]
 
 
 def replica(path: Path, squash_every: int | None = None) -> GitReplica:
@@ -79,3 +91,59 @@ def test_replicas_squash_at_the_same_changes_into_the_same_commits(tmp_path: Pat
     unsquashed = replica(tmp_path / "plain")
     unsquashed.catch_up(ListLog(LOG))
     assert unsquashed.git.history_length(10) == 5 and unsquashed.git.head() != whole.git.head()
+
+
+def test_a_fresh_replica_holds_the_commits_of_the_changes_one_by_one(tmp_path: Path) -> None:
+    plain = GitIndex.create(tmp_path / "plain.git")
+    for item in LOG:
+        plain.commit(item.changes, f"{item.message}\n\nPalletizer-Change: {item.position}", item.when)
+    fresh = replica(tmp_path / "fresh")
+    assert fresh.catch_up(ListLog(LOG)) == 5
+    assert fresh.git.head() == plain.head()
+
+
+def test_the_start_s_files_are_read_in_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from palletizer_lib import git_replica
+
+    many = [LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode() for i in range(7)}),
+            change(2, "3/c/c03", None)]
+    whole = replica(tmp_path / "whole")
+    whole.catch_up(ListLog(many))
+    monkeypatch.setattr(git_replica, "BATCH", 3)
+    paged = replica(tmp_path / "paged")
+    assert paged.catch_up(ListLog(many)) == 2
+    assert paged.git.head() == whole.git.head()
+    assert sorted(dict(paged.git.files())) == [f"3/c/c{i:02}" for i in range(7) if i != 3]
+
+
+def test_a_replica_behind_a_compacted_log_starts_from_its_squashed_commit(tmp_path: Path) -> None:
+    followed = replica(tmp_path / "followed", squash_every=2)
+    followed.catch_up(ListLog(LOG))
+    for position in (0, 1, 3):
+        behind = replica(tmp_path / f"behind{position}", squash_every=2)
+        behind.catch_up(ListLog(LOG[:position]))
+        assert behind.position() == position
+        assert behind.catch_up(ListLog(LOG, start=4)) == 2          # the squashed commit of 4, then 5
+        assert behind.git.head() == followed.git.head() and behind.position() == 5
+        assert behind.git.read("3/f/foo") is None and behind.git.read("3/b/bar") == b"c\n"
+    at_start = replica(tmp_path / "at-start", squash_every=2)
+    at_start.catch_up(ListLog(LOG[:4]))
+    assert at_start.catch_up(ListLog(LOG, start=4)) == 1            # nothing to start again
+    assert at_start.git.head() == followed.git.head()
+
+
+def test_a_log_compacted_while_a_replica_reads_it_is_started_from_again(tmp_path: Path) -> None:
+    class CompactingLog(ListLog):
+        """Compacted to 4 just after a replica's first read of its changes."""
+
+        def changes_after(self, position: int, limit: int) -> list[LogChange] | None:
+            found = super().changes_after(position, limit)
+            self.compacted = 4
+            return None if position < 4 and found else found
+
+    followed = replica(tmp_path / "followed", squash_every=2)
+    followed.catch_up(ListLog(LOG))
+    late = replica(tmp_path / "late", squash_every=2)
+    late.catch_up(ListLog(LOG[:1]))
+    assert late.catch_up(CompactingLog(LOG)) == 2
+    assert late.git.head() == followed.git.head()
