@@ -10,7 +10,9 @@ b. publish latency through the web API: `palletizer-all` over the local data dir
    the same new crates published to both;
 c. real cargo's cold resolve + fetch through the second node's sparse index, straight from the bucket of a
    registry with `direct_reads` (its index and crate files), and from `palletizer-all` over the local data
-   directory, vs nginx serving that directory as a static sparse registry.
+   directory, vs nginx serving that directory as a static sparse registry;
+d. a new node's git replica: written from a change log compacted at its squash points vs replayed from the
+   same log kept whole, both holding REPLICA_CRATES crates published REPLICA_ROUNDS times each.
 """
 
 import os
@@ -30,7 +32,11 @@ from bench.common import Context, alternate, free_port, median, nginx, palletize
 from bench.downloads import sized_crate
 from bench.index_serving import index_paths
 from bench.seed import crate_names, entry_metadata
-from palletizer_lib.crate_names import normalise
+from palletizer_lib.crate_names import index_path, normalise
+from palletizer_lib.git_index import GitIndex
+from palletizer_lib.git_replica import GitReplica
+from palletizer_lib.index_entry import dump_lines, entry_from_metadata
+from palletizer_lib.pg_index import SERVED_HEAD, PgIndex, PgIndexLog
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.s3_store import open_s3_stores, publish_prefixes
@@ -42,6 +48,12 @@ from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.server import issue_token
 
 SIZES = {"10 KiB": 10 * 1024, "1 MiB": 1024 * 1024}
+REPLICA_CRATES, REPLICA_ROUNDS = 600, 3
+
+
+def fixed_clock() -> float:
+    """The time both logs date their changes with, so that their replicas hold the same commits."""
+    return 1_700_000_000.0
 CONNECTIONS = 8
 PER_ROUND = 4
 
@@ -61,6 +73,7 @@ def run(ctx: Context) -> None:
         print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
         bucket_serving(ctx, ceph, local)
         cluster_publish_and_cargo(ctx, ceph, postgres, local, names)
+        new_replica(ctx, postgres)
 
 
 @contextmanager
@@ -238,3 +251,44 @@ def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, lo
            f"9b. Publish latency through the web API (ms), registries holding the cargo graph, median of "
            f"{ctx.repetitions * PER_ROUND} publishes ({PER_ROUND} a round, alternating)",
            ["setup", "median ms", "min ms", "max ms", "x one node"], rows, {"ms": ms})
+
+
+def new_replica(ctx: Context, postgres: PostgresServer) -> None:
+    """Seconds for a new git replica to catch up with a log of REPLICA_CRATES x REPLICA_ROUNDS changes
+    (squashed at its last change but one), compacted or kept whole; the sides alternate."""
+    changes = REPLICA_CRATES * REPLICA_ROUNDS
+    indexes = {"compacted log": PgIndex(postgres.create_database()),
+               "whole log, every change replayed": PgIndex(postgres.create_database())}
+    logs = {"compacted log": PgIndexLog(indexes["compacted log"], fixed_clock, squash_every=changes - 1),
+            "whole log, every change replayed": PgIndexLog(indexes["whole log, every change replayed"], fixed_clock)}
+    print(f"filling two change logs with {changes} changes...", flush=True)
+    for side, log in logs.items():
+        fill_log(indexes[side], log, crate_names(REPLICA_CRATES, seed=31))
+    runs, heads = iter(range(2 * ctx.repetitions)), set()
+
+    def catch_up(side: str) -> float:
+        path = ctx.work / "replicas" / f"{next(runs)}"
+        path.mkdir(parents=True)
+        replica = GitReplica(GitIndex.create(path / "index.git"), path / "replica.lock", changes - 1)
+        started = time.perf_counter()
+        replica.catch_up(logs[side])
+        took = time.perf_counter() - started
+        heads.add(replica.git.head())
+        return took
+
+    seconds = alternate({side: (lambda side=side: catch_up(side)) for side in logs}, ctx.repetitions)
+    assert len(heads) == 1, f"the replicas differ: {heads}"
+    report(ctx.out, "9d-new-replica",
+           f"9d. A new node's git replica of {REPLICA_CRATES} crates after {changes} changes (s), median of "
+           f"{ctx.repetitions}", ["log", "median s", "min s", "max s", "x compacted"],
+           ratio_rows(seconds, "compacted log"), {"crates": REPLICA_CRATES, "changes": changes, "seconds": seconds})
+
+
+def fill_log(index: PgIndex, log: PgIndexLog, names: list[str]) -> None:
+    """Publish every crate of `names` REPLICA_ROUNDS times to `log` (over `index`), each change served at once."""
+    entries: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(REPLICA_ROUNDS):
+        for name in names:
+            entries[name].append(entry_from_metadata(entry_metadata(name, f"{round_}.0.0", []), "0" * 64))
+            position = log.commit({index_path(name): dump_lines(entries[name])}, f"Publish {name} {round_}.0.0")
+            index.set_state(SERVED_HEAD, position.decode() + "\n")
