@@ -118,17 +118,17 @@ class GitIndex:
                 return self.squash(f"Squash the history before: {message}")
         return commit.id
 
-    def replace(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
-        """Make `main` one commit with no parent holding exactly `files` (path and content, in increasing path
-        order), dated `when`; its id. Each tree is written once, as the paths leave it, straight into packs
-        of `REPLACE_PACK_EVERY` objects (no loose objects, no deltas), so neither memory nor the cost per file
-        grows with the index."""
+    def write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+        """Write a commit with no parent holding exactly `files` (path and content, in increasing path order),
+        dated `when`, without moving the branch (`reset` does); its id. Each tree is written once, as the
+        paths leave it, straight into packs of `REPLACE_PACK_EVERY` objects (no loose objects, no deltas), so
+        neither memory nor the cost per file grows with the index."""
         try:
-            return self._replace(files, message, when)
+            return self._write_root_commit(files, message, when)
         except OSError as exc:
             raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
 
-    def _replace(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+    def _write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
         objects = _PackWriter(self._repo.object_store, self.path / "objects" / "pack")
         open_trees: list[tuple[list[bytes], Tree]] = [([], Tree())]
         last = ""
@@ -147,9 +147,12 @@ class GitIndex:
         commit = _new_commit(objects.add(open_trees[0][1]), [], message, when)
         objects.add(commit)
         objects.flush()
-        if not self._repo.refs.set_if_equals(BRANCH, self.head(), commit.id):
-            raise StorageError("the index branch moved while it was replaced (is another writer ignoring the lock?)")
         return commit.id
+
+    def reset(self, commit_id: bytes) -> None:
+        """Move the branch to `commit_id`, whatever it held (call under the lock of whoever writes it)."""
+        if not self._repo.refs.set_if_equals(BRANCH, self.head(), commit_id):
+            raise StorageError("the index branch moved while it was reset (is another writer ignoring the lock?)")
 
     def history_length(self, at_most: int) -> int:
         """How many commits the branch's history holds, counting no further than `at_most`."""

@@ -72,8 +72,9 @@ class GitReplica:
             while True:
                 start = log.start()
                 if start is not None and position < start.position:
-                    position = self._start_at(log, start)
-                    done += 1
+                    reached = self._start_at(log, start)
+                    done += reached != position
+                    position = reached
                     continue
                 batch = log.changes_after(position, BATCH)
                 if batch is None:
@@ -94,10 +95,15 @@ class GitReplica:
 
     def _start_at(self, log: ChangeLog, start: LogChange) -> int:
         """Make this replica the one commit of the log's start (squashed, as everywhere, where it is a squash
-        point or the log was compacted to it); its position."""
+        point or the log was compacted to it), unless the log was compacted further meanwhile (its files
+        may then have been read across the compaction); the position the replica is at."""
         squashed = start.position > 1 or self._squashes_at(start.position)
-        self.git.replace(_files_at(log, start.position), _squash_message(start) if squashed else _message(start),
-                         start.when)
+        commit_id = self.git.write_root_commit(_files_at(log, start.position),
+                                               _squash_message(start) if squashed else _message(start), start.when)
+        now = log.start()
+        if now is None or now.position != start.position:
+            return self.position()
+        self.git.reset(commit_id)
         return start.position
 
 

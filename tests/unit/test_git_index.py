@@ -204,40 +204,43 @@ FILES = {"1/a": b"a\n", "2/ab": b"ab\n", "3/f/foo": b"foo\n", "ab/cd/abcd": b"ab
          "ab/ce/abce": b"ce\n", "config.json": b"{}\n", "zz/zz/zzzz": b"z\n"}
 
 
-def test_replace_makes_the_commit_a_commit_of_the_same_files_would_be(tmp_path: Path) -> None:
+def test_a_root_commit_of_files_is_the_commit_a_commit_of_the_same_files_would_be(tmp_path: Path) -> None:
     committed = GitIndex.create(tmp_path / "committed.git")
     expected = committed.commit(FILES, "Everything", when=1_700_000_000)
     replaced = GitIndex.create(tmp_path / "replaced.git")
     replaced.commit({"1/old": b"old\n", "ab/cd/abcd": b"old\n"}, "an older history", when=1)
     replaced.commit({"3/x/xyz": b"xyz\n"}, "and more", when=2)
-    assert replaced.replace(sorted(FILES.items()), "Everything", 1_700_000_000) == expected
+    before = replaced.head()
+    assert replaced.write_root_commit(sorted(FILES.items()), "Everything", 1_700_000_000) == expected
+    assert replaced.head() == before                   # written, not yet the branch's
+    replaced.reset(expected)
     assert replaced.head() == expected and replaced.history_length(10) == 1
     assert dict((path, replaced.blob(blob)) for path, blob in GitIndex(replaced.path).files()) == FILES
     assert all(Repo(str(replaced.path)).object_store.contains_packed(blob) for _, blob in replaced.files())
 
 
-def test_replace_with_no_files_holds_an_empty_tree(git: GitIndex) -> None:
+def test_a_root_commit_of_no_files_holds_an_empty_tree(git: GitIndex) -> None:
     git.commit({"1/a": b"a\n"}, "one")
-    git.replace([], "nothing", 5)
+    git.reset(git.write_root_commit([], "nothing", 5))
     assert list(git.files()) == [] and git.history_length(10) == 1
 
 
-def test_replace_refuses_files_out_of_order_and_keeps_the_branch(git: GitIndex) -> None:
+def test_a_root_commit_refuses_files_out_of_order(git: GitIndex) -> None:
     head = git.commit({"1/a": b"a\n"}, "one")
     with pytest.raises(ValueError, match="out of order: 1/b after 3/f/foo"):
-        git.replace([("3/f/foo", b"x\n"), ("1/b", b"y\n")], "wrong", 5)
+        git.write_root_commit([("3/f/foo", b"x\n"), ("1/b", b"y\n")], "wrong", 5)
     with pytest.raises(ValueError, match="out of order: 1/a after 1/a"):
-        git.replace([("1/a", b"x\n"), ("1/a", b"y\n")], "twice", 5)
+        git.write_root_commit([("1/a", b"x\n"), ("1/a", b"y\n")], "twice", 5)
     assert git.head() == head
 
 
-def test_replace_writes_packs_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_root_commit_is_written_in_packs_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from palletizer_lib import git_index
 
     monkeypatch.setattr(git_index, "REPLACE_PACK_EVERY", 10)
     git = GitIndex.create(tmp_path / "index.git")
     files = [(f"3/c/c{i:03}", f"{i}\n".encode()) for i in range(45)]
-    git.replace(files, "many", 5)                     # 45 blobs, 2 trees, the root and the commit
+    git.reset(git.write_root_commit(files, "many", 5))    # 45 blobs, 2 trees, the root and the commit
     assert len(list((git.path / "objects" / "pack").glob("*.pack"))) == 5
     assert loose_objects(git) == []
     assert dict((path, git.blob(blob)) for path, blob in GitIndex(git.path).files()) == dict(files)

@@ -147,3 +147,20 @@ def test_a_log_compacted_while_a_replica_reads_it_is_started_from_again(tmp_path
     late.catch_up(ListLog(LOG[:1]))
     assert late.catch_up(CompactingLog(LOG)) == 2
     assert late.git.head() == followed.git.head()
+
+
+def test_a_start_read_across_a_compaction_is_not_kept(tmp_path: Path) -> None:
+    class CompactedWhileRead(ListLog):
+        """Compacted from 2 to 4 while a replica reads the files of its start."""
+
+        def files_at(self, position: int, after: str, limit: int) -> list[tuple[str, bytes]]:
+            self.compacted = 4
+            return [] if position == 2 else super().files_at(position, after, limit)
+
+    followed = replica(tmp_path / "followed", squash_every=2)
+    followed.catch_up(ListLog(LOG))
+    late = replica(tmp_path / "late", squash_every=2)
+    heads = []
+    late.git.reset = lambda commit_id, reset=late.git.reset: (heads.append(commit_id), reset(commit_id))[1]
+    assert late.catch_up(CompactedWhileRead(LOG, start=2)) == 2
+    assert late.git.head() == followed.git.head() and len(heads) == 1
