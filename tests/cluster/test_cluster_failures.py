@@ -11,6 +11,9 @@ import pytest
 import requests
 
 from palletizer_lib.crate_names import index_path
+from palletizer_lib.git_index import GitIndex
+from palletizer_lib.git_replica import GitReplica
+from palletizer_lib.pg_index import PgIndex, PgIndexLog
 from palletizer_lib.storage_config import StorageConfig
 from tests.support.cluster import Cluster, crashing_node, running_cluster
 from tests.support.cluster_crash_server import STEPS
@@ -70,9 +73,12 @@ def test_a_node_killed_mid_publish_leaves_nothing_half_visible(tmp_path: Path, s
         assert palletizer(cluster.data[1], "verify").stdout == ""
 
 
+@pytest.mark.parametrize("squash_every", [None, 5], ids=["squashing-at-the-default", "compacting-every-5"])
 def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(tmp_path: Path, s3_config: StorageConfig,
-                                                                         postgres_url: str) -> None:
-    with running_cluster(tmp_path, s3_config, postgres_url) as cluster:
+                                                                         postgres_url: str,
+                                                                         squash_every: int | None) -> None:
+    settings = {"git_squash_after": squash_every} if squash_every else None
+    with running_cluster(tmp_path, s3_config, postgres_url, settings=settings) as cluster:
         token = cluster.token()
         acknowledged: list[tuple[str, str]] = []
         lock = threading.Lock()
@@ -100,9 +106,10 @@ def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(tmp_pat
 
         def reader() -> None:
             while not done.is_set():
-                response = requests.get(f"{cluster.urls[1]}/index/config.json", timeout=10)
-                if response.status_code != 200:
-                    reads_failed.append(str(response.status_code))
+                for path in ("index/config.json", "git/index/info/refs?service=git-upload-pack"):
+                    response = requests.get(f"{cluster.urls[1]}/{path}", timeout=30)
+                    if response.status_code != 200:
+                        reads_failed.append(f"{path}: {response.status_code}")
 
         done = threading.Event()
         reading = threading.Thread(target=reader)
@@ -122,3 +129,12 @@ def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(tmp_pat
             assert served_versions(cluster.urls[1], name)[version] == cksum
             assert hashlib.sha256(download(cluster.urls[1], name, version)).hexdigest() == cksum
         assert palletizer(cluster.data[1], "verify").stdout == ""
+        if squash_every:
+            # the log was compacted while node 1's replica followed it: a replica made now holds the same head
+            log = PgIndexLog(PgIndex(postgres_url))
+            start, head = log.start().position, int(log.head())
+            assert start % squash_every == 0 and head - 2 * squash_every < start < head
+            fresh = GitReplica(GitIndex.create(tmp_path / "fresh.git"), tmp_path / "fresh.lock", squash_every)
+            fresh.catch_up(log)
+            refs = requests.get(f"{cluster.urls[1]}/git/index/info/refs?service=git-upload-pack", timeout=30)
+            assert fresh.git.head() in refs.content
