@@ -57,15 +57,23 @@ def test_replicas_of_one_log_hold_the_same_commits(tmp_path: Path) -> None:
     assert early.catch_up(log) == 0
 
 
-def test_a_batch_boundary_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+MANY = [LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode() for i in range(7)}),
+        change(2, "3/c/c03", None)]
+
+
+@pytest.mark.parametrize("log, batch", [(LOG, 2), (MANY, 3)], ids=["changes", "files-of-the-start"])
+def test_a_batch_boundary_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log: list[LogChange],
+                                          batch: int) -> None:
     from palletizer_lib import git_replica
 
     whole = replica(tmp_path / "whole")
-    whole.catch_up(ListLog(LOG))
-    monkeypatch.setattr(git_replica, "BATCH", 2)
+    whole.catch_up(ListLog(log))
+    monkeypatch.setattr(git_replica, "BATCH", batch)
     batched = replica(tmp_path / "batched")
-    assert batched.catch_up(ListLog(LOG)) == 5
+    assert batched.catch_up(ListLog(log)) == len(log)
     assert batched.git.head() == whole.git.head()
+    tree = {path: batched.git.blob(blob) for path, blob in batched.git.files()}
+    assert tree == dict(ListLog(log).files_at(len(log), "", 100))
 
 
 def test_a_gap_in_the_log_is_refused(tmp_path: Path) -> None:
@@ -100,20 +108,6 @@ def test_a_fresh_replica_holds_the_commits_of_the_changes_one_by_one(tmp_path: P
     fresh = replica(tmp_path / "fresh")
     assert fresh.catch_up(ListLog(LOG)) == 5
     assert fresh.git.head() == plain.head()
-
-
-def test_the_start_s_files_are_read_in_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from palletizer_lib import git_replica
-
-    many = [LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode() for i in range(7)}),
-            change(2, "3/c/c03", None)]
-    whole = replica(tmp_path / "whole")
-    whole.catch_up(ListLog(many))
-    monkeypatch.setattr(git_replica, "BATCH", 3)
-    paged = replica(tmp_path / "paged")
-    assert paged.catch_up(ListLog(many)) == 2
-    assert paged.git.head() == whole.git.head()
-    assert sorted(dict(paged.git.files())) == [f"3/c/c{i:02}" for i in range(7) if i != 3]
 
 
 def test_a_replica_behind_a_compacted_log_starts_from_its_squashed_commit(tmp_path: Path) -> None:
