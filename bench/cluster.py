@@ -49,11 +49,6 @@ from tests.support.server import issue_token
 
 SIZES = {"10 KiB": 10 * 1024, "1 MiB": 1024 * 1024}
 REPLICA_CRATES, REPLICA_ROUNDS = 600, 3
-
-
-def fixed_clock() -> float:
-    """The time both logs date their changes with, so that their replicas hold the same commits."""
-    return 1_700_000_000.0
 CONNECTIONS = 8
 PER_ROUND = 4
 
@@ -257,13 +252,9 @@ def new_replica(ctx: Context, postgres: PostgresServer) -> None:
     """Seconds for a new git replica to catch up with a log of REPLICA_CRATES x REPLICA_ROUNDS changes
     (squashed at its last change but one), compacted or kept whole; the sides alternate."""
     changes = REPLICA_CRATES * REPLICA_ROUNDS
-    indexes = {"compacted log": PgIndex(postgres.create_database()),
-               "whole log, every change replayed": PgIndex(postgres.create_database())}
-    logs = {"compacted log": PgIndexLog(indexes["compacted log"], fixed_clock, squash_every=changes - 1),
-            "whole log, every change replayed": PgIndexLog(indexes["whole log, every change replayed"], fixed_clock)}
     print(f"filling two change logs with {changes} changes...", flush=True)
-    for side, log in logs.items():
-        fill_log(indexes[side], log, crate_names(REPLICA_CRATES, seed=31))
+    logs = {side: filled_log(PgIndex(postgres.create_database()), squash_every)
+            for side, squash_every in (("compacted log", changes - 1), ("whole log, every change replayed", None))}
     runs, heads = iter(range(2 * ctx.repetitions)), set()
 
     def catch_up(side: str) -> float:
@@ -284,11 +275,15 @@ def new_replica(ctx: Context, postgres: PostgresServer) -> None:
            ratio_rows(seconds, "compacted log"), {"crates": REPLICA_CRATES, "changes": changes, "seconds": seconds})
 
 
-def fill_log(index: PgIndex, log: PgIndexLog, names: list[str]) -> None:
-    """Publish every crate of `names` REPLICA_ROUNDS times to `log` (over `index`), each change served at once."""
+def filled_log(index: PgIndex, squash_every: int | None) -> PgIndexLog:
+    """A log over `index` where REPLICA_CRATES crates were each published REPLICA_ROUNDS times, each change
+    served at once and dated the same (so that logs filled alike give replicas the same commits)."""
+    log = PgIndexLog(index, lambda: 1_700_000_000.0, squash_every=squash_every)
+    names = crate_names(REPLICA_CRATES, seed=31)
     entries: dict[str, list[dict]] = {name: [] for name in names}
     for round_ in range(REPLICA_ROUNDS):
         for name in names:
             entries[name].append(entry_from_metadata(entry_metadata(name, f"{round_}.0.0", []), "0" * 64))
             position = log.commit({index_path(name): dump_lines(entries[name])}, f"Publish {name} {round_}.0.0")
             index.set_state(SERVED_HEAD, position.decode() + "\n")
+    return log

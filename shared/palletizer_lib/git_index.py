@@ -30,7 +30,7 @@ BRANCH = b"refs/heads/main"
 AUTHOR = b"Palletizer <palletizer@localhost>"
 _DIR_MODE = 0o040000
 _FILE_MODE = 0o100644
-REPLACE_PACK_EVERY = 4096
+OBJECTS_PER_PACK = 4096
 
 
 class GitIndex:
@@ -121,7 +121,7 @@ class GitIndex:
     def write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
         """Write a commit with no parent holding exactly `files` (path and content, in increasing path order),
         dated `when`, without moving the branch (`reset` does); its id. Each tree is written once, as the
-        paths leave it, straight into packs of `REPLACE_PACK_EVERY` objects (no loose objects, no deltas), so
+        paths leave it, straight into packs of `OBJECTS_PER_PACK` objects (no loose objects, no deltas), so
         neither memory nor the cost per file grows with the index."""
         try:
             return self._write_root_commit(files, message, when)
@@ -277,7 +277,7 @@ def _new_commit(tree_id: bytes, parents: list[bytes], message: str, when: int) -
 
 
 class _PackWriter:
-    """Objects written in packs of `REPLACE_PACK_EVERY` (durably, as loose objects are)."""
+    """Objects written in packs of `OBJECTS_PER_PACK` (durably, as loose objects are)."""
 
     def __init__(self, store: DiskObjectStore, pack_dir: Path) -> None:
         self._store = store
@@ -287,7 +287,7 @@ class _PackWriter:
     def add(self, obj: ShaFile) -> bytes:
         """Write `obj` (in the next pack); its id."""
         self._pending[obj.id] = obj
-        if len(self._pending) >= REPLACE_PACK_EVERY:
+        if len(self._pending) >= OBJECTS_PER_PACK:
             self.flush()
         return obj.id
 

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS registry_state (
 _INDEX_LOCK = 0x70616C6C6963   # each transaction's (as the other stores have one)
 _WRITE_LOCK = 0x70616C6C7772   # the registry's write lock, held across a whole change
 PENDING, SERVED_HEAD, LOG_START = "pending", "served_head", "log_start"
+_SET_STATE = ("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) "
+              "DO UPDATE SET value = excluded.value, writes = registry_state.writes + 1")
 
 
 class PgIndex(PostgresStore):
@@ -113,8 +115,7 @@ class PgIndex(PostgresStore):
             if value is None:
                 db.execute("DELETE FROM registry_state WHERE key = ?", (key,))
             else:
-                db.execute("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) "
-                           "DO UPDATE SET value = excluded.value, writes = registry_state.writes + 1", (key, value))
+                db.execute(_SET_STATE, (key, value))
 
 
 class PgIndexLog:
@@ -190,8 +191,7 @@ class PgIndexLog:
         if emptied:
             db.execute("DELETE FROM index_changes c WHERE c.position = ANY(?) AND NOT EXISTS (SELECT 1 FROM "
                        "index_change_files f WHERE f.position = c.position)", (emptied,))
-        db.execute("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE "
-                   "SET value = excluded.value, writes = registry_state.writes + 1", (LOG_START, str(through)))
+        db.execute(_SET_STATE, (LOG_START, str(through)))
 
     def start(self) -> LogChange | None:
         """The change the log was compacted to, else its first change (its files not listed); None if empty."""
@@ -219,7 +219,7 @@ class PgIndexLog:
         """Up to `limit` changes after `position`, in order (for the nodes' git replicas); None if the log was
         compacted past `position`. Read under the index's lock, so never across a compaction."""
         with self._db.transaction() as db:
-            start = db.execute("SELECT value FROM registry_state WHERE key = ?", (LOG_START,)).fetchone()
+            start = self._db.state(LOG_START)
             if start is not None and position < int(start[0]):
                 return None
             heads = db.execute("SELECT position, made, message FROM index_changes WHERE position > ? "

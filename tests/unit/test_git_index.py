@@ -237,7 +237,7 @@ def test_a_root_commit_refuses_files_out_of_order(git: GitIndex) -> None:
 def test_a_root_commit_is_written_in_packs_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from palletizer_lib import git_index
 
-    monkeypatch.setattr(git_index, "REPLACE_PACK_EVERY", 10)
+    monkeypatch.setattr(git_index, "OBJECTS_PER_PACK", 10)
     git = GitIndex.create(tmp_path / "index.git")
     files = [(f"3/c/c{i:03}", f"{i}\n".encode()) for i in range(45)]
     git.reset(git.write_root_commit(files, "many", 5))    # 45 blobs, 2 trees, the root and the commit
