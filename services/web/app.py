@@ -157,7 +157,9 @@ class CrateResource:
 
     def _page(self, req: falcon.Request, resp: falcon.Response, name: str, version: str | None) -> None:
         site = self._pages.site
-        page = browse.crate_page(site.registry, site.catalog, site.accounts, name, version, req.prefix)
+        versions_page = query_int(req, "versions", 1, minimum=1)
+        page = browse.crate_page(site.registry, site.catalog, site.accounts, name, version, req.prefix,
+                                 versions_page)
         self._pages.render(req, resp, "crate.html", crate=page)
 
 

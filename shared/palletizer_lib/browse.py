@@ -4,14 +4,14 @@ and the accounts (owners). Plain data; the templates only lay it out.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .index_entry import pubtime_seconds
-from .mirror import cached_entries
+from .mirror_files import MirroredCrate, cached_crate
 from .crate_names import is_valid_name, normalise
 from .readme import safe_url
 from .registry import Registry
@@ -20,6 +20,7 @@ from .urls import sparse_index_url
 from .versions import parse_version
 
 PER_PAGE = 50
+VERSIONS_PER_PAGE = 100
 REGISTRY_NAME = "palletizer"
 LINK_FIELDS = (("repository", "Repository"), ("homepage", "Homepage"), ("documentation", "Documentation"))
 DEP_KIND_ORDER = ("normal", "build", "dev")
@@ -98,6 +99,9 @@ class CratePage:
     cargo_toml: str
     cargo_config: str
     mirrored_from: str | None = None
+    version_count: int = 0
+    versions_page: int = 1
+    versions_pages: int = 1
 
 
 def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
@@ -124,18 +128,28 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
 
 
 def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
-               fallback_url: str) -> CratePage:
+               fallback_url: str, versions_page: int = 1) -> CratePage:
     """The page of crate `name` (any spelling) at `version` (default: the one search shows, the newest not
-    yanked); NotFound if either does not exist. `fallback_url` is the server's own URL, for the
+    yanked), listing page `versions_page` of its versions (`VERSIONS_PER_PAGE` a page, newest first);
+    NotFound if either does not exist. `fallback_url` is the server's own URL, for the
     `.cargo/config.toml` lines of a registry whose `config.json` does not name its public URL yet."""
     if not is_valid_name(name):
         raise NotFound(f"crate `{name}` does not exist in this registry")
+    page = _crate_page(registry, catalog, accounts, name, version, fallback_url)
+    pages = max(1, math.ceil(len(page.versions) / VERSIONS_PER_PAGE))
+    shown = min(max(versions_page, 1), pages)
+    return replace(page, versions=page.versions[(shown - 1) * VERSIONS_PER_PAGE:shown * VERSIONS_PER_PAGE],
+                   version_count=len(page.versions), versions_page=shown, versions_pages=pages)
+
+
+def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+                fallback_url: str) -> CratePage:
     try:
         entries = registry.entries(name)
     except NotFound:
         if registry.config.upstream:
-            mirrored = cached_entries(registry.layout, name)
-            if mirrored:
+            mirrored = cached_crate(registry.layout, name)
+            if mirrored is not None:
                 return _mirrored_page(registry, catalog, mirrored, version, fallback_url)
         raise
     canonical = entries[0]["name"]
@@ -169,17 +183,17 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
     )
 
 
-def _mirrored_page(registry: Registry, catalog: Catalog, entries: list[dict], version: str | None,
+def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, version: str | None,
                    fallback_url: str) -> CratePage:
-    """The page of a crate of the mirror's cache: its versions from the cached index file, no README."""
-    canonical = entries[-1]["name"]
-    downloads = catalog.version_downloads(canonical)
-    rows = sorted((VersionRow(e["vers"], e["yanked"], None, None, downloads.get(e["vers"], 0)) for e in entries),
-                  key=lambda r: parse_version(r.vers), reverse=True)
-    summary_version = max_version(entries)
-    entry = _chosen(entries, version or summary_version, canonical)
+    """The page of a crate of the mirror's cache: its versions from the cached index file (parsed once per
+    version of the file; only the shown version's line is read again), no README."""
+    downloads = catalog.version_downloads(crate.name)
+    rows = [VersionRow(vers, yanked, None, None, downloads.get(vers, 0)) for vers, yanked in crate.versions]
+    entry = crate.entry(version or crate.shown)
+    if entry is None:
+        raise NotFound(f"crate `{crate.name}` has no version {version or crate.shown}")
     return CratePage(
-        name=canonical,
+        name=crate.name,
         version=next(r for r in rows if r.vers == entry["vers"]),
         description="",
         versions=rows,
@@ -194,7 +208,7 @@ def _mirrored_page(registry: Registry, catalog: Catalog, entries: list[dict], ve
         categories=[],
         rust_version=entry.get("rust_version"),
         readme_html="",
-        cargo_toml=f'{canonical} = "{summary_version}"',
+        cargo_toml=f'{crate.name} = "{crate.shown}"',
         cargo_config=cargo_config(registry, fallback_url),
         mirrored_from=registry.config.upstream,
     )

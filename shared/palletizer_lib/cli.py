@@ -286,9 +286,11 @@ def _mirror(args: argparse.Namespace, registry: Registry) -> int:
     if args.action == "status":
         status = cache_status(registry.layout, registry.config.upstream_freshness)
         print(f"upstream: {upstream} (fresh for {registry.config.upstream_freshness} s)")
-        print(f"index files: {status.index_files} ({status.stale_index_files} to revalidate), "
-              f"names the upstream lacks: {status.missing_names}")
+        print(f"index files: {status.index_files} ({status.index_bytes} bytes, {status.stale_index_files} to "
+              "revalidate)")
         print(f"crate files: {status.crate_files} ({status.crate_bytes} bytes)")
+        print(f"cache size: {status.index_bytes + status.crate_bytes} of {registry.config.mirror_cache_size} bytes "
+              "(mirror_cache_size)")
         return 0
     crates = list(dict.fromkeys(crate for lockfile in args.lockfiles
                                 for crate in upstream_packages(lockfile, upstream)))

@@ -16,6 +16,7 @@ CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_GIT_SQUASH_AFTER = 10_000
+DEFAULT_MIRROR_CACHE_SIZE = 10 * 1024 ** 3
 # Settings a registry on one machine leaves out of its config.yaml.
 OMITTED_WHEN_UNSET = ("storage", "database")
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
@@ -36,6 +37,7 @@ class RegistryConfig:
     upstream: str | None = None
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
     allowed_names: list[str] = field(default_factory=list)
+    mirror_cache_size: int = DEFAULT_MIRROR_CACHE_SIZE
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
     storage: dict | None = None
     database: str | None = None
@@ -87,6 +89,9 @@ class RegistryConfig:
         if (not isinstance(self.upstream_freshness, int) or isinstance(self.upstream_freshness, bool)
                 or self.upstream_freshness < 0):
             raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
+        if (not isinstance(self.mirror_cache_size, int) or isinstance(self.mirror_cache_size, bool)
+                or self.mirror_cache_size <= 0):
+            raise BadRequest(f"{path}: mirror_cache_size must be a positive number of bytes")
         if not isinstance(self.allowed_names, list) or not all(isinstance(n, str) for n in self.allowed_names):
             raise BadRequest(f"{path}: allowed_names must be a list of crate names")
         if self.git_squash_after is not None and (

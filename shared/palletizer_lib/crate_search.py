@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .crate_names import normalise
 from .index_store import IndexStore
 from .layout import Layout
-from .mirror import cached_summaries
+from .mirror_catalog import catalog_of
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,11 @@ class CrateSearch:
         total, rows = table.page(keys, wanted, recent, limit, offset)
         found = [CrateSummary(r.name, r.max_version, r.description, published=r.published) for r in rows]
         if self._upstream and only is None:
-            mirrored = sorted(self._mirrored_matches(_matcher(query), table.known),
-                              key=lambda s: (normalise(s.name) != wanted, not normalise(s.name).startswith(wanted),
-                                             s.name.lower()))
-            start = max(0, offset - total)
-            found += mirrored[start:start + limit - len(found)]
-            total += len(mirrored)
+            catalog = catalog_of(self._layout)
+            catalog.shadow(keys if keys is not None else table.descriptions())
+            mirrored, rows = catalog.search(query, max(0, limit - len(found)), max(0, offset - total))
+            found += [CrateSummary(r.name, r.shown, f"mirrored from {self._upstream}", self._upstream) for r in rows]
+            total += mirrored
         return total, found
 
     def _build(self) -> None:
@@ -69,27 +68,3 @@ class CrateSearch:
         with self._lock():
             if not self._index.search_index.is_built():
                 self._index.rebuild_search_index()
-
-    def _mirrored_matches(self, matches: Callable[[CrateSummary], bool],
-                          local: Callable[[str], bool]) -> Iterator[CrateSummary]:
-        """The crates of the mirror's cache whose name matches (none published here in any spelling: `local`
-        tells by normalised name), from the cache alone; described as mirrored from the upstream."""
-        seen: set[str] = set()
-        for name, version in cached_summaries(self._layout):
-            key = normalise(name)
-            if key not in seen and not local(key) and matches(CrateSummary(name, version, "")):
-                seen.add(key)
-                yield CrateSummary(name, version, f"mirrored from {self._upstream}", self._upstream)
-
-
-def _matcher(query: str) -> Callable[[CrateSummary], bool]:
-    """Search's rule, for crates outside the search table: the normalised query in the normalised name, or
-    every word in the name and description (a word also matching the name normalised)."""
-    words = [w for w in query.lower().split() if w]
-    wanted = normalise(query.strip())
-
-    def matches(summary: CrateSummary) -> bool:
-        name = normalise(summary.name)
-        text = f"{name} {summary.description.lower()}"
-        return wanted in name or all(w in text or normalise(w) in name for w in words)
-    return matches

@@ -4,14 +4,18 @@ The format is the one in the Cargo Book's "Registry Index" chapter.
 """
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from .config import CRATES_IO_INDEX
 from .errors import InvalidCrate
 from .crate_names import validate_dependency_name, validate_name
+from .versions import parse_version
 
 DEP_KINDS = ("normal", "dev", "build")
+_CKSUM = re.compile(r"[0-9a-f]{64}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PUBTIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MANIFEST_DEP_TABLES = {
     "dependencies": "normal",
@@ -95,6 +99,41 @@ def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: 
     if rust_version is not None:
         entry["rust_version"] = rust_version
     return entry
+
+
+def check_entry(raw: object) -> dict:
+    """An index entry read from another registry, checked as a publish's would be (`InvalidCrate` saying
+    what is wrong): a valid name and version, a SHA-256 checksum, well-formed dependencies and features,
+    and no control character in any text cargo reads from it."""
+    entry = _table(raw, "entry")
+    validate_name(entry.get("name"))
+    parse_version(entry.get("vers"))
+    if not isinstance(entry.get("cksum"), str) or not _CKSUM.match(entry["cksum"]):
+        raise InvalidCrate("`cksum` must be a SHA-256 in hex")
+    for dep in _list(entry.get("deps", []), "deps"):
+        dep = _table(dep, "deps[]")
+        name = validate_dependency_name(dep.get("name"))
+        if dep.get("package") is not None:
+            validate_dependency_name(dep["package"])
+        if (dep.get("kind") or "normal") not in DEP_KINDS:
+            raise InvalidCrate(f"dependency `{name}` has an unknown kind")
+        _strings(dep.get("features", []), f"features of dependency `{name}`")
+        _bool(dep.get("optional", False), "optional")
+        _bool(dep.get("default_features", True), "default_features")
+        _plain(_string(dep.get("req"), f"req of dependency `{name}`"), f"req of dependency `{name}`")
+        for key in ("target", "registry"):
+            _plain(_optional_string(dep.get(key), key), f"{key} of dependency `{name}`")
+    _features(entry.get("features", {}))
+    _features(entry.get("features2") or {})
+    _bool(entry.get("yanked", False), "yanked")
+    for key in ("links", "rust_version"):
+        _plain(_optional_string(entry.get(key), key), key)
+    return entry
+
+
+def _plain(text: str | None, what: str) -> None:
+    if text is not None and _CONTROL.search(text):
+        raise InvalidCrate(f"`{what}` holds a control character")
 
 
 def cargo_req(req: str) -> str:

@@ -15,6 +15,7 @@ never served. A crate published here shadows the upstream's in every spelling: n
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections import OrderedDict
 from typing import TYPE_CHECKING, BinaryIO
 
 from .config import CRATES_IO_ALIASES, RegistryConfig
@@ -33,14 +35,20 @@ from .errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageErr
 from .index_cache import CachedFile
 from .layout import Layout
 from .crate_names import normalise, validate_name
+from .mirror_catalog import MirrorCatalog, catalog_of
+from .mirror_files import ByteLru, digest, encode_cached, parse_cached, valid_lines
 from .read_ahead import ReadAhead, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
 from .versions import max_version, parse_version
 
 MISSING_TTL = 60
-MAX_MEMORY_ENTRIES = 4096
-_CKSUM = re.compile(r"[0-9a-f]{64}\Z")
+MAX_MISSING = 16_384
+MAX_NAME_LOCKS = 4096
+MAX_CHECKED = 4096
+MEMORY_BYTES = 16 * 1024 * 1024
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+MAX_SPELLING_PROBES = 64
 log = logging.getLogger("palletizer.mirror")
 
 if TYPE_CHECKING:
@@ -49,12 +57,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class _Cached:
-    """One cached index file: the upstream's validators, when it was fetched, and the file (None: missing)."""
+    """One cached index file: the upstream's validators, when it was fetched, and the file."""
 
     etag: str | None
     last_modified: str | None
     fetched: float
-    file: CachedFile | None
+    file: CachedFile
 
 
 @dataclass
@@ -76,10 +84,18 @@ PROCESS_STATS = MirrorStats()
 _STATS_LOCK = threading.Lock()
 
 
-# Index files fetched but not yet written by `WRITER`: every Mirror of the process serves them from here.
+# Index files fetched but not yet written by `WRITER`: every Mirror of the process serves them from here,
+# within `MAX_PENDING_BYTES` (past it, a file is written before it is answered).
 _PENDING: dict[Path, _Cached] = {}
 _PENDING_LOCK = threading.Lock()
+_pending_bytes = 0
 WRITER = WriteBehind()
+
+# Parsed index files of the cache, per version of the file on disk, within a byte budget.
+_MEMORY: ByteLru[_Cached] = ByteLru(MEMORY_BYTES)
+# Names the upstream lacks, with when it said so: in memory only, at most `MAX_MISSING` of them.
+_MISSING: OrderedDict[Path, float] = OrderedDict()
+_MISSING_LOCK = threading.Lock()
 
 
 READ_AHEAD = ReadAhead()
@@ -102,14 +118,19 @@ class Mirror:
         self.layout = registry.layout
         self.upstream = upstream or Upstream(config.upstream, max_crate_bytes=config.max_crate_size)
         self.freshness = config.upstream_freshness
+        self.cache_size = config.mirror_cache_size
         self.stats = stats if stats is not None else PROCESS_STATS
         self._clock = clock
-        self._memory: dict[Path, tuple[tuple[int, int, int], _Cached]] = {}
         self._checked: dict[Path, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self._dl: str | None = None
         self._background = background
+
+    @property
+    def catalog(self) -> MirrorCatalog:
+        """What the cache holds (opened on first use)."""
+        return catalog_of(self.layout)
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
@@ -129,62 +150,87 @@ class Mirror:
         """The upstream's index file of exactly `name` (lowercased), as cached, whether or not the name is
         published here; None if the upstream lacks it."""
         path = self.layout.mirror_index_file(name)
-        cached = self._read(path)
-        if cached is not None and self._fresh(cached):
-            self._count("index_hits")
-            return cached.file
+        known, file = self._cached_answer(path)
+        if known:
+            return file
         with self._name_lock(normalise(name)):
-            cached = self._read(path)
-            if cached is not None and self._fresh(cached):
-                self._count("index_hits")
-                return cached.file
+            known, file = self._cached_answer(path)
+            if known:
+                return file
             self._count("index_misses")
-            return self._revalidate(name, path, cached)
+            return self._revalidate(name, path, self._read(path))
+
+    def _cached_answer(self, path: Path) -> tuple[bool, CachedFile | None]:
+        """(True, the answer) if the cache can answer for `path` without the upstream, else (False, None)."""
+        if self._known_missing(path):
+            self._count("index_hits")
+            return True, None
+        cached = self._read(path)
+        if cached is None or not self._fresh(cached):
+            return False, None
+        self._count("index_hits")
+        if path not in _PENDING:
+            self.catalog.used(path)
+        return True, cached.file
 
     def _fresh(self, cached: _Cached) -> bool:
-        ttl = self.freshness if cached.file is not None else min(self.freshness, MISSING_TTL)
-        return 0 <= self._clock() - cached.fetched < ttl
+        return 0 <= self._clock() - cached.fetched < self.freshness
+
+    def _known_missing(self, path: Path) -> bool:
+        """True if the upstream said within `MISSING_TTL` seconds that it lacks this file."""
+        when = _MISSING.get(path)
+        return when is not None and 0 <= self._clock() - when < min(self.freshness, MISSING_TTL)
+
+    def _remember_missing(self, path: Path, now: float) -> None:
+        with _MISSING_LOCK:
+            _MISSING[path] = now
+            _MISSING.move_to_end(path)
+            while len(_MISSING) > MAX_MISSING:
+                _MISSING.popitem(last=False)
 
     def _revalidate(self, name: str, path: Path, cached: _Cached | None) -> CachedFile | None:
         try:
             self._count("upstream_requests")
-            answer = self.upstream.index(name, cached.etag if cached and cached.file else None,
-                                         cached.last_modified if cached and cached.file else None)
+            answer = self.upstream.index(name, cached.etag if cached else None,
+                                         cached.last_modified if cached else None)
             if answer.status == 200:
-                entries = _check_index(name, answer.data)
                 self._count("bytes_fetched", len(answer.data))
+                data, entries = valid_lines(name, answer.data)
+                if not entries:
+                    raise UpstreamError(f"the upstream's index file of `{name}` has no valid entry")
         except UpstreamError as exc:
             self._count("errors")
-            if cached is not None and cached.file is not None:
+            if cached is not None:
                 self._count("stale_served")
                 log.warning("upstream failed for the index file of %s, serving the cached copy: %s", name,
                             exc.detail)
                 return cached.file
             raise
         now = self._clock()
-        if answer.status == 304 and cached is not None and cached.file is not None:
+        if answer.status == 304 and cached is not None:
             if path not in _PENDING:
-                self._touch(path, now)
+                self._touch(path, now, cached)
             return cached.file
-        if answer.status == 404:
-            meta: dict = {"missing": True}
-            stored = _Cached(None, None, now, None)
+        if answer.status != 200:
+            self._remember_missing(path, now)
+            if cached is not None:
+                self._drop(path)
+            return None
+        with _MISSING_LOCK:
+            _MISSING.pop(path, None)
+        changed = now
+        if cached is not None and cached.file.data == data:
+            changed = cached.file.last_modified.timestamp()
+        meta = {"etag": answer.etag, "last_modified": answer.last_modified, "changed": changed}
+        file = CachedFile(data, digest(data), datetime.fromtimestamp(int(changed), tz=timezone.utc))
+        stored = _Cached(answer.etag, answer.last_modified, now, file)
+        raw = encode_cached(meta, data)
+        shown = (entries[-1]["name"], max_version([{**e, "yanked": bool(e.get("yanked"))} for e in entries]))
+        if self._background and _hold_pending(path, stored):
+            WRITER.submit(lambda: self._store(path, raw, now, stored, shown))
+            self._read_ahead(entries)
         else:
-            changed = now
-            if cached is not None and cached.file is not None and cached.file.data == answer.data:
-                changed = cached.file.last_modified.timestamp()
-            meta = {"etag": answer.etag, "last_modified": answer.last_modified, "changed": changed}
-            file = CachedFile(answer.data, _digest(answer.data), datetime.fromtimestamp(int(changed), tz=timezone.utc))
-            stored = _Cached(answer.etag, answer.last_modified, now, file)
-        raw = encode_cached(meta, answer.data if answer.status == 200 else b"")
-        if self._background:
-            with _PENDING_LOCK:
-                _PENDING[path] = stored
-            WRITER.submit(lambda: self._store(path, raw, now, stored))
-            if answer.status == 200:
-                self._read_ahead(entries)
-        else:
-            self._store(path, raw, now, stored)
+            self._store(path, raw, now, stored, shown)
         return stored.file
 
     def _read_ahead(self, entries: list[dict]) -> None:
@@ -199,28 +245,39 @@ class Mirror:
             self._count("read_ahead")
             self.upstream_index_file(name)
 
-    def _store(self, path: Path, raw: bytes, now: float, stored: _Cached) -> None:
-        """Write a cached index file (`stored` as it is encoded in `raw`), fetched at `now`. Done behind a
-        request, a failure is logged and counted (the file is fetched again next time)."""
+    def _store(self, path: Path, raw: bytes, now: float, stored: _Cached, shown: tuple[str, str]) -> None:
+        """Write a cached index file (`stored` as it is encoded in `raw`), fetched at `now`, of the crate and
+        version search shows in `shown`; record it in the catalog and keep the cache within its size. Done
+        behind a request, a failure is logged and counted (the file is fetched again next time)."""
         try:
             atomic_write(path, raw, durable=False)
-            self._touch(path, now)
+            self._touch(path, now, stored)
+            self.catalog.put_index(path, shown[0], shown[1], len(raw))
+            self.catalog.evict(self.cache_size, keep=path)
         except StorageError as exc:
             if not self._background:
                 raise
             self._count("errors")
             log.warning("could not cache the index file %s: %s", path.name, exc.detail)
         finally:
-            with _PENDING_LOCK:
-                if _PENDING.get(path) is stored:
-                    del _PENDING[path]
+            _release_pending(path, stored)
 
-    def _touch(self, path: Path, now: float) -> None:
-        """Record that `path` was fetched or revalidated at `now` (its modification time)."""
+    def _drop(self, path: Path) -> None:
+        """Remove the cached index file of a name the upstream no longer has."""
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            path.unlink()
+        self.catalog.forget(path)
+
+    def _touch(self, path: Path, now: float, cached: _Cached) -> None:
+        """Record that `path` was fetched or revalidated at `now` (its modification time), and keep what it
+        holds parsed for that version of the file."""
         try:
             os.utime(path, (now, now))
+            st = os.stat(path)
         except OSError as exc:
             raise StorageError(f"could not update the mirror's {path.name}: {exc.strerror or exc}") from exc
+        fresh = _Cached(cached.etag, cached.last_modified, st.st_mtime, cached.file)
+        _MEMORY.put(path, (st.st_ino, st.st_mtime_ns, st.st_size), fresh, _cost(cached))
 
     def _read(self, path: Path) -> _Cached | None:
         """The cached file at `path` (one waiting to be written, else as on disk, parsed once per version of
@@ -231,16 +288,16 @@ class Mirror:
         try:
             with path.open("rb") as file:
                 st = os.fstat(file.fileno())
-                key = (st.st_ino, st.st_mtime_ns, st.st_size)
-                remembered = self._memory.get(path)
-                if remembered is not None and remembered[0] == key:
-                    return remembered[1]
+                identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+                remembered = _MEMORY.get(path, identity)
+                if remembered is not None:
+                    return remembered
                 raw = file.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
-        parsed = _parse_cached(raw)
+        parsed = parse_cached(raw)
         if parsed is None:
             return None
         meta, data = parsed
@@ -248,19 +305,14 @@ class Mirror:
             changed = float(meta.get("changed", st.st_mtime))
         except (TypeError, ValueError):
             return None
-        file = None
-        if not meta.get("missing"):
-            file = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
+        file = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
         cached = _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, file)
-        with self._lock:
-            if len(self._memory) >= MAX_MEMORY_ENTRIES:
-                self._memory.clear()
-            self._memory[path] = (key, cached)
+        _MEMORY.put(path, identity, cached, _cost(cached))
         return cached
 
     def _name_lock(self, key: str) -> threading.Lock:
         with self._lock:
-            if len(self._name_locks) >= MAX_MEMORY_ENTRIES:
+            if len(self._name_locks) >= MAX_NAME_LOCKS:
                 self._name_locks = {k: v for k, v in self._name_locks.items() if v.locked()}
             return self._name_locks.setdefault(key, threading.Lock())
 
@@ -277,15 +329,19 @@ class Mirror:
         path = self.layout.mirror_crate_file(name, version)
         if self._intact(path, name, version):
             self._count("crate_hits")
+            self.catalog.used(path)
             return path
         cksum = self._cksum(name, version)
         with _file_lock(self.layout.mirror_lock(name, version)):
             if self._intact(path, name, version, cksum):
                 self._count("crate_hits")
+                self.catalog.used(path)
                 return path
             self._count("crate_misses")
-            self._fetch_crate(name, version, cksum, path)
+            size = self._fetch_crate(name, version, cksum, path)
             self._remember_intact(path)
+            self.catalog.put_crate(path, size)
+        self.catalog.evict(self.cache_size, keep=path)
         return path
 
     def _intact(self, path: Path, name: str, version: str, cksum: str | None = None) -> bool:
@@ -309,12 +365,13 @@ class Mirror:
                     path.name)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        self.catalog.forget(path)
         return False
 
     def _remember_intact(self, path: Path) -> None:
         st = os.stat(path)
         with self._lock:
-            if len(self._checked) >= MAX_MEMORY_ENTRIES:
+            if len(self._checked) >= MAX_CHECKED:
                 self._checked.clear()
             self._checked[path] = (st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -325,7 +382,7 @@ class Mirror:
             raise NotFound(f"no file for crate `{name}` version `{version}`")
         return cksum
 
-    def _fetch_crate(self, name: str, version: str, cksum: str, path: Path) -> None:
+    def _fetch_crate(self, name: str, version: str, cksum: str, path: Path) -> int:
         url = download_url(self._download_template(), name, version, cksum)
 
         def download(out: BinaryIO) -> int:
@@ -336,7 +393,9 @@ class Mirror:
                 self._count("errors")
                 raise
 
-        self._count("bytes_fetched", atomic_write_with(path, download, durable=False))
+        size = atomic_write_with(path, download, durable=False)
+        self._count("bytes_fetched", size)
+        return size
 
     def _download_template(self) -> str:
         """The upstream's `dl`, read from its config.json once per process (kept in `mirror/config.json`
@@ -419,39 +478,24 @@ class CacheStatus:
     """What the mirror holds."""
 
     index_files: int
-    missing_names: int
+    index_bytes: int
     crate_files: int
     crate_bytes: int
     stale_index_files: int
 
 
 def cache_status(layout: Layout, freshness: int, now: float | None = None) -> CacheStatus:
-    """Count the cached index files (and names known missing, and files older than `freshness`) and
-    crate files (with their size), reading only the cache."""
+    """Count the cached index files (and those older than `freshness`) and crate files, with their sizes,
+    from the catalog (and each index file's modification time)."""
     now = time.time() if now is None else now
-    index_files = missing = stale = 0
-    for path in (layout.mirror / "index").rglob("*") if (layout.mirror / "index").is_dir() else []:
-        if not path.is_file() or path.name.startswith(TEMP_PREFIX):
-            continue
-        with path.open("rb") as file:
-            head = file.readline()
-            fetched = os.fstat(file.fileno()).st_mtime
-        try:
-            meta = json.loads(head)
-        except ValueError:
-            continue
-        if meta.get("missing"):
-            missing += 1
-            continue
-        index_files += 1
-        if now - fetched >= freshness:
-            stale += 1
-    crate_files = crate_bytes = 0
-    for path in (layout.mirror / "crates").rglob("*.crate") if (layout.mirror / "crates").is_dir() else []:
-        if not path.name.startswith(TEMP_PREFIX):
-            crate_files += 1
-            crate_bytes += path.stat().st_size
-    return CacheStatus(index_files, missing, crate_files, crate_bytes, stale)
+    catalog = catalog_of(layout)
+    index_files, index_bytes, crate_files, crate_bytes = catalog.status()
+    stale = 0
+    for path in catalog.index_paths():
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime >= freshness:
+                stale += 1
+    return CacheStatus(index_files, index_bytes, crate_files, crate_bytes, stale)
 
 
 def verify_cache(layout: Layout) -> list[str]:
@@ -479,7 +523,7 @@ def verify_cache(layout: Layout) -> list[str]:
 
 def _cached_cksum(layout: Layout, name: str, version: str) -> str | None:
     try:
-        parsed = _parse_cached(layout.mirror_index_file(name).read_bytes())
+        parsed = parse_cached(layout.mirror_index_file(name).read_bytes())
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
@@ -506,53 +550,50 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _digest(data: bytes) -> str:
-    """The digest of a cached index file's content: its ETag, and its check against a torn write."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def encode_cached(meta: dict, data: bytes) -> bytes:
-    """A cached index file: `meta` (the upstream's validators, `changed`; or `missing`) with the digest of
-    `data` as its first line, then `data`."""
-    return json.dumps({**meta, "sum": _digest(data)}).encode() + b"\n" + data
-
-
-def _parse_cached(raw: bytes) -> tuple[dict, bytes] | None:
-    """(first line's JSON, content) of a cached index file; None if it is not whole (torn by a crash, or
-    not written by this version)."""
-    head, _, data = raw.partition(b"\n")
-    try:
-        meta = json.loads(head)
-    except ValueError:
+def spellings(name: str) -> list[str] | None:
+    """`name` with its `-` and `_` in every mix (as spelt first, then all `-`, then all `_`), as crates.io
+    counts them one name; None if there are more than `MAX_SPELLING_PROBES`."""
+    parts = re.split(r"[-_]", name)
+    if 2 ** (len(parts) - 1) > MAX_SPELLING_PROBES:
         return None
-    if not isinstance(meta, dict) or meta.get("sum") != _digest(data):
-        return None
-    return meta, data
+    found = dict.fromkeys((name, name.replace("_", "-"), name.replace("-", "_")))
+    for mix in itertools.product("-_", repeat=len(parts) - 1):
+        found[parts[0] + "".join(sep + part for sep, part in zip(mix, parts[1:]))] = None
+    return list(found)
 
 
 def check_new_name(registry: "Registry", name: str) -> None:
-    """Refuse (`Forbidden`) a new crate `name` the upstream has, as spelt or with all `-` or all `_`,
-    unless the administrator allowed it (`allowed_names` in config.yaml, read afresh); `UpstreamError`
-    if the upstream cannot say."""
+    """Refuse (`Forbidden`) a new crate `name` the upstream has in any spelling crates.io counts as the same
+    name (`-` and `_` alike, any case), unless the administrator allowed it (`allowed_names` in config.yaml,
+    read afresh); `UpstreamError` if the upstream cannot say. A name with more `-`/`_` mixes than
+    `MAX_SPELLING_PROBES` cannot be checked, so it needs allowing too."""
     allowed = {normalise(n) for n in RegistryConfig.load(registry.layout.config).allowed_names}
     if normalise(name) in allowed:
         return
+    how = (f"An administrator can allow it with `palletizer allow-name {name}` (allowed_names in config.yaml)")
+    names = spellings(name)
+    if names is None:
+        raise Forbidden(f"crate `{name}` cannot be checked against the upstream registry: with its `-` and `_` it "
+                        f"has more than {MAX_SPELLING_PROBES} spellings crates.io counts as one name. {how}")
     mirror = Mirror(registry)
     try:
-        for spelling in dict.fromkeys((name, name.replace("_", "-"), name.replace("-", "_"))):
+        found = mirror.catalog.holds(normalise(name))
+        for spelling in names:
+            if found is not None:
+                break
             try:
-                found = mirror.upstream_index_file(spelling)
+                if mirror.upstream_index_file(spelling) is not None:
+                    found = spelling
             except UpstreamError as exc:
                 raise UpstreamError(f"cannot publish the new crate `{name}`: whether the upstream registry "
                                     f"has it could not be checked ({exc.detail})") from exc
-            if found is not None:
-                raise Forbidden(
-                    f"crate `{name}` exists on the upstream registry {registry.config.upstream}: a new crate of "
-                    "that name here would take its place for everyone using this registry (dependency "
-                    f"confusion). An administrator can allow it with `palletizer allow-name {name}` "
-                    "(allowed_names in config.yaml)")
     finally:
         mirror.upstream.close()
+    if found is not None:
+        raise Forbidden(
+            f"crate `{name}` exists on the upstream registry {registry.config.upstream} (as `{found}`): a new "
+            "crate of that name here would take its place for everyone using this registry (dependency "
+            f"confusion). {how}")
 
 
 def allow_name(registry: "Registry", name: str) -> bool:
@@ -568,26 +609,6 @@ def allow_name(registry: "Registry", name: str) -> bool:
     return True
 
 
-def _check_index(name: str, data: bytes) -> list[dict]:
-    """The entries of an upstream index file; `UpstreamError` unless it is one JSON entry of crate `name` a
-    line (with a checksum)."""
-    key = normalise(name)
-    entries = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError as exc:
-            raise UpstreamError(f"the upstream's index file of `{name}` is not JSON (line {number})") from exc
-        if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
-                or normalise(entry["name"]) != key or not isinstance(entry.get("vers"), str)
-                or not isinstance(entry.get("cksum"), str) or not _CKSUM.match(entry["cksum"])):
-            raise UpstreamError(f"the upstream's index file of `{name}` has an invalid entry (line {number})")
-        entries.append(entry)
-    return entries
-
-
 def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive `flock` on `path` (it and its folder created if needed), across threads and processes."""
     description = f"the mirror lock {path.name}"
@@ -599,71 +620,29 @@ def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     return file_lock(path, description)
 
 
-MAX_SUMMARY_MEMORY = 65536
-_SUMMARIES: dict[Path, tuple[tuple[int, int, int], tuple[str, str] | None]] = {}
-_SUMMARIES_LOCK = threading.Lock()
+def _cost(cached: _Cached) -> int:
+    """What a parsed index file costs in memory, roughly."""
+    return len(cached.file.data) + 512
 
 
-def cached_entries(layout: Layout, name: str) -> list[dict] | None:
-    """The index entries of `name` as the mirror's cache holds them (never fetched, however old); None if
-    the cache has no index file of that name (or knows it missing). Lines that are not an entry with a
-    valid version are left out; `yanked`, `deps` and `features` are always present."""
-    try:
-        raw = layout.mirror_index_file(name).read_bytes()
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-    except OSError as exc:
-        raise StorageError(f"could not read the mirror's index file of {name}: {exc.strerror or exc}") from exc
-    return _entries(raw)
+def _hold_pending(path: Path, stored: _Cached) -> bool:
+    """Keep `stored` to be served until it is written, if the files waiting hold less than
+    `MAX_PENDING_BYTES`; False if not (the caller writes it at once)."""
+    global _pending_bytes
+    with _PENDING_LOCK:
+        if _pending_bytes + len(stored.file.data) > MAX_PENDING_BYTES:
+            return False
+        old = _PENDING.get(path)
+        if old is not None:
+            _pending_bytes -= len(old.file.data)
+        _PENDING[path] = stored
+        _pending_bytes += len(stored.file.data)
+        return True
 
 
-def cached_summaries(layout: Layout) -> Iterator[tuple[str, str]]:
-    """(name, version search shows) of every crate whose index file the mirror's cache holds, read only
-    from the cache; each file is parsed once per version of it on disk (remembered per process)."""
-    root = layout.mirror / "index"
-    for folder, _, files in os.walk(root):
-        for file_name in files:
-            if file_name.startswith(TEMP_PREFIX):
-                continue
-            path = Path(folder) / file_name
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
-            remembered = _SUMMARIES.get(path)
-            if remembered is not None and remembered[0] == key:
-                summary = remembered[1]
-            else:
-                try:
-                    entries = _entries(path.read_bytes())
-                except OSError:
-                    continue
-                summary = (entries[-1]["name"], max_version(entries)) if entries else None
-                with _SUMMARIES_LOCK:
-                    if len(_SUMMARIES) >= MAX_SUMMARY_MEMORY:
-                        _SUMMARIES.clear()
-                    _SUMMARIES[path] = (key, summary)
-            if summary is not None:
-                yield summary
-
-
-def _entries(raw: bytes) -> list[dict] | None:
-    parsed = _parse_cached(raw)
-    if parsed is None or parsed[0].get("missing"):
-        return None
-    data = parsed[1]
-    entries = []
-    for line in data.splitlines():
-        try:
-            entry = json.loads(line) if line.strip() else None
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                continue
-            parse_version(entry.get("vers"))
-        except (ValueError, PalletizerError):
-            continue
-        entry["yanked"] = bool(entry.get("yanked"))
-        entry["deps"] = [d for d in entry.get("deps") or [] if isinstance(d, dict) and "name" in d and "req" in d]
-        entry.setdefault("features", {})
-        entries.append(entry)
-    return entries
+def _release_pending(path: Path, stored: _Cached) -> None:
+    global _pending_bytes
+    with _PENDING_LOCK:
+        if _PENDING.get(path) is stored:
+            del _PENDING[path]
+            _pending_bytes -= len(stored.file.data)

@@ -1,15 +1,18 @@
-"""Search over the mirror's cache: read from the cached files alone, shadowed by local crates in any
-spelling, tolerant of files it cannot use."""
+"""Search over the mirror's cache: read from its catalog (made once from the files of a cache that predates
+it), shadowed by local crates in any spelling, tolerant of files it cannot use."""
 
 import json
 from pathlib import Path
 
 from palletizer_lib.config import RegistryConfig
-from palletizer_lib.mirror import cached_entries, encode_cached
+from palletizer_lib.mirror import Mirror, MirrorStats
+from palletizer_lib.mirror_files import cached_crate, encode_cached
+from palletizer_lib.upstream import Upstream
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.crate_search import CrateSummary
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate, metadata
+from tests.support.static_upstream import StaticUpstream
 
 UPSTREAM = "sparse+http://127.0.0.1:9/index/"
 
@@ -44,17 +47,35 @@ def test_search_reads_the_cache_and_local_crates_shadow_it(tmp_path: Path) -> No
                      CrateSummary("foo-baz", "1.0.0", f"mirrored from {UPSTREAM}", UPSTREAM)]
     assert Registry(data).search("foo", 1) == (2, found[:1])
     assert Registry(data).search("baz", 10) == (1, found[1:])
-    assert [e["vers"] for e in cached_entries(registry.layout, "foo-baz") or []] == \
-        ["1.0.0", "1.1.0-rc.1", "2.0.0"]
-    assert cached_entries(registry.layout, "foo-gone") is None
-    assert cached_entries(registry.layout, "foo-junk") is None
-    assert cached_entries(registry.layout, "never") is None
+    crate = cached_crate(registry.layout, "foo-baz")
+    assert crate is not None and crate.versions == [("2.0.0", True), ("1.1.0-rc.1", False), ("1.0.0", False)]
+    assert crate.entry("2.0.0")["yanked"] is True and crate.entry("9.9.9") is None
+    assert cached_crate(registry.layout, "foo-gone") is None
+    assert cached_crate(registry.layout, "foo-junk") is None
+    assert cached_crate(registry.layout, "never") is None
+    assert not (data / "mirror/index" / index_path("foo-gone")).exists()
 
 
-def test_a_changed_cache_file_is_read_again(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    Registry.create(data, RegistryConfig(upstream=UPSTREAM))
-    _cache(data, "serde", _entry("serde", "1.0.0"))
-    assert Registry(data).search("serde", 10)[1][0].max_version == "1.0.0"
-    _cache(data, "serde", _entry("serde", "1.0.0") + _entry("serde", "1.0.1"))
-    assert Registry(data).search("serde", 10)[1][0].max_version == "1.0.1"
+def test_search_follows_what_the_mirror_fetches(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    try:
+        upstream.add("serde", "1.0.0", make_crate("serde", "1.0.0"))
+        data = tmp_path / "data"
+        registry = Registry.create(data, RegistryConfig(upstream=upstream.index_url, upstream_freshness=0,
+                                                        allowed_names=["serde_json"]))
+        mirror = Mirror(registry, Upstream(upstream.index_url), stats=MirrorStats())
+        assert Registry(data).search("serde", 10) == (0, [])
+        mirror.index_file("serde")
+        assert Registry(data).search("serde", 10)[1][0].max_version == "1.0.0"
+        upstream.add("serde", "1.0.1", make_crate("serde", "1.0.1"))
+        mirror.index_file("serde")
+        assert Registry(data).search("serde", 10)[1][0].max_version == "1.0.1"
+        upstream.add("serde_json", "1.0.0", make_crate("serde_json", "1.0.0"))
+        mirror.upstream_index_file("serde_json")
+        assert [s.name for s in Registry(data).search("serde", 10)[1]] == ["serde", "serde_json"]
+        registry.publish(metadata("serde-json", "2.0.0", description="ours"), make_crate("serde-json", "2.0.0"))
+        assert Registry(data).search("serde", 10) == (2, [
+            CrateSummary("serde-json", "2.0.0", "ours"),
+            CrateSummary("serde", "1.0.1", f"mirrored from {upstream.index_url}", upstream.index_url)])
+    finally:
+        upstream.stop()

@@ -147,12 +147,35 @@ def test_garbage_index_is_refused_and_not_cached(tmp_path: Path, upstream: Stati
     path.parent.mkdir(parents=True)
     path.write_bytes(b"<html>not an index</html>\n")
     mirror = _mirror(tmp_path, upstream, clock)
-    with pytest.raises(UpstreamError, match="not JSON"):
+    with pytest.raises(UpstreamError, match="no valid entry"):
         mirror.index_file("junk")
     path.write_text(json.dumps({"name": "other", "vers": "1.0.0", "cksum": "0" * 64}) + "\n")
-    with pytest.raises(UpstreamError, match="invalid entry"):
+    with pytest.raises(UpstreamError, match="no valid entry"):
         mirror.index_file("junk")
     assert not mirror.layout.mirror_index_file("junk").exists()
+
+
+def test_hostile_upstream_entries_are_dropped(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
+    good = {"name": "Junk", "vers": "1.0.0", "deps": [], "cksum": "a" * 64, "features": {}, "yanked": False}
+    hostile = [
+        {**good, "vers": "../../../x"},
+        {**good, "vers": "1.0.1\r\n"},
+        {**good, "vers": "1.0.2", "name": "junk"},
+        {**good, "vers": "1.0.3", "cksum": "../x"},
+        {**good, "vers": "1.0.4", "deps": [{"name": "../evil", "req": "1"}]},
+        {**good, "vers": "1.0.5", "deps": [{"name": "ok", "req": "1\r\nX-Injected: 1", "features": [],
+                                            "optional": False, "default_features": True, "kind": "normal"}]},
+        {**good, "vers": "1.0.6", "features": {"x": "not a list"}},
+        {**good, "vers": "1.0.7", "yanked": "no"},
+    ]
+    lines = [json.dumps(good), *map(json.dumps, hostile), json.dumps({**good, "vers": "2.0.0"}), "[" * 5000]
+    path = upstream.root / "index" / "ju" / "nk" / "junk"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    mirror = _mirror(tmp_path, upstream, clock)
+    served = mirror.index_file("junk")
+    assert [(e["name"], e["vers"]) for e in _lines(served.data)] == [("Junk", "1.0.0"), ("Junk", "2.0.0")]
+    assert mirror.layout.mirror_index_file("junk").read_bytes().endswith(served.data)
 
 
 def test_oversized_index_is_refused(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
@@ -310,7 +333,7 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
     again = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
     assert again.stdout.splitlines()[:2] == ["cached leaf 1.0.0", "cached mid 2.0.0"]
     status = palletizer(mirror.layout.root, "mirror", "status").stdout
-    assert "index files: 2 (" in status and "names the upstream lacks: 1" in status
+    assert "index files: 2 (" in status and "crate files: " in status
     assert f"crate files: 2 ({len(leaf) + len(mid)} bytes)" in status
     refused = palletizer(mirror.layout.root, "mirror", "fetch", str(tmp_path / "nope.lock"), check=False)
     assert refused.returncode != 0 and "not a readable Cargo.lock" in refused.stderr
