@@ -130,7 +130,7 @@ class Mirror:
     @property
     def catalog(self) -> MirrorCatalog:
         """What the cache holds (opened on first use)."""
-        return catalog_of(self.layout)
+        return catalog_of(self.layout, self._clock)
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
@@ -499,8 +499,9 @@ def cache_status(layout: Layout, freshness: int, now: float | None = None) -> Ca
 
 
 def verify_cache(layout: Layout) -> list[str]:
-    """Every cached upstream crate whose SHA-256 differs from its cached index entry's `cksum`, or that no
-    cached index entry names (the files are only read: nothing is fetched)."""
+    """Every cached upstream crate whose SHA-256 differs from its cached index entry's `cksum`, or that its
+    cached index file does not name (the files are only read: nothing is fetched; a crate whose index file
+    was evicted is checked when it is next served)."""
     problems: list[str] = []
     crates = layout.mirror / "crates"
     if not crates.is_dir():
@@ -512,6 +513,8 @@ def verify_cache(layout: Layout) -> list[str]:
             where = file.relative_to(layout.root)
             name = crate_dir.name
             version = file.name.removeprefix(f"{name}-").removesuffix(".crate")
+            if not layout.mirror_index_file(name).is_file():
+                continue
             cksum = _cached_cksum(layout, name, version)
             if cksum is None:
                 problems.append(f"{where}: no cached upstream index entry refers to it")

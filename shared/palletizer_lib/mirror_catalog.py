@@ -179,7 +179,7 @@ class MirrorCatalog(SqliteStore):
         goal = total - int(max_bytes * EVICT_TO)
         freed = 0
         victims = []
-        for key, size in db.execute("SELECT path, bytes FROM cached WHERE path != ? ORDER BY used", (kept,)):
+        for key, size in db.execute("SELECT path, bytes FROM cached WHERE path != ? ORDER BY used, rowid", (kept,)):
             if freed >= goal:
                 break
             victims.append(key)
@@ -218,13 +218,14 @@ _CATALOGS: dict[Path, MirrorCatalog] = {}
 _CATALOGS_LOCK = threading.Lock()
 
 
-def catalog_of(layout: Layout) -> MirrorCatalog:
-    """The process's catalog of `layout`'s mirror cache (opened, and built if need be, on first use)."""
+def catalog_of(layout: Layout, clock: Callable[[], float] = time.time) -> MirrorCatalog:
+    """The process's catalog of `layout`'s mirror cache (opened, and built if need be, on first use, when
+    `clock` becomes the clock its uses are timed by)."""
     with _CATALOGS_LOCK:
         catalog = _CATALOGS.get(layout.root)
         if catalog is None:
             try:
-                catalog = _CATALOGS[layout.root] = MirrorCatalog(layout)
+                catalog = _CATALOGS[layout.root] = MirrorCatalog(layout, clock)
             except OSError as exc:
                 raise StorageError(f"could not open the mirror's catalog: {exc.strerror or exc}") from exc
         return catalog

@@ -201,14 +201,15 @@ def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstrea
         offline.crate_file("walkdir", "9.9.9")
     assert palletizer(mirror.layout.root, "verify").returncode == 0
     path.write_bytes(crate + b"rot")
-    lost = mirror.layout.mirror_crate_file("gone", "1.0.0")
-    lost.parent.mkdir()
-    lost.write_bytes(crate)
+    mirror.layout.mirror_crate_file("walkdir", "9.9.9").write_bytes(crate)
+    evicted = mirror.layout.mirror_crate_file("gone", "1.0.0")
+    evicted.parent.mkdir()
+    evicted.write_bytes(crate)
     report = palletizer(mirror.layout.root, "verify", check=False)
     assert report.returncode == 1
     assert report.stdout.splitlines() == [
-        "mirror/crates/gone/gone-1.0.0.crate: no cached upstream index entry refers to it",
-        "mirror/crates/walkdir/walkdir-2.3.2.crate: its checksum does not match the cached upstream index entry"]
+        "mirror/crates/walkdir/walkdir-2.3.2.crate: its checksum does not match the cached upstream index entry",
+        "mirror/crates/walkdir/walkdir-9.9.9.crate: no cached upstream index entry refers to it"]
 
 
 def test_corrupted_crate_is_refused_and_not_stored(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
