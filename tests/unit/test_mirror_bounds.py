@@ -88,7 +88,7 @@ def test_a_cache_from_before_the_catalog_is_cleaned_once(tmp_path: Path) -> None
 
 def test_the_cache_stays_within_its_size_least_recently_used_first(tmp_path: Path,
                                                                     upstream: StaticUpstream) -> None:
-    crates = {f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": _noise(60_000, n)}) for n in range(6)}
+    crates = {f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": _noise(50_000, n)}) for n in range(6)}
     for name, crate in crates.items():
         upstream.add(name, "1.0.0", crate)
     mirror = _mirror(tmp_path, upstream, mirror_cache_size=200_000)
