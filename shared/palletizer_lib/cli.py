@@ -10,8 +10,8 @@ from pathlib import Path
 from .accounts import DEFAULT_SCOPES, SCOPES
 from .actor import Actor
 from .composition import Site, open_site
-from .config import (DEFAULT_MAX_CRATE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig, validate_database,
-                     validate_upstream)
+from .config import (DEFAULT_MAX_CRATE_SIZE, DEFAULT_MIRROR_CACHE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig,
+                     validate_database, validate_upstream)
 from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--upstream-freshness", type=int, default=DEFAULT_UPSTREAM_FRESHNESS, metavar="SECONDS",
                       help="serve a mirrored index file this long before asking the upstream again "
                            f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
+    init.add_argument("--mirror-cache-size", type=int, default=DEFAULT_MIRROR_CACHE_SIZE, metavar="BYTES",
+                      help="keep at most this much of the upstream's files, the least recently used evicted "
+                           f"first (default: {DEFAULT_MIRROR_CACHE_SIZE})")
     init.add_argument("--storage", metavar="s3://BUCKET",
                       help="keep the crate files and the served index in this S3 bucket (credentials from "
                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never written down)")
@@ -160,6 +163,7 @@ def _init(args: argparse.Namespace) -> int:
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
                             upstream=validate_upstream(args.upstream) if args.upstream else None,
                             upstream_freshness=_seconds(args.upstream_freshness), storage=_storage(args),
+                            mirror_cache_size=args.mirror_cache_size,
                             database=validate_database(args.database) if args.database else None)
     try:
         Registry.create(Path(args.data), config)

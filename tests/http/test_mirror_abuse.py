@@ -1,0 +1,95 @@
+"""Anonymous clients against the mirror of a real `palletizer-all`: names the upstream lacks leave nothing
+behind, downloads keep the cache within its size, and a crate with many versions is one parse and a paged list."""
+
+import json
+import random
+from pathlib import Path
+
+import requests
+
+from palletizer_lib.crate_names import index_path
+from palletizer_lib.registry import Registry
+from tests.support.cratekit import make_crate, metadata
+from tests.support.server import palletizer, running_server
+from tests.support.static_upstream import StaticUpstream
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_names_the_upstream_lacks_leave_nothing_behind(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    upstream.add("serde", "1.0.0", make_crate("serde", "1.0.0"))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    names = [f"zz{random.Random(n).getrandbits(64):016x}" for n in range(500)]
+    try:
+        with running_server(data) as url, requests.Session() as session:
+            for name in names:
+                assert session.get(f"{url}/index/{index_path(name)}", timeout=30).status_code == 404
+            assert session.get(f"{url}/index/se/rd/serde", timeout=30).status_code == 200
+            assert sum(upstream.requests[f"/index/{index_path(name)}"] for name in names) == len(names)
+            assert session.get(f"{url}/index/{index_path(names[0])}", timeout=30).status_code == 404
+            assert upstream.requests[f"/index/{index_path(names[0])}"] == 1
+            assert session.get(f"{url}/", timeout=30).status_code == 200
+            found = session.get(f"{url}/api/v1/crates", params={"q": "zz"}, timeout=30).json()
+            assert found["meta"]["total"] == 0
+            listed = session.get(f"{url}/api/v1/crates", params={"q": "serde"}, timeout=30).json()
+            assert [c["name"] for c in listed["crates"]] == ["serde"]
+        assert [p.name for p in _files(data / "mirror/index")] == ["serde"]
+        status = palletizer(data, "mirror", "status").stdout
+        assert "index files: 1 (" in status
+        assert palletizer(data, "verify").returncode == 0
+    finally:
+        upstream.stop()
+
+
+def test_downloads_keep_the_cache_within_its_size(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    crates = {f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": random.Random(n).randbytes(50_000)})
+              for n in range(12)}
+    for name, crate in crates.items():
+        upstream.add(name, "1.0.0", crate)
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url, "--mirror-cache-size", "200000")
+    palletizer(data, "allow-name", "mine")
+    own = make_crate("mine", "1.0.0", files={"blob": random.Random(99).randbytes(50_000)})
+    Registry(data).publish(metadata("mine", "1.0.0"), own)
+    try:
+        with running_server(data) as url, requests.Session() as session:
+            for name, crate in crates.items():
+                assert session.get(f"{url}/index/{index_path(name)}", timeout=30).status_code == 200
+                download = session.get(f"{url}/files/{name}/{name}-1.0.0.crate", timeout=30)
+                assert (download.status_code, download.content) == (200, crate)
+                held = sum(p.stat().st_size for p in _files(data / "mirror/index") + _files(data / "mirror/crates"))
+                assert held <= 200_000
+            again = session.get(f"{url}/files/big0/big0-1.0.0.crate", timeout=30)
+            assert (again.status_code, again.content) == (200, crates["big0"])
+            assert session.get(f"{url}/files/mine/mine-1.0.0.crate", timeout=30).content == own
+        assert (data / "crates/mine/mine-1.0.0.crate").read_bytes() == own
+        assert palletizer(data, "verify").returncode == 0
+    finally:
+        upstream.stop()
+
+
+def test_a_mirrored_crate_with_many_versions_is_paged(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    crate = make_crate("many", "0.0.1")
+    for minor in range(250):
+        upstream.add("many", f"0.{minor}.0", crate)
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    try:
+        with running_server(data) as url:
+            index = requests.get(f"{url}/index/ma/ny/many", timeout=30)
+            assert len(index.text.splitlines()) == 250
+            first = requests.get(f"{url}/crates/many", timeout=30)
+            assert first.status_code == 200
+            assert "versions page 1 of 3" in first.text and "0.249.0" in first.text and ">0.10.0<" not in first.text
+            last = requests.get(f"{url}/crates/many/0.3.0", params={"versions": 3}, timeout=30)
+            assert last.status_code == 200
+            assert "versions page 3 of 3" in last.text and ">0.0.0<" in last.text and ">0.249.0<" not in last.text
+            assert json.loads(index.text.splitlines()[3])["vers"] == "0.3.0"
+    finally:
+        upstream.stop()
