@@ -20,6 +20,8 @@
     mirror/index/PATH     one index file per crate: a JSON line (validators), then the file; its mtime is
                           when it was last fetched or revalidated
     mirror/crates/NAME/NAME-VERSION.crate   crate files, stored once their checksum matched
+    mirror/catalog.sqlite3  one row per cached file: crate name and shown version, size, last use (MirrorCatalog)
+    mirror/catalog.lock   held while the catalog is first made from the files of an older cache
     mirror/locks/NN.lock  the locks of crate fetches (a fixed number, a crate version hashed to one)
 """
 
