@@ -136,8 +136,8 @@ class IndexStore:
 
     def sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
         """Bring what is derived from git up to its newest commit: the served files, the summaries, the
-        search table and the reverse dependencies (cheap when current). `descriptions` gives the description of a crate just published;
-        the others are described by the catalog."""
+        search table and the reverse dependencies (cheap when current). `descriptions` gives the description
+        of a crate just published; the others are described by the catalog."""
         head = self.git.head()
         if head is None:
             return

@@ -2,14 +2,14 @@
 `names/`, `accounts.sqlite3` and `catalog.sqlite3`) and the layout of several nodes (an S3 bucket and a
 PostgreSQL database), either way.
 
-Under the source's write lock and the target's, once the source verifies clean and the target is found to
-hold nothing: the crate files are copied key by key; the accounts and the catalog table by table, ids kept,
-so that owners and tokens still match; the index's current files (`config.json` too) are committed to the
-target as one change, "Import the index of ...": the history is not carried over (git's own is squashed
-anyway), and what follows from the index (served files, summaries, search, reverse dependencies) is
-rebuilt by the target's own sync. Then everything is compared with the source and the target verified; only then does the data
-directory switch over: its git index is set aside (`index.git.before-migrate`: the local index, or this
-node's replica of the cluster's) for the target's (an empty replica, or the one-commit local index), and
+Under the source's write lock and the target's, once the source verifies clean and the target is found to hold
+nothing: the crate files are copied key by key; the accounts and the catalog table by table, ids kept, so that
+owners and tokens still match; the index's current files (`config.json` too) are committed to the target as
+one change, "Import the index of ...": the history is not carried over (git's own is squashed anyway), and
+what follows from the index (served files, summaries, search, reverse dependencies) is rebuilt by the target's
+own sync. Then everything is compared with the source and the target verified; only then does the data
+directory switch over: its git index is set aside (`index.git.before-migrate`: the local index, or this node's
+replica of the cluster's) for the target's (an empty replica, or the one-commit local index), and
 `config.yaml` is rewritten last, atomically. The source is left as it was, for an operator to delete.
 """
 

@@ -1,6 +1,6 @@
-"""The accounts, the catalog, the search table and the reverse dependencies in one PostgreSQL database, for registries that run on
-several nodes: the same classes as the SQLite stores over `PostgresStore`, with only what PostgreSQL spells
-differently here (the schema, JSON access, the trigram search and NULL ordering).
+"""The accounts, the catalog, the search table and the reverse dependencies in one PostgreSQL database, for
+registries that run on several nodes: the same classes as the SQLite stores over `PostgresStore`, with only
+what PostgreSQL spells differently here (the schema, JSON access, the trigram search and NULL ordering).
 
 Text that is sorted or compared is of collation "C", as SQLite compares: byte by byte, `lower` on ASCII.
 """
