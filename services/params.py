@@ -15,6 +15,8 @@ from palletizer_lib.errors import BadRequest
 
 MAX_TEXT = 256
 MAX_DIGITS = 9
+DEFAULT_PER_PAGE = 10      # crates.io's page sizes (`per_page`)
+MAX_PER_PAGE = 100
 _CHECKED = "query_string_checked"
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

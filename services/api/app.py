@@ -19,12 +19,10 @@ from palletizer_services import serve
 from palletizer_services.api import crates
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.service import create_app
-from palletizer_services.params import query_int, query_text
+from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int, query_text
 from palletizer_services.web import app as web
 from palletizer_services.read_access import GetNeedsRead
 
-DEFAULT_PER_PAGE = 10
-MAX_PER_PAGE = 100
 HOW_TO_GET_A_TOKEN = (
     "Palletizer: tokens are handed out by the registry's administrator, who runs\n"
     "    palletizer token create --user YOUR_NAME\n"

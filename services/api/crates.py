@@ -7,6 +7,7 @@ from palletizer_lib import crates_api
 from palletizer_lib.composition import Site
 from palletizer_lib.errors import NotFound
 from palletizer_lib.upstream import download_url
+from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int
 from palletizer_services.read_access import GetNeedsRead
 
 PREFIX = "/api/v1/crates/{name}"
@@ -33,13 +34,15 @@ class VersionsResource(GetNeedsRead):
 
 
 class ReverseDependenciesResource(GetNeedsRead):
-    """`GET /api/v1/crates/NAME/reverse_dependencies`."""
+    """`GET /api/v1/crates/NAME/reverse_dependencies?page=...&per_page=...`, paged as crates.io pages it."""
 
     def __init__(self, site: Site) -> None:
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name)
+        per_page = min(query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1), MAX_PER_PAGE)
+        page = query_int(req, "page", 1, minimum=1)
+        resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name, page, per_page)
 
 
 class VersionResource(GetNeedsRead):

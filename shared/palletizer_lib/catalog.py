@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS readmes (
     html TEXT NOT NULL,
     PRIMARY KEY (crate, vers)
 );
+"""
+DOWNLOADS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS downloads (
     crate TEXT NOT NULL,
     vers TEXT NOT NULL,
@@ -66,7 +68,7 @@ class Catalog(SqliteStore):
     Downloads counted through `pending` are added in batches; this object's reads of downloads add them
     first, so a process always sees its own."""
 
-    schema = _SCHEMA + SEARCH_SCHEMA
+    schema = _SCHEMA + DOWNLOADS_SCHEMA + SEARCH_SCHEMA
     synchronous = "NORMAL"
     # The crates with a tag: `field` a tag field, the one parameter the tag.
     _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "

@@ -18,6 +18,7 @@ from .git_index import GitIndex
 from .git_replica import GitReplica
 from .layout import Layout
 from .pending import LocalPending
+from .reverse_dependencies import ReverseDependencies
 from .search_index import SearchIndex
 from .served_index import LocalServedIndex
 from .storage import exclusive_lock
@@ -39,19 +40,20 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
                    if storage is None or name not in ("index/", "crates/")}
     if config.database is None:
         return RegistryStores(crates, served, LocalSummaries(layout), Catalog(layout.catalog),
-                              SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
+                              SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
+                              partial(exclusive_lock, layout.lock),
                               LocalPending(layout.pending), Accounts(layout.accounts),
                               GitIndex(layout.git, squash_after=config.git_squash_after), directories=directories)
     from .pg_index import HeadInDatabase, PgIndex, PgIndexLog, PgPending, PgSummaries
     from .pg_stores import open_pg_stores
 
     index = PgIndex(config.database)
-    accounts, catalog, search = open_pg_stores(config.database)
+    accounts, catalog, search, reverse_dependencies = open_pg_stores(config.database)
     replica = GitReplica(GitIndex(layout.git) if layout.git.exists() else GitIndex.create(layout.git),
                          layout.root / "git-replica.lock", squash_every=config.git_squash_after)
     directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
     return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
-                          index.write_lock, PgPending(index), accounts,
+                          reverse_dependencies, index.write_lock, PgPending(index), accounts,
                           PgIndexLog(index, squash_every=config.git_squash_after), replica, directories)
 
 

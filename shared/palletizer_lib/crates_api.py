@@ -80,27 +80,18 @@ def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers:
     return {"dependencies": [_dependency(dep, vid) for dep in entry["deps"]]}
 
 
-def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: str) -> dict:
-    """`GET /api/v1/crates/NAME/reverse_dependencies`: the newest version of every crate of this registry
-    whose newest version depends on NAME, with the dependency."""
-    canonical, _, _ = _crate(registry, catalog, name)
-    key = normalise(canonical)
+def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: str, page: int,
+                                  per_page: int) -> dict:
+    """`GET /api/v1/crates/NAME/reverse_dependencies?page=&per_page=`, as crates.io answers it: the crates
+    whose shown version depends on NAME, `per_page` of them from page `page`, the most downloaded first, then
+    by name; each with its version and one of its dependencies on NAME. `meta.total` counts the crates."""
+    total, dependents = registry.dependents(name, per_page, (page - 1) * per_page)
     dependencies, versions = [], []
-    for summary in sorted(registry.summaries(), key=lambda s: normalise(s.name)):
-        try:
-            entries = registry.entries(summary.name)
-        except NotFound:
-            continue
-        newest = next((e for e in _newest_first(entries) if e["vers"] == summary.max_version), None)
-        if newest is None:
-            continue
-        vid = version_id(newest["name"], newest["vers"])
-        found = [d for d in newest["deps"] if normalise(d.get("package") or d["name"]) == key and not d.get("registry")]
-        if found:
-            dependencies += [_dependency(d, vid) for d in found]
-            versions.append(_version(registry, newest["name"], newest,
-                                     catalog.versions(newest["name"]).get(newest["vers"])))
-    return {"dependencies": dependencies, "versions": versions, "meta": {"total": len(dependencies)}}
+    for dependent in dependents:
+        entry = dependent.entry
+        dependencies.append(_dependency(dependent.dependency, version_id(dependent.name, entry["vers"])))
+        versions.append(_version(registry, dependent.name, entry, catalog.versions(dependent.name).get(entry["vers"])))
+    return {"dependencies": dependencies, "versions": versions, "meta": {"total": total}}
 
 
 def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:

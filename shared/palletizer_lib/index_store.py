@@ -1,8 +1,9 @@
 """The index and what is derived from it: the git index (the source of truth), the served copy of its newest
-commit, the crate summaries under `names/` (name and shown version) and the search table, kept in step by one
-commit protocol.
+commit, the crate summaries under `names/` (name and shown version), the search table and the reverse
+dependencies, kept in step by one commit protocol.
 
-Every change commits to git, then serves it: the served files, each crate's summary and its search row, and
+Every change commits to git, then serves it: the served files, each crate's summary, its search row and its
+reverse dependency rows, and
 last the served `HEAD_KEY` naming the commit they now match. A writer that finds the served head behind git
 replays the commits it missed (`sync_served_index`), so a change interrupted after its commit is completed by
 whoever writes next. A new version's crate file is stored before the commit naming it, with `pending` naming
@@ -13,6 +14,7 @@ from .crate_names import index_path, normalise
 from .crate_store import crate_key
 from .index_entry import dump_lines, parse_lines, pubtime_seconds
 from .layout import Layout
+from .reverse_dependencies import Dependent
 from .served_index import HEAD_KEY, ServedFile
 from .stores import IndexLog, RegistryStores
 from .versions import max_version
@@ -21,8 +23,8 @@ CONFIG_JSON = "config.json"
 
 
 class IndexStore:
-    """The git index, the served index, the summaries and the search table of one registry (writes are
-    called under the registry lock)."""
+    """The git index, the served index, the summaries, the search table and the reverse dependencies of one
+    registry (writes are called under the registry lock)."""
 
     def __init__(self, layout: Layout, git: IndexLog, stores: RegistryStores) -> None:
         self.layout = layout
@@ -33,6 +35,7 @@ class IndexStore:
         self.summaries = stores.summaries
         self.catalog = stores.catalog
         self.search_index = stores.search
+        self.reverse_dependencies = stores.reverse_dependencies
         self.pending = stores.pending
 
     # -- reading -------------------------------------------------------------------------
@@ -60,6 +63,12 @@ class IndexStore:
         """True if the git index (the source of truth) holds exactly this version of `name`."""
         data = self.git.read(index_path(name))
         return data is not None and any(e.get("vers") == version for e in parse_lines(data))
+
+    def dependents(self, name: str, limit: int, offset: int = 0) -> tuple[int, list[Dependent]]:
+        """The crates depending on `name`: (how many, `limit` of them from `offset`), the most downloaded
+        first (downloads counted so far included), then by name."""
+        self.catalog.pending.flush()
+        return self.reverse_dependencies.page(name, limit, offset)
 
     def served_head(self) -> str | None:
         """The commit the served index was last brought up to, if any."""
@@ -126,9 +135,9 @@ class IndexStore:
         self.served.put(HEAD_KEY, commit_id + b"\n")
 
     def sync_served_index(self, descriptions: dict[str, str] | None = None) -> None:
-        """Bring what is derived from git up to its newest commit: the served files, the summaries and the
-        search table (cheap when current). `descriptions` gives the description of a crate just published;
-        the others are described by the catalog."""
+        """Bring what is derived from git up to its newest commit: the served files, the summaries, the
+        search table and the reverse dependencies (cheap when current). `descriptions` gives the description
+        of a crate just published; the others are described by the catalog."""
         head = self.git.head()
         if head is None:
             return
@@ -147,13 +156,15 @@ class IndexStore:
             self.served.put(HEAD_KEY, head + b"\n")
 
     def sync_summary(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> bool:
-        """Make the summary and search row of the crate at index `path` follow `content` (None: it is gone);
-        True if its summary was missing or said something else."""
+        """Make the summary, search row and reverse dependency rows of the crate at index `path` follow
+        `content` (None: it is gone); True if its summary was missing or said something else."""
         entries = parse_lines(content) if content else []
         if not entries:
             name = path.rsplit("/", 1)[-1]
             self.search_index.remove(name)
+            self.reverse_dependencies.remove(name)
             return self.summaries.delete(name)
+        self.reverse_dependencies.put(entries)
         name = entries[0]["name"]
         shown = max_version(entries)
         changed = self.summaries.put(name, shown)
@@ -169,6 +180,11 @@ class IndexStore:
         described = self.catalog.descriptions()
         crates = ((name, shown, described.get((normalise(name), shown), "")) for name, shown in self.summaries.list())
         self.search_index.rebuild(crates, self.catalog.last_published())
+
+    def rebuild_reverse_dependencies(self) -> None:
+        """Rebuild the reverse dependencies from the git index's newest files."""
+        self.reverse_dependencies.rebuild(parse_lines(self.git.blob(blob_id))
+                                          for path, blob_id in self.git.files() if path != CONFIG_JSON)
 
     def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
         """Make the served file `path` (and its crate's summary) hold `content`, or remove it."""

@@ -108,11 +108,13 @@ def remove_leftovers(store: IndexStore) -> list[str]:
 def repair(store: IndexStore) -> list[str]:
     """`recover` (walking every file), then crate files no entry names are moved to `orphans/` (never
     deleted), and served index files and summaries that disagree with git are rewritten from it (then the
-    served head too, so that servers caching the index see the change); the search table is rebuilt."""
+    served head too, so that servers caching the index see the change); the search table and the reverse
+    dependencies are rebuilt."""
     changes = recover(store, objects_too=True) + remove_leftovers(store)
     changes += set_orphans_aside(store)
     rewritten = rewrite_derived(store)
     store.rebuild_search_index()
+    store.rebuild_reverse_dependencies()
     if rewritten:
         store.mark_served()
     return changes + rewritten

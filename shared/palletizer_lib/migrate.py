@@ -2,14 +2,14 @@
 `names/`, `accounts.sqlite3` and `catalog.sqlite3`) and the layout of several nodes (an S3 bucket and a
 PostgreSQL database), either way.
 
-Under the source's write lock and the target's, once the source verifies clean and the target is found to
-hold nothing: the crate files are copied key by key; the accounts and the catalog table by table, ids kept,
-so that owners and tokens still match; the index's current files (`config.json` too) are committed to the
-target as one change, "Import the index of ...": the history is not carried over (git's own is squashed
-anyway), and what follows from the index (served files, summaries, search) is rebuilt by the target's own
-sync. Then everything is compared with the source and the target verified; only then does the data
-directory switch over: its git index is set aside (`index.git.before-migrate`: the local index, or this
-node's replica of the cluster's) for the target's (an empty replica, or the one-commit local index), and
+Under the source's write lock and the target's, once the source verifies clean and the target is found to hold
+nothing: the crate files are copied key by key; the accounts and the catalog table by table, ids kept, so that
+owners and tokens still match; the index's current files (`config.json` too) are committed to the target as
+one change, "Import the index of ...": the history is not carried over (git's own is squashed anyway), and
+what follows from the index (served files, summaries, search, reverse dependencies) is rebuilt by the target's
+own sync. Then everything is compared with the source and the target verified; only then does the data
+directory switch over: its git index is set aside (`index.git.before-migrate`: the local index, or this node's
+replica of the cluster's) for the target's (an empty replica, or the one-commit local index), and
 `config.yaml` is rewritten last, atomically. The source is left as it was, for an operator to delete.
 """
 
@@ -48,6 +48,7 @@ CATALOG_TABLES = {
 }
 GENERATED_IDS = ("users", "tokens", "audit")
 SEARCH_TABLE = "crate_search"
+REVERSE_DEPENDENCIES_TABLE = "reverse_dependencies"
 SHOWN_MISMATCHES = 5
 
 
@@ -166,7 +167,8 @@ def _refuse_unless_empty(target: RegistryStores, name: str) -> None:
     if target.served.get(HEAD_KEY) is not None or next(iter(target.summaries.keys()), None) is not None:
         found.append("a served index")
     for store, tables in ((target.accounts, ACCOUNT_TABLES), (target.catalog, CATALOG_TABLES),
-                          (target.search, {SEARCH_TABLE: ()})):
+                          (target.search, {SEARCH_TABLE: ()}),
+                          (target.reverse_dependencies, {REVERSE_DEPENDENCIES_TABLE: ()})):
         found += [f"rows in {table}" for table in tables if _has_rows(_sql(store), table)]
     if found:
         raise RegistryExists(f"{name} already holds a registry ({', '.join(found)}): nothing was changed")
@@ -190,6 +192,7 @@ def _copy(source: IndexStore, target: IndexStore, message: str) -> tuple[int, in
         target.git.commit(files, message)
     target.sync_served_index()
     target.rebuild_search_index()
+    target.rebuild_reverse_dependencies()
     mismatches = list(_differences(source, target))
     mismatches += maintenance.verify(target)
     if mismatches:

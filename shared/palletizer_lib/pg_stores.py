@@ -1,6 +1,6 @@
-"""The accounts, the catalog and the search table in one PostgreSQL database, for registries that run on
-several nodes: the same classes as the SQLite stores over `PostgresStore`, with only what PostgreSQL spells
-differently here (the schema, JSON access, the trigram search and NULL ordering).
+"""The accounts, the catalog, the search table and the reverse dependencies in one PostgreSQL database, for
+registries that run on several nodes: the same classes as the SQLite stores over `PostgresStore`, with only
+what PostgreSQL spells differently here (the schema, JSON access, the trigram search and NULL ordering).
 
 Text that is sorted or compared is of collation "C", as SQLite compares: byte by byte, `lower` on ASCII.
 """
@@ -8,6 +8,7 @@ Text that is sorted or compared is of collation "C", as SQLite compares: byte by
 from .accounts import Accounts
 from .catalog import Catalog
 from .postgres_store import PostgresStore
+from .reverse_dependencies import ReverseDependencies
 from .sql_store import Connection
 from .search_index import SearchIndex, like_pattern
 
@@ -84,16 +85,32 @@ CREATE TABLE IF NOT EXISTS readmes (
     html TEXT NOT NULL,
     PRIMARY KEY (crate, vers)
 );
+"""
+
+DOWNLOADS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS downloads (
     crate TEXT COLLATE "C" NOT NULL,
     vers TEXT COLLATE "C" NOT NULL,
     count BIGINT NOT NULL,
     PRIMARY KEY (crate, vers)
 );
-""" + SEARCH_SCHEMA
+"""
+
+REVERSE_DEPENDENCIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reverse_dependencies (
+    dependency TEXT COLLATE "C" NOT NULL,
+    crate TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    dep TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (dependency, crate)
+);
+CREATE INDEX IF NOT EXISTS reverse_dependencies_by_crate ON reverse_dependencies (crate);
+CREATE TABLE IF NOT EXISTS reverse_dependencies_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 _ACCOUNTS_LOCK = 1
-_CATALOG_LOCK = 2          # the catalog's and the search table's: they share tables, as they share a file
+_CATALOG_LOCK = 2          # the catalog's, the search table's and the reverse dependencies': they share tables
 
 
 class PostgresAccounts(PostgresStore, Accounts):
@@ -106,7 +123,7 @@ class PostgresAccounts(PostgresStore, Accounts):
 class PostgresCatalog(PostgresStore, Catalog):
     """The catalog of a registry (with its search table) in PostgreSQL."""
 
-    schema = CATALOG_SCHEMA
+    schema = CATALOG_SCHEMA + DOWNLOADS_SCHEMA + SEARCH_SCHEMA
     lock_key = _CATALOG_LOCK
     _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, "
                    "jsonb_path_query(CAST(v.metadata AS jsonb), 'lax $.{field}[*]') t "
@@ -134,7 +151,16 @@ class PostgresSearchIndex(PostgresStore, SearchIndex):
         return {row[0] for row in rows}
 
 
-def open_pg_stores(url: str) -> tuple[PostgresAccounts, PostgresCatalog, PostgresSearchIndex]:
-    """The accounts, the catalog and the search table of the registry in the database at `url`
-    (a `postgresql://` URL), their schema created if missing."""
-    return PostgresAccounts(url), PostgresCatalog(url), PostgresSearchIndex(url)
+class PostgresReverseDependencies(PostgresStore, ReverseDependencies):
+    """The reverse dependencies of a registry's crates in PostgreSQL."""
+
+    schema = DOWNLOADS_SCHEMA + REVERSE_DEPENDENCIES_SCHEMA
+    lock_key = _CATALOG_LOCK
+
+
+def open_pg_stores(url: str) -> tuple[PostgresAccounts, PostgresCatalog, PostgresSearchIndex,
+                                      PostgresReverseDependencies]:
+    """The accounts, the catalog, the search table and the reverse dependencies of the registry in the
+    database at `url` (a `postgresql://` URL), their schema created if missing."""
+    return (PostgresAccounts(url), PostgresCatalog(url), PostgresSearchIndex(url),
+            PostgresReverseDependencies(url))

@@ -19,6 +19,7 @@ from .index_entry import dump_lines, entry_from_manifest, entry_from_metadata, p
 from .index_store import CONFIG_JSON, IndexStore
 from .layout import Layout
 from .crate_search import CrateSearch, CrateSummary
+from .reverse_dependencies import Dependent
 from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import check_new_name
@@ -76,6 +77,8 @@ class Registry:
         registry = cls(data_dir, stores)
         if not registry.search_index.is_built():
             registry.search_index.rebuild([], {})
+        if not registry.index.reverse_dependencies.is_built():
+            registry.index.reverse_dependencies.rebuild([])
         if config.public_url:
             registry.set_urls(config.served_urls(config.public_url))
         return registry
@@ -141,6 +144,19 @@ class Registry:
                recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
         """Crates matching `query`: (total matches, `limit` of them from `offset`); see `CrateSearch.search`."""
         return self.searching.search(query, limit, offset, recent, only)
+
+    def dependents(self, name: str, limit: int, offset: int = 0) -> tuple[int, list[Dependent]]:
+        """The crates whose shown version depends on crate `name` (any spelling; NotFound if there is none):
+        (how many, `limit` of them from `offset`), the most downloaded first, then by name. From the reverse
+        dependencies table alone (built under the write lock on first use, for a registry made before it)."""
+        if self.canonical_name(name) is None:
+            raise NotFound(f"crate `{name}` does not exist in this registry")
+        table = self.index.reverse_dependencies
+        if not table.is_built():
+            with self.stores.lock():
+                if not table.is_built():
+                    self.index.rebuild_reverse_dependencies()
+        return self.index.dependents(name, limit, offset)
 
     # -- writing -------------------------------------------------------------------------
 

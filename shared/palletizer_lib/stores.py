@@ -20,6 +20,7 @@ from .git_index import GitIndex
 from .git_replica import GitReplica
 from .layout import Layout
 from .pending import LocalPending, PendingMarker
+from .reverse_dependencies import ReverseDependencies
 from .search_index import SearchIndex
 from .served_index import LocalServedIndex, ServedIndex
 from .storage import exclusive_lock
@@ -92,14 +93,15 @@ WriteLock = Callable[[], AbstractContextManager[bool]]
 class RegistryStores:
     """Where one registry keeps its index (`log`, the source of truth, and `replica`, the git index served on
     a node when the log is not one), crate files, served index files, crate summaries, the catalog, the search
-    table and the accounts; how its writers take turns (the write lock, the pending marker); and which
-    directories of the data directory must be writable (by what they are called)."""
+    table, the reverse dependencies and the accounts; how its writers take turns (the write lock, the pending
+    marker); and which directories of the data directory must be writable (by what they are called)."""
 
     crates: CrateStore
     served: ServedIndex
     summaries: SummaryStore
     catalog: CatalogStore
     search: SearchIndex
+    reverse_dependencies: ReverseDependencies
     lock: WriteLock
     pending: PendingMarker
     accounts: AccountStore
@@ -120,9 +122,10 @@ def open_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
 
 def local_stores(layout: Layout, config: RegistryConfig, git: Path | None = None) -> RegistryStores:
     """The stores of a data directory on local disk (git for the index, SQLite for the catalog, the search
-    table and the accounts); the git index at `git` if given, else `index.git/`."""
+    table, the reverse dependencies and the accounts); the git index at `git` if given, else `index.git/`."""
     return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
-                          Catalog(layout.catalog), SearchIndex(layout.catalog), partial(exclusive_lock, layout.lock),
+                          Catalog(layout.catalog), SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
+                          partial(exclusive_lock, layout.lock),
                           LocalPending(layout.pending), Accounts(layout.accounts),
                           GitIndex(git or layout.git, squash_after=config.git_squash_after),
                           directories=local_directories(layout))

@@ -23,7 +23,7 @@ from palletizer_lib.storage_config import StorageConfig
 from tests.cluster.test_cluster_registry import objects
 from tests.support.ceph import CephS3, s3_admin
 from tests.support.cluster import init_cluster, node_command
-from tests.support.cratekit import crate_for, metadata
+from tests.support.cratekit import crate_for, dep, metadata
 from tests.support.server import free_port, palletizer, running_process
 
 CRATES = (("alpha", "1.0.0", "# Alpha\n\nthe first"), ("alpha", "1.1.0", None), ("Beta_Crate", "0.1.0", "# Beta"))
@@ -35,8 +35,8 @@ def migrate_options(storage: StorageConfig, database: str) -> list[str]:
 
 
 def make_local_registry(data: Path, url: str) -> str:
-    """A registry on local disk served at `url`: alpha (1.0.0 yanked) and Beta_Crate, published by alice
-    with a token, bob added as an owner of Beta_Crate, downloads counted; alice's token."""
+    """A registry on local disk served at `url`: alpha (1.0.0 yanked) and Beta_Crate (depending on alpha),
+    published by alice with a token, bob added as an owner of Beta_Crate, downloads counted; alice's token."""
     palletizer(data, "init", "--public-url", url)
     site = open_site(data)
     site.accounts.add_user("alice")
@@ -44,8 +44,9 @@ def make_local_registry(data: Path, url: str) -> str:
     token = site.accounts.create_token("alice", ("publish", "yank", "owners", "read"))[1]
     alice = Actor.user(site.accounts.authenticate(token), "192.0.2.7")
     for name, version, readme in CRATES:
-        meta = metadata(name, version, readme=readme, description=f"{name} {version}, described")
-        site.operations.publish(alice, meta, crate_for(meta))
+        meta = metadata(name, version, readme=readme, description=f"{name} {version}, described",
+                        deps=[dep("alpha", "^1")] if name == "Beta_Crate" else [])
+        site.operations.publish(alice, meta, crate_for(meta, index_url=f"sparse+{url}/index/"))
     site.operations.set_yanked(alice, "alpha", "1.0.0", True)
     site.operations.change_owners(alice, "Beta_Crate", ["bob"], True)
     site.catalog.add_downloads({("alpha", "1.0.0"): 2, ("alpha", "1.1.0"): 5, ("beta-crate", "0.1.0"): 1})
@@ -68,6 +69,8 @@ def snapshot(data: Path) -> dict:
         "readmes": {(name, vers): catalog.readme_html(name, vers) for name in names for vers in catalog.versions(name)},
         "downloads": {name: catalog.version_downloads(name) for name in names},
         "search": registry.search("described", 10),
+        "reverse_dependencies": [(d.name, d.entry["vers"], d.dependency["req"])
+                                 for d in registry.dependents("alpha", 10)[1]],
     }
 
 
@@ -91,6 +94,7 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     data = tmp_path / "registry"
     token = make_local_registry(data, url)
     before = snapshot(data)
+    assert before["reverse_dependencies"] == [("Beta_Crate", "0.1.0", "^1")]
     local_files = directory_files(data)
 
     moved = palletizer(data, *migrate_options(s3_config, postgres_url))

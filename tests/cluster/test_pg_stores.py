@@ -16,7 +16,9 @@ from palletizer_lib import postgres_store
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.catalog import Catalog
 from palletizer_lib.errors import Conflict, StorageError
-from palletizer_lib.pg_stores import PostgresAccounts, PostgresCatalog, PostgresSearchIndex, open_pg_stores
+from palletizer_lib.pg_stores import (PostgresAccounts, PostgresCatalog, PostgresReverseDependencies,
+                                      PostgresSearchIndex, open_pg_stores)
+from palletizer_lib.reverse_dependencies import ReverseDependencies
 from palletizer_lib.search_index import SearchIndex
 from tests.support.postgres import PostgresServer, free_port
 from tests.unit import test_accounts, test_catalog, test_download_counter
@@ -141,12 +143,39 @@ def test_search_answers_and_orders_as_sqlite_does(tmp_path: Path, postgres_url: 
     assert sqlite.matching("serde") and sqlite.page(None, "", True, 1000)[0] == len(corpus) - 1
 
 
+def _entry(name: str, vers: str, *deps: str, yanked: bool = False) -> dict:
+    return {"name": name, "vers": vers, "deps": [{"name": d, "req": "^1", "kind": "normal"} for d in deps],
+            "cksum": "0" * 64, "features": {}, "yanked": yanked}
+
+
+def test_reverse_dependencies_answer_and_order_as_sqlite_does(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_catalog, postgres_catalog = Catalog(tmp_path / "catalog.sqlite3"), PostgresCatalog(postgres_url)
+    stores = [ReverseDependencies(tmp_path / "catalog.sqlite3"), PostgresReverseDependencies(postgres_url)]
+    for catalog, store in zip((sqlite_catalog, postgres_catalog), stores):
+        assert not store.is_built()
+        store.rebuild([[_entry("old-user", "1.0.0", "hub")]])
+        for i in range(12):
+            store.put([_entry(f"User_{i:02}", "1.0.0", "hub", "Other"), _entry(f"User_{i:02}", "2.0.0", "hub"),
+                       _entry(f"User_{i:02}", "3.0.0", yanked=True)])
+        store.put([_entry("old-user", "2.0.0")])
+        store.remove("user-05")
+        catalog.add_downloads({("user-07", "1.0.0"): 3, ("user-03", "2.0.0"): 1, ("user-03", "1.0.0"): 1})
+    sqlite, postgres = stores
+    assert postgres.is_built()
+    for name, limit, offset in (("hub", 100, 0), ("HUB", 4, 2), ("other", 5, 0), ("old-user", 5, 0)):
+        assert postgres.page(name, limit, offset) == sqlite.page(name, limit, offset), (name, limit, offset)
+    total, page = postgres.page("hub", 3)
+    assert total == 11 and [(d.name, d.entry["vers"]) for d in page] == [
+        ("User_07", "2.0.0"), ("User_03", "2.0.0"), ("User_00", "2.0.0")]
+    assert postgres.page("other", 5) == (0, [])
+
+
 # -- several nodes on one database --------------------------------------------------------------------------------
 
 
 def test_two_nodes_see_each_others_catalog_and_search_writes(postgres_url: str) -> None:
-    (_, first_catalog, first_search), (_, second_catalog, second_search) = (open_pg_stores(postgres_url)
-                                                                            for _ in range(2))
+    (_, first_catalog, first_search, _), (_, second_catalog, second_search, _) = (open_pg_stores(postgres_url)
+                                                                                  for _ in range(2))
     first_catalog.record_version("shared", "1.0.0", "alice", {"description": "from the first"}, published=5.0)
     first_search.put("shared", "1.0.0", "from the first", 5.0)
     assert second_catalog.versions("shared")["1.0.0"].publisher == "alice"
@@ -227,7 +256,7 @@ def test_nodes_creating_the_schema_at_once_all_succeed(postgres_server: Postgres
     tables = {row[0] for row in _rows(postgres_server, postgres_url,
                                       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"users", "tokens", "owners", "audit", "versions", "readmes", "downloads", "crate_search",
-                      "crate_text", "crate_search_state"}
+                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state"}
 
 
 def test_stores_opening_at_once_from_threads_all_succeed(postgres_url: str) -> None:
@@ -296,7 +325,7 @@ def test_waiting_for_a_lock_is_bounded_by_the_statement_timeout(postgres_server:
 def test_reads_of_one_statement_do_not_wait_for_a_writer_s_lock(postgres_server: PostgresServer, postgres_url: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(postgres_store, "STATEMENT_TIMEOUT_MS", 2000)
-    accounts, catalog, search = open_pg_stores(postgres_url)
+    accounts, catalog, search, _ = open_pg_stores(postgres_url)
     accounts.add_user("alice")
     accounts.add_owner("foo", "alice")
     _, token = accounts.create_token("alice")

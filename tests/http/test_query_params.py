@@ -2,11 +2,14 @@
 server ever carries a query string or a header value, not even for an unexpected error. (Each parameter's
 checks: tests/services/test_query_params.py.)"""
 
+import sqlite3
 from urllib.parse import urlsplit
 
 import requests
 
+from palletizer_lib.crate_names import normalise
 from tests.support.bad_queries import BAD, DIGITS
+from tests.support.cratekit import dep
 from tests.support.http import Live, assert_error
 
 SECRET_QUERY = "query-secret-5c1e"
@@ -27,16 +30,14 @@ def test_no_log_line_carries_a_query_string_or_a_header(live: Live) -> None:
     headers = {"X-Probe": SECRET_HEADER, "Authorization": live.token, "User-Agent": SECRET_HEADER}
     for path in BAD:
         requests.get(live.url + path + f"&probe={SECRET_QUERY}", headers=headers, timeout=10)
-    # reverse dependencies read every summary: a broken one makes an unexpected error
+    # reverse dependencies read their table: a broken row makes an unexpected error
     crate = live.unique("depended-on")
     live.publish(crate)
-    broken = live.data / "names" / "zz-broken.json"
-    broken.write_text("{ not json")
-    try:
-        response = requests.get(f"{live.url}/api/v1/crates/{crate}/reverse_dependencies",
-                                params={"q": SECRET_QUERY}, headers=headers, timeout=10)
-    finally:
-        broken.unlink()
+    live.publish(live.unique("depending"), deps=[dep(crate, "^1")])
+    with sqlite3.connect(live.data / "catalog.sqlite3") as db:
+        db.execute("UPDATE reverse_dependencies SET version = '{ not json' WHERE dependency = ?", (normalise(crate),))
+    response = requests.get(f"{live.url}/api/v1/crates/{crate}/reverse_dependencies",
+                            params={"q": SECRET_QUERY}, headers=headers, timeout=10)
     log = server_log(live)
     for secret in (SECRET_QUERY, SECRET_HEADER, live.token, DIGITS[:100]):
         assert secret not in log

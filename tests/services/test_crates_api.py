@@ -2,14 +2,22 @@
 `/VERSION/dependencies`, `/VERSION/download`, `/VERSION/readme`, `/reverse_dependencies`."""
 
 import hashlib
+from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import falcon.testing
 import pytest
 
+from palletizer_lib.config import RegistryConfig
+from palletizer_lib.layout import Layout
+from palletizer_lib.registry import Registry
+from palletizer_lib.served_index import LocalServedIndex, ServedFile
+from palletizer_lib.stores import local_stores
 from tests.support.cratekit import dep
 from tests.support.http import assert_error
-from tests.support.inprocess import InProcess
+from tests.support.inprocess import URL, InProcess, build_app
+from tests.support.server import issue_token
 
 # The keys of crates.io's documents (crates.io's `EncodableCrate`, `EncodableVersion`, `EncodableDependency`).
 CRATE_KEYS = {"id", "name", "updated_at", "versions", "keywords", "categories", "badges", "created_at", "downloads",
@@ -83,11 +91,72 @@ def test_dependencies_and_reverse_dependencies(app: InProcess, crates: dict[str,
     assert sorted((d["crate_id"], d["req"], d["kind"], d["version_id"]) for d in deps) == [
         ("api-base", "^1", "dev", version_id), ("api-base", "^1.0", "normal", version_id)]
     reverse = get(app, "api-base/reverse_dependencies").json
-    assert reverse["meta"] == {"total": 2}
-    assert [v["crate"] for v in reverse["versions"]] == ["api-user"]
-    assert {d["crate_id"] for d in reverse["dependencies"]} == {"api-base"}
+    assert reverse["meta"] == {"total": 1}
+    assert reverse["versions"] == [get(app, "api-user/0.3.0").json["version"]]
+    assert [(d["crate_id"], d["req"], d["kind"], d["version_id"]) for d in reverse["dependencies"]] == [
+        ("api-base", "^1.0", "normal", version_id)]
+    assert reverse["dependencies"] == [d for d in deps if d["kind"] == "normal"]
     assert get(app, "api-user/reverse_dependencies").json == {"dependencies": [], "versions": [],
                                                                  "meta": {"total": 0}}
+
+
+def test_reverse_dependencies_are_paged_by_downloads_then_name(fresh_app: InProcess) -> None:
+    fresh_app.publish("rd-hub", "1.0.0")
+    for name in ("rd-d", "rd-b", "rd-a", "rd-c"):
+        fresh_app.publish(name, "1.0.0", deps=[dep("rd-hub", "^1")])
+    for _ in range(2):
+        assert get(fresh_app, "rd-c/1.0.0/download").status_code == 302
+        assert fresh_app.get("/files/rd-c/rd-c-1.0.0.crate").status_code == 200
+    assert fresh_app.get("/files/rd-b/rd-b-1.0.0.crate").status_code == 200
+
+    def page(query: str) -> tuple[int, list[str]]:
+        document = get(fresh_app, f"rd-hub/reverse_dependencies{query}").json
+        assert [d["version_id"] for d in document["dependencies"]] == [v["id"] for v in document["versions"]]
+        return document["meta"]["total"], [v["crate"] for v in document["versions"]]
+
+    assert page("") == (4, ["rd-c", "rd-b", "rd-a", "rd-d"])
+    assert page("?per_page=3") == (4, ["rd-c", "rd-b", "rd-a"])
+    assert page("?per_page=3&page=2") == (4, ["rd-d"])
+    assert page("?page=3&per_page=3") == (4, [])
+    assert page("?per_page=1000") == (4, ["rd-c", "rd-b", "rd-a", "rd-d"])
+    for bad in ("?per_page=0", "?page=0", "?page=x"):
+        assert_error(get(fresh_app, f"rd-hub/reverse_dependencies{bad}"), 400)
+    assert_error(get(fresh_app, "rd-nothing/reverse_dependencies"), 404)
+
+
+class CountingServedIndex(LocalServedIndex):
+    """The served index in `index/`, counting the files read from it."""
+
+    reads = 0
+
+    def get(self, key: str) -> bytes | None:
+        self.reads += 1
+        return super().get(key)
+
+    def read(self, key: str) -> ServedFile | None:
+        self.reads += 1
+        return super().read(key)
+
+
+def test_reverse_dependencies_read_no_index_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    layout = Layout(data)
+    served = CountingServedIndex(layout.index)
+    registry = Registry(data, replace(local_stores(layout, RegistryConfig.load(layout.config)), served=served))
+    falcon_app, site = build_app(registry)
+    app = InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app))
+    try:
+        app.publish("flat-base", "1.0.0")
+        for i in range(12):
+            app.publish(f"flat-user-{i}", "1.0.0", deps=[dep("flat-base", "^1")])
+            app.publish(f"flat-other-{i}", "1.0.0")
+        served.reads = 0
+        document = get(app, "flat-base/reverse_dependencies?per_page=100").json
+        assert document["meta"]["total"] == 12 and len(document["versions"]) == 12
+        assert served.reads == 0
+    finally:
+        site.catalog.pending.close()
 
 
 def test_download_redirects_to_the_file_and_readme_is_html(app: InProcess, crates: dict[str, bytes]) -> None:

@@ -34,6 +34,7 @@ from palletizer_lib.layout import Layout
 from palletizer_lib.pending import LocalPending
 from palletizer_lib.publish_body import encode_publish_body
 from palletizer_lib.registry import Registry
+from palletizer_lib.reverse_dependencies import ReverseDependencies
 from palletizer_lib.search_index import SearchIndex
 from palletizer_lib.served_index import LocalServedIndex
 from palletizer_lib.storage import TEMP_PREFIX, exclusive_lock
@@ -249,6 +250,7 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
         layout = Layout(view)
         stores = RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
                                 Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"),
+                                ReverseDependencies(data / "catalog.sqlite3"),
                                 partial(exclusive_lock, layout.lock), LocalPending(layout.pending),
                                 Accounts(data / "accounts.sqlite3"), GitIndex(layout.git),
                                 directories=local_directories(layout))
