@@ -20,7 +20,10 @@ run: install
 	@test -f $(DATA)/config.yaml || $(BIN)/palletizer --data $(DATA) init
 	$(BIN)/palletizer-all --data $(DATA) --listen $(LISTEN)
 
+# The front's tests run the real nginx: installed with apt (as root) when it is missing.
 test: install
+	test -x /usr/sbin/nginx || [ "$$(id -u)" != 0 ] \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The hostile-input property tests with many random examples (a few minutes; not part of `make test`,

@@ -4,8 +4,8 @@ Per app (counted by `palletizer_services.observe` through its `RequestMetrics`):
 template and status; their latency; publishes. Of the registry, read when scraped, each from the service that
 owns it, so that adding up the services counts nothing twice: index size from the index service
 (`IndexStats`: a look at the git head per scrape, counting only the files changed since), downloads
-per crate from the files service (the catalog the downloads are recorded in: it survives restarts and
-is shared by every process serving files). `palletizer-all` reports both.
+per crate published here (mirrored crates together) from the files service (the catalog the downloads are
+recorded in: it survives restarts and is shared by every process serving files). `palletizer-all` reports both.
 """
 
 from collections.abc import Iterator
@@ -24,7 +24,8 @@ from palletizer_services.mirror_metrics import MirrorCollector
 from palletizer_services.read_access import NeedsRead
 
 METRICS_PATH = "/metrics"
-
+# The `crate` label of every mirrored crate's downloads together: a crate name never starts with `(`.
+MIRRORED_LABEL = "(mirrored)"
 
 
 class RequestMetrics:
@@ -67,17 +68,23 @@ class IndexSizeCollector:
 
 
 class DownloadsCollector:
-    """Downloads per crate (all its versions), as recorded in the catalog."""
+    """Downloads per crate (all its versions), as recorded in the catalog: one series per crate published
+    here, and one (`crate="(mirrored)"`, not a crate name) for every crate mirrored from the upstream, so
+    that anonymous downloads of upstream crates add no series."""
 
     def __init__(self, catalog: CatalogStore) -> None:
         self._catalog = catalog
 
     def collect(self) -> Iterator[Metric]:
-        """Every downloaded crate's total, labelled with its exact name."""
-        family = CounterMetricFamily("palletizer_crate_downloads", "Downloads of each crate, every version "
-                                     "together, since it was first published.", labels=["crate"])
+        """Every downloaded crate's total, labelled with its exact name, and the mirrored crates' total."""
+        family = CounterMetricFamily("palletizer_crate_downloads", "Downloads of each crate published here, "
+                                     "every version together, since it was first published; crates mirrored "
+                                     f"from the upstream together as crate=\"{MIRRORED_LABEL}\".", labels=["crate"])
         for name, count in self._catalog.downloads_by_exact_name():
             family.add_metric([name], count)
+        mirrored = self._catalog.other_downloads()
+        if mirrored:
+            family.add_metric([MIRRORED_LABEL], mirrored)
         yield family
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import falcon
 
 from palletizer_lib.browse import cargo_config
+from palletizer_lib.client_address import TrustedProxies, trusted_network
 from palletizer_lib.composition import Site, open_site
 from palletizer_lib.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.errors import PalletizerError
@@ -87,6 +88,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def proxy_network(text: str) -> str:
+    """An address or network of a trusted front (for `--trusted-proxy`)."""
+    try:
+        return str(trusted_network(text))
+    except PalletizerError as error:
+        raise argparse.ArgumentTypeError(error.detail) from None
+
+
 def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     """`--data`, `--listen`, `--public-url`, `--api-url`, `--files-url`, `--log-level`..., with `$PALLETIZER_*`
     as defaults."""
@@ -125,11 +134,27 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
                         default=os.environ.get("PALLETIZER_SHUTDOWN_GRACE") or DEFAULT_SHUTDOWN_GRACE,
                         help="on SIGTERM or SIGINT, how long requests in flight may take to finish, in seconds "
                              f"(default: $PALLETIZER_SHUTDOWN_GRACE, then {DEFAULT_SHUTDOWN_GRACE:g})")
+    parser.add_argument("--trusted-proxy", action="append", type=proxy_network, metavar="ADDRESS[/BITS]",
+                        help="a front (palletizer-front's nginx, a load balancer) whose X-Forwarded-For names the "
+                             "client; repeat for several; added to config.yaml's trusted_proxies (default: "
+                             "$PALLETIZER_TRUSTED_PROXIES, comma-separated, then none: the header is never read)")
     parser.add_argument("--log-level", type=log_level,
                         default=os.environ.get("PALLETIZER_LOG_LEVEL") or DEFAULT_LOG_LEVEL,
                         help=f"{', '.join(LOG_LEVELS)} (default: $PALLETIZER_LOG_LEVEL, then {DEFAULT_LOG_LEVEL}); "
                              "INFO and DEBUG include the access log, one line per request")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.trusted_proxy is None:
+        try:
+            args.trusted_proxy = [proxy_network(entry) for entry in
+                                  os.environ.get("PALLETIZER_TRUSTED_PROXIES", "").split(",") if entry.strip()]
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"$PALLETIZER_TRUSTED_PROXIES: {error}")
+    return args
+
+
+def trusted_proxies(args: argparse.Namespace, registry: Registry | None = None) -> TrustedProxies:
+    """The trusted fronts: `--trusted-proxy` (or $PALLETIZER_TRUSTED_PROXIES) and config.yaml's."""
+    return TrustedProxies([*args.trusted_proxy, *(registry.config.trusted_proxies if registry else ())])
 
 
 def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
@@ -178,7 +203,8 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     def serve_site(site: Site) -> None:
         limit = max_body(site.registry) if max_body else DEFAULT_MAX_BODY
         try:
-            run(build(site), args, limit, BodyPolicy(site.access, bodies), bound)
+            run(build(site), args, limit, BodyPolicy(site.access, bodies), bound,
+                trusted_proxies(args, site.registry))
         finally:
             site.catalog.pending.close()
 
@@ -211,8 +237,9 @@ def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
 
 
 def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
-        bound: list[waitress_server.Bound] | None = None) -> None:
-    """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT."""
+        bound: list[waitress_server.Bound] | None = None, trusted: TrustedProxies | None = None) -> None:
+    """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT, believing the
+    `X-Forwarded-For` of `trusted` fronts (default: `--trusted-proxy`'s)."""
     configure_logging(args.log_level, args.workers)
     bound = bind(args) if bound is None else bound
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
@@ -221,8 +248,10 @@ def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPo
     tls = any(b.context for b in bound)
     limits = waitress_server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
                               args.shutdown_grace)
-    waitress_server.serve(app, bound, limits, policy, threads=args.threads, max_request_body_size=max_body + 1,
-                    ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
+    trusted = trusted_proxies(args) if trusted is None else trusted
+    waitress_server.serve(app, bound, limits, policy, trusted, threads=args.threads,
+                          max_request_body_size=max_body + 1, ident="palletizer",
+                          clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
 
 
 def connection_limit(wanted: int, tls: bool) -> int:

@@ -6,7 +6,9 @@ then relays plaintext over a socketpair whose waitress channel carries the clien
 A client outside a listener's `allow` networks gets a 403 as soon as its request headers are read,
 before any body, and never reaches the app; on a TLS listener it is closed at once, before any handshake.
 Every connection, a TLS one from its first byte, passes a `Gate` that bounds how many are open, in all and
-per client address.
+per client address (a trusted front's connections, which carry many clients, only in all).
+The client of a request is its connection's peer, or, from a trusted front, the address that front put in
+`X-Forwarded-For` (`client_address.TrustedProxies`): what the body rules and the app (`REMOTE_ADDR`) see.
 """
 
 import asyncio
@@ -33,6 +35,7 @@ from waitress.task import ErrorTask as WaitressErrorTask
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
+from palletizer_lib.client_address import TrustedProxies
 from palletizer_lib.errors import Forbidden, PalletizerError
 from palletizer_lib.listener_config import Listener
 from palletizer_services.bodies import BodyPolicy
@@ -160,11 +163,14 @@ class GuardedParser(HTTPRequestParser):
     listener does not allow, or what `BodyPolicy` refuses (a body where none is taken, too large a body,
     a publish without a publishing token). A refused request's answer is its error; a body of at most
     DRAIN_LIMIT bytes is read and discarded first (so the client, still sending it, reads the answer), a
-    larger or chunked one is not read at all, and the connection closes after the answer."""
+    larger or chunked one is not read at all, and the connection closes after the answer. `client` is the
+    request's client (`trusted.client`), known once the headers are in."""
 
-    def __init__(self, adj: Adjustments, client: str, policy: BodyPolicy | None, allowed: bool) -> None:
+    def __init__(self, adj: Adjustments, peer: str, policy: BodyPolicy | None, allowed: bool,
+                 trusted: TrustedProxies) -> None:
         super().__init__(adj)
-        self.client = client
+        self.peer = self.client = peer
+        self.trusted = trusted
         self.policy = policy
         self.allowed = allowed
         self._checked = False
@@ -174,6 +180,7 @@ class GuardedParser(HTTPRequestParser):
         consumed = super().received(data)
         if self.headers_finished and not self._checked:
             self._checked = True
+            self.client = self.trusted.client(self.peer, self.headers.get("X_FORWARDED_FOR"))
             if not self.empty and self.error is None:
                 self._check()
             if self.error is not None:
@@ -184,7 +191,7 @@ class GuardedParser(HTTPRequestParser):
     def _check(self) -> None:
         try:
             if not self.allowed:
-                raise Forbidden(f"this server does not accept clients from {self.client} on this address")
+                raise Forbidden(f"this server does not accept clients from {self.peer} on this address")
             if self.policy is not None:
                 length = None if self.chunked else self.content_length
                 self.policy.check(self.command, self.path, self.headers, length, self.client)
@@ -217,6 +224,13 @@ class KeepAliveTask(WSGITask):
 
     _bodiless_keep_alive = False
 
+    def get_environment(self) -> dict:
+        """waitress's environment, with the request's client (`GuardedParser.client`) as `REMOTE_ADDR`."""
+        if self.environ is None:
+            environ = super().get_environment()
+            environ["REMOTE_ADDR"] = environ["REMOTE_HOST"] = self.request.client
+        return self.environ
+
     def build_response_header(self) -> bytes:
         """The headers, with no `Connection: close` only because a bodiless answer has no length."""
         self._bodiless_keep_alive = (not self.has_body and self.version == "1.1" and not self.close_on_finish
@@ -240,10 +254,11 @@ class Channel(HTTPChannel):
     error_task_class = ErrorTask
 
     def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, adj: Adjustments,
-                 map: dict, *, ticket: "Ticket", policy: BodyPolicy | None, allowed: bool) -> None:
+                 map: dict, *, ticket: "Ticket", policy: BodyPolicy | None, allowed: bool,
+                 trusted: TrustedProxies) -> None:
         self.ticket = ticket
         super().__init__(server, sock, addr, adj, map)
-        self.parser_class = partial(GuardedParser, client=addr[0], policy=policy, allowed=allowed)
+        self.parser_class = partial(GuardedParser, peer=addr[0], policy=policy, allowed=allowed, trusted=trusted)
         ticket.channel = self
 
     def del_channel(self, map: dict | None = None) -> None:
@@ -340,20 +355,22 @@ class Admission:
     """Set as a waitress server's `channel_class`: what becomes of each connection it accepts."""
 
     def __init__(self, listener: Listener, gate: Gate, policy: BodyPolicy | None,
-                 start_tls: Callable | None) -> None:
+                 start_tls: Callable | None, trusted: TrustedProxies) -> None:
         self.listener = listener
         self.gate = gate
         self.policy = policy
         self.start_tls = start_tls
+        self.trusted = trusted
 
     def __call__(self, server: BaseWSGIServer, conn: socket.socket, addr: tuple, adj: Adjustments,
                  map: dict | None = None) -> None:
         """Admit the connection through the gate, then open its channel now, or once the TLS handshake is
         done (in the waitress loop, via its trigger). On a TLS listener, a client outside `allow` is closed
-        at once, before any handshake."""
+        at once, before any handshake. A trusted front is not capped per client: it carries many."""
         client = addr[0] if isinstance(addr, tuple) else ""
         allowed = self.listener.allows(client)
-        ticket = (self.gate.admit(client, capped=self.listener.path is None)
+        capped = self.listener.path is None and not self.trusted.trusts(client)
+        ticket = (self.gate.admit(client, capped=capped)
                   if allowed or self.start_tls is None else None)
         if ticket is None:
             conn.close()
@@ -376,7 +393,8 @@ class Admission:
     def channel(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple, ticket: Ticket,
                 allowed: bool) -> None:
         """A waitress channel for `sock` whose client is `addr`."""
-        Channel(server, sock, addr, server.adj, server._map, ticket=ticket, policy=self.policy, allowed=allowed)
+        Channel(server, sock, addr, server.adj, server._map, ticket=ticket, policy=self.policy, allowed=allowed,
+                trusted=self.trusted)
 
 
 class TlsRelay:
@@ -450,7 +468,7 @@ class Server:
     (up to the grace period), and returns."""
 
     def __init__(self, app: Callable, bound: list[Bound], limits: Limits, policy: BodyPolicy | None,
-                 **adjustments) -> None:
+                 trusted: TrustedProxies | None = None, **adjustments) -> None:
         self.limits = limits
         self.map: dict = {}
         # The gate decides which connections are served; waitress's own limit (which stops accepting, so
@@ -467,7 +485,7 @@ class Server:
             server = create_server(app, map=self.map, _dispatcher=self.dispatcher, sockets=[b.socket],
                                    url_scheme="https" if b.context else "http", **adjustments)
             start_tls = partial(relay.start, context=b.context) if relay and b.context else None
-            server.channel_class = Admission(b.listener, self.gate, policy, start_tls)
+            server.channel_class = Admission(b.listener, self.gate, policy, start_tls, trusted or TrustedProxies())
             self.servers.append(server)
             allow = ", ".join(map(str, b.listener.allow)) or "any client"
             logger.info("Serving on %s (allowing %s)", b.listener.url, allow)
@@ -520,6 +538,7 @@ class Server:
 
 
 def serve(app: Callable, bound: list[Bound], limits: Limits, policy: BodyPolicy | None = None,
-          **adjustments) -> None:
-    """Serve `app` on every bound listener until SIGTERM or SIGINT (see `Server`)."""
-    Server(app, bound, limits, policy, **adjustments).run()
+          trusted: TrustedProxies | None = None, **adjustments) -> None:
+    """Serve `app` on every bound listener until SIGTERM or SIGINT (see `Server`), believing the
+    `X-Forwarded-For` of `trusted` fronts."""
+    Server(app, bound, limits, policy, trusted, **adjustments).run()

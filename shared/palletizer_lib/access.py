@@ -38,7 +38,8 @@ def token_from_header(authorization: str | None) -> str | None:
 
 
 class FailureLimiter:
-    """Refuses a client address that sent `max_failures` bad tokens within `window` seconds."""
+    """Counts the bad tokens of each client address: one that sent `max_failures` within `window` seconds is
+    over the limit (its bad tokens get 429 rather than 401) until the oldest of them leaves the window."""
 
     def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -63,7 +64,7 @@ class FailureLimiter:
                 self._failures.popitem(last=False)
 
     def _recent(self, address: str) -> deque[float]:
-        times = self._failures.setdefault(address, deque())
+        times = self._failures.setdefault(address, deque(maxlen=self._max))
         while times and times[0] <= self._clock() - self._window:
             times.popleft()
         return times
@@ -78,14 +79,19 @@ class Access:
         self._limiter = limiter or FailureLimiter()
 
     def identify(self, authorization: str | None, address: str) -> Identity:
-        """The identity behind the header's token; a bad token counts against `address`."""
-        self._limiter.check(address)
+        """The identity behind the header's token. A bad token counts against `address`, and is answered
+        `TooManyRequests` while `address` is over the limit; a valid token, or none, is never refused by the
+        limit (one client cannot lock out another behind the same address, and checking a token costs no
+        more than refusing it)."""
         token = token_from_header(authorization)
         try:
             return self.accounts.authenticate(token)
         except Unauthorized:
             if token:
-                self._limiter.failed(address)
+                try:
+                    self._limiter.check(address)
+                finally:
+                    self._limiter.failed(address)
             raise
 
     def require(self, authorization: str | None, address: str, scope: str) -> Actor:

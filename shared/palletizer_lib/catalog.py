@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS downloads (
 );
 """
 
+# A `downloads d` row (joined to `crate_search s`) of one of the registry's own crates.
+_OWN_CRATE = "(s.crate IS NOT NULL OR EXISTS (SELECT 1 FROM versions v WHERE v.crate = d.crate))"
+
 
 @dataclass(frozen=True)
 class VersionInfo:
@@ -201,13 +204,22 @@ class Catalog(SqliteStore):
         return dict(rows)
 
     def downloads_by_exact_name(self) -> list[tuple[str, int]]:
-        """All downloads of each crate downloaded at least once, by its exact name as published (the
-        normalised name if the catalog does not describe it), sorted by normalised name."""
+        """All downloads of each of the registry's own crates (in its search table, or described here) that was
+        downloaded at least once, by its exact name, sorted by normalised name."""
         self.pending.flush()
         with self._read() as db:
-            return db.execute("SELECT COALESCE((SELECT v.name FROM versions v WHERE v.crate = d.crate "
-                              "ORDER BY v.vers LIMIT 1), d.crate), CAST(SUM(d.count) AS BIGINT) "
-                              "FROM downloads d GROUP BY d.crate ORDER BY d.crate").fetchall()
+            return db.execute(f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
+                              f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
+                              f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE {_OWN_CRATE} "
+                              f"GROUP BY d.crate, s.name ORDER BY d.crate").fetchall()
+
+    def other_downloads(self) -> int:
+        """All downloads of crates that are not the registry's own (mirrored from the upstream) together."""
+        self.pending.flush()
+        with self._read() as db:
+            row = db.execute(f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
+                             f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})").fetchone()
+        return row[0]
 
     def description(self, name: str, vers: str) -> str:
         """The description one version was published with ("" if none, or not described)."""

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .client_address import trusted_network
 from .errors import BadRequest
 from .storage import atomic_write
 from .storage_config import StorageConfig
@@ -18,7 +19,7 @@ DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_GIT_SQUASH_AFTER = 10_000
 DEFAULT_MIRROR_CACHE_SIZE = 10 * 1024 ** 3
 # Settings a registry on one machine leaves out of its config.yaml.
-OMITTED_WHEN_UNSET = ("storage", "database")
+OMITTED_WHEN_UNSET = ("storage", "database", "trusted_proxies")
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
@@ -41,6 +42,7 @@ class RegistryConfig:
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
     storage: dict | None = None
     database: str | None = None
+    trusted_proxies: list[str] = field(default_factory=list)
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -106,6 +108,12 @@ class RegistryConfig:
         if self.auth_required and self.storage_config is not None and self.storage_config.direct_reads:
             raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
                              "auth_required (reads then go through the servers)")
+        if not isinstance(self.trusted_proxies, list):
+            raise BadRequest(f"{path}: trusted_proxies must be a list of addresses or networks (10.0.0.5, 10.0.0.0/24)")
+        try:
+            self.trusted_proxies = [str(trusted_network(entry)) for entry in self.trusted_proxies]
+        except BadRequest as exc:
+            raise BadRequest(f"{path}: trusted_proxies: {exc.detail}") from exc
         if self.database is not None:
             try:
                 self.database = validate_database(self.database)
@@ -121,7 +129,7 @@ class RegistryConfig:
     def save(self, path: Path) -> None:
         """Write the config file atomically."""
         settings = {key: value for key, value in asdict(self).items()
-                    if value is not None or key not in OMITTED_WHEN_UNSET}
+                    if value not in (None, []) or key not in OMITTED_WHEN_UNSET}
         atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
 
 

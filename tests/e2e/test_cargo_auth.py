@@ -194,10 +194,12 @@ def test_repeated_bad_tokens_are_rate_limited(fresh_private: Served) -> None:
                 for i in range(12)]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
-    limited = requests.get(url, headers={"Authorization": private.tokens["alice"]}, timeout=10)
-    assert limited.status_code == 429, "even a good token waits out the limit from that address"
+    limited = requests.get(url, headers={"Authorization": "pltz_guess12"}, timeout=10)
     assert "too many invalid tokens" in limited.json()["errors"][0]["detail"]
     assert 1 <= int(limited.headers["Retry-After"]) <= FAILURE_WINDOW + 1
+    # another user behind the same address is served, and one without a token is told to log in
+    assert requests.get(url, headers={"Authorization": private.tokens["alice"]}, timeout=10).status_code == 200
+    assert requests.get(url, timeout=10).status_code == 401
     publish = requests.put(f"{private.url}/api/v1/crates/new", data=b"\0" * 64,
                            headers={"Authorization": private.tokens["alice"]}, timeout=10)
-    assert publish.status_code == 429 and 1 <= int(publish.headers["Retry-After"]) <= FAILURE_WINDOW + 1
+    assert publish.status_code == 400

@@ -7,7 +7,9 @@ from pathlib import Path
 import requests
 
 from palletizer_lib.registry import Registry
+from palletizer_services.metrics import MIRRORED_LABEL
 from tests.support.cratekit import make_crate, metadata
+from tests.support.prometheus import samples, value
 from tests.support.server import palletizer, running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 
@@ -101,3 +103,26 @@ def test_a_hanging_upstream_stalls_only_its_own_request(tmp_path: Path) -> None:
 def _samples(text: str) -> dict[str, float]:
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line.startswith("palletizer_mirror_")}
+
+
+def test_mirrored_downloads_add_one_metrics_series_however_many_crates(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    names = [f"mirrored{n}" for n in range(12)]
+    for name in names:
+        upstream.add(name, "1.0.0", make_crate(name, "1.0.0"))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    Registry(data).publish(metadata("Own_Crate", "1.0.0"), make_crate("Own_Crate", "1.0.0"))
+    try:
+        with running_server(data) as url:
+            assert requests.get(f"{url}/files/Own_Crate/Own_Crate-1.0.0.crate", timeout=30).status_code == 200
+            for name in names:
+                download = requests.get(f"{url}/files/{name}/{name}-1.0.0.crate", timeout=30)
+                assert download.status_code == 200, download.text
+            found = samples(requests.get(f"{url}/metrics", timeout=30))
+    finally:
+        upstream.stop()
+    series = {labels for name, labels in found if name == "palletizer_crate_downloads_total"}
+    assert series == {frozenset({("crate", "Own_Crate")}), frozenset({("crate", MIRRORED_LABEL)})}
+    assert value(found, "palletizer_crate_downloads_total", crate=MIRRORED_LABEL) == len(names)
+    assert value(found, "palletizer_crate_downloads_total", crate="Own_Crate") == 1

@@ -58,15 +58,16 @@ def test_a_batch_commits_its_records_together_or_not_at_all(tmp_path: Path) -> N
     assert committed() == ["four", "one", "two"]
 
 
-def test_downloads_by_exact_name_sum_versions_and_leave_out_crates_never_downloaded(
+def test_downloads_by_exact_name_sum_versions_of_crates_published_here_the_others_together(
         new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
     for name, vers in (("Zed_Crate", "1.0.0"), ("Zed_Crate", "2.0.0"), ("alpha", "1.0.0"), ("quiet", "1.0.0")):
         catalog.record_version(name, vers, None, {}, published=1.0)
     for name, vers in (("zed-crate", "1.0.0"), ("zed-crate", "2.0.0"), ("zed-crate", "2.0.0"), ("alpha", "1.0.0"),
-                       ("undescribed", "0.1.0")):
+                       ("undescribed", "0.1.0"), ("mirrored", "0.1.0"), ("mirrored", "0.2.0")):
         catalog.count_download(name, vers)
-    assert catalog.downloads_by_exact_name() == [("alpha", 1), ("undescribed", 1), ("Zed_Crate", 3)]
+    assert catalog.downloads_by_exact_name() == [("alpha", 1), ("Zed_Crate", 3)]
+    assert catalog.other_downloads() == 3
 
 
 def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> None:

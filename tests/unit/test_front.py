@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_services.front import front_server, nginx_conf
+from palletizer_services.front import FrontLimits, front_server, nginx_conf
 
 UPSTREAMS = {"index_url": "http://index:8000", "api_url": "http://api:8000", "files_url": "http://files:8000"}
 
@@ -25,6 +25,19 @@ def test_with_auth_required_nothing_is_served_from_disk(tmp_path: Path) -> None:
     server = front_server("0.0.0.0:8000", tmp_path / "data", max_body=1234, static=False, **UPSTREAMS)
     assert "root " not in server and "alias " not in server
     assert "location /files/ {" in server and "proxy_pass http://files:8000;" in server
+
+
+def test_each_client_is_limited_and_its_address_passed_on_not_what_it_sent(tmp_path: Path) -> None:
+    limits = FrontLimits(connections=7, rate=11, burst=13)
+    server = front_server("0.0.0.0:8000", tmp_path / "data", max_body=1234, limits=limits, **UPSTREAMS)
+    conf = nginx_conf(tmp_path, server, limits=limits)
+    assert "limit_conn per_client 7;" in server
+    assert server.count("limit_req zone=per_client_rate burst=13 nodelay;") == 3  # @index, /git/, /
+    assert "zone=per_client_rate:10m rate=11r/s;" in conf
+    assert "limit_conn_status 429;" in conf and "limit_req_status 429;" in conf
+    assert "proxy_request_buffering on;" in server and "proxy_request_buffering off" not in server
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in server
+    assert "$proxy_add_x_forwarded_for" not in server
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
