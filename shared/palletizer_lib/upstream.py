@@ -82,24 +82,32 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
+def _socket_of(answer: requests.Response) -> socket.socket | None:
+    """The socket `answer`'s body is read from: its pooled connection's, or (when the upstream closes the
+    connection after the answer, so that http.client let go of it) the one under the body's file."""
+    sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
+    if sock is None:
+        body = getattr(getattr(answer.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(body, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 class _Watchdog:
     """Shuts down the connection `answer` arrived on once `seconds` have passed, which wakes a read blocked
     on it, however the body comes (slowly sent bytes each reset a read time-out)."""
 
     def __init__(self, answer: requests.Response, seconds: float) -> None:
         self.expired = False
-        self._answer = answer
+        self._socket = _socket_of(answer)
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
 
     def _expire(self) -> None:
         self.expired = True
-        connection = getattr(self._answer.raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
+        if self._socket is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self._socket.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
         """The transfer is over: never shut the connection down."""
