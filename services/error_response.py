@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized
+from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, UpstreamBusy
 from palletizer_lib.urls import GIT_PREFIX, ServedUrls, login_url
 
 CONTENT_TYPE = "application/json"
@@ -46,10 +46,10 @@ def render_error(error: PalletizerError, path: str, urls: ServedUrls | None, pre
 def error_headers(error: PalletizerError, path: str, urls: ServedUrls | None,
                   prefix: str = "") -> list[tuple[str, str]]:
     """The headers that go with `error`'s answer: how to authenticate after a 401, how long to wait after a
-    429."""
+    429 or a 503 from a busy upstream."""
     if isinstance(error, Unauthorized):
         return [("WWW-Authenticate", auth_challenge(path, urls, prefix))]
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, (TooManyRequests, UpstreamBusy)):
         return [("Retry-After", str(error.retry_after))]
     return []
 

@@ -20,6 +20,7 @@ from palletizer_lib.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.errors import PalletizerError
 from palletizer_lib.listener_config import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
+from palletizer_lib.upstream_gate import PROCESS_GATE
 from palletizer_lib.urls import ServedUrls
 from palletizer_services import waitress_server
 from palletizer_services.bodies import BodyPolicy, BodyRoute
@@ -178,6 +179,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     """
     args = parse_args(prog, argv)
     configure_logging(args.log_level, args.workers)
+    PROCESS_GATE.serving_threads = args.threads
     try:
         site = open_site(args.data)
         registry = site.registry

@@ -11,7 +11,7 @@ from .accounts import DEFAULT_SCOPES, SCOPES
 from .actor import Actor
 from .composition import Site, open_site
 from .config import (DEFAULT_MAX_CRATE_SIZE, DEFAULT_MIRROR_CACHE_SIZE, DEFAULT_UPSTREAM_FRESHNESS, RegistryConfig,
-                     validate_database, validate_upstream)
+                     split_credentials, validate_database, validate_upstream)
 from .data_dir import DATA_HELP, default_data_dir
 from .errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from .export import export_static
@@ -22,6 +22,7 @@ from .operations import Operations
 from .progress import ProgressBar
 from .registry import Registry
 from .storage_config import StorageConfig
+from .upstream_credentials import save_credentials
 from .urls import sparse_index_url
 
 STDIN = Path("-")
@@ -54,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="every read (index, downloads, search) needs a token too, not only changes")
     init.add_argument("--upstream", metavar="URL",
                       help="mirror crates not published here from this sparse registry "
-                           "(sparse+https://index.crates.io/ for crates.io)")
+                           "(sparse+https://index.crates.io/ for crates.io); a USER:PASSWORD@ in it is kept "
+                           "apart, in DIR/upstream-credentials (0600), and sent as Basic authentication")
     init.add_argument("--upstream-freshness", type=int, default=DEFAULT_UPSTREAM_FRESHNESS, metavar="SECONDS",
                       help="serve a mirrored index file this long before asking the upstream again "
                            f"(default: {DEFAULT_UPSTREAM_FRESHNESS})")
@@ -158,10 +160,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _init(args: argparse.Namespace) -> int:
+    upstream, credentials = split_credentials(args.upstream) if args.upstream else (None, None)
     config = RegistryConfig(public_url=args.public_url, api_url=args.api_url, files_url=args.files_url,
                             max_crate_size=args.max_crate_size, allow_crates_io=not args.no_crates_io,
                             allowed_registries=args.allowed_registry, auth_required=args.auth_required,
-                            upstream=validate_upstream(args.upstream) if args.upstream else None,
+                            upstream=validate_upstream(upstream) if upstream else None,
                             upstream_freshness=_seconds(args.upstream_freshness), storage=_storage(args),
                             mirror_cache_size=args.mirror_cache_size,
                             database=validate_database(args.database) if args.database else None)
@@ -171,6 +174,8 @@ def _init(args: argparse.Namespace) -> int:
         if args.exist_ok:
             return 0
         raise
+    if credentials is not None:
+        save_credentials(Path(args.data), credentials)
     print(f"initialised an empty registry in {args.data}", file=sys.stderr)
     return 0
 

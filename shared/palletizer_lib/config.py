@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -16,6 +16,7 @@ CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
+DEFAULT_UPSTREAM_FAILURE_HOLD = 5
 DEFAULT_GIT_SQUASH_AFTER = 10_000
 DEFAULT_MIRROR_CACHE_SIZE = 10 * 1024 ** 3
 # Settings a registry on one machine leaves out of its config.yaml.
@@ -37,6 +38,8 @@ class RegistryConfig:
     auth_required: bool = False
     upstream: str | None = None
     upstream_freshness: int = DEFAULT_UPSTREAM_FRESHNESS
+    upstream_concurrency: int | None = None
+    upstream_failure_hold: int = DEFAULT_UPSTREAM_FAILURE_HOLD
     allowed_names: list[str] = field(default_factory=list)
     mirror_cache_size: int = DEFAULT_MIRROR_CACHE_SIZE
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
@@ -94,6 +97,14 @@ class RegistryConfig:
         if (not isinstance(self.mirror_cache_size, int) or isinstance(self.mirror_cache_size, bool)
                 or self.mirror_cache_size <= 0):
             raise BadRequest(f"{path}: mirror_cache_size must be a positive number of bytes")
+        if self.upstream_concurrency is not None and (
+                not isinstance(self.upstream_concurrency, int) or isinstance(self.upstream_concurrency, bool)
+                or self.upstream_concurrency < 1):
+            raise BadRequest(f"{path}: upstream_concurrency must be a number of threads (1 or more; null: half "
+                             "the serving threads)")
+        if (not isinstance(self.upstream_failure_hold, int) or isinstance(self.upstream_failure_hold, bool)
+                or self.upstream_failure_hold < 0):
+            raise BadRequest(f"{path}: upstream_failure_hold must be a number of seconds (0 or more)")
         if not isinstance(self.allowed_names, list) or not all(isinstance(n, str) for n in self.allowed_names):
             raise BadRequest(f"{path}: allowed_names must be a list of crate names")
         if self.git_squash_after is not None and (
@@ -133,18 +144,45 @@ class RegistryConfig:
         atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
 
 
+def without_userinfo(url: str) -> str:
+    """`url` without the `user:password@` of its host part: the only form of an upstream URL ever shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an invalid URL)"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """(`url` without `user:password@`, (user, password) if it had them), for `init --upstream`."""
+    try:
+        parts = urlsplit(url.removeprefix("sparse+"))
+    except ValueError:
+        return url, None
+    if parts.username is None and parts.password is None:
+        return url, None
+    return without_userinfo(url), (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def validate_upstream(url: object) -> str:
-    """`url` as a sparse registry's index URL ending in `/` (`sparse+https://index.crates.io/`), else
-    `BadRequest` saying what is wrong."""
+    """`url` as a sparse registry's index URL ending in `/` (`sparse+https://index.crates.io/`), without
+    credentials, else `BadRequest` saying what is wrong (never showing credentials)."""
     if not isinstance(url, str) or not url.startswith(UPSTREAM_SCHEMES):
-        raise BadRequest(f"the upstream must be a sparse index URL (sparse+https://HOST/PATH/), not `{url}`")
+        shown = without_userinfo(url) if isinstance(url, str) else url
+        raise BadRequest(f"the upstream must be a sparse index URL (sparse+https://HOST/PATH/), not `{shown}`")
+    if split_credentials(url)[1] is not None:
+        raise BadRequest(f"the upstream URL `{without_userinfo(url)}` must not carry a user or password: put "
+                         "them in the data directory's `upstream-credentials` file (USER:PASSWORD, mode 0600; "
+                         "`palletizer init --upstream` with the full URL writes it) and remove them from the URL")
     try:
         split = urlsplit(url[len("sparse+"):])
         host = split.hostname
     except ValueError:
         host = None
     if not host or split.query or split.fragment or any(c.isspace() for c in url):
-        raise BadRequest(f"the upstream `{url}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
+        raise BadRequest(f"the upstream `{without_userinfo(url)}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
     return url if url.endswith("/") else url + "/"
 
 

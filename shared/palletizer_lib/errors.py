@@ -97,6 +97,17 @@ class UpstreamError(PalletizerError):
     status = 502
 
 
+class UpstreamBusy(UpstreamError):
+    """The upstream registry is not asked right now (it failed moments ago, or enough requests already wait
+    on it): try again in `retry_after` seconds (sent as `Retry-After`)."""
+
+    status = 503
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unauthorized(PalletizerError):
     """No valid token came with a request that needs one."""
 

@@ -37,9 +37,11 @@ from .layout import Layout
 from .crate_names import normalise, validate_name
 from .mirror_catalog import MirrorCatalog, catalog_of
 from .mirror_files import ByteLru, digest, encode_cached, parse_cached, valid_lines
-from .read_ahead import ReadAhead, likely_next
+from .read_ahead import Budget, ReadAhead, current_budget, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
+from .upstream_credentials import load_credentials
+from .upstream_gate import PROCESS_GATE
 from .versions import max_version, parse_version
 
 MISSING_TTL = 60
@@ -116,7 +118,11 @@ class Mirror:
             raise ValueError("this registry has no upstream")
         self.registry = registry
         self.layout = registry.layout
-        self.upstream = upstream or Upstream(config.upstream, max_crate_bytes=config.max_crate_size)
+        if background:
+            PROCESS_GATE.configure(config.upstream_concurrency, config.upstream_failure_hold)
+        self.upstream = upstream or Upstream(config.upstream, max_crate_bytes=config.max_crate_size,
+                                             gate=PROCESS_GATE if background else None,
+                                             auth=load_credentials(self.layout.root))
         self.freshness = config.upstream_freshness
         self.cache_size = config.mirror_cache_size
         self.stats = stats if stats is not None else PROCESS_STATS
@@ -234,11 +240,16 @@ class Mirror:
         return stored.file
 
     def _read_ahead(self, entries: list[dict]) -> None:
-        """Fetch in the background the index files cargo will likely ask for after this one."""
+        """Fetch in the background the index files cargo will likely ask for after this one, within the
+        budget of the request cargo made (a file read ahead passes on what is left of it)."""
+        below = (current_budget() or Budget()).below()
+        if below is None:
+            return
         for name in likely_next(entries):
             cached = self._read(self.layout.mirror_index_file(name))
-            if cached is None or not self._fresh(cached):
-                READ_AHEAD.submit(f"{self.layout.root}:{normalise(name)}", lambda name=name: self._fetch_ahead(name))
+            if (cached is None or not self._fresh(cached)) and below.take():
+                READ_AHEAD.submit(f"{self.layout.root}:{normalise(name)}",
+                                  lambda name=name: self._fetch_ahead(name), below)
 
     def _fetch_ahead(self, name: str) -> None:
         if not self.shadowed(name):

@@ -1,7 +1,9 @@
 """Reading ahead for the mirror: the index files cargo will most likely ask for next, fetched on background
 threads while cargo works on what it has. Over HTTP/1.1 cargo keeps at most two connections to a registry
 and asks for one index file at a time on them, so without this every upstream round trip of a cold cache is
-waited for in turn, level by level of the dependency graph."""
+waited for in turn, level by level of the dependency graph. What one request of cargo's may cause to be
+read ahead is bounded (`Budget`): `MAX_DEPTH` levels below the file asked for and `MAX_FILES` files in all,
+so that an upstream whose files name ever new crates cannot make the mirror crawl it."""
 
 import logging
 import queue
@@ -10,12 +12,52 @@ from collections.abc import Callable
 
 from .errors import PalletizerError
 from .crate_names import is_valid_name
+from .upstream_gate import PROCESS_GATE
 from .versions import Version, parse_version
 
 LINES = 3
 WORKERS = 4
 MAX_QUEUED = 256
+MAX_DEPTH = 2
+MAX_FILES = 64
 log = logging.getLogger("palletizer.mirror")
+
+
+class _Count:
+    """Files left to read ahead, shared by the levels of one request's budget."""
+
+    def __init__(self, files: int) -> None:
+        self.left = files
+        self.lock = threading.Lock()
+
+
+class Budget:
+    """What one request of cargo's may still cause to be read ahead: `depth` more levels of the dependency
+    graph, and files from a count shared by every level (`files` for the whole request)."""
+
+    def __init__(self, depth: int = MAX_DEPTH, files: int = MAX_FILES, count: _Count | None = None) -> None:
+        self.depth = depth
+        self._count = count or _Count(files)
+
+    def below(self) -> "Budget | None":
+        """The budget of the files one level further down (sharing the file count); None past the depth."""
+        return Budget(self.depth - 1, count=self._count) if self.depth > 0 else None
+
+    def take(self) -> bool:
+        """Count one file to read ahead; False when the count is spent."""
+        with self._count.lock:
+            if self._count.left <= 0:
+                return False
+            self._count.left -= 1
+            return True
+
+
+_RUNNING = threading.local()
+
+
+def current_budget() -> Budget | None:
+    """The budget of the file being read ahead on this thread; None on a thread serving cargo's request."""
+    return getattr(_RUNNING, "budget", None)
 
 
 def likely_next(entries: list[dict]) -> list[str]:
@@ -54,13 +96,14 @@ class ReadAhead:
     def __init__(self, workers: int = WORKERS, limit: int = MAX_QUEUED) -> None:
         self._workers = workers
         self._limit = limit
-        self._queue: queue.Queue[tuple[str, Callable[[], object]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Callable[[], object], Budget]] = queue.Queue()
         self._queued: set[str] = set()
         self._idle = threading.Condition()
         self._started = False
 
-    def submit(self, key: str, fetch: Callable[[], object]) -> bool:
-        """Run `fetch` in the background unless `key` is already queued or too many are; True if queued."""
+    def submit(self, key: str, fetch: Callable[[], object], budget: Budget) -> bool:
+        """Run `fetch` in the background (with `budget` as `current_budget()`) unless `key` is already queued
+        or too many are; True if queued."""
         with self._idle:
             if key in self._queued or len(self._queued) >= self._limit:
                 return False
@@ -69,7 +112,7 @@ class ReadAhead:
                 self._started = True
                 for number in range(self._workers):
                     threading.Thread(target=self._run, name=f"palletizer-read-ahead-{number}", daemon=True).start()
-        self._queue.put((key, fetch))
+        self._queue.put((key, fetch, budget))
         return True
 
     def wait(self, timeout: float) -> bool:
@@ -79,12 +122,15 @@ class ReadAhead:
 
     def _run(self) -> None:
         while True:
-            key, fetch = self._queue.get()
+            key, fetch, budget = self._queue.get()
+            _RUNNING.budget = budget
             try:
-                fetch()
+                with PROCESS_GATE.background():
+                    fetch()
             except Exception as exc:
                 log.debug("reading ahead %s failed: %s", key, exc)
             finally:
+                _RUNNING.budget = None
                 with self._idle:
                     self._queued.discard(key)
                     self._idle.notify_all()

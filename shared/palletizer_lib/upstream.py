@@ -2,29 +2,35 @@
 
 One `requests.Session` (pooled connections) with connect and read time-outs, a bounded retry of failed
 connections and of 5xx answers (never of a read that timed out: an upstream that hangs costs one read
-time-out, not several), at most `MAX_REDIRECTS` redirects, a deadline for a whole transfer, and a size
-bound on everything read, so an upstream that hangs, trickles or answers garbage costs one request a
-bounded time and nothing more. What requests would read from the environment for every request (proxies,
-CA bundle, `.netrc`) is read once per upstream host.
+time-out, not several), at most `MAX_REDIRECTS` redirects and only to the upstream's own hosts (its index's
+and its `dl`'s), a deadline for a whole transfer enforced on the connection itself (shut down when it
+passes, however slowly the bytes come), and a size bound on everything read, so an upstream that hangs,
+trickles or answers garbage costs one request a bounded time and nothing more. With a gate (servers), at
+most its bound of threads wait on the upstream at once and a failed upstream is left alone for a few
+seconds (`upstream_gate`). Credentials (`upstream_credentials`) go to the index's host only. What requests
+would read from the environment for every request (proxies, CA bundle, `.netrc`) is read once per
+upstream host.
 """
 
+import contextlib
 import hashlib
 import json
+import socket
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.utils import get_netrc_auth
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .config import DEFAULT_MAX_CRATE_SIZE
+from .config import DEFAULT_MAX_CRATE_SIZE, without_userinfo
 from .errors import UpstreamError
 from .crate_names import index_path
+from .upstream_gate import UpstreamGate
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -66,29 +72,74 @@ def download_url(dl: str, name: str, version: str, cksum: str) -> str:
             .replace("{lowerprefix}", prefix.lower()).replace("{sha256-checksum}", cksum))
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`: two URLs of one origin are of one host."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _socket_of(answer: requests.Response) -> socket.socket | None:
+    """The socket `answer`'s body is read from: its pooled connection's, or (when the upstream closes the
+    connection after the answer, so that http.client let go of it) the one under the body's file."""
+    sock = getattr(getattr(answer.raw, "connection", None), "sock", None)
+    if sock is None:
+        body = getattr(getattr(answer.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(body, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class _Watchdog:
+    """Shuts down the connection `answer` arrived on once `seconds` have passed, which wakes a read blocked
+    on it, however the body comes (slowly sent bytes each reset a read time-out)."""
+
+    def __init__(self, answer: requests.Response, seconds: float) -> None:
+        self.expired = False
+        self._socket = _socket_of(answer)
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        """The transfer is over: never shut the connection down."""
+        self._timer.cancel()
+
+
 class Upstream:
-    """A sparse registry at `index_url` (`sparse+http(s)://.../`), read with bounded cost."""
+    """A sparse registry at `index_url` (`sparse+http(s)://.../`), read with bounded cost; `auth` (user,
+    password) is sent as Basic authentication to the index's host."""
 
     def __init__(self, index_url: str, *, max_crate_bytes: int = DEFAULT_MAX_CRATE_SIZE,
                  max_index_bytes: int = MAX_INDEX_BYTES, connect_timeout: float = CONNECT_TIMEOUT,
                  read_timeout: float = READ_TIMEOUT, deadline: float = TRANSFER_DEADLINE,
-                 retries: int = RETRIES, clock: Callable[[], float] = time.monotonic) -> None:
-        self.index_url = index_url
-        self._root = index_url.removeprefix("sparse+").rstrip("/") + "/"
+                 retries: int = RETRIES, gate: UpstreamGate | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        self.index_url = without_userinfo(index_url)
+        self._root = self.index_url.removeprefix("sparse+").rstrip("/") + "/"
+        self._origins = {origin(self._root)}
         self._max_crate = max_crate_bytes
         self._max_index = max_index_bytes
         self._timeout = (connect_timeout, read_timeout)
         self._deadline = deadline
-        self._clock = clock
+        self._gate = gate
+        self._auth = auth
         self._session = requests.Session()
         retry = Retry(total=retries, connect=retries, read=0, status=retries, backoff_factor=0.1,
                       status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
-                      raise_on_status=False, respect_retry_after_header=False)
+                      raise_on_status=False, respect_retry_after_header=False, redirect=0)
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
-        self._session.max_redirects = MAX_REDIRECTS
         self._hosts: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._hosts_lock = threading.Lock()
 
@@ -97,12 +148,11 @@ class Upstream:
         self._session.close()
 
     def config(self) -> dict:
-        """The upstream's `config.json` (it must name `dl`)."""
-        answer = self._get(self._root + "config.json", {}, MAX_CONFIG_BYTES, "config.json")
-        with answer:
+        """The upstream's `config.json` (it must name `dl`, whose host redirects may then go to)."""
+        with self._transfer(self._root + "config.json", {}, MAX_CONFIG_BYTES, "config.json") as (answer, watch):
             if answer.status_code != 200:
                 raise UpstreamError(f"the upstream's config.json answered {answer.status_code}")
-            body = self._read_all(answer, MAX_CONFIG_BYTES, "config.json")
+            body = self._read_all(answer, watch, MAX_CONFIG_BYTES, "config.json")
         try:
             config = json.loads(body)
         except ValueError as exc:
@@ -110,7 +160,8 @@ class Upstream:
         if not isinstance(config, dict) or not isinstance(config.get("dl"), str):
             raise UpstreamError("the upstream's config.json has no `dl` URL")
         if not config["dl"].startswith(("http://", "https://")):
-            raise UpstreamError(f"the upstream's `dl` is not an http(s) URL: {config['dl'][:200]}")
+            raise UpstreamError(f"the upstream's `dl` is not an http(s) URL: {without_userinfo(config['dl'])[:200]}")
+        self._origins.add(origin(config["dl"]))
         return config
 
     def index(self, name: str, etag: str | None = None, last_modified: str | None = None) -> IndexAnswer:
@@ -121,49 +172,84 @@ class Upstream:
         elif last_modified:
             headers["If-Modified-Since"] = last_modified
         what = f"the index file of `{name}`"
-        answer = self._get(self._root + index_path(name), headers, self._max_index, what)
-        with answer:
+        with self._transfer(self._root + index_path(name), headers, self._max_index, what) as (answer, watch):
             if answer.status_code == 304 and (etag or last_modified):
                 return IndexAnswer(304, etag=etag, last_modified=last_modified)
             if answer.status_code in (404, 410, 451):
                 return IndexAnswer(404)
             if answer.status_code != 200:
                 raise UpstreamError(f"the upstream answered {answer.status_code} for {what}")
-            data = self._read_all(answer, self._max_index, what)
+            data = self._read_all(answer, watch, self._max_index, what)
             return IndexAnswer(200, data, answer.headers.get("ETag"), answer.headers.get("Last-Modified"))
 
     def download(self, url: str, out: BinaryIO, cksum: str) -> int:
-        """Stream the crate at `url` into `out`, checking its SHA-256 against `cksum` on the way;
-        the number of bytes. `UpstreamError` if it fails, is too large or does not match."""
-        what = f"`{url}`"
-        answer = self._get(url, {"Accept": "*/*"}, self._max_crate, what)
-        with answer:
+        """Stream the crate at `url` (on the host of the upstream's `dl`) into `out`, checking its SHA-256
+        against `cksum` on the way; the number of bytes. `UpstreamError` if it fails, is too large or does
+        not match."""
+        what = f"`{without_userinfo(url)}`"
+        self._origins.add(origin(url))
+        with self._transfer(url, {"Accept": "*/*"}, self._max_crate, what) as (answer, watch):
             if answer.status_code != 200:
                 raise UpstreamError(f"the upstream answered {answer.status_code} for {what}")
             digest = hashlib.sha256()
             size = 0
-            for chunk in self._chunks(answer, self._max_crate, what):
+            for chunk in self._chunks(answer, watch, self._max_crate, what):
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
         if digest.hexdigest() != cksum.lower():
             raise UpstreamError(f"the crate downloaded from {what} does not match the checksum of its index "
-                                f"entry (sha256 {digest.hexdigest()}, expected {cksum}); it was not stored")
+                                f"entry ({cksum}); it was not stored")
         return size
 
+    @contextlib.contextmanager
+    def _transfer(self, url: str, headers: dict[str, str], limit: int,
+                  what: str) -> Iterator[tuple[requests.Response, _Watchdog]]:
+        """The answer to GET `url` (redirects followed), within the gate and under the transfer deadline."""
+        with self._gate.entered(self._root) if self._gate else contextlib.nullcontext():
+            answer = self._get(url, headers, limit, what)
+            watch = _Watchdog(answer, self._deadline)
+            try:
+                yield answer, watch
+            finally:
+                watch.cancel()
+                answer.close()
+
     def _get(self, url: str, headers: dict[str, str], limit: int, what: str) -> requests.Response:
-        auth, settings = self._host(url)
-        try:
-            request = requests.Request("GET", url, headers={**self._session.headers, **headers}, auth=auth)
-            answer = self._session.send(request.prepare(), timeout=self._timeout, allow_redirects=True,
-                                        **{**settings, "stream": True})
-        except requests.RequestException as exc:
-            raise UpstreamError(f"the upstream could not be reached for {what}: {type(exc).__name__}") from exc
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self._send(url, headers, what)
+            if not answer.is_redirect:
+                break
+            location = urljoin(answer.url, answer.headers["Location"])
+            answer.close()
+            if origin(location) not in self._origins:
+                raise UpstreamError(f"the upstream redirected {what} to another host: not followed")
+            url = location
+        else:
+            raise UpstreamError(f"the upstream redirected {what} more than {MAX_REDIRECTS} times")
+        if answer.status_code >= 500:
+            self._failed()
         length = answer.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             answer.close()
             raise UpstreamError(f"the upstream's {what} is larger than {limit} bytes")
         return answer
+
+    def _send(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
+        auth, settings = self._host(url)
+        if self._auth is not None and origin(url) == origin(self._root):
+            auth = self._auth
+        try:
+            request = requests.Request("GET", url, headers={**self._session.headers, **headers}, auth=auth)
+            return self._session.send(request.prepare(), timeout=self._timeout, allow_redirects=False,
+                                      **{**settings, "stream": True})
+        except requests.RequestException as exc:
+            self._failed()
+            raise UpstreamError(f"the upstream could not be reached for {what}: {type(exc).__name__}") from exc
+
+    def _failed(self) -> None:
+        if self._gate is not None:
+            self._gate.failed(self._root)
 
     def _host(self, url: str) -> tuple[Any, dict[str, Any]]:
         """The `.netrc` credentials and the proxies / CA bundle settings requests would use for `url`'s
@@ -178,20 +264,24 @@ class Upstream:
                 self._hosts[key] = found
         return found
 
-    def _chunks(self, answer: requests.Response, limit: int, what: str):
+    def _chunks(self, answer: requests.Response, watch: _Watchdog, limit: int, what: str) -> Iterator[bytes]:
         """The body of `answer` in chunks, within `limit` bytes and the transfer deadline."""
-        started = self._clock()
         size = 0
         try:
             for chunk in answer.iter_content(CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise UpstreamError(f"the upstream's {what} is larger than {limit} bytes")
-                if self._clock() - started > self._deadline:
-                    raise UpstreamError(f"the upstream took more than {self._deadline:g} s to send {what}")
+                if watch.expired:
+                    break
                 yield chunk
         except requests.RequestException as exc:
-            raise UpstreamError(f"the upstream failed while sending {what}: {type(exc).__name__}") from exc
+            if not watch.expired:
+                self._failed()
+                raise UpstreamError(f"the upstream failed while sending {what}: {type(exc).__name__}") from exc
+        if watch.expired:
+            self._failed()
+            raise UpstreamError(f"the upstream took more than {self._deadline:g} s to send {what}")
 
-    def _read_all(self, answer: requests.Response, limit: int, what: str) -> bytes:
-        return b"".join(self._chunks(answer, limit, what))
+    def _read_all(self, answer: requests.Response, watch: _Watchdog, limit: int, what: str) -> bytes:
+        return b"".join(self._chunks(answer, watch, limit, what))
