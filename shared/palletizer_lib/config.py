@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import yaml_file
 from .errors import BadRequest
 from .storage import atomic_write
 from .storage_config import StorageConfig
@@ -60,11 +61,11 @@ class RegistryConfig:
     def load(cls, path: Path) -> "RegistryConfig":
         """Read the config file, raising `BadRequest` with the reason if it is not valid."""
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml_file.load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError as exc:
             raise BadRequest(f"no registry at {path.parent} (run `palletizer --data {path.parent} init`)") from exc
         except yaml.YAMLError as exc:
-            raise BadRequest(f"{path} is not valid YAML: {exc}") from exc
+            raise BadRequest(f"{path} is not valid YAML: {yaml_file.one_line(exc)}") from exc
         if not isinstance(raw, dict):
             raise BadRequest(f"{path} must hold a mapping of settings")
         known = set(cls.__dataclass_fields__)

@@ -256,6 +256,26 @@ def test_a_broken_config_is_a_one_line_error(data: Path, config: str) -> None:
     assert "config.yaml" in fails(data, "list")
 
 
+@pytest.mark.parametrize("command", ["list", "verify"])
+def test_a_config_nested_100000_deep_is_a_one_line_error(data: Path, command: str) -> None:
+    (data / "config.yaml").write_text("allowed_names: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = palletizer(data, command, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {data / 'config.yaml'} is not valid YAML: "
+                                          "nested deeper than 64 levels (line 1, column 79)"]
+
+
+def test_a_setting_given_twice_is_a_one_line_error_naming_it(data: Path) -> None:
+    config = data / "config.yaml"
+    lines = config.read_text().splitlines()
+    config.write_text("\n".join(lines + ["max_crate_size: 1000"]) + "\n")
+    first = next(i for i, line in enumerate(lines, 1) if line.startswith("max_crate_size:"))
+    result = palletizer(data, "list", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {config} is not valid YAML: the key `max_crate_size` "
+                                          f"is given twice, on lines {first} and {len(lines) + 1}"]
+
+
 def test_data_defaults_to_the_environment(tmp_path: Path) -> None:
     from_env = tmp_path / "from-env"
     init = run_without_data_option(tmp_path, str(from_env), "init")
@@ -304,6 +324,6 @@ def test_git_squash_leaves_one_commit_holding_the_same_index(data: Path, tmp_pat
 
 @pytest.mark.parametrize("value", ["-1", "yes", "1.5"])
 def test_git_squash_after_must_be_a_count_of_commits(data: Path, value: str) -> None:
-    with (data / "config.yaml").open("a") as config:
-        config.write(f"git_squash_after: {value}\n")
+    config = data / "config.yaml"
+    config.write_text(config.read_text().replace("git_squash_after: 10000\n", f"git_squash_after: {value}\n"))
     assert "git_squash_after must be a number of commits" in fails(data, "list")
