@@ -91,3 +91,33 @@ def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
     refused = palletizer(data, "export", str(tmp_path / "busy"), "--base-url", "http://x.test", check=False)
     assert refused.returncode == 1 and "neither empty nor an earlier export" in refused.stderr
     assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.parametrize("link", ["crates", "index", "crates/top", "index/3/t", "index/3/t/top", ".palletizer-export"])
+def test_export_refuses_a_link_in_its_directory_and_changes_nothing(data: Path, tmp_path: Path, link: str) -> None:
+    palletizer(data, "import", str(vendor(tmp_path)), check=False)
+    out = tmp_path / "static"
+    palletizer(data, "export", str(out), "--base-url", "http://x.test")
+    palletizer(data, "remove", "top", "1.0.0")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_text("keep me")
+    replaced = out / link
+    if replaced.is_dir():
+        for path in sorted(replaced.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+        replaced.rmdir()
+        replaced.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        replaced.unlink()
+        replaced.symlink_to(elsewhere / "precious")
+    before = {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")}
+
+    result = palletizer(data, "export", str(out), "--base-url", "http://x.test", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {replaced} is a symbolic link: an export writes and "
+                                          f"deletes only files of its own under {out}, never through a link; "
+                                          "remove the link, or export to another directory"]
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
+    assert (elsewhere / "precious").read_text() == "keep me"
+    assert {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")} == before
