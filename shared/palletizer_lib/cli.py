@@ -221,7 +221,7 @@ def _crate_bytes(file: Path, registry: Registry) -> bytes:
     limit, which the publish checks then refuse)."""
     if file == STDIN:
         return sys.stdin.buffer.read(registry.config.max_crate_size + 1)
-    return read_crate_file(file)
+    return read_crate_file(file, registry)
 
 
 def _registry_command(args: argparse.Namespace, site: Site) -> int:

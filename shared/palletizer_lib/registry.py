@@ -151,7 +151,7 @@ class Registry:
         """
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
-        self._check_crate_size(crate)
+        self.check_crate_size(len(crate))
         packaged = read_packaged(crate, self._unpacked_limit(), (entry["name"], entry["vers"]))
         entry["cksum"] = packaged.checksum
         check_manifest_matches(packaged.manifest, entry, self.own_index_urls())
@@ -169,7 +169,7 @@ class Registry:
 
     def read(self, crate: bytes | memoryview) -> PackagedCrate:
         """A .crate file made elsewhere, read once within this registry's limits."""
-        self._check_crate_size(crate)
+        self.check_crate_size(len(crate))
         return read_packaged(crate, self._unpacked_limit())
 
     def entry_of(self, packaged: PackagedCrate) -> dict:
@@ -247,10 +247,11 @@ class Registry:
     def _unpacked_limit(self) -> int:
         return self.config.max_crate_size * UNPACKED_LIMIT_FACTOR
 
-    def _check_crate_size(self, crate: bytes | memoryview) -> None:
-        if len(crate) > self.config.max_crate_size:
+    def check_crate_size(self, size: int) -> None:
+        """PayloadTooLarge if a .crate file of `size` bytes is more than this registry takes."""
+        if size > self.config.max_crate_size:
             raise PayloadTooLarge(
-                f"the .crate file is {len(crate)} bytes, more than this registry's limit of "
+                f"the .crate file is {size} bytes, more than this registry's limit of "
                 f"{self.config.max_crate_size} bytes (max_crate_size)"
             )
 
