@@ -8,6 +8,7 @@ import yaml
 
 from . import yaml_file
 from .errors import BadRequest
+from .permissions import PRIVATE_FILE_MODE
 from .storage import atomic_write
 from .storage_config import StorageConfig
 from .urls import ServedUrls, served_urls
@@ -118,7 +119,7 @@ class RegistryConfig:
         """Write the config file atomically."""
         settings = {key: value for key, value in asdict(self).items()
                     if value is not None or key not in OMITTED_WHEN_UNSET}
-        atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
+        atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"), mode=PRIVATE_FILE_MODE)
 
 
 def validate_upstream(url: object) -> str:

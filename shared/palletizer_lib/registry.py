@@ -23,6 +23,7 @@ from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import check_new_name
 from .packaged_crate import PackagedCrate, read_packaged
+from .permissions import PRIVATE_DIR_MODE, make_private
 from .crate_names import index_path, validate_name
 from .progress import Progress
 from .served_index import ServedFile
@@ -55,14 +56,16 @@ class Registry:
 
         Done under the registry lock, with `config.yaml` written last, once the stores it names are reached:
         processes racing to initialise one directory make exactly one registry, and the others get
-        RegistryExists; a bucket or database that cannot be reached leaves no registry behind.
+        RegistryExists; a bucket or database that cannot be reached leaves no registry behind. The data
+        directory and its private files are made readable by their owner only (`permissions.make_private`).
         """
         layout = Layout(Path(data_dir))
         config = config.checked(layout.config)
-        layout.root.mkdir(parents=True, exist_ok=True)
+        layout.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         with exclusive_lock(layout.lock):
             if layout.config.exists():
                 raise RegistryExists(f"{data_dir} already holds a registry")
+            make_private(layout)
             for directory in (layout.index, layout.crates, layout.names):
                 directory.mkdir(exist_ok=True)
             if not layout.git.exists():
@@ -78,6 +81,7 @@ class Registry:
             registry.search_index.rebuild([], {})
         if config.public_url:
             registry.set_urls(config.served_urls(config.public_url))
+        make_private(layout)
         return registry
 
     # -- reading -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import stat
 import subprocess
 from pathlib import Path
 
@@ -244,6 +245,28 @@ def test_add_from_standard_input_stops_reading_past_the_size_limit(data: Path) -
 def test_init_twice_is_an_error(data: Path) -> None:
     assert "already holds a registry" in fails(data, "init")
     assert Registry(data).verify() == []
+
+
+def test_init_keeps_the_data_directory_private_whatever_the_umask(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    subprocess.run([str(BIN / "palletizer"), "--data", str(data), "init"], preexec_fn=lambda: os.umask(0),
+                   capture_output=True, timeout=60, check=True)
+    private = ["accounts.sqlite3", "catalog.sqlite3", "config.yaml"]
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {name: stat.S_IMODE((data / name).stat().st_mode) for name in private} == dict.fromkeys(private, 0o600)
+    palletizer(data, "user", "add", "alice")               # SQLite's side files come later, in the 0700 directory
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert palletizer(data, "verify").stderr == "verify: the registry is consistent\n"
+
+    data.chmod(0o755)
+    (data / "accounts.sqlite3").chmod(0o644)
+    result = palletizer(data, "verify")
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"verify: warning: {data} is readable or writable by other users (mode 755): `chmod 700 {data}`",
+        f"verify: warning: {data / 'accounts.sqlite3'} is readable or writable by other users (mode 644): "
+        f"`chmod 600 {data / 'accounts.sqlite3'}`",
+        "verify: the registry is consistent"]
 
 
 def test_commands_need_a_registry(tmp_path: Path) -> None:
