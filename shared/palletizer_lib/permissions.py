@@ -15,8 +15,15 @@ OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
 
 def make_private(layout: Layout) -> None:
-    """Make the data directory `PRIVATE_DIR_MODE` and each of its private files there `PRIVATE_FILE_MODE`."""
-    _chmod(layout.root, PRIVATE_DIR_MODE)
+    """Make the data directory `PRIVATE_DIR_MODE` and each of its private files there `PRIVATE_FILE_MODE`.
+    A directory this user may not change (owned by another, as a volume mounted for this one may be) is left
+    as it is: its private files still are `PRIVATE_FILE_MODE`, and `exposed` names it."""
+    try:
+        os.chmod(layout.root, PRIVATE_DIR_MODE)
+    except PermissionError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"could not make {layout.root} private: {exc.strerror or exc}") from exc
     for path in layout.private_files:
         if path.exists():
             _chmod(path, PRIVATE_FILE_MODE)
