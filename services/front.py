@@ -14,7 +14,9 @@ from a front in their `trusted_proxies`).
 """
 
 import argparse
+import grp
 import os
+import pwd
 import shutil
 import sys
 from collections.abc import Sequence
@@ -104,6 +106,15 @@ def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files
     return f"    server {{\n{body}    }}\n"
 
 
+def workers_user(data: Path) -> str | None:
+    """nginx's workers' user and group when started as root: the data directory's owner (the directory is
+    private to it), else None (the workers keep the user nginx runs as)."""
+    if os.geteuid() != 0:
+        return None
+    owner = data.stat()
+    return f"{pwd.getpwuid(owner.st_uid).pw_name} {grp.getgrgid(owner.st_gid).gr_name}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-front`: write nginx's config for the registry in `--data`, then become nginx."""
     parser = argparse.ArgumentParser(prog="palletizer-front", description=__doc__.splitlines()[0])
@@ -146,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           api_url=args.api_upstream, files_url=args.files_upstream,
                           max_body=max_publish_body(registry.config.max_crate_size), static=static, limits=limits)
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(prefix, server, access_log="/dev/stdout", limits=limits))
+    conf.write_text(nginx_conf(prefix, server, user=workers_user(registry.layout.root), access_log="/dev/stdout",
+                               limits=limits))
     nginx = shutil.which("nginx") or NGINX
     # -e: errors to stderr from the start (the packaged log path is not writable by an unprivileged user)
     os.execv(nginx, [nginx, "-e", "stderr", "-p", str(prefix), "-c", str(conf)])

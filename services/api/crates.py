@@ -7,6 +7,7 @@ from palletizer_lib import crates_api
 from palletizer_lib.composition import Site
 from palletizer_lib.errors import NotFound
 from palletizer_lib.upstream import download_url
+from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int
 from palletizer_services.read_access import GetNeedsRead
 
@@ -73,6 +74,7 @@ class VersionResource(GetNeedsRead):
         if not html:
             raise NotFound(f"crate `{found['crate']}` version {found['num']} has no README")
         resp.content_type = falcon.MEDIA_HTML
+        resp.set_headers(SECURITY_HEADERS)
         resp.text = html
 
 

@@ -21,6 +21,7 @@ from palletizer_lib.access import token_from_header
 from palletizer_lib.composition import Site
 from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
 from palletizer_services.bodies import BodyRoute, small_body
+from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import query_int, query_text
 
 if TYPE_CHECKING:
@@ -35,13 +36,6 @@ BODIES = (BodyRoute("POST", "/login", small_body), BodyRoute("POST", "/logout", 
 HTML = "text/html; charset=utf-8"
 PageBuilder = Callable[[falcon.Request, falcon.Response], None]
 INVALID_TOKEN = "That token is not valid (unknown, revoked or expired)."
-SECURITY_HEADERS = {
-    # No script at all, styles and forms only from here; README images may come from anywhere.
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src * data:; form-action 'self'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 
 
 class _LoginNeeded(Exception):

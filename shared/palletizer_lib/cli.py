@@ -19,6 +19,7 @@ from .importer import ADDED, REFUSED, SKIPPED, import_directory, read_crate_file
 from .migrate import migrate_to_cluster, migrate_to_local
 from .mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
 from .operations import Operations
+from .permissions import exposed
 from .progress import ProgressBar
 from .registry import Registry
 from .storage_config import StorageConfig
@@ -230,7 +231,7 @@ def _crate_bytes(file: Path, registry: Registry) -> bytes:
     limit, which the publish checks then refuse)."""
     if file == STDIN:
         return sys.stdin.buffer.read(registry.config.max_crate_size + 1)
-    return read_crate_file(file)
+    return read_crate_file(file, registry)
 
 
 def _registry_command(args: argparse.Namespace, site: Site) -> int:
@@ -279,6 +280,8 @@ def _registry_command(args: argparse.Namespace, site: Site) -> int:
         with ProgressBar() as bar:
             problems = registry.verify(bar)
         problems += verify_cache(registry.layout)
+        for warning in exposed(registry.layout):
+            print(f"verify: warning: {warning}", file=sys.stderr)
         for problem in problems:
             print(problem)
         if problems:

@@ -6,8 +6,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
+from . import yaml_file
 from .client_address import trusted_network
 from .errors import BadRequest
+from .permissions import PRIVATE_FILE_MODE
 from .storage import atomic_write
 from .storage_config import StorageConfig
 from .urls import ServedUrls, served_urls
@@ -67,11 +69,11 @@ class RegistryConfig:
     def load(cls, path: Path) -> "RegistryConfig":
         """Read the config file, raising `BadRequest` with the reason if it is not valid."""
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml_file.load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError as exc:
             raise BadRequest(f"no registry at {path.parent} (run `palletizer --data {path.parent} init`)") from exc
         except yaml.YAMLError as exc:
-            raise BadRequest(f"{path} is not valid YAML: {exc}") from exc
+            raise BadRequest(f"{path} is not valid YAML: {yaml_file.one_line(exc)}") from exc
         if not isinstance(raw, dict):
             raise BadRequest(f"{path} must hold a mapping of settings")
         known = set(cls.__dataclass_fields__)
@@ -141,7 +143,7 @@ class RegistryConfig:
         """Write the config file atomically."""
         settings = {key: value for key, value in asdict(self).items()
                     if value not in (None, []) or key not in OMITTED_WHEN_UNSET}
-        atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"))
+        atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"), mode=PRIVATE_FILE_MODE)
 
 
 def without_userinfo(url: str) -> str:

@@ -51,6 +51,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     """Write the registry's newest index commit and its crate files under `target`, for a static server
     that serves `target` at `base_url`. `target` must be missing, empty, or an earlier export."""
     config = static_config(base_url, api_url)
+    _refuse_links(target)
     _check_target(target)
     head = registry.git.head()
     before = _Manifest.load(target / MANIFEST)
@@ -170,6 +171,23 @@ def _check_target(target: Path) -> None:
     earlier = (target / INDEX_DIR / CONFIG_JSON).is_file()
     if target.is_dir() and any(target.iterdir()) and not earlier:
         raise Conflict(f"{target} is neither empty nor an earlier export: choose an empty or new directory")
+
+
+def _refuse_links(target: Path) -> None:
+    """Refuse, before anything changes, a symbolic link where the export writes or deletes (`index/`,
+    `crates/`, the manifest and all under them): the export never writes or deletes through one."""
+    for top in (target / INDEX_DIR, target / CRATES_DIR, target / MANIFEST):
+        if top.is_symlink():
+            raise Conflict(_link_refused(top, target))
+        for root, dirs, files in os.walk(top):
+            for name in dirs + files:
+                if os.path.islink(path := os.path.join(root, name)):
+                    raise Conflict(_link_refused(Path(path), target))
+
+
+def _link_refused(link: Path, target: Path) -> str:
+    return (f"{link} is a symbolic link: an export writes and deletes only files of its own under {target}, "
+            "never through a link; remove the link, or export to another directory")
 
 
 def _write_if_changed(destination: Path, content: bytes) -> int:

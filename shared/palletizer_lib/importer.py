@@ -8,7 +8,10 @@ cycle (versions of two crates depending on each other's other versions), the sma
 goes first. Crates that do not depend on each other come by name, then version.
 """
 
+import errno
 import heapq
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +21,12 @@ from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
 from .crate_names import normalise
 from .operations import Operations
 from .progress import Progress
+from .registry import Registry
 from .versions import Version, parse_version
 
 ADDED, SKIPPED, REFUSED = "added", "skipped", "refused"
+CRATE_SUFFIX = ".crate"
+LINK_SKIPPED = "a symbolic link, not followed"
 ORDERING_KINDS = ("normal", "build")
 
 
@@ -46,11 +52,26 @@ class ImportReport:
         return sum(1 for o in self.outcomes if o.result == result)
 
 
-def crate_files(directory: Path) -> list[Path]:
-    """Every `.crate` file under `directory`, recursively, sorted."""
+def crate_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """Every `.crate` file under `directory`, recursively, sorted; and, sorted, the symbolic links met on
+    the way (to a directory, or named `.crate`), which are neither followed nor read."""
     if not directory.is_dir():
         raise NotFound(f"{directory} is not a directory")
-    return sorted(p for p in directory.rglob("*.crate") if p.is_file())
+    files: list[Path] = []
+    links: list[Path] = []
+    for root, directories, names in os.walk(directory):
+        for name in directories + names:
+            path = Path(root, name)
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(mode):
+                if name in directories or name.endswith(CRATE_SUFFIX):
+                    links.append(path)
+            elif stat.S_ISREG(mode) and name.endswith(CRATE_SUFFIX):
+                files.append(path)
+    return sorted(files), sorted(links)
 
 
 def import_directory(operations: Operations, directory: Path, *, actor: Actor, owner: str | None = None,
@@ -60,12 +81,13 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     nothing. Each file is read twice: once to order it, once to add it."""
     operations.check_user(owner)
     registry = operations.registry
-    files = crate_files(directory)
-    report = ImportReport()
+    files, links = crate_files(directory)
+    report = ImportReport([Outcome(link, SKIPPED, reason=LINK_SKIPPED) for link in links])
     readable: list[tuple[Path, dict]] = []
     for done, path in enumerate(files, 1):
         try:
-            readable.append((path, registry.entry_of(registry.read(read_crate_file(path)))))
+            readable.append((path, registry.entry_of(registry.read(read_crate_file(path, registry,
+                                                                                   follow_links=False)))))
         except PalletizerError as error:
             report.outcomes.append(Outcome(path, REFUSED, reason=error.detail))
         if progress is not None:
@@ -81,7 +103,7 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
 def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, owner: str | None) -> Outcome:
     name, version = entry["name"], entry["vers"]
     try:
-        operations.add(actor, read_crate_file(path), owner)
+        operations.add(actor, read_crate_file(path, operations.registry, follow_links=False), owner)
     except AlreadyPublished as error:
         if error.identical:
             return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")
@@ -130,9 +152,24 @@ def _local_dependencies(entry: dict) -> set[str]:
             if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS}
 
 
-def read_crate_file(path: Path) -> bytes:
-    """The bytes of a .crate file, or BadRequest saying why it cannot be read."""
+def read_crate_file(path: Path, registry: Registry, *, follow_links: bool = True) -> bytes:
+    """The bytes of a .crate file, its size checked against `registry`'s limit before any is read (and no
+    more than one byte past the limit read); BadRequest saying why it cannot be read, PayloadTooLarge if it
+    is too large. Without `follow_links`, a symbolic link is refused rather than opened."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        return path.read_bytes()
+        fd = os.open(path, flags)
+    except OSError as exc:
+        reason = "a symbolic link" if exc.errno == errno.ELOOP and not follow_links else exc.strerror or exc
+        raise BadRequest(f"cannot read {path}: {reason}") from exc
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise BadRequest(f"cannot read {path}: not a regular file")
+        registry.check_crate_size(status.st_size)
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read(registry.config.max_crate_size + 1)
     except OSError as exc:
         raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)

@@ -94,6 +94,13 @@ class Layout:
         return self.root / "accounts.sqlite3"
 
     @property
+    def private_files(self) -> list[Path]:
+        """The files of settings and private data (token hashes, private crates' metadata) that only the
+        registry's own user may read: config.yaml and the SQLite databases (SQLite gives a database's
+        `-wal` and `-shm` files the database's own permissions)."""
+        return [self.config, self.accounts, self.catalog]
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yaml_file
 from .errors import PalletizerError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -109,11 +110,11 @@ def parse_address(address: str, relative_to: Path = Path()) -> Listener:
 def load_listeners(path: Path) -> list[Listener]:
     """The listeners of a server config file; relative paths in it are relative to its directory."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_file.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ListenerError(f"cannot read the server config {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ListenerError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+        raise ListenerError(f"{path} is not valid YAML: {yaml_file.one_line(exc)}") from exc
     if not isinstance(raw, dict) or set(raw) != {"listeners"}:
         raise ListenerError(f"{path} must hold one setting, `listeners`, a list of listeners")
     entries = raw["listeners"]

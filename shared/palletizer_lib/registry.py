@@ -24,6 +24,7 @@ from .search_index import SearchIndex
 from .manifest import check_manifest_matches
 from .mirror import check_new_name
 from .packaged_crate import PackagedCrate, read_packaged
+from .permissions import PRIVATE_DIR_MODE, make_private
 from .crate_names import index_path, validate_name
 from .progress import Progress
 from .served_index import ServedFile
@@ -56,14 +57,16 @@ class Registry:
 
         Done under the registry lock, with `config.yaml` written last, once the stores it names are reached:
         processes racing to initialise one directory make exactly one registry, and the others get
-        RegistryExists; a bucket or database that cannot be reached leaves no registry behind.
+        RegistryExists; a bucket or database that cannot be reached leaves no registry behind. The data
+        directory and its private files are made readable by their owner only (`permissions.make_private`).
         """
         layout = Layout(Path(data_dir))
         config = config.checked(layout.config)
-        layout.root.mkdir(parents=True, exist_ok=True)
+        layout.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         with exclusive_lock(layout.lock):
             if layout.config.exists():
                 raise RegistryExists(f"{data_dir} already holds a registry")
+            make_private(layout)
             for directory in (layout.index, layout.crates, layout.names):
                 directory.mkdir(exist_ok=True)
             if not layout.git.exists():
@@ -81,6 +84,7 @@ class Registry:
             registry.index.reverse_dependencies.rebuild([])
         if config.public_url:
             registry.set_urls(config.served_urls(config.public_url))
+        make_private(layout)
         return registry
 
     # -- reading -------------------------------------------------------------------------
@@ -167,7 +171,7 @@ class Registry:
         """
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
-        self._check_crate_size(crate)
+        self.check_crate_size(len(crate))
         packaged = read_packaged(crate, self._unpacked_limit(), (entry["name"], entry["vers"]))
         entry["cksum"] = packaged.checksum
         check_manifest_matches(packaged.manifest, entry, self.own_index_urls())
@@ -185,7 +189,7 @@ class Registry:
 
     def read(self, crate: bytes | memoryview) -> PackagedCrate:
         """A .crate file made elsewhere, read once within this registry's limits."""
-        self._check_crate_size(crate)
+        self.check_crate_size(len(crate))
         return read_packaged(crate, self._unpacked_limit())
 
     def entry_of(self, packaged: PackagedCrate) -> dict:
@@ -263,10 +267,11 @@ class Registry:
     def _unpacked_limit(self) -> int:
         return self.config.max_crate_size * UNPACKED_LIMIT_FACTOR
 
-    def _check_crate_size(self, crate: bytes | memoryview) -> None:
-        if len(crate) > self.config.max_crate_size:
+    def check_crate_size(self, size: int) -> None:
+        """PayloadTooLarge if a .crate file of `size` bytes is more than this registry takes."""
+        if size > self.config.max_crate_size:
             raise PayloadTooLarge(
-                f"the .crate file is {len(crate)} bytes, more than this registry's limit of "
+                f"the .crate file is {size} bytes, more than this registry's limit of "
                 f"{self.config.max_crate_size} bytes (max_crate_size)"
             )
 

@@ -14,6 +14,7 @@ from typing import BinaryIO, TypeVar
 from .errors import StorageError
 
 TEMP_PREFIX = ".tmp-"
+FILE_MODE = 0o644
 T = TypeVar("T")
 log = logging.getLogger("palletizer.storage")
 
@@ -27,18 +28,19 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes | memoryview, *, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes | memoryview, *, durable: bool = True, mode: int = FILE_MODE) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a part (see
-    `atomic_write_with` for `durable`)."""
-    atomic_write_with(path, lambda out: out.write(data), durable=durable)
+    `atomic_write_with` for `durable` and `mode`)."""
+    atomic_write_with(path, lambda out: out.write(data), durable=durable, mode=mode)
 
 
-def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bool = True) -> T:
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bool = True,
+                      mode: int = FILE_MODE) -> T:
     """Make `path` what `write` writes into the file it is given (streamed, never whole in memory), so that
     readers see the old or the new content, never a part; `write`'s result is returned. If `write` raises,
     nothing changes. With `durable`, the content and then the new name are on disk before this returns;
     without, a crash may leave `path` missing or torn, so only a cache that checks what it reads (by a
-    checksum) may skip that."""
+    checksum) may skip that. The file gets permissions `mode`, whatever the umask."""
     try:
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
@@ -51,7 +53,7 @@ def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bo
                 if durable:
                     tmp.flush()
                     os.fsync(tmp.fileno())
-            os.chmod(tmp_name, 0o644)
+            os.chmod(tmp_name, mode)
             os.replace(tmp_name, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

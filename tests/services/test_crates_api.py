@@ -172,6 +172,16 @@ def test_download_redirects_to_the_file_and_readme_is_html(app: InProcess, crate
     assert_error(get(app, "api-base/1.1.0/readme"), 404)
 
 
+def test_the_readme_carries_the_pages_security_headers(app: InProcess, crates: dict[str, bytes]) -> None:
+    readme = get(app, "api-base/1.0.0/readme")
+    page = app.get("/crates/api-base")
+    assert readme.status_code == 200 and page.status_code == 200
+    policy = readme.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert policy == page.headers["content-security-policy"]
+    assert readme.headers["x-content-type-options"] == "nosniff"
+
+
 def test_reads_need_a_token_under_auth_required(private_app: InProcess) -> None:
     private_app.publish("api-private", "1.0.0")
     for path in ("api-private", "api-private/versions", "api-private/1.0.0", "api-private/owners",

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import stat
 import subprocess
 from pathlib import Path
 
@@ -246,6 +247,28 @@ def test_init_twice_is_an_error(data: Path) -> None:
     assert Registry(data).verify() == []
 
 
+def test_init_keeps_the_data_directory_private_whatever_the_umask(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    subprocess.run([str(BIN / "palletizer"), "--data", str(data), "init"], preexec_fn=lambda: os.umask(0),
+                   capture_output=True, timeout=60, check=True)
+    private = ["accounts.sqlite3", "catalog.sqlite3", "config.yaml"]
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {name: stat.S_IMODE((data / name).stat().st_mode) for name in private} == dict.fromkeys(private, 0o600)
+    palletizer(data, "user", "add", "alice")               # SQLite's side files come later, in the 0700 directory
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert palletizer(data, "verify").stderr == "verify: the registry is consistent\n"
+
+    data.chmod(0o755)
+    (data / "accounts.sqlite3").chmod(0o644)
+    result = palletizer(data, "verify")
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"verify: warning: {data} is readable or writable by other users (mode 755): `chmod 700 {data}`",
+        f"verify: warning: {data / 'accounts.sqlite3'} is readable or writable by other users (mode 644): "
+        f"`chmod 600 {data / 'accounts.sqlite3'}`",
+        "verify: the registry is consistent"]
+
+
 def test_commands_need_a_registry(tmp_path: Path) -> None:
     assert "no registry at" in fails(tmp_path / "missing", "list")
 
@@ -254,6 +277,26 @@ def test_commands_need_a_registry(tmp_path: Path) -> None:
 def test_a_broken_config_is_a_one_line_error(data: Path, config: str) -> None:
     (data / "config.yaml").write_text(config)
     assert "config.yaml" in fails(data, "list")
+
+
+@pytest.mark.parametrize("command", ["list", "verify"])
+def test_a_config_nested_100000_deep_is_a_one_line_error(data: Path, command: str) -> None:
+    (data / "config.yaml").write_text("allowed_names: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = palletizer(data, command, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {data / 'config.yaml'} is not valid YAML: "
+                                          "nested deeper than 64 levels (line 1, column 79)"]
+
+
+def test_a_setting_given_twice_is_a_one_line_error_naming_it(data: Path) -> None:
+    config = data / "config.yaml"
+    lines = config.read_text().splitlines()
+    config.write_text("\n".join(lines + ["max_crate_size: 1000"]) + "\n")
+    first = next(i for i, line in enumerate(lines, 1) if line.startswith("max_crate_size:"))
+    result = palletizer(data, "list", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {config} is not valid YAML: the key `max_crate_size` "
+                                          f"is given twice, on lines {first} and {len(lines) + 1}"]
 
 
 def test_data_defaults_to_the_environment(tmp_path: Path) -> None:
@@ -304,6 +347,6 @@ def test_git_squash_leaves_one_commit_holding_the_same_index(data: Path, tmp_pat
 
 @pytest.mark.parametrize("value", ["-1", "yes", "1.5"])
 def test_git_squash_after_must_be_a_count_of_commits(data: Path, value: str) -> None:
-    with (data / "config.yaml").open("a") as config:
-        config.write(f"git_squash_after: {value}\n")
+    config = data / "config.yaml"
+    config.write_text(config.read_text().replace("git_squash_after: 10000\n", f"git_squash_after: {value}\n"))
     assert "git_squash_after must be a number of commits" in fails(data, "list")

@@ -1,6 +1,9 @@
 """`palletizer import` and `export` as commands, and the progress bar of long commands."""
 
 import json
+import os
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,72 @@ def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
     refused = palletizer(data, "export", str(tmp_path / "busy"), "--base-url", "http://x.test", check=False)
     assert refused.returncode == 1 and "neither empty nor an earlier export" in refused.stderr
     assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.parametrize("link", ["crates", "index", "crates/top", "index/3/t", "index/3/t/top", ".palletizer-export"])
+def test_export_refuses_a_link_in_its_directory_and_changes_nothing(data: Path, tmp_path: Path, link: str) -> None:
+    palletizer(data, "import", str(vendor(tmp_path)), check=False)
+    out = tmp_path / "static"
+    palletizer(data, "export", str(out), "--base-url", "http://x.test")
+    palletizer(data, "remove", "top", "1.0.0")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_text("keep me")
+    replaced = out / link
+    if replaced.is_dir():
+        for path in sorted(replaced.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+        replaced.rmdir()
+        replaced.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        replaced.unlink()
+        replaced.symlink_to(elsewhere / "precious")
+    before = {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")}
+
+    result = palletizer(data, "export", str(out), "--base-url", "http://x.test", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"palletizer: error: {replaced} is a symbolic link: an export writes and "
+                                          f"deletes only files of its own under {out}, never through a link; "
+                                          "remove the link, or export to another directory"]
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
+    assert (elsewhere / "precious").read_text() == "keep me"
+    assert {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_import_skips_links_and_says_so(data: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "secret-1.0.0.crate").write_bytes(make_crate("secret", "1.0.0"))
+    (outside / "folder" / "hidden-1.0.0.crate").write_bytes(make_crate("hidden", "1.0.0"))
+    source = tmp_path / "vendor"
+    (source / "own").mkdir(parents=True)
+    (source / "own" / "base-1.0.0.crate").write_bytes(make_crate("base", "1.0.0"))
+    (source / "secret-1.0.0.crate").symlink_to(outside / "secret-1.0.0.crate")
+    (source / "folder").symlink_to(outside / "folder", target_is_directory=True)
+
+    result = palletizer(data, "import", str(source))
+    assert result.stdout.splitlines() == [
+        f"skipped - ({source / 'folder'}): a symbolic link, not followed",
+        f"skipped - ({source / 'secret-1.0.0.crate'}): a symbolic link, not followed",
+        f"added base 1.0.0 ({source / 'own' / 'base-1.0.0.crate'})",
+        "import: 1 added, 2 skipped, 0 refused"]
+    assert palletizer(data, "list").stdout == "base 1.0.0\n"
+
+
+def test_import_refuses_a_file_too_large_before_reading_it(data: Path, tmp_path: Path) -> None:
+    source = tmp_path / "vendor"
+    source.mkdir()
+    huge = source / "x.crate"
+    huge.touch()
+    os.truncate(huge, 3 << 30)                            # sparse: no disk used
+
+    def limit_memory() -> None:                           # reading the file whole would need 3 GiB
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    result = subprocess.run([str(BIN / "palletizer"), "--data", str(data), "import", str(source)],
+                            capture_output=True, text=True, timeout=120, preexec_fn=limit_memory, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.splitlines() == [
+        f"refused - ({huge}): the .crate file is {3 << 30} bytes, more than this registry's limit of "
+        f"{10 * 1024 * 1024} bytes (max_crate_size)",
+        "import: 0 added, 0 skipped, 1 refused"]
