@@ -108,11 +108,14 @@ def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files
 
 def workers_user(data: Path) -> str | None:
     """nginx's workers' user and group when started as root: the data directory's owner (the directory is
-    private to it), else None (the workers keep the user nginx runs as)."""
+    private to it); None when not root, or when the owner has no name (nginx's workers then run as its default)."""
     if os.geteuid() != 0:
         return None
     owner = data.stat()
-    return f"{pwd.getpwuid(owner.st_uid).pw_name} {grp.getgrgid(owner.st_gid).gr_name}"
+    try:
+        return f"{pwd.getpwuid(owner.st_uid).pw_name} {grp.getgrgid(owner.st_gid).gr_name}"
+    except KeyError:
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
