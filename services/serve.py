@@ -22,6 +22,7 @@ from palletizer_lib.listener_config import configured_listeners, default_public_
 from palletizer_lib.registry import Registry
 from palletizer_lib.upstream_gate import PROCESS_GATE
 from palletizer_lib.urls import ServedUrls
+from palletizer_services.allocator import give_back_large_blocks
 from palletizer_services import waitress_server
 from palletizer_services.bodies import BodyPolicy, BodyRoute
 from palletizer_services.workers import START_FAILED, Supervisor
@@ -179,6 +180,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     """
     args = parse_args(prog, argv)
     configure_logging(args.log_level, args.workers)
+    give_back_large_blocks()
     PROCESS_GATE.serving_threads = args.threads
     try:
         site = open_site(args.data)
