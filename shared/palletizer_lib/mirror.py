@@ -132,11 +132,14 @@ class Mirror:
         self._name_locks: dict[str, threading.Lock] = {}
         self._dl: str | None = None
         self._background = background
+        self._catalog: MirrorCatalog | None = None
 
     @property
     def catalog(self) -> MirrorCatalog:
         """What the cache holds (opened on first use)."""
-        return catalog_of(self.layout, self._clock)
+        if self._catalog is None:
+            self._catalog = catalog_of(self.layout, self._clock)
+        return self._catalog
 
     def shadowed(self, name: str) -> bool:
         """True if `name`, in any spelling, is a crate of this registry (so never fetched upstream)."""
