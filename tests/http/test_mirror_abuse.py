@@ -1,7 +1,10 @@
 """Anonymous clients against the mirror of a real `palletizer-all`: names the upstream lacks leave nothing
-behind, downloads keep the cache within its size, and a crate with many versions is one parse and a paged list."""
+behind, downloads keep the cache within its size, a crate with many versions is one parse and a paged list,
+large index files leave memory bounded, and neither another spelling of an upstream name nor hostile upstream
+entries get through."""
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -9,8 +12,8 @@ import requests
 
 from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
-from tests.support.cratekit import make_crate, metadata
-from tests.support.server import palletizer, running_server
+from tests.support.cratekit import make_crate, metadata, publish_body
+from tests.support.server import issue_token, palletizer, running_server
 from tests.support.static_upstream import StaticUpstream
 
 
@@ -93,3 +96,73 @@ def test_a_mirrored_crate_with_many_versions_is_paged(tmp_path: Path) -> None:
             assert json.loads(index.text.splitlines()[3])["vers"] == "0.3.0"
     finally:
         upstream.stop()
+
+
+def test_a_mixed_spelling_and_hostile_entries_are_kept_out(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    upstream.add("foo_bar-baz", "1.0.0", make_crate("foo_bar-baz", "1.0.0"))
+    good = {"name": "evil", "vers": "1.0.0", "deps": [], "cksum": "a" * 64, "features": {}, "yanked": False}
+    hostile = [{**good, "vers": "../../../x"}, {**good, "vers": "1.0.1\r\n"}, {**good, "name": "EVIL", "vers": "1.0.2"}]
+    path = upstream.root / "index/ev/il/evil"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(e) + "\n" for e in [good, *hostile]))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    token = issue_token(data)
+    try:
+        with running_server(data) as url:
+            refused = requests.put(f"{url}/api/v1/crates/new", data=publish_body("foo-bar_baz", "1.0.0"),
+                                   headers={"Authorization": token}, timeout=30)
+            assert refused.status_code == 403
+            assert "as `foo_bar-baz`" in refused.json()["errors"][0]["detail"]
+            served = requests.get(f"{url}/index/fo/o_/foo_bar-baz", timeout=30)
+            assert [json.loads(line)["name"] for line in served.text.splitlines()] == ["foo_bar-baz"]
+            evil = requests.get(f"{url}/index/ev/il/evil", timeout=30)
+            assert evil.status_code == 200 and evil.text == json.dumps(good) + "\n"
+        assert not (data / "crates/foo-bar_baz").exists()
+    finally:
+        upstream.stop()
+
+
+def test_large_upstream_index_files_leave_memory_bounded(tmp_path: Path) -> None:
+    upstream = StaticUpstream(tmp_path / "upstream")
+    padding = {"pad": ["a" * 1000] * 1000}
+    for number in range(24):
+        name = f"wide{number}"
+        entries = [{"name": name, "vers": f"1.0.{v}", "deps": [], "cksum": "a" * 64, "features": padding,
+                    "yanked": False} for v in range(8)]
+        path = upstream.root / "index" / index_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    data = tmp_path / "data"
+    palletizer(data, "init", "--upstream", upstream.index_url)
+    try:
+        with running_server(data) as url, requests.Session() as session:
+            idle = _resident_mib(url)
+            for _ in range(2):
+                for number in range(24):
+                    answer = session.get(f"{url}/index/{index_path(f'wide{number}')}", timeout=60)
+                    assert answer.status_code == 200 and len(answer.content) > 7_000_000
+            assert session.get(f"{url}/health", timeout=30).status_code == 200
+            assert _resident_mib(url) - idle < 200
+    finally:
+        upstream.stop()
+
+
+def _resident_mib(url: str) -> int:
+    """The resident memory of the server listening at `url`, in MiB."""
+    port = url.rsplit(":", 1)[1]
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{int(port):04X}") and fields[3] == "0A":
+            inode = fields[9]
+            break
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if any(os.readlink(fd) == f"socket:[{inode}]" for fd in (proc / "fd").iterdir()):
+                    status = (proc / "status").read_text()
+                    return int(status.split("VmRSS:")[1].split()[0]) // 1024
+            except OSError:
+                continue
+    raise AssertionError(f"no process listens on port {port}")
