@@ -11,6 +11,7 @@ from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
 from .errors import NotFound
 from .index_entry import pubtime_seconds
+from .mirror import settle
 from .mirror_files import MirroredCrate, cached_crate
 from .crate_names import is_valid_name, normalise
 from .readme import safe_url
@@ -148,6 +149,7 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
         entries = registry.entries(name)
     except NotFound:
         if registry.config.upstream:
+            settle(registry.layout, name)
             mirrored = cached_crate(registry.layout, name)
             if mirrored is not None:
                 return _mirrored_page(registry, catalog, mirrored, version, fallback_url)

@@ -90,6 +90,7 @@ _STATS_LOCK = threading.Lock()
 # within `MAX_PENDING_BYTES` (past it, a file is written before it is answered).
 _PENDING: dict[Path, _Cached] = {}
 _PENDING_LOCK = threading.Lock()
+_PENDING_WRITTEN = threading.Condition(_PENDING_LOCK)
 _pending_bytes = 0
 WRITER = WriteBehind()
 
@@ -236,10 +237,12 @@ class Mirror:
         raw = encode_cached(meta, data)
         shown = (entries[-1]["name"], max_version([{**e, "yanked": bool(e.get("yanked"))} for e in entries]))
         if self._background and _hold_pending(path, stored):
-            WRITER.submit(lambda: self._store(path, raw, now, stored, shown))
+            self._guarded(lambda: self.catalog.put_index(path, shown[0], shown[1], len(raw)), path)
+            WRITER.submit(lambda: self._guarded(lambda: self._store(path, raw, now, stored), path))
             self._read_ahead(entries)
         else:
-            self._store(path, raw, now, stored, shown)
+            self.catalog.put_index(path, shown[0], shown[1], len(raw))
+            self._store(path, raw, now, stored)
         return stored.file
 
     def _read_ahead(self, entries: list[dict]) -> None:
@@ -259,22 +262,28 @@ class Mirror:
             self._count("read_ahead")
             self.upstream_index_file(name)
 
-    def _store(self, path: Path, raw: bytes, now: float, stored: _Cached, shown: tuple[str, str]) -> None:
-        """Write a cached index file (`stored` as it is encoded in `raw`), fetched at `now`, of the crate and
-        version search shows in `shown`; record it in the catalog and keep the cache within its size. Done
-        behind a request, a failure is logged and counted (the file is fetched again next time)."""
+    def _store(self, path: Path, raw: bytes, now: float, stored: _Cached) -> None:
+        """Write a cached index file (`stored` as it is encoded in `raw`, already in the catalog), fetched at
+        `now`, and keep the cache within its size; if it cannot be written, the catalog forgets it."""
         try:
             atomic_write(path, raw, durable=False)
             self._touch(path, now, stored)
-            self.catalog.put_index(path, shown[0], shown[1], len(raw))
             self.catalog.evict(self.cache_size, keep=path)
-        except StorageError as exc:
-            if not self._background:
-                raise
-            self._count("errors")
-            log.warning("could not cache the index file %s: %s", path.name, exc.detail)
+        except StorageError:
+            with contextlib.suppress(StorageError):
+                self.catalog.forget(path)
+            raise
         finally:
             _release_pending(path, stored)
+
+    def _guarded(self, write: Callable[[], None], path: Path) -> None:
+        """Run a write of the cache done behind a request: a failure is logged and counted (the file is
+        fetched again next time), never raised."""
+        try:
+            write()
+        except StorageError as exc:
+            self._count("errors")
+            log.warning("could not cache the index file %s: %s", path.name, exc.detail)
 
     def _drop(self, path: Path) -> None:
         """Remove the cached index file of a name the upstream no longer has."""
@@ -659,7 +668,16 @@ def _hold_pending(path: Path, stored: _Cached) -> bool:
 
 def _release_pending(path: Path, stored: _Cached) -> None:
     global _pending_bytes
-    with _PENDING_LOCK:
+    with _PENDING_WRITTEN:
         if _PENDING.get(path) is stored:
             del _PENDING[path]
             _pending_bytes -= len(stored.file.data)
+            _PENDING_WRITTEN.notify_all()
+
+
+def settle(layout: Layout, name: str, timeout: float = 30.0) -> None:
+    """Wait until the index file of `name`, if this process fetched it and has not written it yet, is in the
+    cache (at most `timeout` seconds), so that what reads the cache's files sees what was just served."""
+    path = layout.mirror_index_file(name)
+    with _PENDING_WRITTEN:
+        _PENDING_WRITTEN.wait_for(lambda: path not in _PENDING, timeout)

@@ -40,6 +40,7 @@ def test_names_the_upstream_lacks_leave_nothing_behind(tmp_path: Path) -> None:
             assert found["meta"]["total"] == 0
             listed = session.get(f"{url}/api/v1/crates", params={"q": "serde"}, timeout=30).json()
             assert [c["name"] for c in listed["crates"]] == ["serde"]
+            assert session.get(f"{url}/crates/serde", timeout=30).status_code == 200
         assert [p.name for p in _files(data / "mirror/index")] == ["serde"]
         status = palletizer(data, "mirror", "status").stdout
         assert "index files: 1 (" in status
