@@ -19,7 +19,7 @@ from .sql_store import Connection
 from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
-                    "keywords", "categories", "authors")
+                    "keywords", "categories", "authors", "bin_names")
 TAG_FIELDS = ("keywords", "categories")
 
 _SCHEMA = """
@@ -98,8 +98,9 @@ class Catalog(SqliteStore):
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:
         """Describe a version just published, with its README rendered (keeps the first record if it is
-        recorded twice)."""
-        described = {key: metadata.get(key) for key in DESCRIBED_FIELDS if metadata.get(key) not in (None, "", [])}
+        recorded twice). `bin_names` is kept even empty (known to build no binary)."""
+        described = {key: metadata.get(key) for key in DESCRIBED_FIELDS
+                     if metadata.get(key) not in (None, "", []) or (key == "bin_names" and metadata.get(key) == [])}
         readme = described.get("readme")
         rendered = render_readme(readme) if isinstance(readme, str) else None
         with self._db() as db:

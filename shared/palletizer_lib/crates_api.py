@@ -5,8 +5,8 @@ shapes, from the index and the catalog.
 The registry counts downloads but keeps no per-day history: crates.io's `version_downloads` lists are empty and
 `meta.total_downloads` carries the total counted (not a crates.io field).
 
-What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names`,
-`edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
+What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names` of a
+version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
 version's `id` is a stable number made from its crate's name and its version, and a crate's `id` its name,
 as on crates.io.
 """
@@ -205,7 +205,8 @@ def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | Non
         "published_by": ({"id": None, "login": info.publisher, "name": info.publisher, "avatar": None, "url": None}
                          if info is not None and info.publisher else None),
         "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
-        "has_lib": None, "bin_names": None, "edition": None,
+        "has_lib": None, "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
+        "edition": None,
         "description": metadata.get("description"), "homepage": metadata.get("homepage"),
         "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
     }
