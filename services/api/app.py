@@ -2,15 +2,15 @@
 and the web pages."""
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
 
 import falcon
 
+from palletizer_lib import crates_api
 from palletizer_lib.access import Access
 from palletizer_lib.composition import Site
-from palletizer_lib.errors import BadRequest, LengthRequired, PayloadTooLarge
-from palletizer_lib.crate_names import normalise
+from palletizer_lib.errors import LengthRequired, PayloadTooLarge
 from palletizer_lib.operations import Operations
+from palletizer_lib.owners_body import parse_owners_body
 from palletizer_lib.publish_body import max_publish_body, parse_publish_body
 from palletizer_lib.registry import Registry
 from palletizer_lib.stores import CatalogStore
@@ -82,8 +82,7 @@ class YankResource(GetNeedsRead):
 
 
 class SearchResource(GetNeedsRead):
-    """`GET /api/v1/crates?q=...&page=...&per_page=...`, paged as crates.io pages (`meta.next_page` and
-    `prev_page` are the query strings of the pages around), with each crate's downloads."""
+    """`GET /api/v1/crates?q=...&page=...&per_page=...` (at most `MAX_PER_PAGE`), paged as crates.io pages."""
 
     def __init__(self, registry: Registry, catalog: CatalogStore) -> None:
         self._registry = registry
@@ -91,20 +90,9 @@ class SearchResource(GetNeedsRead):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = query_text(req, "q")
-        per_page = min(query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1), MAX_PER_PAGE)
+        per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
         page = query_int(req, "page", 1, minimum=1)
-        total, found = self._registry.search(query, per_page, (page - 1) * per_page)
-        downloads = self._catalog.downloads_by_crate(s.name for s in found)
-
-        def around(number: int) -> str:
-            return "?" + urlencode({"q": query, "page": number, "per_page": per_page})
-
-        resp.media = {
-            "crates": [{"name": s.name, "max_version": s.max_version, "description": s.description or None,
-                        "downloads": downloads.get(normalise(s.name), 0)} for s in found],
-            "meta": {"total": total, "next_page": around(page + 1) if page * per_page < total else None,
-                     "prev_page": around(page - 1) if page > 1 else None},
-        }
+        resp.media = crates_api.search_document(self._registry, self._catalog, query, page, per_page)
 
 
 class OwnersResource(GetNeedsRead):
@@ -114,8 +102,7 @@ class OwnersResource(GetNeedsRead):
         self._access, self._operations = access, operations
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        owners = self._operations.owners(name)
-        resp.media = {"users": [{"id": i, "login": user, "name": user} for i, user in enumerate(owners, 1)]}
+        resp.media = crates_api.owner_users_document(self._operations.owners(name))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self._change(req, resp, name, add=True)
@@ -124,10 +111,7 @@ class OwnersResource(GetNeedsRead):
         self._change(req, resp, name, add=False)
 
     def _change(self, req: falcon.Request, resp: falcon.Response, name: str, add: bool) -> None:
-        users = req.get_media(default_when_empty=None)
-        users = users.get("users") if isinstance(users, dict) else None
-        if not isinstance(users, list) or not users or not all(isinstance(u, str) for u in users):
-            raise BadRequest('expected a JSON body like {"users": ["login", ...]}')
+        users = parse_owners_body(req.bounded_stream.read())
         actor = self._access.require(req.auth, req.remote_addr, "owners")
         message = self._operations.change_owners(actor, name, users, add)
         resp.media = {"ok": True, "msg": message}

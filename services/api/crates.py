@@ -34,6 +34,30 @@ class VersionsResource(GetNeedsRead):
         resp.media = crates_api.versions_document(self._registry, self._catalog, name)
 
 
+class DownloadsResource(GetNeedsRead):
+    """`GET /api/v1/crates/NAME/downloads`."""
+
+    def __init__(self, site: Site) -> None:
+        self._registry, self._catalog = site.registry, site.catalog
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = crates_api.downloads_document(self._registry, self._catalog, name)
+
+
+class OwnerUserResource(GetNeedsRead):
+    """`GET /api/v1/crates/NAME/owner_user` (as `/owners`) and `/owner_team` (no teams here)."""
+
+    def __init__(self, site: Site) -> None:
+        self._operations = site.operations
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = crates_api.owner_users_document(self._operations.owners(name))
+
+    def on_get_team(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self._operations.owners(name)
+        resp.media = {"teams": []}
+
+
 class ReverseDependenciesResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME/reverse_dependencies?page=...&per_page=...`, paged as crates.io pages it."""
 
@@ -41,14 +65,14 @@ class ReverseDependenciesResource(GetNeedsRead):
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        per_page = min(query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1), MAX_PER_PAGE)
+        per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
         page = query_int(req, "page", 1, minimum=1)
         resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name, page, per_page)
 
 
 class VersionResource(GetNeedsRead):
     """`GET /api/v1/crates/NAME/VERSION` and its `/dependencies`, `/download` (a redirect to the file, which
-    counts the download where it is served) and `/readme` (the rendered README)."""
+    counts the download where it is served), `/readme` (the rendered README), `/downloads` and `/authors`."""
 
     def __init__(self, site: Site) -> None:
         self._registry, self._catalog = site.registry, site.catalog
@@ -58,6 +82,12 @@ class VersionResource(GetNeedsRead):
 
     def on_get_dependencies(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         resp.media = crates_api.dependencies_document(self._registry, self._catalog, name, version)
+
+    def on_get_downloads(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
+        resp.media = crates_api.version_downloads_document(self._registry, self._catalog, name, version)
+
+    def on_get_authors(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
+        resp.media = crates_api.authors_document(self._registry, self._catalog, name, version)
 
     def on_get_download(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         document = crates_api.version_document(self._registry, self._catalog, name, version)
@@ -83,7 +113,11 @@ def add_routes(app: falcon.App, site: Site) -> None:
     app.add_route(PREFIX, CrateResource(site))
     app.add_route(f"{PREFIX}/versions", VersionsResource(site))
     app.add_route(f"{PREFIX}/reverse_dependencies", ReverseDependenciesResource(site))
+    app.add_route(f"{PREFIX}/downloads", DownloadsResource(site))
+    owners = OwnerUserResource(site)
+    app.add_route(f"{PREFIX}/owner_user", owners)
+    app.add_route(f"{PREFIX}/owner_team", owners, suffix="team")
     version = VersionResource(site)
     app.add_route(f"{PREFIX}/{{version}}", version)
-    for suffix in ("dependencies", "download", "readme"):
+    for suffix in ("dependencies", "download", "readme", "downloads", "authors"):
         app.add_route(f"{PREFIX}/{{version}}/{suffix}", version, suffix=suffix)

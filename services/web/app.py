@@ -119,15 +119,16 @@ class Pages:
 
 
 class CrateListResource:
-    """`GET /?q=...&keyword=...&category=...&page=N`: every crate, or those matching `q` (with that keyword, in
-    that category), most recently published first."""
+    """`GET /?q=...&keyword=...&category=...&sort=...&page=N`: every crate, or those matching `q` (with that
+    keyword, in that category), most recently published first, or by `sort` (`name`, `downloads`)."""
 
     def __init__(self, pages: Pages) -> None:
         self._pages = pages
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query, page = query_text(req, "q"), query_int(req, "page", 1, minimum=1)
-        tags = {"keyword": query_text(req, "keyword"), "category": query_text(req, "category")}
+        tags = {"keyword": query_text(req, "keyword"), "category": query_text(req, "category"),
+                "sort": query_text(req, "sort", default="recent")}
         self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page, tags))
 
     def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: dict[str, str]) -> None:

@@ -4,23 +4,25 @@ and the accounts (owners). Plain data; the templates only lay it out.
 """
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from .accounts import Accounts
 from .catalog import Catalog, VersionInfo
-from .errors import NotFound
+from .errors import BadRequest, NotFound
 from .index_entry import pubtime_seconds
 from .mirror import settle
 from .mirror_files import MirroredCrate, cached_crate
 from .crate_names import is_valid_name, normalise
 from .readme import safe_url
 from .registry import Registry
+from .search_index import SORTS
 from .versions import max_version
 from .urls import sparse_index_url
 from .versions import parse_version
 
 PER_PAGE = 50
+DEPENDENTS_SHOWN = 10
 VERSIONS_PER_PAGE = 100
 REGISTRY_NAME = "palletizer"
 LINK_FIELDS = (("repository", "Repository"), ("homepage", "Homepage"), ("documentation", "Documentation"))
@@ -42,7 +44,7 @@ class ListedCrate:
 @dataclass(frozen=True)
 class CrateList:
     """One page of the crate list: every crate (or those matching `query`, with `keyword` or in `category`
-    if given), most recently published first."""
+    if given), in the order `sort` (one of `search_index.SORTS`)."""
 
     query: str
     total: int
@@ -51,6 +53,7 @@ class CrateList:
     crates: list[ListedCrate]
     keyword: str = ""
     category: str = ""
+    sort: str = "recent"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ class CratePage:
     readme_html: str
     cargo_toml: str
     cargo_config: str
+    cargo_add: str = ""
+    cargo_install: str | None = None
+    dependents: list[str] = field(default_factory=list)
+    dependents_total: int = 0
     mirrored_from: str | None = None
     version_count: int = 0
     versions_page: int = 1
@@ -106,26 +113,28 @@ class CratePage:
 
 
 def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
-               per_page: int = PER_PAGE, keyword: str = "", category: str = "") -> CrateList:
+               per_page: int = PER_PAGE, keyword: str = "", category: str = "", sort: str = "recent") -> CrateList:
     """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
-    having `keyword` or in `category` if given, newest publication first (a crate named exactly `query`
-    first of all), `per_page` at a time."""
+    having `keyword` or in `category` if given, by `sort` (one of `search_index.SORTS`: newest publication,
+    name, most downloads; a crate named exactly `query` first of all), `per_page` at a time."""
+    if sort not in SORTS:
+        raise BadRequest(f"the list is sorted by one of {', '.join(SORTS)}, not {sort[:20]!r}")
     only = None
     for field, value in (("keywords", keyword.strip()), ("categories", category.strip())):
         if value:
             tagged = catalog.tagged(field, value)
             only = tagged if only is None else only & tagged
     page = max(page, 1)
-    total, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
+    total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
         page = pages
-        total, shown = registry.search(query, per_page, (page - 1) * per_page, recent=True, only=only)
+        total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
     crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
                           _time(s.published), s.mirrored_from)
               for s in shown]
-    return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip())
+    return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip(), sort)
 
 
 def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
@@ -164,6 +173,8 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
     description = metadata.get("description") or ""
     links = [(label, url) for key, label in LINK_FIELDS if (url := safe_url(metadata.get(key)))]
     keywords, categories = metadata.get("keywords"), metadata.get("categories")
+    bin_names = known[entry["vers"]].metadata.get("bin_names") if entry["vers"] in known else None
+    dependents_total, dependents = registry.dependents(canonical, DEPENDENTS_SHOWN)
     return CratePage(
         name=canonical,
         version=row,
@@ -182,6 +193,10 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
         readme_html=catalog.readme_html(canonical, described) if described is not None else "",
         cargo_toml=cargo_toml_line(canonical, summary_version),
         cargo_config=cargo_config(registry, fallback_url),
+        cargo_add=cargo_add_line(canonical),
+        cargo_install=cargo_install_line(canonical) if bin_names else None,
+        dependents=[d.name for d in dependents],
+        dependents_total=dependents_total,
     )
 
 
@@ -212,6 +227,7 @@ def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, v
         readme_html="",
         cargo_toml=f'{crate.name} = "{crate.shown}"',
         cargo_config=cargo_config(registry, fallback_url),
+        cargo_add=cargo_add_line(crate.name),
         mirrored_from=registry.config.upstream,
     )
 
@@ -219,6 +235,16 @@ def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, v
 def cargo_toml_line(name: str, version: str) -> str:
     """The line that makes a project depend on `name` from this registry."""
     return f'{name} = {{ version = "{version}", registry = "{REGISTRY_NAME}" }}'
+
+
+def cargo_add_line(name: str) -> str:
+    """The command that adds `name` from this registry to a project's dependencies."""
+    return f"cargo add {name} --registry {REGISTRY_NAME}"
+
+
+def cargo_install_line(name: str) -> str:
+    """The command that installs the binaries of `name` from this registry."""
+    return f"cargo install {name} --registry {REGISTRY_NAME}"
 
 
 def cargo_config(registry: Registry, fallback_url: str) -> str:

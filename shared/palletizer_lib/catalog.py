@@ -19,7 +19,7 @@ from .sql_store import Connection
 from .sqlite_store import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
-                    "keywords", "categories", "authors")
+                    "keywords", "categories", "authors", "bin_names")
 TAG_FIELDS = ("keywords", "categories")
 
 _SCHEMA = """
@@ -65,6 +65,15 @@ class VersionInfo:
     downloads: int
 
 
+@dataclass(frozen=True)
+class ListedVersions:
+    """What search results show of a crate from the catalog: each version's publication time, and the
+    metadata of the version search shows ({} if not described)."""
+
+    published: dict[str, float]
+    metadata: dict
+
+
 class Catalog(SqliteStore):
     """The catalog of one registry (download counts may lose the last moments at a power cut).
 
@@ -89,8 +98,9 @@ class Catalog(SqliteStore):
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None:
         """Describe a version just published, with its README rendered (keeps the first record if it is
-        recorded twice)."""
-        described = {key: metadata.get(key) for key in DESCRIBED_FIELDS if metadata.get(key) not in (None, "", [])}
+        recorded twice). `bin_names` is kept even empty (known to build no binary)."""
+        described = {key: metadata.get(key) for key in DESCRIBED_FIELDS
+                     if metadata.get(key) not in (None, "", []) or (key == "bin_names" and metadata.get(key) == [])}
         readme = described.get("readme")
         rendered = render_readme(readme) if isinstance(readme, str) else None
         with self._db() as db:
@@ -220,6 +230,24 @@ class Catalog(SqliteStore):
             row = db.execute(f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
                              f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})").fetchone()
         return row[0]
+
+    def listed(self, shown: Mapping[str, str]) -> dict[str, ListedVersions]:
+        """For each crate of `shown` (normalised name -> the version search shows) that the catalog describes:
+        its versions' publication times and the shown version's metadata, in two queries."""
+        if not shown:
+            return {}
+        keys = sorted(shown)
+        listed: dict[str, ListedVersions] = {}
+        with self._read() as db:
+            rows = db.execute(f"SELECT crate, vers, published FROM versions WHERE crate IN ({', '.join('?' * len(keys))})",
+                              keys).fetchall()
+            pairs = [value for key in keys for value in (key, shown[key])]
+            described = db.execute("SELECT crate, metadata FROM versions WHERE "
+                                   + " OR ".join(["(crate = ? AND vers = ?)"] * len(keys)), pairs).fetchall()
+        metadata = {crate: json.loads(text) for crate, text in described}
+        for crate, vers, published in rows:
+            listed.setdefault(crate, ListedVersions({}, metadata.get(crate, {}))).published[vers] = published
+        return listed
 
     def description(self, name: str, vers: str) -> str:
         """The description one version was published with ("" if none, or not described)."""

@@ -40,10 +40,10 @@ class CrateSearch:
             yield CrateSummary(name, shown, described.get(normalise(name), ""))
 
     def search(self, query: str, limit: int, offset: int = 0,
-               recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
+               sort: str | None = None, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
         """Crates whose name or description matches `query` (all for an empty one), limited to the normalised
         names of `only` if given: (total matches, `limit` of them from `offset`). The crate named exactly
-        `query` comes first, then names starting with it (`recent`: the newest publication first), then by
+        `query` comes first, then names starting with it (or by `sort`, one of `search_index.SORTS`), then by
         name; crates of the mirror's cache come after the registry's own."""
         self._build()
         table = self._index.search_index
@@ -51,7 +51,7 @@ class CrateSearch:
         keys = table.matching(query)
         if only is not None:
             keys = only if keys is None else keys & only
-        total, rows = table.page(keys, wanted, recent, limit, offset)
+        total, rows = table.page(keys, wanted, sort, limit, offset)
         found = [CrateSummary(r.name, r.max_version, r.description, published=r.published) for r in rows]
         if self._upstream and only is None:
             catalog = catalog_of(self._layout)

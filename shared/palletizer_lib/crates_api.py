@@ -1,16 +1,22 @@
 """crates.io's read endpoints (`/api/v1/crates/NAME`, its versions, one version, its dependencies, the
-crate's reverse dependencies), in crates.io's response shapes, from the index and the catalog.
+crate's reverse dependencies, downloads, owners and authors) and search results, in crates.io's response
+shapes, from the index and the catalog.
 
-What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names`,
-`edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
+The registry counts downloads but keeps no per-day history: crates.io's `version_downloads` lists are empty and
+`meta.total_downloads` carries the total counted (not a crates.io field).
+
+What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names` of a
+version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
 version's `id` is a stable number made from its crate's name and its version, and a crate's `id` its name,
 as on crates.io.
 """
 
 import zlib
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
-from .catalog import Catalog, VersionInfo
+from .catalog import Catalog, ListedVersions, VersionInfo
+from .crate_search import CrateSummary
 from .errors import NotFound
 from .index_entry import pubtime_seconds
 from .crate_names import normalise
@@ -94,6 +100,73 @@ def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: st
     return {"dependencies": dependencies, "versions": versions, "meta": {"total": total}}
 
 
+def downloads_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+    """`GET /api/v1/crates/NAME/downloads`: no per-day history (empty lists); the crate's total in `meta`."""
+    canonical, _, infos = _crate(registry, catalog, name)
+    return {"version_downloads": [],
+            "meta": {"extra_downloads": [], "total_downloads": sum(i.downloads for i in infos.values())}}
+
+
+def version_downloads_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+    """`GET /api/v1/crates/NAME/VERSION/downloads`: no per-day history; the version's total in `meta`."""
+    _, _, info = _one(registry, catalog, name, vers)
+    return {"version_downloads": [], "meta": {"total_downloads": info.downloads if info is not None else 0}}
+
+
+def authors_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+    """`GET /api/v1/crates/NAME/VERSION/authors`: the `authors` the version was published with, in
+    `meta.names` (as crates.io answered before it stopped keeping them)."""
+    _, _, info = _one(registry, catalog, name, vers)
+    return {"meta": {"names": _strings(info.metadata.get("authors") if info is not None else None)}, "users": []}
+
+
+def owner_users_document(owners: list[str]) -> dict:
+    """`GET /api/v1/crates/NAME/owners` and `/owner_user`: the owners as crates.io's users (no URL or avatar
+    here; the `id` is the owner's place in the sorted list)."""
+    return {"users": [{"id": i, "login": user, "kind": "user", "name": user, "url": None, "avatar": None}
+                      for i, user in enumerate(owners, 1)]}
+
+
+def search_document(registry: Registry, catalog: Catalog, query: str, page: int, per_page: int) -> dict:
+    """`GET /api/v1/crates?q=&page=&per_page=`: the crates matching `query`, `per_page` from page `page`, as
+    crates.io lists them (`meta.next_page`/`prev_page` the query strings of the pages around). Read from the
+    search table and the catalog in a fixed number of queries (no index file): `max_version` is the version
+    search shows (the highest not yanked, releases first), `max_stable_version` that one if it is a release,
+    `newest_version` the highest the catalog records."""
+    total, found = registry.search(query, per_page, (page - 1) * per_page)
+    downloads = catalog.downloads_by_crate(s.name for s in found)
+    listed = catalog.listed({normalise(s.name): s.max_version for s in found if s.mirrored_from is None})
+    wanted = normalise(query.strip())
+
+    def around(number: int) -> str:
+        return "?" + urlencode({"q": query, "page": number, "per_page": per_page})
+
+    return {
+        "crates": [_search_result(s, listed.get(normalise(s.name)), downloads.get(normalise(s.name), 0), wanted)
+                   for s in found],
+        "meta": {"total": total, "next_page": around(page + 1) if page * per_page < total else None,
+                 "prev_page": around(page - 1) if page > 1 else None},
+    }
+
+
+def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloads: int, wanted: str) -> dict:
+    published = listed.published if listed is not None else {}
+    metadata = listed.metadata if listed is not None else {}
+    newest = max([summary.max_version, *published], key=parse_version)
+    times = list(published.values())
+    return {
+        "id": summary.name, "name": summary.name,
+        "updated_at": _iso(max(times)) if times else None, "created_at": _iso(min(times)) if times else None,
+        "exact_match": normalise(summary.name) == wanted,
+        "newest_version": newest, "max_version": summary.max_version,
+        "max_stable_version": None if parse_version(summary.max_version).is_prerelease else summary.max_version,
+        "description": summary.description or None, "homepage": _text(metadata.get("homepage")),
+        "documentation": _text(metadata.get("documentation")), "repository": _text(metadata.get("repository")),
+        "keywords": _strings(metadata.get("keywords")), "categories": _strings(metadata.get("categories")),
+        "downloads": downloads, "recent_downloads": None,
+    }
+
+
 def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
@@ -132,7 +205,8 @@ def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | Non
         "published_by": ({"id": None, "login": info.publisher, "name": info.publisher, "avatar": None, "url": None}
                          if info is not None and info.publisher else None),
         "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
-        "has_lib": None, "bin_names": None, "edition": None,
+        "has_lib": None, "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
+        "edition": None,
         "description": metadata.get("description"), "homepage": metadata.get("homepage"),
         "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
     }
@@ -161,6 +235,10 @@ def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict:
 
 def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -34,7 +34,7 @@ class Operations:
                 became_owner.append(name)
 
         try:
-            entry = self.registry.publish(metadata, crate, authorize)
+            entry, packaged = self.registry.publish_packaged(metadata, crate, authorize)
         except AlreadyPublished as exc:
             if not exc.identical:
                 raise
@@ -48,7 +48,8 @@ class Operations:
                     self.accounts.remove_owner(name, actor.name)
             raise
         self.accounts.record(actor.name, "publish", entry["name"], entry["vers"], actor.address)
-        self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
+        self.catalog.record_version(entry["name"], entry["vers"], actor.name,
+                                    {**metadata, "bin_names": packaged.bin_names})
         return entry
 
     def add(self, actor: Actor, crate: bytes | memoryview, owner: str | None = None) -> dict:

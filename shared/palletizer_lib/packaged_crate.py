@@ -27,6 +27,18 @@ class PackagedCrate:
     manifest: dict
     readme: str | None
     checksum: str
+    has_main: bool = False
+
+    @property
+    def bin_names(self) -> list[str]:
+        """The binaries the crate builds: its `[[bin]]` targets, else its package's name if it packages
+        `src/main.rs` (unless `autobins = false`)."""
+        targets = self.manifest.get("bin")
+        names = [t["name"] for t in targets if isinstance(t, dict) and isinstance(t.get("name"), str)] \
+            if isinstance(targets, list) else []
+        if not names and self.has_main and self.package.get("autobins") is not False:
+            names = [self.name]
+        return names
 
     @property
     def package(self) -> dict:
@@ -41,8 +53,9 @@ class PackagedCrate:
 
     def described(self) -> dict:
         """What cargo's publish metadata would say of this crate: description, links, keywords, and the
-        README it packages (for the catalog)."""
-        return {**{key: self.package.get(key) for key in DESCRIBED_KEYS}, "readme": self.readme}
+        README it packages, the binaries it builds (for the catalog)."""
+        return {**{key: self.package.get(key) for key in DESCRIBED_KEYS}, "readme": self.readme,
+                "bin_names": self.bin_names}
 
 
 class _Reading:
@@ -55,6 +68,7 @@ class _Reading:
         self.refused: InvalidCrate | None = None
         self.readme: bytes | None = None
         self.seen_before_manifest: set[str] = set()
+        self.has_main = False
 
     def top(self) -> str:
         name, version = self.identity or ("", "")
@@ -76,6 +90,8 @@ class _Reading:
     def member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         assert self.check is not None and self.identity is not None
         self.check(member)
+        if member.name == f"{self.top()}/src/main.rs" and member.isfile():
+            self.has_main = True
         if member.name == f"{self.top()}/Cargo.toml":
             content = manifest_bytes_of(archive, member)
             try:
@@ -119,4 +135,4 @@ def read_packaged(crate: bytes | memoryview, unpacked_limit: int,
         readme = read_member(crate, path, unpacked_limit, README_LIMIT)
     return PackagedCrate(reading.identity[0], reading.identity[1], manifest,
                          readme.decode("utf-8", errors="replace") if readme is not None else None,
-                         digest.hexdigest())
+                         digest.hexdigest(), reading.has_main)

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS crate_search (
     published DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS crate_search_by_recency ON crate_search (published DESC NULLS LAST, lower(name));
+CREATE INDEX IF NOT EXISTS crate_search_by_name ON crate_search (lower(name));
 CREATE TABLE IF NOT EXISTS crate_text (
     rowid BIGINT PRIMARY KEY,
     key TEXT COLLATE "C" NOT NULL,

@@ -145,9 +145,9 @@ class Registry:
         return self.index.search_index
 
     def search(self, query: str, limit: int, offset: int = 0,
-               recent: bool = False, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
+               sort: str | None = None, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
         """Crates matching `query`: (total matches, `limit` of them from `offset`); see `CrateSearch.search`."""
-        return self.searching.search(query, limit, offset, recent, only)
+        return self.searching.search(query, limit, offset, sort, only)
 
     def dependents(self, name: str, limit: int, offset: int = 0) -> tuple[int, list[Dependent]]:
         """The crates whose shown version depends on crate `name` (any spelling; NotFound if there is none):
@@ -169,6 +169,11 @@ class Registry:
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
+        return self.publish_packaged(metadata, crate, authorize)[0]
+
+    def publish_packaged(self, metadata: dict, crate: bytes | memoryview,
+                         authorize: Authorize | None = None) -> tuple[dict, PackagedCrate]:
+        """`publish`, returning the .crate file as it was read too."""
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
         self.check_crate_size(len(crate))
@@ -177,7 +182,7 @@ class Registry:
         check_manifest_matches(packaged.manifest, entry, self.own_index_urls())
         description = metadata.get("description")
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
-        return entry
+        return entry, packaged
 
     def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None) -> dict:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.

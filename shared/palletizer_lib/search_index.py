@@ -26,10 +26,14 @@ CREATE TABLE IF NOT EXISTS crate_search (
     published REAL
 );
 CREATE INDEX IF NOT EXISTS crate_search_by_recency ON crate_search (published DESC, lower(name));
+CREATE INDEX IF NOT EXISTS crate_search_by_name ON crate_search (lower(name));
 CREATE VIRTUAL TABLE IF NOT EXISTS crate_text USING fts5(key UNINDEXED, name, text, tokenize='trigram');
 CREATE TABLE IF NOT EXISTS crate_search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _TRIGRAM = 3
+SORTS = ("recent", "name", "downloads")
+# A crate's downloads (of every version), for sorting by downloads.
+_DOWNLOADS = "(SELECT COALESCE(SUM(d.count), 0) FROM downloads d WHERE d.crate = s.crate)"
 
 
 @dataclass(frozen=True)
@@ -148,15 +152,17 @@ class SearchIndex(SqliteStore):
                               (like_pattern(text),))
         return {row[0] for row in rows}
 
-    def page(self, keys: set[str] | None, wanted: str, recent: bool, limit: int,
+    def page(self, keys: set[str] | None, wanted: str, sort: str | None, limit: int,
              offset: int = 0) -> tuple[int, list[SearchRow]]:
         """The crates of `keys` (None: all): (how many, `limit` of them from `offset`), the crate named
-        `wanted` (normalised) first, then by newest publication (`recent`) or names starting with `wanted`,
-        then by name."""
+        `wanted` (normalised) first, then by `sort` (one of `SORTS`: newest publication, name, most downloads;
+        None: names starting with `wanted` first), then by name. By downloads, each crate of `keys` has its
+        download rows summed (the other orders follow an index)."""
         order = ["s.crate != :wanted"] if wanted else []
-        order += [self._newest_first] if recent else ["substr(s.crate, 1, length(CAST(:wanted AS TEXT))) != :wanted"]
+        order += {"recent": [self._newest_first], "name": [], "downloads": [f"{_DOWNLOADS} DESC"],
+                  None: ["substr(s.crate, 1, length(CAST(:wanted AS TEXT))) != :wanted"]}[sort]
         query = ("SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
-                 f"ORDER BY {', '.join(order)}, lower(s.name) LIMIT :limit OFFSET :offset")
+                 f"ORDER BY {', '.join([*order, 'lower(s.name)'])} LIMIT :limit OFFSET :offset")
         params = {"wanted": wanted, "limit": limit, "offset": offset, "keys": json.dumps(sorted(keys or ()))}
         where = "" if keys is None else f"WHERE s.crate IN ({self._json_list_sql})"
         db = self._connection()

@@ -171,9 +171,9 @@ def test_owners_lists_the_first_publisher(app: InProcess) -> None:
     document = response.json
     assert set(document) == {"users"}
     [user] = document["users"]
-    assert set(user) == {"id", "login", "name"}
+    assert set(user) == {"id", "login", "kind", "name", "url", "avatar"}
     assert isinstance(user["id"], int)
-    assert (user["login"], user["name"]) == ("tester", "tester")
+    assert (user["login"], user["name"], user["kind"]) == ("tester", "tester", "user")
 
 
 def test_owners_by_another_spelling(app: InProcess) -> None:
@@ -209,6 +209,22 @@ def test_add_and_remove_owners(app: InProcess) -> None:
     assert set(document) == {"ok", "msg"} and document["ok"] is True
     assert document["msg"] == "owners successfully removed"
     assert owner_logins(app, name) == ["helper"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_an_owners_json_body_is_read_whatever_its_content_type(app: InProcess, content_type: str | None) -> None:
+    name = app.unique("api-owners-type")
+    app.publish(name)
+    issue_token(app.data, "typed-helper", ("read",))
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = b'{"users": ["typed-helper"]}'
+    added = app.owners("PUT", name, body=body, headers=headers)
+    assert added.status_code == 200, added.text
+    assert owner_logins(app, name) == ["tester", "typed-helper"]
+    removed = app.owners("DELETE", name, body=body, headers=headers)
+    assert removed.status_code == 200, removed.text
+    assert owner_logins(app, name) == ["tester"]
+    assert "expected a JSON body like" in assert_error(app.owners("PUT", name, body=b"users=x", headers=headers), 400)
 
 
 def test_an_owner_who_is_not_admin_may_change_owners_and_others_may_not(app: InProcess) -> None:

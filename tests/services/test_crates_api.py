@@ -118,7 +118,8 @@ def test_reverse_dependencies_are_paged_by_downloads_then_name(fresh_app: InProc
     assert page("?per_page=3") == (4, ["rd-c", "rd-b", "rd-a"])
     assert page("?per_page=3&page=2") == (4, ["rd-d"])
     assert page("?page=3&per_page=3") == (4, [])
-    assert page("?per_page=1000") == (4, ["rd-c", "rd-b", "rd-a", "rd-d"])
+    assert page("?per_page=100") == (4, ["rd-c", "rd-b", "rd-a", "rd-d"])
+    assert "from 1 to 100" in assert_error(get(fresh_app, "rd-hub/reverse_dependencies?per_page=101"), 400)
     for bad in ("?per_page=0", "?page=0", "?page=x"):
         assert_error(get(fresh_app, f"rd-hub/reverse_dependencies{bad}"), 400)
     assert_error(get(fresh_app, "rd-nothing/reverse_dependencies"), 404)
@@ -154,6 +155,59 @@ def test_reverse_dependencies_read_no_index_file(tmp_path: Path) -> None:
         served.reads = 0
         document = get(app, "flat-base/reverse_dependencies?per_page=100").json
         assert document["meta"]["total"] == 12 and len(document["versions"]) == 12
+        assert served.reads == 0
+    finally:
+        site.catalog.pending.close()
+
+
+def test_every_link_of_the_crate_document_answers_in_crates_ios_shape(app: InProcess,
+                                                                     crates: dict[str, bytes]) -> None:
+    assert get(app, "api-base/1.0.0/download").status_code == 302
+    assert app.get("/files/api-base/api-base-1.0.0.crate").status_code == 200
+    document = get(app, "api-base").json
+    links = document["crate"]["links"]
+    for version in document["versions"]:
+        links.update({f"{version['num']} {key}": path for key, path in version["links"].items()})
+    answers = {}
+    for key, path in links.items():
+        response = app.get(path)
+        assert response.status_code == 200, (key, path, response.text)
+        answers[key] = response.json
+    assert answers["version_downloads"] == {"version_downloads": [],
+                                            "meta": {"extra_downloads": [], "total_downloads": 1}}
+    assert answers["owner_team"] == {"teams": []}
+    assert answers["owner_user"] == answers["owners"]
+    assert [u["login"] for u in answers["owner_user"]["users"]] == ["tester"]
+    assert answers["1.0.0 version_downloads"] == {"version_downloads": [], "meta": {"total_downloads": 1}}
+    assert answers["1.1.0 version_downloads"] == {"version_downloads": [], "meta": {"total_downloads": 0}}
+    assert answers["1.0.0 authors"] == {"meta": {"names": []}, "users": []}
+    for path in ("api-nothing/downloads", "api-nothing/owner_user", "api-nothing/owner_team",
+                 "api-base/9.9.9/downloads", "api-base/9.9.9/authors"):
+        assert_error(get(app, path), 404)
+
+
+def test_authors_are_the_published_ones(fresh_app: InProcess) -> None:
+    fresh_app.publish("authored", "1.0.0", authors=["Ann <ann@example.com>", "Bob"])
+    assert get(fresh_app, "authored/1.0.0/authors").json == \
+        {"meta": {"names": ["Ann <ann@example.com>", "Bob"]}, "users": []}
+
+
+def test_search_reads_no_index_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    layout = Layout(data)
+    served = CountingServedIndex(layout.index)
+    registry = Registry(data, replace(local_stores(layout, RegistryConfig.load(layout.config)), served=served))
+    falcon_app, site = build_app(registry)
+    app = InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app))
+    try:
+        for i in range(12):
+            app.publish(f"flat-search-{i}", "1.0.0", keywords=["flat"])
+            app.publish(f"flat-search-{i}", "1.1.0-rc.1", keywords=["flat"])
+        served.reads = 0
+        document = app.get("/api/v1/crates?q=flat-search&per_page=100").json
+        assert document["meta"]["total"] == 12
+        assert {(c["newest_version"], c["keywords"][0]) for c in document["crates"]} == {("1.1.0-rc.1", "flat")}
         assert served.reads == 0
     finally:
         site.catalog.pending.close()

@@ -50,13 +50,13 @@ def test_total_counts_every_match_and_per_page_limits_the_list(catalogue: InProc
     assert everything["meta"]["total"] == 3
 
 
-def test_per_page_is_capped_at_100(catalogue: InProcess) -> None:
-    found = search(catalogue, q="bulk", per_page=1000)
-    assert found["meta"]["total"] == BULK
-    assert len(found["crates"]) == 100
+def test_per_page_over_100_is_refused_naming_the_maximum(catalogue: InProcess) -> None:
     exactly = search(catalogue, q="bulk", per_page=100)
+    assert exactly["meta"]["total"] == BULK
     assert len(exactly["crates"]) == 100
-    assert len(search(catalogue, q="bulk", per_page=101)["crates"]) == 100
+    for over in (101, 1000):
+        detail = assert_error(catalogue.get("/api/v1/crates", params={"q": "bulk", "per_page": over}), 400)
+        assert "from 1 to 100" in detail and str(over) in detail
 
 
 def test_default_page_size(catalogue: InProcess) -> None:
@@ -95,8 +95,8 @@ def test_dash_underscore_and_case_match_loosely(catalogue: InProcess, query: str
 def test_results_show_description_and_max_version(catalogue: InProcess) -> None:
     found = search(catalogue, q="Search_Me")
     [hit] = [c for c in found["crates"] if c["name"] == "Search_Me"]
-    assert hit == {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks",
-                   "downloads": 0}
+    assert {key: hit[key] for key in ("name", "max_version", "description", "downloads")} == \
+        {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks", "downloads": 0}
     searchable = [c for c in search(catalogue, q="searchable")["crates"] if c["name"] == "searchable"][0]
     assert searchable["max_version"] == "1.2.0"        # releases beat a newer pre-release
     assert searchable["description"] == "indexes everything"
@@ -145,6 +145,35 @@ def test_pages_reach_every_match_once(catalogue: InProcess) -> None:
 def test_bad_page_is_400_json(catalogue: InProcess, bad: str) -> None:
     response = catalogue.get("/api/v1/crates", params={"q": "k", "page": bad})
     assert_error(response, 400)
+
+
+SEARCH_KEYS = {"id", "name", "newest_version", "max_stable_version", "max_version", "updated_at", "created_at",
+               "exact_match", "homepage", "repository", "documentation", "keywords", "categories",
+               "recent_downloads", "downloads", "description"}
+
+
+def test_results_carry_crates_ios_fields(catalogue: InProcess) -> None:
+    found = search(catalogue, q="searchable")["crates"]
+    assert all(set(c) == SEARCH_KEYS for c in found)
+    [hit] = [c for c in found if c["name"] == "searchable"]
+    assert (hit["id"], hit["max_version"], hit["newest_version"], hit["max_stable_version"], hit["exact_match"]) == \
+        ("searchable", "1.2.0", "2.0.0-rc.1", "1.2.0", True)
+    assert hit["created_at"] < hit["updated_at"]
+    others = [c for c in search(catalogue, q="search")["crates"] if c["name"] != "searchable"]
+    assert others and not any(c["exact_match"] for c in others)
+
+
+def test_results_carry_the_shown_versions_links_and_tags(fresh_app: InProcess) -> None:
+    fresh_app.publish("tagged-hit", "1.0.0", description="old", keywords=["old"])
+    fresh_app.publish("tagged-hit", "1.1.0", description="tagged", keywords=["pallet", "crate"],
+                      categories=["no-std"], homepage="https://example.com/h", repository="https://example.com/r",
+                      documentation="https://example.com/d")
+    [hit] = search(fresh_app, q="tagged-hit")["crates"]
+    assert (hit["keywords"], hit["categories"], hit["description"]) == (["pallet", "crate"], ["no-std"], "tagged")
+    assert (hit["homepage"], hit["repository"], hit["documentation"]) == \
+        ("https://example.com/h", "https://example.com/r", "https://example.com/d")
+    crate = fresh_app.get("/api/v1/crates/tagged-hit").json["crate"]
+    assert {key: crate[key] for key in SEARCH_KEYS} == {**hit, "exact_match": False}
 
 
 def test_a_crate_without_description_has_null(catalogue: InProcess) -> None:

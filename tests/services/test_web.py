@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.support.cratekit import dep
 from tests.support.inprocess import InProcess
 from tests.support.showcase import CORE, CORE_VERSIONS, EVIL, FORKLIFT, MACROS, YANKED, publish_showcase
 
@@ -152,7 +153,7 @@ def test_the_page_allows_no_script_at_all(site: InProcess) -> None:
 
 def test_dependencies_link_to_the_registrys_own_crates(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
-    deps = markup[markup.index('<section class="dependencies">'):markup.index('<section class="features">')]
+    deps = markup[markup.index('<section class="dependencies">'):markup.index('<section class="dependents">')]
     elements = Elements(deps)
     assert [a["href"] for a in elements.find("a")] == [f"/crates/{MACROS}"]
     text = text_of(deps)
@@ -228,3 +229,63 @@ def test_keywords_and_categories_link_to_the_crates_that_have_them(site: InProce
     none = page(site, "/", keyword="nothing-has-this")
     assert listed(none) == [] and "No crate matches with the keyword #nothing-has-this" in text_of(none)
     assert 'class="categories"' not in page(site, f"/crates/{FORKLIFT}")
+
+
+def test_the_list_is_sorted_by_name_downloads_or_recent_publication(site: InProcess) -> None:
+    every = listed(page(site, "/"))
+    assert listed(page(site, "/", sort="name")) == sorted(every, key=str.lower) != every
+    by_downloads = listed(page(site, "/", sort="downloads"))
+    assert by_downloads[0] == CORE and by_downloads[1:] == sorted(set(every) - {CORE}, key=str.lower)
+    assert listed(page(site, "/", sort="recent")) == every
+    links = {a["href"] for a in Elements(page(site, "/", q="pallet")).find("a")}
+    assert {"/?q=pallet&sort=name", "/?q=pallet&sort=downloads"} <= links
+    assert "sorted by one of recent, name, downloads" in text_of(page(site, "/", status=400, sort="stars"))
+
+
+def test_pages_of_a_sorted_list_keep_its_order(fresh_app: InProcess) -> None:
+    for i in range(51):
+        fresh_app.publish(f"sorted-{i:02}")
+    first = page(fresh_app, "/", sort="name")
+    assert listed(first)[:2] == ["sorted-00", "sorted-01"]
+    assert Elements(first).find("a", href="/?q=&sort=name&page=2")
+    assert listed(page(fresh_app, "/", sort="name", page="2")) == ["sorted-50"]
+
+
+def snippet(markup: str, name: str) -> str | None:
+    found = re.search(rf'<pre class="snippet" id="{name}"><code>(.*?)</code>', markup, re.S)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_crate_page_shows_cargo_add_and_cargo_install_for_binaries(fresh_app: InProcess) -> None:
+    fresh_app.publish("just-lib", files={"src/lib.rs": b""})
+    fresh_app.publish("main-tool", files={"src/main.rs": b"fn main() {}\n"})
+    fresh_app.publish("named-tool", files={"src/tool.rs": b"fn main() {}\n"},
+                      manifest_extra='[[bin]]\nname = "tool"\npath = "src/tool.rs"\n')
+    library = page(fresh_app, "/crates/just-lib")
+    assert snippet(library, "cargo-add") == "cargo add just-lib --registry palletizer"
+    assert snippet(library, "cargo-install") is None
+    for name in ("main-tool", "named-tool"):
+        assert snippet(page(fresh_app, f"/crates/{name}"), "cargo-install") == \
+            f"cargo install {name} --registry palletizer"
+    bins = {name: fresh_app.get(f"/api/v1/crates/{name}/1.0.0").json["version"]["bin_names"]
+            for name in ("just-lib", "main-tool", "named-tool")}
+    assert bins == {"just-lib": [], "main-tool": ["main-tool"], "named-tool": ["tool"]}
+
+
+def test_the_crate_page_shows_the_crates_that_depend_on_it(site: InProcess) -> None:
+    markup = page(site, f"/crates/{CORE}")
+    used_by = markup[markup.index('<section class="dependents">'):markup.index('<section class="features">')]
+    assert [a["href"] for a in Elements(used_by).find("a")] == [f"/crates/{FORKLIFT}"]
+    assert "Used by (1)" in text_of(used_by)
+    assert "No crate of this registry depends on it" in text_of(page(site, f"/crates/{FORKLIFT}"))
+
+
+def test_the_crate_page_shows_ten_dependents_and_links_to_all(fresh_app: InProcess) -> None:
+    fresh_app.publish("many-used")
+    for i in range(12):
+        fresh_app.publish(f"user-{i:02}", deps=[dep("many-used", "^1")])
+    markup = page(fresh_app, "/crates/many-used")
+    used_by = markup[markup.index('<section class="dependents">'):markup.index('<section class="features">')]
+    hrefs = [a["href"] for a in Elements(used_by).find("a")]
+    assert len(hrefs) == 11 and hrefs[-1] == "/api/v1/crates/many-used/reverse_dependencies?per_page=100"
+    assert "Used by (12)" in text_of(used_by)

@@ -92,6 +92,6 @@ def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> No
     assert published.metadata["readme"] == "# Pub" and published.metadata["homepage"] == "https://h.example"
     added = catalog.versions("added")["2.0.0"]
     assert added.publisher.startswith("cli") and added.metadata == {"description": "from add",
-                                                                    "readme": "# Added\n\nhello"}
+                                                                    "readme": "# Added\n\nhello", "bin_names": []}
     palletizer(data, "remove", "added", "2.0.0")
     assert catalog.versions("added") == {}

@@ -73,12 +73,12 @@ def test_list_order_follows_the_catalog_s_publication_times(tmp_path: Path) -> N
     for name, when in (("first", 100.0), ("second", 300.0), ("third", 200.0)):
         registry.publish(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
         catalog.record_version(name, "1.0.0", None, {}, published=when)
-    total, shown = registry.search("", 2, recent=True)
+    total, shown = registry.search("", 2, sort="recent")
     assert total == 3 and [s.name for s in shown] == ["second", "third"]
-    assert [s.name for s in registry.search("", 2, 2, recent=True)[1]] == ["first"]
+    assert [s.name for s in registry.search("", 2, 2, sort="recent")[1]] == ["first"]
     catalog.forget_version("second", "1.0.0")
     registry.remove("second", "1.0.0")
-    assert [s.name for s in registry.search("", 5, recent=True)[1]] == ["third", "first"]
+    assert [s.name for s in registry.search("", 5, sort="recent")[1]] == ["third", "first"]
 
 
 def test_repair_rebuilds_a_deleted_summary_with_the_catalog_s_description(tmp_path: Path) -> None:
