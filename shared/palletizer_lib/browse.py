@@ -120,9 +120,9 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
     if sort not in SORTS:
         raise BadRequest(f"the list is sorted by one of {', '.join(SORTS)}, not {sort[:20]!r}")
     only = None
-    for field, value in (("keywords", keyword.strip()), ("categories", category.strip())):
+    for tag, value in (("keywords", keyword.strip()), ("categories", category.strip())):
         if value:
-            tagged = catalog.tagged(field, value)
+            tagged = catalog.tagged(tag, value)
             only = tagged if only is None else only & tagged
     page = max(page, 1)
     total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
