@@ -1,7 +1,8 @@
 """The registry's changes, as the web API, the command line and the importer make them, by an `Actor`.
 
 Each change's consequences are written here once: who becomes an owner (the first publisher, or the
-`--owner` of an add; undone if the publish fails), the audit row (under the crate's stored name) and the
+`--owner` of an add, or with `claim_ownerless_crates` the first publisher of a crate without owners; undone if
+the publish fails), the audit row (under the crate's stored name) and the
 catalog row. Authentication is `access.Access`'s; ownership is checked here.
 """
 
@@ -25,28 +26,35 @@ class Operations:
         ownership. A name that still has owners (say, its versions were removed) stays theirs. A retried
         upload of the same bytes succeeds."""
         became_owner: list[str] = []
+        claimed: list[str] = []
 
         def authorize(name: str, exists: bool) -> None:
-            if exists or self.accounts.owners(name):
+            if self.accounts.owners(name):
+                self._check_owner(actor, name)
+            elif exists and (actor.manages_every_crate or not self.registry.config.claim_ownerless_crates):
                 self._check_owner(actor, name)
             else:
                 self.accounts.add_owner(name, actor.name)
                 became_owner.append(name)
+                if exists:
+                    claimed.append(name)
 
         try:
             entry = self.registry.publish(metadata, crate, authorize)
-        except AlreadyPublished as exc:
-            if not exc.identical:
+        except BaseException as exc:
+            existed = isinstance(exc, AlreadyPublished)  # nothing new published: a claim is undone too
+            for name in became_owner:
+                if existed or not self.registry.is_published(name, str(metadata.get("vers"))):
+                    self.accounts.remove_owner(name, actor.name)
+            if not (isinstance(exc, AlreadyPublished) and exc.identical):
                 raise
             entry = self._retried(metadata)
             # The first attempt may have failed after its commit, before the catalog (say, on a full disk).
             self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
             return entry
-        except BaseException:
-            for name in became_owner:
-                if not self.registry.is_published(name, str(metadata.get("vers"))):
-                    self.accounts.remove_owner(name, actor.name)
-            raise
+        for name in claimed:
+            self.accounts.record(actor.name, "add owners", name, None, actor.address,
+                                 f"{actor.name} (first publisher of a crate without owners)")
         self.accounts.record(actor.name, "publish", entry["name"], entry["vers"], actor.address)
         self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
         return entry
@@ -116,5 +124,9 @@ class Operations:
         assert actor.identity is not None
         if not self.accounts.is_owner(crate, actor.identity.user_id):
             user = actor.identity.user
+            if not self.accounts.owners(crate):
+                raise Forbidden(f"crate `{crate}` has no owner: an "
+                                f"administrator makes you its first owner with `palletizer owner add {crate} {user}` "
+                                f"(or `cargo owner --add {user} {crate}` with an admin token)")
             raise Forbidden(f"`{user}` is not an owner of crate `{crate}`; an owner can add you "
                             f"with `cargo owner --add {user} {crate}`")
