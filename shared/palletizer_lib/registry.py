@@ -179,12 +179,15 @@ class Registry:
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry
 
-    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None) -> dict:
+    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None, *,
+            published: float | None = None, yanked: bool = False) -> dict:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
-        `packaged` is the file as `read` returned it, if already read."""
+        `packaged` is the file as `read` returned it, if already read; `published` the time its entry's
+        `pubtime` says (default: now), `yanked` whether it is added yanked (in the same commit)."""
         packaged = packaged or self.read(crate)
         entry = self.entry_of(packaged)
-        self._store_new_version(entry, crate, packaged.description)
+        entry["yanked"] = yanked
+        self._store_new_version(entry, crate, packaged.description, published=published)
         return entry
 
     def read(self, crate: bytes | memoryview) -> PackagedCrate:
@@ -282,7 +285,7 @@ class Registry:
                 raise Forbidden(refused_registry(dep.get("package") or dep["name"], registry))
 
     def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str,
-                           authorize: Authorize | None = None) -> None:
+                           authorize: Authorize | None = None, published: float | None = None) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
@@ -303,7 +306,7 @@ class Registry:
                         f"crate `{name}` version {other['vers']} is already published"
                         + (" with these exact bytes" if identical
                            else " (a published version cannot be replaced; bump the version)"), identical)
-            entry["pubtime"] = pubtime(self.clock())
+            entry["pubtime"] = pubtime(self.clock() if published is None else published)
             entries.append(entry)
             # a crate is described by the version search shows (a backport leaves it as it was)
             shown = len(entries) == 1 or max_version(entries) == vers
