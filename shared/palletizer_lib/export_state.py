@@ -6,6 +6,7 @@ index files (`DIR/index/`), read back by `ExportState.history` for the version b
 without the state file is plain `.crate` files, imported as such.
 """
 
+import errno
 import json
 import math
 import os
@@ -129,10 +130,11 @@ def _read_bounded(path: Path, limit: int) -> bytes:
     FileNotFoundError if there is none, BadRequest if it cannot be read or is larger."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise
     except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if isinstance(exc, FileNotFoundError):
+            raise
+        reason = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or exc
+        raise BadRequest(f"cannot read {path}: {reason}") from exc
     with os.fdopen(fd, "rb") as file:
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
@@ -145,7 +147,8 @@ def _read_bounded(path: Path, limit: int) -> bytes:
 def _checked(document: object) -> dict[str, dict]:
     """The crates of a state document by normalised name, each value checked; BadRequest naming the first
     value that is wrong."""
-    if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("crates"), dict):
+    if (not isinstance(document, dict) or document.get("format") != FORMAT
+            or not isinstance(document.get("crates"), dict)):
         raise BadRequest(f'expected {{"format": {FORMAT}, "crates": {{...}}}}')
     crates: dict[str, dict] = {}
     for name, crate in document["crates"].items():

@@ -89,8 +89,8 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     needed, without tokens; `owner` only for crates the export names no owner of)."""
     operations.check_user(owner)
     registry = operations.registry
-    state = ExportState.load(directory) if directory.is_dir() else None
     files, links = crate_files(directory)
+    state = ExportState.load(directory)
     report = ImportReport([Outcome(link, SKIPPED, reason=LINK_SKIPPED) for link in links], state is not None)
     readable: list[tuple[Path, dict]] = []
     for done, path in enumerate(files, 1):

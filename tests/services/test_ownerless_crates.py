@@ -83,7 +83,8 @@ def test_with_the_setting_the_first_publisher_of_an_ownerless_crate_becomes_its_
                           ("alice", "publish", "nc-extra", "1.1.0", None)]
 
     detail = assert_error(claiming_app.put_body(publish_body("nc-extra", "1.2.0", index_url=INDEX), token=bob), 403)
-    assert detail == "`bob` is not an owner of crate `nc-extra`; an owner can add you with `cargo owner --add bob nc-extra`"
+    assert detail == ("`bob` is not an owner of crate `nc-extra`; an owner can add you with "
+                      "`cargo owner --add bob nc-extra`")
     assert owners(claiming_app, "nc-extra") == ["alice"]
 
 
