@@ -22,6 +22,7 @@ SCOPES = ("publish", "yank", "owners", "read", "admin")
 DEFAULT_SCOPES = ("publish", "yank", "owners", "read")
 TOKEN_PREFIX = "pltz_"
 _DAY = 86400
+MAX_USER_NAME = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -106,6 +107,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_user_name(name: object) -> str:
+    """`name` if it can name a user (up to 100 characters without spaces), else `BadRequest`."""
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name) or len(name) > MAX_USER_NAME:
+        raise BadRequest(f"invalid user name `{name}`: use up to {MAX_USER_NAME} characters without spaces")
+    return name
+
+
 class Accounts(SqliteStore):
     """The accounts database of one registry."""
 
@@ -115,8 +123,7 @@ class Accounts(SqliteStore):
 
     def add_user(self, name: str) -> None:
         """Create a user; names are free text without spaces, unique."""
-        if not name or any(c.isspace() for c in name) or len(name) > 100:
-            raise BadRequest(f"invalid user name `{name}`: use up to 100 characters without spaces")
+        check_user_name(name)
         with self._db() as db:
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise Conflict(f"user `{name}` already exists")

@@ -329,6 +329,12 @@ def _import(args: argparse.Namespace, operations: Operations) -> int:
         what = f"{outcome.name} {outcome.version}" if outcome.name else "-"
         reason = f": {' '.join(outcome.reason.split())}" if outcome.reason else ""
         print(f"{outcome.result} {what} ({outcome.path}){reason}")
+    if report.restored:
+        print(f"import: {args.directory} is an export: added versions keep its yanks, publication times, "
+              "publishers and downloads, and new crates its owners", file=sys.stderr)
+    for user in report.created_users:
+        print(f"import: created user {user} to own crates as in the export; it has no token yet "
+              f"(`palletizer token create --user {user}`)", file=sys.stderr)
     print(f"import: {report.count(ADDED)} added, {report.count(SKIPPED)} skipped, {report.count(REFUSED)} refused")
     return 1 if report.count(REFUSED) else 0
 

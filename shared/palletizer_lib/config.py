@@ -48,6 +48,7 @@ class RegistryConfig:
     storage: dict | None = None
     database: str | None = None
     trusted_proxies: list[str] = field(default_factory=list)
+    claim_ownerless_crates: bool = False
 
     def allows_registry(self, index_url: str) -> bool:
         """True if a dependency from the registry at `index_url` may be published here."""
@@ -121,6 +122,8 @@ class RegistryConfig:
         if self.auth_required and self.storage_config is not None and self.storage_config.direct_reads:
             raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
                              "auth_required (reads then go through the servers)")
+        if not isinstance(self.claim_ownerless_crates, bool):
+            raise BadRequest(f"{path}: claim_ownerless_crates must be true or false")
         if not isinstance(self.trusted_proxies, list):
             raise BadRequest(f"{path}: trusted_proxies must be a list of addresses or networks (10.0.0.5, 10.0.0.0/24)")
         try:

@@ -1,5 +1,6 @@
 """A registry as plain files any static file server can host: `DIR/index/` (the sparse index, with a
-`config.json` whose `dl` points at `DIR/crates/` under the URL DIR is served at) and `DIR/crates/`.
+`config.json` whose `dl` points at `DIR/crates/` under the URL DIR is served at), `DIR/crates/`, and
+`DIR/palletizer-state.json`, what `palletizer import DIR` needs beyond them (`export_state`).
 
 The export is of one git commit (the newest), so its index is consistent even while the registry
 changes. Exporting again into the same directory brings it up to date: only changed files are
@@ -21,11 +22,11 @@ from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
 from .crate_store import CRATES_PREFIX, CrateStore, crate_key
+from .export_state import INDEX_DIR, STATE_FILE, write_state
 from .index_store import CONFIG_JSON
 from .registry import Registry
 from .storage import atomic_write, remove_file
 
-INDEX_DIR = "index"
 CRATES_DIR = "crates"
 MANIFEST = ".palletizer-export"
 
@@ -85,6 +86,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
         after.add_crate(relative, cksum, stamp)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
+    written += write_state(registry, target, crate_files)
     removed = (_remove_others(f"{out}/{INDEX_DIR}", index_files)
                + _remove_others(f"{out}/{CRATES_DIR}", {f"{out}/{r}" for r in crate_files}))
     if after.document != before.document:
@@ -175,8 +177,8 @@ def _check_target(target: Path) -> None:
 
 def _refuse_links(target: Path) -> None:
     """Refuse, before anything changes, a symbolic link where the export writes or deletes (`index/`,
-    `crates/`, the manifest and all under them): the export never writes or deletes through one."""
-    for top in (target / INDEX_DIR, target / CRATES_DIR, target / MANIFEST):
+    `crates/`, the manifest, the state file and all under them): the export never writes or deletes through one."""
+    for top in (target / INDEX_DIR, target / CRATES_DIR, target / MANIFEST, target / STATE_FILE):
         if top.is_symlink():
             raise Conflict(_link_refused(top, target))
         for root, dirs, files in os.walk(top):

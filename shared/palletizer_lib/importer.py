@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .actor import Actor
 from .errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
+from .export_state import ExportState
 from .crate_names import normalise
 from .operations import Operations
 from .progress import Progress
@@ -43,9 +44,12 @@ class Outcome:
 
 @dataclass
 class ImportReport:
-    """What an import did with each file, in the order it handled them."""
+    """What an import did with each file, in the order it handled them; whether it restored the state of
+    an export (`restored`), and the users it created to own crates as they did there."""
 
     outcomes: list[Outcome] = field(default_factory=list)
+    restored: bool = False
+    created_users: list[str] = field(default_factory=list)
 
     def count(self, result: str) -> int:
         """How many files had `result` (ADDED, SKIPPED or REFUSED)."""
@@ -78,11 +82,16 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
                      progress: Progress | None = None) -> ImportReport:
     """Add every .crate file under `directory` in dependency order as `actor`; skip the versions already
     present with identical bytes; refuse (and report why) whatever `add` refuses. Importing again changes
-    nothing. Each file is read twice: once to order it, once to add it."""
+    nothing. Each file is read twice: once to order it, once to add it.
+
+    If `directory` is an export (it holds `export_state.STATE_FILE`), each version added keeps its yank,
+    publication times, publisher and downloads, and each crate it creates its owners (users created as
+    needed, without tokens; `owner` only for crates the export names no owner of)."""
     operations.check_user(owner)
     registry = operations.registry
     files, links = crate_files(directory)
-    report = ImportReport([Outcome(link, SKIPPED, reason=LINK_SKIPPED) for link in links])
+    state = ExportState.load(directory)
+    report = ImportReport([Outcome(link, SKIPPED, reason=LINK_SKIPPED) for link in links], state is not None)
     readable: list[tuple[Path, dict]] = []
     for done, path in enumerate(files, 1):
         try:
@@ -94,22 +103,27 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
             progress("reading", done, len(files))
     ordered = dependency_order(readable)
     for done, (path, entry) in enumerate(ordered, 1):
-        report.outcomes.append(_import_one(operations, path, entry, actor, owner))
+        report.outcomes.append(_import_one(operations, path, entry, actor, owner, state, report))
         if progress is not None:
             progress("importing", done, len(ordered))
     return report
 
 
-def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, owner: str | None) -> Outcome:
+def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, owner: str | None,
+                state: ExportState | None, report: ImportReport) -> Outcome:
     name, version = entry["name"], entry["vers"]
+    owners = state.owners(name) if state is not None else []
     try:
-        operations.add(actor, read_crate_file(path, operations.registry, follow_links=False), owner)
+        history = state.history(entry) if state is not None else None
+        operations.add(actor, read_crate_file(path, operations.registry, follow_links=False),
+                       None if owners else owner, history)
     except AlreadyPublished as error:
         if error.identical:
             return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")
         return Outcome(path, REFUSED, name, version, error.detail)
     except PalletizerError as error:
         return Outcome(path, REFUSED, name, version, error.detail)
+    report.created_users += operations.restore_owners(actor, name, owners)
     return Outcome(path, ADDED, name, version)
 
 

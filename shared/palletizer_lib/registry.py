@@ -30,7 +30,7 @@ from .progress import Progress
 from .served_index import ServedFile
 from .storage import exclusive_lock
 from .stores import RegistryStores, open_stores
-from .urls import ServedUrls, config_json, from_config_json
+from .urls import ServedUrls, config_json, from_config_json, root_of_index
 from .versions import max_version, parse_version
 Authorize = Callable[[str, bool], None]
 UNPACKED_LIMIT_FACTOR = 20
@@ -184,12 +184,15 @@ class Registry:
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry, packaged
 
-    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None) -> dict:
+    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None, *,
+            published: float | None = None, yanked: bool = False) -> dict:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
-        `packaged` is the file as `read` returned it, if already read."""
+        `packaged` is the file as `read` returned it, if already read; `published` the time its entry's
+        `pubtime` says (default: now), `yanked` whether it is added yanked (in the same commit)."""
         packaged = packaged or self.read(crate)
         entry = self.entry_of(packaged)
-        self._store_new_version(entry, crate, packaged.description)
+        entry["yanked"] = yanked
+        self._store_new_version(entry, crate, packaged.description, published=published)
         return entry
 
     def read(self, crate: bytes | memoryview) -> PackagedCrate:
@@ -284,13 +287,10 @@ class Registry:
         for dep in entry["deps"]:
             registry = dep.get("registry")
             if registry is not None and not self.config.allows_registry(registry):
-                raise Forbidden(
-                    f"dependency `{dep.get('package') or dep['name']}` comes from the registry {registry}, "
-                    "which this registry does not allow (see allowed_registries in config.yaml)"
-                )
+                raise Forbidden(refused_registry(dep.get("package") or dep["name"], registry))
 
     def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str,
-                           authorize: Authorize | None = None) -> None:
+                           authorize: Authorize | None = None, published: float | None = None) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
@@ -311,7 +311,7 @@ class Registry:
                         f"crate `{name}` version {other['vers']} is already published"
                         + (" with these exact bytes" if identical
                            else " (a published version cannot be replaced; bump the version)"), identical)
-            entry["pubtime"] = pubtime(self.clock())
+            entry["pubtime"] = pubtime(self.clock() if published is None else published)
             entries.append(entry)
             # a crate is described by the version search shows (a backport leaves it as it was)
             shown = len(entries) == 1 or max_version(entries) == vers
@@ -354,6 +354,17 @@ class Registry:
         if not entries:
             raise NotFound(f"crate `{name}` does not exist in this registry")
         return canonical, entries
+
+
+def refused_registry(dependency: str, registry: str) -> str:
+    """Why a dependency from `registry` is refused, and the two ways to accept it."""
+    own = root_of_index(registry)
+    as_own = (f"If that is this registry's own index (the crates were packaged for it), serve this registry at "
+              f"{own}: `palletizer init --public-url {own}` for a new registry, or `public_url: {own}` in "
+              "config.yaml and a server start for this one. " if own else "")
+    return (f"dependency `{dependency}` comes from the registry {registry}, which this registry does not allow. "
+            f"{as_own}To allow crates from that registry: `palletizer init --allowed-registry {registry}` for a "
+            f"new registry, or add {registry} to `allowed_registries` in config.yaml")
 
 
 def _find_version(name: str, entries: list[dict], version: str) -> dict:

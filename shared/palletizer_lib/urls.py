@@ -32,6 +32,19 @@ def git_index_url(root: str) -> str:
     return f"{strip(root)}{GIT_INDEX_PATH}"
 
 
+def root_of_index(index_url: str) -> str | None:
+    """The root of an index URL of this registry's shapes (`sparse+ROOT/index/`, `ROOT/git/index`), if it
+    has one of them."""
+    if index_url.startswith("sparse+") and index_url.rstrip("/").endswith(INDEX_PATH.rstrip("/")):
+        root = index_url.removeprefix("sparse+").rstrip("/").removesuffix(INDEX_PATH.rstrip("/"))
+    elif index_url.rstrip("/").endswith(GIT_INDEX_PATH):
+        root = index_url.rstrip("/").removesuffix(GIT_INDEX_PATH)
+    else:
+        return None
+    scheme, _, host = root.partition("://")
+    return root if scheme in ("http", "https") and host else None
+
+
 def dl_template(downloads_root: str) -> str:
     """`config.json`'s `dl`: the crate files under `downloads_root`."""
     return f"{strip(downloads_root)}/{DL_PATH}"

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from palletizer_lib.composition import compose
 from palletizer_lib.config import RegistryConfig
+from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.support.cargo import REGISTRY, Cargo, write_crate
 from tests.support.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
@@ -25,24 +27,33 @@ NEEDS = {"middle": {"base_util", "ab", "x", "abc", "build-helper"}}
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """Every library of the graph packaged by cargo (its dependencies resolved against a registry serving
-    them), in a vendor-like tree: (the directory, the URL of the registry they were packaged for)."""
-    root = tmp_path_factory.mktemp("packaged")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, Cargo]]:
+    """A registry served by a real server where cargo published every library of the graph: (its data
+    directory, its URL, that cargo)."""
+    root = tmp_path_factory.mktemp("source")
     data = root / "source-data"
     Registry.create(data, RegistryConfig())
     with running_server(data) as url:
         cargo = Cargo.create(root / "publisher", f"sparse+{url}/index/", token=issue_token(data))
         publish_graph(cargo, root / "published")
-        vendor = root / "vendor"
-        for name, toml, files in LIBRARIES:
-            version = toml.split('version = "', 1)[1].split('"', 1)[0]
-            source = write_crate(root / "sources", f"{name}-{version}", toml, files)
-            cargo.run(source, "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
-            packaged_file = cargo.target_dir / "package" / f"{name}-{version}.crate"
-            (vendor / name).mkdir(parents=True, exist_ok=True)
-            shutil.copy(packaged_file, vendor / name / packaged_file.name)
-        yield vendor, url
+        yield data, url, cargo
+
+
+@pytest.fixture(scope="module")
+def packaged(source: tuple[Path, str, Cargo], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """Every library of the graph packaged by cargo (its dependencies resolved against a registry serving
+    them), in a vendor-like tree: (the directory, the URL of the registry they were packaged for)."""
+    root = tmp_path_factory.mktemp("packaged")
+    _, url, cargo = source
+    vendor = root / "vendor"
+    for name, toml, files in LIBRARIES:
+        version = toml.split('version = "', 1)[1].split('"', 1)[0]
+        crate_source = write_crate(root / "sources", f"{name}-{version}", toml, files)
+        cargo.run(crate_source, "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
+        packaged_file = cargo.target_dir / "package" / f"{name}-{version}.crate"
+        (vendor / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(packaged_file, vendor / name / packaged_file.name)
+    yield vendor, url
 
 
 @contextmanager
@@ -103,3 +114,26 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
     served = (tmp_path / "http-server.log").read_text()
     assert '"GET /crates/middle/middle-0.1.0.crate HTTP/1.1" 200' in served
     assert '"GET /index/mi/dd/middle HTTP/1.1" 200' in served
+
+
+def test_an_export_of_crates_cargo_published_imports_into_the_same_registry(
+        source: tuple[Path, str, Cargo], tmp_path: Path) -> None:
+    data, url, cargo = source
+    palletizer(data, "user", "add", "second-owner")
+    cargo.run(tmp_path, "owner", "--registry", REGISTRY, "--add", "second-owner", "ab")
+    cargo.run(tmp_path, "yank", "--registry", REGISTRY, "ab@0.1.0")
+    out = tmp_path / "static"
+    palletizer(data, "export", str(out), "--base-url", "http://static.test")
+    target = tmp_path / "target"
+    palletizer(target, "init", "--public-url", url)     # the URL the crates were published to
+
+    result = palletizer(target, "import", str(out))
+    assert result.stdout.splitlines()[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.stdout
+
+    names = sorted({name for name, _, _ in LIBRARIES})
+    for name in names:      # what cargo published and what the import rebuilt: the same index lines
+        assert (target / "index" / index_path(name)).read_bytes() == (data / "index" / index_path(name)).read_bytes()
+    assert palletizer(target, "list", "ab").stdout == "ab 0.1.0 (yanked)\t0 downloads\nab 0.1.1\t0 downloads\n"
+    assert palletizer(target, "owner", "list", "ab").stdout == "second-owner\ntester\n"
+    catalog = compose(Registry(target)).catalog
+    assert {info.publisher for info in catalog.versions("middle").values()} == {"tester"}

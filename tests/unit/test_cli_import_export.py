@@ -163,3 +163,35 @@ def test_import_refuses_a_file_too_large_before_reading_it(data: Path, tmp_path:
         f"refused - ({huge}): the .crate file is {3 << 30} bytes, more than this registry's limit of "
         f"{10 * 1024 * 1024} bytes (max_crate_size)",
         "import: 0 added, 0 skipped, 1 refused"]
+
+
+def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) -> None:
+    index = "sparse+http://127.0.0.1:52757/index/"
+    source = tmp_path / "vendor"
+    source.mkdir()
+    (source / "nc-util-1.0.0.crate").write_bytes(make_crate("nc-util", "1.0.0"))
+    (source / "nc-app-1.0.0.crate").write_bytes(make_crate(
+        "nc-app", "1.0.0", f'\n[dependencies.nc-util]\nversion = "1"\nregistry-index = "{index}"\n'))
+    refusing = tmp_path / "refusing"
+    palletizer(refusing, "init", "--public-url", "http://registry.test")
+
+    result = palletizer(refusing, "import", str(source), check=False)
+    assert result.returncode == 1
+    refused = next(line for line in result.stdout.splitlines() if line.startswith("refused"))
+    assert refused == (
+        f"refused nc-app 1.0.0 ({source / 'nc-app-1.0.0.crate'}): dependency `nc-util` comes from the registry "
+        f"{index}, which this registry does not allow. If that is this registry's own index (the crates were "
+        "packaged for it), serve this registry at http://127.0.0.1:52757: `palletizer init --public-url "
+        "http://127.0.0.1:52757` for a new registry, or `public_url: http://127.0.0.1:52757` in config.yaml and a "
+        f"server start for this one. To allow crates from that registry: `palletizer init --allowed-registry "
+        f"{index}` for a new registry, or add {index} to `allowed_registries` in config.yaml")
+
+    for fix in (["--public-url", "http://127.0.0.1:52757"], ["--allowed-registry", index]):
+        fixed = tmp_path / fix[0].strip("-")
+        palletizer(fixed, "init", *fix)
+        assert palletizer(fixed, "import", str(source)).stdout.splitlines()[-1] == \
+            "import: 2 added, 0 skipped, 0 refused"
+    (refusing / "config.yaml").write_text((refusing / "config.yaml").read_text().replace(
+        "allowed_registries: []", f"allowed_registries: ['{index}']"))
+    assert palletizer(refusing, "import", str(source)).stdout.splitlines()[-1] == \
+        "import: 1 added, 1 skipped, 0 refused"

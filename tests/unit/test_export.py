@@ -7,12 +7,14 @@ import pytest
 
 from palletizer_lib.errors import BadRequest, Conflict, StorageError
 from palletizer_lib.export import MANIFEST, export_static
+from palletizer_lib.export_state import STATE_FILE
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and p.name not in (MANIFEST, STATE_FILE)}
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def stocked(registry: Registry) -> Registry:
 def test_the_export_holds_the_index_and_every_crate_file(stocked: Registry, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = export_static(stocked, out, "http://static.test/reg/")
-    assert (summary.crates, summary.versions, summary.written, summary.removed) == (2, 3, 6, 0)
+    assert (summary.crates, summary.versions, summary.written, summary.removed) == (2, 3, 7, 0)
     exported = files(out)
     assert json.loads(exported.pop("index/config.json")) == {
         "dl": "http://static.test/reg/crates/{crate}/{crate}-{version}.crate"}
@@ -48,7 +50,8 @@ def test_exporting_again_writes_only_what_changed(stocked: Registry, tmp_path: P
     stocked.remove("Bar_x", "0.1.0")
     stocked.add(make_crate("new", "1.0.0"))
     changed = export_static(stocked, out, "http://static.test")
-    assert (changed.written, changed.removed) == (4, 3)   # config.json, foo's and new's index files, new's crate
+    # config.json, foo's and new's index files, new's crate, the state file
+    assert (changed.written, changed.removed) == (5, 3)
     assert sorted(files(out)) == ["crates/foo/foo-1.1.0.crate", "crates/new/new-1.0.0.crate",
                                   "index/3/f/foo", "index/3/n/new", "index/config.json"]
     assert "api" not in json.loads((out / "index" / "config.json").read_text())
@@ -114,7 +117,7 @@ def test_an_export_after_a_change_follows_the_new_commit(stocked: Registry, tmp_
     stocked.set_yanked("foo", "1.0.0", False)
     stocked.remove("Bar_x", "0.1.0")
     again = export_static(stocked, out, "http://static.test")
-    assert (again.written, again.removed) == (1, 2)
+    assert (again.written, again.removed) == (2, 2)      # foo's index file, the state file
     assert b'"yanked":false' in (out / "index" / "3" / "f" / "foo").read_bytes()
     assert not (out / "crates" / "Bar_x").exists()
     assert json.loads((out / MANIFEST).read_bytes())["head"] == stocked.git.head().decode()
