@@ -2,8 +2,8 @@
 
     python -m bench [--out DIR] [--repetitions N] [--seconds S] [--sizes N,N,...] [NAME ...]
 
-NAME is any of index, downloads, cargo, publish, memory, readme, mirror, scale, cluster (default: all, in that
-order; cluster starts a throwaway Ceph cluster and PostgreSQL 15, as `make test-cluster` does).
+NAME is any of index, downloads, cargo, publish, memory, idle, readme, mirror, scale, cluster (default: all, in
+that order; cluster starts a throwaway Ceph cluster and PostgreSQL 15, as `make test-cluster` does).
 """
 
 import argparse
@@ -11,12 +11,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cargo_resolution, cluster, downloads, index_serving, memory, mirror, publish_growth, readme_pages, \
-    scale
+from bench import cargo_resolution, cluster, downloads, fresh_memory, index_serving, memory, mirror, publish_growth, \
+    readme_pages, scale
 from bench.common import Context
 
 BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
-              "publish": publish_growth, "memory": memory, "readme": readme_pages,
+              "publish": publish_growth, "memory": memory, "idle": fresh_memory, "readme": readme_pages,
               "mirror": mirror, "scale": scale, "cluster": cluster}
 
 

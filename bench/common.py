@@ -193,10 +193,19 @@ def ratio_rows(measured: dict[str, list[float]], reference: str) -> list[list]:
 
 def machine() -> dict:
     """What the figures were measured on."""
-    nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
     return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "nginx": nginx_version, "wrk": wrk_version[0] if wrk_version else None}
+            "nginx": _first_line(["nginx", "-v"]), "wrk": _first_line(["wrk", "-v"])}
+
+
+def _first_line(command: list[str]) -> str | None:
+    """The first line `command` prints (a version), or None if it is not installed (a benchmark run alone
+    may need neither nginx nor wrk)."""
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return lines[0] if lines else None
 
 
 def table(title: str, header: list[str], rows: list[list[object]]) -> str:

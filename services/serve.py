@@ -13,13 +13,15 @@ from pathlib import Path
 
 import falcon
 
-from palletizer_lib.browse import cargo_config
+from palletizer_lib.browse import REGISTRY_NAME, cargo_config
 from palletizer_lib.client_address import TrustedProxies, trusted_network
 from palletizer_lib.composition import Site, open_site
 from palletizer_lib.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.errors import PalletizerError
+from palletizer_lib.first_steps import FirstStep, publishing_setup
 from palletizer_lib.listener_config import configured_listeners, default_public_url
 from palletizer_lib.registry import Registry
+from palletizer_lib.stores import AccountStore
 from palletizer_lib.upstream_gate import PROCESS_GATE
 from palletizer_lib.urls import ServedUrls
 from palletizer_services.allocator import give_back_large_blocks
@@ -44,15 +46,36 @@ FILES_PER_TLS_CONNECTION = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "INFO"
 MAX_SHUTDOWN_GRACE = 3600.0
+# Users the banner names when none has a token.
+NAMED_USERS = 5
 
 
-def token_commands(data: str, user: str = "alice") -> str:
-    """The commands that make a first user and a token for it, as they work from any directory (the
-    `palletizer` beside this Python, or on PATH; the data directory's absolute path)."""
+def palletizer_command(data: str) -> str:
+    """`palletizer --data DIR` as it works from any directory (the `palletizer` beside this Python, or on PATH;
+    the data directory's absolute path)."""
     beside = Path(sys.executable).parent / "palletizer"
     program = str(beside) if beside.is_file() else shutil.which("palletizer") or "palletizer"
-    base = f"{shlex.quote(program)} --data {shlex.quote(str(Path(data).resolve()))}"
-    return f"    {base} user add {user}\n    {base} token create --user {user}"
+    return f"{shlex.quote(program)} --data {shlex.quote(str(Path(data).resolve()))}"
+
+
+def first_steps(data: str, accounts: AccountStore) -> str:
+    """The banner's last part: what to do next so that cargo can publish, given the registry's users and
+    tokens (`publishing_setup`), with the commands as they work from any directory."""
+    setup = publishing_setup(accounts)
+    login = f"then `cargo login --registry {REGISTRY_NAME}` and paste the token."
+    base = palletizer_command(data)
+    if setup.step is FirstStep.ADD_USER:
+        return (f"Publishing needs a token. In another terminal:\n\n    {base} user add alice\n"
+                f"    {base} token create --user alice\n\n{login}")
+    if setup.step is FirstStep.CREATE_TOKEN:
+        named = ", ".join(setup.users[:NAMED_USERS])
+        if len(setup.users) > NAMED_USERS:
+            named += f" and {len(setup.users) - NAMED_USERS} more"
+        return (f"Publishing needs a token, and no user has one that is valid (users: {named}). Make one for one "
+                f"of them, in another terminal:\n\n    {base} token create --user {shlex.quote(setup.users[0])}\n\n"
+                f"{login}")
+    return (f"Tokens exist: `cargo login --registry {REGISTRY_NAME}` with one of them to publish "
+            f"(`{base} token list` lists them).")
 
 
 def log_level(text: str) -> str:
@@ -183,26 +206,10 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     give_back_large_blocks()
     PROCESS_GATE.serving_threads = args.threads
     try:
-        site = open_site(args.data)
-        registry = site.registry
-        for change in registry.recover():
-            logging.getLogger("palletizer").warning("recovered from an interrupted write: %s", change)
-        if writes_config:
-            urls = served_urls(args, registry)
-            registry.set_urls(urls)
+        site, bound, banner = start(prog, args, writes_config)
     except PalletizerError as error:
         return fail(prog, error)
-    if writes_config:
-        print(
-            f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, "
-            f"downloads at {urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(registry, urls.public)}\n\n"
-            f"Publishing needs a token. In another terminal:\n\n{token_commands(args.data)}\n\n"
-            "then `cargo login --registry palletizer` and paste the token.\n",
-            file=sys.stderr, flush=True,
-        )
-    else:
-        print(f"{prog} is serving the registry in {args.data}", file=sys.stderr, flush=True)
-    bound = bind(args)
+    print(banner, file=sys.stderr, flush=True)
 
     def serve_site(site: Site) -> None:
         limit = max_body(site.registry) if max_body else DEFAULT_MAX_BODY
@@ -212,14 +219,6 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
         finally:
             site.catalog.pending.close()
 
-    if args.workers == 1:
-        serve_site(site)
-        return 0
-    # The workers open the registry and its databases anew (a SQLite connection must not cross a fork);
-    # the parent's are closed first (they are in reference cycles, which only the collector frees).
-    del site, registry
-    gc.collect()
-
     def work() -> None:
         try:
             site = open_site(args.data)
@@ -228,7 +227,42 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
             raise SystemExit(START_FAILED) from None
         serve_site(site)
 
-    return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
+    try:
+        if args.workers == 1:
+            serve_site(site)
+            return 0
+        # The workers open the registry and its databases anew (a SQLite connection must not cross a fork);
+        # the parent's are closed first (they are in reference cycles, which only the collector frees).
+        del site
+        gc.collect()
+        return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
+    finally:
+        # Only here, in the process that bound them: a worker ends in `Supervisor` without returning.
+        waitress_server.release(bound)
+
+
+def start(prog: str, args: argparse.Namespace, writes_config: bool
+          ) -> tuple[Site, list[waitress_server.Bound], str]:
+    """Open the registry, check the URLs it is to be served at, bind every listener (its TLS files
+    checked), and only then recover an interrupted write and, if `writes_config`, point `config.json` at
+    the URLs: the site, the bound listeners and the banner to print. A start that fails (a `PalletizerError`)
+    has changed nothing: `config.json` is as it was and no listener or socket file is left."""
+    site = open_site(args.data)
+    urls = served_urls(args, site.registry) if writes_config else None
+    bound = waitress_server.bind(configured_listeners(args.config, args.listen))
+    try:
+        for change in site.registry.recover():
+            logging.getLogger("palletizer").warning("recovered from an interrupted write: %s", change)
+        if urls is None:
+            return site, bound, f"{prog} is serving the registry in {args.data}"
+        site.registry.set_urls(urls)
+        return site, bound, (
+            f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, downloads at "
+            f"{urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(site.registry, urls.public)}\n\n"
+            f"{first_steps(args.data, site.accounts)}\n")
+    except BaseException:
+        waitress_server.release(bound)
+        raise
 
 
 def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
@@ -242,16 +276,22 @@ def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
 
 def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
         bound: list[waitress_server.Bound] | None = None, trusted: TrustedProxies | None = None) -> None:
-    """Serve `app` with waitress on `bound` (default: `bind(args)`) until SIGTERM or SIGINT, believing the
-    `X-Forwarded-For` of `trusted` fronts (default: `--trusted-proxy`'s)."""
+    """Serve `app` with waitress on `bound` (default: `bind(args)`, released when it returns) until SIGTERM or
+    SIGINT, believing the `X-Forwarded-For` of `trusted` fronts (default: `--trusted-proxy`'s)."""
     configure_logging(args.log_level, args.workers)
-    bound = bind(args) if bound is None else bound
+    if bound is None:
+        bound = bind(args)
+        try:
+            run(app, args, max_body, policy, bound, trusted)
+        finally:
+            waitress_server.release(bound)
+        return
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.
     tls = any(b.context for b in bound)
     limits = waitress_server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
-                              args.shutdown_grace)
+                                    args.shutdown_grace)
     trusted = trusted_proxies(args) if trusted is None else trusted
     waitress_server.serve(app, bound, limits, policy, trusted, threads=args.threads,
                           max_request_body_size=max_body + 1, ident="palletizer",

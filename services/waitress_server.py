@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -62,11 +63,46 @@ class Bound:
         self.listener = listener
         self.context = listener.ssl_context() if listener.tls else None
         self.socket = _unix_socket(listener) if listener.path is not None else _tcp_socket(listener)
+        # A unix socket's file, as bound here: another server may bind the same path once this one is gone.
+        self.file = _file_id(listener.path) if listener.path is not None else None
+
+    def close(self) -> None:
+        """Close the listening socket and remove a unix socket's file, if it is still the one bound here."""
+        self.socket.close()
+        if self.file is not None and _file_id(self.listener.path) == self.file:
+            try:
+                os.unlink(self.listener.path)
+            except FileNotFoundError:
+                pass
+        self.file = None
 
 
 def bind(listeners: list[Listener]) -> list[Bound]:
-    """Check every listener's TLS files and open its socket; a `ListenerError` names the first that fails."""
-    return [Bound(listener) for listener in listeners]
+    """Check every listener's TLS files and open its socket; a `ListenerError` names the first that fails,
+    and then none stays open (nor its socket file)."""
+    bound: list[Bound] = []
+    try:
+        for listener in listeners:
+            bound.append(Bound(listener))
+    except BaseException:
+        release(bound)
+        raise
+    return bound
+
+
+def release(bound: list[Bound]) -> None:
+    """Close every bound listener, removing the socket files bound here (again is nothing)."""
+    for b in bound:
+        b.close()
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at `path`, or None if there is none."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _tcp_socket(listener: Listener) -> socket.socket:

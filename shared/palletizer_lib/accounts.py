@@ -88,6 +88,10 @@ class TokenInfo:
     expires: float | None
     revoked: float | None
 
+    def usable(self, now: float) -> bool:
+        """True if the token is neither revoked nor expired at `now`."""
+        return self.revoked is None and (self.expires is None or self.expires >= now)
+
 
 @dataclass(frozen=True)
 class AuditEntry:

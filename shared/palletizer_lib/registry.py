@@ -29,6 +29,7 @@ from .crate_names import index_path, validate_name
 from .progress import Progress
 from .served_index import ServedFile
 from .storage import exclusive_lock
+from .undo_on_failure import directories_removed_on_failure, entries_removed_on_failure
 from .stores import RegistryStores, open_stores
 from .urls import ServedUrls, config_json, from_config_json, root_of_index
 from .versions import max_version, parse_version
@@ -57,26 +58,29 @@ class Registry:
 
         Done under the registry lock, with `config.yaml` written last, once the stores it names are reached:
         processes racing to initialise one directory make exactly one registry, and the others get
-        RegistryExists; a bucket or database that cannot be reached leaves no registry behind. The data
+        RegistryExists; a bucket or database that cannot be reached leaves no registry behind: what this call
+        made in the data directory (and the directory itself, if it made it) is removed again. The data
         directory and its private files are made readable by their owner only (`permissions.make_private`).
         """
         layout = Layout(Path(data_dir))
         config = config.checked(layout.config)
-        layout.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-        with exclusive_lock(layout.lock):
-            if layout.config.exists():
-                raise RegistryExists(f"{data_dir} already holds a registry")
-            make_private(layout)
-            for directory in (layout.index, layout.crates, layout.names):
-                directory.mkdir(exist_ok=True)
-            if not layout.git.exists():
-                GitIndex.create(layout.git)
-            stores = open_stores(layout, config)
-            if config.storage is not None:
-                from .cluster import prepare_bucket
+        with directories_removed_on_failure(layout):
+            layout.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            with exclusive_lock(layout.lock):
+                if layout.config.exists():
+                    raise RegistryExists(f"{data_dir} already holds a registry")
+                with entries_removed_on_failure(layout.root):
+                    make_private(layout)
+                    for directory in (layout.index, layout.crates, layout.names):
+                        directory.mkdir(exist_ok=True)
+                    if not layout.git.exists():
+                        GitIndex.create(layout.git)
+                    stores = open_stores(layout, config)
+                    if config.storage is not None:
+                        from .cluster import prepare_bucket
 
-                prepare_bucket(config)
-            config.save(layout.config)
+                        prepare_bucket(config)
+                    config.save(layout.config)
         registry = cls(data_dir, stores)
         if not registry.search_index.is_built():
             registry.search_index.rebuild([], {})

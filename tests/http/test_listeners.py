@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -264,3 +265,45 @@ def test_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tests.support.remote_addr_app", "--config", str(config)]
     with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         assert over_unix(path, get_request("/")).status == 200
+
+
+# -- a clean stop removes the socket file it bound -----------------------------------------
+
+@pytest.fixture
+def registry_data(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    Registry.create(data, RegistryConfig())
+    return data
+
+
+def stopped_cleanly(process: subprocess.Popen, signum: int) -> None:
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "2")],
+                         ids=["sigterm", "sigint", "sigterm-2-workers"])
+def test_a_clean_stop_removes_the_unix_socket_file(tmp_path: Path, registry_data: Path, signum: int,
+                                                   workers: str) -> None:
+    plain, path = free_port(), tmp_path / "palletizer.sock"
+    config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
+    command = palletizer_all(registry_data, config, "--workers", workers)
+    with running_process(command, f"http://127.0.0.1:{plain}/health", tmp_path / "log") as process:
+        assert over_unix(path, CONFIG_JSON).status == 200
+        stopped_cleanly(process, signum)
+    assert not path.exists() and not path.is_symlink()
+
+
+def test_a_stop_leaves_a_socket_file_another_server_bound_at_its_path(tmp_path: Path, registry_data: Path) -> None:
+    plain, path = free_port(), tmp_path / "palletizer.sock"
+    config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
+    with running_process(palletizer_all(registry_data, config), f"http://127.0.0.1:{plain}/health",
+                         tmp_path / "log") as process, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+        path.unlink()
+        other.bind(str(path))
+        other.listen()
+        stopped_cleanly(process, signal.SIGTERM)
+        assert path.is_socket(), "the socket file of the server now at that path stays"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(path))

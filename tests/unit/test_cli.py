@@ -15,7 +15,7 @@ from palletizer_lib.config import RegistryConfig
 from palletizer_lib.layout import Layout
 from palletizer_lib.registry import Registry
 from tests.support.cratekit import make_crate
-from tests.support.server import BIN, palletizer
+from tests.support.server import BIN, free_port, palletizer
 
 
 @pytest.fixture
@@ -240,6 +240,23 @@ def test_add_from_standard_input_stops_reading_past_the_size_limit(data: Path) -
         process.stdin.close()
     assert b"max_crate_size" in stderr and len(stderr.splitlines()) == 1, stderr
     assert palletizer(data, "list").stdout == ""
+
+
+def test_an_init_that_fails_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A database nobody answers at (a free loopback port) fails `init` after the git index and directories
+    are made: a new data directory is gone again, an existing one is as it was, and `init` then works."""
+    unreachable = f"postgresql://palletizer@127.0.0.1:{free_port()}/registry"
+    new = tmp_path / "new" / "data"
+    assert "connection failed" in fails(new, "init", "--database", unreachable)
+    assert not (tmp_path / "new").exists()
+    volume = tmp_path / "volume"
+    volume.mkdir(mode=0o755)
+    (volume / "keep").write_text("kept\n")
+    before = (sorted(os.listdir(volume)), stat.S_IMODE(volume.stat().st_mode))
+    assert "connection failed" in fails(volume, "init", "--database", unreachable)
+    assert (sorted(os.listdir(volume)), stat.S_IMODE(volume.stat().st_mode)) == before
+    palletizer(volume, "init")
+    assert Registry(volume).verify() == []
 
 
 def test_init_twice_is_an_error(data: Path) -> None:

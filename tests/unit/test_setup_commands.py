@@ -6,8 +6,11 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
+from palletizer_lib.composition import open_site
+from palletizer_services.serve import first_steps
 from tests.support.server import ROOT, palletizer, running_server
 
 
@@ -30,6 +33,47 @@ def test_the_banner_s_token_commands_work_as_printed(tmp_path: Path) -> None:
         assert requests.delete(yank, headers={"Authorization": "pltz_not-a-token"}, timeout=10).status_code == 401
         known = requests.delete(yank, headers={"Authorization": token}, timeout=10)
         assert known.status_code == 404 and "does not exist" in known.text, known.text
+
+
+def banner_commands(banner: str) -> list[list[str]]:
+    """The `palletizer` commands a banner prints, without the program and `--data DIR`."""
+    return [shlex.split(line)[3:] for line in banner.splitlines() if line.startswith("    ") and " --data " in line]
+
+
+@pytest.mark.parametrize("users, tokens, revoked, expected", [
+    ((), (), (), [["user", "add", "alice"], ["token", "create", "--user", "alice"]]),
+    (("carol", "bob"), (), (), [["token", "create", "--user", "bob"]]),
+    (("bob",), ("bob",), ("bob",), [["token", "create", "--user", "bob"]]),
+    (("bob", "carol"), ("carol",), (), []),
+], ids=["no-users", "users-no-tokens", "only-a-revoked-token", "a-token"])
+def test_the_banner_says_what_to_do_next_given_the_registry_s_users_and_tokens(
+        tmp_path: Path, users: tuple[str, ...], tokens: tuple[str, ...], revoked: tuple[str, ...],
+        expected: list[list[str]]) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init")
+    for user in users:
+        palletizer(data, "user", "add", user)
+    for user in tokens:
+        palletizer(data, "token", "create", "--user", user)
+    for user in revoked:
+        [token_id] = [line.split()[0] for line in palletizer(data, "token", "list").stdout.splitlines()
+                      if user in line.split()]
+        palletizer(data, "token", "revoke", token_id)
+    steps = first_steps(str(data), open_site(data).accounts)
+    assert banner_commands(steps) == expected, steps
+    assert "cargo login --registry palletizer" in steps
+    if users and not tokens:
+        assert ", ".join(sorted(users)) in steps, "the users are named"
+
+
+def test_a_server_on_a_registry_with_users_but_no_token_asks_for_a_token(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    palletizer(data, "init")
+    palletizer(data, "user", "add", "bob")
+    with running_server(data):
+        [log] = data.parent.glob("palletizer-all-*.log")
+        banner = log.read_text()
+    assert banner_commands(banner) == [["token", "create", "--user", "bob"]], banner
 
 
 def test_make_cli_prints_only_what_palletizer_prints(tmp_path: Path) -> None:
