@@ -9,17 +9,23 @@ import requests
 
 READY_SECONDS = 60.0
 PROBE_SECONDS = 5.0
-RETRIED = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+
+
+class NotYetHealthy(Exception):
+    """A probe's answer was not 200 (yet)."""
 
 
 class NotReady(Exception):
     """The server exited, or did not answer within the deadline."""
 
 
+RETRIED = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, NotYetHealthy)
+
+
 def wait_until_ready(probe: Callable[[], object], alive: Callable[[], bool] = lambda: True,
                      seconds: float = READY_SECONDS) -> None:
-    """Call `probe` until it returns; a connection error or time-out is a retry while `alive()` and until
-    `seconds` have passed (NotReady then, naming the last error)."""
+    """Call `probe` until it returns; a connection error, a time-out or an answer other than 200 (NotYetHealthy)
+    is a retry while `alive()` and until `seconds` have passed (NotReady then, naming the last error)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -36,6 +42,15 @@ def wait_until_ready(probe: Callable[[], object], alive: Callable[[], bool] = la
 def http_answers(url: str) -> Callable[[], object]:
     """A probe: a GET of `url` answered with any status."""
     return lambda: requests.get(url, timeout=PROBE_SECONDS)
+
+
+def http_healthy(url: str) -> Callable[[], object]:
+    """A probe: a GET of `url` answered with 200."""
+    def probe() -> None:
+        status = requests.get(url, timeout=PROBE_SECONDS).status_code
+        if status != 200:
+            raise NotYetHealthy(f"{url} answered {status}")
+    return probe
 
 
 def port_accepts(port: int) -> Callable[[], object]:
