@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import requests
-
 from bench.seed import seeded_registry
 from palletizer_lib.registry import Registry
 from palletizer_lib.publish_body import max_publish_body
 from palletizer_services.front import NGINX, front_server, nginx_conf
+from tests.support.readiness import NotReady, http_answers, wait_until_ready
 
 BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "wrk_paths.lua"
-STARTUP_SECONDS = 30
 K = TypeVar("K")
 T = TypeVar("T")
 
@@ -39,15 +37,10 @@ def free_port() -> int:
 
 def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
     """Wait until `url` answers (any status); fail with the log if the process dies or takes too long."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{process.args[0]} did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.05)
+    try:
+        wait_until_ready(http_answers(url), lambda: process.poll() is None)
+    except NotReady as error:
+        raise RuntimeError(f"{process.args[0]} did not start: {error}\n{log.read_text()[-3000:]}") from None
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -13,7 +13,6 @@ request back), as a real upstream is: cargo straight from it, and through the mi
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from bench.common import BIN, Context, alternate, free_port, median, nginx, palletizer, report, stop
 from palletizer_lib.config import CRATES_IO_ALIASES
 from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
+from tests.support.readiness import NotReady, port_accepts, wait_until_ready
 
 MINIMUM_PACKAGES = 80
 WARM_FRESHNESS = 86_400
@@ -126,15 +126,10 @@ def delayed(port: int, target: int, delay_ms: int) -> Iterator[None]:
     proxy = subprocess.Popen([str(BIN / "python"), "-m", "bench.delay_proxy", str(port), str(target), str(delay_ms)],
                              cwd=Path(__file__).resolve().parent.parent)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proxy.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the delaying proxy did not start") from None
-                time.sleep(0.05)
+        try:
+            wait_until_ready(port_accepts(port), lambda: proxy.poll() is None)
+        except NotReady as error:
+            raise RuntimeError(f"the delaying proxy did not start: {error}") from None
         yield
     finally:
         stop(proxy)

@@ -10,7 +10,6 @@ Containers and volumes are removed afterwards, also when a test fails.
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.support.ceph import CephS3, ceph_s3, s3_admin  # noqa: F401
 from tests.support.compose_file import interpolate
 from tests.support.cratekit import make_crate
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401
+from tests.support.readiness import NotReady, http_healthy, wait_until_ready
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,17 +64,12 @@ class ClusterServices:
                    *(self.value(word) for word in service.get("command", []))]
         return podman(*command[1:])
 
-    def health(self, node: str) -> int | None:
-        try:
-            return requests.get(f"{self.urls[node]}/health", timeout=5).status_code
-        except requests.ConnectionError:
-            return None
-
     def wait_healthy(self, node: str) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while self.health(node) != 200:
-            assert time.monotonic() < deadline, podman("logs", f"{self.prefix}-{node}").stdout
-            time.sleep(1)
+        """Wait until `node` answers 200 on /health over HTTP."""
+        try:
+            wait_until_ready(http_healthy(f"{self.urls[node]}/health"), seconds=STARTUP_SECONDS)
+        except NotReady as error:
+            raise AssertionError(f"{node}: {error}\n{podman('logs', f'{self.prefix}-{node}').stdout}") from None
 
     def exec(self, node: str, *command: str, stdin: bytes | None = None) -> str:
         result = subprocess.run(["podman", "exec", "-i", f"{self.prefix}-{node}", *command], input=stdin,

@@ -9,121 +9,28 @@ Each test is one step, in order; a new step (another index protocol, say) is one
 Cargo publishes with a token made inside the stack by the CLI, as an administrator would.
 """
 
-import os
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 
 from palletizer_lib.accounts import TOKEN_PREFIX
-from tests.compose.readme_commands import readme_compose_commands, run_as_written
+from tests.compose.stack import FRONT, README_COMMANDS, SERVICES, Stack, compose_project
 from tests.support.cratekit import make_crate, publish_body
-from tests.support.cargo import REGISTRY, Cargo
+from tests.support.cargo import REGISTRY
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.support.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTAINER_RUNTIME = ROOT.parent / "shared" / "tools" / "container-runtime"
-SERVICES = ("index", "api", "files")
-FRONT = "front"
-WITH_FRONT = ("compose.yaml", "compose.front.yaml")
-STARTUP_SECONDS = 180
 PUBLISHER = "stack-publisher"
-README_COMMANDS = readme_compose_commands()
-README_FRONT_PORT = "8080"
-
-
-@dataclass
-class Stack:
-    """One running compose project: its name, the services' URLs, and a place for cargo's files."""
-
-    project: str
-    urls: dict[str, str]
-    env: dict[str, str]
-    root: Path
-    ran: list[str] = field(default_factory=list)
-
-    def compose(self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)
-                ) -> subprocess.CompletedProcess:
-        """`podman-compose -p PROJECT -f FILE... ARGS`; on failure (with `check`) raise with its output."""
-        named = [arg for file in files for arg in ("-f", str(ROOT / file))]
-        result = subprocess.run(["podman-compose", "-p", self.project, *named, *args],
-                                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=900)
-        if check and result.returncode != 0:
-            raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def readme(self, start: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run the one README command beginning `docker compose START`, as written; raise if it fails."""
-        [command] = [c for c in README_COMMANDS if c.split("docker compose ", 1)[1].startswith(start)]
-        self.ran.append(command)
-        # the front's port is the one picked for this run (PALLETIZER_FRONT_PORT), not the default the README shows
-        command = command.replace(f"localhost:{README_FRONT_PORT}", f"localhost:{self.urls[FRONT].rsplit(':', 1)[1]}")
-        result = run_as_written(command, self.project, cwd or self.root, self.env)
-        if result.returncode != 0:
-            raise AssertionError(f"{command} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def container(self, service: str) -> str:
-        """The id of the running container of `service`."""
-        found = subprocess.run(["podman", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
-                                "--filter", f"label=com.docker.compose.service={service}"],
-                               capture_output=True, text=True, check=True).stdout.split()
-        assert len(found) == 1, found
-        return found[0]
-
-    def health(self, service: str) -> int | None:
-        try:
-            return requests.get(f"{self.urls[service]}/health", timeout=5).status_code
-        except requests.ConnectionError:
-            return None
-
-    def cargo(self, name: str, index_url: str, token: str | None = None) -> Cargo:
-        return Cargo.create(self.root / name, index_url, token=token)
-
-    def issue_token(self, user: str, *scopes: str) -> str:
-        """A new token for a new `user`, made by the CLI in the api container (`token create` prints it
-        alone on stdout)."""
-        self.compose("exec", "-T", "api", "palletizer", "user", "add", user)
-        created = self.compose("exec", "-T", "api", "palletizer", "token", "create", "--user", user,
-                               *(arg for scope in scopes for arg in ("--scope", scope)))
-        # Only the token itself: podman-compose may print its own lines around the command's output.
-        [token] = [word for word in created.stdout.split() if word.startswith(TOKEN_PREFIX)]
-        return token
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    if CONTAINER_RUNTIME.is_file():
-        subprocess.run([str(CONTAINER_RUNTIME)], check=True, timeout=900)
-    else:
-        assert shutil.which("podman-compose"), f"neither {CONTAINER_RUNTIME} nor podman-compose is here"
-    ports = {service: free_port() for service in (*SERVICES, FRONT)}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    env = {**os.environ, "PALLETIZER_BIND": "127.0.0.1", "PALLETIZER_INDEX_PORT": str(ports["index"]),
-           "PALLETIZER_API_PORT": str(ports["api"]), "PALLETIZER_FILES_PORT": str(ports["files"]),
-           "PALLETIZER_FRONT_PORT": str(ports[FRONT]),
-           "PALLETIZER_PUBLIC_URL": urls["index"], "PALLETIZER_API_URL": urls["api"],
-           "PALLETIZER_FILES_URL": urls["files"]}
-    stack = Stack(f"palletizer-test-{os.getpid()}", urls, env, tmp_path_factory.mktemp("compose"))
-    try:
+    with compose_project(tmp_path_factory.mktemp("compose"), "test", dotenv=False,
+                         show_logs=lambda: request.session.testsfailed) as stack:
         stack.readme("up -d --build")
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while any(stack.health(service) != 200 for service in SERVICES):
-            assert time.monotonic() < deadline, {service: stack.health(service) for service in SERVICES}
-            time.sleep(1)
+        stack.wait_healthy(*SERVICES)
         yield stack
-    finally:
-        if request.session.testsfailed:
-            for service in SERVICES:
-                logs = stack.compose("logs", service, check=False)
-                print(f"--- logs of {service} ---\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
-        stack.compose("down", "-v", check=False, files=WITH_FRONT)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +44,7 @@ def test_the_three_services_are_healthy(stack: Stack) -> None:
         assert requests.get(f"{stack.urls[service]}/health", timeout=10).json() == {"status": "ok"}
         # the healthcheck compose.yaml declares, run inside the container
         subprocess.run(["podman", "healthcheck", "run", stack.container(service)], check=True, timeout=60)
+        assert stack.health_status(service) == "healthy"
 
 
 def test_the_stack_alone_starts_no_front(stack: Stack) -> None:
@@ -235,10 +143,7 @@ def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, 
     stack.readme("down")
     stack.readme("-f compose.yaml -f compose.front.yaml up -d --build")
     front = stack.urls[FRONT]
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while any(stack.health(service) != 200 for service in (*SERVICES, FRONT)):
-        assert time.monotonic() < deadline, stack.compose("logs", FRONT, check=False, files=WITH_FRONT).stdout[-4000:]
-        time.sleep(1)
+    stack.wait_healthy(*SERVICES, FRONT)
 
     config = requests.get(f"{front}/index/config.json", timeout=10)
     assert config.json() == requests.get(f"{stack.urls['index']}/index/config.json", timeout=10).json()

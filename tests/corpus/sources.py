@@ -3,15 +3,13 @@
 of them (shared by the corpus tests and the mirror benchmark)."""
 
 import io
-import os
 import tarfile
-import tomllib
 from pathlib import Path
 
+from tests.support.crate_sources import CORPUS, Release, releases
 from tests.support.cratekit import gzip_tar
 
-CORPUS = Path(os.environ.get("PALLETIZER_CORPUS_DIR", "/usr/share/cargo/registry"))
-SOURCES = sorted(p for p in CORPUS.glob("*") if (p / "Cargo.toml").is_file()) if CORPUS.is_dir() else []
+SOURCES = releases()
 CHECKSUMS = ".cargo-checksum.json"
 
 DEPENDENCIES = """\
@@ -60,29 +58,24 @@ walkdir = "2"
 """
 
 
-def pack(source: Path) -> tuple[str, bytes]:
-    """`NAME-VERSION.crate` for a release's sources: a tar.gz of `NAME-VERSION/` (from its Cargo.toml, not
-    the directory's name) without Debian's `.cargo-checksum.json`, byte-for-byte the same on every run."""
-    package = tomllib.loads((source / "Cargo.toml").read_text())["package"]
-    top = f"{package['name']}-{package['version']}"
+def pack(release: Release) -> bytes:
+    """A release's `.crate`: a tar.gz of `NAME-VERSION/` (from its Cargo.toml, not the folder's name) without
+    Debian's `.cargo-checksum.json`, byte-for-byte the same on every run."""
     raw = io.BytesIO()
     with gzip_tar(raw, format=tarfile.PAX_FORMAT) as archive:
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(source)
+        for path in sorted(release.source.rglob("*")):
+            relative = path.relative_to(release.source)
             if path.is_file() and not path.is_symlink() and relative.as_posix() != CHECKSUMS:
-                info = tarfile.TarInfo(f"{top}/{relative.as_posix()}")
+                info = tarfile.TarInfo(f"{release.top}/{relative.as_posix()}")
                 info.size, info.mode = path.stat().st_size, path.stat().st_mode & 0o755
                 with path.open("rb") as data:
                     archive.addfile(info, data)
-    return top, raw.getvalue()
+    return raw.getvalue()
 
 
 def pack_all(crates: Path) -> set[str]:
     """Every release of the corpus packed into `crates/NAME-VERSION.crate`; the NAME-VERSION of each."""
     crates.mkdir(parents=True, exist_ok=True)
-    tops = set()
-    for source in SOURCES:
-        top, crate = pack(source)
-        tops.add(top)
-        (crates / f"{top}.crate").write_bytes(crate)
-    return tops
+    for release in SOURCES:
+        (crates / f"{release.top}.crate").write_bytes(pack(release))
+    return {release.top for release in SOURCES}

@@ -3,10 +3,8 @@ registry, served by Python's http.server, and built against by cargo."""
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,7 @@ from palletizer_lib.crate_names import index_path
 from palletizer_lib.registry import Registry
 from tests.support.cargo import REGISTRY, Cargo, write_crate
 from tests.support.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
+from tests.support.readiness import NotReady, port_accepts, wait_until_ready
 from tests.support.server import free_port, issue_token, palletizer, running_server
 
 # What each library of the graph needs to be built (normal and build dependencies on the registry).
@@ -65,15 +64,10 @@ def static_server(directory: Path) -> Iterator[str]:
                                 str(directory), str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("http.server did not start")
-                time.sleep(0.05)
+        try:
+            wait_until_ready(port_accepts(port), lambda: process.poll() is None)
+        except NotReady as error:
+            raise RuntimeError(f"http.server did not start: {error}") from None
         yield url
     finally:
         process.terminate()

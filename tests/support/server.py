@@ -4,16 +4,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from palletizer_lib.accounts import Accounts
 from palletizer_lib.layout import Layout
+from tests.support.readiness import NotReady, http_answers, wait_until_ready
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,15 +47,10 @@ def running_process(command: list[str], ready_url: str, log: Path) -> Iterator[s
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ})
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(ready_url, timeout=2)
-                    break
-                except requests.ConnectionError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"{command[0]} did not start: {log.read_text()}")
-                    time.sleep(0.1)
+            try:
+                wait_until_ready(http_answers(ready_url), lambda: process.poll() is None)
+            except NotReady as error:
+                raise RuntimeError(f"{command[0]} did not start: {error}\n{log.read_text()}") from None
             yield process
         finally:
             process.terminate()

@@ -6,29 +6,23 @@ would send for their Cargo.toml. Skipped where no such sources are installed.
 
 import io
 import tarfile
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
 from palletizer_lib.registry import Registry
+from tests.support.crate_sources import CORPUS, Release, releases
 from tests.support.cratekit import dep, gzip_tar, metadata
 
-DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
-SOURCES = sorted(p for p in DEBIAN_REGISTRY.glob("*") if (p / "Cargo.toml").is_file()) \
-    if DEBIAN_REGISTRY.is_dir() else []
+SOURCES = releases()
 LONG_NAME = "src/" + "a-very-long-directory-name-" * 4 + "/" + "and-a-long-file-name-" * 4 + ".rs"
 DEP_TABLES = {"dependencies": "normal", "dev-dependencies": "dev", "build-dependencies": "build"}
 
-pytestmark = pytest.mark.skipif(not SOURCES, reason=f"no crate sources in {DEBIAN_REGISTRY}")
-
-
-def pack(source: Path, tar_format: int) -> tuple[dict, bytes]:
-    """The parsed Cargo.toml of `source` and a .crate of it: every directory and file under
-    `NAME-VERSION/` with its mode, plus what `cargo package` adds."""
-    manifest = tomllib.loads((source / "Cargo.toml").read_text())
-    top = f"{manifest['package']['name']}-{manifest['package']['version']}"
+def pack(release: Release, tar_format: int) -> bytes:
+    """A .crate of `release`: every directory and file under `NAME-VERSION/` (from its Cargo.toml) with its
+    mode, plus what `cargo package` adds."""
+    source, top = release.source, release.top
     raw = io.BytesIO()
     with gzip_tar(raw, format=tar_format) as archive:
         archive.addfile(directory_member(top))
@@ -48,7 +42,7 @@ def pack(source: Path, tar_format: int) -> tuple[dict, bytes]:
                 info = tarfile.TarInfo(f"{top}/{name}")
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
-    return manifest, raw.getvalue()
+    return raw.getvalue()
 
 
 def directory_member(name: str) -> tarfile.TarInfo:
@@ -83,19 +77,37 @@ def semver_display(req: str) -> str:
 
 @pytest.fixture(scope="module")
 def registries(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, Registry]:
-    root = tmp_path_factory.mktemp("real")
+    return two_registries(tmp_path_factory.mktemp("real"))
+
+
+def two_registries(root: Path) -> tuple[Registry, Registry]:
+    """Two new registries under `root`: one to add crates to, one to publish them to."""
     return tuple(Registry.create(root / name, RegistryConfig(public_url=f"http://{name}.test"))
                  for name in ("added", "published"))
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=[p.name for p in SOURCES])
-def test_a_real_crate_is_added_and_published(registries: tuple[Registry, Registry], source: Path) -> None:
-    added, published = registries
-    manifest, pax = pack(source, tarfile.PAX_FORMAT)
-    _, gnu = pack(source, tarfile.GNU_FORMAT)
-    entry = added.add(pax)
-    assert (entry["name"], entry["vers"]) == (manifest["package"]["name"], manifest["package"]["version"])
-    meta = cargo_metadata(manifest)
+@pytest.mark.skipif(not SOURCES, reason=f"no crate sources in {CORPUS}")
+@pytest.mark.parametrize("release", SOURCES, ids=[release.top for release in SOURCES])
+def test_a_real_crate_is_added_and_published(registries: tuple[Registry, Registry], release: Release) -> None:
+    add_and_publish(*registries, release)
+
+
+def test_a_release_is_named_by_its_manifest_not_its_folder(tmp_path: Path) -> None:
+    source = tmp_path / "sources" / "md-0.10.1"
+    (source / "src").mkdir(parents=True)
+    (source / "Cargo.toml").write_text('[package]\nname = "md-5"\nversion = "0.10.1"\nedition = "2018"\n')
+    (source / "src" / "lib.rs").write_text("pub fn md5() {}\n")
+    [release] = releases(tmp_path / "sources")
+    assert (release.name, release.version, release.top) == ("md-5", "0.10.1", "md-5-0.10.1")
+    add_and_publish(*two_registries(tmp_path), release)
+
+
+def add_and_publish(added: Registry, published: Registry, release: Release) -> None:
+    """`release` added to one registry and published to the other, each as cargo would send it."""
+    entry = added.add(pack(release, tarfile.PAX_FORMAT))
+    assert (entry["name"], entry["vers"]) == (release.name, release.version)
+    meta = cargo_metadata(release.manifest)
+    gnu = pack(release, tarfile.GNU_FORMAT)
     deps = [(d["name"], d.get("package"), d["kind"], d["target"]) for d in published.publish(meta, gnu)["deps"]]
     assert deps == [(d["name"], d.get("package"), d["kind"], d["target"]) for d in entry["deps"]]
-    assert published.crates.exists(f"{entry['name']}/{source.name}.crate")
+    assert published.crates.exists(f"{release.name}/{release.top}.crate")
