@@ -19,7 +19,8 @@ from palletizer_lib.errors import Conflict, StorageError
 from palletizer_lib.pg_stores import (PostgresAccounts, PostgresCatalog, PostgresReverseDependencies,
                                       PostgresSearchIndex, open_pg_stores)
 from palletizer_lib.reverse_dependencies import ReverseDependencies
-from palletizer_lib.search_index import SearchIndex
+from palletizer_lib.crate_names import normalise
+from palletizer_lib.search_index import SORTS, SearchIndex
 from tests.support.postgres import PostgresServer, free_port
 from tests.unit import test_accounts, test_catalog, test_download_counter
 from tests.unit.test_accounts import accounts, alice  # noqa: F401 - fixtures of the reused tests
@@ -131,16 +132,19 @@ def test_search_answers_and_orders_as_sqlite_does(tmp_path: Path, postgres_url: 
         for name, vers, description, published in corpus:
             store.put(name, vers, description, published)
         store.remove(corpus[3][0])
+    for catalog in (Catalog(tmp_path / "catalog.sqlite3"), PostgresCatalog(postgres_url)):
+        catalog.add_downloads({(normalise(name), vers): 1 + number % 7
+                               for number, (name, vers, _, _) in enumerate(corpus[::3])})
     sqlite, postgres = stores
     assert postgres.descriptions() == sqlite.descriptions() and postgres.is_built()
     for query in QUERIES:
         keys = sqlite.matching(query)
         assert postgres.matching(query) == keys, query
         wanted = query.strip().lower().replace("_", "-")
-        for recent in (False, True):
+        for sort in (None, *SORTS):
             for offset in (0, 7):
-                assert postgres.page(keys, wanted, recent, 25, offset) == sqlite.page(keys, wanted, recent, 25, offset)
-    assert sqlite.matching("serde") and sqlite.page(None, "", True, 1000)[0] == len(corpus) - 1
+                assert postgres.page(keys, wanted, sort, 25, offset) == sqlite.page(keys, wanted, sort, 25, offset)
+    assert sqlite.matching("serde") and sqlite.page(None, "", "recent", 1000)[0] == len(corpus) - 1
 
 
 def _entry(name: str, vers: str, *deps: str, yanked: bool = False) -> dict:
