@@ -84,7 +84,7 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
                 entries.append(entry)
                 _write(layout.crate_file(name, entry["vers"]), crate)
                 accounts.record(PUBLISHER, "publish", name, entry["vers"], ADDRESS)
-                catalog.record_version(name, entry["vers"], PUBLISHER, metadata, published)
+                catalog.record_version(name, entry["vers"], PUBLISHER, {**metadata, "bin_names": []}, published)
             content = dump_lines(entries)
             path = index_path(name)
             tree[path] = content

@@ -56,14 +56,13 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
 
             found = requests.get(f"{url}/api/v1/crates", params={"q": "walk"}, timeout=30)
             assert found.status_code == 200, found.text
-            assert found.json() == {
-                "crates": [
-                    {"name": "walk-local", "max_version": "1.0.0", "description": "our own walker", "downloads": 0},
-                    {"name": "walkdir", "max_version": "2.3.2",
-                     "description": f"mirrored from {upstream.index_url}", "downloads": 0},
-                ],
-                "meta": {"total": 2, "next_page": None, "prev_page": None},
-            }
+            shown = ("name", "max_version", "description", "downloads")
+            assert [{key: crate[key] for key in shown} for crate in found.json()["crates"]] == [
+                {"name": "walk-local", "max_version": "1.0.0", "description": "our own walker", "downloads": 0},
+                {"name": "walkdir", "max_version": "2.3.2",
+                 "description": f"mirrored from {upstream.index_url}", "downloads": 0},
+            ]
+            assert found.json()["meta"] == {"total": 2, "next_page": None, "prev_page": None}
             limited = requests.get(f"{url}/api/v1/crates", params={"q": "walk", "per_page": 1}, timeout=30).json()
             assert [c["name"] for c in limited["crates"]] == ["walk-local"] and limited["meta"]["total"] == 2
             assert requests.get(f"{url}/api/v1/crates", params={"q": "nope"}, timeout=30).json()["meta"]["total"] == 0

@@ -35,13 +35,13 @@ def test_init_refuses_a_database_it_cannot_reach_and_load_checks_the_setting(tmp
     unreachable = palletizer(tmp_path / "data", "init", "--database", url, check=False)
     assert unreachable.returncode != 0 and len(unreachable.stderr.strip().splitlines()) == 1
     assert "PostgreSQL at 127.0.0.1:" in unreachable.stderr and "s3cret" not in unreachable.stderr
-    assert not (tmp_path / "data" / "config.yaml").exists()
+    assert not (tmp_path / "data").exists()
     refused = palletizer(tmp_path / "other", "init", "--database", "sqlite:///x", check=False)
     assert refused.returncode != 0 and "PostgreSQL URL" in refused.stderr
     assert not (tmp_path / "other" / "config.yaml").exists()
-    (tmp_path / "data" / "config.yaml").write_text("database: http://db/\n")
+    (tmp_path / "config.yaml").write_text("database: http://db/\n")
     with pytest.raises(BadRequest, match="config.yaml: the database must be a PostgreSQL URL"):
-        RegistryConfig.load(tmp_path / "data" / "config.yaml")
+        RegistryConfig.load(tmp_path / "config.yaml")
 
 
 def test_a_default_registry_is_set_up_and_served_without_the_postgresql_or_s3_client(tmp_path: Path) -> None:
