@@ -24,12 +24,12 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.utils import get_netrc_auth
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .config import DEFAULT_MAX_CRATE_SIZE, without_userinfo
 from .errors import UpstreamError
 from .crate_names import index_path
+from .upstream_deadline import Deadline, DeadlineAdapter
 from .upstream_gate import UpstreamGate
 
 CONNECT_TIMEOUT = 5.0
@@ -92,28 +92,6 @@ def _socket_of(answer: requests.Response) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-class _Watchdog:
-    """Shuts down the connection `answer` arrived on once `seconds` have passed, which wakes a read blocked
-    on it, however the body comes (slowly sent bytes each reset a read time-out)."""
-
-    def __init__(self, answer: requests.Response, seconds: float) -> None:
-        self.expired = False
-        self._socket = _socket_of(answer)
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        self.expired = True
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                self._socket.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        """The transfer is over: never shut the connection down."""
-        self._timer.cancel()
-
-
 class Upstream:
     """A sparse registry at `index_url` (`sparse+http(s)://.../`), read with bounded cost; `auth` (user,
     password) is sent as Basic authentication to the index's host."""
@@ -136,7 +114,7 @@ class Upstream:
         retry = Retry(total=retries, connect=retries, read=0, status=retries, backoff_factor=0.1,
                       status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
                       raise_on_status=False, respect_retry_after_header=False, redirect=0)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+        adapter = DeadlineAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
@@ -204,15 +182,24 @@ class Upstream:
 
     @contextlib.contextmanager
     def _transfer(self, url: str, headers: dict[str, str], limit: int,
-                  what: str) -> Iterator[tuple[requests.Response, _Watchdog]]:
-        """The answer to GET `url` (redirects followed), within the gate and under the transfer deadline."""
+                  what: str) -> Iterator[tuple[requests.Response, Deadline]]:
+        """The answer to GET `url` (redirects followed), within the gate and under the transfer deadline,
+        which runs from the moment the request is sent."""
         with self._gate.entered(self._root) if self._gate else contextlib.nullcontext():
-            answer = self._get(url, headers, limit, what)
-            watch = _Watchdog(answer, self._deadline)
+            deadline = Deadline(self._deadline)
             try:
-                yield answer, watch
+                with deadline.sending():
+                    answer = self._get(url, headers, limit, what)
+            except UpstreamError:
+                deadline.cancel()
+                if deadline.expired:
+                    raise UpstreamError(f"the upstream took more than {self._deadline:g} s to send {what}") from None
+                raise
+            deadline.watch_socket(_socket_of(answer))
+            try:
+                yield answer, deadline
             finally:
-                watch.cancel()
+                deadline.cancel()
                 answer.close()
 
     def _get(self, url: str, headers: dict[str, str], limit: int, what: str) -> requests.Response:
@@ -264,7 +251,7 @@ class Upstream:
                 self._hosts[key] = found
         return found
 
-    def _chunks(self, answer: requests.Response, watch: _Watchdog, limit: int, what: str) -> Iterator[bytes]:
+    def _chunks(self, answer: requests.Response, watch: Deadline, limit: int, what: str) -> Iterator[bytes]:
         """The body of `answer` in chunks, within `limit` bytes and the transfer deadline."""
         size = 0
         try:
@@ -283,5 +270,5 @@ class Upstream:
             self._failed()
             raise UpstreamError(f"the upstream took more than {self._deadline:g} s to send {what}")
 
-    def _read_all(self, answer: requests.Response, watch: _Watchdog, limit: int, what: str) -> bytes:
+    def _read_all(self, answer: requests.Response, watch: Deadline, limit: int, what: str) -> bytes:
         return b"".join(self._chunks(answer, watch, limit, what))

@@ -1,5 +1,5 @@
-"""What a hostile upstream can cost the mirror: a body dripped byte by byte stops at the transfer deadline,
-redirects go only to the upstream's own hosts, and reading ahead stays within one request's budget."""
+"""What a hostile upstream can cost the mirror: headers or a body dripped byte by byte stop at the transfer
+deadline, redirects go only to the upstream's own hosts, and reading ahead stays within one request's budget."""
 
 import hashlib
 import itertools
@@ -65,6 +65,28 @@ def test_a_dripping_body_is_cut_at_the_transfer_deadline(tmp_path: Path) -> None
             mirror.crate_file("drip", "1.0.0")
         assert not mirror.layout.mirror_crate_file("drip", "1.0.0").exists()
         assert not list((mirror.layout.mirror / "crates").rglob("*.crate"))
+    finally:
+        upstream.stop()
+
+
+def _drip_headers(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+    """A status line, then a header sent a byte every DRIP_EVERY s for at most DRIP_BOUND s."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    handler.wfile.flush()
+    for _ in range(int(DRIP_BOUND / DRIP_EVERY)):
+        if stopping.wait(DRIP_EVERY):
+            return
+        handler.wfile.write(b"a")
+        handler.wfile.flush()
+
+
+def test_dripping_headers_are_cut_at_the_transfer_deadline(tmp_path: Path) -> None:
+    upstream = ScriptedUpstream(_drip_headers)
+    try:
+        mirror = _mirror(tmp_path, Upstream(upstream.index_url, deadline=1, read_timeout=5, retries=0))
+        with pytest.raises(UpstreamError, match="took more than 1 s to send the index file of `slow`"):
+            mirror.index_file("slow")
+        assert not mirror.layout.mirror_index_file("slow").exists()
     finally:
         upstream.stop()
 
