@@ -23,7 +23,6 @@ from .permissions import exposed
 from .progress import ProgressBar
 from .registry import Registry
 from .storage_config import StorageConfig
-from .upstream_credentials import save_credentials
 from .urls import sparse_index_url
 
 STDIN = Path("-")
@@ -170,13 +169,11 @@ def _init(args: argparse.Namespace) -> int:
                             mirror_cache_size=args.mirror_cache_size,
                             database=validate_database(args.database) if args.database else None)
     try:
-        Registry.create(Path(args.data), config)
+        Registry.create(Path(args.data), config, credentials)
     except RegistryExists:
         if args.exist_ok:
             return 0
         raise
-    if credentials is not None:
-        save_credentials(Path(args.data), credentials)
     print(f"initialised an empty registry in {args.data}", file=sys.stderr)
     return 0
 

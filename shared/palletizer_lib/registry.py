@@ -30,6 +30,7 @@ from .progress import Progress
 from .served_index import ServedFile
 from .storage import exclusive_lock
 from .undo_on_failure import directories_removed_on_failure, entries_removed_on_failure
+from .upstream_credentials import save_credentials
 from .stores import RegistryStores, open_stores
 from .urls import ServedUrls, config_json, from_config_json, root_of_index
 from .versions import max_version, parse_version
@@ -53,8 +54,10 @@ class Registry:
         self.clock: Callable[[], float] = time.time
 
     @classmethod
-    def create(cls, data_dir: Path, config: RegistryConfig) -> "Registry":
-        """Initialise an empty registry in `data_dir`; RegistryExists if it already holds one.
+    def create(cls, data_dir: Path, config: RegistryConfig,
+               upstream_credentials: tuple[str, str] | None = None) -> "Registry":
+        """Initialise an empty registry in `data_dir` (with the upstream's user and password, if given, kept
+        apart from `config.yaml`); RegistryExists if it already holds one.
 
         Done under the registry lock, with `config.yaml` written last, once the stores it names are reached:
         processes racing to initialise one directory make exactly one registry, and the others get
@@ -80,6 +83,8 @@ class Registry:
                         from .cluster import prepare_bucket
 
                         prepare_bucket(config)
+                    if upstream_credentials is not None:
+                        save_credentials(layout.root, upstream_credentials)
                     config.save(layout.config)
         registry = cls(data_dir, stores)
         if not registry.search_index.is_built():

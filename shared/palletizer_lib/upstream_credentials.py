@@ -1,11 +1,11 @@
 """The user and password the mirror sends its upstream (HTTP Basic authentication), kept out of config.yaml:
 in `upstream-credentials` in the data directory (one line `USER:PASSWORD`, mode 0600), never shown."""
 
-import os
 from pathlib import Path
 
-from .errors import BadRequest, StorageError
-from .storage import TEMP_PREFIX
+from .errors import BadRequest
+from .permissions import PRIVATE_FILE_MODE
+from .storage import atomic_write
 
 FILE_NAME = "upstream-credentials"
 
@@ -20,18 +20,7 @@ def save_credentials(root: Path, credentials: tuple[str, str]) -> None:
     user, password = credentials
     if ":" in user or any(c in user + password for c in "\r\n"):
         raise BadRequest("the upstream's user must not contain `:`, nor either a line break")
-    path = credentials_path(root)
-    tmp = path.with_name(f"{TEMP_PREFIX}{FILE_NAME}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(f"{user}:{password}\n".encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StorageError(f"could not write {path}: {exc.strerror or exc}") from exc
+    atomic_write(credentials_path(root), f"{user}:{password}\n".encode(), mode=PRIVATE_FILE_MODE)
 
 
 def load_credentials(root: Path) -> tuple[str, str] | None:

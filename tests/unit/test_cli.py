@@ -259,6 +259,17 @@ def test_an_init_that_fails_half_way_leaves_nothing_behind(tmp_path: Path) -> No
     assert Registry(volume).verify() == []
 
 
+def test_an_init_whose_upstream_credentials_cannot_be_kept_leaves_no_registry(tmp_path: Path) -> None:
+    volume = tmp_path / "volume"
+    (volume / "upstream-credentials").mkdir(parents=True)
+    assert "could not write" in fails(volume, "init", "--upstream", "sparse+http://mirror:s3cret@127.0.0.1:9/index/")
+    assert sorted(os.listdir(volume)) == ["upstream-credentials"]
+    (volume / "upstream-credentials").rmdir()
+    palletizer(volume, "init", "--upstream", "sparse+http://mirror:s3cret@127.0.0.1:9/index/")
+    assert (volume / "upstream-credentials").read_text() == "mirror:s3cret\n"
+    assert "s3cret" not in (volume / "config.yaml").read_text()
+
+
 def test_init_twice_is_an_error(data: Path) -> None:
     assert "already holds a registry" in fails(data, "init")
     assert Registry(data).verify() == []
