@@ -328,8 +328,8 @@ class Mirror:
             changed = float(meta.get("changed", st.st_mtime))
         except (TypeError, ValueError):
             return None
-        file = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
-        cached = _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, file)
+        content = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
+        cached = _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, content)
         _MEMORY.put(path, identity, cached, _cost(cached))
         return cached
 
@@ -584,7 +584,7 @@ def spellings(name: str) -> list[str] | None:
         return None
     found = dict.fromkeys((name, name.replace("_", "-"), name.replace("-", "_")))
     for mix in itertools.product("-_", repeat=len(parts) - 1):
-        found[parts[0] + "".join(sep + part for sep, part in zip(mix, parts[1:]))] = None
+        found[parts[0] + "".join(sep + part for sep, part in zip(mix, parts[1:], strict=True))] = None
     return list(found)
 
 
