@@ -36,7 +36,7 @@ from .index_cache import CachedFile
 from .layout import Layout
 from .crate_names import normalise, validate_name
 from .mirror_catalog import MirrorCatalog, catalog_of
-from .mirror_files import ByteLru, digest, encode_cached, parse_cached, valid_lines
+from .mirror_files import ByteLru, digest, encode_cached, file_identity, parse_cached, read_once, valid_lines
 from .read_ahead import Budget, ReadAhead, current_budget, likely_next
 from .storage import TEMP_PREFIX, WriteBehind, atomic_write, atomic_write_with, exclusive_lock, file_lock
 from .upstream import Upstream, download_url
@@ -300,7 +300,7 @@ class Mirror:
         except OSError as exc:
             raise StorageError(f"could not update the mirror's {path.name}: {exc.strerror or exc}") from exc
         fresh = _Cached(cached.etag, cached.last_modified, st.st_mtime, cached.file)
-        _MEMORY.put(path, (st.st_ino, st.st_mtime_ns, st.st_size), fresh, _cost(cached))
+        _MEMORY.put(path, file_identity(st), fresh, _cost(cached))
 
     def _read(self, path: Path) -> _Cached | None:
         """The cached file at `path` (one waiting to be written, else as on disk, parsed once per version of
@@ -308,30 +308,7 @@ class Mirror:
         pending = _PENDING.get(path)
         if pending is not None:
             return pending
-        try:
-            with path.open("rb") as file:
-                st = os.fstat(file.fileno())
-                identity = (st.st_ino, st.st_mtime_ns, st.st_size)
-                remembered = _MEMORY.get(path, identity)
-                if remembered is not None:
-                    return remembered
-                raw = file.read()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
-        parsed = parse_cached(raw)
-        if parsed is None:
-            return None
-        meta, data = parsed
-        try:
-            changed = float(meta.get("changed", st.st_mtime))
-        except (TypeError, ValueError):
-            return None
-        content = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
-        cached = _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, content)
-        _MEMORY.put(path, identity, cached, _cost(cached))
-        return cached
+        return read_once(path, _MEMORY, _parse_stored, _cost)
 
     def _name_lock(self, key: str) -> threading.Lock:
         with self._lock:
@@ -644,6 +621,21 @@ def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     except OSError as exc:
         raise StorageError(f"could not open {description}: {exc.strerror or exc}") from exc
     return file_lock(path, description)
+
+
+def _parse_stored(raw: bytes, st: os.stat_result) -> _Cached | None:
+    """A cached index file as stored (its validators, when it was fetched: its modification time); None if
+    it is not whole."""
+    parsed = parse_cached(raw)
+    if parsed is None:
+        return None
+    meta, data = parsed
+    try:
+        changed = float(meta.get("changed", st.st_mtime))
+    except (TypeError, ValueError):
+        return None
+    content = CachedFile(data, meta["sum"], datetime.fromtimestamp(int(changed), tz=timezone.utc))
+    return _Cached(meta.get("etag"), meta.get("last_modified"), st.st_mtime, content)
 
 
 def _cost(cached: _Cached) -> int:

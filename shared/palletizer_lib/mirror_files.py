@@ -7,7 +7,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -152,8 +152,7 @@ class MirroredCrate:
             return None
         try:
             with self.path.open("rb") as file:
-                st = os.fstat(file.fileno())
-                if (st.st_ino, st.st_mtime_ns, st.st_size) != self.identity:
+                if file_identity(os.fstat(file.fileno())) != self.identity:
                     return None
                 entry = json.loads(os.pread(file.fileno(), place[1], place[0]))
         except (OSError, ValueError):
@@ -167,26 +166,38 @@ class MirroredCrate:
 _CRATES: ByteLru[MirroredCrate] = ByteLru()
 
 
-def cached_crate(layout: Layout, name: str) -> MirroredCrate | None:
-    """The crate `name` as the mirror's cache holds it (never fetched, however old); None if the cache has
-    no usable index file of that name. Each version of the file is parsed once per process."""
-    path = layout.mirror_index_file(name)
+def file_identity(st: os.stat_result) -> tuple[int, int, int]:
+    """One version of a file on disk: an atomic write (a new inode) or a touch makes another."""
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def read_once(path: Path, memory: ByteLru[V], parse: Callable[[bytes, os.stat_result], V | None],
+              cost: Callable[[V], int]) -> V | None:
+    """What `parse` makes of the cache's file at `path` (its bytes and status), parsed once per version of the
+    file and kept in `memory` at `cost`; None if there is no such file or `parse` finds nothing usable."""
     try:
         with path.open("rb") as file:
             st = os.fstat(file.fileno())
-            identity = (st.st_ino, st.st_mtime_ns, st.st_size)
-            found = _CRATES.get(path, identity)
+            found = memory.get(path, file_identity(st))
             if found is not None:
                 return found
             raw = file.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        raise StorageError(f"could not read the mirror's index file of {name}: {exc.strerror or exc}") from exc
-    crate = _parse_crate(path, identity, raw)
-    if crate is not None:
-        _CRATES.put(path, identity, crate, _ROW_COST * (len(crate.versions) + 1))
-    return crate
+        raise StorageError(f"could not read the mirror's {path.name}: {exc.strerror or exc}") from exc
+    value = parse(raw, st)
+    if value is not None:
+        memory.put(path, file_identity(st), value, cost(value))
+    return value
+
+
+def cached_crate(layout: Layout, name: str) -> MirroredCrate | None:
+    """The crate `name` as the mirror's cache holds it (never fetched, however old); None if the cache has
+    no usable index file of that name. Each version of the file is parsed once per process."""
+    path = layout.mirror_index_file(name)
+    return read_once(path, _CRATES, lambda raw, st: _parse_crate(path, file_identity(st), raw),
+                     lambda crate: _ROW_COST * (len(crate.versions) + 1))
 
 
 def _parse_crate(path: Path, identity: tuple[int, int, int], raw: bytes) -> MirroredCrate | None:

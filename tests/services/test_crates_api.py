@@ -2,6 +2,7 @@
 `/VERSION/dependencies`, `/VERSION/download`, `/VERSION/readme`, `/reverse_dependencies`."""
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,25 +140,31 @@ class CountingServedIndex(LocalServedIndex):
         return super().read(key)
 
 
-def test_reverse_dependencies_read_no_index_file(tmp_path: Path) -> None:
+@pytest.fixture
+def counting(tmp_path: Path) -> Iterator[tuple[InProcess, CountingServedIndex]]:
+    """The app in process over a fresh registry whose served index counts its reads."""
     data = tmp_path / "data"
     Registry.create(data, RegistryConfig())
     layout = Layout(data)
     served = CountingServedIndex(layout.index)
     registry = Registry(data, replace(local_stores(layout, RegistryConfig.load(layout.config)), served=served))
     falcon_app, site = build_app(registry)
-    app = InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app))
     try:
-        app.publish("flat-base", "1.0.0")
-        for i in range(12):
-            app.publish(f"flat-user-{i}", "1.0.0", deps=[dep("flat-base", "^1")])
-            app.publish(f"flat-other-{i}", "1.0.0")
-        served.reads = 0
-        document = get(app, "flat-base/reverse_dependencies?per_page=100").json
-        assert document["meta"]["total"] == 12 and len(document["versions"]) == 12
-        assert served.reads == 0
+        yield InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app)), served
     finally:
         site.catalog.pending.close()
+
+
+def test_reverse_dependencies_read_no_index_file(counting: tuple[InProcess, CountingServedIndex]) -> None:
+    app, served = counting
+    app.publish("flat-base", "1.0.0")
+    for i in range(12):
+        app.publish(f"flat-user-{i}", "1.0.0", deps=[dep("flat-base", "^1")])
+        app.publish(f"flat-other-{i}", "1.0.0")
+    served.reads = 0
+    document = get(app, "flat-base/reverse_dependencies?per_page=100").json
+    assert document["meta"]["total"] == 12 and len(document["versions"]) == 12
+    assert served.reads == 0
 
 
 def test_every_link_of_the_crate_document_answers_in_crates_ios_shape(app: InProcess,
@@ -192,25 +199,16 @@ def test_authors_are_the_published_ones(fresh_app: InProcess) -> None:
         {"meta": {"names": ["Ann <ann@example.com>", "Bob"]}, "users": []}
 
 
-def test_search_reads_no_index_file(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    Registry.create(data, RegistryConfig())
-    layout = Layout(data)
-    served = CountingServedIndex(layout.index)
-    registry = Registry(data, replace(local_stores(layout, RegistryConfig.load(layout.config)), served=served))
-    falcon_app, site = build_app(registry)
-    app = InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app))
-    try:
-        for i in range(12):
-            app.publish(f"flat-search-{i}", "1.0.0", keywords=["flat"])
-            app.publish(f"flat-search-{i}", "1.1.0-rc.1", keywords=["flat"])
-        served.reads = 0
-        document = app.get("/api/v1/crates?q=flat-search&per_page=100").json
-        assert document["meta"]["total"] == 12
-        assert {(c["newest_version"], c["keywords"][0]) for c in document["crates"]} == {("1.1.0-rc.1", "flat")}
-        assert served.reads == 0
-    finally:
-        site.catalog.pending.close()
+def test_search_reads_no_index_file(counting: tuple[InProcess, CountingServedIndex]) -> None:
+    app, served = counting
+    for i in range(12):
+        app.publish(f"flat-search-{i}", "1.0.0", keywords=["flat"])
+        app.publish(f"flat-search-{i}", "1.1.0-rc.1", keywords=["flat"])
+    served.reads = 0
+    document = app.get("/api/v1/crates?q=flat-search&per_page=100").json
+    assert document["meta"]["total"] == 12
+    assert {(c["newest_version"], c["keywords"][0]) for c in document["crates"]} == {("1.1.0-rc.1", "flat")}
+    assert served.reads == 0
 
 
 def test_download_redirects_to_the_file_and_readme_is_html(app: InProcess, crates: dict[str, bytes]) -> None:
