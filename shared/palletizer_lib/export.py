@@ -22,7 +22,7 @@ from .errors import BadRequest, Conflict, StorageError
 from .index_entry import parse_lines
 from .progress import Progress
 from .crate_store import CRATES_PREFIX, CrateStore, crate_key
-from .export_state import INDEX_DIR, STATE_FILE, write_state
+from .export_state import INDEX_DIR, STATE_FILE, state_document
 from .index_store import CONFIG_JSON
 from .registry import Registry
 from .storage import atomic_write, remove_file
@@ -86,7 +86,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
         after.add_crate(relative, cksum, stamp)
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
-    written += write_state(registry, target, crate_files)
+    written += _write_if_changed(target / STATE_FILE, state_document(registry, crate_files))
     removed = (_remove_others(f"{out}/{INDEX_DIR}", index_files)
                + _remove_others(f"{out}/{CRATES_DIR}", {f"{out}/{r}" for r in crate_files}))
     if after.document != before.document:

@@ -22,7 +22,6 @@ from .errors import BadRequest, PalletizerError
 from .index_entry import parse_lines, pubtime_seconds
 from .operations import VersionHistory
 from .registry import Registry
-from .storage import atomic_write
 
 STATE_FILE = "palletizer-state.json"
 INDEX_DIR = "index"
@@ -55,19 +54,6 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
         crates[name] = {"owners": accounts.owners(name), "versions": described}
     document = {"format": FORMAT, "crates": crates}
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-
-
-def write_state(registry: Registry, target: Path, crate_files: Iterable[str]) -> int:
-    """Write the state file of the export in `target` atomically if it changed; 1 if written."""
-    content = state_document(registry, crate_files)
-    path = target / STATE_FILE
-    try:
-        if path.read_bytes() == content:
-            return 0
-    except FileNotFoundError:
-        pass
-    atomic_write(path, content)
-    return 1
 
 
 class ExportState:
