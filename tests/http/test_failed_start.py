@@ -6,6 +6,7 @@ file and git), the git head and the first server's answers as they were, and no 
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +71,18 @@ def assert_still_served(served: Served, before: RegistryState) -> None:
     assert (config["dl"], config["api"]) == (f"{served.url}/files/{{crate}}/{{crate}}-{{version}}.crate", served.url)
 
 
-def test_a_start_on_a_taken_port_changes_nothing(served: Served, tmp_path: Path) -> None:
-    before = RegistryState.of(served.data)
+@contextmanager
+def taken_port() -> Iterator[int]:
+    """A loopback port something else listens on, while within."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
+        yield taken.getsockname()[1]
+
+
+def test_a_start_on_a_taken_port_changes_nothing(served: Served, tmp_path: Path) -> None:
+    before = RegistryState.of(served.data)
+    with taken_port() as port:
         stderr = failed_start([str(BIN / "palletizer-all"), "--data", str(served.data),
                                "--listen", f"127.0.0.1:{port}"], served, before)
     assert f"listener `127.0.0.1:{port}`" in stderr and "in use" in stderr
@@ -94,10 +101,7 @@ def test_a_start_with_a_key_not_matching_its_certificate_changes_nothing(served:
 
 def test_a_start_failing_on_a_later_listener_leaves_no_socket_file(served: Served, tmp_path: Path) -> None:
     before = RegistryState.of(served.data)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         config = write_config(tmp_path / "server.yaml", [
             {"address": f"127.0.0.1:{free_port()}"}, {"address": "./palletizer.sock"},
             {"address": f"127.0.0.1:{port}"}])

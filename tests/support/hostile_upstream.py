@@ -6,7 +6,9 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.static_upstream import QuietServer
 
 HOLD_BOUND = 60.0
 
@@ -58,13 +60,6 @@ class HoldingUpstream:
                 self._changed.notify_all()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that went away is no failure of the test."""
-
-
 Script = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 
 
@@ -85,7 +80,7 @@ class ScriptedUpstream:
                 upstream.requests[self.path] += 1
                 script(self, upstream.stopping)
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

@@ -27,7 +27,9 @@ def upstream_dep(name: str, req: str) -> dict:
             "target": None, "kind": "normal"}
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server for tests on loopback: daemon threads, and no traceback for a client gone."""
+
     daemon_threads = True
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -45,7 +47,7 @@ class StaticUpstream:
         self.hold.set()
         self.held = threading.Event()
         (root / "index").mkdir(parents=True, exist_ok=True)
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         (root / "index" / "config.json").write_text(json.dumps({"dl": f"{self.url}/crates"}))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

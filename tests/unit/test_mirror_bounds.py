@@ -5,7 +5,6 @@ parsed once per version of its file; a new crate is checked against the upstream
 import json
 import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,8 @@ from tests.support.cratekit import make_crate, metadata
 from tests.support.static_upstream import StaticUpstream
 
 
-class Clock:
-    """A wall clock the test moves by hand."""
+class TickingClock:
+    """A wall clock one second later at each reading, so that every use of a cached file has its own time."""
 
     def __init__(self) -> None:
         self.now = 1_800_000_000.0
@@ -34,16 +33,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[StaticUpstream]:
-    server = StaticUpstream(tmp_path / "upstream")
-    yield server
-    server.stop()
-
-
 def _mirror(tmp_path: Path, upstream: StaticUpstream, **settings: object) -> Mirror:
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url, **settings))
-    return Mirror(registry, Upstream(upstream.index_url), clock=Clock(), stats=MirrorStats())
+    return Mirror(registry, Upstream(upstream.index_url), clock=TickingClock(), stats=MirrorStats())
 
 
 def _files(root: Path) -> list[Path]:

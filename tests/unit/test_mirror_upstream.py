@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[StaticUpstream]:
-    server = StaticUpstream(tmp_path / "upstream")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -31,16 +31,21 @@ def _mirror(tmp_path: Path, upstream: Upstream, background: bool = False) -> Mir
     return Mirror(registry, upstream, stats=MirrorStats(), background=background)
 
 
+def _drip_bytes(handler: BaseHTTPRequestHandler, stopping: threading.Event, byte: bytes) -> None:
+    """`byte` sent every DRIP_EVERY s for at most DRIP_BOUND s (or until the upstream stops)."""
+    for _ in range(int(DRIP_BOUND / DRIP_EVERY)):
+        if stopping.wait(DRIP_EVERY):
+            return
+        handler.wfile.write(byte)
+        handler.wfile.flush()
+
+
 def _drip(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
     """A 1 MB answer announced by Content-Length, sent a byte every DRIP_EVERY s for at most DRIP_BOUND s."""
     handler.send_response(200)
     handler.send_header("Content-Length", str(1_000_000))
     handler.end_headers()
-    for _ in range(int(DRIP_BOUND / DRIP_EVERY)):
-        if stopping.wait(DRIP_EVERY):
-            return
-        handler.wfile.write(b"{")
-        handler.wfile.flush()
+    _drip_bytes(handler, stopping, b"{")
 
 
 def test_a_dripping_body_is_cut_at_the_transfer_deadline(tmp_path: Path) -> None:
@@ -73,11 +78,7 @@ def _drip_headers(handler: BaseHTTPRequestHandler, stopping: threading.Event) ->
     """A status line, then a header sent a byte every DRIP_EVERY s for at most DRIP_BOUND s."""
     handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
     handler.wfile.flush()
-    for _ in range(int(DRIP_BOUND / DRIP_EVERY)):
-        if stopping.wait(DRIP_EVERY):
-            return
-        handler.wfile.write(b"a")
-        handler.wfile.flush()
+    _drip_bytes(handler, stopping, b"a")
 
 
 def test_dripping_headers_are_cut_at_the_transfer_deadline(tmp_path: Path) -> None:
