@@ -44,7 +44,9 @@ class CrateSearch:
         """Crates whose name or description matches `query` (all for an empty one), limited to the normalised
         names of `only` if given: (total matches, `limit` of them from `offset`). The crate named exactly
         `query` comes first, then names starting with it (or by `sort`, one of `search_index.SORTS`), then by
-        name; crates of the mirror's cache come after the registry's own."""
+        name; crates of the mirror's cache come after the registry's own, those published here since they were
+        cached left out (for a query, all that match it; for the whole list, those on the page asked for, so
+        that a list page never reads every local name: its count may still include some not seen yet)."""
         self._build()
         table = self._index.search_index
         wanted = normalise(query.strip())
@@ -55,8 +57,14 @@ class CrateSearch:
         found = [CrateSummary(r.name, r.max_version, r.description, published=r.published) for r in rows]
         if self._upstream and only is None:
             catalog = catalog_of(self._layout)
-            catalog.shadow(keys if keys is not None else table.descriptions())
-            mirrored, rows = catalog.search(query, max(0, limit - len(found)), max(0, offset - total))
+            if keys is not None:
+                catalog.shadow(keys)
+            while True:
+                mirrored, rows = catalog.search(query, max(0, limit - len(found)), max(0, offset - total))
+                local = {normalise(r.name) for r in rows if table.known(normalise(r.name))}
+                if not local:
+                    break
+                catalog.shadow(local)
             found += [CrateSummary(r.name, r.shown, f"mirrored from {self._upstream}", self._upstream) for r in rows]
             total += mirrored
         return total, found

@@ -74,6 +74,8 @@ def test_search_follows_what_the_mirror_fetches(tmp_path: Path) -> None:
         mirror.upstream_index_file("serde_json")
         assert [s.name for s in Registry(data).search("serde", 10)[1]] == ["serde", "serde_json"]
         registry.publish(metadata("serde-json", "2.0.0", description="ours"), make_crate("serde-json", "2.0.0"))
+        assert [(s.name, s.mirrored_from) for s in Registry(data).search("", 10)[1]] == \
+            [("serde-json", None), ("serde", upstream.index_url)]
         assert Registry(data).search("serde", 10) == (2, [
             CrateSummary("serde-json", "2.0.0", "ours"),
             CrateSummary("serde", "1.0.1", f"mirrored from {upstream.index_url}", upstream.index_url)])
