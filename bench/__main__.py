@@ -11,8 +11,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cargo_resolution, cluster, downloads, fresh_memory, index_serving, memory, mirror, publish_growth, \
-    readme_pages, scale
+from bench import (
+    cargo_resolution,
+    cluster,
+    downloads,
+    fresh_memory,
+    index_serving,
+    memory,
+    mirror,
+    publish_growth,
+    readme_pages,
+    scale,
+)
 from bench.common import Context
 
 BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,

@@ -20,17 +20,18 @@ from dulwich.objects import Blob, Commit, ShaFile, Tree
 from dulwich.repo import Repo
 
 from bench.seed import VERSIONS, crate_names, entry_metadata
-from palletizer_lib import crate_file
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.git_index import AUTHOR, BRANCH
-from palletizer_lib.index_stats import IndexStats
-from palletizer_lib.index_entry import dump_lines, entry_from_metadata, pubtime
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import CONFIG_JSON, Registry
-from palletizer_lib.versions import max_version
-from palletizer_lib.storage import atomic_write
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.files import atomic_write
+from palletizer_lib.domain import crate_file
+from palletizer_lib.domain.index_entry import dump_lines, entry_from_metadata, pubtime
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.versions import max_version
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.git_index import AUTHOR, BRANCH
+from palletizer_lib.stores.served_index import CONFIG_JSON
+from palletizer_lib.views.index_stats import IndexStats
 from tests.support.cratekit import crate_for
 
 PUBLISHER = "seeder"

@@ -6,13 +6,23 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import Context, alternate, free_port, front, nginx, palletizer, ratio_rows, report, \
-    static_config_json, static_registry_config
+from bench.common import (
+    Context,
+    alternate,
+    free_port,
+    front,
+    nginx,
+    palletizer,
+    ratio_rows,
+    report,
+    static_config_json,
+    static_registry_config,
+)
 from bench.seed import crate_names, entry_metadata, no_fsync, own_index
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
-from tests.support.cratekit import crate_for
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import Cargo, write_crate
+from tests.support.cratekit import crate_for
 from tests.support.graph import reg
 
 CRATES = 200

@@ -25,22 +25,34 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bench.cargo_resolution import CRATES as GRAPH_CRATES
+from bench.cargo_resolution import VERSIONS as GRAPH_VERSIONS
 from bench.cargo_resolution import build_graph, publish_graph, resolve
-from bench.cargo_resolution import CRATES as GRAPH_CRATES, VERSIONS as GRAPH_VERSIONS
-from bench.common import Context, alternate, free_port, median, nginx, palletizer, ratio_rows, report, \
-    static_config_json, static_registry_config, wrk
+from bench.common import (
+    Context,
+    alternate,
+    free_port,
+    median,
+    nginx,
+    palletizer,
+    ratio_rows,
+    report,
+    static_config_json,
+    static_registry_config,
+    wrk,
+)
 from bench.downloads import sized_crate
 from bench.index_serving import index_paths
 from bench.seed import crate_names, entry_metadata
-from palletizer_lib.crate_names import index_path, normalise
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.git_replica import GitReplica
-from palletizer_lib.index_entry import dump_lines, entry_from_metadata
-from palletizer_lib.pg_index import SERVED_HEAD, PgIndex, PgIndexLog
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
-from palletizer_lib.s3_store import open_s3_stores, publish_prefixes
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.index_entry import dump_lines, entry_from_metadata
+from palletizer_lib.domain.names import index_path, normalise
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.storage import StorageConfig
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.git_replica import GitReplica
+from palletizer_lib.stores.postgres_index import SERVED_HEAD, PgIndex, PgIndexLog
+from palletizer_lib.stores.s3 import open_s3_stores, publish_prefixes
 from tests.support.ceph import CephS3, credentials_environment, running_ceph, s3_admin
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.cratekit import crate_for

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.seed import seeded_registry
-from palletizer_lib.registry import Registry
-from palletizer_lib.publish_body import max_publish_body
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import max_publish_body
 from palletizer_services.front import NGINX, front_server, nginx_conf
 from tests.support.readiness import NotReady, http_answers, wait_until_ready
 

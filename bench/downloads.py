@@ -2,11 +2,22 @@
 
 import os
 
-from bench.common import Context, alternate, free_port, front, median, nginx, palletizer, report, \
-    static_config_json, static_registry_config, wrk
+from bench.common import (
+    Context,
+    alternate,
+    free_port,
+    front,
+    median,
+    nginx,
+    palletizer,
+    report,
+    static_config_json,
+    static_registry_config,
+    wrk,
+)
 from bench.seed import no_fsync
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 
 SIZES = {"10 KiB": 10 * 1024, "1 MiB": 1024 * 1024, "10 MiB": 10 * 1024 * 1024}

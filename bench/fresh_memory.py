@@ -10,8 +10,8 @@ import requests
 
 from bench.common import BIN, STARTUP_SECONDS, Context, Server, free_port, median, report, stop
 from bench.index_serving import CRATES, VERSIONS
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
 
 # Time for the process to settle after a request (threads back to idle, the log written).
 SETTLE_SECONDS = 1.0

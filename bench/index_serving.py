@@ -5,10 +5,21 @@ from pathlib import Path
 
 import requests
 
-from bench.common import Context, alternate, free_port, front, median, nginx, palletizer, report, \
-    static_config_json, static_registry_config, wrk
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from bench.common import (
+    Context,
+    alternate,
+    free_port,
+    front,
+    median,
+    nginx,
+    palletizer,
+    report,
+    static_config_json,
+    static_registry_config,
+    wrk,
+)
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
 
 CRATES = 1000
 VERSIONS = 3

@@ -10,9 +10,9 @@ import requests
 from bench.common import Context, Server, free_port, median, palletizer, report, stop, wait_for, wrk
 from bench.downloads import sized_crate
 from bench.index_serving import CRATES, VERSIONS, index_paths
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import metadata
 from tests.support.server import issue_token
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import BIN, Context, alternate, free_port, median, nginx, palletizer, report, stop
-from palletizer_lib.config import CRATES_IO_ALIASES
+from palletizer_lib.domain.urls import CRATES_IO_ALIASES
 from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
 from tests.support.readiness import NotReady, port_accepts, wait_until_ready
 

@@ -10,8 +10,8 @@ import requests
 
 from bench.common import BIN, Context, alternate, median, palletizer, report
 from bench.seed import crate_names, entry_metadata
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import encode_publish_body
 from tests.support.cratekit import crate_for
 from tests.support.server import issue_token
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import requests
 
 from bench.common import Context, alternate, median, palletizer, table
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.readme import render_readme
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.readme import render_readme
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate, metadata
 
 ROOT = Path(__file__).resolve().parent.parent

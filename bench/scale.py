@@ -23,10 +23,10 @@ from bench.big_registry import seed_registry
 from bench.common import BIN, Context, Server, free_port, median, report, stop
 from bench.publish_growth import fresh_names
 from bench.seed import crate_names, entry_metadata
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
-from tests.support.cratekit import crate_for
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import encode_publish_body
 from tests.support.cargo import REGISTRY, Cargo
+from tests.support.cratekit import crate_for
 from tests.support.server import issue_token
 
 DEFAULT_SIZES = (100, 20_000, 100_000)

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import is_valid_name, normalise
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import is_valid_name, normalise
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import crate_for, dep, metadata
 
 SYLLABLES = ("ser", "de", "to", "kio", "rand", "core", "log", "http", "hy", "per", "syn", "quo", "te", "proc",

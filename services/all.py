@@ -5,12 +5,13 @@ from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib.composition import Site
+from palletizer_lib.core.composition import Site
 from palletizer_services import serve
 from palletizer_services.api import app as api
 from palletizer_services.files import app as files
+from palletizer_services.index import app as index
+from palletizer_services.index import git
 from palletizer_services.service import create_app
-from palletizer_services.index import app as index, git
 
 PROG = "palletizer-all"
 

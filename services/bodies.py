@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from palletizer_lib.access import Access
-from palletizer_lib.errors import PalletizerError, PayloadTooLarge
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.access import Access
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import PalletizerError, PayloadTooLarge
 from palletizer_services.error_response import ErrorResponse, render_error
 
 # What a small JSON or form body (owners, login) may take.

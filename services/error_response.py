@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from palletizer_lib.errors import PalletizerError, TooManyRequests, Unauthorized, UpstreamBusy
-from palletizer_lib.urls import GIT_PREFIX, ServedUrls, login_url
+from palletizer_lib.domain.errors import PalletizerError, TooManyRequests, Unauthorized, UpstreamBusy
+from palletizer_lib.domain.urls import GIT_PREFIX, ServedUrls, login_url
 
 CONTENT_TYPE = "application/json"
 GIT_CHALLENGE = 'Basic realm="palletizer registry (user: anything, password: a token)"'

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from palletizer_lib.data_dir import DATA_HELP, default_data_dir
-from palletizer_lib.errors import PalletizerError
-from palletizer_lib.publish_body import max_publish_body
-from palletizer_lib.layout import Layout
-from palletizer_lib.registry import Registry
-from palletizer_lib.urls import FILES_PATH, GIT_PREFIX, INDEX_PATH
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.data_dir import DATA_HELP, default_data_dir
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.errors import PalletizerError
+from palletizer_lib.domain.publish_body import max_publish_body
+from palletizer_lib.domain.urls import FILES_PATH, GIT_PREFIX, INDEX_PATH
 from palletizer_services.serve import positive_int
 
 NGINX = "/usr/sbin/nginx"

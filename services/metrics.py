@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import falcon
 from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
-from palletizer_lib.composition import Site
-from palletizer_lib.index_stats import IndexStats
-from palletizer_lib.registry import Registry
-from palletizer_lib.stores import CatalogStore
-from palletizer_lib.urls import PUBLISH_PATH
+from palletizer_lib.core.composition import Site
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.urls import PUBLISH_PATH
+from palletizer_lib.stores.protocols import CatalogStore
+from palletizer_lib.views.index_stats import IndexStats
 from palletizer_services.mirror_metrics import MirrorCollector
 from palletizer_services.read_access import NeedsRead
 

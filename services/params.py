@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes
 
 import falcon
 
-from palletizer_lib.errors import BadRequest
+from palletizer_lib.domain.errors import BadRequest
 
 MAX_TEXT = 256
 MAX_DIGITS = 9

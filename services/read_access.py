@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import falcon
 
-from palletizer_lib.access import Access
+from palletizer_lib.core.access import Access
 
 EVERY_METHOD = frozenset(falcon.COMBINED_METHODS)
 READS = frozenset({"GET", "HEAD"})

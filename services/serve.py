@@ -13,19 +13,19 @@ from pathlib import Path
 
 import falcon
 
-from palletizer_lib.browse import REGISTRY_NAME, cargo_config
-from palletizer_lib.client_address import TrustedProxies, trusted_network
-from palletizer_lib.composition import Site, open_site
-from palletizer_lib.data_dir import DATA_HELP, default_data_dir
-from palletizer_lib.errors import PalletizerError
-from palletizer_lib.first_steps import FirstStep, publishing_setup
-from palletizer_lib.listener_config import configured_listeners, default_public_url
-from palletizer_lib.registry import Registry
-from palletizer_lib.stores import AccountStore
-from palletizer_lib.upstream_gate import PROCESS_GATE
-from palletizer_lib.urls import ServedUrls
-from palletizer_services.allocator import give_back_large_blocks
+from palletizer_lib.core.composition import Site, open_site
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.data_dir import DATA_HELP, default_data_dir
+from palletizer_lib.domain.errors import PalletizerError
+from palletizer_lib.domain.urls import ServedUrls
+from palletizer_lib.mirror.gate import PROCESS_GATE
+from palletizer_lib.settings.client_address import TrustedProxies, trusted_network
+from palletizer_lib.settings.listeners import configured_listeners, default_public_url
+from palletizer_lib.stores.protocols import AccountStore
+from palletizer_lib.views.browse import REGISTRY_NAME, cargo_config
+from palletizer_lib.views.first_steps import FirstStep, publishing_setup
 from palletizer_services import waitress_server
+from palletizer_services.allocator import give_back_large_blocks
 from palletizer_services.bodies import BodyPolicy, BodyRoute
 from palletizer_services.workers import START_FAILED, Supervisor
 

@@ -4,9 +4,9 @@ error rendered as Cargo's error JSON (`error_response`), and the Falcon app they
 import falcon
 from falcon.routing import CompiledRouter
 
-from palletizer_lib.composition import Site
-from palletizer_lib.errors import PalletizerError, Unavailable
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.composition import Site
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import PalletizerError, Unavailable
 from palletizer_services.error_response import ErrorResponse, render, render_error
 from palletizer_services.metrics import METRICS_PATH, MetricsResource, RequestMetrics, collectors
 from palletizer_services.observe import Observer, log_unexpected_error

@@ -36,9 +36,9 @@ from waitress.task import ErrorTask as WaitressErrorTask
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
-from palletizer_lib.client_address import TrustedProxies
-from palletizer_lib.errors import Forbidden, PalletizerError
-from palletizer_lib.listener_config import Listener
+from palletizer_lib.domain.errors import Forbidden, PalletizerError
+from palletizer_lib.settings.client_address import TrustedProxies
+from palletizer_lib.settings.listeners import Listener
 from palletizer_services.bodies import BodyPolicy
 from palletizer_services.error_response import ErrorResponse, render, render_error
 

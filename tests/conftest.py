@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.server import running_server
 
 # `make test`: few examples, the same ones every run. `make fuzz` (HYPOTHESIS_PROFILE=fuzz): many, random.

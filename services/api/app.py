@@ -5,23 +5,23 @@ from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib import crates_api
-from palletizer_lib.access import Access
-from palletizer_lib.composition import Site
-from palletizer_lib.errors import LengthRequired, PayloadTooLarge
-from palletizer_lib.operations import Operations
-from palletizer_lib.owners_body import parse_owners_body
-from palletizer_lib.publish_body import max_publish_body, parse_publish_body
-from palletizer_lib.registry import Registry
-from palletizer_lib.stores import CatalogStore
-from palletizer_lib.urls import PUBLISH_PATH
+from palletizer_lib.core.access import Access
+from palletizer_lib.core.composition import Site
+from palletizer_lib.core.operations import Operations
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import LengthRequired, PayloadTooLarge
+from palletizer_lib.domain.owners_body import parse_owners_body
+from palletizer_lib.domain.publish_body import max_publish_body, parse_publish_body
+from palletizer_lib.domain.urls import PUBLISH_PATH
+from palletizer_lib.stores.protocols import CatalogStore
+from palletizer_lib.views import api_documents as crates_api
 from palletizer_services import serve
 from palletizer_services.api import crates
 from palletizer_services.bodies import BodyRoute, small_body
-from palletizer_services.service import create_app
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int, query_text
-from palletizer_services.web import app as web
 from palletizer_services.read_access import GetNeedsRead
+from palletizer_services.service import create_app
+from palletizer_services.web import app as web
 
 HOW_TO_GET_A_TOKEN = (
     "Palletizer: tokens are handed out by the registry's administrator, who runs\n"

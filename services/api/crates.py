@@ -1,12 +1,12 @@
-"""crates.io's read endpoints under `/api/v1/crates/NAME`: routing and HTTP only (`palletizer_lib.crates_api`
+"""crates.io's read endpoints under `/api/v1/crates/NAME`: routing and HTTP only (`palletizer_lib.views.api_documents`
 builds the documents)."""
 
 import falcon
 
-from palletizer_lib import crates_api
-from palletizer_lib.composition import Site
-from palletizer_lib.errors import NotFound
-from palletizer_lib.upstream import download_url
+from palletizer_lib.core.composition import Site
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.mirror.upstream import download_url
+from palletizer_lib.views import api_documents as crates_api
 from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int
 from palletizer_services.read_access import GetNeedsRead

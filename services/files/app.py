@@ -5,15 +5,15 @@ from collections.abc import Sequence
 
 import falcon
 
-from palletizer_lib.composition import Site
-from palletizer_lib.crate_store import StoredCrate
-from palletizer_lib.download_counter import DownloadCounter
-from palletizer_lib.errors import NotFound
-from palletizer_lib.mirror import Mirror
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.composition import Site
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.mirror.mirror import Mirror
+from palletizer_lib.stores.crates import StoredCrate
+from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_services import serve
-from palletizer_services.service import create_app
 from palletizer_services.read_access import NeedsRead
+from palletizer_services.service import create_app
 
 CRATE_MEDIA_TYPE = "application/gzip"
 

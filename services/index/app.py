@@ -1,5 +1,5 @@
 """Sparse index: `config.json` and one file per crate, with ETag / Last-Modified validation, from an in-memory
-cache that every index commit invalidates (`palletizer_lib.index_cache`)."""
+cache that every index commit invalidates (`palletizer_lib.index.cache`)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -8,16 +8,17 @@ from functools import partial
 
 import falcon
 
-from palletizer_lib.composition import Site
-from palletizer_lib.errors import NotFound
-from palletizer_lib.index_cache import CachedFile, IndexCache
-from palletizer_lib.mirror import Mirror
-from palletizer_lib.crate_names import index_path, is_valid_name
-from palletizer_lib.registry import CONFIG_JSON, Registry
+from palletizer_lib.core.composition import Site
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.domain.names import index_path, is_valid_name
+from palletizer_lib.index.cache import CachedFile, IndexCache
+from palletizer_lib.mirror.mirror import Mirror
+from palletizer_lib.stores.served_index import CONFIG_JSON
 from palletizer_services import serve
-from palletizer_services.service import create_app
 from palletizer_services.index import git
 from palletizer_services.read_access import NeedsRead
+from palletizer_services.service import create_app
 
 
 def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:

@@ -19,9 +19,9 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
 from dulwich.server import DictBackend, UploadPackHandler
 
-from palletizer_lib.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
-from palletizer_lib.registry import Registry
-from palletizer_lib.urls import GIT_INDEX_PATH
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from palletizer_lib.domain.urls import GIT_INDEX_PATH
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
 from palletizer_services.read_access import NeedsRead

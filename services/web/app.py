@@ -1,7 +1,7 @@
 """The web pages at `/`: the crate list with search, a page per crate, and (under `auth_required`) a login.
 
 Served by the api service (and so by palletizer-all). The pages are server-rendered Jinja2 templates over
-`palletizer_lib.browse`; no script runs in them, and a Content-Security-Policy forbids any. Under
+`palletizer_lib.views.browse`; no script runs in them, and a Content-Security-Policy forbids any. Under
 `auth_required` every page needs a `read` token, sent by the browser as an HttpOnly cookie that
 `POST /login` sets (or in `Authorization`, as cargo sends it).
 """
@@ -16,10 +16,10 @@ from urllib.parse import quote, urlsplit
 
 import falcon
 
-from palletizer_lib import browse
-from palletizer_lib.access import token_from_header
-from palletizer_lib.composition import Site
-from palletizer_lib.errors import Forbidden, PalletizerError, Unauthorized
+from palletizer_lib.core.access import token_from_header
+from palletizer_lib.core.composition import Site
+from palletizer_lib.domain.errors import Forbidden, PalletizerError, Unauthorized
+from palletizer_lib.views import browse
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import query_int, query_text

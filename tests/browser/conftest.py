@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from palletizer_lib.config import RegistryConfig
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.http import Live, serve_live
 from tests.support.showcase import publish_showcase
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.git_replica import GitReplica
-from palletizer_lib.pg_index import PgIndex, PgIndexLog
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.storage import StorageConfig
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.git_replica import GitReplica
+from palletizer_lib.stores.postgres_index import PgIndex, PgIndexLog
 from tests.support.cargo import REGISTRY, Cargo
 from tests.support.cluster import Cluster, node_command, running_cluster
 from tests.support.cratekit import publish_body

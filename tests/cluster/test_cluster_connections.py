@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.cluster import node_command, running_cluster
 from tests.support.cratekit import publish_body
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.git_replica import GitReplica
-from palletizer_lib.pg_index import PgIndex, PgIndexLog
-from palletizer_lib.storage_config import StorageConfig
-from tests.support.cluster import Cluster, crashing_node, running_cluster
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.storage import StorageConfig
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.git_replica import GitReplica
+from palletizer_lib.stores.postgres_index import PgIndex, PgIndexLog
+from tests.support.cluster import crashing_node, running_cluster
 from tests.support.cluster_crash_server import STEPS
-from palletizer_lib.publish_body import encode_publish_body
 from tests.support.cratekit import crate_for, metadata
 from tests.support.server import palletizer
 

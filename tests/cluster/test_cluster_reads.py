@@ -6,8 +6,8 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.cargo import Cargo
 from tests.support.cluster import running_cluster
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, write_app

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.errors import AlreadyPublished, BadRequest
-from palletizer_lib.registry import Registry
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import AlreadyPublished, BadRequest
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.ceph import s3_admin
 from tests.support.cratekit import make_crate, metadata
 

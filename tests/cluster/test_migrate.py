@@ -11,15 +11,15 @@ import psycopg
 import pytest
 import requests
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.actor import Actor
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.composition import open_site
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.layout import Layout
-from palletizer_lib.pg_stores import PostgresAccounts
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.core.actor import Actor
+from palletizer_lib.core.composition import open_site
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.storage import StorageConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.postgres_tables import PostgresAccounts
 from tests.cluster.test_cluster_registry import objects
 from tests.support.ceph import CephS3, s3_admin
 from tests.support.cluster import init_cluster, node_command

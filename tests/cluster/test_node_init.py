@@ -4,9 +4,9 @@ changes nothing there."""
 
 from pathlib import Path
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import palletizer
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.errors import StorageError
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.git_replica import GitReplica
-from palletizer_lib.pg_index import SERVED_HEAD, PgIndex, PgIndexLog
+from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.git_replica import GitReplica
+from palletizer_lib.stores.postgres_index import SERVED_HEAD, PgIndex, PgIndexLog
 
 
 def test_the_log_numbers_changes_and_reads_any_of_them(postgres_url: str) -> None:

@@ -12,15 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib import postgres_store
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.errors import Conflict, StorageError
-from palletizer_lib.pg_stores import (PostgresAccounts, PostgresCatalog, PostgresReverseDependencies,
-                                      PostgresSearchIndex, open_pg_stores)
-from palletizer_lib.reverse_dependencies import ReverseDependencies
-from palletizer_lib.crate_names import normalise
-from palletizer_lib.search_index import SORTS, SearchIndex
+from palletizer_lib.domain.errors import Conflict, StorageError
+from palletizer_lib.domain.names import normalise
+from palletizer_lib.stores import postgres as postgres_store
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.postgres_tables import (
+    PostgresAccounts,
+    PostgresCatalog,
+    PostgresReverseDependencies,
+    PostgresSearchIndex,
+    open_pg_stores,
+)
+from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
+from palletizer_lib.stores.search_index import SORTS, SearchIndex
 from tests.support.postgres import PostgresServer, free_port
 from tests.unit import test_accounts, test_catalog, test_download_counter
 from tests.unit.test_accounts import accounts, alice  # noqa: F401 - fixtures of the reused tests

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.crate_store import CrateStore, LocalCrateStore, crate_key
-from palletizer_lib.errors import StorageError
-from palletizer_lib.s3_client import PAGE_SIZE
-from palletizer_lib.s3_store import check_storage, open_s3_stores, publish_prefixes
-from palletizer_lib.served_index import HEAD_KEY, LocalServedIndex, ServedIndex
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.domain.names import crate_key
+from palletizer_lib.settings.storage import StorageConfig
+from palletizer_lib.stores.crates import CrateStore, LocalCrateStore
+from palletizer_lib.stores.s3 import check_storage, open_s3_stores, publish_prefixes
+from palletizer_lib.stores.s3_client import PAGE_SIZE
+from palletizer_lib.stores.served_index import HEAD_KEY, LocalServedIndex, ServedIndex
 from tests.support.ceph import CephS3, s3_admin
 
 BACKENDS = ["local", "s3"]

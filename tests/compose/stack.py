@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.accounts import TOKEN_PREFIX
+from palletizer_lib.stores.accounts import TOKEN_PREFIX
 from tests.compose.readme_commands import compose_folder, readme_compose_commands, run_as_written
 from tests.support.cargo import Cargo
 from tests.support.readiness import NotReady, http_healthy, wait_until_ready

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from palletizer_lib.accounts import TOKEN_PREFIX
+from palletizer_lib.stores.accounts import TOKEN_PREFIX
 from tests.compose.stack import FRONT, README_COMMANDS, SERVICES, Stack, compose_project
-from tests.support.cratekit import make_crate, publish_body
 from tests.support.cargo import REGISTRY
+from tests.support.cratekit import make_crate, publish_body
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 
 PUBLISHER = "stack-publisher"

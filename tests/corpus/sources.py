@@ -6,7 +6,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from tests.support.crate_sources import CORPUS, Release, releases
+from tests.support.crate_sources import Release, releases
 from tests.support.cratekit import gzip_tar
 
 SOURCES = releases()

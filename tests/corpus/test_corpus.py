@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
 from tests.support.server import palletizer, running_server
 

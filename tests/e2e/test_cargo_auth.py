@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.access import FAILURE_WINDOW
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.access import FAILURE_WINDOW
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
 from tests.support.graph import reg
 from tests.support.server import palletizer, running_server

@@ -3,10 +3,10 @@
 import shutil
 from pathlib import Path
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
-from tests.support.cratekit import pack
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cratekit import pack
 from tests.support.server import issue_token, palletizer, running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 

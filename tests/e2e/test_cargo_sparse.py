@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
-from tests.support.cratekit import make_crate
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cratekit import make_crate
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.support.server import issue_token, palletizer, running_server
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
 from tests.support.server import issue_token, running_split

@@ -3,8 +3,8 @@ empty CARGO_HOME, whichever worker answers each request."""
 
 from pathlib import Path
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import Cargo
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, write_app
 from tests.support.server import issue_token, palletizer, running_server

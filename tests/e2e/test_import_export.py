@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
 from tests.support.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
 from tests.support.readiness import NotReady, port_accepts, wait_until_ready

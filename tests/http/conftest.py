@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, serve_live
 
 

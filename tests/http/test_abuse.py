@@ -19,9 +19,9 @@ import pytest
 import requests
 from waitress.adjustments import Adjustments
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
 from tests.support.cratekit import make_crate, metadata
 from tests.support.http import Live, assert_error, read_response
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body, max_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import MAX_METADATA_SIZE, encode_publish_body, max_publish_body
 from tests.support.cratekit import make_crate, metadata
 from tests.support.http import Live, RawResponse, assert_error, read_response
 

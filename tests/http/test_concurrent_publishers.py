@@ -19,10 +19,10 @@ from pathlib import Path
 import requests
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import BIN, issue_token, running_server
 

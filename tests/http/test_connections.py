@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config

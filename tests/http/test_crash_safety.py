@@ -11,13 +11,14 @@ import pytest
 import requests
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.crash_server import STEPS
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import free_port, issue_token, palletizer, running_process, running_service
+
 
 def _publish(url: str, token: str, body: bytes) -> requests.Response:
     return requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=30)

@@ -3,7 +3,7 @@
 import socket
 from urllib.parse import urlsplit
 
-from palletizer_lib.publish_body import max_publish_body
+from palletizer_lib.domain.publish_body import max_publish_body
 from palletizer_services.error_response import render
 from tests.support.http import SMALL_MAX_CRATE_SIZE, Live, assert_error, read_response
 from tests.support.server import issue_token

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.index_store import CONFIG_JSON
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.served_index import CONFIG_JSON
 from tests.support.listening import palletizer_all, write_config
 from tests.support.server import BIN, free_port, running_server
 from tests.support.tls import CertificateAuthority

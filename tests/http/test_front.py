@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import BIN, free_port, issue_token, running_process, running_server
 
@@ -22,7 +22,7 @@ NGINX = Path("/usr/sbin/nginx")
 ATTACKER, OTHER, DIRECT = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 SLOW_BODIES = 110
 PER_CLIENT = 100  # palletizer-front's default --connections-per-client
-BAD_TOKENS = 10   # palletizer_lib.access.MAX_FAILURES
+BAD_TOKENS = 10   # palletizer_lib.core.access.MAX_FAILURES
 
 pytestmark = pytest.mark.skipif(not NGINX.exists() and shutil.which("nginx") is None, reason="nginx is not installed")
 

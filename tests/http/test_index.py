@@ -3,7 +3,7 @@ URL normalisation) ever leaves the index. (What the index answers: tests/service
 
 import pytest
 
-from palletizer_lib.crate_names import index_path
+from palletizer_lib.domain.names import index_path
 from tests.support.http import SENTINEL, Live, assert_error
 
 

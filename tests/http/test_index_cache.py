@@ -5,9 +5,9 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
-from palletizer_lib.urls import ServedUrls
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.urls import ServedUrls
 from tests.support.cratekit import make_crate
 from tests.support.http import Live
 from tests.support.server import palletizer

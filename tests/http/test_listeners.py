@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.http import assert_error
 from tests.support.listening import get_request, over_tcp, over_tls, over_unix, palletizer_all, write_config
 from tests.support.server import free_port, running_process

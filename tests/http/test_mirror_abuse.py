@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
 from tests.support.cratekit import make_crate, metadata, publish_body
 from tests.support.server import issue_token, palletizer, running_server
 from tests.support.static_upstream import StaticUpstream

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
 from palletizer_services.metrics import MIRRORED_LABEL
 from tests.support.cratekit import make_crate, metadata
 from tests.support.prometheus import samples, value

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.hostile_upstream import HoldingUpstream, ScriptedUpstream, answer
 from tests.support.server import palletizer, running_server

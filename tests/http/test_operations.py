@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import publish_body
 from tests.support.prometheus import Samples, samples, value
 from tests.support.server import BIN, issue_token, running_server, running_service

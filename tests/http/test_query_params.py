@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from palletizer_lib.crate_names import normalise
+from palletizer_lib.domain.names import normalise
 from tests.support.bad_queries import BAD, DIGITS
 from tests.support.cratekit import dep
 from tests.support.http import Live, assert_error

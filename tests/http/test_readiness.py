@@ -6,8 +6,8 @@ from pathlib import Path
 
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.server import free_port, running_process
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import publish_body
 from tests.support.http import read_response
 from tests.support.server import BIN, free_port, issue_token, palletizer, running_process

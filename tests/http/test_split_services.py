@@ -11,9 +11,9 @@ import pytest
 import requests
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, publish_body
 from tests.support.http import assert_error
 from tests.support.server import BIN, Split, issue_token, palletizer, running_service, running_split

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
-from tests.support.cratekit import publish_body
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.http.test_shutdown import started_publish, wait_until_refusing
+from tests.support.cratekit import publish_body
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config
 from tests.support.server import BIN, free_port, issue_token, palletizer, running_process

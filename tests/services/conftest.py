@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.http import SMALL_MAX_CRATE_SIZE
 from tests.support.inprocess import InProcess, in_process
 

@@ -3,8 +3,8 @@
 import falcon.testing
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX
-from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
 from tests.support.cratekit import crate_for, dep, metadata, publish_body
 from tests.support.http import assert_error
 from tests.support.inprocess import InProcess

@@ -13,8 +13,8 @@ import tarfile
 
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body
+from palletizer_lib.domain.publish_body import MAX_METADATA_SIZE, encode_publish_body
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
 from tests.support import archives
 from tests.support.cratekit import crate_for, dep, gzip_tar, make_crate, metadata
 from tests.support.http import SMALL_MAX_CRATE_SIZE, assert_error

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 import falcon.testing
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.layout import Layout
-from palletizer_lib.registry import Registry
-from palletizer_lib.served_index import LocalServedIndex, ServedFile
-from palletizer_lib.stores import local_stores
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.local import local_stores
+from palletizer_lib.stores.served_index import LocalServedIndex, ServedFile
 from tests.support.cratekit import dep
 from tests.support.http import assert_error
 from tests.support.inprocess import URL, InProcess, build_app

@@ -7,7 +7,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 
-from palletizer_lib.crate_names import index_path
+from palletizer_lib.domain.names import index_path
 from tests.support.http import assert_error, sha256
 from tests.support.inprocess import InProcess
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import falcon.testing
 
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services.api import app as api
 from palletizer_services.files import app as files
 from palletizer_services.index import app as index
@@ -15,6 +15,7 @@ from tests.support.cratekit import publish_body
 from tests.support.inprocess import URL, InProcess
 from tests.support.prometheus import Samples, samples, value
 from tests.support.server import issue_token
+
 
 def samples_of(client: falcon.testing.TestClient) -> Samples:
     return samples(client.simulate_get("/metrics"))

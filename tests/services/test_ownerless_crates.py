@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.layout import Layout
-from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
 from tests.support.cratekit import crate_for, make_crate, metadata, publish_body
 from tests.support.http import assert_error
 from tests.support.inprocess import InProcess, in_process

@@ -5,8 +5,8 @@ from urllib.parse import quote, urlencode
 import falcon.testing
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.layout import Layout
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.stores.accounts import Accounts
 from tests.support.http import assert_error
 from tests.support.inprocess import InProcess
 from tests.support.server import issue_token

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.settings.storage import StorageConfig
 
 CEPH_S3 = Path(os.environ.get("CEPH_S3", "/work/shared/tools/ceph-s3"))
 START_TIMEOUT = 120

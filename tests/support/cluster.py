@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.server import BIN, free_port, palletizer, running_process
 
 

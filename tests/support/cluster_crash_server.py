@@ -6,8 +6,8 @@ import os
 import signal
 import sys
 
-from palletizer_lib.pg_index import HeadInDatabase, PgIndexLog
-from palletizer_lib.s3_store import S3CrateStore
+from palletizer_lib.stores.postgres_index import HeadInDatabase, PgIndexLog
+from palletizer_lib.stores.s3 import S3CrateStore
 from palletizer_services.all import main
 
 STEPS = ("after-crate-file", "after-commit", "after-index-file")

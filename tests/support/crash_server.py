@@ -12,9 +12,12 @@ from pathlib import Path
 
 from dulwich.refs import DiskRefsContainer
 
-from palletizer_lib import crate_store, pending, served_index, storage, summaries
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk import files as storage
+from palletizer_lib.stores import crates as crate_store
+from palletizer_lib.stores import publish_marker as pending
+from palletizer_lib.stores import served_index, summaries
+from palletizer_lib.stores.git_index import GitIndex
 from palletizer_services.all import main
 
 STEPS = ("after-journal", "mid-crate-file", "after-crate-file", "mid-commit", "after-commit",

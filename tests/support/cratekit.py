@@ -7,8 +7,8 @@ import json
 import tarfile
 from collections.abc import Iterator
 
-from palletizer_lib.config import CRATES_IO_ALIASES
-from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.domain.urls import CRATES_IO_ALIASES
 
 TEST_INDEX = "sparse+http://registry.test/index/"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any
 
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.publish_body import encode_publish_body
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
 from tests.support.cratekit import crate_for, metadata
 
 

@@ -12,8 +12,8 @@ import falcon.testing
 import pytest
 import requests
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.handle import Handle
 from tests.support.server import issue_token, running_server
 

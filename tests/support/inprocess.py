@@ -13,9 +13,9 @@ from typing import Any
 import falcon
 import falcon.testing
 
-from palletizer_lib.composition import Site, compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.composition import Site, compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services import all as all_services
 from tests.support.handle import Handle
 from tests.support.server import issue_token

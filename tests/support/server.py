@@ -9,8 +9,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.layout import Layout
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.stores.accounts import Accounts
 from tests.support.readiness import NotReady, http_answers, wait_until_ready
 
 BIN = Path(sys.executable).parent

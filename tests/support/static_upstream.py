@@ -10,7 +10,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from palletizer_lib.crate_names import index_path
+from palletizer_lib.domain.names import index_path
 
 _DOWNLOAD = re.compile(r"/crates/([^/]+)/([^/]+)/download\Z")
 

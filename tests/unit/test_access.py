@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib import access as access_module
-from palletizer_lib.access import Access, FailureLimiter, token_from_header
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.errors import (
+from palletizer_lib.core import access as access_module
+from palletizer_lib.core.access import Access, FailureLimiter, token_from_header
+from palletizer_lib.core.operations import Operations
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import (
     Conflict,
     Forbidden,
     InvalidCrate,
@@ -19,8 +19,8 @@ from palletizer_lib.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from palletizer_lib.operations import Operations
-from palletizer_lib.registry import Registry
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate, metadata
 
 ADDRESS = "10.0.0.1"

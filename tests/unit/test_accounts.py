@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib import accounts as accounts_module
-from palletizer_lib.accounts import (
+from palletizer_lib.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
+from palletizer_lib.stores import accounts as accounts_module
+from palletizer_lib.stores.accounts import (
     DEFAULT_SCOPES,
     SCOPES,
     TOKEN_PREFIX,
@@ -18,7 +19,6 @@ from palletizer_lib.accounts import (
     TokenInfo,
     token_hash,
 )
-from palletizer_lib.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 DAY = 86400
 

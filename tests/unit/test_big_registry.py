@@ -6,13 +6,13 @@ from pathlib import Path
 from dulwich.repo import Repo
 
 from bench.big_registry import ADDRESS, PUBLISHER, releases, seed_registry
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.actor import Actor
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.git_index import BRANCH
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.actor import Actor
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.git_index import BRANCH
 from tests.support.files import tree
 
 COUNT = 50

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.browse import cargo_config, cargo_toml_line, crate_list, crate_page
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import NotFound
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.views.browse import cargo_config, cargo_toml_line, crate_list, crate_page
 from tests.support.cratekit import crate_for, dep, make_crate, metadata
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import issue_token, palletizer, running_server
 

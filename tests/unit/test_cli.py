@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.layout import Layout
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate
 from tests.support.server import BIN, free_port, palletizer
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.errors import Unauthorized
+from palletizer_lib.domain.errors import Unauthorized
+from palletizer_lib.stores.accounts import Accounts
 from tests.support.cratekit import make_crate
 from tests.support.server import palletizer
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.client_address import TrustedProxies
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import BadRequest
+from palletizer_lib.domain.errors import BadRequest
+from palletizer_lib.settings.client_address import TrustedProxies
+from palletizer_lib.settings.config import RegistryConfig
 
 FRONTS = TrustedProxies(["10.0.0.5", "192.168.1.0/24"])
 

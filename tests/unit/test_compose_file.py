@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from palletizer_lib.config import validate_database
-from palletizer_lib.storage_config import parse_bucket_url, parse_http_url
+from palletizer_lib.settings.config import validate_database
+from palletizer_lib.settings.storage import parse_bucket_url, parse_http_url
 from tests.compose.readme_commands import readme_compose_commands
 from tests.support.compose_file import interpolate
 from tests.support.server import BIN, ROOT

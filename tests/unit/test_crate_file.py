@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from palletizer_lib.crate_file import MANIFEST_LIMIT, checksum, crate_identity, read_manifest
-from palletizer_lib.errors import InvalidCrate
-from tests.support.cratekit import make_crate
+from palletizer_lib.domain.crate_file import MANIFEST_LIMIT, checksum, crate_identity, read_manifest
+from palletizer_lib.domain.errors import InvalidCrate
 from tests.support.archives import manifest, tar_gz
+from tests.support.cratekit import make_crate
 
 LIMIT = 10 * 1024 * 1024
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.crate_store import LocalCrateStore, crate_key
+from palletizer_lib.domain.names import crate_key
+from palletizer_lib.stores.crates import LocalCrateStore
 
 
 @pytest.fixture

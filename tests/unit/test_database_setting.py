@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig, validate_database
-from palletizer_lib.errors import BadRequest
+from palletizer_lib.domain.errors import BadRequest
+from palletizer_lib.settings.config import RegistryConfig, validate_database
 from tests.support.server import free_port, palletizer
 
 
@@ -47,7 +47,7 @@ def test_init_refuses_a_database_it_cannot_reach_and_load_checks_the_setting(tmp
 def test_a_default_registry_is_set_up_and_served_without_the_postgresql_or_s3_client(tmp_path: Path) -> None:
     config = _initialised(tmp_path)
     assert RegistryConfig.load(config).database is None
-    script = ("import sys\nfrom palletizer_lib.composition import open_site\nfrom palletizer_lib.cli import main\n"
+    script = ("import sys\nfrom palletizer_lib.core.composition import open_site\nfrom palletizer_lib.admin.cli import main\n"
               "from palletizer_services import all as all_services\n"
               f"all_services.create(open_site({str(config.parent)!r}))\n"
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'boto3', 'botocore')))\n")

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.index_entry import entry_from_manifest, entry_from_metadata
-from palletizer_lib.crate_names import validate_dependency_name
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.index_entry import entry_from_manifest, entry_from_metadata
+from palletizer_lib.domain.names import validate_dependency_name
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import dep, make_crate, metadata
 
 CKSUM = "cd" * 32

@@ -23,23 +23,24 @@ import falcon.testing
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.crate_store import LocalCrateStore
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.layout import Layout
-from palletizer_lib.pending import LocalPending
-from palletizer_lib.publish_body import encode_publish_body
-from palletizer_lib.registry import Registry
-from palletizer_lib.reverse_dependencies import ReverseDependencies
-from palletizer_lib.search_index import SearchIndex
-from palletizer_lib.served_index import LocalServedIndex
-from palletizer_lib.storage import TEMP_PREFIX, exclusive_lock
-from palletizer_lib.stores import RegistryStores, local_directories
-from palletizer_lib.summaries import LocalSummaries
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.files import TEMP_PREFIX, exclusive_lock
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.publish_body import encode_publish_body
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.crates import LocalCrateStore
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.local import local_directories
+from palletizer_lib.stores.protocols import RegistryStores
+from palletizer_lib.stores.publish_marker import LocalPending
+from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
+from palletizer_lib.stores.search_index import SearchIndex
+from palletizer_lib.stores.served_index import LocalServedIndex
+from palletizer_lib.stores.summaries import LocalSummaries
 from palletizer_services import all as all_services
 from tests.support.cratekit import make_crate, metadata
 from tests.support.files import tree

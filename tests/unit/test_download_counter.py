@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.download_counter import DownloadCounter
-from palletizer_lib.errors import StorageError
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.catalog import Catalog
+from palletizer_lib.stores.download_counter import DownloadCounter
 from tests.support.cratekit import make_crate
 from tests.support.server import palletizer, running_server, running_service
 

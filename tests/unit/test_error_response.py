@@ -4,11 +4,11 @@ from pathlib import Path
 
 import falcon.testing
 
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import NotFound, TooManyRequests, Unauthorized
-from palletizer_lib.registry import Registry
-from palletizer_lib.urls import ServedUrls
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound, TooManyRequests, Unauthorized
+from palletizer_lib.domain.urls import ServedUrls
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services import all as all_services
 from palletizer_services.error_response import GIT_CHALLENGE, render, render_error
 

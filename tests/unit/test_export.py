@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.errors import BadRequest, Conflict, StorageError
-from palletizer_lib.export import MANIFEST, export_static
-from palletizer_lib.export_state import STATE_FILE
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.export import MANIFEST, export_static
+from palletizer_lib.admin.export_state import STATE_FILE
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import BadRequest, Conflict, StorageError
 from tests.support.cratekit import make_crate
 
 

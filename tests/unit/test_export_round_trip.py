@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.actor import Actor
-from palletizer_lib.composition import Site, compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.export_state import STATE_FILE
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.export_state import STATE_FILE
+from palletizer_lib.core.actor import Actor
+from palletizer_lib.core.composition import Site, compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import crate_for, dep, make_crate, metadata
 from tests.support.server import palletizer
 

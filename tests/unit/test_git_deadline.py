@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from dulwich.protocol import pkt_line
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import BadRequest
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import BadRequest
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services.index.git import Deadline, bounded_request, read_request, upload_pack
 from tests.support.cratekit import make_crate, metadata
 

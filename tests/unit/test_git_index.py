@@ -6,8 +6,8 @@ import pytest
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
-from palletizer_lib.errors import StorageError
-from palletizer_lib.git_index import AUTHOR, BRANCH, GitIndex
+from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.stores.git_index import AUTHOR, BRANCH, GitIndex
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def test_a_root_commit_refuses_files_out_of_order(git: GitIndex) -> None:
 
 
 def test_a_root_commit_is_written_in_packs_as_it_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from palletizer_lib import git_index
+    from palletizer_lib.stores import git_index
 
     monkeypatch.setattr(git_index, "OBJECTS_PER_PACK", 10)
     git = GitIndex.create(tmp_path / "index.git")

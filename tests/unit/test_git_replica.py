@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.git_index import GitIndex
-from palletizer_lib.git_replica import GitReplica, LogChange
+from palletizer_lib.stores.git_index import GitIndex
+from palletizer_lib.stores.git_replica import GitReplica, LogChange
 
 
 class ListLog:
@@ -64,7 +64,7 @@ MANY = [LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode()
 @pytest.mark.parametrize("log, batch", [(LOG, 2), (MANY, 3)], ids=["changes", "files-of-the-start"])
 def test_a_batch_boundary_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log: list[LogChange],
                                           batch: int) -> None:
-    from palletizer_lib import git_replica
+    from palletizer_lib.stores import git_replica
 
     whole = replica(tmp_path / "whole")
     whole.catch_up(ListLog(log))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
 from tests.support.cratekit import make_crate, metadata
 
 

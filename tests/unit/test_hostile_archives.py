@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.actor import LOCAL, Actor
-from palletizer_lib.composition import compose
-from palletizer_lib.errors import BadRequest, PalletizerError
-from palletizer_lib.importer import REFUSED, import_directory
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.importer import REFUSED, import_directory
+from palletizer_lib.core.actor import LOCAL, Actor
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import BadRequest, PalletizerError
+from tests.support.archives import gzip_bomb, manifest, special_member, tar_gz
 from tests.support.cratekit import gzip_tar, metadata
 from tests.support.files import tree
-from tests.support.archives import gzip_bomb, manifest, special_member, tar_gz
 
 GOOD = {"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0"), "evil-1.0.0/src/lib.rs": b""}
 ABSOLUTE = f"/tmp/palletizer-evil-{uuid.uuid4().hex}"

@@ -20,19 +20,20 @@ from typing import TypeVar
 
 import falcon.testing
 import pytest
-from hypothesis import event, given, strategies as st
+from hypothesis import event, given
+from hypothesis import strategies as st
 
-from palletizer_lib import crate_file
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import PalletizerError
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, PublishBody, encode_publish_body, parse_publish_body
-from palletizer_lib.registry import Registry
-from palletizer_lib.storage import TEMP_PREFIX
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.files import TEMP_PREFIX
+from palletizer_lib.domain import crate_file
+from palletizer_lib.domain.errors import PalletizerError
+from palletizer_lib.domain.publish_body import MAX_METADATA_SIZE, PublishBody, encode_publish_body, parse_publish_body
+from palletizer_lib.settings.config import RegistryConfig
+from tests.support.archives import manifest
 from tests.support.cratekit import dep, gzip_tar, make_crate, metadata
 from tests.support.files import tree
 from tests.support.inprocess import build_app
 from tests.support.server import issue_token
-from tests.support.archives import manifest
 
 T = TypeVar("T")
 UNPACKED_LIMIT = 1024 * 1024

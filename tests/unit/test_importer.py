@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.accounts import Accounts
-from palletizer_lib.actor import LOCAL, Actor
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.composition import compose
-from palletizer_lib.errors import NotFound
-from palletizer_lib.importer import ADDED, REFUSED, SKIPPED, ImportReport, dependency_order, import_directory
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.importer import ADDED, REFUSED, SKIPPED, ImportReport, dependency_order, import_directory
+from palletizer_lib.core.actor import LOCAL, Actor
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.stores.accounts import Accounts
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate
 
 OWN_INDEX = "sparse+http://registry.test/index/"   # the `registry` fixture's own index

@@ -3,13 +3,13 @@
 import os
 from types import SimpleNamespace
 
-from palletizer_lib import served_index
-from palletizer_lib.index_cache import CachedFile, IndexCache, cached_file
-from palletizer_lib.index_entry import parse_lines
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
-from palletizer_lib.served_index import ServedFile
-from palletizer_lib.storage import atomic_write
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.files import atomic_write
+from palletizer_lib.domain.index_entry import parse_lines
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.index.cache import CachedFile, IndexCache, cached_file
+from palletizer_lib.stores import served_index
+from palletizer_lib.stores.served_index import ServedFile
 from tests.support.cratekit import make_crate, metadata
 
 

@@ -4,11 +4,17 @@ import tomllib
 
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.index_entry import (
-    cargo_req, dump_line, dump_lines, entry_from_manifest, entry_from_metadata, make_entry, parse_lines,
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.index_entry import (
+    cargo_req,
+    dump_line,
+    dump_lines,
+    entry_from_manifest,
+    entry_from_metadata,
+    make_entry,
+    parse_lines,
 )
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
 from tests.support.cratekit import dep, metadata
 
 CKSUM = "ab" * 32

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from palletizer_lib.index_stats import IndexSize, IndexStats
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.views.index_stats import IndexSize, IndexStats
 from tests.support.cratekit import make_crate
 
 

@@ -1,11 +1,16 @@
-"""Reading and checking the server's listeners (palletizer_lib.listener_config)."""
+"""Reading and checking the server's listeners (palletizer_lib.settings.listeners)."""
 
 from pathlib import Path
 
 import pytest
 
-from palletizer_lib.listener_config import (ListenerError, configured_listeners, default_public_url, load_listeners,
-                                      parse_address)
+from palletizer_lib.settings.listeners import (
+    ListenerError,
+    configured_listeners,
+    default_public_url,
+    load_listeners,
+    parse_address,
+)
 
 
 @pytest.mark.parametrize(("address", "host", "port"), [

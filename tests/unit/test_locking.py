@@ -6,9 +6,9 @@ from pathlib import Path
 
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import RegistryExists
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import RegistryExists
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 
 WRITERS = 4

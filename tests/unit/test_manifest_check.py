@@ -5,10 +5,10 @@ import tomllib
 
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.index_entry import entry_from_metadata
-from palletizer_lib.manifest import check_manifest_matches, normalise_req
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.index_entry import entry_from_metadata
+from palletizer_lib.domain.manifest import check_manifest_matches, normalise_req
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
 from tests.support.cratekit import dep, manifest_for, metadata
 
 OWN = ["sparse+http://registry.test/index/", "http://registry.test/git/index"]

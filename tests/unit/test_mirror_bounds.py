@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib import browse, mirror as mirror_module
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.errors import Forbidden
-from palletizer_lib.mirror import MEMORY_BYTES, Mirror, MirrorStats, cache_status, check_new_name, spellings
-from palletizer_lib.mirror_catalog import catalog_of
-from palletizer_lib.mirror_files import cached_crate, encode_cached
-from palletizer_lib.registry import Registry
-from palletizer_lib.upstream import Upstream
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import Forbidden
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.mirror import mirror as mirror_module
+from palletizer_lib.mirror.cache_files import cached_crate, encode_cached
+from palletizer_lib.mirror.catalog import catalog_of
+from palletizer_lib.mirror.mirror import MEMORY_BYTES, Mirror, MirrorStats, cache_status, check_new_name, spellings
+from palletizer_lib.mirror.upstream import Upstream
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.views import browse
 from tests.support.cratekit import make_crate, metadata
 from tests.support.static_upstream import StaticUpstream
 

@@ -4,13 +4,13 @@ it), shadowed by local crates in any spelling, tolerant of files it cannot use."
 import json
 from pathlib import Path
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.mirror import Mirror, MirrorStats
-from palletizer_lib.mirror_files import cached_crate, encode_cached
-from palletizer_lib.upstream import Upstream
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.crate_search import CrateSummary
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.core.search import CrateSummary
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.mirror.cache_files import cached_crate, encode_cached
+from palletizer_lib.mirror.mirror import Mirror, MirrorStats
+from palletizer_lib.mirror.upstream import Upstream
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.static_upstream import StaticUpstream
 

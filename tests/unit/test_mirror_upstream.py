@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig, validate_upstream
-from palletizer_lib.errors import BadRequest, Forbidden, NotFound, UpstreamError
-from palletizer_lib.layout import MIRROR_LOCK_STRIPES
-from palletizer_lib.mirror import _PENDING, MISSING_TTL, WRITER, Mirror, MirrorStats, allow_name
-from palletizer_lib.registry import Registry
-from palletizer_lib.upstream import Upstream, download_url
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.disk.layout import MIRROR_LOCK_STRIPES
+from palletizer_lib.domain.errors import BadRequest, Forbidden, NotFound, UpstreamError
+from palletizer_lib.mirror.mirror import _PENDING, MISSING_TTL, WRITER, Mirror, MirrorStats, allow_name
+from palletizer_lib.mirror.upstream import Upstream, download_url
+from palletizer_lib.settings.config import RegistryConfig, validate_upstream
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import BIN, palletizer
 from tests.support.static_upstream import StaticUpstream

@@ -2,8 +2,8 @@
 
 import pytest
 
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.crate_names import MAX_NAME_LENGTH, index_path, is_valid_name, normalise, validate_name
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.names import MAX_NAME_LENGTH, index_path, is_valid_name, normalise, validate_name
 
 
 @pytest.mark.parametrize(("name", "path"), [

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.actor import LOCAL, Actor
-from palletizer_lib.composition import compose
-from palletizer_lib.crate_file import read_manifest
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.importer import import_directory
-from palletizer_lib.packaged_crate import read_packaged
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.importer import import_directory
+from palletizer_lib.core.actor import LOCAL, Actor
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.crate_file import read_manifest
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.packaged_crate import read_packaged
 from tests.support.archives import tar_gz
 from tests.support.cratekit import make_crate, metadata
 

@@ -1,7 +1,7 @@
 """The stores' SQL as the PostgreSQL backend sends it (placeholders translated; run for real by `make
 test-cluster`), and where it says a server is."""
 
-from palletizer_lib.postgres_store import describe, translate
+from palletizer_lib.stores.postgres import describe, translate
 
 
 def test_placeholders_become_psycopg_s_and_percent_signs_are_literal() -> None:

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from palletizer_lib import progress
-from palletizer_lib.progress import ProgressBar
+from palletizer_lib.domain import progress
+from palletizer_lib.domain.progress import ProgressBar
 
 
 class Terminal(io.StringIO):

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from palletizer_lib.errors import BadRequest
-from palletizer_lib.publish_body import MAX_METADATA_SIZE, encode_publish_body, parse_publish_body
+from palletizer_lib.domain.errors import BadRequest
+from palletizer_lib.domain.publish_body import MAX_METADATA_SIZE, encode_publish_body, parse_publish_body
 from tests.support.cratekit import make_crate, metadata
 
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.actor import LOCAL, Actor
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import AlreadyPublished
-from palletizer_lib.export import export_static
-from palletizer_lib.importer import import_directory
-from palletizer_lib.index_entry import parse_lines, pubtime, pubtime_seconds
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
+from palletizer_lib.admin.export import export_static
+from palletizer_lib.admin.importer import import_directory
+from palletizer_lib.core.actor import LOCAL, Actor
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import AlreadyPublished
+from palletizer_lib.domain.index_entry import parse_lines, pubtime, pubtime_seconds
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 
 FIRST = 1_767_225_600.9       # 2026-01-01T00:00:00.9Z

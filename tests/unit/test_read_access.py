@@ -7,10 +7,10 @@ import falcon
 import falcon.testing
 import pytest
 
-from palletizer_lib.composition import compose
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
-from palletizer_lib.urls import ServedUrls
+from palletizer_lib.core.composition import compose
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.urls import ServedUrls
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services import all as all_services
 from palletizer_services.read_access import READS, GetNeedsRead, NeedsRead
 from palletizer_services.service import create_app

@@ -4,11 +4,11 @@ in the background, never for a crate published here."""
 import threading
 from pathlib import Path
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats, allow_name
-from palletizer_lib.read_ahead import likely_next
-from palletizer_lib.registry import Registry
-from palletizer_lib.upstream import Upstream
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.mirror.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats, allow_name
+from palletizer_lib.mirror.read_ahead import likely_next
+from palletizer_lib.mirror.upstream import Upstream
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 

@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from palletizer_lib.readme import render_readme, safe_url
+from palletizer_lib.domain.readme import render_readme, safe_url
 
 ACTIVE_TAGS = {"script", "iframe", "svg", "math", "object", "embed", "form", "input", "meta", "base", "link", "style",
                "noscript"}

@@ -5,8 +5,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from palletizer_lib import readme
-from palletizer_lib.readme import MAX_BYTES, MAX_DEPTH, TOO_DEEP, TOO_LARGE, plain_readme, render_readme
+from palletizer_lib.domain import readme
+from palletizer_lib.domain.readme import MAX_BYTES, MAX_DEPTH, TOO_DEEP, TOO_LARGE, plain_readme, render_readme
 
 NOTE = '<p class="readme-note">This README is shown as plain text: it is {} to render.</p>'
 VOID = {"area", "br", "col", "hr", "img", "wbr"}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.crate_sources import CORPUS, Release, releases
 from tests.support.cratekit import dep, gzip_tar, metadata
 

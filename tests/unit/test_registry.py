@@ -8,14 +8,22 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import CRATES_IO_INDEX, RegistryConfig
-from palletizer_lib.errors import AlreadyPublished, Conflict, Forbidden, InvalidCrate, NotFound, PalletizerError, PayloadTooLarge
-from palletizer_lib.index_entry import dump_line, dump_lines, make_entry, parse_lines
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.registry import Registry
-from palletizer_lib.urls import ServedUrls
-from tests.support.cratekit import crate_for, dep, make_crate, metadata
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import (
+    AlreadyPublished,
+    Conflict,
+    Forbidden,
+    InvalidCrate,
+    NotFound,
+    PalletizerError,
+    PayloadTooLarge,
+)
+from palletizer_lib.domain.index_entry import dump_line, dump_lines, make_entry, parse_lines
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.domain.urls import CRATES_IO_INDEX, ServedUrls
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.archives import manifest, tar_gz
+from tests.support.cratekit import crate_for, dep, make_crate, metadata
 
 OTHER_REGISTRY = "https://other.example/index"
 

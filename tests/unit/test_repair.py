@@ -7,8 +7,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from palletizer_lib.index_cache import IndexCache
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.index.cache import IndexCache
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import palletizer
 
@@ -107,7 +107,7 @@ def test_verify_repair_on_the_command_line(registry: Registry) -> None:
 
 def _die_holding_the_lock(registry: Registry) -> None:
     """A writer process killed (SIGKILL) while it holds the registry lock."""
-    code = ("import os, signal; from pathlib import Path; from palletizer_lib.storage import exclusive_lock\n"
+    code = ("import os, signal; from pathlib import Path; from palletizer_lib.disk.files import exclusive_lock\n"
             f"with exclusive_lock(Path({str(registry.layout.lock)!r})):\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")
     died = subprocess.run([sys.executable, "-c", code], timeout=60)

@@ -6,10 +6,10 @@ import sqlite3
 
 import pytest
 
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import CRATES_IO_INDEX
-from palletizer_lib.errors import NotFound
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.domain.urls import CRATES_IO_INDEX
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import crate_for, dep, metadata
 
 

@@ -5,9 +5,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from palletizer_lib.catalog import Catalog
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate, metadata
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.served_index import HEAD_KEY, LocalServedIndex, ServedFile
+from palletizer_lib.stores.served_index import HEAD_KEY, LocalServedIndex, ServedFile
 
 
 @pytest.fixture

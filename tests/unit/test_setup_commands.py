@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from palletizer_lib.composition import open_site
+from palletizer_lib.core.composition import open_site
 from palletizer_services.serve import first_steps
 from tests.support.server import ROOT, palletizer, running_server
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.errors import BadRequest
-from palletizer_lib.registry import Registry
-from palletizer_lib.storage_config import StorageConfig
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import BadRequest
+from palletizer_lib.settings.config import RegistryConfig
+from palletizer_lib.settings.storage import StorageConfig
 from tests.support.server import free_port, palletizer
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.errors import StorageError
-from palletizer_lib.layout import Layout
-from palletizer_lib.summaries import LocalSummaries
+from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.stores.summaries import LocalSummaries
 
 
 @pytest.fixture

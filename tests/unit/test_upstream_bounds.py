@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.crate_names import index_path
-from palletizer_lib.errors import UpstreamError
-from palletizer_lib.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats
-from palletizer_lib.read_ahead import MAX_FILES
-from palletizer_lib.registry import Registry
-from palletizer_lib.upstream import Upstream
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.errors import UpstreamError
+from palletizer_lib.domain.names import index_path
+from palletizer_lib.mirror.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats
+from palletizer_lib.mirror.read_ahead import MAX_FILES
+from palletizer_lib.mirror.upstream import Upstream
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate
 from tests.support.hostile_upstream import ScriptedUpstream, answer
 from tests.support.static_upstream import upstream_dep, upstream_entry

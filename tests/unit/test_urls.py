@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from palletizer_lib.config import RegistryConfig
-from palletizer_lib.urls import ServedUrls, config_json, from_config_json
-from palletizer_lib.registry import Registry
+from palletizer_lib.core.registry import Registry
+from palletizer_lib.domain.urls import ServedUrls, config_json, from_config_json
+from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate
 
 LISTEN = "http://127.0.0.1:8000"

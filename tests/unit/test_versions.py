@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from palletizer_lib.errors import InvalidCrate
-from palletizer_lib.versions import is_valid_version, parse_version
+from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.versions import is_valid_version, parse_version
 
 MAX = 2**64 - 1
 

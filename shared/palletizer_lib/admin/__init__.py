@@ -1,0 +1,1 @@
+"""The administrator's tools: the command line, import, export and migration."""

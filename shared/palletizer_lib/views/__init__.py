@@ -1,0 +1,1 @@
+"""What the pages and the crates.io-style documents show, built from the registry."""
