@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
-from tests.support.server import BIN, palletizer
+from tests.support.server import BIN
 from tests.support.terminal import run_on_terminal
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     path = tmp_path / "data"
-    palletizer(path, "init", "--public-url", "http://registry.test")
+    run_cli(path, "init", "--public-url", "http://registry.test")
     return path
 
 
@@ -33,30 +34,31 @@ def vendor(tmp_path: Path) -> Path:
 
 def test_import_prints_each_file_and_the_totals(data: Path, tmp_path: Path) -> None:
     source = vendor(tmp_path)
-    result = palletizer(data, "import", str(source), check=False)
-    assert result.returncode == 1, result.stderr          # junk.crate was refused
-    lines = result.stdout.splitlines()
+    result = run_cli(data, "import", str(source), check=False)
+    assert result.code == 1, result.err          # junk.crate was refused
+    lines = result.out.splitlines()
     assert lines[0].startswith(f"refused - ({source / 'junk.crate'}): ")
     assert lines[1:] == [f"added base 1.0.0 ({source / 'base-1.0.0.crate'})",
                          f"added top 1.0.0 ({source / 'nested' / 'top-1.0.0.crate'})",
                          "import: 2 added, 0 skipped, 1 refused"]
-    assert "\r" not in result.stderr                      # no progress bar: stderr is not a terminal
+    assert "\r" not in result.err                      # no progress bar: stderr is not a terminal
 
     (source / "junk.crate").unlink()
-    again = palletizer(data, "import", str(source))
-    assert again.returncode == 0
-    assert again.stdout.splitlines()[-1] == "import: 0 added, 2 skipped, 0 refused"
-    assert "skipped top 1.0.0" in again.stdout and "already present with these exact bytes" in again.stdout
-    assert palletizer(data, "list", "top").stdout == "top 1.0.0\t0 downloads\n"
+    again = run_cli(data, "import", str(source))
+    assert again.code == 0
+    assert again.out.splitlines()[-1] == "import: 0 added, 2 skipped, 0 refused"
+    assert "skipped top 1.0.0" in again.out and "already present with these exact bytes" in again.out
+    assert run_cli(data, "list", "top").out == "top 1.0.0\t0 downloads\n"
 
 
 def test_import_with_an_unknown_owner_fails_before_adding(data: Path, tmp_path: Path) -> None:
-    result = palletizer(data, "import", str(vendor(tmp_path)), "--owner", "nobody", check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip() == "palletizer: error: no user `nobody` (create it with `palletizer user add nobody`)"
-    assert palletizer(data, "list").stdout == ""
+    result = run_cli(data, "import", str(vendor(tmp_path)), "--owner", "nobody", check=False)
+    assert result.code == 1
+    assert result.err.strip() == "palletizer: error: no user `nobody` (create it with `palletizer user add nobody`)"
+    assert run_cli(data, "list").out == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "label"), [
     (["import", "{vendor}"], "importing"),
     (["add", "{vendor}/base-1.0.0.crate", "{vendor}/nested/top-1.0.0.crate"], "adding"),
@@ -68,7 +70,7 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path:
     source = vendor(tmp_path)
     (source / "junk.crate").unlink()
     if command[0] in ("verify", "export"):
-        palletizer(data, "import", str(source))
+        run_cli(data, "import", str(source))
     args = [part.format(vendor=source, tmp=tmp_path) for part in command]
     status, _, terminal = run_on_terminal([str(BIN / "palletizer"), "--data", str(data), *args])
     assert status == 0
@@ -77,12 +79,12 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path:
 
 
 def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
-    palletizer(data, "import", str(vendor(tmp_path)), check=False)
+    run_cli(data, "import", str(vendor(tmp_path)), check=False)
     out = tmp_path / "static"
-    result = palletizer(data, "export", str(out), "--base-url", "https://cdn.example/reg/",
-                        "--api-url", "https://registry.example")
-    assert "exported 2 crates (2 versions)" in result.stderr
-    assert 'index = "sparse+https://cdn.example/reg/index/"' in result.stderr
+    result = run_cli(data, "export", str(out), "--base-url", "https://cdn.example/reg/",
+                     "--api-url", "https://registry.example")
+    assert "exported 2 crates (2 versions)" in result.err
+    assert 'index = "sparse+https://cdn.example/reg/index/"' in result.err
     assert json.loads((out / "index" / "config.json").read_text()) == {
         "dl": "https://cdn.example/reg/crates/{crate}/{crate}-{version}.crate", "api": "https://registry.example"}
     assert (out / "index" / "3" / "t" / "top").read_bytes() == (data / "index" / "3" / "t" / "top").read_bytes()
@@ -91,17 +93,17 @@ def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
 
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "mine.txt").write_text("keep me")
-    refused = palletizer(data, "export", str(tmp_path / "busy"), "--base-url", "http://x.test", check=False)
-    assert refused.returncode == 1 and "neither empty nor an earlier export" in refused.stderr
+    refused = run_cli(data, "export", str(tmp_path / "busy"), "--base-url", "http://x.test", check=False)
+    assert refused.code == 1 and "neither empty nor an earlier export" in refused.err
     assert sorted(p.name for p in (tmp_path / "busy").iterdir()) == ["mine.txt"]
 
 
 @pytest.mark.parametrize("link", ["crates", "index", "crates/top", "index/3/t", "index/3/t/top", ".palletizer-export"])
 def test_export_refuses_a_link_in_its_directory_and_changes_nothing(data: Path, tmp_path: Path, link: str) -> None:
-    palletizer(data, "import", str(vendor(tmp_path)), check=False)
+    run_cli(data, "import", str(vendor(tmp_path)), check=False)
     out = tmp_path / "static"
-    palletizer(data, "export", str(out), "--base-url", "http://x.test")
-    palletizer(data, "remove", "top", "1.0.0")
+    run_cli(data, "export", str(out), "--base-url", "http://x.test")
+    run_cli(data, "remove", "top", "1.0.0")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "precious").write_text("keep me")
@@ -116,9 +118,9 @@ def test_export_refuses_a_link_in_its_directory_and_changes_nothing(data: Path, 
         replaced.symlink_to(elsewhere / "precious")
     before = {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")}
 
-    result = palletizer(data, "export", str(out), "--base-url", "http://x.test", check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [f"palletizer: error: {replaced} is a symbolic link: an export writes and "
+    result = run_cli(data, "export", str(out), "--base-url", "http://x.test", check=False)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.err.splitlines() == [f"palletizer: error: {replaced} is a symbolic link: an export writes and "
                                           f"deletes only files of its own under {out}, never through a link; "
                                           "remove the link, or export to another directory"]
     assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
@@ -137,15 +139,16 @@ def test_import_skips_links_and_says_so(data: Path, tmp_path: Path) -> None:
     (source / "secret-1.0.0.crate").symlink_to(outside / "secret-1.0.0.crate")
     (source / "folder").symlink_to(outside / "folder", target_is_directory=True)
 
-    result = palletizer(data, "import", str(source))
-    assert result.stdout.splitlines() == [
+    result = run_cli(data, "import", str(source))
+    assert result.out.splitlines() == [
         f"skipped - ({source / 'folder'}): a symbolic link, not followed",
         f"skipped - ({source / 'secret-1.0.0.crate'}): a symbolic link, not followed",
         f"added base 1.0.0 ({source / 'own' / 'base-1.0.0.crate'})",
         "import: 1 added, 2 skipped, 0 refused"]
-    assert palletizer(data, "list").stdout == "base 1.0.0\n"
+    assert run_cli(data, "list").out == "base 1.0.0\n"
 
 
+@pytest.mark.slow
 def test_import_refuses_a_file_too_large_before_reading_it(data: Path, tmp_path: Path) -> None:
     source = tmp_path / "vendor"
     source.mkdir()
@@ -173,11 +176,11 @@ def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) 
     (source / "nc-app-1.0.0.crate").write_bytes(make_crate(
         "nc-app", "1.0.0", f'\n[dependencies.nc-util]\nversion = "1"\nregistry-index = "{index}"\n'))
     refusing = tmp_path / "refusing"
-    palletizer(refusing, "init", "--public-url", "http://registry.test")
+    run_cli(refusing, "init", "--public-url", "http://registry.test")
 
-    result = palletizer(refusing, "import", str(source), check=False)
-    assert result.returncode == 1
-    refused = next(line for line in result.stdout.splitlines() if line.startswith("refused"))
+    result = run_cli(refusing, "import", str(source), check=False)
+    assert result.code == 1
+    refused = next(line for line in result.out.splitlines() if line.startswith("refused"))
     assert refused == (
         f"refused nc-app 1.0.0 ({source / 'nc-app-1.0.0.crate'}): dependency `nc-util` comes from the registry "
         f"{index}, which this registry does not allow. If that is this registry's own index (the crates were "
@@ -188,10 +191,10 @@ def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) 
 
     for fix in (["--public-url", "http://127.0.0.1:52757"], ["--allowed-registry", index]):
         fixed = tmp_path / fix[0].strip("-")
-        palletizer(fixed, "init", *fix)
-        assert palletizer(fixed, "import", str(source)).stdout.splitlines()[-1] == \
+        run_cli(fixed, "init", *fix)
+        assert run_cli(fixed, "import", str(source)).out.splitlines()[-1] == \
             "import: 2 added, 0 skipped, 0 refused"
     (refusing / "config.yaml").write_text((refusing / "config.yaml").read_text().replace(
         "allowed_registries: []", f"allowed_registries: ['{index}']"))
-    assert palletizer(refusing, "import", str(source)).stdout.splitlines()[-1] == \
+    assert run_cli(refusing, "import", str(source)).out.splitlines()[-1] == \
         "import: 1 added, 1 skipped, 0 refused"

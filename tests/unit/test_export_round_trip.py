@@ -12,8 +12,8 @@ from palletizer_lib.core.composition import Site, compose
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support.cli import run_cli
 from tests.support.cratekit import crate_for, dep, make_crate, metadata
-from tests.support.server import palletizer
 
 PUBLIC = "http://registry.test"
 CRATES = {"base_util": ["1.0.0", "1.1.0", "1.2.0"], "top": ["1.0.0"], "loose": ["0.1.0"]}
@@ -67,19 +67,19 @@ def state_of(site: Site) -> dict:
 
 def test_an_import_of_an_export_rebuilds_the_same_registry(source: Site, tmp_path: Path) -> None:
     out = tmp_path / "static"
-    palletizer(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
+    run_cli(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
     target = tmp_path / "target"
-    palletizer(target, "init", "--public-url", PUBLIC)
+    run_cli(target, "init", "--public-url", PUBLIC)
 
-    result = palletizer(target, "import", str(out))
-    assert result.stdout.splitlines()[-1] == "import: 5 added, 0 skipped, 0 refused"
+    result = run_cli(target, "import", str(out))
+    assert result.out.splitlines()[-1] == "import: 5 added, 0 skipped, 0 refused"
     imported = compose(Registry(target))
     expected = state_of(source)
     assert state_of(imported) == expected
-    assert f"import: {out} is an export: added versions keep its yanks" in result.stderr
+    assert f"import: {out} is an export: added versions keep its yanks" in result.err
     for user in ("alice", "bob"):
         assert (f"import: created user {user} to own crates as in the export; it has no token yet "
-                f"(`palletizer token create --user {user}`)") in result.stderr
+                f"(`palletizer token create --user {user}`)") in result.err
     assert json.loads((out / STATE_FILE).read_bytes())["crates"]["base_util"]["owners"] == ["alice", "bob"]
     assert expected["base_util"]["versions"]["1.1.0"][0] is True
     assert expected["base_util"]["versions"]["1.2.0"][2] == "bob"
@@ -89,23 +89,23 @@ def test_an_import_of_an_export_rebuilds_the_same_registry(source: Site, tmp_pat
     assert ("yank", "base_util", "1.1.0", None) in audit
     assert ("add owners", "base_util", None, "alice, bob") in audit
     assert ("add user", None, None, "bob") in audit
-    assert palletizer(target, "verify").returncode == 0
+    assert run_cli(target, "verify").code == 0
 
-    again = palletizer(target, "import", str(out))
-    assert again.stdout.splitlines()[-1] == "import: 0 added, 5 skipped, 0 refused"
+    again = run_cli(target, "import", str(out))
+    assert again.out.splitlines()[-1] == "import: 0 added, 5 skipped, 0 refused"
     assert state_of(compose(Registry(target))) == expected      # downloads not counted twice
 
 
 def test_without_the_state_file_an_export_imports_as_plain_crate_files(source: Site, tmp_path: Path) -> None:
     out = tmp_path / "static"
-    palletizer(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
+    run_cli(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
     (out / STATE_FILE).unlink()
     target = tmp_path / "target"
-    palletizer(target, "init", "--public-url", PUBLIC)
+    run_cli(target, "init", "--public-url", PUBLIC)
 
-    result = palletizer(target, "import", str(out))
-    assert result.stdout.splitlines()[-1] == "import: 5 added, 0 skipped, 0 refused"
-    assert "is an export" not in result.stderr
+    result = run_cli(target, "import", str(out))
+    assert result.out.splitlines()[-1] == "import: 5 added, 0 skipped, 0 refused"
+    assert "is an export" not in result.err
     imported = compose(Registry(target))
     assert imported.accounts.users() == [] and imported.accounts.owners("base_util") == []
     assert [e["yanked"] for e in imported.registry.entries("base_util")] == [False, False, False]
@@ -116,15 +116,15 @@ def test_without_the_state_file_an_export_imports_as_plain_crate_files(source: S
 
 def test_a_state_file_that_is_not_an_exports_stops_the_import_before_anything(source: Site, tmp_path: Path) -> None:
     out = tmp_path / "static"
-    palletizer(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
+    run_cli(source.registry.layout.root, "export", str(out), "--base-url", "http://static.test")
     document = json.loads((out / STATE_FILE).read_bytes())
     document["crates"]["top"]["owners"] = ["two words"]
     (out / STATE_FILE).write_text(json.dumps(document))
     target = tmp_path / "target"
-    palletizer(target, "init", "--public-url", PUBLIC)
+    run_cli(target, "init", "--public-url", PUBLIC)
 
-    result = palletizer(target, "import", str(out), check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (f"palletizer: error: {out / STATE_FILE} is not the state file of an export: "
+    result = run_cli(target, "import", str(out), check=False)
+    assert result.code == 1
+    assert result.err.strip() == (f"palletizer: error: {out / STATE_FILE} is not the state file of an export: "
                                      "invalid user name `two words`: use up to 100 characters without spaces")
-    assert palletizer(target, "list").stdout == ""
+    assert run_cli(target, "list").out == ""

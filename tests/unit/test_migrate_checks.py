@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
-from tests.support.server import free_port, palletizer
+from tests.support.server import free_port
 
 TARGET = ["--storage", "s3://bucket-name", "--s3-endpoint", "http://127.0.0.1:1", "--database",
           "postgresql://nobody:s3cret@127.0.0.1:1/registry"]
@@ -20,18 +21,18 @@ def files(data: Path) -> dict[str, bytes]:
 
 def refused(data: Path, *args: str) -> str:
     before = files(data)
-    result = palletizer(data, "migrate", *args, check=False)
-    assert result.returncode == 1, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "s3cret" not in result.stderr
+    result = run_cli(data, "migrate", *args, check=False)
+    assert result.code == 1, result.err
+    assert len(result.err.strip().splitlines()) == 1 and "s3cret" not in result.err
     assert files(data) == before
-    return result.stderr
+    return result.err
 
 
 def local_registry(data: Path) -> Path:
-    palletizer(data, "init")
+    run_cli(data, "init")
     crate = data.parent / "one-1.0.0.crate"
     crate.write_bytes(make_crate("one", "1.0.0"))
-    palletizer(data, "add", str(crate))
+    run_cli(data, "add", str(crate))
     return data
 
 

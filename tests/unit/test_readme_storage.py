@@ -15,9 +15,10 @@ from palletizer_lib.domain.publish_body import encode_publish_body
 from palletizer_lib.domain.readme import render_readme
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.catalog import Catalog
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
 from tests.support.inprocess import build_app
-from tests.support.server import issue_token, palletizer
+from tests.support.server import issue_token
 
 README = "# Stored\n\nSome *emphasis* and a [link](https://example.org/x).\n"
 
@@ -91,13 +92,13 @@ def test_verify_repair_renders_the_readmes_not_rendered_yet(site: Site) -> None:
     site.publish("old", "1.0.0", README)
     site.publish("old", "1.1.0", "# Newer\n")
     forget_rendered_readmes(data)
-    repaired = palletizer(data, "verify", "--repair")
-    assert "repaired: rendered the README of old 1.0.0" in repaired.stdout
-    assert "repaired: rendered the README of old 1.1.0" in repaired.stdout
+    repaired = run_cli(data, "verify", "--repair")
+    assert "repaired: rendered the README of old 1.0.0" in repaired.out
+    assert "repaired: rendered the README of old 1.1.0" in repaired.out
     assert stored_readmes(data) == {("old", "1.0.0"): render_readme(README),
                                     ("old", "1.1.0"): render_readme("# Newer\n")}
-    again = palletizer(data, "verify", "--repair")
-    assert "README" not in again.stdout
+    again = run_cli(data, "verify", "--repair")
+    assert "README" not in again.out
 
 
 def test_a_hostile_readme_is_stored_as_plain_text(site: Site) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.index.cache import IndexCache
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
-from tests.support.server import palletizer
 
 
 def _publish(registry: Registry, name: str, version: str) -> bytes:
@@ -98,11 +98,11 @@ def test_verify_repair_on_the_command_line(registry: Registry) -> None:
     data: Path = registry.layout.root
     _publish(registry, "cli", "1.0.0")
     (registry.layout.crates / "cli" / "cli-9.9.9.crate").write_bytes(b"stray")
-    broken = palletizer(data, "verify", check=False)
-    assert broken.returncode == 1 and "crates/cli/cli-9.9.9.crate: no index entry refers to it" in broken.stdout
-    repaired = palletizer(data, "verify", "--repair")
-    assert "repaired: moved crates/cli/cli-9.9.9.crate" in repaired.stdout
-    assert "the registry is consistent" in repaired.stderr
+    broken = run_cli(data, "verify", check=False)
+    assert broken.code == 1 and "crates/cli/cli-9.9.9.crate: no index entry refers to it" in broken.out
+    repaired = run_cli(data, "verify", "--repair")
+    assert "repaired: moved crates/cli/cli-9.9.9.crate" in repaired.out
+    assert "the registry is consistent" in repaired.err
 
 
 def _die_holding_the_lock(registry: Registry) -> None:

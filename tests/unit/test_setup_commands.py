@@ -11,12 +11,14 @@ import requests
 
 from palletizer_lib.core.composition import open_site
 from palletizer_services.serve import first_steps
-from tests.support.server import ROOT, palletizer, running_server
+from tests.support.cli import run_cli
+from tests.support.server import ROOT, running_server
 
 
+@pytest.mark.slow
 def test_the_banner_s_token_commands_work_as_printed(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
+    run_cli(data, "init")
     with running_server(data) as url:
         [log] = data.parent.glob("palletizer-all-*.log")
         banner = log.read_text()
@@ -50,15 +52,15 @@ def test_the_banner_says_what_to_do_next_given_the_registry_s_users_and_tokens(
         tmp_path: Path, users: tuple[str, ...], tokens: tuple[str, ...], revoked: tuple[str, ...],
         expected: list[list[str]]) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
+    run_cli(data, "init")
     for user in users:
-        palletizer(data, "user", "add", user)
+        run_cli(data, "user", "add", user)
     for user in tokens:
-        palletizer(data, "token", "create", "--user", user)
+        run_cli(data, "token", "create", "--user", user)
     for user in revoked:
-        [token_id] = [line.split()[0] for line in palletizer(data, "token", "list").stdout.splitlines()
+        [token_id] = [line.split()[0] for line in run_cli(data, "token", "list").out.splitlines()
                       if user in line.split()]
-        palletizer(data, "token", "revoke", token_id)
+        run_cli(data, "token", "revoke", token_id)
     steps = first_steps(str(data), open_site(data).accounts)
     assert banner_commands(steps) == expected, steps
     assert "cargo login --registry palletizer" in steps
@@ -66,23 +68,25 @@ def test_the_banner_says_what_to_do_next_given_the_registry_s_users_and_tokens(
         assert ", ".join(sorted(users)) in steps, "the users are named"
 
 
+@pytest.mark.slow
 def test_a_server_on_a_registry_with_users_but_no_token_asks_for_a_token(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
-    palletizer(data, "user", "add", "bob")
+    run_cli(data, "init")
+    run_cli(data, "user", "add", "bob")
     with running_server(data):
         [log] = data.parent.glob("palletizer-all-*.log")
         banner = log.read_text()
     assert banner_commands(banner) == [["token", "create", "--user", "bob"]], banner
 
 
+@pytest.mark.slow
 def test_make_cli_prints_only_what_palletizer_prints(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
+    run_cli(data, "init")
     make = ["make", "--no-print-directory", "-C", str(ROOT), f"DATA={data}"]
     subprocess.run([*make, "cli", "ARGS=user add alice"], capture_output=True, check=True, timeout=300)
     created = subprocess.run([*make, "cli", "ARGS=token create --user alice"], capture_output=True, text=True,
                              check=True, timeout=300)
     token = created.stdout.strip()
     assert created.stdout == token + "\n" and token.startswith("pltz_"), created.stdout
-    assert "alice" in palletizer(data, "token", "list").stdout
+    assert "alice" in run_cli(data, "token", "list").out

@@ -10,7 +10,8 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.settings.storage import StorageConfig
-from tests.support.server import free_port, palletizer
+from tests.support.cli import run_cli
+from tests.support.server import free_port
 
 
 def test_a_bucket_alone() -> None:
@@ -89,10 +90,10 @@ def test_a_registry_without_storage_writes_no_storage_setting(tmp_path: Path) ->
 def test_init_refuses_a_bucket_it_cannot_reach(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIEXAMPLEKEY")
-    result = palletizer(tmp_path / "data", "init", "--storage", "s3://reg-bucket", "--s3-endpoint",
-                        f"http://127.0.0.1:{free_port()}", "--s3-region", "us-east-1", check=False)
-    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "reg-bucket" in result.stderr and "EXAMPLEKEY" not in result.stderr
+    result = run_cli(tmp_path / "data", "init", "--storage", "s3://reg-bucket", "--s3-endpoint",
+                     f"http://127.0.0.1:{free_port()}", "--s3-region", "us-east-1", check=False)
+    assert result.code != 0 and len(result.err.strip().splitlines()) == 1, result.err
+    assert "reg-bucket" in result.err and "EXAMPLEKEY" not in result.err
     assert not (tmp_path / "data" / "config.yaml").exists()
 
 
@@ -102,13 +103,13 @@ def test_init_refuses_a_bucket_it_cannot_reach(tmp_path: Path, monkeypatch: pyte
     (["--storage", "s3://bucket", "--s3-prefix", "../x"], "prefix: `../x` is not a key prefix"),
 ])
 def test_init_refuses_bad_storage_options(tmp_path: Path, args: list[str], message: str) -> None:
-    result = palletizer(tmp_path / "data", "init", *args, check=False)
-    assert result.returncode != 0 and message in result.stderr
+    result = run_cli(tmp_path / "data", "init", *args, check=False)
+    assert result.code != 0 and message in result.err
     assert not (tmp_path / "data").exists()
 
 
 def test_direct_reads_cannot_go_with_auth_required(tmp_path: Path) -> None:
-    result = palletizer(tmp_path / "data", "init", "--storage", "s3://reg-bucket", "--s3-direct-reads",
-                        "--auth-required", check=False)
-    assert result.returncode != 0 and "direct_reads lets anyone read the bucket" in result.stderr
+    result = run_cli(tmp_path / "data", "init", "--storage", "s3://reg-bucket", "--s3-direct-reads",
+                     "--auth-required", check=False)
+    assert result.code != 0 and "direct_reads lets anyone read the bucket" in result.err
     assert not (tmp_path / "data" / "config.yaml").exists()
