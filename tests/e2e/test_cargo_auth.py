@@ -13,8 +13,9 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cli import run_cli
 from tests.support.graph import reg
-from tests.support.server import palletizer, running_server
+from tests.support.server import running_server
 
 
 @dataclass
@@ -41,8 +42,8 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, auth_required: bool) -> Ite
     Registry.create(data, RegistryConfig(auth_required=auth_required))
     tokens = {}
     for user in ("alice", "bob"):
-        palletizer(data, "user", "add", user)
-        tokens[user] = palletizer(data, "token", "create", "--user", user).stdout.strip()
+        run_cli(data, "user", "add", user)
+        tokens[user] = run_cli(data, "token", "create", "--user", user).out.strip()
     with running_server(data) as url:
         yield Served(root, url, data, tokens)
 
@@ -67,7 +68,7 @@ def test_publish_needs_a_valid_token(open_reads: Served) -> None:
     assert bad.returncode != 0
     assert "401" in bad.stderr and "the token is not valid for this registry" in bad.stderr
     open_reads.cargo("alice-publish", open_reads.tokens["alice"]).publish(crate)
-    assert palletizer(open_reads.data, "owner", "list", "guarded").stdout.split() == ["alice"]
+    assert run_cli(open_reads.data, "owner", "list", "guarded").out.split() == ["alice"]
 
 
 def test_only_owners_publish_until_cargo_owner_adds_someone(open_reads: Served) -> None:
@@ -87,7 +88,7 @@ def test_only_owners_publish_until_cargo_owner_adds_someone(open_reads: Served) 
     bob.publish(_lib(open_reads.root, "shared_lib", "0.2.0"))
     bob.run(open_reads.root, "yank", "--registry", REGISTRY, "shared_lib@0.1.0")
 
-    audit = palletizer(open_reads.data, "audit").stdout
+    audit = run_cli(open_reads.data, "audit").out
     assert "alice\tpublish\tshared_lib 0.1.0\t127.0.0.1" in audit
     assert "alice\tadd owners\tshared_lib bob\t127.0.0.1" in audit
     assert "bob\tpublish\tshared_lib 0.2.0\t127.0.0.1" in audit
@@ -95,14 +96,14 @@ def test_only_owners_publish_until_cargo_owner_adds_someone(open_reads: Served) 
 
 
 def test_a_revoked_token_is_refused(open_reads: Served) -> None:
-    palletizer(open_reads.data, "user", "add", "carol")
-    created = palletizer(open_reads.data, "token", "create", "--user", "carol")
-    token = created.stdout.strip()
-    assert created.stdout == token + "\n", "the token alone on stdout"
-    token_id = created.stderr.split()[1]
+    run_cli(open_reads.data, "user", "add", "carol")
+    created = run_cli(open_reads.data, "token", "create", "--user", "carol")
+    token = created.out.strip()
+    assert created.out == token + "\n", "the token alone on stdout"
+    token_id = created.err.split()[1]
     carol = open_reads.cargo("carol", token)
     carol.publish(_lib(open_reads.root, "carols", "0.1.0"))
-    palletizer(open_reads.data, "token", "revoke", token_id)
+    run_cli(open_reads.data, "token", "revoke", token_id)
     refused = carol.run(open_reads.root, "yank", "--registry", REGISTRY, "carols@0.1.0", check=False)
     assert refused.returncode != 0
     assert "401" in refused.stderr and "the token has been revoked" in refused.stderr

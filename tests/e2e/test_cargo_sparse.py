@@ -13,9 +13,10 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, reg, write_app
-from tests.support.server import issue_token, palletizer, running_server
+from tests.support.server import issue_token, running_server
 
 
 class Env:
@@ -105,12 +106,12 @@ def test_yank_blocks_new_lockfiles_but_not_existing_ones(env: Env) -> None:
 
 def test_cli_yank_while_the_server_runs_is_seen_by_cargo(env: Env) -> None:
     pinned = write_app(env.root / "cli-apps", "cli_pinned", reg("ab", "=0.1.1"))
-    palletizer(env.data, "yank", "ab", "0.1.1")
+    run_cli(env.data, "yank", "ab", "0.1.1")
     try:
         refused = env.cargo.run(pinned, "generate-lockfile", check=False)
         assert refused.returncode != 0 and "yanked" in refused.stderr
     finally:
-        palletizer(env.data, "unyank", "ab", "0.1.1")
+        run_cli(env.data, "unyank", "ab", "0.1.1")
     env.cargo.run(pinned, "generate-lockfile")
 
 
@@ -143,8 +144,8 @@ def test_add_of_a_packaged_crate_matches_the_published_entry(env: Env, tmp_path:
     env.cargo.run(env.sources["middle"], "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
     packaged = env.cargo.target_dir / "package" / "middle-0.1.0.crate"
     other = tmp_path / "other"
-    palletizer(other, "init", "--public-url", env.url)
-    assert palletizer(other, "add", str(packaged)).stdout.strip() == "added middle 0.1.0"
+    run_cli(other, "init", "--public-url", env.url)
+    assert run_cli(other, "add", str(packaged)).out.strip() == "added middle 0.1.0"
     added = json.loads((other / "index" / index_path("middle")).read_text())
     published = env.entry("middle", "0.1.0")
     own = ("cksum", "pubtime")
@@ -158,13 +159,13 @@ def test_add_while_serving_then_cargo_builds_against_it(env: Env) -> None:
             'description = "made elsewhere"\n\n[dependencies]\n' + reg("abc", "0.1"))
     src = write_crate(env.root / "src", "imported", toml, {"src/lib.rs": "pub fn v() -> u32 { abc::abc() + 5 }\n"})
     env.cargo.run(src, "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
-    palletizer(env.data, "add", str(env.cargo.target_dir / "package" / "imported-0.2.0.crate"))
+    run_cli(env.data, "add", str(env.cargo.target_dir / "package" / "imported-0.2.0.crate"))
     user_toml = ('[package]\nname = "uses_imported"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
                  "[dependencies]\n" + reg("imported", "0.2"))
     user = write_crate(env.root / "apps", "uses_imported", user_toml,
                        {"src/main.rs": 'fn main() { println!("{}", imported::v()); }\n'})
     assert env.cargo.run(user, "run", "-q").stdout.strip() == "105"
-    assert palletizer(env.data, "verify").returncode == 0
+    assert run_cli(env.data, "verify").code == 0
 
 
 def test_cargo_owner_lists_the_publisher(env: Env) -> None:

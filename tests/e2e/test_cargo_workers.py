@@ -6,8 +6,9 @@ from pathlib import Path
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import Cargo
+from tests.support.cli import run_cli
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, write_app
-from tests.support.server import issue_token, palletizer, running_server
+from tests.support.server import issue_token, running_server
 
 
 def test_cargo_publishes_and_builds_against_two_workers(tmp_path: Path) -> None:
@@ -21,4 +22,4 @@ def test_cargo_publishes_and_builds_against_two_workers(tmp_path: Path) -> None:
         builder = cargo.fresh(tmp_path / "builder")
         builder.run(app, "build")
         assert builder.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
-    palletizer(data, "verify")
+    run_cli(data, "verify")

@@ -17,9 +17,10 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cli import run_cli
 from tests.support.graph import EXPECTED_OUTPUT, LIBRARIES, publish_graph, write_app
 from tests.support.readiness import NotReady, port_accepts, wait_until_ready
-from tests.support.server import free_port, issue_token, palletizer, running_server
+from tests.support.server import free_port, issue_token, running_server
 
 # What each library of the graph needs to be built (normal and build dependencies on the registry).
 NEEDS = {"middle": {"base_util", "ab", "x", "abc", "build-helper"}}
@@ -80,24 +81,24 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
     vendor, packaged_for = packaged
     data = tmp_path / "data"
     # Same public URL as the registry they were packaged for: their dependencies are on this registry.
-    palletizer(data, "init", "--public-url", packaged_for)
+    run_cli(data, "init", "--public-url", packaged_for)
 
-    result = palletizer(data, "import", str(vendor))
-    lines = result.stdout.splitlines()
-    assert lines[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.stdout
+    result = run_cli(data, "import", str(vendor))
+    lines = result.out.splitlines()
+    assert lines[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.out
     added = [line.split()[1] for line in lines[:-1]]
     assert all(line.startswith("added ") for line in lines[:-1])
     for crate, needs in NEEDS.items():
         assert needs <= set(added[:added.index(crate)]), added
-    assert palletizer(data, "verify").returncode == 0
+    assert run_cli(data, "verify").code == 0
 
-    again = palletizer(data, "import", str(vendor))
-    assert again.stdout.splitlines()[-1] == f"import: 0 added, {len(LIBRARIES)} skipped, 0 refused"
+    again = run_cli(data, "import", str(vendor))
+    assert again.out.splitlines()[-1] == f"import: 0 added, {len(LIBRARIES)} skipped, 0 refused"
 
     site = tmp_path / "site"
     site.mkdir()
     with static_server(site) as url:
-        palletizer(data, "export", str(site), "--base-url", url)
+        run_cli(data, "export", str(site), "--base-url", url)
         assert json.loads(requests.get(f"{url}/index/config.json", timeout=10).content) == {
             "dl": f"{url}/crates/{{crate}}/{{crate}}-{{version}}.crate"}
         cargo = Cargo.create(tmp_path / "consumer", f"sparse+{url}/index/")
@@ -113,21 +114,21 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
 def test_an_export_of_crates_cargo_published_imports_into_the_same_registry(
         source: tuple[Path, str, Cargo], tmp_path: Path) -> None:
     data, url, cargo = source
-    palletizer(data, "user", "add", "second-owner")
+    run_cli(data, "user", "add", "second-owner")
     cargo.run(tmp_path, "owner", "--registry", REGISTRY, "--add", "second-owner", "ab")
     cargo.run(tmp_path, "yank", "--registry", REGISTRY, "ab@0.1.0")
     out = tmp_path / "static"
-    palletizer(data, "export", str(out), "--base-url", "http://static.test")
+    run_cli(data, "export", str(out), "--base-url", "http://static.test")
     target = tmp_path / "target"
-    palletizer(target, "init", "--public-url", url)     # the URL the crates were published to
+    run_cli(target, "init", "--public-url", url)     # the URL the crates were published to
 
-    result = palletizer(target, "import", str(out))
-    assert result.stdout.splitlines()[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.stdout
+    result = run_cli(target, "import", str(out))
+    assert result.out.splitlines()[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.out
 
     names = sorted({name for name, _, _ in LIBRARIES})
     for name in names:      # what cargo published and what the import rebuilt: the same index lines
         assert (target / "index" / index_path(name)).read_bytes() == (data / "index" / index_path(name)).read_bytes()
-    assert palletizer(target, "list", "ab").stdout == "ab 0.1.0 (yanked)\t0 downloads\nab 0.1.1\t0 downloads\n"
-    assert palletizer(target, "owner", "list", "ab").stdout == "second-owner\ntester\n"
+    assert run_cli(target, "list", "ab").out == "ab 0.1.0 (yanked)\t0 downloads\nab 0.1.1\t0 downloads\n"
+    assert run_cli(target, "owner", "list", "ab").out == "second-owner\ntester\n"
     catalog = compose(Registry(target)).catalog
     assert {info.publisher for info in catalog.versions("middle").values()} == {"tester"}

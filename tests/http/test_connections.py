@@ -22,9 +22,10 @@ import pytest
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
+from tests.support.cli import run_cli
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config
-from tests.support.server import free_port, palletizer, running_process
+from tests.support.server import free_port, running_process
 from tests.support.tls import CertificateAuthority
 
 PER_CLIENT = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
@@ -122,7 +123,7 @@ def answered(sock: socket.socket) -> bool:
 def assert_whole(flooded: Flooded) -> None:
     assert flooded.process.poll() is None, "the server exited"
     assert health_from("127.0.0.1", flooded.plain) == 200
-    palletizer(flooded.data, "verify")
+    run_cli(flooded.data, "verify")
 
 
 def test_spooled_bodies_past_1024_descriptors_do_not_crash_the_server(flooded: Flooded) -> None:

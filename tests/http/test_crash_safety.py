@@ -15,9 +15,10 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.domain.publish_body import encode_publish_body
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support.cli import run_cli
 from tests.support.crash_server import STEPS
 from tests.support.cratekit import make_crate, metadata
-from tests.support.server import free_port, issue_token, palletizer, running_process, running_service
+from tests.support.server import free_port, issue_token, running_process, running_service
 
 
 def _publish(url: str, token: str, body: bytes) -> requests.Response:
@@ -57,7 +58,7 @@ def test_a_publish_killed_at_any_step(tmp_path: Path, step: str) -> None:
     port = _crash_while_publishing(data, step, token, body)
 
     with running_service("palletizer-all", data, port=port) as url:
-        assert palletizer(data, "verify").returncode == 0
+        assert run_cli(data, "verify").code == 0
         seen = _index_lines(url)
         if seen is not None:
             assert [(e["vers"], e["cksum"]) for e in seen] == [("1.0.0", checksum)]
@@ -68,8 +69,8 @@ def test_a_publish_killed_at_any_step(tmp_path: Path, step: str) -> None:
         assert _publish(url, token, body).status_code == 200, "a retry of the same publish succeeds"
         assert [(e["vers"], e["cksum"]) for e in _index_lines(url)] == [("1.0.0", checksum)]
         assert requests.get(f"{url}/files/victim/victim-1.0.0.crate", timeout=10).content == crate
-        assert palletizer(data, "owner", "list", "victim").stdout.split() == ["tester"]
-    assert palletizer(data, "verify").returncode == 0
+        assert run_cli(data, "owner", "list", "victim").out.split() == ["tester"]
+    assert run_cli(data, "verify").code == 0
     assert not list(data.rglob(".tmp-*")) and not list((data / "index.git").rglob("*.lock"))
     messages = [entry.commit.message for entry in Repo(str(data / "index.git")).get_walker()]
     assert messages.count(b"Publish victim 1.0.0\n") == 1

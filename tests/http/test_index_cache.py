@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.domain.urls import ServedUrls
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
 from tests.support.http import Live
-from tests.support.server import palletizer
 
 
 def yanked(live: Live, name: str) -> list[bool]:
@@ -26,7 +26,7 @@ def test_a_yank_by_the_cli_is_served_at_once(live: Live) -> None:
     etag = live.get(path).headers["ETag"]
     assert live.get(path, headers={"If-None-Match": etag}).status_code == 304
 
-    palletizer(live.data, "yank", name, "1.0.0")
+    run_cli(live.data, "yank", name, "1.0.0")
     stale = live.get(path, headers={"If-None-Match": etag})
     assert stale.status_code == 200
     assert [json.loads(line)["yanked"] for line in stale.text.splitlines()] == [True]
@@ -34,7 +34,7 @@ def test_a_yank_by_the_cli_is_served_at_once(live: Live) -> None:
     assert fresh != etag
     assert live.get(path, headers={"If-None-Match": fresh}).status_code == 304
 
-    palletizer(live.data, "unyank", name, "1.0.0")
+    run_cli(live.data, "unyank", name, "1.0.0")
     assert yanked(live, name) == [False]
     assert live.get(path, headers={"If-None-Match": fresh}).status_code == 200
 
@@ -46,9 +46,9 @@ def test_a_crate_added_by_the_cli_stops_being_404(live: Live, tmp_path) -> None:
     assert live.get(path).status_code == 404
     crate = tmp_path / f"{name}-0.1.0.crate"
     crate.write_bytes(make_crate(name, "0.1.0"))
-    palletizer(live.data, "add", str(crate))
+    run_cli(live.data, "add", str(crate))
     assert yanked(live, name) == [False]
-    palletizer(live.data, "remove", name, "0.1.0")
+    run_cli(live.data, "remove", name, "0.1.0")
     assert live.get(path).status_code == 404
 
 

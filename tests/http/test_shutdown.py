@@ -18,9 +18,10 @@ import pytest
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support.cli import run_cli
 from tests.support.cratekit import publish_body
 from tests.support.http import read_response
-from tests.support.server import BIN, free_port, issue_token, palletizer, running_process
+from tests.support.server import BIN, free_port, issue_token, running_process
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -94,8 +95,8 @@ def test_publishes_in_flight_at_a_stop_are_answered_and_committed(tmp_path: Path
         assert rest_of_answer.endswith(b'{"status": "ok"}')
         assert process.wait(timeout=30) == 0
     data = tmp_path / "data"
-    palletizer(data, "verify")
-    listed = palletizer(data, "list").stdout
+    run_cli(data, "verify")
+    listed = run_cli(data, "list").out
     assert all(name in listed for name in names)
 
 
@@ -107,8 +108,8 @@ def test_a_request_still_in_flight_after_the_grace_period_is_cut_off_cleanly(tmp
             assert process.wait(timeout=30) == 0
             assert sock.recv(1) == b""
     data = tmp_path / "data"
-    palletizer(data, "verify")
-    assert "neverfinished" not in palletizer(data, "list").stdout
+    run_cli(data, "verify")
+    assert "neverfinished" not in run_cli(data, "list").out
     assert "still in flight after 1 s are cut off" in (tmp_path / "log").read_text()
 
 

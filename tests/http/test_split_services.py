@@ -14,9 +14,10 @@ from dulwich.repo import Repo
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, publish_body
 from tests.support.http import assert_error
-from tests.support.server import BIN, Split, issue_token, palletizer, running_service, running_split
+from tests.support.server import BIN, Split, issue_token, running_service, running_split
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
             expected = sorted(v for n, v in by_cli + by_api if n == name)
             assert sorted(index_versions(urls.index, name)) == expected, name
 
-    assert palletizer(data, "verify").returncode == 0
+    assert run_cli(data, "verify").code == 0
     commits = [entry.commit for entry in Repo(str(data / "index.git")).get_walker()]
     assert len(commits) == HTTP_VERSIONS + CLI_VERSIONS + 1  # and config.json, written by the index service
     assert all(len(commit.parents) <= 1 for commit in commits)

@@ -20,10 +20,11 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.http.test_shutdown import started_publish, wait_until_refusing
+from tests.support.cli import run_cli
 from tests.support.cratekit import publish_body
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config
-from tests.support.server import BIN, free_port, issue_token, palletizer, running_process
+from tests.support.server import BIN, free_port, issue_token, running_process
 from tests.support.tls import CertificateAuthority
 
 ATTEMPTS = 400
@@ -172,8 +173,8 @@ def test_a_stop_drains_every_worker_and_the_parent_exits_0(tmp_path: Path, signu
         for pid in pids:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
-    palletizer(served.data, "verify")
-    listed = palletizer(served.data, "list").stdout
+    run_cli(served.data, "verify")
+    listed = run_cli(served.data, "list").out
     assert all(name in listed for name in names)
     assert "all workers stopped" in served.log.read_text()
 

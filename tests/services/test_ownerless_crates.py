@@ -11,10 +11,11 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.publish_body import encode_publish_body
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.accounts import Accounts
+from tests.support.cli import run_cli
 from tests.support.cratekit import crate_for, make_crate, metadata, publish_body
 from tests.support.http import assert_error
 from tests.support.inprocess import InProcess, in_process
-from tests.support.server import issue_token, palletizer
+from tests.support.server import issue_token
 
 INDEX = "sparse+http://falconframework.org/index/"
 
@@ -29,8 +30,8 @@ def add_without_owner(app: InProcess, tmp_path: Path, name: str) -> None:
     """`palletizer add` of version 1.0.0 of `name`, without `--owner`."""
     crate = tmp_path / f"{name}-1.0.0.crate"
     crate.write_bytes(make_crate(name, "1.0.0"))
-    palletizer(app.data, "add", str(crate))
-    assert palletizer(app.data, "owner", "list", name).stdout == f"crate {name} has no owners (only admins manage it)\n"
+    run_cli(app.data, "add", str(crate))
+    assert run_cli(app.data, "owner", "list", name).out == f"crate {name} has no owners (only admins manage it)\n"
 
 
 def owners(app: InProcess, name: str) -> list[str]:
@@ -52,7 +53,7 @@ def test_a_publish_to_an_ownerless_crate_names_the_administrators_command_which_
     assert [line["vers"] for line in fresh_app.index_lines("nc-extra")] == ["1.0.0"]
 
     command = re.search(r"`palletizer (owner add [^`]+)`", detail).group(1).split()
-    palletizer(fresh_app.data, *command)
+    run_cli(fresh_app.data, *command)
     assert fresh_app.put_body(publish_body("nc-extra", "1.1.0", index_url=INDEX), token=alice).status_code == 200
     assert owners(fresh_app, "nc-extra") == ["alice"]
 
