@@ -26,7 +26,8 @@ from palletizer_lib.stores.postgres_tables import (
 )
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SORTS, SearchIndex
-from tests.support.postgres import PostgresServer, free_port
+from tests.support.postgres import PostgresServer
+from tests.support.server import free_port
 from tests.unit import test_accounts, test_catalog, test_download_counter
 from tests.unit.test_accounts import accounts, alice  # noqa: F401 - fixtures of the reused tests
 

@@ -18,11 +18,8 @@ from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cli import run_cli
 from tests.support.crash_server import STEPS
 from tests.support.cratekit import make_crate, metadata
+from tests.support.publishing import put_crate
 from tests.support.server import free_port, issue_token, running_process, running_service
-
-
-def _publish(url: str, token: str, body: bytes) -> requests.Response:
-    return requests.put(f"{url}/api/v1/crates/new", data=body, headers={"Authorization": token}, timeout=30)
 
 
 def _crash_while_publishing(data: Path, step: str, token: str, body: bytes) -> int:
@@ -33,7 +30,7 @@ def _crash_while_publishing(data: Path, step: str, token: str, body: bytes) -> i
     command = [sys.executable, "-m", "tests.support.crash_server", step, "--data", str(data), "--listen", f"127.0.0.1:{port}"]
     with running_process(command, f"{url}/health", data.parent / f"crash-{step}.log") as process:
         with pytest.raises(requests.ConnectionError):
-            _publish(url, token, body)
+            put_crate(url, token, body)
         assert process.wait(timeout=30) == -signal.SIGKILL
     return port
 
@@ -66,7 +63,7 @@ def test_a_publish_killed_at_any_step(tmp_path: Path, step: str) -> None:
         else:
             assert not (data / "crates" / "victim" / "victim-1.0.0.crate").exists()
 
-        assert _publish(url, token, body).status_code == 200, "a retry of the same publish succeeds"
+        assert put_crate(url, token, body).status_code == 200, "a retry of the same publish succeeds"
         assert [(e["vers"], e["cksum"]) for e in _index_lines(url)] == [("1.0.0", checksum)]
         assert requests.get(f"{url}/files/victim/victim-1.0.0.crate", timeout=10).content == crate
         assert run_cli(data, "owner", "list", "victim").out.split() == ["tester"]

@@ -12,8 +12,8 @@ import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
-from tests.support.cratekit import publish_body
 from tests.support.prometheus import Samples, samples, value
+from tests.support.publishing import publish_over_http
 from tests.support.server import BIN, issue_token, running_server, running_service
 
 PROGRAMS = ("palletizer-all", "palletizer-api", "palletizer-index", "palletizer-files")
@@ -24,12 +24,6 @@ def data(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     Registry.create(path, RegistryConfig())
     return path
-
-
-def publish(api: str, token: str, name: str, version: str = "1.0.0") -> None:
-    response = requests.put(f"{api}/api/v1/crates/new", data=publish_body(name, version), timeout=10,
-                            headers={"Authorization": token})
-    assert response.status_code == 200, response.text
 
 
 def download(files: str, name: str, version: str = "1.0.0") -> None:
@@ -87,7 +81,7 @@ def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -
     basic = base64.b64encode(f"cargo:{token}".encode()).decode()
     with running_server(data) as url:
         before = len(access_lines(url, data))
-        publish(url, token, "logged")
+        publish_over_http(url, token, "logged")
         config = requests.get(f"{url}/index/config.json?token={token}", timeout=10,
                               headers={"Authorization": f"Bearer {token}"})
         requests.get(f"{url}/git/index/info/refs?service=git-upload-pack", timeout=10,

@@ -17,6 +17,7 @@ from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, publish_body
 from tests.support.http import assert_error
+from tests.support.publishing import publish_over_http, put_crate
 from tests.support.server import BIN, Split, issue_token, running_service, running_split
 
 
@@ -46,8 +47,7 @@ def test_config_json_sends_cargo_to_the_api_and_files_services(split: tuple[Spli
 def test_a_publish_to_the_api_is_served_by_the_index_and_the_files(split: tuple[Split, Path]) -> None:
     urls, data = split
     token = issue_token(data)
-    assert requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body("apart", "1.0.0"), timeout=10,
-                        headers={"Authorization": token}).ok
+    publish_over_http(urls.api, token, "apart")
     assert index_versions(urls.index, "apart") == ["1.0.0"]
     template = requests.get(f"{urls.index}/index/config.json", timeout=10).json()["dl"]
     download = requests.get(template.format(crate="apart", version="1.0.0"), timeout=10)
@@ -126,8 +126,7 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
     token = issue_token(data)
     with running_split(data) as urls:
         def publish(upload: tuple[str, str]) -> int:
-            return requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body(*upload), timeout=60,
-                                headers={"Authorization": token}).status_code
+            return put_crate(urls.api, token, publish_body(*upload)).status_code
 
         cli = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), "add", *map(str, files)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -21,9 +21,9 @@ from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.http.test_shutdown import started_publish, wait_until_refusing
 from tests.support.cli import run_cli
-from tests.support.cratekit import publish_body
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config
+from tests.support.publishing import publish_over_http
 from tests.support.server import BIN, free_port, issue_token, running_process
 from tests.support.tls import CertificateAuthority
 
@@ -65,10 +65,7 @@ class Workers:
         raise AssertionError(f"{path} not answered by each of {pids}: {self.answered_by(path)[already:]}")
 
     def publish(self, name: str, version: str) -> None:
-        body = publish_body(name, version)
-        answer = requests.put(f"{self.url}/api/v1/crates/new", data=body, timeout=30,
-                              headers={"Authorization": self.token, "Connection": "close"})
-        assert answer.status_code == 200, answer.text
+        publish_over_http(self.url, self.token, name, version, headers={"Connection": "close"})
 
 
 @contextmanager

@@ -4,7 +4,6 @@ free loopback port with trust authentication, and a fresh database for each test
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,14 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support.server import free_port
+
 PG_BIN = Path(os.environ.get("PALLETIZER_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_postgres(command: list[str]) -> list[str]:

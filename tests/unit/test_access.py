@@ -21,6 +21,7 @@ from palletizer_lib.domain.errors import (
 )
 from palletizer_lib.stores.accounts import Accounts
 from palletizer_lib.stores.catalog import Catalog
+from tests.support import publishing
 from tests.support.cratekit import make_crate, metadata
 
 ADDRESS = "10.0.0.1"
@@ -79,7 +80,7 @@ def operations_of(access: Access) -> Operations:
 
 def publish(access: Access, token: str | None, name: str, version: str, address: str = ADDRESS) -> dict:
     who = access.require(token, address, "publish")
-    return operations_of(access).publish(who, metadata(name, version), make_crate(name, version))
+    return publishing.publish_as(operations_of(access), who, name, version)
 
 
 def set_yanked(access: Access, token: str | None, address: str, name: str, version: str, yanked: bool) -> None:
@@ -426,7 +427,7 @@ def test_a_publish_that_fails_after_its_commit_keeps_the_publisher_as_owner(
     with pytest.raises(StorageError):
         publish(access, alice, "foo", "1.0.0")
     monkeypatch.undo()
-    registry.publish(metadata("other", "1.0.0"), make_crate("other", "1.0.0"))  # any later write
+    publishing.publish(registry, "other")  # any later write
     # completes the interrupted one
     assert versions(registry, "foo") == ["1.0.0"]
     assert accounts.owners("foo") == ["alice"]

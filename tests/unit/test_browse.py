@@ -10,13 +10,14 @@ from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.accounts import Accounts
 from palletizer_lib.stores.catalog import Catalog
 from palletizer_lib.views.browse import cargo_config, cargo_toml_line, crate_list, crate_page
-from tests.support.cratekit import crate_for, dep, make_crate, metadata
+from tests.support import publishing
+from tests.support.cratekit import dep, make_crate, metadata
 
 
 def publish(registry: Registry, catalog: Catalog, name: str, version: str, when: float, **fields: object) -> None:
-    described = metadata(name, version, **fields)
-    registry.publish(described, crate_for(described))
-    catalog.record_version(name, version, "alice", described, published=when)
+    """Publish a crate and record it in the catalog as alice's, published at `when`."""
+    publishing.publish(registry, name, version, **fields)
+    catalog.record_version(name, version, "alice", metadata(name, version, **fields), published=when)
 
 
 @pytest.fixture

@@ -13,15 +13,11 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cli import run_cli
-from tests.support.cratekit import crate_for, dep, make_crate, metadata
+from tests.support.cratekit import dep, make_crate
+from tests.support.publishing import publish_as
 
 PUBLIC = "http://registry.test"
 CRATES = {"base_util": ["1.0.0", "1.1.0", "1.2.0"], "top": ["1.0.0"], "loose": ["0.1.0"]}
-
-
-def publish(site: Site, actor: Actor, name: str, version: str, **fields: object) -> None:
-    meta = metadata(name, version, **fields)
-    site.operations.publish(actor, meta, crate_for(meta))
 
 
 @pytest.fixture
@@ -37,11 +33,11 @@ def source(tmp_path: Path) -> Site:
     alice, bob = actors["alice"], actors["bob"]
     times = iter(1_700_000_000.75 + 100_000 * n for n in range(len(CRATES) * 3))
     site.registry.clock = lambda: next(times)
-    publish(site, alice, "base_util", "1.0.0")
-    publish(site, alice, "base_util", "1.1.0")
+    publish_as(site.operations, alice, "base_util", "1.0.0")
+    publish_as(site.operations, alice, "base_util", "1.1.0")
     operations.change_owners(alice, "base_util", ["bob"], add=True)
-    publish(site, bob, "base_util", "1.2.0")
-    publish(site, bob, "top", "1.0.0", deps=[dep("base_util", "^1")])
+    publish_as(site.operations, bob, "base_util", "1.2.0")
+    publish_as(site.operations, bob, "top", "1.0.0", deps=[dep("base_util", "^1")])
     operations.add(Actor.command_line(), make_crate("loose", "0.1.0"))
     operations.set_yanked(alice, "base_util", "1.1.0", True)
     site.catalog.add_downloads({("base_util", "1.0.0"): 7, ("base_util", "1.1.0"): 3, ("top", "1.0.0"): 1})

@@ -11,12 +11,12 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services.index.git import Deadline, bounded_request, read_request, upload_pack
-from tests.support.cratekit import make_crate, metadata
+from tests.support.publishing import publish
 
 
 def _registry(tmp_path: Path) -> tuple[str, bytes]:
     registry = Registry.create(tmp_path / "data", RegistryConfig())
-    registry.publish(metadata("timed", "1.0.0"), make_crate("timed", "1.0.0"))
+    publish(registry, "timed", "1.0.0")
     head = (registry.layout.git / "refs" / "heads" / "main").read_bytes().strip()
     return str(registry.layout.git), head
 

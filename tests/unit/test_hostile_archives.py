@@ -22,8 +22,9 @@ from palletizer_lib.core.actor import LOCAL, Actor
 from palletizer_lib.core.composition import compose
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, PalletizerError
+from tests.support import publishing
 from tests.support.archives import gzip_bomb, manifest, special_member, tar_gz
-from tests.support.cratekit import gzip_tar, metadata
+from tests.support.cratekit import gzip_tar
 from tests.support.files import tree
 
 GOOD = {"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0"), "evil-1.0.0/src/lib.rs": b""}
@@ -125,7 +126,7 @@ def world(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -
 
 
 def publish(registry: Registry, crate: bytes) -> dict:
-    return registry.publish(metadata("evil", "1.0.0"), crate)
+    return publishing.publish(registry, "evil", crate=crate)
 
 
 def add(registry: Registry, crate: bytes) -> dict:

@@ -10,11 +10,7 @@ from palletizer_lib.domain.names import index_path
 from palletizer_lib.index.cache import CachedFile, IndexCache, cached_file
 from palletizer_lib.stores import served_index
 from palletizer_lib.stores.served_index import ServedFile
-from tests.support.cratekit import make_crate, metadata
-
-
-def publish(registry: Registry, name: str, version: str = "1.0.0") -> None:
-    registry.publish(metadata(name, version), make_crate(name, version))
+from tests.support.publishing import publish
 
 
 class Locator:

@@ -9,7 +9,7 @@ from dulwich.repo import Repo
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import RegistryExists
 from palletizer_lib.settings.config import RegistryConfig
-from tests.support.cratekit import make_crate, metadata
+from tests.support.publishing import publish
 
 WRITERS = 4
 VERSIONS_EACH = 5
@@ -22,7 +22,7 @@ def _publish_many(data: str, writer: str) -> None:
         name = f"crate-{writer}" if patch % 2 else "shared"
         if name == "shared":
             version = f"{writer_number(writer)}.0.{patch}"
-        registry.publish(metadata(name, version), make_crate(name, version))
+        publish(registry, name, version)
 
 
 def writer_number(writer: str) -> int:

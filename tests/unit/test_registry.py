@@ -24,14 +24,9 @@ from palletizer_lib.domain.urls import CRATES_IO_INDEX, ServedUrls
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.archives import manifest, tar_gz
 from tests.support.cratekit import crate_for, dep, make_crate, metadata
+from tests.support.publishing import publish
 
 OTHER_REGISTRY = "https://other.example/index"
-
-
-def publish(registry: Registry, name: str, version: str, manifest_extra: str = "", **fields: object) -> dict:
-    """Publish a fresh crate as cargo would."""
-    meta = metadata(name, version, **fields)
-    return registry.publish(meta, crate_for(meta, manifest_extra))
 
 
 def commit_count(registry: Registry) -> int:

@@ -10,17 +10,11 @@ from pathlib import Path
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.index.cache import IndexCache
 from tests.support.cli import run_cli
-from tests.support.cratekit import make_crate, metadata
-
-
-def _publish(registry: Registry, name: str, version: str) -> bytes:
-    crate = make_crate(name, version)
-    registry.publish(metadata(name, version), crate)
-    return crate
+from tests.support.publishing import publish
 
 
 def test_repair_sets_orphans_aside_and_never_touches_referenced_crates(registry: Registry) -> None:
-    kept = _publish(registry, "kept", "1.0.0")
+    kept = publish(registry, "kept")["cksum"]
     orphan = registry.layout.crate_file("ghost", "0.1.0")
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"never published")
@@ -29,13 +23,13 @@ def test_repair_sets_orphans_aside_and_never_touches_referenced_crates(registry:
     changes = registry.repair()
     assert changes == ["moved crates/ghost/ghost-0.1.0.crate, which no index entry names, to orphans/ghost-0.1.0.crate"]
     assert (registry.layout.orphans / "ghost-0.1.0.crate").read_bytes() == b"never published"
-    assert registry.layout.crate_file("kept", "1.0.0").read_bytes() == kept
+    assert hashlib.sha256(registry.layout.crate_file("kept", "1.0.0").read_bytes()).hexdigest() == kept
     assert registry.verify() == []
     assert registry.repair() == [], "a second repair finds nothing"
 
 
 def test_repair_rewrites_a_half_written_index_file_and_summaries(registry: Registry) -> None:
-    _publish(registry, "half", "1.0.0")
+    publish(registry, "half", "1.0.0")
     served = registry.layout.index_file("half")
     good = served.read_bytes()
     served.write_bytes(good[: len(good) // 2])
@@ -53,7 +47,7 @@ def test_repair_rewrites_a_half_written_index_file_and_summaries(registry: Regis
 
 
 def test_repair_removes_stale_locks_and_leftover_temporary_files(registry: Registry) -> None:
-    _publish(registry, "locked", "1.0.0")
+    publish(registry, "locked", "1.0.0")
     ref_lock = registry.layout.git / "refs" / "heads" / "main.lock"
     ref_lock.write_bytes(b"0123")
     object_dir = next(p for p in (registry.layout.git / "objects").iterdir() if len(p.name) == 2)
@@ -67,7 +61,7 @@ def test_repair_removes_stale_locks_and_leftover_temporary_files(registry: Regis
     assert f"removed the stale git lock {object_lock.relative_to(registry.layout.root)}" in changes
     assert "removed the leftover temporary file index/.tmp-abc123" in changes
     assert not ref_lock.exists() and not object_lock.exists() and not leftover.exists()
-    _publish(registry, "locked", "1.0.1")
+    publish(registry, "locked", "1.0.1")
     assert [e["vers"] for e in registry.entries("locked")] == ["1.0.0", "1.0.1"]
 
 
@@ -86,17 +80,16 @@ def test_recover_undoes_a_publish_that_never_committed(registry: Registry) -> No
 
 
 def test_recover_keeps_a_crate_whose_publish_committed(registry: Registry) -> None:
-    crate = _publish(registry, "done", "1.0.0")
+    cksum = publish(registry, "done")["cksum"]
     registry.layout.pending.write_text("crates/done/done-1.0.0.crate")
     assert registry.recover() == []
-    assert hashlib.sha256(registry.layout.crate_file("done", "1.0.0").read_bytes()).hexdigest() == \
-        hashlib.sha256(crate).hexdigest()
+    assert hashlib.sha256(registry.layout.crate_file("done", "1.0.0").read_bytes()).hexdigest() == cksum
     assert registry.verify() == []
 
 
 def test_verify_repair_on_the_command_line(registry: Registry) -> None:
     data: Path = registry.layout.root
-    _publish(registry, "cli", "1.0.0")
+    publish(registry, "cli", "1.0.0")
     (registry.layout.crates / "cli" / "cli-9.9.9.crate").write_bytes(b"stray")
     broken = run_cli(data, "verify", check=False)
     assert broken.code == 1 and "crates/cli/cli-9.9.9.crate: no index entry refers to it" in broken.out
@@ -126,7 +119,7 @@ def _leave_temporary_files(registry: Registry) -> list[Path]:
 def test_recover_after_a_clean_stop_walks_nothing(registry: Registry) -> None:
     """Temporary files are left only by a writer that died holding the lock: without one, start-up recovery
     does a few file checks, whatever the size of the registry (`repair` still finds them)."""
-    _publish(registry, "tidy", "1.0.0")
+    publish(registry, "tidy", "1.0.0")
     leftovers = _leave_temporary_files(registry)
     assert registry.recover() == []
     assert all(p.exists() for p in leftovers)
@@ -134,7 +127,7 @@ def test_recover_after_a_clean_stop_walks_nothing(registry: Registry) -> None:
 
 
 def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: Registry) -> None:
-    _publish(registry, "tidy", "1.0.0")
+    publish(registry, "tidy", "1.0.0")
     leftovers = _leave_temporary_files(registry)
     _die_holding_the_lock(registry)
     changes = registry.recover()
@@ -145,7 +138,7 @@ def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: 
 
 
 def test_a_repair_is_seen_by_a_cache_of_the_served_index(registry: Registry) -> None:
-    _publish(registry, "cached", "1.0.0")
+    publish(registry, "cached", "1.0.0")
     cache = IndexCache(registry.stores.served)
     served = registry.layout.index_file("cached")
     good = served.read_bytes()
