@@ -11,8 +11,9 @@ import yaml
 from palletizer_lib.settings.config import validate_database
 from palletizer_lib.settings.storage import parse_bucket_url, parse_http_url
 from tests.compose.readme_commands import readme_compose_commands
+from tests.support.cli import run_cli
 from tests.support.compose_file import interpolate
-from tests.support.server import BIN, ROOT
+from tests.support.server import ROOT
 
 
 def test_healthchecks_are_shell_strings() -> None:
@@ -133,7 +134,7 @@ def test_the_credentials_come_from_the_environment() -> None:
     assert mc_host == "http://set-AWS_ACCESS_KEY_ID:set-AWS_SECRET_ACCESS_KEY@minio:9000"
 
 
-def test_init_names_the_bucket_and_database_once_into_the_config_volume() -> None:
+def test_init_names_the_bucket_and_database_once_into_the_config_volume(tmp_path: Path) -> None:
     """The init service's command takes only options `palletizer init --help` lists, with values init accepts,
     for the bucket `bucket` makes and the database `postgres` holds; its volume is the nodes' read-only one."""
     services = cluster_services()
@@ -141,8 +142,7 @@ def test_init_names_the_bucket_and_database_once_into_the_config_volume() -> Non
     assert init["entrypoint"] == ["palletizer"]
     words = [with_defaults(word) for word in init["command"]]
     assert words[:3] == ["--data", "/data", "init"] and "--exist-ok" in words
-    listed = subprocess.run([str(BIN / "palletizer"), "init", "--help"], capture_output=True, text=True,
-                            check=True).stdout
+    listed = run_cli(tmp_path, "init", "--help").out
     assert {word for word in words[3:] if word.startswith("--")} <= set(re.findall(r"--[a-z][a-z0-9-]*", listed))
     options = dict(zip(words[3:], words[4:]))
     assert parse_bucket_url(options["--storage"]) == with_defaults(services["bucket"]["command"][-1]).split("/")[1]

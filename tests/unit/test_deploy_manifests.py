@@ -11,7 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.server import BIN, ROOT
+from tests.support.cli import run_cli
+from tests.support.server import ROOT
 
 DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted(DEPLOY.glob("**/*.yaml"))
@@ -110,8 +111,7 @@ def init_arguments(tmp_path: Path, settings: dict[str, str]) -> list[str]:
 def test_the_init_container_runs_palletizer_init_with_the_settings(tmp_path: Path) -> None:
     """Every option the script gives is one `palletizer init --help` lists; the endpoint only when set."""
     settings = resource("ConfigMap", "palletizer-settings")["data"]
-    listed = set(re.findall(r"--[a-z][a-z0-9-]*", subprocess.run([str(BIN / "palletizer"), "init", "--help"],
-                                                                 capture_output=True, text=True, check=True).stdout))
+    listed = set(re.findall(r"--[a-z][a-z0-9-]*", run_cli(tmp_path, "init", "--help").out))
     aws = init_arguments(tmp_path, settings)
     assert aws[:4] == ["--data", "/data", "init", "--exist-ok"]
     assert {word for word in aws if word.startswith("--")} - {"--data"} <= listed
