@@ -1,4 +1,5 @@
-"""Fixtures shared by all tests: a fresh registry; hypothesis profiles."""
+"""Fixtures shared by all tests: a fresh registry; hypothesis profiles; the `slow` mark of the tests that run
+real servers."""
 
 import os
 from pathlib import Path
@@ -15,6 +16,16 @@ settings.register_profile("ci", max_examples=60, derandomize=True, database=None
 settings.register_profile("fuzz", max_examples=5000, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+TESTS = Path(__file__).parent
+REAL_SERVERS = (TESTS / "http", TESTS / "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test of tests/http (real servers) and tests/e2e (real servers and cargo)."""
+    for item in items:
+        if any(directory in item.path.parents for directory in REAL_SERVERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
