@@ -17,7 +17,7 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.http import assert_error
 from tests.support.listening import get_request, over_tcp, over_tls, over_unix, palletizer_all, write_config
-from tests.support.server import free_port, running_process
+from tests.support.server import free_port, running_process, stop
 from tests.support.tls import CertificateAuthority, ServerCert
 
 
@@ -276,9 +276,8 @@ def registry_data(tmp_path: Path) -> Path:
     return data
 
 
-def stopped_cleanly(process: subprocess.Popen, signum: int) -> None:
-    process.send_signal(signum)
-    assert process.wait(timeout=60) == 0
+def stopped_cleanly(process: subprocess.Popen, signum: int, port: int) -> None:
+    assert stop(process, ("127.0.0.1", port), signum) == 0
 
 
 @pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "2")],
@@ -290,7 +289,7 @@ def test_a_clean_stop_removes_the_unix_socket_file(tmp_path: Path, registry_data
     command = palletizer_all(registry_data, config, "--workers", workers)
     with running_process(command, f"http://127.0.0.1:{plain}/health", tmp_path / "log") as process:
         assert over_unix(path, CONFIG_JSON).status == 200
-        stopped_cleanly(process, signum)
+        stopped_cleanly(process, signum, plain)
     assert not path.exists() and not path.is_symlink()
 
 
@@ -303,7 +302,7 @@ def test_a_stop_leaves_a_socket_file_another_server_bound_at_its_path(tmp_path: 
         path.unlink()
         other.bind(str(path))
         other.listen()
-        stopped_cleanly(process, signal.SIGTERM)
+        stopped_cleanly(process, signal.SIGTERM, plain)
         assert path.is_socket(), "the socket file of the server now at that path stays"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             client.connect(str(path))

@@ -4,14 +4,18 @@ too busy to answer its first probe in time (a loaded machine) is waited for, not
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support import readiness
 from tests.support.server import free_port, running_process
 
 
-def test_a_server_whose_first_health_answer_is_late_is_waited_for(tmp_path: Path) -> None:
+def test_a_server_whose_first_health_answer_is_late_is_waited_for(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readiness, "PROBE_SECONDS", 1.0)      # the first probe times out sooner
     data = tmp_path / "data"
     Registry.create(data, RegistryConfig())
     port = free_port()

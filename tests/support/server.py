@@ -1,13 +1,16 @@
 """Start the real services (`palletizer-all`, or the three apart) on free loopback ports for a test."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.stores.accounts import Accounts
@@ -15,6 +18,7 @@ from tests.support.readiness import NotReady, http_answers, wait_until_ready
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
+STOP_SECONDS = 30.0
 
 
 def free_port() -> int:
@@ -53,11 +57,25 @@ def running_process(command: list[str], ready_url: str, log: Path) -> Iterator[s
                 raise RuntimeError(f"{command[0]} did not start: {error}\n{log.read_text()}") from None
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            address = urlsplit(ready_url)
+            stop(process, (address.hostname or "127.0.0.1", address.port or 80))
+
+
+def stop(process: subprocess.Popen, address: tuple[str, int], signum: int = signal.SIGTERM) -> int:
+    """Send `signum` to `process`, a server listening at `address`, and wait for it (killed after STOP_SECONDS);
+    its exit status. A server's event loop sees the signal at its next turn, after up to a second idle: a
+    connection to `address` wakes it."""
+    process.send_signal(signum)
+    deadline = time.monotonic() + STOP_SECONDS
+    while True:
+        try:
+            return process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
                 process.kill()
+                return process.wait()
+        with suppress(OSError):
+            socket.create_connection(address, timeout=1).close()
 
 
 @contextmanager
