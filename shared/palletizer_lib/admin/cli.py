@@ -209,7 +209,7 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage(args: argparse.Namespace, extra: dict[str, object] | None = None) -> dict[str, str] | None:
+def _storage(args: argparse.Namespace, extra: dict[str, object] | None = None) -> dict[str, str | bool] | None:
     """The `storage:` setting the `--storage` and `--s3-*` options ask for (`extra`: those a command has
     beyond endpoint, region and prefix; by default `init`'s), checked; None for the data directory."""
     if extra is None:

@@ -189,7 +189,7 @@ def _copy(source: IndexStore, target: IndexStore, message: str) -> tuple[int, in
         crate_files += 1
     rows = {**copy_tables(_sql(source.stores.accounts), _sql(target.stores.accounts), ACCOUNT_TABLES),
             **copy_tables(_sql(source.catalog), _sql(target.catalog), CATALOG_TABLES)}
-    files = {path: source.git.blob(blob_id) for path, blob_id in source.git.files()}
+    files: dict[str, bytes | None] = {path: source.git.blob(blob_id) for path, blob_id in source.git.files()}
     if files:
         target.git.commit(files, message)
     target.sync_served_index()

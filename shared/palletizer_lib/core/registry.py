@@ -19,6 +19,7 @@ from palletizer_lib.domain.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    StorageError,
     PayloadTooLarge,
     RegistryExists,
 )
@@ -115,11 +116,11 @@ class Registry:
 
     def served_git(self) -> GitIndex:
         """The git index served over HTTP, brought up to the index first where it is a replica of it."""
-        replica = self.stores.replica
-        if replica is None:
+        if self.stores.replica is not None:
+            return self.stores.replica.followed()
+        if isinstance(self.git, GitIndex):
             return self.git
-        replica.catch_up(self.git)
-        return replica.git
+        raise StorageError("this registry's index is neither a git index nor followed by a git replica")
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
@@ -375,7 +376,7 @@ class Registry:
     def _locked_entries(self, name: str) -> tuple[str, list[dict]]:
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(canonical) if canonical else []
-        if not entries:
+        if canonical is None or not entries:
             raise NotFound(f"crate `{name}` does not exist in this registry")
         return canonical, entries
 

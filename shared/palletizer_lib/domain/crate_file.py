@@ -7,9 +7,13 @@ import tarfile
 import tomllib
 import zlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from palletizer_lib.domain.errors import InvalidCrate
 from palletizer_lib.domain.versions import is_valid_version
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MANIFEST_LIMIT = 1024 * 1024
 SHOWN_NAME_LIMIT = 200
@@ -39,8 +43,9 @@ class _GunzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        want = len(buffer)
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        view = memoryview(buffer).cast("B")
+        want = len(view)
         out = self._inflater.decompress(self._inflater.unconsumed_tail, want)
         while not out and not self._inflater.eof:
             if self._offset >= len(self._data):
@@ -53,7 +58,7 @@ class _GunzipReader(io.RawIOBase):
         self._left -= len(out)
         if self._left < 0:
             raise InvalidCrate("the .crate file unpacks to more than the allowed size")
-        buffer[:len(out)] = out
+        view[:len(out)] = out
         return len(out)
 
     def digest_rest(self) -> None:
@@ -84,7 +89,7 @@ def members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     archive of many tiny members would take far more memory than its size."""
     while (member := archive.next()) is not None:
         yield member
-        archive.members.clear()
+        archive.members.clear()  # type: ignore[attr-defined]  # TarFile's list of members read so far
 
 
 def _shown(path: str) -> str:

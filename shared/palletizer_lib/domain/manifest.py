@@ -143,5 +143,6 @@ def _shown(value: object) -> str:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = f"`{value}`" if isinstance(value, str) else f"`{json.dumps(list(value), ensure_ascii=False)}`"
+    shown = list(value) if isinstance(value, Iterable) and not isinstance(value, str) else value
+    text = f"`{value}`" if isinstance(value, str) else f"`{json.dumps(shown, ensure_ascii=False, default=str)}`"
     return text if len(text) <= 120 else text[:120] + "..."

@@ -118,13 +118,15 @@ def from_config_json(content: bytes | None) -> ServedUrls | None:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("api"), str):
         return None
-    public = document.get(PUBLIC_URL_KEY, document["api"])
+    api: str = document["api"]
+    named_public = document.get(PUBLIC_URL_KEY)
+    public = named_public if isinstance(named_public, str) else api
     dl = document.get("dl")
     suffix = f"{FILES_PATH}{DL_PATH}"
     files = dl[:-len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
     bucket_index = document.get(BUCKET_INDEX_KEY)
     bucket_crates = dl[:-len(DL_PATH)] if isinstance(bucket_index, str) and isinstance(dl, str) else None
-    return ServedUrls(strip(public), strip(document["api"]), strip(files),
+    return ServedUrls(strip(public), strip(api), strip(files),
                       bucket_index if isinstance(bucket_index, str) else None,
                       strip(bucket_crates) if bucket_crates else None)
 

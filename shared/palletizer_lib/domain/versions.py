@@ -63,7 +63,8 @@ def parse_version(text: object) -> Version:
     for part in pre:
         if part.isdigit() and len(part) > 1 and part.startswith("0"):
             raise InvalidCrate(f"invalid version `{text}`: numeric pre-release parts may not have leading zeros")
-    return Version(*numbers, pre, match["build"] or "")
+    major, minor, patch = numbers
+    return Version(major, minor, patch, pre, match["build"] or "")
 
 
 def is_valid_version(text: str) -> bool:

@@ -15,7 +15,6 @@ from palletizer_lib.stores.served_index import ServedFile, ServedIndex
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 # What a cached "no such file" counts for in the byte budget.
 _MISS_COST = 128
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,10 @@ class IndexCache:
         if generation is None:
             return cached_file(load())
         files = generation.files
-        cached = files.get(key, _ABSENT)
-        if cached is not _ABSENT:
-            return cached
+        try:
+            return files[key]
+        except KeyError:
+            pass
         found = cached_file(load())
         cost = len(found.data) + len(key) + _MISS_COST if found else len(key) + _MISS_COST
         with self._lock:

@@ -75,8 +75,10 @@ class Listener:
             if marker not in pem:
                 raise self.fail(f"the {what} file {path} holds no PEM {what}")
 
+        key = self.tls.key
+
         def refuse_encrypted() -> bytes:
-            raise self.fail(f"the key {self.tls.key} is encrypted: give an unencrypted key (readable only by "
+            raise self.fail(f"the key {key} is encrypted: give an unencrypted key (readable only by "
                             "the server's user)")
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
