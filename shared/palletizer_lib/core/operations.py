@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from palletizer_lib.core.actor import Actor
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.domain.errors import AlreadyPublished, Forbidden, NotFound
+from palletizer_lib.domain.errors import AlreadyPublished, CrateNotFound, Forbidden, NotFound
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.packaged_crate import PackagedCrate
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
@@ -151,7 +151,7 @@ class Operations:
         """The stored name of crate `name` (any spelling); NotFound if there is none."""
         canonical = self.registry.canonical_name(name)
         if canonical is None:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         return canonical
 
     def _retried(self, metadata: dict) -> dict:

@@ -17,11 +17,12 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import (
     AlreadyPublished,
     Conflict,
+    CrateNotFound,
     Forbidden,
     NotFound,
-    StorageError,
     PayloadTooLarge,
     RegistryExists,
+    StorageError,
 )
 from palletizer_lib.domain.index_entry import (
     dump_lines,
@@ -35,7 +36,7 @@ from palletizer_lib.domain.names import crate_key, index_path, validate_name
 from palletizer_lib.domain.packaged_crate import PackagedCrate, read_packaged
 from palletizer_lib.domain.progress import Progress
 from palletizer_lib.domain.urls import ServedUrls, config_json, from_config_json, root_of_index
-from palletizer_lib.domain.versions import max_version, parse_version
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.index import maintenance
 from palletizer_lib.index.store import IndexStore
 from palletizer_lib.mirror.credentials import save_credentials
@@ -135,7 +136,7 @@ class Registry:
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(name) or (self.index.served_entries(canonical) if canonical else [])
         if not entries:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         return entries
 
     def is_published(self, name: str, version: str) -> bool:
@@ -179,7 +180,7 @@ class Registry:
         (how many, `limit` of them from `offset`), the most downloaded first, then by name. From the reverse
         dependencies table alone (built under the write lock on first use, for a registry made before it)."""
         if self.canonical_name(name) is None:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         table = self.index.reverse_dependencies
         if not table.is_built():
             with self.stores.lock():
@@ -238,7 +239,7 @@ class Registry:
         """Yank (or unyank) one version; doing it twice is not an error."""
         with self._writing():
             canonical, entries = self._locked_entries(name)
-            entry = _find_version(canonical, entries, version)
+            entry = find_version(canonical, entries, version)
             if entry["yanked"] == yanked:
                 return
             entry["yanked"] = yanked
@@ -249,7 +250,7 @@ class Registry:
         """Delete one version's index entry and its crate file."""
         with self._writing():
             canonical, entries = self._locked_entries(name)
-            entry = _find_version(canonical, entries, version)
+            entry = find_version(canonical, entries, version)
             self.index.remove_version(canonical, entry["vers"], [e for e in entries if e is not entry])
 
     def set_urls(self, urls: ServedUrls) -> None:
@@ -377,7 +378,7 @@ class Registry:
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(canonical) if canonical else []
         if canonical is None or not entries:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         return canonical, entries
 
 
@@ -390,12 +391,3 @@ def refused_registry(dependency: str, registry: str) -> str:
     return (f"dependency `{dependency}` comes from the registry {registry}, which this registry does not allow. "
             f"{as_own}To allow crates from that registry: `palletizer init --allowed-registry {registry}` for a "
             f"new registry, or add {registry} to `allowed_registries` in config.yaml")
-
-
-def _find_version(name: str, entries: list[dict], version: str) -> dict:
-    wanted = parse_version(version)
-    exact = [e for e in entries if e["vers"] == version]
-    same = exact or [e for e in entries if parse_version(e["vers"]) == wanted]
-    if not same:
-        raise NotFound(f"crate `{name}` has no version {version}")
-    return same[0]

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
-from palletizer_lib.domain.errors import InvalidCrate
+from palletizer_lib.domain.errors import InvalidCrate, NotFound
 
 _NUM = r"0|[1-9][0-9]*"
 _IDENT = r"[0-9A-Za-z-]+"
@@ -82,3 +82,17 @@ def max_version(entries: list[dict]) -> str:
     versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
     releases = [v for v in versions if not v[0].is_prerelease] or versions
     return max(releases, key=lambda v: v[0])[1]
+
+
+def find_version(name: str, entries: list[dict], version: str) -> dict:
+    """The entry of `version` among crate `name`'s `entries`: the one spelled so, else the one equal to it by
+    SemVer (build metadata aside); NotFound if there is none."""
+    for entry in entries:
+        if entry["vers"] == version:
+            return entry
+    if is_valid_version(version):
+        wanted = parse_version(version)
+        for entry in entries:
+            if parse_version(entry["vers"]) == wanted:
+                return entry
+    raise NotFound(f"crate `{name}` has no version {version}")

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.core.search import CrateSummary
-from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.domain.errors import CrateNotFound, NotFound
 from palletizer_lib.domain.index_entry import pubtime_seconds
 from palletizer_lib.domain.names import normalise
-from palletizer_lib.domain.versions import max_version, parse_version
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.stores.catalog import Catalog, ListedVersions, VersionInfo
 
 API = "/api/v1/crates"
@@ -169,16 +169,14 @@ def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloa
 def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
-        raise NotFound(f"crate `{name}` does not exist in this registry")
+        raise CrateNotFound(name)
     return canonical, registry.entries(canonical), catalog.versions(canonical)
 
 
 def _one(registry: Registry, catalog: Catalog, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
     canonical, entries, infos = _crate(registry, catalog, name)
-    entry = next((e for e in entries if e["vers"] == vers), None)
-    if entry is None:
-        raise NotFound(f"crate `{canonical}` has no version `{vers}`")
-    return canonical, entry, infos.get(vers)
+    entry = find_version(canonical, entries, vers)
+    return canonical, entry, infos.get(entry["vers"])
 
 
 def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | None) -> dict:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.domain.errors import BadRequest, NotFound
+from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
 from palletizer_lib.domain.index_entry import pubtime_seconds
 from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
-from palletizer_lib.domain.versions import max_version, parse_version
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.mirror.cache_files import MirroredCrate, cached_crate
 from palletizer_lib.mirror.mirror import settle
 from palletizer_lib.stores.accounts import Accounts
@@ -143,7 +143,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
     NotFound if either does not exist. `fallback_url` is the server's own URL, for the
     `.cargo/config.toml` lines of a registry whose `config.json` does not name its public URL yet."""
     if not is_valid_name(name):
-        raise NotFound(f"crate `{name}` does not exist in this registry")
+        raise CrateNotFound(name)
     page = _crate_page(registry, catalog, accounts, name, version, fallback_url)
     pages = max(1, math.ceil(len(page.versions) / VERSIONS_PER_PAGE))
     shown = min(max(versions_page, 1), pages)
@@ -166,7 +166,7 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
     known = catalog.versions(canonical)
     rows = sorted((_row(e, known.get(e["vers"])) for e in entries), key=lambda r: parse_version(r.vers), reverse=True)
     summary_version = max_version(entries)
-    entry = _chosen(entries, version or summary_version, canonical)
+    entry = find_version(canonical, entries, version or summary_version)
     row = next(r for r in rows if r.vers == entry["vers"])
     described, metadata = _metadata(known, entry["vers"], rows)
     description = metadata.get("description") or ""
@@ -267,13 +267,6 @@ def _row(entry: dict, info: VersionInfo | None) -> VersionRow:
     if info is None:
         return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(pubtime_seconds(entry)), None, 0)
     return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(info.published), info.publisher, info.downloads)
-
-
-def _chosen(entries: list[dict], version: str, name: str) -> dict:
-    for entry in entries:
-        if entry["vers"] == version:
-            return entry
-    raise NotFound(f"crate `{name}` has no version {version}")
 
 
 def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict]:
