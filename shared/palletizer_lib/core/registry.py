@@ -238,6 +238,7 @@ class Registry:
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""
         with self._writing():
+            parse_version(version)
             canonical, entries = self._locked_entries(name)
             entry = find_version(canonical, entries, version)
             if entry["yanked"] == yanked:
@@ -249,6 +250,7 @@ class Registry:
     def remove(self, name: str, version: str) -> None:
         """Delete one version's index entry and its crate file."""
         with self._writing():
+            parse_version(version)
             canonical, entries = self._locked_entries(name)
             entry = find_version(canonical, entries, version)
             self.index.remove_version(canonical, entry["vers"], [e for e in entries if e is not entry])
