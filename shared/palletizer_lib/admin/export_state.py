@@ -19,7 +19,7 @@ from palletizer_lib.core.operations import VersionHistory
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, PalletizerError
 from palletizer_lib.domain.index_entry import parse_lines, pubtime_seconds
-from palletizer_lib.domain.names import index_path, normalise
+from palletizer_lib.domain.names import index_path, normalise, version_of_file
 from palletizer_lib.stores.accounts import check_user_name
 from palletizer_lib.stores.crates import CRATES_PREFIX
 
@@ -39,7 +39,9 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
     versions: dict[str, list[str]] = {}
     for relative in crate_files:
         name, file = relative.removeprefix(CRATES_PREFIX).split("/", 1)
-        versions.setdefault(name, []).append(file[len(name) + 1:-len(".crate")])
+        version = version_of_file(name, file)
+        if version is not None:
+            versions.setdefault(name, []).append(version)
     accounts, catalog = registry.stores.accounts, registry.stores.catalog
     crates: dict[str, dict] = {}
     for name, exported in versions.items():

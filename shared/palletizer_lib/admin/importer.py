@@ -21,12 +21,12 @@ from palletizer_lib.core.actor import Actor
 from palletizer_lib.core.operations import Operations
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
-from palletizer_lib.domain.names import normalise
+from palletizer_lib.domain.names import CRATE_SUFFIX, normalise
 from palletizer_lib.domain.progress import Progress
 from palletizer_lib.domain.versions import Version, parse_version
 
 ADDED, SKIPPED, REFUSED = "added", "skipped", "refused"
-CRATE_SUFFIX = ".crate"
+
 LINK_SKIPPED = "a symbolic link, not followed"
 ORDERING_KINDS = ("normal", "build")
 

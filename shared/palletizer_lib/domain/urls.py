@@ -4,6 +4,8 @@ the index URLs cargo is configured with, and where `cargo login` is sent."""
 import json
 from dataclasses import dataclass
 
+from palletizer_lib.domain.names import crate_key
+
 # crates.io's index, as cargo names it in a dependency, and the other URLs that mean it.
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
@@ -14,7 +16,7 @@ FILES_PATH = "/files/"
 LOGIN_PATH = "/me"
 PUBLISH_PATH = "/api/v1/crates/new"
 # The part of `dl` after the downloads' root: cargo fills in the crate and the version.
-DL_PATH = "{crate}/{crate}-{version}.crate"
+DL_PATH = crate_key("{crate}", "{version}")
 PUBLIC_URL_KEY = "public-url"
 # Where the same index is read straight from the bucket, when it is (for `add`, like the public URL).
 BUCKET_INDEX_KEY = "bucket-index"
