@@ -26,12 +26,16 @@ class CachedFile:
     last_modified: datetime
 
 
+def content_etag(data: bytes) -> str:
+    """The ETag of an index file as served (unquoted): a hash of its content, whoever serves it."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def cached_file(file: ServedFile | None) -> CachedFile | None:
-    """A served file with its ETag (a hash of the content) computed; None for None."""
+    """A served file with its ETag computed; None for None."""
     if file is None:
         return None
-    etag = hashlib.blake2b(file.data, digest_size=16).hexdigest()
-    return CachedFile(file.data, etag, datetime.fromtimestamp(int(file.modified), tz=timezone.utc))
+    return CachedFile(file.data, content_etag(file.data), datetime.fromtimestamp(int(file.modified), tz=timezone.utc))
 
 
 class _Generation:
