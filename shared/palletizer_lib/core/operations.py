@@ -44,9 +44,8 @@ class Operations:
         claimed: list[str] = []
 
         def authorize(name: str, exists: bool) -> None:
-            if self.accounts.owners(name):
-                self._check_owner(actor, name)
-            elif exists and (actor.manages_every_crate or not self.registry.config.claim_ownerless_crates):
+            claimable = self.registry.config.claim_ownerless_crates and not actor.manages_every_crate
+            if self.accounts.owners(name) or (exists and not claimable):
                 self._check_owner(actor, name)
             else:
                 self.accounts.add_owner(name, actor.name)

@@ -8,7 +8,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from palletizer_lib.stores.served_index import ServedFile, ServedIndex
 
@@ -35,7 +35,7 @@ def cached_file(file: ServedFile | None) -> CachedFile | None:
     """A served file with its ETag computed; None for None."""
     if file is None:
         return None
-    return CachedFile(file.data, content_etag(file.data), datetime.fromtimestamp(int(file.modified), tz=timezone.utc))
+    return CachedFile(file.data, content_etag(file.data), datetime.fromtimestamp(int(file.modified), tz=UTC))
 
 
 class _Generation:

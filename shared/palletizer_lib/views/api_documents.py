@@ -6,7 +6,8 @@ The registry counts downloads but keeps no per-day history: crates.io's `version
 `meta.total_downloads` carries the total counted (not a crates.io field).
 
 What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names` of a
-version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
+version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`,
+`audit_actions`). Ids are not database ids: a
 version's `id` is a stable number made from its crate's name and its version, and a crate's `id` its name,
 as on crates.io.
 """

@@ -130,8 +130,8 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
         page = pages
         total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
-    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
-                          _time(s.published), s.mirrored_from)
+    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description,
+                          downloads.get(normalise(s.name), 0), _time(s.published), s.mirrored_from)
               for s in shown]
     return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip(), sort)
 
