@@ -11,13 +11,14 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 import falcon
 from dulwich.errors import GitProtocolError
+from dulwich.objects import ObjectID, RawObjectID
 from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
-from dulwich.server import DictBackend, UploadPackHandler
+from dulwich.server import BackendRepo, DictBackend, UploadPackHandler
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
@@ -25,6 +26,9 @@ from palletizer_lib.domain.urls import GIT_INDEX_PATH
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
 from palletizer_services.read_access import NeedsRead
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
@@ -76,10 +80,10 @@ class Deadline:
                              "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
 
 
-class _Limited:
+class _Limited(io.RawIOBase):
     """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: "SupportsRead[bytes]") -> None:
         self._stream = stream
         self._left = MAX_NEGOTIATION_BYTES
 
@@ -91,9 +95,9 @@ class _Limited:
         return data
 
 
-def read_request(body: BinaryIO, gzipped: bool, deadline: Deadline) -> bytes:
+def read_request(body: "SupportsRead[bytes]", gzipped: bool, deadline: Deadline) -> bytes:
     """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
-    stream: BinaryIO = _Limited(body)
+    stream: _Limited | gzip.GzipFile = _Limited(body)
     if gzipped:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
     chunks: list[bytes] = []
@@ -154,10 +158,10 @@ def bounded_request(data: bytes, deadline: Deadline) -> bytes:
 
 
 def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
-                deadline: Deadline) -> tempfile.SpooledTemporaryFile:
+                deadline: Deadline) -> tempfile.SpooledTemporaryFile[bytes]:
     """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
     `deadline`; the reply is spooled, not held whole in memory."""
-    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115  # the response streams and closes it
     source = io.BytesIO(request)
 
     def recv(size: int) -> bytes:
@@ -174,14 +178,15 @@ def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
         with Repo(git_dir) as repo:
             get_raw = repo.object_store.get_raw
 
-            def checked_get_raw(name: bytes) -> tuple[int, bytes]:
+            def checked_get_raw(name: ObjectID | RawObjectID) -> tuple[int, bytes]:
                 deadline.check()
                 return get_raw(name)
 
             # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
-            repo.object_store.get_raw = checked_get_raw
+            repo.object_store.get_raw = checked_get_raw  # type: ignore[method-assign]
+            repos: dict[str, BackendRepo] = {"/": repo}
             proto = ReceivableProtocol(recv, send)
-            handler = UploadPackHandler(DictBackend({b"/": repo}), [b"/"], proto, stateless_rpc=True,
+            handler = UploadPackHandler(DictBackend(repos), ["/"], proto, stateless_rpc=True,
                                         advertise_refs=advertise_refs)
             try:
                 handler.handle()
@@ -242,7 +247,7 @@ class ReceivePackResource(NeedsRead):
         raise Forbidden(READ_ONLY)
 
 
-def add_routes(app: falcon.App, registry: Registry) -> None:
+def add_routes(app: falcon.App[falcon.Request, falcon.Response], registry: Registry) -> None:
     """Mount the git index at `/git/index`."""
     app.add_route(f"{GIT_INDEX_PATH}/info/refs", InfoRefsResource(registry))
     app.add_route(f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", UploadPackResource(registry))
