@@ -126,8 +126,8 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     as defaults."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a Palletizer registry.")
     parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
-    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN,
-                        metavar="HOST:PORT", help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
+    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN, metavar="HOST:PORT",
+                        help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
     parser.add_argument("--public-url", default=os.environ.get("PALLETIZER_PUBLIC_URL"),
                         help="the URL cargo reaches this server at (default: $PALLETIZER_PUBLIC_URL, "
                              "then config.yaml's public_url, then http://HOST:PORT)")
