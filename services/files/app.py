@@ -11,9 +11,9 @@ from palletizer_lib.domain.errors import NotFound
 from palletizer_lib.mirror.mirror import Mirror
 from palletizer_lib.stores.crates import StoredCrate
 from palletizer_lib.stores.download_counter import DownloadCounter
-from palletizer_services import serve
+from palletizer_services import command_line
+from palletizer_services.base_app import create_app
 from palletizer_services.read_access import NeedsRead
-from palletizer_services.service import create_app
 
 CRATE_MEDIA_TYPE = "application/gzip"
 
@@ -71,4 +71,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-files`."""
-    return serve.main("palletizer-files", argv, create)
+    return command_line.main("palletizer-files", argv, create)

@@ -15,10 +15,10 @@ from palletizer_lib.domain.names import index_path, is_valid_name
 from palletizer_lib.index.cache import CachedFile, IndexCache
 from palletizer_lib.mirror.mirror import Mirror
 from palletizer_lib.stores.served_index import CONFIG_JSON
-from palletizer_services import serve
+from palletizer_services import command_line
+from palletizer_services.base_app import create_app
 from palletizer_services.index import git
 from palletizer_services.read_access import NeedsRead
-from palletizer_services.service import create_app
 
 
 def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:
@@ -100,4 +100,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-index`."""
-    return serve.main("palletizer-index", argv, create, writes_config=True, bodies=git.BODIES)
+    return command_line.main("palletizer-index", argv, create, writes_config=True, bodies=git.BODIES)

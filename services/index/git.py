@@ -4,6 +4,7 @@
 and `net.git-fetch-with-cli = true` fetch from it.
 """
 
+import contextlib
 import gzip
 import io
 import re
@@ -11,7 +12,11 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+<<<<<<< HEAD
 from typing import TYPE_CHECKING
+=======
+from typing import ParamSpec, Protocol, TypeVar
+>>>>>>> services
 
 import falcon
 from dulwich.errors import GitProtocolError
@@ -80,12 +85,30 @@ class Deadline:
                              "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
 
 
+<<<<<<< HEAD
 class _Limited(io.RawIOBase):
     """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
 
     def __init__(self, stream: "SupportsRead[bytes]") -> None:
+=======
+class Readable(Protocol):
+    """A binary stream to read from (a request's body, a gzip file)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """At most `size` bytes (all that is left if negative); none at the end."""
+
+
+class _Limited(io.RawIOBase):
+    """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
+
+    def __init__(self, stream: Readable) -> None:
+        super().__init__()
+>>>>>>> services
         self._stream = stream
         self._left = MAX_NEGOTIATION_BYTES
+
+    def readable(self) -> bool:
+        return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(self._left + 1 if size < 0 else min(size, self._left + 1))
@@ -95,11 +118,18 @@ class _Limited(io.RawIOBase):
         return data
 
 
+<<<<<<< HEAD
 def read_request(body: "SupportsRead[bytes]", gzipped: bool, deadline: Deadline) -> bytes:
     """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
     stream: _Limited | gzip.GzipFile = _Limited(body)
     if gzipped:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
+=======
+def read_request(body: Readable, gzipped: bool, deadline: Deadline) -> bytes:
+    """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
+    limited = _Limited(body)
+    stream: Readable = gzip.GzipFile(fileobj=limited, mode="rb") if gzipped else limited
+>>>>>>> services
     chunks: list[bytes] = []
     size = 0
     try:
@@ -157,25 +187,42 @@ def bounded_request(data: bytes, deadline: Deadline) -> bytes:
     return b"".join(kept)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _checking(deadline: Deadline, method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`method`, checking `deadline` before each call."""
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        deadline.check()
+        return method(*args, **kwargs)
+    return checked
+
+
 def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
                 deadline: Deadline) -> tempfile.SpooledTemporaryFile[bytes]:
     """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
     `deadline`; the reply is spooled, not held whole in memory."""
+<<<<<<< HEAD
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115  # the response streams and closes it
+=======
+>>>>>>> services
     source = io.BytesIO(request)
+    with contextlib.ExitStack() as on_failure:
+        out = on_failure.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
 
-    def recv(size: int) -> bytes:
-        deadline.check()
-        return source.read(size)
+        def recv(size: int) -> bytes:
+            deadline.check()
+            return source.read(size)
 
-    def send(data: bytes) -> None:
-        deadline.check()
-        out.write(data)
+        def send(data: bytes) -> None:
+            deadline.check()
+            out.write(data)
 
-    try:
         if advertise_refs:
             out.write(pkt_line(f"# service={UPLOAD_PACK}\n".encode()) + pkt_line(None))
         with Repo(git_dir) as repo:
+<<<<<<< HEAD
             get_raw = repo.object_store.get_raw
 
             def checked_get_raw(name: ObjectID | RawObjectID) -> tuple[int, bytes]:
@@ -188,14 +235,19 @@ def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
             proto = ReceivableProtocol(recv, send)
             handler = UploadPackHandler(DictBackend(repos), ["/"], proto, stateless_rpc=True,
                                         advertise_refs=advertise_refs)
+=======
+            # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
+            repo.object_store.get_raw = _checking(deadline, repo.object_store.get_raw)  # type: ignore[method-assign]
+            repos: dict[str, BackendRepo] = {"/": repo}
+            handler = UploadPackHandler(DictBackend(repos), ["/"], ReceivableProtocol(recv, send),
+                                        stateless_rpc=True, advertise_refs=advertise_refs)
+>>>>>>> services
             try:
                 handler.handle()
             except (GitProtocolError, OSError, EOFError) as exc:
                 raise BadRequest(f"invalid git upload-pack request: {exc}") from exc
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
+        out.seek(0)
+        on_failure.pop_all()
     return out
 
 

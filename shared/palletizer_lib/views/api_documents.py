@@ -22,7 +22,8 @@ from palletizer_lib.domain.errors import CrateNotFound, NotFound
 from palletizer_lib.domain.index_entry import pubtime_seconds
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
-from palletizer_lib.stores.catalog import Catalog, ListedVersions, VersionInfo
+from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
+from palletizer_lib.stores.protocols import CatalogStore
 
 API = "/api/v1/crates"
 
@@ -32,7 +33,7 @@ def version_id(name: str, vers: str) -> int:
     return zlib.crc32(f"{normalise(name)} {vers}".encode())
 
 
-def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME`: the crate, its versions (newest first), keywords and categories."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
@@ -65,20 +66,20 @@ def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
                             "created_at": None} for c in categories]}
 
 
-def versions_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def versions_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME/versions`: every version, newest first."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
     return {"versions": versions, "meta": {"total": len(versions), "next_page": None}}
 
 
-def version_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def version_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION`."""
     canonical, entry, info = _one(registry, catalog, name, vers)
     return {"version": _version(registry, canonical, entry, info)}
 
 
-def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/dependencies`: as crates.io lists them (the real crate name in
     `crate_id`, a renamed one's key unused)."""
     canonical, entry, _ = _one(registry, catalog, name, vers)
@@ -86,7 +87,7 @@ def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers:
     return {"dependencies": [_dependency(dep, vid) for dep in entry["deps"]]}
 
 
-def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: str, page: int,
+def reverse_dependencies_document(registry: Registry, catalog: CatalogStore, name: str, page: int,
                                   per_page: int) -> dict:
     """`GET /api/v1/crates/NAME/reverse_dependencies?page=&per_page=`, as crates.io answers it: the crates
     whose shown version depends on NAME, `per_page` of them from page `page`, the most downloaded first, then
@@ -100,20 +101,20 @@ def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: st
     return {"dependencies": dependencies, "versions": versions, "meta": {"total": total}}
 
 
-def downloads_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME/downloads`: no per-day history (empty lists); the crate's total in `meta`."""
     canonical, _, infos = _crate(registry, catalog, name)
     return {"version_downloads": [],
             "meta": {"extra_downloads": [], "total_downloads": sum(i.downloads for i in infos.values())}}
 
 
-def version_downloads_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def version_downloads_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/downloads`: no per-day history; the version's total in `meta`."""
     _, _, info = _one(registry, catalog, name, vers)
     return {"version_downloads": [], "meta": {"total_downloads": info.downloads if info is not None else 0}}
 
 
-def authors_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def authors_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/authors`: the `authors` the version was published with, in
     `meta.names` (as crates.io answered before it stopped keeping them)."""
     _, _, info = _one(registry, catalog, name, vers)
@@ -127,7 +128,7 @@ def owner_users_document(owners: list[str]) -> dict:
                       for i, user in enumerate(owners, 1)]}
 
 
-def search_document(registry: Registry, catalog: Catalog, query: str, page: int, per_page: int) -> dict:
+def search_document(registry: Registry, catalog: CatalogStore, query: str, page: int, per_page: int) -> dict:
     """`GET /api/v1/crates?q=&page=&per_page=`: the crates matching `query`, `per_page` from page `page`, as
     crates.io lists them (`meta.next_page`/`prev_page` the query strings of the pages around). Read from the
     search table and the catalog in a fixed number of queries (no index file): `max_version` is the version
@@ -167,14 +168,14 @@ def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloa
     }
 
 
-def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
+def _crate(registry: Registry, catalog: CatalogStore, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
         raise CrateNotFound(name)
     return canonical, registry.entries(canonical), catalog.versions(canonical)
 
 
-def _one(registry: Registry, catalog: Catalog, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
+def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
     canonical, entries, infos = _crate(registry, catalog, name)
     entry = find_version(canonical, entries, vers)
     return canonical, entry, infos.get(entry["vers"])

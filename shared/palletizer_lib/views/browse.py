@@ -16,8 +16,8 @@ from palletizer_lib.domain.urls import sparse_index_url
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.mirror.cache_files import MirroredCrate, cached_crate
 from palletizer_lib.mirror.mirror import settle
-from palletizer_lib.stores.accounts import Accounts
-from palletizer_lib.stores.catalog import Catalog, VersionInfo
+from palletizer_lib.stores.catalog import VersionInfo
+from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 from palletizer_lib.stores.search_index import SORTS
 
 PER_PAGE = 50
@@ -111,7 +111,7 @@ class CratePage:
     versions_pages: int = 1
 
 
-def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
+def crate_list(registry: Registry, catalog: CatalogStore, query: str = "", page: int = 1,
                per_page: int = PER_PAGE, keyword: str = "", category: str = "", sort: str = "recent") -> CrateList:
     """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
     having `keyword` or in `category` if given, by `sort` (one of `search_index.SORTS`: newest publication,
@@ -136,7 +136,7 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
     return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip(), sort)
 
 
-def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+def crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
                fallback_url: str, versions_page: int = 1) -> CratePage:
     """The page of crate `name` (any spelling) at `version` (default: the one search shows, the newest not
     yanked), listing page `versions_page` of its versions (`VERSIONS_PER_PAGE` a page, newest first);
@@ -151,7 +151,7 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
                    version_count=len(page.versions), versions_page=shown, versions_pages=pages)
 
 
-def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
                 fallback_url: str) -> CratePage:
     try:
         entries = registry.entries(name)
@@ -199,7 +199,7 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
     )
 
 
-def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, version: str | None,
+def _mirrored_page(registry: Registry, catalog: CatalogStore, crate: MirroredCrate, version: str | None,
                    fallback_url: str) -> CratePage:
     """The page of a crate of the mirror's cache: its versions from the cached index file (parsed once per
     version of the file; only the shown version's line is read again), no README."""
