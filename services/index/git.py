@@ -12,15 +12,10 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-<<<<<<< HEAD
-from typing import TYPE_CHECKING
-=======
 from typing import ParamSpec, Protocol, TypeVar
->>>>>>> services
 
 import falcon
 from dulwich.errors import GitProtocolError
-from dulwich.objects import ObjectID, RawObjectID
 from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
 from dulwich.server import BackendRepo, DictBackend, UploadPackHandler
@@ -31,9 +26,6 @@ from palletizer_lib.domain.urls import GIT_INDEX_PATH
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import query_text
 from palletizer_services.read_access import NeedsRead
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsRead
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
@@ -85,12 +77,6 @@ class Deadline:
                              "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
 
 
-<<<<<<< HEAD
-class _Limited(io.RawIOBase):
-    """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
-
-    def __init__(self, stream: "SupportsRead[bytes]") -> None:
-=======
 class Readable(Protocol):
     """A binary stream to read from (a request's body, a gzip file)."""
 
@@ -103,7 +89,6 @@ class _Limited(io.RawIOBase):
 
     def __init__(self, stream: Readable) -> None:
         super().__init__()
->>>>>>> services
         self._stream = stream
         self._left = MAX_NEGOTIATION_BYTES
 
@@ -118,18 +103,10 @@ class _Limited(io.RawIOBase):
         return data
 
 
-<<<<<<< HEAD
-def read_request(body: "SupportsRead[bytes]", gzipped: bool, deadline: Deadline) -> bytes:
-    """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
-    stream: _Limited | gzip.GzipFile = _Limited(body)
-    if gzipped:
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
-=======
 def read_request(body: Readable, gzipped: bool, deadline: Deadline) -> bytes:
     """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
     limited = _Limited(body)
     stream: Readable = gzip.GzipFile(fileobj=limited, mode="rb") if gzipped else limited
->>>>>>> services
     chunks: list[bytes] = []
     size = 0
     try:
@@ -203,10 +180,6 @@ def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
                 deadline: Deadline) -> tempfile.SpooledTemporaryFile[bytes]:
     """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
     `deadline`; the reply is spooled, not held whole in memory."""
-<<<<<<< HEAD
-    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115  # the response streams and closes it
-=======
->>>>>>> services
     source = io.BytesIO(request)
     with contextlib.ExitStack() as on_failure:
         out = on_failure.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
@@ -222,26 +195,11 @@ def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
         if advertise_refs:
             out.write(pkt_line(f"# service={UPLOAD_PACK}\n".encode()) + pkt_line(None))
         with Repo(git_dir) as repo:
-<<<<<<< HEAD
-            get_raw = repo.object_store.get_raw
-
-            def checked_get_raw(name: ObjectID | RawObjectID) -> tuple[int, bytes]:
-                deadline.check()
-                return get_raw(name)
-
-            # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
-            repo.object_store.get_raw = checked_get_raw  # type: ignore[method-assign]
-            repos: dict[str, BackendRepo] = {"/": repo}
-            proto = ReceivableProtocol(recv, send)
-            handler = UploadPackHandler(DictBackend(repos), ["/"], proto, stateless_rpc=True,
-                                        advertise_refs=advertise_refs)
-=======
             # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
             repo.object_store.get_raw = _checking(deadline, repo.object_store.get_raw)  # type: ignore[method-assign]
             repos: dict[str, BackendRepo] = {"/": repo}
             handler = UploadPackHandler(DictBackend(repos), ["/"], ReceivableProtocol(recv, send),
                                         stateless_rpc=True, advertise_refs=advertise_refs)
->>>>>>> services
             try:
                 handler.handle()
             except (GitProtocolError, OSError, EOFError) as exc:
