@@ -1,8 +1,10 @@
 """Semantic versions as Cargo uses them: parsing, precedence, equality without build metadata."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import total_ordering
+from typing import NotRequired, TypedDict
 
 from palletizer_lib.domain.errors import InvalidCrate, NotFound
 
@@ -15,6 +17,15 @@ _SEMVER_RE = re.compile(
 )
 _MAX_COMPONENT = 2**64 - 1
 MAX_VERSION_LENGTH = 128
+# A pre-release's precedence: (1,) for none, else 0 then each identifier's (numeric?, number, text).
+_PreKey = tuple[int | tuple[int, int, str], ...]
+
+
+class Release(TypedDict):
+    """What `max_version` reads of an index entry (every `IndexEntry` is one)."""
+
+    vers: str
+    yanked: NotRequired[bool]
 
 
 @total_ordering
@@ -33,8 +44,8 @@ class Version:
         """True for versions like `1.0.0-alpha`."""
         return bool(self.pre)
 
-    def _key(self) -> tuple:
-        pre_key: tuple = (1,) if not self.pre else (0, *(
+    def _key(self) -> tuple[int, int, int, _PreKey]:
+        pre_key: _PreKey = (1,) if not self.pre else (0, *(
             (0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre
         ))
         return (self.major, self.minor, self.patch, pre_key)
@@ -76,7 +87,7 @@ def is_valid_version(text: str) -> bool:
     return True
 
 
-def max_version(entries: list[dict]) -> str:
+def max_version(entries: Sequence[Release]) -> str:
     """The version search shows: the highest not yanked, preferring releases over pre-releases."""
     live = [e for e in entries if not e["yanked"]] or entries
     versions: list[tuple[Version, str]] = [(parse_version(e["vers"]), e["vers"]) for e in live]
