@@ -5,7 +5,7 @@ The format is the one in the Cargo Book's "Registry Index" chapter.
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import NotRequired, TypedDict, TypeGuard
 
@@ -202,8 +202,9 @@ def pubtime(seconds: float) -> str:
     return datetime.fromtimestamp(int(seconds), tz=UTC).strftime(PUBTIME_FORMAT)
 
 
-def pubtime_seconds(entry: IndexEntry) -> float | None:
-    """When an entry says its version was first published (None if it does not say, or not readably)."""
+def pubtime_seconds(entry: Mapping[str, object]) -> float | None:
+    """When an entry (checked or not) says its version was first published (None if it does not say, or not
+    readably)."""
     text = entry.get("pubtime")
     if not isinstance(text, str):
         return None
