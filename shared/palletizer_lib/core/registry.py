@@ -25,6 +25,7 @@ from palletizer_lib.domain.errors import (
     StorageError,
 )
 from palletizer_lib.domain.index_entry import (
+    IndexEntry,
     dump_lines,
     entry_from_manifest,
     entry_from_metadata,
@@ -131,7 +132,7 @@ class Registry:
         """The served sparse index file cargo should get when it asks for `name` (any spelling)."""
         return self.index.served_file(name)
 
-    def entries(self, name: str) -> list[dict]:
+    def entries(self, name: str) -> list[IndexEntry]:
         """The index entries of crate `name` (any spelling); NotFound if there is none."""
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(name) or (self.index.served_entries(canonical) if canonical else [])
@@ -190,15 +191,16 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------
 
-    def publish(self, metadata: dict, crate: bytes | memoryview, authorize: Authorize | None = None) -> dict:
+    def publish(self, metadata: dict[str, object], crate: bytes | memoryview,
+                authorize: Authorize | None = None) -> IndexEntry:
         """Add a version from cargo's publish metadata and .crate bytes; return its index entry.
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
         return self.publish_packaged(metadata, crate, authorize)[0]
 
-    def publish_packaged(self, metadata: dict, crate: bytes | memoryview,
-                         authorize: Authorize | None = None) -> tuple[dict, PackagedCrate]:
+    def publish_packaged(self, metadata: dict[str, object], crate: bytes | memoryview,
+                         authorize: Authorize | None = None) -> tuple[IndexEntry, PackagedCrate]:
         """`publish`, returning the .crate file as it was read too."""
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
@@ -211,7 +213,7 @@ class Registry:
         return entry, packaged
 
     def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None, *,
-            published: float | None = None, yanked: bool = False) -> dict:
+            published: float | None = None, yanked: bool = False) -> IndexEntry:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
         `packaged` is the file as `read` returned it, if already read; `published` the time its entry's
         `pubtime` says (default: now), `yanked` whether it is added yanked (in the same commit)."""
@@ -226,7 +228,7 @@ class Registry:
         self.check_crate_size(len(crate))
         return read_packaged(crate, self._unpacked_limit())
 
-    def entry_of(self, packaged: PackagedCrate) -> dict:
+    def entry_of(self, packaged: PackagedCrate) -> IndexEntry:
         """The index entry `add` makes of a .crate file, from its packaged Cargo.toml."""
         return entry_from_manifest(packaged.manifest, packaged.checksum, self.own_index_urls())
 
@@ -311,13 +313,13 @@ class Registry:
                 f"{self.config.max_crate_size} bytes (max_crate_size)"
             )
 
-    def _check_registries(self, entry: dict) -> None:
+    def _check_registries(self, entry: IndexEntry) -> None:
         for dep in entry["deps"]:
             registry = dep.get("registry")
             if registry is not None and not self.config.allows_registry(registry):
                 raise Forbidden(refused_registry(dep.get("package") or dep["name"], registry))
 
-    def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str,
+    def _store_new_version(self, entry: IndexEntry, crate: bytes | memoryview, description: str,
                            authorize: Authorize | None = None, published: float | None = None) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
@@ -376,7 +378,7 @@ class Registry:
     def _commit(self, changes: dict[str, bytes | None], message: str) -> None:
         self.index.commit(changes, message)
 
-    def _locked_entries(self, name: str) -> tuple[str, list[dict]]:
+    def _locked_entries(self, name: str) -> tuple[str, list[IndexEntry]]:
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(canonical) if canonical else []
         if canonical is None or not entries:

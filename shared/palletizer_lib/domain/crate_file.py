@@ -112,7 +112,8 @@ class MemberCheck:
         shown = _shown(path)
         if not (member.isfile() or member.isdir()):
             kind = _MEMBER_KINDS.get(member.type, f"a member of tar type {member.type!r}")
-            raise InvalidCrate(f"the .crate file has {kind} `{shown}` (only regular files and directories are accepted)")
+            raise InvalidCrate(f"the .crate file has {kind} `{shown}` "
+                               "(only regular files and directories are accepted)")
         if path.startswith("/"):
             raise InvalidCrate(f"the .crate file has a member with an absolute path `{shown}` "
                                f"(every path must be under `{self._top}/`)")
@@ -135,7 +136,7 @@ def checksum(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict:
+def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict[str, object]:
     """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a whole gzip tar.
 
     The archive is streamed to its end (so a truncated one is refused), never extracted; at most
@@ -164,7 +165,7 @@ def manifest_bytes_of(archive: tarfile.TarFile, member: tarfile.TarInfo) -> byte
     return extracted.read() if extracted else None
 
 
-def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dict:
+def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dict[str, object]:
     """The parsed `NAME-VERSION/Cargo.toml` (None: the archive had none), which must be for `name` `version`."""
     wanted = f"{name}-{version}/Cargo.toml"
     if manifest_bytes is None:
@@ -175,15 +176,21 @@ def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dic
         raise InvalidCrate(f"{wanted} in the .crate file is not valid TOML: {exc}") from exc
     except RecursionError as exc:
         raise InvalidCrate(f"{wanted} in the .crate file is nested too deeply") from exc
-    package = manifest.get("package")
-    if not isinstance(package, dict):
-        raise InvalidCrate(f"{wanted} in the .crate file has no [package] table")
+    package = package_table(manifest, f"{wanted} in the .crate file")
     if package.get("name") != name or package.get("version") != version:
         raise InvalidCrate(
             f"the .crate file's Cargo.toml says {package.get('name')!s} {package.get('version')!s}, "
             f"but the upload is for {name} {version}"
         )
     return manifest
+
+
+def package_table(manifest: dict[str, object], where: str = "the packaged Cargo.toml") -> dict[str, object]:
+    """The `[package]` table of a parsed Cargo.toml; InvalidCrate if it has none (`where` names the file)."""
+    package = manifest.get("package")
+    if not isinstance(package, dict):
+        raise InvalidCrate(f"{where} has no [package] table")
+    return package
 
 
 def read_member(crate: bytes | memoryview, path: str, unpacked_limit: int, size_limit: int) -> bytes | None:
@@ -217,7 +224,8 @@ def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str,
 
 
 def split_name_version(top: str) -> tuple[str, str, str]:
-    """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split `NAME-VERSION` at the first dash after which a valid version follows."""
+    """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split at the first dash after which a valid
+    version follows."""
     for i, char in enumerate(top):
         if char == "-" and is_valid_version(top[i + 1:]):
             return top[:i], "-", top[i + 1:]

@@ -8,7 +8,7 @@ from palletizer_lib.domain.errors import InvalidCrate
 MAX_NAME_LENGTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
-_DEPENDENCY_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,%d}\Z" % (MAX_NAME_LENGTH - 1))
+_DEPENDENCY_NAME_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{MAX_NAME_LENGTH - 1}}}\Z")
 
 _WINDOWS_DEVICES = {
     "con", "prn", "aux", "nul",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener noreferrer"
@@ -76,7 +77,7 @@ def render_readme(markdown: str) -> str:
             or table_cells(markdown) > MAX_TABLE_CELLS):
         return plain_readme(markdown, TOO_LARGE)
     md = _markdown()
-    env: dict = {}
+    env: dict[str, object] = {}
     tokens = md.parse(markdown, env)
     if _output_size(tokens) > MAX_HTML:
         return plain_readme(markdown, TOO_LARGE)
@@ -107,7 +108,7 @@ def table_cells(markdown: str) -> int:
     return cells
 
 
-def _output_size(tokens: list) -> int:
+def _output_size(tokens: list["Token"]) -> int:
     """About how many characters rendering `tokens` makes (a link reference used many times repeats its
     URL each time), counted without making them."""
     size = 0

@@ -103,7 +103,7 @@ def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
     It also records the public URL (cargo ignores keys it does not know), by which `add`
     recognises dependencies on this registry in a packaged Cargo.toml.
     """
-    document: dict = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
+    document: dict[str, str | bool] = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
     if urls.bucket_index:
         document[BUCKET_INDEX_KEY] = urls.bucket_index
     if auth_required:

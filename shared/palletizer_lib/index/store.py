@@ -11,7 +11,7 @@ it until then; a removed version's crate file is deleted after its commit.
 """
 
 from palletizer_lib.disk.layout import Layout
-from palletizer_lib.domain.index_entry import dump_lines, parse_lines, pubtime_seconds
+from palletizer_lib.domain.index_entry import IndexEntry, dump_lines, parse_lines, pubtime_seconds
 from palletizer_lib.domain.names import crate_key, index_path, normalise
 from palletizer_lib.domain.versions import max_version
 from palletizer_lib.stores.protocols import IndexLog, RegistryStores
@@ -52,7 +52,7 @@ class IndexStore:
             return None
         return self.served.read(index_path(canonical))
 
-    def served_entries(self, name: str) -> list[dict]:
+    def served_entries(self, name: str) -> list[IndexEntry]:
         """The served index entries of crate `name` exactly as spelt (none if it has no file)."""
         return parse_lines(self.served.get(index_path(name)) or b"")
 
@@ -87,7 +87,7 @@ class IndexStore:
 
     # -- writing (under the registry lock) -----------------------------------------------
 
-    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[dict],
+    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[IndexEntry],
                       description: str | None) -> None:
         """Store a new version's crate file, then commit `entries` (holding its entry) and serve them;
         `description` describes the crate in search when this version is the one shown. A failure
@@ -105,7 +105,7 @@ class IndexStore:
         finally:
             self.clear_pending()
 
-    def remove_version(self, name: str, vers: str, rest: list[dict]) -> None:
+    def remove_version(self, name: str, vers: str, rest: list[IndexEntry]) -> None:
         """Commit the entries `rest` left of crate `name` once version `vers` is gone, then delete its file."""
         self.commit({index_path(name): dump_lines(rest) if rest else None}, f"Remove {name} {vers}")
         self.crates.delete(crate_key(name, vers))

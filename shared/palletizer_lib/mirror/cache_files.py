@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import InvalidCrate, PalletizerError, StorageError
-from palletizer_lib.domain.index_entry import check_entry
+from palletizer_lib.domain.index_entry import IndexEntry, check_entry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import max_version, parse_version
 
@@ -86,13 +86,13 @@ def parse_cached(raw: bytes) -> tuple[dict, bytes] | None:
     return meta, data
 
 
-def valid_lines(name: str, data: bytes) -> tuple[bytes, list[dict]]:
+def valid_lines(name: str, data: bytes) -> tuple[bytes, list[IndexEntry]]:
     """The lines of an upstream index file of crate `name` that are entries as a publish would make them,
     all of one spelling of the name (the first valid entry's): (those lines, their entries). Lines that are
     not, and blank lines, are left out."""
     key = normalise(name)
     kept: list[bytes] = []
-    entries: list[dict] = []
+    entries: list[IndexEntry] = []
     spelling = None
     for line in data.splitlines():
         if not line.strip():
@@ -144,7 +144,7 @@ class MirroredCrate:
     shown: str
     lines: dict[str, tuple[int, int]]
 
-    def entry(self, version: str) -> dict | None:
+    def entry(self, version: str) -> IndexEntry | None:
         """The index entry of `version` (read from the file: only its line), with `yanked`, `deps` and
         `features` present; None if there is no such version or the file changed since."""
         place = self.lines.get(version)

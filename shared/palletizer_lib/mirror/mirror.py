@@ -40,6 +40,7 @@ from palletizer_lib.disk.files import (
 )
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import BadRequest, Forbidden, NotFound, PalletizerError, StorageError, UpstreamError
+from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import normalise, validate_name
 from palletizer_lib.domain.urls import CRATES_IO_ALIASES
 from palletizer_lib.domain.versions import max_version, parse_version
@@ -261,7 +262,7 @@ class Mirror:
             self._store(path, raw, now, stored)
         return stored.file
 
-    def _read_ahead(self, entries: list[dict]) -> None:
+    def _read_ahead(self, entries: list[IndexEntry]) -> None:
         """Fetch in the background the index files cargo will likely ask for after this one, within the
         budget of the request cargo made (a file read ahead passes on what is left of it)."""
         below = (current_budget() or Budget()).below()

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.core.search import CrateSummary
 from palletizer_lib.domain.errors import CrateNotFound, NotFound
-from palletizer_lib.domain.index_entry import pubtime_seconds
+from palletizer_lib.domain.index_entry import Dependency, IndexEntry, pubtime_seconds
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
@@ -168,20 +168,21 @@ def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloa
     }
 
 
-def _crate(registry: Registry, catalog: CatalogStore, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
+def _crate(registry: Registry, catalog: CatalogStore,
+           name: str) -> tuple[str, list[IndexEntry], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
         raise CrateNotFound(name)
     return canonical, registry.entries(canonical), catalog.versions(canonical)
 
 
-def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
+def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tuple[str, IndexEntry, VersionInfo | None]:
     canonical, entries, infos = _crate(registry, catalog, name)
     entry = find_version(canonical, entries, vers)
     return canonical, entry, infos.get(entry["vers"])
 
 
-def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | None) -> dict:
+def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo | None) -> dict:
     vers = entry["vers"]
     metadata = info.metadata if info is not None else {}
     published = _published(entry, info)
@@ -211,7 +212,7 @@ def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | Non
     }
 
 
-def _dependency(dep: dict, vid: int) -> dict:
+def _dependency(dep: Dependency, vid: int) -> dict:
     real = dep.get("package") or dep["name"]
     return {"id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
             "version_id": vid, "crate_id": real, "req": dep["req"], "optional": bool(dep.get("optional")),
@@ -219,11 +220,11 @@ def _dependency(dep: dict, vid: int) -> dict:
             "target": dep.get("target"), "kind": dep.get("kind") or "normal", "downloads": 0}
 
 
-def _newest_first(entries: list[dict]) -> list[dict]:
+def _newest_first(entries: list[IndexEntry]) -> list[IndexEntry]:
     return sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
 
 
-def _published(entry: dict, info: VersionInfo | None) -> float | None:
+def _published(entry: IndexEntry, info: VersionInfo | None) -> float | None:
     return info.published if info is not None else pubtime_seconds(entry)
 
 

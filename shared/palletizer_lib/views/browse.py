@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
-from palletizer_lib.domain.index_entry import pubtime_seconds
+from palletizer_lib.domain.index_entry import Dependency as EntryDependency
+from palletizer_lib.domain.index_entry import IndexEntry, pubtime_seconds
 from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
@@ -261,7 +262,7 @@ def _time(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
 
 
-def _row(entry: dict, info: VersionInfo | None) -> VersionRow:
+def _row(entry: IndexEntry, info: VersionInfo | None) -> VersionRow:
     """A version's row: what the catalog recorded of it (its publish time to the fraction of a second), else
     its entry's `pubtime`."""
     if info is None:
@@ -277,14 +278,14 @@ def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) 
     return next(((r.vers, known[r.vers].metadata) for r in rows if r.vers in known), (None, {}))
 
 
-def _dependency(dep: dict) -> Dependency:
+def _dependency(dep: EntryDependency) -> Dependency:
     return Dependency(name=dep["name"], crate=dep.get("package") or dep["name"], req=dep["req"],
                       kind=dep.get("kind") or "normal", optional=bool(dep.get("optional")), target=dep.get("target"),
                       registry=dep.get("registry"), features=list(dep.get("features") or []),
                       default_features=dep.get("default_features", True) is not False)
 
 
-def _features(entry: dict) -> dict[str, list[str]]:
+def _features(entry: IndexEntry) -> dict[str, list[str]]:
     """Every feature (`features` and `features2` together), `default` first."""
-    merged = {**entry.get("features", {}), **entry.get("features2", {})}
+    merged = {**entry.get("features", {}), **(entry.get("features2") or {})}
     return dict(sorted(merged.items(), key=lambda item: (item[0] != "default", item[0])))
