@@ -14,6 +14,7 @@ from palletizer_lib.core.actor import Actor
 from palletizer_lib.core.operations import Operations
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores import sql
 from palletizer_lib.stores.accounts import Accounts
 from palletizer_lib.stores.catalog import Catalog
@@ -85,14 +86,23 @@ def test_a_data_directory_made_before_schema_versions_is_upgraded_with_its_data_
     assert reopened.stores.accounts.owners("old-crate") == ["alice", "bob"]
 
 
-def test_migration_1_adds_to_a_database_made_before_versions_what_its_schema_lacked(old_data: Path) -> None:
-    def indexes() -> set[str]:
-        with sqlite3.connect(old_data / "accounts.sqlite3") as db:
-            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+def _schema(path: Path) -> dict[str, list[tuple]]:
+    """The columns of each table and the indexes of the SQLite file at `path` (its version table aside)."""
+    with sqlite3.connect(path) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
+                                              "AND name != 'schema_version' ORDER BY name")]
+        return {name: db.execute(f"PRAGMA table_xinfo('{name}')").fetchall()
+                + db.execute(f"PRAGMA index_xinfo('{name}')").fetchall() for name in names}
 
-    assert "tokens_by_user" not in indexes()
-    Accounts(old_data / "accounts.sqlite3")
-    assert {"tokens_by_user", "owners_by_user"} <= indexes()
+
+def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_one(old_data: Path,
+                                                                                   tmp_path: Path) -> None:
+    assert "tokens_by_user" not in _schema(old_data / "accounts.sqlite3")
+    Registry(old_data)
+    new = Registry.create(tmp_path / "new", RegistryConfig(public_url="http://registry.test"))
+    for file in ("accounts.sqlite3", "catalog.sqlite3"):
+        assert _schema(old_data / file) == _schema(new.layout.root / file)
+    assert {"tokens_by_user", "owners_by_user"} <= set(_schema(old_data / "accounts.sqlite3"))
 
 
 # -- a database newer than the code ---------------------------------------------------------------------------
