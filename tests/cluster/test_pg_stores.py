@@ -265,7 +265,8 @@ def test_nodes_creating_the_schema_at_once_all_succeed(postgres_server: Postgres
     tables = {row[0] for row in _rows(postgres_server, postgres_url,
                                       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"users", "tokens", "owners", "audit", "versions", "readmes", "downloads", "crate_search",
-                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state"}
+                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state",
+                      "schema_version"}
 
 
 def test_stores_opening_at_once_from_threads_all_succeed(postgres_url: str) -> None:

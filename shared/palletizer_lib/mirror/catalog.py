@@ -24,6 +24,7 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import StorageError
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.mirror.cache_files import summary_of
+from palletizer_lib.stores.schema import Schema
 from palletizer_lib.stores.search_index import like_pattern
 from palletizer_lib.stores.sqlite import SqliteStore
 
@@ -57,7 +58,7 @@ class MirroredSummary:
 class MirrorCatalog(SqliteStore):
     """The catalog of one data directory's mirror cache; share one per process (`catalog_of`)."""
 
-    schema = SCHEMA
+    schema = Schema("mirror", (SCHEMA,))
     synchronous = "NORMAL"
 
     def __init__(self, layout: Layout, clock: Callable[[], float] = time.time) -> None:

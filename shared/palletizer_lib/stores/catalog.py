@@ -14,40 +14,13 @@ from pathlib import Path
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.readme import render_readme
 from palletizer_lib.stores.download_counter import DownloadCounter
-from palletizer_lib.stores.search_index import SCHEMA as SEARCH_SCHEMA
+from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
                     "keywords", "categories", "authors", "bin_names")
 TAG_FIELDS = ("keywords", "categories")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    name TEXT NOT NULL,
-    published REAL NOT NULL,
-    publisher TEXT,
-    metadata TEXT NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-CREATE INDEX IF NOT EXISTS versions_by_time ON versions (published);
-CREATE TABLE IF NOT EXISTS readmes (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    html TEXT NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-"""
-DOWNLOADS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS downloads (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-"""
 
 # A `downloads d` row (joined to `crate_search s`) of one of the registry's own crates.
 _OWN_CRATE = "(s.crate IS NOT NULL OR EXISTS (SELECT 1 FROM versions v WHERE v.crate = d.crate))"
@@ -80,14 +53,15 @@ class Catalog(SqliteStore):
     Downloads counted through `pending` are added in batches; this object's reads of downloads add them
     first, so a process always sees its own."""
 
-    schema = _SCHEMA + DOWNLOADS_SCHEMA + SEARCH_SCHEMA
+    schema = CATALOG
     synchronous = "NORMAL"
     # The crates with a tag: `field` a tag field, the one parameter the tag.
     _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
                    "WHERE t.type = 'text' AND lower(t.value) = lower(?)")
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, location: Path | str) -> None:
+        """The catalog at `location`: a SQLite file (a `postgresql://` URL for `PostgresCatalog`)."""
+        super().__init__(location)
         self.pending = DownloadCounter(self.add_downloads)
 
     @staticmethod
@@ -239,8 +213,8 @@ class Catalog(SqliteStore):
         keys = sorted(shown)
         listed: dict[str, ListedVersions] = {}
         with self._read() as db:
-            rows = db.execute(f"SELECT crate, vers, published FROM versions WHERE crate IN ({', '.join('?' * len(keys))})",
-                              keys).fetchall()
+            rows = db.execute("SELECT crate, vers, published FROM versions "
+                              f"WHERE crate IN ({', '.join('?' * len(keys))})", keys).fetchall()
             pairs = [value for key in keys for value in (key, shown[key])]
             described = db.execute("SELECT crate, metadata FROM versions WHERE "
                                    + " OR ".join(["(crate = ? AND vers = ?)"] * len(keys)), pairs).fetchall()

@@ -17,22 +17,10 @@ from dataclasses import dataclass
 from palletizer_lib.domain.index_entry import Dependency, IndexEntry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import max_version
-from palletizer_lib.stores.catalog import DOWNLOADS_SCHEMA
+from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reverse_dependencies (
-    dependency TEXT NOT NULL,
-    crate TEXT NOT NULL,
-    name TEXT NOT NULL,
-    dep TEXT NOT NULL,
-    version TEXT NOT NULL,
-    PRIMARY KEY (dependency, crate)
-);
-CREATE INDEX IF NOT EXISTS reverse_dependencies_by_crate ON reverse_dependencies (crate);
-CREATE TABLE IF NOT EXISTS reverse_dependencies_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 COLUMNS = ("dependency", "crate", "name", "dep", "version")
 
 
@@ -65,7 +53,7 @@ def dependent_rows(entries: list[IndexEntry]) -> list[tuple[str, str, str, str, 
 class ReverseDependencies(SqliteStore):
     """The reverse dependencies of one registry's crates; safe across threads and processes."""
 
-    schema = DOWNLOADS_SCHEMA + SCHEMA
+    schema = CATALOG
     synchronous = "NORMAL"
 
     def is_built(self) -> bool:
