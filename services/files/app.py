@@ -8,7 +8,7 @@ import falcon
 from palletizer_lib.core.composition import Site
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import NotFound
-from palletizer_lib.mirror.mirror import Mirror
+from palletizer_lib.mirror.cache import Mirror
 from palletizer_lib.stores.crates import StoredCrate
 from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_services import command_line
@@ -58,8 +58,10 @@ class DownloadResource(NeedsRead):
 
 def add_routes(app: falcon.App, site: Site) -> None:
     """Mount crate downloads under `/files/`."""
-    mirror = Mirror(site.registry, background=True) if site.registry.config.upstream else None
-    app.add_route("/files/{crate}/{filename}", DownloadResource(site.registry, site.catalog.pending, mirror))
+    registry = site.registry
+    mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
+        else None
+    app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.pending, mirror))
 
 
 def create(site: Site) -> falcon.App:

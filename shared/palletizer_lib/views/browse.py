@@ -15,8 +15,7 @@ from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
-from palletizer_lib.mirror.cache_files import MirroredCrate, cached_crate
-from palletizer_lib.mirror.mirror import settle
+from palletizer_lib.mirror.mirrored_crate import MirroredCrate, cached_crate
 from palletizer_lib.stores.catalog import VersionInfo
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 from palletizer_lib.stores.search_index import SORTS
@@ -158,7 +157,6 @@ def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStor
         entries = registry.entries(name)
     except NotFound:
         if registry.config.upstream:
-            settle(registry.layout, name)
             mirrored = cached_crate(registry.layout, name)
             if mirrored is not None:
                 return _mirrored_page(registry, catalog, mirrored, version, fallback_url)
