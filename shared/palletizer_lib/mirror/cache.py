@@ -8,7 +8,7 @@ A name the upstream lacks is remembered as missing for at most `MISSING_TTL` sec
 fetched once (one of a fixed set of lock files, so threads and processes alike wait for one fetch), its
 SHA-256 checked against the cached index entry while it streams to a temporary file, and only then renamed
 into place. The cache is written without waiting for the disk (no fsync): what it reads back is checked
-instead, an index file against the digest in its first line, a crate file against its index entry's
+instead, an index file against the ETag in its first line, a crate file against its index entry's
 checksum (once per process and version of the file), so that a file torn by a crash is fetched again,
 never served. A crate published here shadows the upstream's in every spelling: none of its names goes upstream.
 """
@@ -31,13 +31,12 @@ from palletizer_lib.domain.errors import NotFound, StorageError, UpstreamError
 from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import normalise, validate_name
 from palletizer_lib.domain.versions import max_version, parse_version
-from palletizer_lib.index.cache import CachedFile
+from palletizer_lib.index.cache import CachedFile, content_etag
 from palletizer_lib.mirror.cache_files import (
     CachedIndex,
     cached_cksum,
     cached_index,
     crate_sha256,
-    digest,
     encode_cached,
     entry_cksum,
     file_identity,
@@ -183,7 +182,7 @@ class Mirror:
         if cached is not None and cached.file.data == data:
             changed = cached.file.last_modified.timestamp()
         meta = {"etag": answer.etag, "last_modified": answer.last_modified, "changed": changed}
-        file = CachedFile(data, digest(data), datetime.fromtimestamp(int(changed), tz=UTC))
+        file = CachedFile(data, content_etag(data), datetime.fromtimestamp(int(changed), tz=UTC))
         stored = CachedIndex(answer.etag, answer.last_modified, now, file)
         self._keep(path, encode_cached(meta, data), now, stored, entries)
         return stored.file

@@ -1,5 +1,5 @@
 """The files of the mirror's cache, and the one place its index files are read (`read_index_file`, and
-`read_span` for one line of a file already read): an index file as stored (its validators and digest on a
+`read_span` for one line of a file already read): an index file as stored (its validators and ETag on a
 first JSON line, then the upstream's content), used only when whole; the entries an upstream index file may
 hold; the checksums a cached crate file is checked against."""
 
@@ -17,7 +17,7 @@ from palletizer_lib.domain.errors import PalletizerError, StorageError
 from palletizer_lib.domain.index_entry import IndexEntry, check_entry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import max_version, parse_version
-from palletizer_lib.index.cache import CachedFile
+from palletizer_lib.index.cache import CachedFile, content_etag
 from palletizer_lib.mirror.byte_lru import ByteLru
 
 V = TypeVar("V")
@@ -25,15 +25,10 @@ V = TypeVar("V")
 _INDEX_OVERHEAD = 512
 
 
-def digest(data: bytes) -> str:
-    """The digest of a cached index file's content: its ETag, and its check against a torn write."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
 def encode_cached(meta: dict, data: bytes) -> bytes:
-    """A cached index file: `meta` (the upstream's validators, `changed`) with the digest of `data` as its
-    first line, then `data`."""
-    return json.dumps({**meta, "sum": digest(data)}).encode() + b"\n" + data
+    """A cached index file: `meta` (the upstream's validators, `changed`) with the ETag of `data` (its
+    `content_etag`, which a torn write does not match) as its first line, then `data`."""
+    return json.dumps({**meta, "sum": content_etag(data)}).encode() + b"\n" + data
 
 
 def file_identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -100,7 +95,7 @@ def _whole(path: Path, raw: bytes, st: os.stat_result) -> StoredIndexFile | None
         meta = json.loads(head)
     except ValueError:
         return None
-    if not isinstance(meta, dict) or meta.get("sum") != digest(data) or meta.get("missing"):
+    if not isinstance(meta, dict) or meta.get("sum") != content_etag(data) or meta.get("missing"):
         return None
     return StoredIndexFile(path, meta, data, len(head) + 1, st)
 
