@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.mirror.mirror import encode_cached
+from palletizer_lib.mirror.cache_files import encode_cached
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import palletizer, running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep

@@ -18,7 +18,10 @@ from palletizer_lib.disk.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.domain.errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from palletizer_lib.domain.progress import ProgressBar
 from palletizer_lib.domain.urls import sparse_index_url
-from palletizer_lib.mirror.mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.lockfile import fetch_locked, upstream_packages
+from palletizer_lib.mirror.policy import allow_name
+from palletizer_lib.mirror.status import cache_status, verify_cache
 from palletizer_lib.settings.config import (
     DEFAULT_MAX_CRATE_SIZE,
     DEFAULT_MIRROR_CACHE_SIZE,
@@ -281,7 +284,7 @@ def _squash(args: argparse.Namespace, site: Site) -> int:
 
 
 def _allow_name(args: argparse.Namespace, site: Site) -> int:
-    if allow_name(site.registry, args.name):
+    if allow_name(site.registry.layout, args.name):
         print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)
     else:
         print(f"{args.name} was already allowed", file=sys.stderr)
@@ -338,9 +341,10 @@ def _mirror(args: argparse.Namespace, registry: Registry) -> int:
     crates = list(dict.fromkeys(crate for lockfile in args.lockfiles
                                 for crate in upstream_packages(lockfile, upstream)))
     counts: dict[str, int] = {}
+    mirror = Mirror(registry.config, registry.layout, registry.is_local)
     with ProgressBar() as bar:
         bar("fetching", 0, len(crates))
-        for done, (crate, outcome, reason) in enumerate(fetch_locked(Mirror(registry), crates), 1):
+        for done, (crate, outcome, reason) in enumerate(fetch_locked(mirror, crates), 1):
             counts[outcome] = counts.get(outcome, 0) + 1
             bar.line(f"{outcome} {crate.name} {crate.version}" + (f": {reason}" if reason else ""))
             bar("fetching", done, len(crates))

@@ -41,7 +41,7 @@ from palletizer_lib.domain.versions import find_version, max_version, parse_vers
 from palletizer_lib.index import maintenance
 from palletizer_lib.index.store import IndexStore
 from palletizer_lib.mirror.credentials import save_credentials
-from palletizer_lib.mirror.mirror import check_new_name
+from palletizer_lib.mirror.policy import check_new_name
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.settings.permissions import PRIVATE_DIR_MODE, make_private
 from palletizer_lib.stores.crates import StoredCrate
@@ -131,6 +131,10 @@ class Registry:
     def served_index_file(self, name: str) -> ServedFile | None:
         """The served sparse index file cargo should get when it asks for `name` (any spelling)."""
         return self.index.served_file(name)
+
+    def is_local(self, name: str) -> bool:
+        """True if crate `name`, in any spelling, is published here (so the mirror never asks the upstream)."""
+        return self.canonical_name(name) is not None or self.served_index_file(name) is not None
 
     def entries(self, name: str) -> list[IndexEntry]:
         """The index entries of crate `name` (any spelling); NotFound if there is none."""
@@ -325,7 +329,7 @@ class Registry:
         version = parse_version(vers)
         self._check_registries(entry)
         if self.config.upstream and self.canonical_name(name) is None:
-            check_new_name(self, name)
+            check_new_name(self.config, self.layout, self.is_local, name)
         with self._writing():
             existing = self.canonical_name(name)
             entries = self.index.served_entries(name) if existing else []

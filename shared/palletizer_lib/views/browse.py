@@ -6,6 +6,7 @@ and the accounts (owners). Plain data; the templates only lay it out.
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
@@ -15,8 +16,8 @@ from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
-from palletizer_lib.mirror.cache_files import MirroredCrate, cached_crate
-from palletizer_lib.mirror.mirror import settle
+from palletizer_lib.mirror.mirrored_crate import MirroredCrate, cached_crate
+from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.catalog import VersionInfo
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 from palletizer_lib.stores.search_index import SORTS
@@ -154,15 +155,11 @@ def crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore
 
 def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
                 fallback_url: str) -> CratePage:
-    try:
-        entries = registry.entries(name)
-    except NotFound:
-        if registry.config.upstream:
-            settle(registry.layout, name)
-            mirrored = cached_crate(registry.layout, name)
-            if mirrored is not None:
-                return _mirrored_page(registry, catalog, mirrored, version, fallback_url)
-        raise
+    mirrored = partial(cached_crate, registry.layout, name) if registry.config.upstream else None
+    found: list[IndexEntry] | MirroredCrate = local_first(partial(registry.entries, name), mirrored)
+    if isinstance(found, MirroredCrate):
+        return _mirrored_page(registry, catalog, found, version, fallback_url)
+    entries = found
     canonical = entries[0]["name"]
     known = catalog.versions(canonical)
     rows = sorted((_row(e, known.get(e["vers"])) for e in entries), key=lambda r: parse_version(r.vers), reverse=True)
