@@ -217,7 +217,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
             run(build(site), args, limit, BodyPolicy(site.access, bodies), bound,
                 trusted_proxies(args, site.registry))
         finally:
-            site.catalog.pending.close()
+            site.catalog.download_counter.close()
 
     def work() -> None:
         try:

@@ -64,7 +64,7 @@ def add_routes(app: falcon.App, site: Site) -> None:
     registry = site.registry
     mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
         else None
-    app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.pending, mirror))
+    app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.download_counter, mirror))
 
 
 def create(site: Site) -> falcon.App:

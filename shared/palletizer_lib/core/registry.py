@@ -65,9 +65,9 @@ class Registry:
         self.config = RegistryConfig.load(self.layout.config)
         self._urls: ServedUrls | None = None
         self.stores = stores or open_stores(self.layout, self.config)
-        self.git = self.stores.log
+        self.log = self.stores.log
         self.crates = self.stores.crates
-        self.index = IndexStore(self.layout, self.git, self.stores)
+        self.index = IndexStore(self.layout, self.log, self.stores)
         self.searching = CrateSearch(self.index, self.stores.lock, self.layout, self.config.upstream)
         self.clock: Callable[[], float] = time.time
 
@@ -120,8 +120,8 @@ class Registry:
         """The git index served over HTTP, brought up to the index first where it is a replica of it."""
         if self.stores.replica is not None:
             return self.stores.replica.followed()
-        if isinstance(self.git, GitIndex):
-            return self.git
+        if isinstance(self.log, GitIndex):
+            return self.log
         raise StorageError("this registry's index is neither a git index nor followed by a git replica")
 
     def canonical_name(self, name: str) -> str | None:
@@ -270,7 +270,7 @@ class Registry:
         if self.config.auth_required:
             message += ", tokens required for reads"
         with self._writing():
-            if self.git.read(CONFIG_JSON) != content:
+            if self.log.read(CONFIG_JSON) != content:
                 self._commit({CONFIG_JSON: content}, message)
         self._urls = urls
 
@@ -278,7 +278,7 @@ class Registry:
         """The URLs this registry is served at: those `set_urls` was given, else those its committed
         `config.json` names (read until there are some, then kept: they are fixed while a server runs)."""
         if self._urls is None:
-            self._urls = from_config_json(self.git.read(CONFIG_JSON))
+            self._urls = from_config_json(self.log.read(CONFIG_JSON))
         return self._urls
 
     def own_index_urls(self) -> list[str]:

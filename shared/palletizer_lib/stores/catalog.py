@@ -50,7 +50,7 @@ class ListedVersions:
 class Catalog(SqliteStore):
     """The catalog of one registry (download counts may lose the last moments at a power cut).
 
-    Downloads counted through `pending` are added in batches; this object's reads of downloads add them
+    Downloads counted through `download_counter` are added in batches; this object's reads of downloads add them
     first, so a process always sees its own."""
 
     schema = CATALOG
@@ -62,7 +62,7 @@ class Catalog(SqliteStore):
     def __init__(self, location: Path | str) -> None:
         """The catalog at `location`: a SQLite file (a `postgresql://` URL for `PostgresCatalog`)."""
         super().__init__(location)
-        self.pending = DownloadCounter(self.add_downloads)
+        self.download_counter = DownloadCounter(self.add_downloads)
 
     @staticmethod
     def _text_field(key: str) -> str:
@@ -130,7 +130,7 @@ class Catalog(SqliteStore):
 
     def forget_version(self, name: str, vers: str) -> None:
         """Drop a removed version's description and counts."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._db() as db:
             for table in ("versions", "readmes", "downloads"):
                 db.execute(f"DELETE FROM {table} WHERE crate = ? AND vers = ?", (normalise(name), vers))
@@ -149,7 +149,7 @@ class Catalog(SqliteStore):
 
     def versions(self, name: str) -> dict[str, VersionInfo]:
         """What the catalog knows of each version of a crate, by version string."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             rows = db.execute(
                 "SELECT v.name, v.vers, v.published, v.publisher, v.metadata, COALESCE(d.count, 0) "
@@ -159,7 +159,7 @@ class Catalog(SqliteStore):
 
     def downloads(self, name: str) -> int:
         """All downloads of every version of a crate."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             row = db.execute("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
@@ -167,7 +167,7 @@ class Catalog(SqliteStore):
 
     def version_downloads(self, name: str) -> dict[str, int]:
         """Downloads of each version of a crate that was downloaded at least once, by version string."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             rows = db.execute("SELECT vers, count FROM downloads WHERE crate = ?", (normalise(name),)).fetchall()
         return dict(rows)
@@ -175,7 +175,7 @@ class Catalog(SqliteStore):
     def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """All downloads of each crate (of `names`, else of every crate downloaded at least once), by
         normalised name; a crate never downloaded is left out."""
-        self.pending.flush()
+        self.download_counter.flush()
         query = "SELECT crate, CAST(SUM(count) AS BIGINT) FROM downloads"
         keys: list[str] = []
         if names is not None:
@@ -190,7 +190,7 @@ class Catalog(SqliteStore):
     def downloads_by_exact_name(self) -> list[tuple[str, int]]:
         """All downloads of each of the registry's own crates (in its search table, or described here) that was
         downloaded at least once, by its exact name, sorted by normalised name."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             return db.execute(f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
                               f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
@@ -199,7 +199,7 @@ class Catalog(SqliteStore):
 
     def other_downloads(self) -> int:
         """All downloads of crates that are not the registry's own (mirrored from the upstream) together."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             row = db.execute(f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
                              f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})").fetchone()

@@ -1,5 +1,5 @@
 """The index of a registry on several nodes, in PostgreSQL: the source of truth (`PgIndexLog`: the current
-index files and the ordered log of changes that made them), the crate summaries, the pending marker, the
+index files and the ordered log of changes that made them), the crate summaries, the publish marker, the
 served index's head, and the write lock every node's writers take turns with.
 
 The write lock is a session-level advisory lock held on the writing thread's connection, and every write of
@@ -41,7 +41,7 @@ class PgIndex(PostgresStore):
     def write_lock(self) -> Iterator[bool]:
         """Hold the registry's write lock (waiting at most the statement timeout for it); it never says the
         last holder died holding it, as PostgreSQL lets a dead session's lock go, and what such a writer
-        left is found by the checks every writer makes (the pending marker, the served head)."""
+        left is found by the checks every writer makes (the publish marker, the served head)."""
         if getattr(self._holding, "depth", 0):
             self._holding.depth += 1
             try:
@@ -269,8 +269,8 @@ class PgSummaries:
         return iter([row[0] for row in self._db.connection().execute("SELECT key FROM crate_summaries").fetchall()])
 
 
-class PgPending:
-    """The pending marker as a state row (see `pending.PendingMarker`)."""
+class PgPublishMarker:
+    """The publish marker as a state row (see `publish_marker.PublishMarker`)."""
 
     def __init__(self, db: PgIndex) -> None:
         self._db = db

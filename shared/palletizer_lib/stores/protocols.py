@@ -15,7 +15,7 @@ from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
 from palletizer_lib.stores.crates import CrateStore
 from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_lib.stores.git_replica import GitReplica
-from palletizer_lib.stores.publish_marker import PendingMarker
+from palletizer_lib.stores.publish_marker import PublishMarker
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.served_index import ServedIndex
@@ -45,9 +45,9 @@ class AccountStore(Protocol):
 
 class CatalogStore(Protocol):
     """What is known of each version beyond the index: who published it and when, its description and
-    README, its downloads (counted through `pending`, in batches)."""
+    README, its downloads (counted through `download_counter`, in batches)."""
 
-    pending: DownloadCounter
+    download_counter: DownloadCounter
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None: ...
@@ -92,7 +92,7 @@ WriteLock = Callable[[], AbstractContextManager[bool]]
 class RegistryStores:
     """Where one registry keeps its index (`log`, the source of truth, and `replica`, the git index served on
     a node when the log is not one), crate files, served index files, crate summaries, the catalog, the search
-    table, the reverse dependencies and the accounts; how its writers take turns (the write lock, the pending
+    table, the reverse dependencies and the accounts; how its writers take turns (the write lock, the publish
     marker); and which directories of the data directory must be writable (by what they are called)."""
 
     crates: CrateStore
@@ -102,7 +102,7 @@ class RegistryStores:
     search: SearchIndex
     reverse_dependencies: ReverseDependencies
     lock: WriteLock
-    pending: PendingMarker
+    publish_marker: PublishMarker
     accounts: AccountStore
     log: IndexLog
     replica: GitReplica | None = None
