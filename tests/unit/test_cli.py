@@ -79,7 +79,7 @@ def test_init_takes_the_api_and_files_urls(tmp_path: Path) -> None:
     registry = Registry(data)
     assert registry.config == RegistryConfig(public_url="http://reg.test:8000", api_url="http://reg.test:8001",
                                              files_url="http://reg.test:8002")
-    assert json.loads(registry.git.read("config.json")) == {
+    assert json.loads(registry.log.read("config.json")) == {
         "dl": "http://reg.test:8002/files/{crate}/{crate}-{version}.crate", "api": "http://reg.test:8001",
         "public-url": "http://reg.test:8000"}
 
@@ -361,15 +361,15 @@ def test_git_squash_leaves_one_commit_holding_the_same_index(data: Path, tmp_pat
     assert "no commit yet" in palletizer(data, "git", "squash").stderr
     palletizer(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "bar", "2.0.0"))
     registry = Registry(data)
-    before = dict(registry.git.files())
-    assert registry.git.history_length(10) > 1
+    before = dict(registry.log.files())
+    assert registry.log.history_length(10) > 1
     assert "one commit" in palletizer(data, "git", "squash").stderr
     registry = Registry(data)
-    assert registry.git.history_length(10) == 1
-    assert dict(registry.git.files()) == before
+    assert registry.log.history_length(10) == 1
+    assert dict(registry.log.files()) == before
     assert palletizer(data, "verify").returncode == 0
     palletizer(data, "add", crate_file(tmp_path, "foo", "1.1.0"))
-    assert Registry(data).git.history_length(10) == 2
+    assert Registry(data).log.history_length(10) == 2
     assert "1.1.0" in palletizer(data, "list", "foo").stdout
 
 
