@@ -19,11 +19,12 @@ from urllib.parse import urlencode
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.core.search import CrateSummary
 from palletizer_lib.domain.errors import CrateNotFound, NotFound
-from palletizer_lib.domain.index_entry import Dependency, IndexEntry, pubtime_seconds
+from palletizer_lib.domain.index_entry import Dependency, IndexEntry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
 from palletizer_lib.stores.protocols import CatalogStore
+from palletizer_lib.views.version_facts import version_facts
 
 API = "/api/v1/crates"
 
@@ -42,7 +43,7 @@ def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict
     metadata = _metadata(infos, shown)
     releases = [e for e in entries if not e.get("yanked") and not parse_version(e["vers"]).is_prerelease]
     stable = max(releases, key=lambda e: parse_version(e["vers"]))["vers"] if releases else None
-    times = [t for t in (_published(e, infos.get(e["vers"])) for e in entries) if t is not None]
+    times = [t for t in (version_facts(e, infos.get(e["vers"])).published for e in entries) if t is not None]
     keywords = _strings(metadata.get("keywords"))
     categories = _strings(metadata.get("categories"))
     crate = {
@@ -183,27 +184,24 @@ def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tup
 
 
 def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo | None) -> dict:
-    vers = entry["vers"]
-    metadata = info.metadata if info is not None else {}
-    published = _published(entry, info)
+    facts = version_facts(entry, info)
+    vers, metadata, published = facts.vers, facts.metadata, facts.published
     try:
         size = registry.crate_size(name, vers)
     except NotFound:
         size = None
-    features = dict(entry.get("features") or {})
-    features.update(entry.get("features2") or {})
     return {
         "id": version_id(name, vers), "crate": name, "num": vers,
         "dl_path": f"{API}/{name}/{vers}/download", "readme_path": f"{API}/{name}/{vers}/readme",
         "updated_at": _iso(published), "created_at": _iso(published),
-        "downloads": info.downloads if info is not None else 0, "features": features,
-        "yanked": bool(entry.get("yanked")), "yank_message": None, "lib_links": entry.get("links"),
+        "downloads": facts.downloads, "features": facts.features,
+        "yanked": facts.yanked, "yank_message": None, "lib_links": entry.get("links"),
         "license": metadata.get("license"),
         "links": {"dependencies": f"{API}/{name}/{vers}/dependencies",
                   "version_downloads": f"{API}/{name}/{vers}/downloads", "authors": f"{API}/{name}/{vers}/authors"},
         "crate_size": size,
-        "published_by": ({"id": None, "login": info.publisher, "name": info.publisher, "avatar": None, "url": None}
-                         if info is not None and info.publisher else None),
+        "published_by": ({"id": None, "login": facts.publisher, "name": facts.publisher, "avatar": None, "url": None}
+                         if facts.publisher else None),
         "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
         "has_lib": None, "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
         "edition": None,
@@ -222,10 +220,6 @@ def _dependency(dep: Dependency, vid: int) -> dict:
 
 def _newest_first(entries: list[IndexEntry]) -> list[IndexEntry]:
     return sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
-
-
-def _published(entry: IndexEntry, info: VersionInfo | None) -> float | None:
-    return info.published if info is not None else pubtime_seconds(entry)
 
 
 def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict:

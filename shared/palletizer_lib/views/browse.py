@@ -11,7 +11,7 @@ from functools import partial
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
 from palletizer_lib.domain.index_entry import Dependency as EntryDependency
-from palletizer_lib.domain.index_entry import IndexEntry, pubtime_seconds
+from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
@@ -21,6 +21,7 @@ from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.catalog import VersionInfo
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 from palletizer_lib.stores.search_index import SORTS
+from palletizer_lib.views.version_facts import all_features, version_facts
 
 PER_PAGE = 50
 DEPENDENTS_SHOWN = 10
@@ -181,7 +182,7 @@ def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStor
         downloads=sum(r.downloads for r in rows),
         dependencies=sorted((_dependency(d) for d in entry["deps"]),
                             key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
-        features=_features(entry),
+        features=all_features(entry),
         links=links,
         license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
         keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
@@ -215,7 +216,7 @@ def _mirrored_page(registry: Registry, catalog: CatalogStore, crate: MirroredCra
         downloads=sum(r.downloads for r in rows),
         dependencies=sorted((_dependency(d) for d in entry["deps"]),
                             key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
-        features=_features(entry),
+        features=all_features(entry),
         links=[],
         license=None,
         keywords=[],
@@ -260,11 +261,8 @@ def _time(timestamp: float | None) -> datetime | None:
 
 
 def _row(entry: IndexEntry, info: VersionInfo | None) -> VersionRow:
-    """A version's row: what the catalog recorded of it (its publish time to the fraction of a second), else
-    its entry's `pubtime`."""
-    if info is None:
-        return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(pubtime_seconds(entry)), None, 0)
-    return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(info.published), info.publisher, info.downloads)
+    facts = version_facts(entry, info)
+    return VersionRow(facts.vers, facts.yanked, _time(facts.published), facts.publisher, facts.downloads)
 
 
 def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict]:
@@ -280,9 +278,3 @@ def _dependency(dep: EntryDependency) -> Dependency:
                       kind=dep.get("kind") or "normal", optional=bool(dep.get("optional")), target=dep.get("target"),
                       registry=dep.get("registry"), features=list(dep.get("features") or []),
                       default_features=dep.get("default_features", True) is not False)
-
-
-def _features(entry: IndexEntry) -> dict[str, list[str]]:
-    """Every feature (`features` and `features2` together), `default` first."""
-    merged = {**entry.get("features", {}), **(entry.get("features2") or {})}
-    return dict(sorted(merged.items(), key=lambda item: (item[0] != "default", item[0])))
