@@ -46,7 +46,7 @@ class RegistryConfig:
     allowed_names: list[str] = field(default_factory=list)
     mirror_cache_size: int = DEFAULT_MIRROR_CACHE_SIZE
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
-    storage: dict | None = None
+    storage: dict[str, str | bool] | None = None
     database: str | None = None
     trusted_proxies: list[str] = field(default_factory=list)
     claim_ownerless_crates: bool = False

@@ -123,7 +123,7 @@ def load_listeners(path: Path) -> list[Listener]:
     if not isinstance(entries, list) or not entries:
         raise ListenerError(f"{path}: `listeners` must be a non-empty list")
     listeners = [_listener(entry, path, path.parent) for entry in entries]
-    seen: set[tuple] = set()
+    seen: set[tuple[str | None, int | None, Path | None]] = set()
     for listener in listeners:
         key = (listener.host, listener.port, listener.path and listener.path.resolve())
         if key in seen:
