@@ -96,7 +96,7 @@ def seed_registry(data: Path, count: int, public_url: str, published: float | No
         head = _commit_all(layout.git, tree, f"Seed {count} crates ({versions} versions)\n", published)
         atomic_write(layout.index_head, head + b"\n")
     registry.index.rebuild_search_index()
-    IndexStats(registry.git, layout.index_size).current()
+    IndexStats(registry.log, layout.index_size).current()
     return registry
 
 

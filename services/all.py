@@ -6,12 +6,12 @@ from collections.abc import Sequence
 import falcon
 
 from palletizer_lib.core.composition import Site
-from palletizer_services import serve
+from palletizer_services import command_line
 from palletizer_services.api import app as api
+from palletizer_services.base_app import create_app
 from palletizer_services.files import app as files
 from palletizer_services.index import app as index
 from palletizer_services.index import git
-from palletizer_services.service import create_app
 
 PROG = "palletizer-all"
 
@@ -26,8 +26,8 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-all`."""
-    return serve.main(PROG, argv, create, writes_config=True, max_body=api.publish_body_limit,
-                      bodies=(*api.BODIES, *git.BODIES))
+    return command_line.main(PROG, argv, create, writes_config=True, max_body=api.publish_body_limit,
+                             bodies=(*api.BODIES, *git.BODIES))
 
 
 if __name__ == "__main__":

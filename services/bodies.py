@@ -2,9 +2,9 @@
 
 waitress reads a whole request body (spooling a large one to a temporary file) before the app sees the
 request. So the rules are applied as soon as a request's headers are in, by the listener's parser
-(`palletizer_services.waitress_server`): a request to a route that takes no body, or a larger body than its route takes,
-is refused then; a publish is refused then if its token does not allow publishing. Only an accepted
-request gets `100 Continue` and has its body read.
+(`palletizer_services.server.parser`): a request to a route that takes no body, or a larger body than its
+route takes, is refused then; a publish is refused then if its token does not allow publishing. Only an
+accepted request gets `100 Continue` and has its body read.
 """
 
 import re

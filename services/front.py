@@ -29,7 +29,7 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import PalletizerError
 from palletizer_lib.domain.publish_body import max_publish_body
 from palletizer_lib.domain.urls import FILES_PATH, GIT_PREFIX, INDEX_PATH
-from palletizer_services.serve import positive_int
+from palletizer_services.command_line import positive_int
 
 NGINX = "/usr/sbin/nginx"
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -1,11 +1,11 @@
 """The mirror's metrics (`palletizer_mirror_*`): what this process asked of the upstream and served from its
-cache, from `palletizer_lib.mirror.mirror.PROCESS_STATS`."""
+cache, from `palletizer_lib.mirror.state.PROCESS_STATS`."""
 
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from palletizer_lib.mirror.mirror import PROCESS_STATS, MirrorStats
+from palletizer_lib.mirror.state import PROCESS_STATS, MirrorStats
 
 
 class MirrorCollector:

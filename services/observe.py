@@ -46,7 +46,8 @@ class Observer:
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object,
                          req_succeeded: bool) -> None:
         """Count and log the answer."""
-        duration = time.perf_counter() - req.context.get("observe_started", time.perf_counter())
+        started = req.context.get("observe_started")
+        duration = time.perf_counter() - started if started is not None else 0.0
         route = self._route(req)
         method = req.method if req.method in METHODS else "OTHER"
         status = str(resp.status_code)
@@ -61,7 +62,7 @@ class Observer:
         if req.uri_template is not None:
             return req.uri_template
         found = self._router.find(req.path, req)
-        return found[3] if found else NO_ROUTE
+        return found[3] or NO_ROUTE if found else NO_ROUTE
 
 
 def _body_size(req: falcon.Request, resp: falcon.Response) -> int | str:

@@ -14,13 +14,13 @@ from palletizer_lib.domain.owners_body import parse_owners_body
 from palletizer_lib.domain.publish_body import max_publish_body, parse_publish_body
 from palletizer_lib.domain.urls import PUBLISH_PATH
 from palletizer_lib.stores.protocols import CatalogStore
-from palletizer_lib.views import api_documents as crates_api
-from palletizer_services import serve
-from palletizer_services.api import crates
+from palletizer_lib.views import api_documents
+from palletizer_services import command_line
+from palletizer_services.api import read_endpoints
+from palletizer_services.base_app import create_app
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int, query_text
 from palletizer_services.read_access import GetNeedsRead
-from palletizer_services.service import create_app
 from palletizer_services.web import app as web
 
 HOW_TO_GET_A_TOKEN = (
@@ -92,7 +92,7 @@ class SearchResource(GetNeedsRead):
         query = query_text(req, "q")
         per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
         page = query_int(req, "page", 1, minimum=1)
-        resp.media = crates_api.search_document(self._registry, self._catalog, query, page, per_page)
+        resp.media = api_documents.search_document(self._registry, self._catalog, query, page, per_page)
 
 
 class OwnersResource(GetNeedsRead):
@@ -102,7 +102,7 @@ class OwnersResource(GetNeedsRead):
         self._access, self._operations = access, operations
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.owner_users_document(self._operations.owners(name))
+        resp.media = api_documents.owner_users_document(self._operations.owners(name))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self._change(req, resp, name, add=True)
@@ -134,7 +134,7 @@ def add_routes(app: falcon.App, site: Site) -> None:
     app.add_route("/api/v1/crates/{name}/{version}/yank", yank)
     app.add_route("/api/v1/crates/{name}/{version}/unyank", yank, suffix="unyank")
     app.add_route("/api/v1/crates/{name}/owners", OwnersResource(access, operations))
-    crates.add_routes(app, site)
+    read_endpoints.add_routes(app, site)
     app.add_route("/me", MeResource())
     web.add_routes(app, site)
 
@@ -148,4 +148,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-api`."""
-    return serve.main("palletizer-api", argv, create, max_body=publish_body_limit, bodies=BODIES)
+    return command_line.main("palletizer-api", argv, create, max_body=publish_body_limit, bodies=BODIES)

@@ -2,18 +2,20 @@
 
 import os
 from collections.abc import Sequence
+from functools import partial
 
 import falcon
 
 from palletizer_lib.core.composition import Site
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import NotFound
-from palletizer_lib.mirror.mirror import Mirror
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.crates import StoredCrate
 from palletizer_lib.stores.download_counter import DownloadCounter
-from palletizer_services import serve
+from palletizer_services import command_line
+from palletizer_services.base_app import create_app
 from palletizer_services.read_access import NeedsRead
-from palletizer_services.service import create_app
 
 CRATE_MEDIA_TYPE = "application/gzip"
 
@@ -43,23 +45,26 @@ class DownloadResource(NeedsRead):
         if not (filename.startswith(prefix) and filename.endswith(suffix)):
             raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
         version = filename[len(prefix):-len(suffix)]
-        try:
-            return self._registry.open_crate(crate, version)
-        except NotFound:
-            if self._mirror is None:
-                raise
-            path = self._mirror.crate_file(crate, version)
-        try:
-            stream = path.open("rb")
-        except FileNotFoundError as exc:
-            raise NotFound(f"`{filename}` does not exist") from exc
-        return StoredCrate(stream, os.fstat(stream.fileno()).st_size)
+        mirror = self._mirror
+        return local_first(partial(self._registry.open_crate, crate, version),
+                           partial(_open_mirrored, mirror, crate, version) if mirror is not None else None)
+
+
+def _open_mirrored(mirror: Mirror, crate: str, version: str) -> StoredCrate:
+    """The mirror's file of an upstream crate version, opened for download."""
+    try:
+        stream = mirror.crate_file(crate, version).open("rb")
+    except FileNotFoundError as exc:
+        raise NotFound(f"`{crate}-{version}.crate` does not exist") from exc
+    return StoredCrate(stream, os.fstat(stream.fileno()).st_size)
 
 
 def add_routes(app: falcon.App, site: Site) -> None:
     """Mount crate downloads under `/files/`."""
-    mirror = Mirror(site.registry, background=True) if site.registry.config.upstream else None
-    app.add_route("/files/{crate}/{filename}", DownloadResource(site.registry, site.catalog.pending, mirror))
+    registry = site.registry
+    mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
+        else None
+    app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.download_counter, mirror))
 
 
 def create(site: Site) -> falcon.App:
@@ -71,4 +76,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-files`."""
-    return serve.main("palletizer-files", argv, create)
+    return command_line.main("palletizer-files", argv, create)

@@ -13,12 +13,13 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import NotFound
 from palletizer_lib.domain.names import index_path, is_valid_name
 from palletizer_lib.index.cache import CachedFile, IndexCache
-from palletizer_lib.mirror.mirror import Mirror
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.served_index import CONFIG_JSON
-from palletizer_services import serve
+from palletizer_services import command_line
+from palletizer_services.base_app import create_app
 from palletizer_services.index import git
 from palletizer_services.read_access import NeedsRead
-from palletizer_services.service import create_app
 
 
 def _send(req: falcon.Request, resp: falcon.Response, file: CachedFile | None, content_type: str) -> None:
@@ -71,9 +72,8 @@ class IndexFileResource(NeedsRead):
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
             raise NotFound(f"`{path}` is not an index path")
-        file = self._cache.get(path, partial(self._registry.served_index_file, name))
-        if file is None and self._mirror is not None:
-            file = self._mirror.index_file(name)
+        file = local_first(partial(self._cache.get, path, partial(self._registry.served_index_file, name)),
+                           partial(self._mirror.index_file, name) if self._mirror is not None else None)
         _send(req, resp, file, "text/plain; charset=utf-8")
 
     on_head = on_get
@@ -84,7 +84,8 @@ def add_routes(app: falcon.App, site: Site) -> None:
     registry = site.registry
     cache = IndexCache(registry.stores.served)
     app.add_route("/index/config.json", ConfigResource(registry, cache))
-    mirror = Mirror(registry, background=True) if registry.config.upstream else None
+    mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
+        else None
     files = IndexFileResource(registry, cache, mirror)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)
@@ -100,4 +101,4 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-index`."""
-    return serve.main("palletizer-index", argv, create, writes_config=True, bodies=git.BODIES)
+    return command_line.main("palletizer-index", argv, create, writes_config=True, bodies=git.BODIES)

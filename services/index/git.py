@@ -4,6 +4,7 @@
 and `net.git-fetch-with-cli = true` fetch from it.
 """
 
+import contextlib
 import gzip
 import io
 import re
@@ -11,13 +12,13 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import ParamSpec, Protocol, TypeVar
 
 import falcon
 from dulwich.errors import GitProtocolError
 from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.repo import Repo
-from dulwich.server import DictBackend, UploadPackHandler
+from dulwich.server import BackendRepo, DictBackend, UploadPackHandler
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
@@ -76,12 +77,23 @@ class Deadline:
                              "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
 
 
-class _Limited:
+class Readable(Protocol):
+    """A binary stream to read from (a request's body, a gzip file)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """At most `size` bytes (all that is left if negative); none at the end."""
+
+
+class _Limited(io.RawIOBase):
     """A reader refusing more than MAX_NEGOTIATION_BYTES from the request body as sent."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
+        super().__init__()
         self._stream = stream
         self._left = MAX_NEGOTIATION_BYTES
+
+    def readable(self) -> bool:
+        return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(self._left + 1 if size < 0 else min(size, self._left + 1))
@@ -91,11 +103,10 @@ class _Limited:
         return data
 
 
-def read_request(body: BinaryIO, gzipped: bool, deadline: Deadline) -> bytes:
+def read_request(body: Readable, gzipped: bool, deadline: Deadline) -> bytes:
     """The request body, inflated if `gzipped`; `PayloadTooLarge` beyond MAX_NEGOTIATION_BYTES either way."""
-    stream: BinaryIO = _Limited(body)
-    if gzipped:
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    limited = _Limited(body)
+    stream: Readable = gzip.GzipFile(fileobj=limited, mode="rb") if gzipped else limited
     chunks: list[bytes] = []
     size = 0
     try:
@@ -153,44 +164,48 @@ def bounded_request(data: bytes, deadline: Deadline) -> bytes:
     return b"".join(kept)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _checking(deadline: Deadline, method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`method`, checking `deadline` before each call."""
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        deadline.check()
+        return method(*args, **kwargs)
+    return checked
+
+
 def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
-                deadline: Deadline) -> tempfile.SpooledTemporaryFile:
+                deadline: Deadline) -> tempfile.SpooledTemporaryFile[bytes]:
     """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
     `deadline`; the reply is spooled, not held whole in memory."""
-    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
     source = io.BytesIO(request)
+    with contextlib.ExitStack() as on_failure:
+        out = on_failure.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))
 
-    def recv(size: int) -> bytes:
-        deadline.check()
-        return source.read(size)
+        def recv(size: int) -> bytes:
+            deadline.check()
+            return source.read(size)
 
-    def send(data: bytes) -> None:
-        deadline.check()
-        out.write(data)
+        def send(data: bytes) -> None:
+            deadline.check()
+            out.write(data)
 
-    try:
         if advertise_refs:
             out.write(pkt_line(f"# service={UPLOAD_PACK}\n".encode()) + pkt_line(None))
         with Repo(git_dir) as repo:
-            get_raw = repo.object_store.get_raw
-
-            def checked_get_raw(name: bytes) -> tuple[int, bytes]:
-                deadline.check()
-                return get_raw(name)
-
             # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
-            repo.object_store.get_raw = checked_get_raw
-            proto = ReceivableProtocol(recv, send)
-            handler = UploadPackHandler(DictBackend({b"/": repo}), [b"/"], proto, stateless_rpc=True,
-                                        advertise_refs=advertise_refs)
+            repo.object_store.get_raw = _checking(deadline, repo.object_store.get_raw)  # type: ignore[method-assign]
+            repos: dict[str, BackendRepo] = {"/": repo}
+            handler = UploadPackHandler(DictBackend(repos), ["/"], ReceivableProtocol(recv, send),
+                                        stateless_rpc=True, advertise_refs=advertise_refs)
             try:
                 handler.handle()
             except (GitProtocolError, OSError, EOFError) as exc:
                 raise BadRequest(f"invalid git upload-pack request: {exc}") from exc
-    except BaseException:
-        out.close()
-        raise
-    out.seek(0)
+        out.seek(0)
+        on_failure.pop_all()
     return out
 
 
@@ -242,7 +257,7 @@ class ReceivePackResource(NeedsRead):
         raise Forbidden(READ_ONLY)
 
 
-def add_routes(app: falcon.App, registry: Registry) -> None:
+def add_routes(app: falcon.App[falcon.Request, falcon.Response], registry: Registry) -> None:
     """Mount the git index at `/git/index`."""
     app.add_route(f"{GIT_INDEX_PATH}/info/refs", InfoRefsResource(registry))
     app.add_route(f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", UploadPackResource(registry))

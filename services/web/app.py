@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import quote, urlsplit
 
 import falcon
@@ -118,6 +118,14 @@ class Pages:
             self.error(req, resp, error)
 
 
+class ListFilters(TypedDict):
+    """How the crate list is narrowed and ordered (`browse.crate_list`'s keyword arguments)."""
+
+    keyword: str
+    category: str
+    sort: str
+
+
 class CrateListResource:
     """`GET /?q=...&keyword=...&category=...&sort=...&page=N`: every crate, or those matching `q` (with that
     keyword, in that category), most recently published first, or by `sort` (`name`, `downloads`)."""
@@ -127,11 +135,11 @@ class CrateListResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query, page = query_text(req, "q"), query_int(req, "page", 1, minimum=1)
-        tags = {"keyword": query_text(req, "keyword"), "category": query_text(req, "category"),
-                "sort": query_text(req, "sort", default="recent")}
+        tags = ListFilters(keyword=query_text(req, "keyword"), category=query_text(req, "category"),
+                           sort=query_text(req, "sort", default="recent"))
         self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page, tags))
 
-    def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: dict[str, str]) -> None:
+    def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: ListFilters) -> None:
         site = self._pages.site
         listing = browse.crate_list(site.registry, site.catalog, query, page, **tags)
         self._pages.render(req, resp, "list.html", listing=listing, query=listing.query,
@@ -185,6 +193,7 @@ class LoginResource:
             message = INVALID_TOKEN if isinstance(error, Unauthorized) else error.detail
             self._pages.render(req, resp, "login.html", status=error.status, next=target, message=message)
             return
+        assert token is not None, "require() refuses a missing token"
         resp.set_cookie(COOKIE, token, path="/", http_only=True, same_site="Lax", secure=req.scheme == "https")
         redirect(resp, target)
 

@@ -62,7 +62,7 @@ def test_every_node_builds_the_same_git_history(nodes) -> None:
     git_one, git_two = one.served_git(), two.served_git()
     assert git_one.head() == git_two.head()
     assert git_two.read(index_path("hist")).count(b"\n") == 1
-    assert git_one.read("config.json") == one.git.read("config.json")
+    assert git_one.read("config.json") == one.log.read("config.json")
 
 
 def test_accounts_and_search_are_shared(nodes) -> None:

@@ -57,7 +57,7 @@ def snapshot(data: Path) -> dict:
     """Everything a registry holds, read through its public interfaces."""
     site = open_site(data)
     registry, accounts, catalog = site.registry, site.accounts, site.catalog
-    index = {path: registry.git.blob(blob_id) for path, blob_id in registry.git.files()}
+    index = {path: registry.log.blob(blob_id) for path, blob_id in registry.log.files()}
     crates = {key: hashlib.sha256(registry.crates.get(key)).hexdigest() for key in registry.crates.list()}
     names = sorted(summary.name for summary in registry.summaries())
     return {
@@ -102,7 +102,7 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     assert "is left as it was" in moved.stderr
     assert palletizer(data, "verify").returncode == 0
     assert snapshot(data) == before
-    log = open_site(data).registry.git
+    log = open_site(data).registry.log
     assert log.head() == b"1"
     assert [change.message for change in log.changes_after(0, 10)] == [f"Import the index of the data directory {data}"]
     config = (data / "config.yaml").read_text()
@@ -150,18 +150,19 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     assert snapshot(back) == on_cluster
     local = open_site(back)
     assert local.accounts.authenticate(token).user == "alice" and local.accounts.authenticate(carol).user == "carol"
-    head = local.registry.git.head()
-    assert local.registry.git.message(head).startswith(f"Import the index of s3://{s3_config.bucket}/reg/ with ")
-    assert local.registry.git.history_length(10) == 1
+    head = local.registry.log.head()
+    assert local.registry.log.message(head).startswith(f"Import the index of s3://{s3_config.bucket}/reg/ with ")
+    assert local.registry.log.history_length(10) == 1
     assert palletizer(node, "verify").returncode == 0
     assert snapshot(node) == on_cluster
 
 
 def database_rows(url: str) -> dict[str, int]:
-    """How many rows each table of the database at `url` holds, empty tables left out (a database without
-    the registry's tables may be given them, empty)."""
+    """How many rows each table of the database at `url` holds, empty tables and the schema versions left out
+    (a database without the registry's tables may be given them, empty, at their newest versions)."""
     with psycopg.connect(url, autocommit=True) as db:
-        tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                               "AND tablename != 'schema_version'")]
         counts = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in sorted(tables)}
     return {table: count for table, count in counts.items() if count}
 

@@ -190,8 +190,8 @@ def test_two_nodes_see_each_others_catalog_and_search_writes(postgres_url: str) 
     first_search.put("shared", "1.0.0", "from the first", 5.0)
     assert second_catalog.versions("shared")["1.0.0"].publisher == "alice"
     assert second_search.matching("first") == {"shared"}
-    second_catalog.pending.count("shared", "1.0.0")
-    second_catalog.pending.flush()
+    second_catalog.download_counter.count("shared", "1.0.0")
+    second_catalog.download_counter.flush()
     first_catalog.count_download("shared", "1.0.0")
     assert first_catalog.downloads("shared") == second_catalog.downloads("shared") == 2
     second_catalog.forget_version("shared", "1.0.0")
@@ -266,7 +266,8 @@ def test_nodes_creating_the_schema_at_once_all_succeed(postgres_server: Postgres
     tables = {row[0] for row in _rows(postgres_server, postgres_url,
                                       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"users", "tokens", "owners", "audit", "versions", "readmes", "downloads", "crate_search",
-                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state"}
+                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state",
+                      "schema_version"}
 
 
 def test_stores_opening_at_once_from_threads_all_succeed(postgres_url: str) -> None:

@@ -86,12 +86,12 @@ def test_a_new_public_url_is_committed_at_restart(tmp_path: Path) -> None:
     registry = Registry.create(data, RegistryConfig())
     with running_server(data, "--public-url", "http://first.example:8000"):
         pass
-    first = registry.git.head()
+    first = registry.log.head()
     with running_server(data, "--public-url", "http://second.example:9000") as url:
         clone = tmp_path / "clone"
         subprocess.run(["git", "clone", "-q", f"{url}/git/index", str(clone)], check=True, timeout=60)
     assert '"api": "http://second.example:9000"' in (clone / "config.json").read_text()
-    assert registry.git.head() != first
+    assert registry.log.head() != first
     with running_server(data, "--public-url", "http://second.example:9000"):
         pass
     log = subprocess.run(["git", "-C", str(registry.layout.git), "log", "--format=%s"],

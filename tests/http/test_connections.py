@@ -21,7 +21,7 @@ import pytest
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
-from palletizer_services.serve import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
+from palletizer_services.command_line import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 from tests.support.cli import run_cli
 from tests.support.http import read_response
 from tests.support.listening import get_request, over_tls, palletizer_all, write_config

@@ -32,8 +32,8 @@ class RegistryState:
     @classmethod
     def of(cls, data: Path) -> "RegistryState":
         registry = Registry(data)
-        return cls((data / "index" / "config.json").read_bytes(), registry.git.read(CONFIG_JSON),
-                   registry.git.head())
+        return cls((data / "index" / "config.json").read_bytes(), registry.log.read(CONFIG_JSON),
+                   registry.log.head())
 
 
 @dataclass(frozen=True)

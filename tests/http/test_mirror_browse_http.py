@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.mirror.mirror import encode_cached
+from palletizer_lib.mirror.cache_files import encode_cached
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import palletizer, running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
@@ -32,6 +32,15 @@ def _written(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _asked_once(upstream: StaticUpstream, path: str, seconds: float = 30.0) -> None:
+    """Wait until the upstream was asked for `path` (a read-ahead the server does in the background), so that
+    what is counted after it is only what the test's own requests ask."""
+    deadline = time.monotonic() + seconds
+    while upstream.requests[path] < 1:
+        assert time.monotonic() < deadline, f"the upstream was never asked for {path}"
+        time.sleep(0.02)
+
+
 def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
     upstream = StaticUpstream(tmp_path / "upstream")
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"), deps=[upstream_dep("same-file", "1")])
@@ -47,6 +56,7 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
     try:
         with running_server(data) as url:
             assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=30).status_code == 200
+            _asked_once(upstream, "/index/sa/me/same-file")  # walkdir's dependency, read ahead in the background
             (data / "mirror/index/wa/lk").mkdir(parents=True, exist_ok=True)
             (data / "mirror/index/wa/lk/walk_local").write_bytes(
                 _written(data / "mirror/index/wa/lk/walkdir").split(b"\n")[0] + b"\n"

@@ -57,12 +57,12 @@ def test_a_publish_to_the_api_is_served_by_the_index_and_the_files(split: tuple[
 
 def test_the_api_service_sends_cargo_to_its_own_me_for_a_token(split: tuple[Split, Path]) -> None:
     urls, data = split
-    before = Registry(data).git.head()
+    before = Registry(data).log.head()
     response = requests.put(f"{urls.api}/api/v1/crates/new", data=publish_body("anonymous", "1.0.0"), timeout=10)
     assert "cargo login" in assert_error(response, 401)
     assert response.headers["WWW-Authenticate"] == f'Cargo login_url="{urls.api}/me"'
     assert "palletizer token create" in requests.get(f"{urls.api}/me", timeout=10).text
-    assert Registry(data).git.head() == before
+    assert Registry(data).log.head() == before
     assert_error(requests.get(f"{urls.index}/index/{index_path('anonymous')}", timeout=10), 404)
 
 
@@ -98,12 +98,12 @@ def test_every_service_reports_a_broken_data_directory(split: tuple[Split, Path]
 def test_the_api_and_files_services_do_not_write_config_json(split: tuple[Split, Path]) -> None:
     _, data = split
     registry = Registry(data)
-    head = registry.git.head()
+    head = registry.log.head()
     for program in ("palletizer-api", "palletizer-files"):
         with running_service(program, data, "--public-url", "http://elsewhere.test"):
             pass
-    assert registry.git.head() == head
-    assert b"elsewhere" not in registry.git.read("config.json")
+    assert registry.log.head() == head
+    assert b"elsewhere" not in registry.log.read("config.json")
 
 
 # -- two writer processes at once ----------------------------------------------------------------

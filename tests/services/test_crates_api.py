@@ -152,7 +152,7 @@ def counting(tmp_path: Path) -> Iterator[tuple[InProcess, CountingServedIndex]]:
     try:
         yield InProcess(URL, data, issue_token(data), client=falcon.testing.TestClient(falcon_app)), served
     finally:
-        site.catalog.pending.close()
+        site.catalog.download_counter.close()
 
 
 def test_reverse_dependencies_read_no_index_file(counting: tuple[InProcess, CountingServedIndex]) -> None:

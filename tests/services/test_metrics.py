@@ -72,7 +72,7 @@ def test_each_service_apart_reports_the_registry_facts_it_owns(tmp_path: Path) -
         assert clients[files].simulate_get("/files/Split_Crate/Split_Crate-1.0.0.crate").status_code == 200
         api_samples, index_samples, files_samples = (samples_of(clients[s]) for s in (api, index, files))
     finally:
-        site.catalog.pending.close()
+        site.catalog.download_counter.close()
 
     assert value(api_samples, "palletizer_publishes_total") == 1
     assert value(index_samples, "palletizer_index_versions") == 1

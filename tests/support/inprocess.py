@@ -67,5 +67,5 @@ def in_process(root: Path, config: RegistryConfig) -> Iterator[InProcess]:
     try:
         yield InProcess(URL, data, token, client=falcon.testing.TestClient(app))
     finally:
-        site.catalog.pending.close()
+        site.catalog.download_counter.close()
 

@@ -1,4 +1,4 @@
-"""A WSGI app that answers with what waitress told it about the client, served by `serve.run`.
+"""A WSGI app that answers with what waitress told it about the client, served by `command_line.run`.
 
 Run as `python -m tests.support.remote_addr_app --config FILE` to see what the product's app would see on each
 listener, without adding a route to the product.
@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 
-from palletizer_services import serve
+from palletizer_services import command_line
 
 
 def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -19,4 +19,4 @@ def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
 
 
 if __name__ == "__main__":
-    serve.run(app, serve.parse_args("remote-addr-app", sys.argv[1:]), max_body=1024)
+    command_line.run(app, command_line.parse_args("remote-addr-app", sys.argv[1:]), max_body=1024)

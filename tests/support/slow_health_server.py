@@ -7,7 +7,7 @@ services this way."""
 import sys
 import threading
 
-from palletizer_services import service
+from palletizer_services import base_app
 from palletizer_services.all import main
 from tests.support.readiness import READY_SECONDS
 
@@ -15,17 +15,17 @@ SECOND_REQUEST = threading.Event()
 
 
 def _hold_the_first() -> None:
-    answer = service.HealthResource.on_get
+    answer = base_app.HealthResource.on_get
     first = threading.Lock()
 
-    def on_get(self: service.HealthResource, *args: object) -> None:
+    def on_get(self: base_app.HealthResource, *args: object) -> None:
         if first.acquire(blocking=False):
             SECOND_REQUEST.wait(READY_SECONDS)
         else:
             SECOND_REQUEST.set()
         answer(self, *args)
 
-    service.HealthResource.on_get = on_get
+    base_app.HealthResource.on_get = on_get
 
 
 if __name__ == "__main__":

@@ -405,7 +405,7 @@ def test_a_new_crate_whose_store_fails_leaves_no_owner(
     def broken_commit(*args: object, **kwargs: object) -> None:
         raise StorageError("disk full")
 
-    monkeypatch.setattr(registry.git, "commit", broken_commit)
+    monkeypatch.setattr(registry.log, "commit", broken_commit)
     with pytest.raises(StorageError):
         publish(access, alice, "foo", "1.0.0")
     assert accounts.owners("foo") == []
@@ -451,7 +451,7 @@ def test_a_failed_publish_keeps_a_previous_ownership(
     def broken_commit(*args: object, **kwargs: object) -> None:
         raise StorageError("disk full")
 
-    monkeypatch.setattr(registry.git, "commit", broken_commit)
+    monkeypatch.setattr(registry.log, "commit", broken_commit)
     with pytest.raises(StorageError):
         publish(access, alice, "foo", "1.0.0")
     assert accounts.owners("foo") == ["alice"]

@@ -82,7 +82,7 @@ def test_init_takes_the_api_and_files_urls(tmp_path: Path) -> None:
     registry = Registry(data)
     assert registry.config == RegistryConfig(public_url="http://reg.test:8000", api_url="http://reg.test:8001",
                                              files_url="http://reg.test:8002")
-    assert json.loads(registry.git.read("config.json")) == {
+    assert json.loads(registry.log.read("config.json")) == {
         "dl": "http://reg.test:8002/files/{crate}/{crate}-{version}.crate", "api": "http://reg.test:8001",
         "public-url": "http://reg.test:8000"}
 
@@ -364,15 +364,15 @@ def test_git_squash_leaves_one_commit_holding_the_same_index(data: Path, tmp_pat
     assert "no commit yet" in run_cli(data, "git", "squash").err
     run_cli(data, "add", crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "bar", "2.0.0"))
     registry = Registry(data)
-    before = dict(registry.git.files())
-    assert registry.git.history_length(10) > 1
+    before = dict(registry.log.files())
+    assert registry.log.history_length(10) > 1
     assert "one commit" in run_cli(data, "git", "squash").err
     registry = Registry(data)
-    assert registry.git.history_length(10) == 1
-    assert dict(registry.git.files()) == before
+    assert registry.log.history_length(10) == 1
+    assert dict(registry.log.files()) == before
     assert run_cli(data, "verify").code == 0
     run_cli(data, "add", crate_file(tmp_path, "foo", "1.1.0"))
-    assert Registry(data).git.history_length(10) == 2
+    assert Registry(data).log.history_length(10) == 2
     assert "1.1.0" in run_cli(data, "list", "foo").out
 
 

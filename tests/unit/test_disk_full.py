@@ -36,7 +36,7 @@ from palletizer_lib.stores.crates import LocalCrateStore
 from palletizer_lib.stores.git_index import GitIndex
 from palletizer_lib.stores.local import local_directories
 from palletizer_lib.stores.protocols import RegistryStores
-from palletizer_lib.stores.publish_marker import LocalPending
+from palletizer_lib.stores.publish_marker import LocalPublishMarker
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.served_index import LocalServedIndex
@@ -252,7 +252,7 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
         stores = RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
                                 Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"),
                                 ReverseDependencies(data / "catalog.sqlite3"),
-                                partial(exclusive_lock, layout.lock), LocalPending(layout.pending),
+                                partial(exclusive_lock, layout.lock), LocalPublishMarker(layout.pending),
                                 Accounts(data / "accounts.sqlite3"), GitIndex(layout.git),
                                 directories=local_directories(layout))
         registry = Registry(view, stores)

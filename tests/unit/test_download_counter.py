@@ -27,45 +27,45 @@ def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts
         new_catalog: Callable[[], Catalog]) -> None:
     counting, other, reader = (new_catalog() for _ in range(3))
     for name, vers in (("Foo_Bar", "1.0.0"), ("foo-bar", "1.0.0"), ("foo-bar", "2.0.0")):
-        counting.pending.count(name, vers)
-    other.pending.count("foo_bar", "1.0.0")
+        counting.download_counter.count(name, vers)
+    other.download_counter.count("foo_bar", "1.0.0")
     assert reader.version_downloads("foo-bar") == {}       # nothing added yet (the thread waits a second)
-    counting.pending.flush()
+    counting.download_counter.flush()
     assert reader.version_downloads("foo-bar") == {"1.0.0": 2, "2.0.0": 1}
-    other.pending.flush()
-    counting.pending.flush()                                # nothing left: adds nothing
+    other.download_counter.flush()
+    counting.download_counter.flush()                                # nothing left: adds nothing
     assert reader.version_downloads("foo-bar") == {"1.0.0": 3, "2.0.0": 1}
 
 
 def test_a_process_sees_its_own_counts_at_once(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    catalog.pending.count("foo", "1.0.0")
+    catalog.download_counter.count("foo", "1.0.0")
     assert catalog.downloads("foo") == 1 and catalog.downloads_by_crate() == {"foo": 1}
 
 
 def test_a_version_forgotten_takes_its_pending_counts_with_it(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    catalog.pending.count("foo", "1.0.0")
+    catalog.download_counter.count("foo", "1.0.0")
     catalog.forget_version("foo", "1.0.0")
-    catalog.pending.flush()
+    catalog.download_counter.flush()
     assert catalog.version_downloads("foo") == {}
 
 
 def test_the_background_thread_adds_counts_without_another_call(new_catalog: Callable[[], Catalog]) -> None:
     counting, reader = new_catalog(), new_catalog()
-    counting.pending.count("foo", "1.0.0")
+    counting.download_counter.count("foo", "1.0.0")
     deadline = time.monotonic() + 60
     while reader.downloads("foo") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert reader.downloads("foo") == 1
-    counting.pending.close()
+    counting.download_counter.close()
 
 
 def test_close_adds_what_is_left(new_catalog: Callable[[], Catalog]) -> None:
     counting, reader = new_catalog(), new_catalog()
     for _ in range(5):
-        counting.pending.count("foo", "1.0.0")
-    counting.pending.close()
+        counting.download_counter.count("foo", "1.0.0")
+    counting.download_counter.close()
     assert reader.downloads("foo") == 5
 
 

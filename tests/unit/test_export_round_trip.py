@@ -41,7 +41,7 @@ def source(tmp_path: Path) -> Site:
     operations.add(Actor.command_line(), make_crate("loose", "0.1.0"))
     operations.set_yanked(alice, "base_util", "1.1.0", True)
     site.catalog.add_downloads({("base_util", "1.0.0"): 7, ("base_util", "1.1.0"): 3, ("top", "1.0.0"): 1})
-    site.catalog.pending.close()
+    site.catalog.download_counter.close()
     return site
 
 

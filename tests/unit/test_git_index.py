@@ -1,9 +1,10 @@
 """The git index: commits, reads, history, diffs and the cost of a commit."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from dulwich.objects import Commit
+from dulwich.objects import Blob, Commit
 from dulwich.repo import Repo
 
 from palletizer_lib.domain.errors import StorageError
@@ -71,7 +72,7 @@ def test_history_is_linear(git: GitIndex) -> None:
     repo = Repo(str(git.path))
     assert len(set(ids)) == 4
     assert repo[ids[0]].parents == []
-    for parent, child in zip(ids, ids[1:]):
+    for parent, child in pairwise(ids):
         assert repo[child].parents == [parent]
     assert [entry.commit.id for entry in repo.get_walker(include=[ids[-1]])] == list(reversed(ids))
 
@@ -244,3 +245,17 @@ def test_a_root_commit_is_written_in_packs_as_it_goes(tmp_path: Path, monkeypatc
     assert len(list((git.path / "objects" / "pack").glob("*.pack"))) == 5
     assert loose_objects(git) == []
     assert dict((path, git.blob(blob)) for path, blob in GitIndex(git.path).files()) == dict(files)
+
+
+def test_an_object_of_the_wrong_kind_is_a_storage_error(git: GitIndex) -> None:
+    commit_id = git.commit({"config.json": b"{}"}, "first")
+    tree = Repo(str(git.path))[commit_id].tree
+    with pytest.raises(StorageError, match=f"{tree.decode()} is a tree, where a blob belongs"):
+        git.blob(tree)
+    blob = Blob.from_string(b"not a commit")
+    Repo(str(git.path)).object_store.add_object(blob)
+    git.reset(blob.id)
+    with pytest.raises(StorageError, match=f"{blob.id.decode()} is a blob, where a commit belongs"):
+        git.read("config.json")
+    assert git.unreadable() == (f"StorageError: the git index is damaged: object {blob.id.decode()} is a blob, "
+                                "where a commit belongs")

@@ -43,6 +43,6 @@ def test_a_removed_data_directory_is_reported(registry: Registry) -> None:
 
 def test_a_git_index_missing_its_newest_commit_is_reported(registry: Registry) -> None:
     publish(registry, "foo", "1.0.0")
-    head = registry.git.head().decode()
+    head = registry.log.head().decode()
     (registry.layout.git / "objects" / head[:2] / head[2:]).unlink()
     assert registry.health() == [f"the git index (index.git/) cannot be read: KeyError: {head.encode()!r}"]

@@ -74,14 +74,14 @@ def test_importing_the_same_directory_twice_changes_nothing(registry: Registry, 
     write(source, "top-1.0.0.crate", "top", "1.0.0", dependency("dependencies", "base"))
     first = run(registry, source)
     assert (first.count(ADDED), first.count(SKIPPED), first.count(REFUSED)) == (2, 0, 0)
-    head = registry.git.head()
+    head = registry.log.head()
     audit = Accounts(registry.layout.accounts).audit(100)
 
     again = run(registry, source)
 
     assert outcomes(again) == [(SKIPPED, "base", "1.0.0"), (SKIPPED, "top", "1.0.0")]
     assert {o.reason for o in again.outcomes} == {"already present with these exact bytes"}
-    assert registry.git.head() == head
+    assert registry.log.head() == head
     assert Accounts(registry.layout.accounts).audit(100) == audit
 
 

@@ -7,6 +7,7 @@ import pytest
 from palletizer_lib.domain.errors import InvalidCrate
 from palletizer_lib.domain.index_entry import (
     cargo_req,
+    check_entry,
     dump_line,
     dump_lines,
     entry_from_manifest,
@@ -221,6 +222,42 @@ def test_manifest_dependency_from_another_registry_keeps_its_url(manifest_entry:
 def test_manifest_renamed_dependency(manifest_entry: dict) -> None:
     alias = deps_by_name(manifest_entry)["alias"]
     assert (alias["name"], alias["package"], alias["req"]) == ("alias", "real-name", "^2")
+
+
+# -- read from another registry -------------------------------------------------------------
+
+UPSTREAM = {"name": "serde", "vers": "1.0.0", "deps": [{"name": "serde_derive", "req": "=1.0.0", "kind": None,
+                                                        "public": False}],
+            "cksum": CKSUM, "features2": None, "yanked": False, "v": 2, "pubtime": "2017-04-20T00:00:00Z"}
+
+
+def test_an_upstream_entry_is_kept_as_it_is() -> None:
+    assert check_entry(UPSTREAM) is UPSTREAM
+    assert check_entry({"name": "a", "vers": "0.1.0", "deps": [], "cksum": CKSUM}) == \
+        {"name": "a", "vers": "0.1.0", "deps": [], "cksum": CKSUM}
+
+
+@pytest.mark.parametrize("fields", [
+    {"deps": None},
+    {"deps": [{"name": "serde_derive", "req": "1", "kind": 0}]},
+    {"deps": [{"name": "serde_derive", "req": "1", "kind": "runtime"}]},
+    {"features2": []},
+    {"v": "2"},
+    {"v": True},
+    {"pubtime": 1492646400},
+    {"pubtime": "2017-04-20\n"},
+    {"cksum": "AB" * 32},
+])
+def test_an_upstream_entry_of_the_wrong_types_is_refused(fields: dict) -> None:
+    with pytest.raises(InvalidCrate):
+        check_entry({**UPSTREAM, **fields})
+
+
+def test_an_upstream_entry_must_be_an_object_with_deps() -> None:
+    with pytest.raises(InvalidCrate, match="table/object"):
+        check_entry([UPSTREAM])
+    with pytest.raises(InvalidCrate, match="`deps` must be a list"):
+        check_entry({key: value for key, value in UPSTREAM.items() if key != "deps"})
 
 
 @pytest.mark.parametrize(("written", "published"), [

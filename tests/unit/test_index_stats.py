@@ -11,7 +11,7 @@ from tests.support.cratekit import make_crate
 
 
 def _stats(registry: Registry) -> IndexStats:
-    return IndexStats(registry.git, registry.layout.index_size)
+    return IndexStats(registry.log, registry.layout.index_size)
 
 
 def test_counts_follow_adds_yanks_and_removals(registry: Registry) -> None:
@@ -28,13 +28,13 @@ def test_counts_follow_adds_yanks_and_removals(registry: Registry) -> None:
 
 def _spy_changes(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-    original = registry.git.changes
+    original = registry.log.changes
 
     def changes(old: bytes | None, new: bytes):
         for change in original(old, new):
             seen.append(change[0])
             yield change
-    monkeypatch.setattr(registry.git, "changes", changes)
+    monkeypatch.setattr(registry.log, "changes", changes)
     return seen
 
 
@@ -60,7 +60,7 @@ def test_a_new_process_starts_from_the_kept_size(registry: Registry, monkeypatch
     registry.set_yanked("crate1", "1.0.0", True)
     assert _stats(registry).current() == IndexSize(crates=3, versions=3, yanked=1)
     kept = json.loads(registry.layout.index_size.read_bytes())
-    assert kept == {"head": registry.git.head().decode(), "crates": 3, "versions": 3, "yanked": 1}
+    assert kept == {"head": registry.log.head().decode(), "crates": 3, "versions": 3, "yanked": 1}
     seen = _spy_changes(registry, monkeypatch)
     assert _stats(registry).current() == IndexSize(crates=3, versions=3, yanked=1)
     assert seen == []                          # nothing changed since it was kept: nothing read

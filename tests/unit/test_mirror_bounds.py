@@ -12,14 +12,19 @@ import pytest
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import Forbidden
 from palletizer_lib.domain.names import index_path
-from palletizer_lib.mirror import mirror as mirror_module
-from palletizer_lib.mirror.cache_files import cached_crate, encode_cached
+from palletizer_lib.mirror import state
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.cache_files import encode_cached
 from palletizer_lib.mirror.catalog import catalog_of
-from palletizer_lib.mirror.mirror import MEMORY_BYTES, Mirror, MirrorStats, cache_status, check_new_name, spellings
+from palletizer_lib.mirror.mirrored_crate import cached_crate
+from palletizer_lib.mirror.policy import check_new_name, spellings
+from palletizer_lib.mirror.state import MEMORY_BYTES, MirrorStats
+from palletizer_lib.mirror.status import cache_status
 from palletizer_lib.mirror.upstream import Upstream
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.views import browse
 from tests.support.cratekit import make_crate, metadata
+from tests.support.mirrors import mirror_of, registry_of
 from tests.support.static_upstream import StaticUpstream
 
 
@@ -36,7 +41,7 @@ class TickingClock:
 
 def _mirror(tmp_path: Path, upstream: StaticUpstream, **settings: object) -> Mirror:
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url, **settings))
-    return Mirror(registry, Upstream(upstream.index_url), clock=TickingClock(), stats=MirrorStats())
+    return mirror_of(registry, Upstream(upstream.index_url), clock=TickingClock(), stats=MirrorStats())
 
 
 def _files(root: Path) -> list[Path]:
@@ -49,18 +54,18 @@ def _noise(size: int, seed: int) -> bytes:
 
 def test_names_the_upstream_lacks_leave_nothing_on_disk(tmp_path: Path, upstream: StaticUpstream,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mirror_module, "MAX_MISSING", 50)
+    monkeypatch.setattr(state, "MAX_MISSING", 50)
     mirror = _mirror(tmp_path, upstream)
     names = [f"nope-{number}" for number in range(200)]
     for name in names:
         assert mirror.index_file(name) is None
     assert _files(mirror.layout.mirror / "index") == []
     assert not (mirror.layout.mirror / "index").exists() or not any((mirror.layout.mirror / "index").iterdir())
-    assert len(mirror_module._MISSING) <= 50
+    assert len(state.MISSING) <= 50
     assert mirror.index_file(names[-1]) is None
     assert upstream.requests[f"/index/{index_path(names[-1])}"] == 1
     assert cache_status(mirror.layout, 300).index_files == 0
-    assert mirror.registry.search("nope", 10) == (0, [])
+    assert registry_of(mirror).search("nope", 10) == (0, [])
 
 
 def test_a_cache_from_before_the_catalog_is_cleaned_once(tmp_path: Path) -> None:
@@ -120,7 +125,7 @@ def test_parsed_index_files_stay_within_their_byte_budget(tmp_path: Path, upstre
     for _ in range(2):
         for n in range(40):
             assert mirror.upstream_index_file(f"wide{n}") is not None
-    assert mirror_module._MEMORY.size <= MEMORY_BYTES
+    assert state.MEMORY.size <= MEMORY_BYTES
     first = mirror.upstream_index_file("wide39")
     assert mirror.upstream_index_file("wide39") is first
 
@@ -134,7 +139,7 @@ def test_a_mirrored_crate_is_parsed_once_per_version_of_its_file_and_its_version
     mirror.index_file("many")
     parsed = cached_crate(mirror.layout, "many")
     assert parsed is not None and cached_crate(mirror.layout, "many") is parsed
-    registry = mirror.registry
+    registry = registry_of(mirror)
     site_catalog, accounts = registry.stores.catalog, registry.stores.accounts
     page = browse.crate_page(registry, site_catalog, accounts, "many", None, "http://x", versions_page=3)
     assert (page.version_count, page.versions_page, page.versions_pages) == (250, 3, 3)
@@ -155,11 +160,12 @@ def test_a_new_crate_in_another_mix_of_an_upstream_name_is_refused(tmp_path: Pat
                                                                    upstream: StaticUpstream) -> None:
     upstream.add("foo_bar-baz", "1.0.0", make_crate("foo_bar-baz", "1.0.0"))
     mirror = _mirror(tmp_path, upstream)
+    registry = registry_of(mirror)
     with pytest.raises(Forbidden, match="as `foo_bar-baz`"):
-        check_new_name(mirror.registry, "foo-bar_baz")
+        check_new_name(registry.config, registry.layout, registry.is_local, "foo-bar_baz")
     with pytest.raises(Forbidden, match="as `foo_bar-baz`"):
-        mirror.registry.publish(metadata("Foo-Bar_Baz", "1.0.0"), make_crate("Foo-Bar_Baz", "1.0.0"))
+        registry.publish(metadata("Foo-Bar_Baz", "1.0.0"), make_crate("Foo-Bar_Baz", "1.0.0"))
     with pytest.raises(Forbidden, match="cannot be checked"):
-        check_new_name(mirror.registry, "a-b-c-d-e-f-g-h")
-    check_new_name(mirror.registry, "foo-bar-qux")
+        check_new_name(registry.config, registry.layout, registry.is_local, "a-b-c-d-e-f-g-h")
+    check_new_name(registry.config, registry.layout, registry.is_local, "foo-bar-qux")
     assert catalog_of(mirror.layout).holds("foo-bar-baz") == "foo_bar-baz"

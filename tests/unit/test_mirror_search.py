@@ -7,11 +7,13 @@ from pathlib import Path
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.core.search import CrateSummary
 from palletizer_lib.domain.names import index_path
-from palletizer_lib.mirror.cache_files import cached_crate, encode_cached
-from palletizer_lib.mirror.mirror import Mirror, MirrorStats
+from palletizer_lib.mirror.cache_files import encode_cached
+from palletizer_lib.mirror.mirrored_crate import cached_crate
+from palletizer_lib.mirror.state import MirrorStats
 from palletizer_lib.mirror.upstream import Upstream
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
+from tests.support.mirrors import mirror_of
 from tests.support.static_upstream import StaticUpstream
 
 UPSTREAM = "sparse+http://127.0.0.1:9/index/"
@@ -63,7 +65,7 @@ def test_search_follows_what_the_mirror_fetches(tmp_path: Path) -> None:
         data = tmp_path / "data"
         registry = Registry.create(data, RegistryConfig(upstream=upstream.index_url, upstream_freshness=0,
                                                         allowed_names=["serde_json"]))
-        mirror = Mirror(registry, Upstream(upstream.index_url), stats=MirrorStats())
+        mirror = mirror_of(registry, Upstream(upstream.index_url), stats=MirrorStats())
         assert Registry(data).search("serde", 10) == (0, [])
         mirror.index_file("serde")
         assert Registry(data).search("serde", 10)[1][0].max_version == "1.0.0"

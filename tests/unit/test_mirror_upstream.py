@@ -12,10 +12,13 @@ import pytest
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.disk.layout import MIRROR_LOCK_STRIPES
 from palletizer_lib.domain.errors import BadRequest, Forbidden, NotFound, UpstreamError
-from palletizer_lib.mirror.mirror import _PENDING, MISSING_TTL, WRITER, Mirror, MirrorStats, allow_name
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.policy import allow_name
+from palletizer_lib.mirror.state import MISSING_TTL, PENDING, WRITER, MirrorStats
 from palletizer_lib.mirror.upstream import Upstream, download_url
 from palletizer_lib.settings.config import RegistryConfig, validate_upstream
 from tests.support.cratekit import make_crate, metadata
+from tests.support.mirrors import mirror_of, registry_of
 from tests.support.server import BIN, palletizer
 from tests.support.static_upstream import StaticUpstream
 from tests.support.terminal import run_on_terminal
@@ -39,7 +42,7 @@ def clock() -> Clock:
 def _mirror(tmp_path: Path, upstream: StaticUpstream, clock: Clock, **options: object) -> Mirror:
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url,
                                                                  upstream_freshness=300))
-    return Mirror(registry, Upstream(upstream.index_url, **options), clock=clock, stats=MirrorStats())
+    return mirror_of(registry, Upstream(upstream.index_url, **options), clock=clock, stats=MirrorStats())
 
 
 def _lines(data: bytes) -> list[dict]:
@@ -103,7 +106,7 @@ def test_index_is_cached_revalidated_and_updated(tmp_path: Path, upstream: Stati
     newer = mirror.index_file("walkdir")
     assert [e["vers"] for e in _lines(newer.data)] == ["2.3.2", "2.4.0"]
     assert newer.etag != first.etag
-    again = Mirror(mirror.registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir")
+    again = mirror_of(registry_of(mirror), Upstream(upstream.index_url), clock=clock).index_file("walkdir")
     assert again == newer
     assert upstream.requests["/index/wa/lk/walkdir"] == 3
 
@@ -187,7 +190,7 @@ def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstrea
     assert upstream.requests["/crates/walkdir/2.3.2/download"] == 1
     upstream.stop()
     clock.now += 10_000
-    offline = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    offline = mirror_of(registry_of(mirror), Upstream(upstream.index_url, retries=0), clock=clock)
     assert offline.crate_file("walkdir", "2.3.2").read_bytes() == crate
     with pytest.raises(NotFound):
         offline.crate_file("walkdir", "9.9.9")
@@ -248,8 +251,8 @@ def test_a_local_crate_shadows_the_upstream_in_every_spelling(tmp_path: Path, up
     upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
     upstream.add("Foo_Bar", "9.0.0", make_crate("Foo_Bar", "9.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
-    allow_name(mirror.registry, "foo_bar")
-    mirror.registry.publish(metadata("foo_bar", "1.0.0"), make_crate("foo_bar", "1.0.0"))
+    allow_name(mirror.layout, "foo_bar")
+    registry_of(mirror).publish(metadata("foo_bar", "1.0.0"), make_crate("foo_bar", "1.0.0"))
     upstream.requests.clear()
     for spelling in ("foo-bar", "Foo_Bar", "FOO-BAR", "foo_bar"):
         assert mirror.index_file(spelling) is None
@@ -274,7 +277,7 @@ def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, u
                                                               clock: Clock) -> None:
     upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
-    registry = mirror.registry
+    registry = registry_of(mirror)
     for spelling in ("foo-bar", "Foo-Bar", "foo_bar"):
         with pytest.raises(Forbidden, match=f"exists on the upstream registry .*palletizer allow-name {spelling}"):
             registry.publish(metadata(spelling, "1.0.0"), make_crate(spelling, "1.0.0"))
@@ -291,11 +294,11 @@ def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, u
 def test_a_new_crate_is_refused_while_the_upstream_cannot_say(tmp_path: Path, upstream: StaticUpstream,
                                                               clock: Clock) -> None:
     mirror = _mirror(tmp_path, upstream, clock)
-    mirror.registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
+    registry_of(mirror).publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
     upstream.stop()
     with pytest.raises(UpstreamError, match="could not be checked"):
-        mirror.registry.publish(metadata("other", "1.0.0"), make_crate("other", "1.0.0"))
-    assert mirror.registry.publish(metadata("mine", "1.1.0"), make_crate("mine", "1.1.0"))["vers"] == "1.1.0"
+        registry_of(mirror).publish(metadata("other", "1.0.0"), make_crate("other", "1.0.0"))
+    assert registry_of(mirror).publish(metadata("mine", "1.1.0"), make_crate("mine", "1.1.0"))["vers"] == "1.1.0"
 
 
 def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
@@ -303,8 +306,8 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
     upstream.add("leaf", "1.0.0", leaf)
     upstream.add("mid", "2.0.0", mid)
     mirror = _mirror(tmp_path, upstream, clock)
-    allow_name(mirror.registry, "mine")
-    mirror.registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
+    allow_name(mirror.layout, "mine")
+    registry_of(mirror).publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
     crates_io = 'source = "registry+https://github.com/rust-lang/crates.io-index"'
     leaf_sum = hashlib.sha256(leaf).hexdigest()
     lockfile = tmp_path / "Cargo.lock"
@@ -360,13 +363,13 @@ def test_a_torn_index_file_is_fetched_again_never_served(tmp_path: Path, upstrea
     raw = cached.read_bytes()
     for torn in (raw[:len(raw) // 2], raw[:raw.index(b"\n") + 10], b"", raw.replace(b"2.4.0", b"2.4.1")):
         cached.write_bytes(torn)
-        assert Mirror(mirror.registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir") == whole
+        assert mirror_of(registry_of(mirror), Upstream(upstream.index_url), clock=clock).index_file("walkdir") == whole
         assert cached.read_bytes() == raw
     requests_before = upstream.requests["/index/wa/lk/walkdir"]
     upstream.stop()
     cached.write_bytes(raw[:-5])
     with pytest.raises(UpstreamError, match="could not be reached"):
-        Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock).index_file("walkdir")
+        mirror_of(registry_of(mirror), Upstream(upstream.index_url, retries=0), clock=clock).index_file("walkdir")
     assert requests_before == 5
 
 
@@ -378,12 +381,12 @@ def test_a_torn_crate_file_is_fetched_again_never_served(tmp_path: Path, upstrea
     path = mirror.crate_file("walkdir", "2.3.2")
     for torn in (b"", crate[:100], crate[:-1] + bytes([crate[-1] ^ 1])):
         path.write_bytes(torn)
-        restarted = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+        restarted = mirror_of(registry_of(mirror), Upstream(upstream.index_url, retries=0), clock=clock)
         assert restarted.crate_file("walkdir", "2.3.2").read_bytes() == crate
     assert upstream.requests["/crates/walkdir/2.3.2/download"] == 4
     upstream.stop()
     path.write_bytes(crate[:100])
-    offline = Mirror(mirror.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    offline = mirror_of(registry_of(mirror), Upstream(upstream.index_url, retries=0), clock=clock)
     with pytest.raises(UpstreamError, match="could not be reached"):
         offline.crate_file("walkdir", "2.3.2")
     assert not path.exists()
@@ -411,7 +414,7 @@ def test_the_environment_s_proxy_is_used_for_the_upstream(tmp_path: Path, upstre
         proxied.index_file("walkdir")
     assert upstream.requests["/index/wa/lk/walkdir"] == 0
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    direct = Mirror(proxied.registry, Upstream(upstream.index_url, retries=0), clock=clock)
+    direct = mirror_of(registry_of(proxied), Upstream(upstream.index_url, retries=0), clock=clock)
     assert [e["vers"] for e in _lines(direct.index_file("walkdir").data)] == ["2.3.2"]
 
 
@@ -437,19 +440,19 @@ def test_in_the_background_an_index_file_is_served_before_it_reaches_the_disk(tm
                                                                            clock: Clock) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
-    mirror = Mirror(registry, Upstream(upstream.index_url), clock=clock, background=True)
+    mirror = mirror_of(registry, Upstream(upstream.index_url), clock=clock, background=True)
     disk = threading.Event()
     WRITER.submit(lambda: disk.wait(30))
     try:
         first = mirror.index_file("walkdir")
         assert not mirror.layout.mirror_index_file("walkdir").exists()
-        other = Mirror(registry, Upstream(upstream.index_url), clock=clock, background=True)
+        other = mirror_of(registry, Upstream(upstream.index_url), clock=clock, background=True)
         assert other.index_file("walkdir") == first
         assert other.crate_file("walkdir", "2.3.2").read_bytes() == make_crate("walkdir", "2.3.2")
         assert upstream.requests["/index/wa/lk/walkdir"] == 1
     finally:
         disk.set()
     WRITER.flush()
-    assert Mirror(registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir") == first
+    assert mirror_of(registry, Upstream(upstream.index_url), clock=clock).index_file("walkdir") == first
     assert upstream.requests["/index/wa/lk/walkdir"] == 1
-    assert not _PENDING
+    assert not PENDING

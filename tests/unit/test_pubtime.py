@@ -53,7 +53,7 @@ def test_publish_and_add_write_it_and_nothing_changes_it(registry: Registry, tmp
     registry.repair()
     [first, second] = _entries(registry, "foo")
     assert (first["pubtime"], second["pubtime"]) == ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
-    assert [json.loads(line)["pubtime"] for line in registry.git.read(index_path("foo")).splitlines()] == \
+    assert [json.loads(line)["pubtime"] for line in registry.log.read(index_path("foo")).splitlines()] == \
         ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]
     export_static(registry, tmp_path / "static", "https://cdn.example/")
     assert parse_lines((tmp_path / "static" / "index" / index_path("foo")).read_bytes()) == [first, second]

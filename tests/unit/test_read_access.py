@@ -12,8 +12,8 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.urls import ServedUrls
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_services import all as all_services
+from palletizer_services.base_app import create_app
 from palletizer_services.read_access import READS, GetNeedsRead, NeedsRead
-from palletizer_services.service import create_app
 from tests.support.cratekit import make_crate
 from tests.support.server import issue_token
 

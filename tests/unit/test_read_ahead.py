@@ -5,11 +5,13 @@ import threading
 from pathlib import Path
 
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.mirror.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats, allow_name
+from palletizer_lib.mirror.policy import allow_name
 from palletizer_lib.mirror.read_ahead import likely_next
+from palletizer_lib.mirror.state import READ_AHEAD, WRITER, MirrorStats
 from palletizer_lib.mirror.upstream import Upstream
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
+from tests.support.mirrors import mirror_of
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
@@ -45,10 +47,10 @@ def test_dependencies_are_fetched_ahead_once_and_never_for_local_crates(tmp_path
         upstream.add("top", "1.0.0", make_crate("top", "1.0.0"),
                      [upstream_dep("mid", "^1"), upstream_dep("mine", "^1"), upstream_dep("absent", "^1")])
         registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
-        allow_name(registry, "mine")
+        allow_name(registry.layout, "mine")
         registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
         stats = MirrorStats()
-        mirror = Mirror(registry, Upstream(upstream.index_url), stats=stats, background=True)
+        mirror = mirror_of(registry, Upstream(upstream.index_url), stats=stats, background=True)
         assert mirror.index_file("top") is not None
         assert READ_AHEAD.wait(30)
         WRITER.flush()
@@ -64,7 +66,7 @@ def test_dependencies_are_fetched_ahead_once_and_never_for_local_crates(tmp_path
         assert mirror.index_file("absent") is None
         assert (upstream.requests["/index/3/m/mid"], upstream.requests["/index/le/af/leaf"]) == (1, 1)
         assert stats.read_ahead == 3
-        without = Mirror(registry, Upstream(upstream.index_url), stats=MirrorStats())
+        without = mirror_of(registry, Upstream(upstream.index_url), stats=MirrorStats())
         upstream.add("other", "1.0.0", make_crate("other", "1.0.0"), [upstream_dep("unseen", "^1")])
         assert without.index_file("other") is not None
         assert READ_AHEAD.wait(30)

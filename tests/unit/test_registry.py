@@ -58,7 +58,7 @@ def test_publish_then_read(registry: Registry) -> None:
     assert stored == (registry.layout.crates / "foo" / "foo-1.0.0.crate").read_bytes()
     assert hashlib.sha256(stored).hexdigest() == entry["cksum"]
     served = registry.layout.index / "3" / "f" / "foo"
-    assert served.read_bytes() == registry.git.read("3/f/foo") == dump_lines([entry])
+    assert served.read_bytes() == registry.log.read("3/f/foo") == dump_lines([entry])
 
 
 def test_publish_makes_one_commit_and_a_summary(registry: Registry) -> None:
@@ -68,7 +68,7 @@ def test_publish_makes_one_commit_and_a_summary(registry: Registry) -> None:
     assert registry.canonical_name("FOO") == "foo"
     [summary] = list(registry.summaries())
     assert (summary.name, summary.max_version, summary.description) == ("foo", "1.0.0", "Frobs widgets")
-    assert registry.layout.index_head.read_text().strip() == registry.git.head().decode()
+    assert registry.layout.index_head.read_text().strip() == registry.log.head().decode()
 
 
 def test_versions_accumulate_in_publish_order(registry: Registry) -> None:
@@ -104,24 +104,24 @@ def test_versions_differing_only_in_build_metadata_conflict(registry: Registry, 
 @pytest.mark.parametrize("spelling", ["Foo-Bar", "foo_bar", "FOO_BAR", "fOO-bAR"])
 def test_names_differing_in_case_or_separator_conflict(registry: Registry, spelling: str) -> None:
     publish(registry, "foo-bar", "1.0.0")
-    head = registry.git.head()
+    head = registry.log.head()
     with pytest.raises(Conflict, match="existing crate `foo-bar`") as error:
         publish(registry, spelling, "2.0.0")
     assert error.value.status == 409
-    assert registry.git.head() == head
+    assert registry.log.head() == head
     assert not (registry.layout.crates / spelling).exists()
     publish(registry, "foo-bar", "2.0.0")
     assert [e["vers"] for e in registry.entries(spelling)] == ["1.0.0", "2.0.0"]
 
 
 def test_dependency_from_a_foreign_registry_is_forbidden(registry: Registry) -> None:
-    head = registry.git.head()
+    head = registry.log.head()
     deps = [dep("ok", registry=CRATES_IO_INDEX), dep("evil", registry=OTHER_REGISTRY)]
     with pytest.raises(Forbidden) as error:
         publish(registry, "foo", "1.0.0", deps=deps)
     assert error.value.status == 403
     assert "`evil`" in error.value.detail and OTHER_REGISTRY in error.value.detail
-    assert registry.git.head() == head
+    assert registry.log.head() == head
     assert not registry.layout.crate_file("foo", "1.0.0").exists()
 
 
@@ -185,10 +185,10 @@ def test_metadata_disagreeing_with_the_crate_stores_nothing(
         registry: Registry, meta_name: str, meta_vers: str, crate_name: str, crate_vers: str) -> None:
     publish(registry, "other", "1.0.0")
     before = snapshot(registry.layout.root)
-    head = registry.git.head()
+    head = registry.log.head()
     with pytest.raises(InvalidCrate):
         registry.publish(metadata(meta_name, meta_vers), make_crate(crate_name, crate_vers))
-    assert registry.git.head() == head
+    assert registry.log.head() == head
     assert snapshot(registry.layout.root) == before
     assert not (registry.layout.crates / meta_name).exists()
 
@@ -231,7 +231,7 @@ def test_yank_and_unyank_flip_the_flag_with_one_commit_each(registry: Registry) 
     registry.set_yanked("foo", "1.1.0", True)
     assert [e["yanked"] for e in registry.entries("foo")] == [False, True]
     assert commit_count(registry) == commits + 1
-    assert "Yank foo 1.1.0" in Repo(str(registry.layout.git))[registry.git.head()].message.decode()
+    assert "Yank foo 1.1.0" in Repo(str(registry.layout.git))[registry.log.head()].message.decode()
     assert [s.max_version for s in registry.summaries()] == ["1.0.0"]
 
     registry.set_yanked("foo", "1.1.0", True)
@@ -241,7 +241,7 @@ def test_yank_and_unyank_flip_the_flag_with_one_commit_each(registry: Registry) 
     assert [e["yanked"] for e in registry.entries("foo")] == [False, False]
     assert commit_count(registry) == commits + 2
     assert [s.max_version for s in registry.summaries()] == ["1.1.0"]
-    assert registry.layout.index_file("foo").read_bytes() == registry.git.read(index_path("foo"))
+    assert registry.layout.index_file("foo").read_bytes() == registry.log.read(index_path("foo"))
 
 
 def test_yank_finds_a_version_by_precedence(registry: Registry) -> None:
@@ -253,13 +253,13 @@ def test_yank_finds_a_version_by_precedence(registry: Registry) -> None:
 @pytest.mark.parametrize(("name", "version"), [("nope", "1.0.0"), ("foo", "2.0.0"), ("foo", "1.0.0-rc.1")])
 def test_yank_or_remove_of_something_unknown_is_not_found(registry: Registry, name: str, version: str) -> None:
     publish(registry, "foo", "1.0.0")
-    head = registry.git.head()
+    head = registry.log.head()
     for change in (lambda: registry.set_yanked(name, version, True), lambda: registry.set_yanked(name, version, False),
                    lambda: registry.remove(name, version)):
         with pytest.raises(NotFound) as error:
             change()
         assert error.value.status == 404
-    assert registry.git.head() == head
+    assert registry.log.head() == head
 
 
 def test_remove_deletes_the_entry_and_the_file(registry: Registry) -> None:
@@ -278,8 +278,8 @@ def test_remove_deletes_the_entry_and_the_file(registry: Registry) -> None:
 def test_removing_the_last_version_deletes_the_index_file(registry: Registry) -> None:
     publish(registry, "foo", "1.0.0")
     registry.remove("Foo", "1.0.0")
-    assert registry.git.read("3/f/foo") is None
-    assert "3/f/foo" not in dict(registry.git.files())
+    assert registry.log.read("3/f/foo") is None
+    assert "3/f/foo" not in dict(registry.log.files())
     assert not (registry.layout.index / "3" / "f" / "foo").exists()
     assert not (registry.layout.crates / "foo").exists()
     assert list(registry.summaries()) == []
@@ -413,10 +413,10 @@ def test_verify_reports_a_missing_summary(published: Registry) -> None:
 
 def interrupt_a_write(registry: Registry) -> bytes:
     """Commit foo 1.2.0 and remove bar in git only, as a writer killed before syncing `index/` would."""
-    synced = registry.git.head()
-    foo = parse_lines(registry.git.read("3/f/foo"))
+    synced = registry.log.head()
+    foo = parse_lines(registry.log.read("3/f/foo"))
     foo.append({**foo[-1], "vers": "1.2.0"})
-    head = registry.git.commit({"3/f/foo": dump_lines(foo), "3/b/bar": None}, "interrupted")
+    head = registry.log.commit({"3/f/foo": dump_lines(foo), "3/b/bar": None}, "interrupted")
     registry.layout.index_head.write_text(synced.decode() + "\n")
     return head
 
@@ -436,10 +436,10 @@ def test_the_next_write_repairs_an_interrupted_one(published: Registry,
 
     next_write(published)
 
-    head = published.git.head()
+    head = published.log.head()
     assert Repo(str(published.layout.git))[head].parents == [interrupted]
     assert published.layout.index_head.read_text().strip() == head.decode()
-    assert (published.layout.index / "3" / "f" / "foo").read_bytes() == published.git.read("3/f/foo")
+    assert (published.layout.index / "3" / "f" / "foo").read_bytes() == published.log.read("3/f/foo")
     assert [e["vers"] for e in published.entries("foo")] == ["1.0.0", "1.1.0", "1.2.0"]
     assert not (published.layout.index / "3" / "b" / "bar").exists()
     # what is left is the simulation's doing: its git-only commit wrote no crate file and removed none
@@ -448,10 +448,10 @@ def test_the_next_write_repairs_an_interrupted_one(published: Registry,
 
 
 def test_the_repair_also_serves_files_git_gained(published: Registry) -> None:
-    synced = published.git.head()
+    synced = published.log.head()
     line = dump_line(make_entry(name="qq", vers="1.0.0", deps=[], cksum="0" * 64, features={},
                                 links=None, rust_version=None))
-    published.git.commit({"2/qq": line}, "new file")
+    published.log.commit({"2/qq": line}, "new file")
     published.layout.index_head.write_text(synced.decode())
     publish(published, "baz", "1.0.0")
     assert (published.layout.index / "2" / "qq").read_bytes() == line
@@ -460,7 +460,7 @@ def test_the_repair_also_serves_files_git_gained(published: Registry) -> None:
 
 def test_an_interrupted_first_publish_does_not_let_the_crate_be_overwritten(registry: Registry) -> None:
     """A writer killed after committing a new crate but before writing its index file and summary."""
-    before = registry.git.head()
+    before = registry.log.head()
     crate = make_crate("foo", "1.0.0")
     first = registry.publish(metadata("foo", "1.0.0"), crate)
     registry.layout.summary_file("foo").unlink()
@@ -487,7 +487,7 @@ def test_every_error_is_a_palletizer_error(registry: Registry) -> None:
 def test_an_interrupted_remove_is_completed_by_the_next_writer(registry: Registry) -> None:
     """A writer killed after committing the removal of a crate's last version."""
     publish(registry, "gone", "1.0.0")
-    before = registry.git.head()
+    before = registry.log.head()
     registry.remove("gone", "1.0.0")
     registry.layout.index_head.write_text(before.decode())
     registry.layout.summary_file("gone").write_text('{"name": "gone", "max_version": "1.0.0"}')
@@ -501,11 +501,11 @@ def test_publishing_a_version_again_says_whether_the_bytes_are_identical(registr
     """So a front end can treat a retried upload (answer lost, say the server died) as a success."""
     crate = make_crate("again", "1.0.0")
     first = registry.publish(metadata("again", "1.0.0"), crate)
-    head = registry.git.head()
+    head = registry.log.head()
     with pytest.raises(AlreadyPublished, match="with these exact bytes") as same:
         registry.publish(metadata("again", "1.0.0"), crate)
     assert same.value.identical and same.value.status == 409
     with pytest.raises(AlreadyPublished, match="bump the version") as other:
         registry.publish(metadata("again", "1.0.0"), make_crate("again", "1.0.0", 'description = "other"\n'))
     assert not other.value.identical
-    assert registry.git.head() == head and registry.entries("again") == [first]
+    assert registry.log.head() == head and registry.entries("again") == [first]

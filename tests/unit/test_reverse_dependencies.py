@@ -62,6 +62,7 @@ def test_pages_by_downloads_then_name(registry: Registry) -> None:
 
 def _forget_the_table(registry: Registry) -> None:
     with sqlite3.connect(registry.layout.catalog) as db:
+        db.execute("DROP TABLE schema_version")
         db.execute("DROP TABLE reverse_dependencies_state")
         db.execute("DELETE FROM reverse_dependencies")
 

@@ -50,6 +50,7 @@ def test_a_registry_made_before_the_table_gets_it_on_first_search(tmp_path: Path
     registry = Registry.create(tmp_path / "data", RegistryConfig())
     _publish(registry, "older", "1.0.0", "made long ago")
     with sqlite3.connect(registry.layout.catalog) as db:
+        db.execute("DROP TABLE schema_version")
         db.execute("DROP TABLE crate_search_state")
         db.execute("DELETE FROM crate_search")
         db.execute("DELETE FROM crate_text")

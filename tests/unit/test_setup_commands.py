@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from palletizer_lib.core.composition import open_site
-from palletizer_services.serve import first_steps
+from palletizer_services.command_line import first_steps
 from tests.support.cli import run_cli
 from tests.support.server import ROOT, running_server
 

@@ -13,12 +13,14 @@ import pytest
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import UpstreamError
 from palletizer_lib.domain.names import index_path
-from palletizer_lib.mirror.mirror import READ_AHEAD, WRITER, Mirror, MirrorStats
+from palletizer_lib.mirror.cache import Mirror
 from palletizer_lib.mirror.read_ahead import MAX_FILES
+from palletizer_lib.mirror.state import READ_AHEAD, WRITER, MirrorStats
 from palletizer_lib.mirror.upstream import Upstream
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate
 from tests.support.hostile_upstream import ScriptedUpstream, answer
+from tests.support.mirrors import mirror_of
 from tests.support.static_upstream import upstream_dep, upstream_entry
 
 DRIP_BOUND = 40.0
@@ -28,7 +30,7 @@ SAFETY_TIMEOUT = 60.0
 
 def _mirror(tmp_path: Path, upstream: Upstream, background: bool = False) -> Mirror:
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
-    return Mirror(registry, upstream, stats=MirrorStats(), background=background)
+    return mirror_of(registry, upstream, stats=MirrorStats(), background=background)
 
 
 def _drip_bytes(handler: BaseHTTPRequestHandler, stopping: threading.Event, byte: bytes) -> None:

@@ -40,8 +40,8 @@ def test_config_json_sends_cargo_to_the_api_and_files_services(registry: Registr
     served = json.loads((registry.layout.index / "config.json").read_bytes())
     assert served == {"dl": "http://files.test:3/files/{crate}/{crate}-{version}.crate",
                       "api": "http://api.test:2", "public-url": "http://index.test:1"}
-    assert registry.git.read("config.json") == (registry.layout.index / "config.json").read_bytes()
-    message = Repo(str(registry.layout.git))[registry.git.head()].message
+    assert registry.log.read("config.json") == (registry.layout.index / "config.json").read_bytes()
+    message = Repo(str(registry.layout.git))[registry.log.head()].message
     assert message == (b"Serve the registry at http://index.test:1 "
                        b"(web API at http://api.test:2, downloads at http://files.test:3)\n")
 
@@ -49,11 +49,11 @@ def test_config_json_sends_cargo_to_the_api_and_files_services(registry: Registr
 def test_unchanged_urls_make_no_commit(registry: Registry) -> None:
     urls = ServedUrls("http://index.test", "http://api.test", "http://files.test")
     registry.set_urls(urls)
-    head = registry.git.head()
+    head = registry.log.head()
     registry.set_urls(urls)
-    assert registry.git.head() == head
+    assert registry.log.head() == head
     registry.set_urls(ServedUrls("http://index.test", "http://api.test", "http://other.test"))
-    assert registry.git.head() != head
+    assert registry.log.head() != head
 
 
 def test_own_index_urls_follow_the_public_url_not_the_api(registry: Registry) -> None:
@@ -63,7 +63,7 @@ def test_own_index_urls_follow_the_public_url_not_the_api(registry: Registry) ->
 
 def test_own_index_urls_of_a_config_json_from_before_the_split(registry: Registry) -> None:
     old = b'{"dl": "http://old.test/files/{crate}/{crate}-{version}.crate", "api": "http://old.test"}\n'
-    registry.git.commit({"config.json": old}, "written by an older version")
+    registry.log.commit({"config.json": old}, "written by an older version")
     assert Registry(registry.layout.root).own_index_urls() == ["sparse+http://old.test/index/",
                                                                "http://old.test/git/index"]
 

@@ -3,8 +3,8 @@
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from palletizer_lib.admin.export import export_static
@@ -18,7 +18,10 @@ from palletizer_lib.disk.data_dir import DATA_HELP, default_data_dir
 from palletizer_lib.domain.errors import AlreadyPublished, BadRequest, PalletizerError, RegistryExists
 from palletizer_lib.domain.progress import ProgressBar
 from palletizer_lib.domain.urls import sparse_index_url
-from palletizer_lib.mirror.mirror import Mirror, allow_name, cache_status, fetch_locked, upstream_packages, verify_cache
+from palletizer_lib.mirror.cache import Mirror
+from palletizer_lib.mirror.lockfile import fetch_locked, upstream_packages
+from palletizer_lib.mirror.policy import allow_name
+from palletizer_lib.mirror.status import cache_status, verify_cache
 from palletizer_lib.settings.config import (
     DEFAULT_MAX_CRATE_SIZE,
     DEFAULT_MIRROR_CACHE_SIZE,
@@ -104,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     importing = commands.add_parser("import", help="add every .crate file under DIR, in dependency order, "
                                                    "skipping versions already present")
     importing.add_argument("directory", type=Path, metavar="DIR")
-    importing.add_argument("--owner", metavar="USER", help="make USER an owner of new crates (else only admins manage them)")
+    importing.add_argument("--owner", metavar="USER",
+                           help="make USER an owner of new crates (else only admins manage them)")
 
     export = commands.add_parser("export", help="write the index and crate files as a static registry under DIR")
     export.add_argument("directory", type=Path, metavar="DIR")
@@ -209,7 +213,7 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage(args: argparse.Namespace, extra: dict[str, object] | None = None) -> dict[str, str] | None:
+def _storage(args: argparse.Namespace, extra: dict[str, object] | None = None) -> dict[str, str | bool] | None:
     """The `storage:` setting the `--storage` and `--s3-*` options ask for (`extra`: those a command has
     beyond endpoint, region and prefix; by default `init`'s), checked; None for the data directory."""
     if extra is None:
@@ -238,61 +242,87 @@ def _crate_bytes(file: Path, registry: Registry) -> bytes:
     return read_crate_file(file, registry)
 
 
-def _registry_command(args: argparse.Namespace, site: Site) -> int:
-    registry, operations = site.registry, site.operations
-    if args.command == "add":
-        operations.check_user(args.owner)
-        with ProgressBar() as bar:
-            for done, file in enumerate(args.files, 1):
-                try:
-                    entry = operations.add(Actor.command_line(), _crate_bytes(file, registry), args.owner)
-                except AlreadyPublished as exc:
-                    if not exc.identical:
-                        raise
-                    bar.line(f"{file}: already present, nothing to do", file=sys.stderr)
-                else:
-                    bar.line(f"added {entry['name']} {entry['vers']}")
-                bar("adding", done, len(args.files))
-    elif args.command == "import":
-        return _import(args, operations)
-    elif args.command == "export":
-        return _export(args, registry)
-    elif args.command == "remove":
-        operations.remove(Actor.command_line(), args.name, args.version)
-        print(f"removed {args.name} {args.version}")
-    elif args.command in ("yank", "unyank"):
-        operations.set_yanked(Actor.command_line(), args.name, args.version, args.command == "yank")
-        print(f"{args.command}ed {args.name} {args.version}")
-    elif args.command == "list":
-        _list(site, args.name)
-    elif args.command == "mirror":
-        return _mirror(args, registry)
-    elif args.command == "git":
-        if registry.squash_git():
-            print("git squash: the index's history is one commit", file=sys.stderr)
-        else:
-            print("git squash: the index has no commit yet", file=sys.stderr)
-    elif args.command == "allow-name":
-        if allow_name(registry, args.name):
-            print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)
-        else:
-            print(f"{args.name} was already allowed", file=sys.stderr)
-    elif args.command == "verify":
-        if args.repair:
-            for change in registry.repair() + site.catalog.render_missing_readmes():
-                print(f"repaired: {change}")
-        with ProgressBar() as bar:
-            problems = registry.verify(bar)
-        problems += verify_cache(registry.layout)
-        for warning in exposed(registry.layout):
-            print(f"verify: warning: {warning}", file=sys.stderr)
-        for problem in problems:
-            print(problem)
-        if problems:
-            print(f"verify: {len(problems)} problem(s) found", file=sys.stderr)
-            return 1
-        print("verify: the registry is consistent", file=sys.stderr)
+def _add(args: argparse.Namespace, site: Site) -> int:
+    site.operations.check_user(args.owner)
+    with ProgressBar() as bar:
+        for done, file in enumerate(args.files, 1):
+            try:
+                entry = site.operations.add(Actor.command_line(), _crate_bytes(file, site.registry), args.owner)
+            except AlreadyPublished as exc:
+                if not exc.identical:
+                    raise
+                bar.line(f"{file}: already present, nothing to do", file=sys.stderr)
+            else:
+                bar.line(f"added {entry['name']} {entry['vers']}")
+            bar("adding", done, len(args.files))
     return 0
+
+
+def _remove(args: argparse.Namespace, site: Site) -> int:
+    site.operations.remove(Actor.command_line(), args.name, args.version)
+    print(f"removed {args.name} {args.version}")
+    return 0
+
+
+def _set_yanked(args: argparse.Namespace, site: Site) -> int:
+    site.operations.set_yanked(Actor.command_line(), args.name, args.version, args.command == "yank")
+    print(f"{args.command}ed {args.name} {args.version}")
+    return 0
+
+
+def _list_command(args: argparse.Namespace, site: Site) -> int:
+    _list(site, args.name)
+    return 0
+
+
+def _squash(args: argparse.Namespace, site: Site) -> int:
+    if site.registry.squash_git():
+        print("git squash: the index's history is one commit", file=sys.stderr)
+    else:
+        print("git squash: the index has no commit yet", file=sys.stderr)
+    return 0
+
+
+def _allow_name(args: argparse.Namespace, site: Site) -> int:
+    if allow_name(site.registry.layout, args.name):
+        print(f"a new crate {args.name} may now be published here, shadowing the upstream's", file=sys.stderr)
+    else:
+        print(f"{args.name} was already allowed", file=sys.stderr)
+    return 0
+
+
+def _verify(args: argparse.Namespace, site: Site) -> int:
+    registry = site.registry
+    if args.repair:
+        for change in registry.repair() + site.catalog.render_missing_readmes():
+            print(f"repaired: {change}")
+    with ProgressBar() as bar:
+        problems = registry.verify(bar)
+    problems += verify_cache(registry.layout)
+    for warning in exposed(registry.layout):
+        print(f"verify: warning: {warning}", file=sys.stderr)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"verify: {len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("verify: the registry is consistent", file=sys.stderr)
+    return 0
+
+
+_REGISTRY_COMMANDS: dict[str, Callable[[argparse.Namespace, Site], int]] = {
+    "add": _add,
+    "import": lambda args, site: _import(args, site.operations),
+    "export": lambda args, site: _export(args, site.registry),
+    "remove": _remove,
+    "yank": _set_yanked,
+    "unyank": _set_yanked,
+    "list": _list_command,
+    "mirror": lambda args, site: _mirror(args, site.registry),
+    "git": _squash,
+    "allow-name": _allow_name,
+    "verify": _verify,
+}
 
 
 def _mirror(args: argparse.Namespace, registry: Registry) -> int:
@@ -311,9 +341,10 @@ def _mirror(args: argparse.Namespace, registry: Registry) -> int:
     crates = list(dict.fromkeys(crate for lockfile in args.lockfiles
                                 for crate in upstream_packages(lockfile, upstream)))
     counts: dict[str, int] = {}
+    mirror = Mirror(registry.config, registry.layout, registry.is_local)
     with ProgressBar() as bar:
         bar("fetching", 0, len(crates))
-        for done, (crate, outcome, reason) in enumerate(fetch_locked(Mirror(registry), crates), 1):
+        for done, (crate, outcome, reason) in enumerate(fetch_locked(mirror, crates), 1):
             counts[outcome] = counts.get(outcome, 0) + 1
             bar.line(f"{outcome} {crate.name} {crate.version}" + (f": {reason}" if reason else ""))
             bar("fetching", done, len(crates))
@@ -396,7 +427,7 @@ def _accounts_command(args: argparse.Namespace, site: Site) -> int:
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -407,7 +438,7 @@ def _run(args: argparse.Namespace) -> int:
     site = open_site(args.data)
     if args.command in ("user", "token", "owner", "audit"):
         return _accounts_command(args, site)
-    return _registry_command(args, site)
+    return _REGISTRY_COMMANDS[args.command](args, site)
 
 
 def _list(site: Site, name: str | None) -> None:

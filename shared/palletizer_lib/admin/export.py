@@ -55,7 +55,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
     config = static_config(base_url, api_url)
     _refuse_links(target)
     _check_target(target)
-    head = registry.git.head()
+    head = registry.log.head()
     before = _Manifest.load(target / MANIFEST)
     after = _Manifest(head.decode() if head else None)
     files = before.index_files(after.head) or _git_files(registry, head)
@@ -68,7 +68,7 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
         stamp = _stamp(destination)
         crates = before.crates_of(path, blob_id, stamp)
         if crates is None:
-            content = registry.git.blob(blob_id.encode())
+            content = registry.log.blob(blob_id.encode())
             written += _write_if_changed(Path(destination), content)
             stamp = _stamp(destination)
             crates = [(CRATES_PREFIX + crate_key(e["name"], e["vers"]), e["cksum"]) for e in parse_lines(content)]
@@ -99,7 +99,7 @@ def _git_files(registry: Registry, head: bytes | None) -> list[tuple[str, str]]:
     """The index files of commit `head` and their blob ids (hex), `config.json` left out."""
     if head is None:
         return []
-    return [(path, blob_id.decode()) for path, blob_id in registry.git.files(head) if path != CONFIG_JSON]
+    return [(path, blob_id.decode()) for path, blob_id in registry.log.files(head) if path != CONFIG_JSON]
 
 
 class _Manifest:

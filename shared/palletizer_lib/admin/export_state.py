@@ -11,15 +11,15 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from palletizer_lib.core.operations import VersionHistory
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, PalletizerError
-from palletizer_lib.domain.index_entry import parse_lines, pubtime_seconds
-from palletizer_lib.domain.names import index_path, normalise
+from palletizer_lib.domain.index_entry import IndexEntry, parse_lines, pubtime_seconds
+from palletizer_lib.domain.names import index_path, normalise, version_of_file
 from palletizer_lib.stores.accounts import check_user_name
 from palletizer_lib.stores.crates import CRATES_PREFIX
 
@@ -39,7 +39,9 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
     versions: dict[str, list[str]] = {}
     for relative in crate_files:
         name, file = relative.removeprefix(CRATES_PREFIX).split("/", 1)
-        versions.setdefault(name, []).append(file[len(name) + 1:-len(".crate")])
+        version = version_of_file(name, file)
+        if version is not None:
+            versions.setdefault(name, []).append(version)
     accounts, catalog = registry.stores.accounts, registry.stores.catalog
     crates: dict[str, dict] = {}
     for name, exported in versions.items():
@@ -87,18 +89,18 @@ class ExportState:
         """The owners crate `name` had in the exported registry."""
         return self._crates.get(normalise(name), {}).get("owners", [])
 
-    def history(self, entry: dict) -> VersionHistory:
+    def history(self, entry: IndexEntry) -> VersionHistory:
         """What the export knew of the version of index entry `entry` (as this registry builds it): its yank
         and `pubtime` from the export's index entry of the same checksum, the rest from the state file."""
         name, vers = entry["name"], entry["vers"]
         known = self._crates.get(normalise(name), {}).get("versions", {}).get(vers, {})
-        exported = next((e for e in self._index_entries(index_path(name))
-                         if e.get("vers") == vers and e.get("cksum") == entry["cksum"]), {})
+        exported: Mapping[str, object] = next((e for e in self._index_entries(index_path(name))
+                                               if e.get("vers") == vers and e.get("cksum") == entry["cksum"]), {})
         return VersionHistory(pubtime=pubtime_seconds(exported), published=known.get("published"),
                               publisher=known.get("publisher"), downloads=known.get("downloads", 0),
                               yanked=exported.get("yanked") is True)
 
-    def _read_index_entries(self, relative: str) -> list[dict]:
+    def _read_index_entries(self, relative: str) -> list[IndexEntry]:
         path = self.directory / INDEX_DIR / relative
         try:
             content = _read_bounded(path, MAX_INDEX_FILE_BYTES)

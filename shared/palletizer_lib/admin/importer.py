@@ -21,12 +21,13 @@ from palletizer_lib.core.actor import Actor
 from palletizer_lib.core.operations import Operations
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import AlreadyPublished, BadRequest, NotFound, PalletizerError
-from palletizer_lib.domain.names import normalise
+from palletizer_lib.domain.index_entry import IndexEntry
+from palletizer_lib.domain.names import CRATE_SUFFIX, normalise
 from palletizer_lib.domain.progress import Progress
 from palletizer_lib.domain.versions import Version, parse_version
 
 ADDED, SKIPPED, REFUSED = "added", "skipped", "refused"
-CRATE_SUFFIX = ".crate"
+
 LINK_SKIPPED = "a symbolic link, not followed"
 ORDERING_KINDS = ("normal", "build")
 
@@ -92,7 +93,7 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     files, links = crate_files(directory)
     state = ExportState.load(directory)
     report = ImportReport([Outcome(link, SKIPPED, reason=LINK_SKIPPED) for link in links], state is not None)
-    readable: list[tuple[Path, dict]] = []
+    readable: list[tuple[Path, IndexEntry]] = []
     for done, path in enumerate(files, 1):
         try:
             readable.append((path, registry.entry_of(registry.read(read_crate_file(path, registry,
@@ -109,7 +110,7 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     return report
 
 
-def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, owner: str | None,
+def _import_one(operations: Operations, path: Path, entry: IndexEntry, actor: Actor, owner: str | None,
                 state: ExportState | None, report: ImportReport) -> Outcome:
     name, version = entry["name"], entry["vers"]
     owners = state.owners(name) if state is not None else []
@@ -127,7 +128,7 @@ def _import_one(operations: Operations, path: Path, entry: dict, actor: Actor, o
     return Outcome(path, ADDED, name, version)
 
 
-def dependency_order(crates: Iterable[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
+def dependency_order(crates: Iterable[tuple[Path, IndexEntry]]) -> list[tuple[Path, IndexEntry]]:
     """`crates` (file, index entry) with each after the crates of the list its entry depends on through this
     registry (normal and build dependencies); otherwise by name, then version."""
     items = list(crates)
@@ -160,7 +161,7 @@ def dependency_order(crates: Iterable[tuple[Path, dict]]) -> list[tuple[Path, di
     return [items[i] for i in order]
 
 
-def _local_dependencies(entry: dict) -> set[str]:
+def _local_dependencies(entry: IndexEntry) -> set[str]:
     """The normalised names of the crates of this registry an entry needs to be built."""
     return {normalise(dep.get("package") or dep["name"]) for dep in entry["deps"]
             if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS}

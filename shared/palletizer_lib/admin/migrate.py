@@ -189,9 +189,9 @@ def _copy(source: IndexStore, target: IndexStore, message: str) -> tuple[int, in
         crate_files += 1
     rows = {**copy_tables(_sql(source.stores.accounts), _sql(target.stores.accounts), ACCOUNT_TABLES),
             **copy_tables(_sql(source.catalog), _sql(target.catalog), CATALOG_TABLES)}
-    files = {path: source.git.blob(blob_id) for path, blob_id in source.git.files()}
+    files: dict[str, bytes | None] = {path: source.log.blob(blob_id) for path, blob_id in source.log.files()}
     if files:
-        target.git.commit(files, message)
+        target.log.commit(files, message)
     target.sync_served_index()
     target.rebuild_search_index()
     target.rebuild_reverse_dependencies()
@@ -229,10 +229,10 @@ def table_rows(store: SqlStore, table: str, columns: tuple[str, ...]) -> Counter
 
 def _differences(source: IndexStore, target: IndexStore) -> Iterator[str]:
     """What the target lacks or holds otherwise than the source: index files, crate file keys, table rows."""
-    source_files = dict(source.git.files())
-    target_paths = {path for path, _ in target.git.files()}
+    source_files = dict(source.log.files())
+    target_paths = {path for path, _ in target.log.files()}
     for path in sorted(source_files.keys() | target_paths):
-        if path not in source_files or target.git.read(path) != source.git.blob(source_files[path]):
+        if path not in source_files or target.log.read(path) != source.log.blob(source_files[path]):
             yield f"the index file {path} differs"
     source_keys, target_keys = list(source.crates.list()), list(target.crates.list())
     if source_keys != target_keys:

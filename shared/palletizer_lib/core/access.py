@@ -50,8 +50,8 @@ class FailureLimiter:
     def check(self, address: str) -> None:
         """Raise `TooManyRequests` while `address` is over the limit."""
         with self._lock:
-            recent = self._recent(address) if address in self._failures else ()
-            if len(recent) >= self._max:
+            recent = self._recent(address) if address in self._failures else deque()
+            if recent and len(recent) >= self._max:
                 wait = int(recent[0] + self._window - self._clock()) + 1
                 raise TooManyRequests(f"too many invalid tokens from {address}; try again in {wait} seconds", wait)
 

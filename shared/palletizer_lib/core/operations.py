@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from palletizer_lib.core.actor import Actor
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.domain.errors import AlreadyPublished, Forbidden, NotFound
+from palletizer_lib.domain.errors import AlreadyPublished, CrateNotFound, Forbidden, NotFound
+from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.packaged_crate import PackagedCrate
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
@@ -36,7 +37,7 @@ class Operations:
         self.accounts = accounts
         self.catalog = catalog
 
-    def publish(self, actor: Actor, metadata: dict, crate: bytes | memoryview) -> dict:
+    def publish(self, actor: Actor, metadata: dict[str, object], crate: bytes | memoryview) -> IndexEntry:
         """Publish from cargo's metadata and .crate bytes: a new crate gets `actor` as owner, others need
         ownership. A name that still has owners (say, its versions were removed) stays theirs. A retried
         upload of the same bytes succeeds."""
@@ -44,9 +45,8 @@ class Operations:
         claimed: list[str] = []
 
         def authorize(name: str, exists: bool) -> None:
-            if self.accounts.owners(name):
-                self._check_owner(actor, name)
-            elif exists and (actor.manages_every_crate or not self.registry.config.claim_ownerless_crates):
+            claimable = self.registry.config.claim_ownerless_crates and not actor.manages_every_crate
+            if self.accounts.owners(name) or (exists and not claimable):
                 self._check_owner(actor, name)
             else:
                 self.accounts.add_owner(name, actor.name)
@@ -76,7 +76,7 @@ class Operations:
         return entry
 
     def add(self, actor: Actor, crate: bytes | memoryview, owner: str | None = None,
-            history: VersionHistory | None = None) -> dict:
+            history: VersionHistory | None = None) -> IndexEntry:
         """Add a .crate file made elsewhere (read once), `owner` owning it if its crate had no owner yet;
         return its index entry. AlreadyPublished (`identical` if with these bytes) if the version exists.
         With `history` (from another registry's export), the version keeps its publication times, publisher,
@@ -151,10 +151,10 @@ class Operations:
         """The stored name of crate `name` (any spelling); NotFound if there is none."""
         canonical = self.registry.canonical_name(name)
         if canonical is None:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         return canonical
 
-    def _retried(self, metadata: dict) -> dict:
+    def _retried(self, metadata: dict[str, object]) -> IndexEntry:
         """The entry of a version published before with the same bytes."""
         name, vers = str(metadata["name"]), str(metadata["vers"])
         return next(e for e in self.registry.entries(name) if e["vers"] == vers)

@@ -17,12 +17,15 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import (
     AlreadyPublished,
     Conflict,
+    CrateNotFound,
     Forbidden,
     NotFound,
     PayloadTooLarge,
     RegistryExists,
+    StorageError,
 )
 from palletizer_lib.domain.index_entry import (
+    IndexEntry,
     dump_lines,
     entry_from_manifest,
     entry_from_metadata,
@@ -34,11 +37,11 @@ from palletizer_lib.domain.names import crate_key, index_path, validate_name
 from palletizer_lib.domain.packaged_crate import PackagedCrate, read_packaged
 from palletizer_lib.domain.progress import Progress
 from palletizer_lib.domain.urls import ServedUrls, config_json, from_config_json, root_of_index
-from palletizer_lib.domain.versions import max_version, parse_version
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.index import maintenance
 from palletizer_lib.index.store import IndexStore
 from palletizer_lib.mirror.credentials import save_credentials
-from palletizer_lib.mirror.mirror import check_new_name
+from palletizer_lib.mirror.policy import check_new_name
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.settings.permissions import PRIVATE_DIR_MODE, make_private
 from palletizer_lib.stores.crates import StoredCrate
@@ -62,9 +65,9 @@ class Registry:
         self.config = RegistryConfig.load(self.layout.config)
         self._urls: ServedUrls | None = None
         self.stores = stores or open_stores(self.layout, self.config)
-        self.git = self.stores.log
+        self.log = self.stores.log
         self.crates = self.stores.crates
-        self.index = IndexStore(self.layout, self.git, self.stores)
+        self.index = IndexStore(self.layout, self.log, self.stores)
         self.searching = CrateSearch(self.index, self.stores.lock, self.layout, self.config.upstream)
         self.clock: Callable[[], float] = time.time
 
@@ -115,11 +118,11 @@ class Registry:
 
     def served_git(self) -> GitIndex:
         """The git index served over HTTP, brought up to the index first where it is a replica of it."""
-        replica = self.stores.replica
-        if replica is None:
-            return self.git
-        replica.catch_up(self.git)
-        return replica.git
+        if self.stores.replica is not None:
+            return self.stores.replica.followed()
+        if isinstance(self.log, GitIndex):
+            return self.log
+        raise StorageError("this registry's index is neither a git index nor followed by a git replica")
 
     def canonical_name(self, name: str) -> str | None:
         """The stored spelling of the crate `name` refers to (any case, `-` or `_`), if any."""
@@ -129,12 +132,16 @@ class Registry:
         """The served sparse index file cargo should get when it asks for `name` (any spelling)."""
         return self.index.served_file(name)
 
-    def entries(self, name: str) -> list[dict]:
+    def is_local(self, name: str) -> bool:
+        """True if crate `name`, in any spelling, is published here (so the mirror never asks the upstream)."""
+        return self.canonical_name(name) is not None or self.served_index_file(name) is not None
+
+    def entries(self, name: str) -> list[IndexEntry]:
         """The index entries of crate `name` (any spelling); NotFound if there is none."""
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(name) or (self.index.served_entries(canonical) if canonical else [])
         if not entries:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         return entries
 
     def is_published(self, name: str, version: str) -> bool:
@@ -178,7 +185,7 @@ class Registry:
         (how many, `limit` of them from `offset`), the most downloaded first, then by name. From the reverse
         dependencies table alone (built under the write lock on first use, for a registry made before it)."""
         if self.canonical_name(name) is None:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+            raise CrateNotFound(name)
         table = self.index.reverse_dependencies
         if not table.is_built():
             with self.stores.lock():
@@ -188,15 +195,16 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------
 
-    def publish(self, metadata: dict, crate: bytes | memoryview, authorize: Authorize | None = None) -> dict:
+    def publish(self, metadata: dict[str, object], crate: bytes | memoryview,
+                authorize: Authorize | None = None) -> IndexEntry:
         """Add a version from cargo's publish metadata and .crate bytes; return its index entry.
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
         return self.publish_packaged(metadata, crate, authorize)[0]
 
-    def publish_packaged(self, metadata: dict, crate: bytes | memoryview,
-                         authorize: Authorize | None = None) -> tuple[dict, PackagedCrate]:
+    def publish_packaged(self, metadata: dict[str, object], crate: bytes | memoryview,
+                         authorize: Authorize | None = None) -> tuple[IndexEntry, PackagedCrate]:
         """`publish`, returning the .crate file as it was read too."""
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
@@ -209,7 +217,7 @@ class Registry:
         return entry, packaged
 
     def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None, *,
-            published: float | None = None, yanked: bool = False) -> dict:
+            published: float | None = None, yanked: bool = False) -> IndexEntry:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
         `packaged` is the file as `read` returned it, if already read; `published` the time its entry's
         `pubtime` says (default: now), `yanked` whether it is added yanked (in the same commit)."""
@@ -224,7 +232,7 @@ class Registry:
         self.check_crate_size(len(crate))
         return read_packaged(crate, self._unpacked_limit())
 
-    def entry_of(self, packaged: PackagedCrate) -> dict:
+    def entry_of(self, packaged: PackagedCrate) -> IndexEntry:
         """The index entry `add` makes of a .crate file, from its packaged Cargo.toml."""
         return entry_from_manifest(packaged.manifest, packaged.checksum, self.own_index_urls())
 
@@ -236,8 +244,9 @@ class Registry:
     def set_yanked(self, name: str, version: str, yanked: bool) -> None:
         """Yank (or unyank) one version; doing it twice is not an error."""
         with self._writing():
+            parse_version(version)
             canonical, entries = self._locked_entries(name)
-            entry = _find_version(canonical, entries, version)
+            entry = find_version(canonical, entries, version)
             if entry["yanked"] == yanked:
                 return
             entry["yanked"] = yanked
@@ -247,8 +256,9 @@ class Registry:
     def remove(self, name: str, version: str) -> None:
         """Delete one version's index entry and its crate file."""
         with self._writing():
+            parse_version(version)
             canonical, entries = self._locked_entries(name)
-            entry = _find_version(canonical, entries, version)
+            entry = find_version(canonical, entries, version)
             self.index.remove_version(canonical, entry["vers"], [e for e in entries if e is not entry])
 
     def set_urls(self, urls: ServedUrls) -> None:
@@ -260,7 +270,7 @@ class Registry:
         if self.config.auth_required:
             message += ", tokens required for reads"
         with self._writing():
-            if self.git.read(CONFIG_JSON) != content:
+            if self.log.read(CONFIG_JSON) != content:
                 self._commit({CONFIG_JSON: content}, message)
         self._urls = urls
 
@@ -268,7 +278,7 @@ class Registry:
         """The URLs this registry is served at: those `set_urls` was given, else those its committed
         `config.json` names (read until there are some, then kept: they are fixed while a server runs)."""
         if self._urls is None:
-            self._urls = from_config_json(self.git.read(CONFIG_JSON))
+            self._urls = from_config_json(self.log.read(CONFIG_JSON))
         return self._urls
 
     def own_index_urls(self) -> list[str]:
@@ -307,19 +317,19 @@ class Registry:
                 f"{self.config.max_crate_size} bytes (max_crate_size)"
             )
 
-    def _check_registries(self, entry: dict) -> None:
+    def _check_registries(self, entry: IndexEntry) -> None:
         for dep in entry["deps"]:
             registry = dep.get("registry")
             if registry is not None and not self.config.allows_registry(registry):
                 raise Forbidden(refused_registry(dep.get("package") or dep["name"], registry))
 
-    def _store_new_version(self, entry: dict, crate: bytes | memoryview, description: str,
+    def _store_new_version(self, entry: IndexEntry, crate: bytes | memoryview, description: str,
                            authorize: Authorize | None = None, published: float | None = None) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
         if self.config.upstream and self.canonical_name(name) is None:
-            check_new_name(self, name)
+            check_new_name(self.config, self.layout, self.is_local, name)
         with self._writing():
             existing = self.canonical_name(name)
             entries = self.index.served_entries(name) if existing else []
@@ -372,11 +382,11 @@ class Registry:
     def _commit(self, changes: dict[str, bytes | None], message: str) -> None:
         self.index.commit(changes, message)
 
-    def _locked_entries(self, name: str) -> tuple[str, list[dict]]:
+    def _locked_entries(self, name: str) -> tuple[str, list[IndexEntry]]:
         canonical = self.canonical_name(name)
         entries = self.index.served_entries(canonical) if canonical else []
-        if not entries:
-            raise NotFound(f"crate `{name}` does not exist in this registry")
+        if canonical is None or not entries:
+            raise CrateNotFound(name)
         return canonical, entries
 
 
@@ -389,12 +399,3 @@ def refused_registry(dependency: str, registry: str) -> str:
     return (f"dependency `{dependency}` comes from the registry {registry}, which this registry does not allow. "
             f"{as_own}To allow crates from that registry: `palletizer init --allowed-registry {registry}` for a "
             f"new registry, or add {registry} to `allowed_registries` in config.yaml")
-
-
-def _find_version(name: str, entries: list[dict], version: str) -> dict:
-    wanted = parse_version(version)
-    exact = [e for e in entries if e["vers"] == version]
-    same = exact or [e for e in entries if parse_version(e["vers"]) == wanted]
-    if not same:
-        raise NotFound(f"crate `{name}` has no version {version}")
-    return same[0]

@@ -60,12 +60,12 @@ class CrateSearch:
             if keys is not None:
                 catalog.shadow(keys)
             while True:
-                mirrored, rows = catalog.search(query, max(0, limit - len(found)), max(0, offset - total))
-                local = {normalise(r.name) for r in rows if table.known(normalise(r.name))}
+                mirrored, shown = catalog.search(query, max(0, limit - len(found)), max(0, offset - total))
+                local = {normalise(r.name) for r in shown if table.known(normalise(r.name))}
                 if not local:
                     break
                 catalog.shadow(local)
-            found += [CrateSummary(r.name, r.shown, f"mirrored from {self._upstream}", self._upstream) for r in rows]
+            found += [CrateSummary(r.name, r.shown, f"mirrored from {self._upstream}", self._upstream) for r in shown]
             total += mirrored
         return total, found
 

@@ -1,5 +1,6 @@
 """Undoing what a registry's creation made when it fails, so that a failed `init` leaves nothing behind."""
 
+import contextlib
 import os
 import shutil
 import stat
@@ -45,8 +46,6 @@ def entries_removed_on_failure(root: Path) -> Iterator[None]:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             os.chmod(root, mode)
-        except OSError:
-            pass
         raise

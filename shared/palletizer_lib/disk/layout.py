@@ -113,7 +113,7 @@ class Layout:
 
     def mirror_crate_file(self, name: str, version: str) -> Path:
         """A cached upstream .crate (name and version must already be validated)."""
-        return self.mirror / "crates" / name / f"{name}-{version}.crate"
+        return self.mirror / "crates" / crate_key(name, version)
 
     def mirror_lock(self, name: str, version: str) -> Path:
         """The lock file held while one upstream crate version is fetched: one of `MIRROR_LOCK_STRIPES`,

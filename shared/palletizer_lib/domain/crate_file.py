@@ -7,9 +7,13 @@ import tarfile
 import tomllib
 import zlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from palletizer_lib.domain.errors import InvalidCrate
 from palletizer_lib.domain.versions import is_valid_version
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MANIFEST_LIMIT = 1024 * 1024
 SHOWN_NAME_LIMIT = 200
@@ -39,8 +43,9 @@ class _GunzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        want = len(buffer)
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        view = memoryview(buffer).cast("B")
+        want = len(view)
         out = self._inflater.decompress(self._inflater.unconsumed_tail, want)
         while not out and not self._inflater.eof:
             if self._offset >= len(self._data):
@@ -53,7 +58,7 @@ class _GunzipReader(io.RawIOBase):
         self._left -= len(out)
         if self._left < 0:
             raise InvalidCrate("the .crate file unpacks to more than the allowed size")
-        buffer[:len(out)] = out
+        view[:len(out)] = out
         return len(out)
 
     def digest_rest(self) -> None:
@@ -84,7 +89,7 @@ def members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     archive of many tiny members would take far more memory than its size."""
     while (member := archive.next()) is not None:
         yield member
-        archive.members.clear()
+        archive.members.clear()  # type: ignore[attr-defined]  # TarFile's list of members read so far
 
 
 def _shown(path: str) -> str:
@@ -107,7 +112,8 @@ class MemberCheck:
         shown = _shown(path)
         if not (member.isfile() or member.isdir()):
             kind = _MEMBER_KINDS.get(member.type, f"a member of tar type {member.type!r}")
-            raise InvalidCrate(f"the .crate file has {kind} `{shown}` (only regular files and directories are accepted)")
+            raise InvalidCrate(f"the .crate file has {kind} `{shown}` "
+                               "(only regular files and directories are accepted)")
         if path.startswith("/"):
             raise InvalidCrate(f"the .crate file has a member with an absolute path `{shown}` "
                                f"(every path must be under `{self._top}/`)")
@@ -130,7 +136,7 @@ def checksum(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict:
+def read_manifest(crate: bytes | memoryview, name: str, version: str, unpacked_limit: int) -> dict[str, object]:
     """Return the parsed `NAME-VERSION/Cargo.toml` of a .crate, checking it is a whole gzip tar.
 
     The archive is streamed to its end (so a truncated one is refused), never extracted; at most
@@ -159,7 +165,7 @@ def manifest_bytes_of(archive: tarfile.TarFile, member: tarfile.TarInfo) -> byte
     return extracted.read() if extracted else None
 
 
-def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dict:
+def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dict[str, object]:
     """The parsed `NAME-VERSION/Cargo.toml` (None: the archive had none), which must be for `name` `version`."""
     wanted = f"{name}-{version}/Cargo.toml"
     if manifest_bytes is None:
@@ -170,15 +176,21 @@ def parse_manifest(manifest_bytes: bytes | None, name: str, version: str) -> dic
         raise InvalidCrate(f"{wanted} in the .crate file is not valid TOML: {exc}") from exc
     except RecursionError as exc:
         raise InvalidCrate(f"{wanted} in the .crate file is nested too deeply") from exc
-    package = manifest.get("package")
-    if not isinstance(package, dict):
-        raise InvalidCrate(f"{wanted} in the .crate file has no [package] table")
+    package = package_table(manifest, f"{wanted} in the .crate file")
     if package.get("name") != name or package.get("version") != version:
         raise InvalidCrate(
             f"the .crate file's Cargo.toml says {package.get('name')!s} {package.get('version')!s}, "
             f"but the upload is for {name} {version}"
         )
     return manifest
+
+
+def package_table(manifest: dict[str, object], where: str = "the packaged Cargo.toml") -> dict[str, object]:
+    """The `[package]` table of a parsed Cargo.toml; InvalidCrate if it has none (`where` names the file)."""
+    package = manifest.get("package")
+    if not isinstance(package, dict):
+        raise InvalidCrate(f"{where} has no [package] table")
+    return package
 
 
 def read_member(crate: bytes | memoryview, path: str, unpacked_limit: int, size_limit: int) -> bytes | None:
@@ -212,7 +224,8 @@ def crate_identity(crate: bytes | memoryview, unpacked_limit: int) -> tuple[str,
 
 
 def split_name_version(top: str) -> tuple[str, str, str]:
-    """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split `NAME-VERSION` at the first dash after which a valid version follows."""
+    """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split at the first dash after which a valid
+    version follows."""
     for i, char in enumerate(top):
         if char == "-" and is_valid_version(top[i + 1:]):
             return top[:i], "-", top[i + 1:]

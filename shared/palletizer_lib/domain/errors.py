@@ -31,6 +31,13 @@ class NotFound(PalletizerError):
     status = 404
 
 
+class CrateNotFound(NotFound):
+    """The registry has no crate of that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"crate `{name}` does not exist in this registry")
+
+
 class Conflict(PalletizerError):
     """The change collides with what the registry already holds."""
 

@@ -5,8 +5,9 @@ The format is the one in the Cargo Book's "Registry Index" chapter.
 
 import json
 import re
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import NotRequired, TypedDict, TypeGuard
 
 from palletizer_lib.domain.errors import InvalidCrate
 from palletizer_lib.domain.names import validate_dependency_name, validate_name
@@ -25,8 +26,42 @@ _MANIFEST_DEP_TABLES = {
     "build_dependencies": "build",
 }
 
+Features = dict[str, list[str]]
 
-def entry_from_metadata(metadata: dict, cksum: str) -> dict:
+
+class Dependency(TypedDict):
+    """A dependency of an index entry. Cargo reads one from `name` and `req` alone; an entry this registry
+    makes has every key but `registry` and `package`, which it writes only when they are not null."""
+
+    name: str
+    req: str
+    features: NotRequired[list[str]]
+    optional: NotRequired[bool]
+    default_features: NotRequired[bool]
+    target: NotRequired[str | None]
+    kind: NotRequired[str | None]
+    registry: NotRequired[str | None]
+    package: NotRequired[str | None]
+
+
+class IndexEntry(TypedDict):
+    """One line of an index file: a version of a crate. An entry this registry makes has `features`,
+    `yanked` and `links`, `v: 2` with `features2`, `rust_version` and `pubtime` when they apply."""
+
+    name: str
+    vers: str
+    deps: list[Dependency]
+    cksum: str
+    features: NotRequired[Features]
+    features2: NotRequired[Features | None]
+    yanked: NotRequired[bool]
+    links: NotRequired[str | None]
+    v: NotRequired[int | None]
+    rust_version: NotRequired[str | None]
+    pubtime: NotRequired[str | None]
+
+
+def entry_from_metadata(metadata: dict[str, object], cksum: str) -> IndexEntry:
     """Convert cargo's publish metadata into the index entry for that version."""
     _check_text(metadata)
     deps = _list(metadata.get("deps", []), "deps")
@@ -42,7 +77,7 @@ def entry_from_metadata(metadata: dict, cksum: str) -> dict:
     )
 
 
-def _check_text(metadata: dict) -> None:
+def _check_text(metadata: dict[str, object]) -> None:
     """Refuse metadata holding strings no UTF-8 file can store (JSON's unpaired `\\ud800` escapes):
     they would break the index line, or the crate's summary in every search answer."""
     try:
@@ -54,9 +89,9 @@ def _check_text(metadata: dict) -> None:
         raise InvalidCrate("the publish metadata is nested too deeply") from exc
 
 
-def entry_from_manifest(manifest: dict, cksum: str, own_index_urls: Iterable[str]) -> dict:
+def entry_from_manifest(manifest: dict[str, object], cksum: str, own_index_urls: Iterable[str]) -> IndexEntry:
     """Build the index entry a publish would make, from a packaged (normalised) Cargo.toml."""
-    package = manifest.get("package", {})
+    package = _table(manifest.get("package", {}), "package")
     ours = {u.rstrip("/") for u in own_index_urls}
     deps = [
         _dep_from_manifest(dep_name, spec, kind, None, ours)
@@ -79,12 +114,12 @@ def entry_from_manifest(manifest: dict, cksum: str, own_index_urls: Iterable[str
     )
 
 
-def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: dict,
-               links: str | None, rust_version: str | None) -> dict:
+def make_entry(*, name: str, vers: str, deps: list[Dependency], cksum: str, features: Features,
+               links: str | None, rust_version: str | None) -> IndexEntry:
     """Assemble an entry, moving `dep:`/`?/` features to `features2` (with `v: 2`)."""
     plain = {k: v for k, v in features.items() if not _needs_v2(v)}
     extended = {k: v for k, v in features.items() if _needs_v2(v)}
-    entry = {
+    entry: IndexEntry = {
         "name": name,
         "vers": vers,
         "deps": deps,
@@ -101,34 +136,49 @@ def make_entry(*, name: str, vers: str, deps: list[dict], cksum: str, features: 
     return entry
 
 
-def check_entry(raw: object) -> dict:
+def check_entry(raw: object) -> IndexEntry:
     """An index entry read from another registry, checked as a publish's would be (`InvalidCrate` saying
     what is wrong): a valid name and version, a SHA-256 checksum, well-formed dependencies and features,
-    and no control character in any text cargo reads from it."""
-    entry = _table(raw, "entry")
-    validate_name(entry.get("name"))
-    parse_version(entry.get("vers"))
-    if not isinstance(entry.get("cksum"), str) or not _CKSUM.match(entry["cksum"]):
+    every other key of `IndexEntry` of its type, and no control character in any text cargo reads from it."""
+    if not _is_index_entry(raw):
+        raise InvalidCrate("`entry` must be a table/object")
+    return raw
+
+
+def _is_index_entry(value: object) -> TypeGuard[IndexEntry]:
+    """Whether `value` is a JSON object; `InvalidCrate` if it is one but not a valid `IndexEntry`."""
+    if not isinstance(value, dict):
+        return False
+    validate_name(value.get("name"))
+    parse_version(value.get("vers"))
+    if not isinstance(value.get("cksum"), str) or not _CKSUM.match(value["cksum"]):
         raise InvalidCrate("`cksum` must be a SHA-256 in hex")
-    for dep in _list(entry.get("deps", []), "deps"):
-        dep = _table(dep, "deps[]")
-        name = validate_dependency_name(dep.get("name"))
-        if dep.get("package") is not None:
-            validate_dependency_name(dep["package"])
-        if (dep.get("kind") or "normal") not in DEP_KINDS:
-            raise InvalidCrate(f"dependency `{name}` has an unknown kind")
-        _strings(dep.get("features", []), f"features of dependency `{name}`")
-        _bool(dep.get("optional", False), "optional")
-        _bool(dep.get("default_features", True), "default_features")
-        _plain(_string(dep.get("req"), f"req of dependency `{name}`"), f"req of dependency `{name}`")
-        for key in ("target", "registry"):
-            _plain(_optional_string(dep.get(key), key), f"{key} of dependency `{name}`")
-    _features(entry.get("features", {}))
-    _features(entry.get("features2") or {})
-    _bool(entry.get("yanked", False), "yanked")
-    for key in ("links", "rust_version"):
-        _plain(_optional_string(entry.get(key), key), key)
-    return entry
+    for dep in _list(value.get("deps"), "deps"):
+        _check_dependency(dep)
+    _features(value.get("features", {}))
+    if value.get("features2") is not None:
+        _features(value["features2"])
+    _bool(value.get("yanked", False), "yanked")
+    for key in ("links", "rust_version", "pubtime"):
+        _plain(_optional_string(value.get(key), key), key)
+    if value.get("v") is not None and (isinstance(value["v"], bool) or not isinstance(value["v"], int)):
+        raise InvalidCrate("`v` must be a whole number")
+    return True
+
+
+def _check_dependency(raw: object) -> None:
+    """Check a dependency of an entry read from another registry is a `Dependency` (`InvalidCrate` if not)."""
+    dep = _table(raw, "deps[]")
+    name = validate_dependency_name(dep.get("name"))
+    if dep.get("package") is not None:
+        validate_dependency_name(dep["package"])
+    _kind(_optional_string(dep.get("kind"), f"kind of dependency `{name}`"), name)
+    _strings(dep.get("features", []), f"features of dependency `{name}`")
+    _bool(dep.get("optional", False), "optional")
+    _bool(dep.get("default_features", True), "default_features")
+    _plain(_string(dep.get("req"), f"req of dependency `{name}`"), f"req of dependency `{name}`")
+    for key in ("target", "registry"):
+        _plain(_optional_string(dep.get(key), key), f"{key} of dependency `{name}`")
 
 
 def _plain(text: str | None, what: str) -> None:
@@ -149,35 +199,40 @@ def _cargo_comparator(part: str) -> str:
 
 def pubtime(seconds: float) -> str:
     """An entry's `pubtime` for a version first published at `seconds` (UTC, whole seconds, as cargo reads it)."""
-    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime(PUBTIME_FORMAT)
+    return datetime.fromtimestamp(int(seconds), tz=UTC).strftime(PUBTIME_FORMAT)
 
 
-def pubtime_seconds(entry: dict) -> float | None:
-    """When an entry says its version was first published (None if it does not say, or not readably)."""
+def pubtime_seconds(entry: Mapping[str, object]) -> float | None:
+    """When an entry (checked or not) says its version was first published (None if it does not say, or not
+    readably)."""
+    text = entry.get("pubtime")
+    if not isinstance(text, str):
+        return None
     try:
-        return datetime.strptime(entry["pubtime"], PUBTIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
-    except (KeyError, TypeError, ValueError):
+        return datetime.strptime(text, PUBTIME_FORMAT).replace(tzinfo=UTC).timestamp()
+    except ValueError:
         return None
 
 
-def same_release(one: dict, other: dict) -> bool:
+def same_release(one: IndexEntry, other: IndexEntry) -> bool:
     """True if two entries describe the same release, whatever their `yanked` and `pubtime`."""
     ignored = ("yanked", "pubtime")
     return ({k: v for k, v in one.items() if k not in ignored}
             == {k: v for k, v in other.items() if k not in ignored})
 
 
-def dump_line(entry: dict) -> bytes:
+def dump_line(entry: IndexEntry) -> bytes:
     """One index line: compact JSON and a newline."""
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def parse_lines(data: bytes) -> list[dict]:
-    """The entries of an index file, in file order."""
+def parse_lines(data: bytes) -> list[IndexEntry]:
+    """The entries of an index file this registry wrote, in file order (not checked: see `check_entry` for
+    one from another registry)."""
     return [json.loads(line) for line in data.splitlines() if line.strip()]
 
 
-def dump_lines(entries: Iterable[dict]) -> bytes:
+def dump_lines(entries: Iterable[IndexEntry]) -> bytes:
     """An index file's bytes for `entries`."""
     return b"".join(dump_line(e) for e in entries)
 
@@ -187,8 +242,8 @@ def _needs_v2(values: list[str]) -> bool:
 
 
 def _dep(name: str, req: str, features: list[str], optional: bool, default_features: bool,
-         target: str | None, kind: str, registry: str | None, package: str | None) -> dict:
-    dep = {
+         target: str | None, kind: str, registry: str | None, package: str | None) -> Dependency:
+    dep: Dependency = {
         "name": name,
         "req": req,
         "features": features,
@@ -204,13 +259,10 @@ def _dep(name: str, req: str, features: list[str], optional: bool, default_featu
     return dep
 
 
-def _dep_from_metadata(raw: object) -> dict:
+def _dep_from_metadata(raw: object) -> Dependency:
     dep = _table(raw, "deps[]")
     real_name = validate_dependency_name(dep.get("name"))
     renamed = _optional_string(dep.get("explicit_name_in_toml"), "explicit_name_in_toml")
-    kind = dep.get("kind", "normal") or "normal"
-    if kind not in DEP_KINDS:
-        raise InvalidCrate(f"dependency `{real_name}` has an unknown kind `{kind}`")
     return _dep(
         name=validate_dependency_name(renamed) if renamed else real_name,
         req=_string(dep.get("version_req"), f"version_req of dependency `{real_name}`"),
@@ -218,16 +270,14 @@ def _dep_from_metadata(raw: object) -> dict:
         optional=_bool(dep.get("optional", False), "optional"),
         default_features=_bool(dep.get("default_features", True), "default_features"),
         target=_optional_string(dep.get("target"), "target"),
-        kind=kind,
+        kind=_kind(dep.get("kind"), real_name),
         registry=_optional_string(dep.get("registry"), "registry"),
         package=real_name if renamed else None,
     )
 
 
-def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ours: set[str]) -> dict:
-    if isinstance(spec, str):
-        spec = {"version": spec}
-    spec = _table(spec, f"dependency `{key}`")
+def _dep_from_manifest(key: str, raw: object, kind: str, target: str | None, ours: set[str]) -> Dependency:
+    spec = _table({"version": raw} if isinstance(raw, str) else raw, f"dependency `{key}`")
     real_name = spec.get("package")
     registry_index = _optional_string(spec.get("registry-index"), "registry-index")
     if registry_index is None:
@@ -250,18 +300,26 @@ def _dep_from_manifest(key: str, spec: object, kind: str, target: str | None, ou
     )
 
 
-def _features(raw: object) -> dict:
+def _kind(value: object, dependency: str) -> str:
+    """A dependency's kind (`normal` if not given); InvalidCrate if not one of `DEP_KINDS`."""
+    kind = value or "normal"
+    if not isinstance(kind, str) or kind not in DEP_KINDS:
+        raise InvalidCrate(f"dependency `{dependency}` has an unknown kind `{kind}`")
+    return kind
+
+
+def _features(raw: object) -> Features:
     table = _table(raw, "features")
     return {_string(k, "feature name"): _strings(v, f"feature `{k}`") for k, v in table.items()}
 
 
-def _table(value: object, what: str) -> dict:
+def _table(value: object, what: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise InvalidCrate(f"`{what}` must be a table/object")
     return value
 
 
-def _list(value: object, what: str) -> list:
+def _list(value: object, what: str) -> list[object]:
     if not isinstance(value, list):
         raise InvalidCrate(f"`{what}` must be a list")
     return value

@@ -14,16 +14,18 @@ from collections import Counter
 from collections.abc import Iterable
 
 from palletizer_lib.domain.errors import InvalidCrate
-from palletizer_lib.domain.index_entry import entry_from_manifest
+from palletizer_lib.domain.index_entry import Dependency, Features, IndexEntry, entry_from_manifest
 from palletizer_lib.domain.urls import CRATES_IO_ALIASES, CRATES_IO_INDEX
 
 MAX_REPORTED = 5
 _WILDCARD = re.compile(r"(^|[.=<>~^])[xX](?=$|\.)")
 
-DepKey = tuple[str, str, str | None]
+DepKey = tuple[str, str | None, str | None]
+# package, requirement, features, optional, default features, registry (as `_FIELDS` names them)
+Comparable = tuple[str | None, str, tuple[str, ...], bool, bool, str | None]
 
 
-def check_manifest_matches(manifest: dict, entry: dict, own_index_urls: Iterable[str]) -> None:
+def check_manifest_matches(manifest: dict[str, object], entry: IndexEntry, own_index_urls: Iterable[str]) -> None:
     """Raise InvalidCrate saying what differs if the packaged `manifest` does not describe the index
     `entry` built from the publish metadata (`own_index_urls`: this registry's, as in a manifest's
     `registry-index`)."""
@@ -52,7 +54,7 @@ def normalise_req(req: str) -> str:
     return ", ".join(parts)
 
 
-def _registry(dep: dict, own: list[str]) -> str | None:
+def _registry(dep: Dependency, own: list[str]) -> str | None:
     """Where a dependency of an entry comes from: None for this registry, else its index URL."""
     url = dep.get("registry")
     if url is None or url.rstrip("/") in own:
@@ -62,21 +64,22 @@ def _registry(dep: dict, own: list[str]) -> str | None:
     return url.rstrip("/")
 
 
-def _comparable(dep: dict, own: list[str]) -> tuple:
+def _comparable(dep: Dependency, own: list[str]) -> Comparable:
     return (dep.get("package"), normalise_req(dep["req"]), tuple(sorted(dep["features"])), dep["optional"],
             dep["default_features"], _registry(dep, own))
 
 
 _FIELDS = ("package", "version requirement", "features", "optional", "default-features", "registry")
+_KIND_PREFIXES: dict[str | None, str] = {"normal": "", "dev": "dev-", "build": "build-"}
 
 
-def _key(dep: dict) -> DepKey:
+def _key(dep: Dependency) -> DepKey:
     return dep["name"], dep["kind"], dep["target"]
 
 
-def _described(key: DepKey, dep: dict, own: list[str]) -> str:
+def _described(key: DepKey, dep: Dependency, own: list[str]) -> str:
     name, kind, target = key
-    prefix = {"normal": "", "dev": "dev-", "build": "build-"}.get(kind, f"{kind} ")
+    prefix = _KIND_PREFIXES.get(kind, f"{kind} ")
     text = f"{prefix}dependency `{name}`"
     if dep.get("package"):
         text += f" (package `{dep['package']}`)"
@@ -90,8 +93,8 @@ def _described(key: DepKey, dep: dict, own: list[str]) -> str:
     return text
 
 
-def _dep_differences(packaged: list[dict], metadata: list[dict], own: list[str]) -> list[str]:
-    by_key: dict[DepKey, tuple[list[dict], list[dict]]] = {}
+def _dep_differences(packaged: list[Dependency], metadata: list[Dependency], own: list[str]) -> list[str]:
+    by_key: dict[DepKey, tuple[list[Dependency], list[Dependency]]] = {}
     for side, deps in enumerate((packaged, metadata)):
         for dep in deps:
             by_key.setdefault(_key(dep), ([], []))[side].append(dep)
@@ -102,7 +105,7 @@ def _dep_differences(packaged: list[dict], metadata: list[dict], own: list[str])
         if len(in_toml) == 1 and len(in_metadata) == 1:
             toml_values, meta_values = _comparable(in_toml[0], own), _comparable(in_metadata[0], own)
             changed = [f"{field} {_value(field, a)} in Cargo.toml but {_value(field, b)} in the metadata"
-                       for field, a, b in zip(_FIELDS, toml_values, meta_values) if a != b]
+                       for field, a, b in zip(_FIELDS, toml_values, meta_values, strict=True) if a != b]
             differences.append(f"{_described(key, in_metadata[0], own)} has " + ", ".join(changed))
         elif not in_metadata:
             differences.append(f"{_described(key, in_toml[0], own)} is in Cargo.toml but not in the metadata")
@@ -120,11 +123,11 @@ def _value(field: str, value: object) -> str:
     return _shown(value)
 
 
-def _all_features(entry: dict) -> dict[str, list[str]]:
-    return {**entry["features"], **entry.get("features2", {})}
+def _all_features(entry: IndexEntry) -> Features:
+    return {**entry["features"], **(entry.get("features2") or {})}
 
 
-def _feature_differences(packaged: dict[str, list[str]], metadata: dict[str, list[str]]) -> list[str]:
+def _feature_differences(packaged: Features, metadata: Features) -> list[str]:
     differences = []
     for name in sorted(packaged.keys() | metadata.keys()):
         if name not in metadata:
@@ -143,5 +146,6 @@ def _shown(value: object) -> str:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = f"`{value}`" if isinstance(value, str) else f"`{json.dumps(list(value), ensure_ascii=False)}`"
+    shown = list(value) if isinstance(value, Iterable) and not isinstance(value, str) else value
+    text = f"`{value}`" if isinstance(value, str) else f"`{json.dumps(shown, ensure_ascii=False, default=str)}`"
     return text if len(text) <= 120 else text[:120] + "..."

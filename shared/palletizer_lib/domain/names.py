@@ -8,7 +8,7 @@ from palletizer_lib.domain.errors import InvalidCrate
 MAX_NAME_LENGTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
-_DEPENDENCY_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,%d}\Z" % (MAX_NAME_LENGTH - 1))
+_DEPENDENCY_NAME_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{MAX_NAME_LENGTH - 1}}}\Z")
 
 _WINDOWS_DEVICES = {
     "con", "prn", "aux", "nul",
@@ -78,6 +78,22 @@ def index_path(name: str) -> str:
     return f"{lowered[0:2]}/{lowered[2:4]}/{lowered}"
 
 
+CRATE_SUFFIX = ".crate"
+
+
+def crate_file_name(name: str, version: str) -> str:
+    """The file name of one version's crate file, as cargo downloads it: `NAME-VERSION.crate`."""
+    return f"{name}-{version}{CRATE_SUFFIX}"
+
+
 def crate_key(name: str, version: str) -> str:
-    """The key of one version's crate file (name and version must already be validated)."""
-    return f"{name}/{name}-{version}.crate"
+    """The key of one version's crate file, `NAME/NAME-VERSION.crate` (name and version already validated)."""
+    return f"{name}/{crate_file_name(name, version)}"
+
+
+def version_of_file(name: str, file_name: str) -> str | None:
+    """The version a crate file of crate `name` is named for (`NAME-VERSION.crate`), None if it is not one."""
+    prefix = f"{name}-"
+    if not (file_name.startswith(prefix) and file_name.endswith(CRATE_SUFFIX)):
+        return None
+    return file_name[len(prefix):-len(CRATE_SUFFIX)]

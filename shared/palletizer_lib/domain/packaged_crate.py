@@ -16,6 +16,7 @@ from palletizer_lib.domain.crate_file import (
     manifest_bytes_of,
     members,
     open_tar,
+    package_table,
     parse_manifest,
     read_member,
     split_name_version,
@@ -33,7 +34,7 @@ class PackagedCrate:
 
     name: str
     version: str
-    manifest: dict
+    manifest: dict[str, object]
     readme: str | None
     checksum: str
     has_main: bool = False
@@ -50,9 +51,9 @@ class PackagedCrate:
         return names
 
     @property
-    def package(self) -> dict:
+    def package(self) -> dict[str, object]:
         """The `[package]` table of the packaged Cargo.toml."""
-        return self.manifest["package"]
+        return package_table(self.manifest)
 
     @property
     def description(self) -> str:
@@ -60,7 +61,7 @@ class PackagedCrate:
         description = self.package.get("description")
         return description if isinstance(description, str) else ""
 
-    def described(self) -> dict:
+    def described(self) -> dict[str, object]:
         """What cargo's publish metadata would say of this crate: description, links, keywords, and the
         README it packages, the binaries it builds (for the catalog)."""
         return {**{key: self.package.get(key) for key in DESCRIBED_KEYS}, "readme": self.readme,
@@ -73,7 +74,7 @@ class _Reading:
     def __init__(self, identity: tuple[str, str] | None) -> None:
         self.identity = identity
         self.check: MemberCheck | None = MemberCheck(f"{identity[0]}-{identity[1]}") if identity else None
-        self.manifest: dict | None = None
+        self.manifest: dict[str, object] | None = None
         self.refused: InvalidCrate | None = None
         self.readme: bytes | None = None
         self.seen_before_manifest: set[str] = set()
@@ -84,7 +85,7 @@ class _Reading:
         return f"{name}-{version}"
 
     def readme_member(self) -> str | None:
-        path = self.manifest["package"].get("readme") if self.manifest else None
+        path = package_table(self.manifest).get("readme") if self.manifest else None
         return f"{self.top()}/{path}" if isinstance(path, str) and path else None
 
     def first(self, member: tarfile.TarInfo) -> None:

@@ -15,7 +15,7 @@ _LENGTHS_SIZE = 8
 class PublishBody:
     """The two parts of a publish request."""
 
-    metadata: dict
+    metadata: dict[str, object]
     crate: memoryview
 
 
@@ -54,7 +54,7 @@ def _read_length(view: memoryview, offset: int, what: str) -> tuple[int, int]:
     return length, offset + 4
 
 
-def encode_publish_body(metadata: dict, crate: bytes) -> bytes:
+def encode_publish_body(metadata: dict[str, object], crate: bytes) -> bytes:
     """Build a publish body as cargo does (used by tests and tools)."""
     meta = json.dumps(metadata).encode("utf-8")
     return struct.pack("<I", len(meta)) + meta + struct.pack("<I", len(crate)) + crate

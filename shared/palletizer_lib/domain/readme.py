@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener noreferrer"
@@ -76,7 +77,7 @@ def render_readme(markdown: str) -> str:
             or table_cells(markdown) > MAX_TABLE_CELLS):
         return plain_readme(markdown, TOO_LARGE)
     md = _markdown()
-    env: dict = {}
+    env: dict[str, object] = {}
     tokens = md.parse(markdown, env)
     if _output_size(tokens) > MAX_HTML:
         return plain_readme(markdown, TOO_LARGE)
@@ -107,7 +108,7 @@ def table_cells(markdown: str) -> int:
     return cells
 
 
-def _output_size(tokens: list) -> int:
+def _output_size(tokens: list["Token"]) -> int:
     """About how many characters rendering `tokens` makes (a link reference used many times repeats its
     URL each time), counted without making them."""
     size = 0
@@ -197,6 +198,12 @@ def _close_implied(tag: str, stack: list[str], out: list[str]) -> None:
                 break
 
 
+def _end_of(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a match of `pattern` (one that matches the empty string too) starting at `pos` ends."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
 def _attributes_of(fragment: str, pos: int) -> tuple[str, int]:
     """The attributes of the tag whose name ends at `pos`, rewritten with plain names and double-quoted
     values (the first of a repeated name), and where the tag ends; (-1 if it never does)."""
@@ -204,7 +211,7 @@ def _attributes_of(fragment: str, pos: int) -> tuple[str, int]:
     parts: list[str] = []
     end = len(fragment)
     while True:
-        pos = _SPACE.match(fragment, pos).end()
+        pos = _end_of(_SPACE, fragment, pos)
         if pos >= end:
             return "", -1
         if fragment[pos] == ">":
@@ -213,17 +220,17 @@ def _attributes_of(fragment: str, pos: int) -> tuple[str, int]:
         assert name_match is not None
         name, pos = name_match.group().lower(), name_match.end()
         value: str | None = None
-        after = _WHITESPACE.match(fragment, pos).end()
+        after = _end_of(_WHITESPACE, fragment, pos)
         if after < end and fragment[after] == "=":
-            pos = _WHITESPACE.match(fragment, after + 1).end()
+            pos = _end_of(_WHITESPACE, fragment, after + 1)
             if pos < end and fragment[pos] in "\"'":
                 close = fragment.find(fragment[pos], pos + 1)
                 if close < 0:
                     return "", -1
                 value, pos = fragment[pos + 1:close], close + 1
             else:
-                unquoted = _UNQUOTED.match(fragment, pos)
-                value, pos = unquoted.group(), unquoted.end()
+                end_of_value = _end_of(_UNQUOTED, fragment, pos)
+                value, pos = fragment[pos:end_of_value], end_of_value
         if name in seen or not _SAFE_ATTRIBUTE.fullmatch(name):
             continue
         seen.add(name)

@@ -4,6 +4,8 @@ the index URLs cargo is configured with, and where `cargo login` is sent."""
 import json
 from dataclasses import dataclass
 
+from palletizer_lib.domain.names import crate_key
+
 # crates.io's index, as cargo names it in a dependency, and the other URLs that mean it.
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_ALIASES = frozenset({CRATES_IO_INDEX, "sparse+https://index.crates.io/"})
@@ -14,7 +16,7 @@ FILES_PATH = "/files/"
 LOGIN_PATH = "/me"
 PUBLISH_PATH = "/api/v1/crates/new"
 # The part of `dl` after the downloads' root: cargo fills in the crate and the version.
-DL_PATH = "{crate}/{crate}-{version}.crate"
+DL_PATH = crate_key("{crate}", "{version}")
 PUBLIC_URL_KEY = "public-url"
 # Where the same index is read straight from the bucket, when it is (for `add`, like the public URL).
 BUCKET_INDEX_KEY = "bucket-index"
@@ -101,7 +103,7 @@ def config_json(urls: ServedUrls, auth_required: bool) -> bytes:
     It also records the public URL (cargo ignores keys it does not know), by which `add`
     recognises dependencies on this registry in a packaged Cargo.toml.
     """
-    document: dict = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
+    document: dict[str, str | bool] = {"dl": urls.dl, "api": urls.api, PUBLIC_URL_KEY: urls.public}
     if urls.bucket_index:
         document[BUCKET_INDEX_KEY] = urls.bucket_index
     if auth_required:
@@ -118,13 +120,15 @@ def from_config_json(content: bytes | None) -> ServedUrls | None:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("api"), str):
         return None
-    public = document.get(PUBLIC_URL_KEY, document["api"])
+    api: str = document["api"]
+    named_public = document.get(PUBLIC_URL_KEY)
+    public = named_public if isinstance(named_public, str) else api
     dl = document.get("dl")
     suffix = f"{FILES_PATH}{DL_PATH}"
     files = dl[:-len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
     bucket_index = document.get(BUCKET_INDEX_KEY)
     bucket_crates = dl[:-len(DL_PATH)] if isinstance(bucket_index, str) and isinstance(dl, str) else None
-    return ServedUrls(strip(public), strip(document["api"]), strip(files),
+    return ServedUrls(strip(public), strip(api), strip(files),
                       bucket_index if isinstance(bucket_index, str) else None,
                       strip(bucket_crates) if bucket_crates else None)
 

@@ -8,14 +8,13 @@ import hashlib
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from palletizer_lib.stores.served_index import ServedFile, ServedIndex
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 # What a cached "no such file" counts for in the byte budget.
 _MISS_COST = 128
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,16 @@ class CachedFile:
     last_modified: datetime
 
 
+def content_etag(data: bytes) -> str:
+    """The ETag of an index file as served (unquoted): a hash of its content, whoever serves it."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def cached_file(file: ServedFile | None) -> CachedFile | None:
-    """A served file with its ETag (a hash of the content) computed; None for None."""
+    """A served file with its ETag computed; None for None."""
     if file is None:
         return None
-    etag = hashlib.blake2b(file.data, digest_size=16).hexdigest()
-    return CachedFile(file.data, etag, datetime.fromtimestamp(int(file.modified), tz=timezone.utc))
+    return CachedFile(file.data, content_etag(file.data), datetime.fromtimestamp(int(file.modified), tz=UTC))
 
 
 class _Generation:
@@ -59,9 +62,10 @@ class IndexCache:
         if generation is None:
             return cached_file(load())
         files = generation.files
-        cached = files.get(key, _ABSENT)
-        if cached is not _ABSENT:
-            return cached
+        try:
+            return files[key]
+        except KeyError:
+            pass
         found = cached_file(load())
         cost = len(found.data) + len(key) + _MISS_COST if found else len(key) + _MISS_COST
         with self._lock:

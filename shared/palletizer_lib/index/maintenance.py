@@ -22,7 +22,7 @@ def health(store: IndexStore) -> list[str]:
     be reached."""
     directories = store.stores.directories
     problems = [f"{name} {reason}" for name, path in directories.items() if (reason := _unwritable(path))]
-    reason = store.git.unreadable()
+    reason = store.log.unreadable()
     if reason is not None:
         where = "the git index (index.git/)" if store.stores.replica is None else "the index in the database"
         problems.append(f"{where} cannot be read: {reason}")
@@ -41,9 +41,9 @@ def verify(store: IndexStore, progress: Progress | None = None) -> list[str]:
     if store.pending_key() is not None:
         problems.append("`pending` names a crate file whose publish was interrupted")
     referenced: set[str] = set()
-    files = [(path, blob_id) for path, blob_id in store.git.files() if path != CONFIG_JSON]
+    files = [(path, blob_id) for path, blob_id in store.log.files() if path != CONFIG_JSON]
     for done, (path, blob_id) in enumerate(files, 1):
-        problems.extend(_verify_index_file(store, path, store.git.blob(blob_id), referenced))
+        problems.extend(_verify_index_file(store, path, store.log.blob(blob_id), referenced))
         if progress is not None:
             progress("verifying", done, len(files))
     problems += [f"{CRATES_PREFIX}{key}: no index entry refers to it"
@@ -79,12 +79,12 @@ def recover(store: IndexStore, objects_too: bool) -> list[str]:
     """Finish or undo an interrupted change: stale git locks removed, a crate file whose publish never
     committed deleted, the served index brought up to git; without `objects_too` it costs a few file checks."""
     changes = [f"removed the stale git lock {p.relative_to(store.layout.root)}"
-               for p in store.git.remove_stale_locks(objects_too)]
+               for p in store.log.remove_stale_locks(objects_too)]
     key = store.pending_key()
     if key is not None:
         name = key.split("/", 1)[0]
         referenced = any(key == crate_key(e["name"], e["vers"])
-                         for e in parse_lines(store.git.read(index_path(name)) or b""))
+                         for e in parse_lines(store.log.read(index_path(name)) or b""))
         if not referenced and store.crates.exists(key):
             store.crates.delete(key)
             changes.append(f"removed {CRATES_PREFIX}{key}, written by a publish that never committed")
@@ -124,8 +124,8 @@ def repair(store: IndexStore) -> list[str]:
 def set_orphans_aside(store: IndexStore) -> list[str]:
     """Move each crate file no index entry names to `orphans/` (copied there before it is deleted)."""
     referenced = {crate_key(e["name"], e["vers"])
-                  for path, blob_id in store.git.files() if path != CONFIG_JSON
-                  for e in parse_lines(store.git.blob(blob_id))}
+                  for path, blob_id in store.log.files() if path != CONFIG_JSON
+                  for e in parse_lines(store.log.blob(blob_id))}
     orphans = store.layout.orphans
     changes = []
     for key in store.crates.list():
@@ -146,9 +146,9 @@ def set_orphans_aside(store: IndexStore) -> list[str]:
 def rewrite_derived(store: IndexStore) -> list[str]:
     """Rewrite every served index file and summary that disagrees with git."""
     changes = []
-    in_git = dict(store.git.files())
+    in_git = dict(store.log.files())
     for path in sorted(in_git.keys() | set(store.served.list())):
-        content = store.git.blob(in_git[path]) if path in in_git else None
+        content = store.log.blob(in_git[path]) if path in in_git else None
         if store.served.get(path) != content:
             if content is None:
                 store.served.delete(path)

@@ -11,7 +11,7 @@ it until then; a removed version's crate file is deleted after its commit.
 """
 
 from palletizer_lib.disk.layout import Layout
-from palletizer_lib.domain.index_entry import dump_lines, parse_lines, pubtime_seconds
+from palletizer_lib.domain.index_entry import IndexEntry, dump_lines, parse_lines, pubtime_seconds
 from palletizer_lib.domain.names import crate_key, index_path, normalise
 from palletizer_lib.domain.versions import max_version
 from palletizer_lib.stores.protocols import IndexLog, RegistryStores
@@ -23,9 +23,9 @@ class IndexStore:
     """The git index, the served index, the summaries, the search table and the reverse dependencies of one
     registry (writes are called under the registry lock)."""
 
-    def __init__(self, layout: Layout, git: IndexLog, stores: RegistryStores) -> None:
+    def __init__(self, layout: Layout, log: IndexLog, stores: RegistryStores) -> None:
         self.layout = layout
-        self.git = git
+        self.log = log
         self.stores = stores
         self.served = stores.served
         self.crates = stores.crates
@@ -33,7 +33,7 @@ class IndexStore:
         self.catalog = stores.catalog
         self.search_index = stores.search
         self.reverse_dependencies = stores.reverse_dependencies
-        self.pending = stores.pending
+        self.publish_marker = stores.publish_marker
 
     # -- reading -------------------------------------------------------------------------
 
@@ -52,19 +52,19 @@ class IndexStore:
             return None
         return self.served.read(index_path(canonical))
 
-    def served_entries(self, name: str) -> list[dict]:
+    def served_entries(self, name: str) -> list[IndexEntry]:
         """The served index entries of crate `name` exactly as spelt (none if it has no file)."""
         return parse_lines(self.served.get(index_path(name)) or b"")
 
     def is_published(self, name: str, version: str) -> bool:
         """True if the git index (the source of truth) holds exactly this version of `name`."""
-        data = self.git.read(index_path(name))
+        data = self.log.read(index_path(name))
         return data is not None and any(e.get("vers") == version for e in parse_lines(data))
 
     def dependents(self, name: str, limit: int, offset: int = 0) -> tuple[int, list[Dependent]]:
         """The crates depending on `name`: (how many, `limit` of them from `offset`), the most downloaded
         first (downloads counted so far included), then by name."""
-        self.catalog.pending.flush()
+        self.catalog.download_counter.flush()
         return self.reverse_dependencies.page(name, limit, offset)
 
     def served_head(self) -> str | None:
@@ -74,26 +74,26 @@ class IndexStore:
 
     def is_current(self) -> bool:
         """True if the served index matches the git index's newest commit (or git has none)."""
-        head = self.git.head()
+        head = self.log.head()
         return head is None or self.served_head() == head.decode()
 
     def pending_key(self) -> str | None:
         """The crate file an interrupted publish was storing, if any."""
-        return self.pending.get()
+        return self.publish_marker.get()
 
     def clear_pending(self) -> None:
         """Forget the crate file a publish was storing."""
-        self.pending.clear()
+        self.publish_marker.clear()
 
     # -- writing (under the registry lock) -----------------------------------------------
 
-    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[dict],
+    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[IndexEntry],
                       description: str | None) -> None:
         """Store a new version's crate file, then commit `entries` (holding its entry) and serve them;
         `description` describes the crate in search when this version is the one shown. A failure
         before the commit leaves no crate file behind."""
         key = crate_key(name, vers)
-        self.pending.set(key)
+        self.publish_marker.set(key)
         try:
             self.crates.put(key, crate)
             self.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",
@@ -105,14 +105,14 @@ class IndexStore:
         finally:
             self.clear_pending()
 
-    def remove_version(self, name: str, vers: str, rest: list[dict]) -> None:
+    def remove_version(self, name: str, vers: str, rest: list[IndexEntry]) -> None:
         """Commit the entries `rest` left of crate `name` once version `vers` is gone, then delete its file."""
         self.commit({index_path(name): dump_lines(rest) if rest else None}, f"Remove {name} {vers}")
         self.crates.delete(crate_key(name, vers))
 
     def squash(self) -> bool:
         """Replace the git index's history by one commit holding its newest tree; False if it has none."""
-        commit_id = self.git.squash("Squash the history")
+        commit_id = self.log.squash("Squash the history")
         if commit_id is None:
             return False
         self.served.put(HEAD_KEY, commit_id + b"\n")
@@ -122,8 +122,8 @@ class IndexStore:
                descriptions: dict[str, str] | None = None) -> None:
         """Commit `changes`, then serve them: straight from `changes` when the served index was current at
         the commit's parent (the usual case: no tree is read or compared), else by replaying git."""
-        parent = self.git.head()
-        commit_id = self.git.commit(changes, message)
+        parent = self.log.head()
+        commit_id = self.log.commit(changes, message)
         if parent is None or self.served_head() != parent.decode():
             self.sync_served_index(descriptions)
             return
@@ -135,20 +135,20 @@ class IndexStore:
         """Bring what is derived from git up to its newest commit: the served files, the summaries, the
         search table and the reverse dependencies (cheap when current). `descriptions` gives the description
         of a crate just published; the others are described by the catalog."""
-        head = self.git.head()
+        head = self.log.head()
         if head is None:
             return
         synced = self.served_head()
         if synced == head.decode():
             return
         old = synced.encode() if synced else None
-        for path in self.git.changed_paths(old, head):
-            self._serve_path(path, self.git.read(path, head), descriptions or {})
+        for path in self.log.changed_paths(old, head):
+            self._serve_path(path, self.log.read(path, head), descriptions or {})
         self.served.put(HEAD_KEY, head + b"\n")
 
     def mark_served(self) -> None:
         """Record that the served index matches git's newest commit (after it was rewritten from git)."""
-        head = self.git.head()
+        head = self.log.head()
         if head is not None:
             self.served.put(HEAD_KEY, head + b"\n")
 
@@ -180,8 +180,8 @@ class IndexStore:
 
     def rebuild_reverse_dependencies(self) -> None:
         """Rebuild the reverse dependencies from the git index's newest files."""
-        self.reverse_dependencies.rebuild(parse_lines(self.git.blob(blob_id))
-                                          for path, blob_id in self.git.files() if path != CONFIG_JSON)
+        self.reverse_dependencies.rebuild(parse_lines(self.log.blob(blob_id))
+                                          for path, blob_id in self.log.files() if path != CONFIG_JSON)
 
     def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
         """Make the served file `path` (and its crate's summary) hold `content`, or remove it."""

@@ -23,7 +23,8 @@ from palletizer_lib.disk.files import TEMP_PREFIX, file_lock
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import StorageError
 from palletizer_lib.domain.names import normalise
-from palletizer_lib.mirror.cache_files import summary_of
+from palletizer_lib.mirror.cache_files import read_index_file, summary_of
+from palletizer_lib.stores.schema import Schema
 from palletizer_lib.stores.search_index import like_pattern
 from palletizer_lib.stores.sqlite import SqliteStore
 
@@ -57,7 +58,7 @@ class MirroredSummary:
 class MirrorCatalog(SqliteStore):
     """The catalog of one data directory's mirror cache; share one per process (`catalog_of`)."""
 
-    schema = SCHEMA
+    schema = Schema("mirror", (SCHEMA,))
     synchronous = "NORMAL"
 
     def __init__(self, layout: Layout, clock: Callable[[], float] = time.time) -> None:
@@ -237,7 +238,7 @@ def _walk_index(root: Path) -> Iterable[tuple[Path, str, str]]:
     for folder, _, files in os.walk(root, topdown=False):
         for file_name in files:
             path = Path(folder) / file_name
-            summary = None if file_name.startswith(TEMP_PREFIX) else summary_of(path.read_bytes())
+            summary = None if file_name.startswith(TEMP_PREFIX) else read_index_file(path, summary_of)
             if summary is None:
                 with contextlib.suppress(OSError):
                     path.unlink()

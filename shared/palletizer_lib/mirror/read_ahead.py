@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from palletizer_lib.domain.errors import PalletizerError
+from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import is_valid_name
 from palletizer_lib.domain.versions import Version, parse_version
 from palletizer_lib.mirror.gate import PROCESS_GATE
@@ -60,11 +61,11 @@ def current_budget() -> Budget | None:
     return getattr(_RUNNING, "budget", None)
 
 
-def likely_next(entries: list[dict]) -> list[str]:
+def likely_next(entries: list[IndexEntry]) -> list[str]:
     """The crates cargo will most likely ask for after this index file: the dependencies (normal and build,
     not optional, of the same registry) of the newest release not yanked in each of its `LINES` newest
     semver-compatible lines (1.x, 0.8.x, ...)."""
-    newest: dict[tuple[int, ...], tuple[Version, dict]] = {}
+    newest: dict[tuple[int, ...], tuple[Version, IndexEntry]] = {}
     for entry in entries:
         if entry.get("yanked"):
             continue

@@ -17,7 +17,7 @@ import hashlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -118,7 +118,7 @@ class Upstream:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = USER_AGENT
-        self._hosts: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._hosts: dict[str, tuple[tuple[str, str] | None, Mapping[str, Any]]] = {}
         self._hosts_lock = threading.Lock()
 
     def close(self) -> None:
@@ -238,7 +238,7 @@ class Upstream:
         if self._gate is not None:
             self._gate.failed(self._root)
 
-    def _host(self, url: str) -> tuple[Any, dict[str, Any]]:
+    def _host(self, url: str) -> tuple[tuple[str, str] | None, Mapping[str, Any]]:
         """The `.netrc` credentials and the proxies / CA bundle settings requests would use for `url`'s
         host, worked out once per host."""
         parts = urlsplit(url)

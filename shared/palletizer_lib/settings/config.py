@@ -1,7 +1,9 @@
 """The registry's YAML configuration (`config.yaml` in the data directory)."""
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
@@ -14,6 +16,7 @@ from palletizer_lib.settings.client_address import trusted_network
 from palletizer_lib.settings.permissions import PRIVATE_FILE_MODE
 from palletizer_lib.settings.storage import StorageConfig
 
+T = TypeVar("T")
 DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_UPSTREAM_FAILURE_HOLD = 5
@@ -43,7 +46,7 @@ class RegistryConfig:
     allowed_names: list[str] = field(default_factory=list)
     mirror_cache_size: int = DEFAULT_MIRROR_CACHE_SIZE
     git_squash_after: int | None = DEFAULT_GIT_SQUASH_AFTER
-    storage: dict | None = None
+    storage: dict[str, str | bool] | None = None
     database: str | None = None
     trusted_proxies: list[str] = field(default_factory=list)
     claim_ownerless_crates: bool = False
@@ -83,40 +86,15 @@ class RegistryConfig:
 
     def checked(self, path: Path) -> "RegistryConfig":
         """These settings, normalised, if they are valid for the config file at `path`; else `BadRequest`."""
-        if not isinstance(self.max_crate_size, int) or self.max_crate_size <= 0:
-            raise BadRequest(f"{path}: max_crate_size must be a positive number of bytes")
+        self._check_numbers(path)
         if not isinstance(self.allowed_registries, list):
             raise BadRequest(f"{path}: allowed_registries must be a list of index URLs")
         if self.upstream is not None:
-            try:
-                self.upstream = validate_upstream(self.upstream)
-            except BadRequest as exc:
-                raise BadRequest(f"{path}: {exc.detail}") from exc
-        if (not isinstance(self.upstream_freshness, int) or isinstance(self.upstream_freshness, bool)
-                or self.upstream_freshness < 0):
-            raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
-        if (not isinstance(self.mirror_cache_size, int) or isinstance(self.mirror_cache_size, bool)
-                or self.mirror_cache_size <= 0):
-            raise BadRequest(f"{path}: mirror_cache_size must be a positive number of bytes")
-        if self.upstream_concurrency is not None and (
-                not isinstance(self.upstream_concurrency, int) or isinstance(self.upstream_concurrency, bool)
-                or self.upstream_concurrency < 1):
-            raise BadRequest(f"{path}: upstream_concurrency must be a number of threads (1 or more; null: half "
-                             "the serving threads)")
-        if (not isinstance(self.upstream_failure_hold, int) or isinstance(self.upstream_failure_hold, bool)
-                or self.upstream_failure_hold < 0):
-            raise BadRequest(f"{path}: upstream_failure_hold must be a number of seconds (0 or more)")
+            self.upstream = _in_file(path, "", validate_upstream, self.upstream)
         if not isinstance(self.allowed_names, list) or not all(isinstance(n, str) for n in self.allowed_names):
             raise BadRequest(f"{path}: allowed_names must be a list of crate names")
-        if self.git_squash_after is not None and (
-                not isinstance(self.git_squash_after, int) or isinstance(self.git_squash_after, bool)
-                or self.git_squash_after < 0):
-            raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
         if self.storage is not None:
-            try:
-                self.storage = StorageConfig.from_mapping(self.storage).to_mapping()
-            except BadRequest as exc:
-                raise BadRequest(f"{path}: {exc.detail}") from exc
+            self.storage = _in_file(path, "", lambda raw: StorageConfig.from_mapping(raw).to_mapping(), self.storage)
         if self.auth_required and self.storage_config is not None and self.storage_config.direct_reads:
             raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
                              "auth_required (reads then go through the servers)")
@@ -124,16 +102,26 @@ class RegistryConfig:
             raise BadRequest(f"{path}: claim_ownerless_crates must be true or false")
         if not isinstance(self.trusted_proxies, list):
             raise BadRequest(f"{path}: trusted_proxies must be a list of addresses or networks (10.0.0.5, 10.0.0.0/24)")
-        try:
-            self.trusted_proxies = [str(trusted_network(entry)) for entry in self.trusted_proxies]
-        except BadRequest as exc:
-            raise BadRequest(f"{path}: trusted_proxies: {exc.detail}") from exc
+        self.trusted_proxies = _in_file(path, "trusted_proxies: ", lambda raw: [str(trusted_network(e)) for e in raw],
+                                        self.trusted_proxies)
         if self.database is not None:
-            try:
-                self.database = validate_database(self.database)
-            except BadRequest as exc:
-                raise BadRequest(f"{path}: {exc.detail}") from exc
+            self.database = _in_file(path, "", validate_database, self.database)
         return self
+
+    def _check_numbers(self, path: Path) -> None:
+        if not _whole(self.max_crate_size, 1):
+            raise BadRequest(f"{path}: max_crate_size must be a positive number of bytes")
+        if not _whole(self.upstream_freshness, 0):
+            raise BadRequest(f"{path}: upstream_freshness must be a number of seconds (0 or more)")
+        if not _whole(self.mirror_cache_size, 1):
+            raise BadRequest(f"{path}: mirror_cache_size must be a positive number of bytes")
+        if self.upstream_concurrency is not None and not _whole(self.upstream_concurrency, 1):
+            raise BadRequest(f"{path}: upstream_concurrency must be a number of threads (1 or more; null: half "
+                             "the serving threads)")
+        if not _whole(self.upstream_failure_hold, 0):
+            raise BadRequest(f"{path}: upstream_failure_hold must be a number of seconds (0 or more)")
+        if self.git_squash_after is not None and not _whole(self.git_squash_after, 0):
+            raise BadRequest(f"{path}: git_squash_after must be a number of commits (0 or null: never squash)")
 
     @property
     def storage_config(self) -> StorageConfig | None:
@@ -189,13 +177,26 @@ def validate_upstream(url: object) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def _whole(value: object, least: int) -> bool:
+    """True if `value` is a whole number (not a boolean) of at least `least`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _in_file(path: Path, setting: str, check: Callable[[Any], T], value: object) -> T:
+    """`check(value)`, its `BadRequest` said of the config file at `path` (and of `setting`, if given)."""
+    try:
+        return check(value)
+    except BadRequest as exc:
+        raise BadRequest(f"{path}: {setting}{exc.detail}") from exc
+
+
 def validate_database(url: object) -> str:
     """`url` if it is a PostgreSQL connection URL (postgresql://USER@HOST:PORT/DATABASE), else `BadRequest`
     saying what is wrong."""
     if not isinstance(url, str) or not url.startswith(DATABASE_SCHEMES):
         raise BadRequest("the database must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)")
     try:
-        urlsplit(url).port
+        _ = urlsplit(url).port
     except ValueError as exc:
         raise BadRequest(f"the database URL is not valid ({exc}): use postgresql://USER@HOST:PORT/DATABASE") from exc
     if any(c.isspace() for c in url):

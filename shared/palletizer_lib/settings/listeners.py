@@ -75,8 +75,10 @@ class Listener:
             if marker not in pem:
                 raise self.fail(f"the {what} file {path} holds no PEM {what}")
 
+        key = self.tls.key
+
         def refuse_encrypted() -> bytes:
-            raise self.fail(f"the key {self.tls.key} is encrypted: give an unencrypted key (readable only by "
+            raise self.fail(f"the key {key} is encrypted: give an unencrypted key (readable only by "
                             "the server's user)")
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -121,7 +123,7 @@ def load_listeners(path: Path) -> list[Listener]:
     if not isinstance(entries, list) or not entries:
         raise ListenerError(f"{path}: `listeners` must be a non-empty list")
     listeners = [_listener(entry, path, path.parent) for entry in entries]
-    seen: set[tuple] = set()
+    seen: set[tuple[str | None, int | None, Path | None]] = set()
     for listener in listeners:
         key = (listener.host, listener.port, listener.path and listener.path.resolve())
         if key in seen:

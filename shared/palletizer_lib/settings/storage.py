@@ -46,7 +46,7 @@ class StorageConfig:
                    public_url=_optional(raw.get("public_url"), "public_url", parse_http_url),
                    direct_reads=_flag(raw.get("direct_reads", False), "direct_reads"))
 
-    def to_mapping(self) -> dict[str, str]:
+    def to_mapping(self) -> dict[str, str | bool]:
         """The `storage:` mapping to write to `config.yaml` (settings left at their default left out)."""
         mapping = {"url": S3_SCHEME + self.bucket, "endpoint": self.endpoint, "region": self.region,
                    "prefix": self.prefix or None, "public_url": self.public_url,

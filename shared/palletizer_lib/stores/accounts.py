@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from palletizer_lib.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from palletizer_lib.domain.names import normalise
+from palletizer_lib.stores.migrations import ACCOUNTS
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
@@ -23,38 +24,6 @@ DEFAULT_SCOPES = ("publish", "yank", "owners", "read")
 TOKEN_PREFIX = "pltz_"
 _DAY = 86400
 MAX_USER_NAME = 100
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    created REAL NOT NULL,
-    expires REAL,
-    revoked REAL
-);
-CREATE TABLE IF NOT EXISTS owners (
-    crate TEXT NOT NULL,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    PRIMARY KEY (crate, user_id)
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    time REAL NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    crate TEXT,
-    version TEXT,
-    address TEXT,
-    detail TEXT
-);
-"""
 
 LOGIN_HINT = "run `cargo login --registry NAME` with a token from the registry's administrator"
 
@@ -121,7 +90,7 @@ def check_user_name(name: object) -> str:
 class Accounts(SqliteStore):
     """The accounts database of one registry."""
 
-    schema = _SCHEMA
+    schema = ACCOUNTS
 
     # -- users -----------------------------------------------------------------------------
 
@@ -185,9 +154,8 @@ class Accounts(SqliteStore):
         with self._db() as db:
             updated = db.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
                                  (time.time(), token_id)).rowcount
-            if not updated:
-                if db.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone() is None:
-                    raise NotFound(f"no token with id {token_id}")
+            if not updated and db.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone() is None:
+                raise NotFound(f"no token with id {token_id}")
 
     def authenticate(self, token: str | None) -> Identity:
         """The identity behind `token`, or `Unauthorized` saying what to do."""
@@ -233,7 +201,7 @@ class Accounts(SqliteStore):
         key = normalise(crate)
         with self._db() as db:
             ids = [self._user_id(db, user) for user in users]
-            for user, user_id in zip(users, ids):
+            for user, user_id in zip(users, ids, strict=True):
                 if add:
                     db.execute("INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                (key, user_id))

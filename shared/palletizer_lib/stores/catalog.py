@@ -14,40 +14,13 @@ from pathlib import Path
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.readme import render_readme
 from palletizer_lib.stores.download_counter import DownloadCounter
-from palletizer_lib.stores.search_index import SCHEMA as SEARCH_SCHEMA
+from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
 DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
                     "keywords", "categories", "authors", "bin_names")
 TAG_FIELDS = ("keywords", "categories")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    name TEXT NOT NULL,
-    published REAL NOT NULL,
-    publisher TEXT,
-    metadata TEXT NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-CREATE INDEX IF NOT EXISTS versions_by_time ON versions (published);
-CREATE TABLE IF NOT EXISTS readmes (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    html TEXT NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-"""
-DOWNLOADS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS downloads (
-    crate TEXT NOT NULL,
-    vers TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (crate, vers)
-);
-"""
 
 # A `downloads d` row (joined to `crate_search s`) of one of the registry's own crates.
 _OWN_CRATE = "(s.crate IS NOT NULL OR EXISTS (SELECT 1 FROM versions v WHERE v.crate = d.crate))"
@@ -77,18 +50,19 @@ class ListedVersions:
 class Catalog(SqliteStore):
     """The catalog of one registry (download counts may lose the last moments at a power cut).
 
-    Downloads counted through `pending` are added in batches; this object's reads of downloads add them
+    Downloads counted through `download_counter` are added in batches; this object's reads of downloads add them
     first, so a process always sees its own."""
 
-    schema = _SCHEMA + DOWNLOADS_SCHEMA + SEARCH_SCHEMA
+    schema = CATALOG
     synchronous = "NORMAL"
     # The crates with a tag: `field` a tag field, the one parameter the tag.
     _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
                    "WHERE t.type = 'text' AND lower(t.value) = lower(?)")
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.pending = DownloadCounter(self.add_downloads)
+    def __init__(self, location: Path | str) -> None:
+        """The catalog at `location`: a SQLite file (a `postgresql://` URL for `PostgresCatalog`)."""
+        super().__init__(location)
+        self.download_counter = DownloadCounter(self.add_downloads)
 
     @staticmethod
     def _text_field(key: str) -> str:
@@ -156,7 +130,7 @@ class Catalog(SqliteStore):
 
     def forget_version(self, name: str, vers: str) -> None:
         """Drop a removed version's description and counts."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._db() as db:
             for table in ("versions", "readmes", "downloads"):
                 db.execute(f"DELETE FROM {table} WHERE crate = ? AND vers = ?", (normalise(name), vers))
@@ -175,7 +149,7 @@ class Catalog(SqliteStore):
 
     def versions(self, name: str) -> dict[str, VersionInfo]:
         """What the catalog knows of each version of a crate, by version string."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             rows = db.execute(
                 "SELECT v.name, v.vers, v.published, v.publisher, v.metadata, COALESCE(d.count, 0) "
@@ -185,7 +159,7 @@ class Catalog(SqliteStore):
 
     def downloads(self, name: str) -> int:
         """All downloads of every version of a crate."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             row = db.execute("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?",
                              (normalise(name),)).fetchone()
@@ -193,7 +167,7 @@ class Catalog(SqliteStore):
 
     def version_downloads(self, name: str) -> dict[str, int]:
         """Downloads of each version of a crate that was downloaded at least once, by version string."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             rows = db.execute("SELECT vers, count FROM downloads WHERE crate = ?", (normalise(name),)).fetchall()
         return dict(rows)
@@ -201,7 +175,7 @@ class Catalog(SqliteStore):
     def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """All downloads of each crate (of `names`, else of every crate downloaded at least once), by
         normalised name; a crate never downloaded is left out."""
-        self.pending.flush()
+        self.download_counter.flush()
         query = "SELECT crate, CAST(SUM(count) AS BIGINT) FROM downloads"
         keys: list[str] = []
         if names is not None:
@@ -216,7 +190,7 @@ class Catalog(SqliteStore):
     def downloads_by_exact_name(self) -> list[tuple[str, int]]:
         """All downloads of each of the registry's own crates (in its search table, or described here) that was
         downloaded at least once, by its exact name, sorted by normalised name."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             return db.execute(f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
                               f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
@@ -225,7 +199,7 @@ class Catalog(SqliteStore):
 
     def other_downloads(self) -> int:
         """All downloads of crates that are not the registry's own (mirrored from the upstream) together."""
-        self.pending.flush()
+        self.download_counter.flush()
         with self._read() as db:
             row = db.execute(f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
                              f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})").fetchone()
@@ -239,8 +213,8 @@ class Catalog(SqliteStore):
         keys = sorted(shown)
         listed: dict[str, ListedVersions] = {}
         with self._read() as db:
-            rows = db.execute(f"SELECT crate, vers, published FROM versions WHERE crate IN ({', '.join('?' * len(keys))})",
-                              keys).fetchall()
+            rows = db.execute("SELECT crate, vers, published FROM versions "
+                              f"WHERE crate IN ({', '.join('?' * len(keys))})", keys).fetchall()
             pairs = [value for key in keys for value in (key, shown[key])]
             described = db.execute("SELECT crate, metadata FROM versions WHERE "
                                    + " OR ".join(["(crate = ? AND vers = ?)"] * len(keys)), pairs).fetchall()

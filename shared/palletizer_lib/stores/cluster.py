@@ -1,6 +1,6 @@
 """The stores of a registry beyond one machine: crate files and served index files in an S3 bucket
 (`storage`), and the index itself (its files and the log of changes), accounts, catalog, search, summaries,
-the pending marker and the write lock in PostgreSQL (`database`). With both, several nodes serve one
+the publish marker and the write lock in PostgreSQL (`database`). With both, several nodes serve one
 registry: each keeps only a config-only data directory and its own git replica of the index, rebuilt from the
 log with the same commits on every node. Either alone keeps the rest in the data directory (one machine).
 
@@ -15,15 +15,15 @@ from palletizer_lib.disk.layout import Layout
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.accounts import Accounts
 from palletizer_lib.stores.catalog import Catalog
-from palletizer_lib.stores.crates import LocalCrateStore
+from palletizer_lib.stores.crates import CrateStore, LocalCrateStore
 from palletizer_lib.stores.git_index import GitIndex
 from palletizer_lib.stores.git_replica import GitReplica
 from palletizer_lib.stores.local import local_directories
 from palletizer_lib.stores.protocols import RegistryStores
-from palletizer_lib.stores.publish_marker import LocalPending
+from palletizer_lib.stores.publish_marker import LocalPublishMarker
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SearchIndex
-from palletizer_lib.stores.served_index import LocalServedIndex
+from palletizer_lib.stores.served_index import LocalServedIndex, ServedIndex
 from palletizer_lib.stores.summaries import LocalSummaries
 
 
@@ -31,6 +31,8 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
     """The stores `config` names (`storage`, `database`), the data directory's for the rest; the database's
     schema is created if missing, the bucket is not asked anything yet."""
     storage = config.storage_config
+    crates: CrateStore
+    served: ServedIndex
     if storage is not None:
         from palletizer_lib.stores.s3 import open_s3_stores
 
@@ -43,19 +45,20 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
         return RegistryStores(crates, served, LocalSummaries(layout), Catalog(layout.catalog),
                               SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
                               partial(exclusive_lock, layout.lock),
-                              LocalPending(layout.pending), Accounts(layout.accounts),
+                              LocalPublishMarker(layout.pending), Accounts(layout.accounts),
                               GitIndex(layout.git, squash_after=config.git_squash_after), directories=directories)
-    from palletizer_lib.stores.postgres_index import HeadInDatabase, PgIndex, PgIndexLog, PgPending, PgSummaries
+    from palletizer_lib.stores.postgres_index import HeadInDatabase, PgIndex, PgIndexLog, PgPublishMarker, PgSummaries
     from palletizer_lib.stores.postgres_tables import open_pg_stores
 
     index = PgIndex(config.database)
     accounts, catalog, search, reverse_dependencies = open_pg_stores(config.database)
+    log = PgIndexLog(index, squash_every=config.git_squash_after)
     replica = GitReplica(GitIndex(layout.git) if layout.git.exists() else GitIndex.create(layout.git),
-                         layout.root / "git-replica.lock", squash_every=config.git_squash_after)
+                         layout.root / "git-replica.lock", squash_every=config.git_squash_after, source=log)
     directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
     return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
-                          reverse_dependencies, index.write_lock, PgPending(index), accounts,
-                          PgIndexLog(index, squash_every=config.git_squash_after), replica, directories)
+                          reverse_dependencies, index.write_lock, PgPublishMarker(index), accounts,
+                          log, replica, directories)
 
 
 def prepare_bucket(config: RegistryConfig) -> None:

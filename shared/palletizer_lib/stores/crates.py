@@ -1,6 +1,7 @@
 """Where the .crate files are kept, by key (`NAME/NAME-VERSION.crate`): the interface, shaped so that an
 object store can hold them, and its implementation over a local directory (`crates/`)."""
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,10 +87,8 @@ class LocalCrateStore:
         path = self._path(key)
         remove_file(path)
         if path.parent != self._root:
-            try:
+            with contextlib.suppress(OSError):
                 path.parent.rmdir()
-            except OSError:
-                pass
 
     def discard_partial(self, key: str) -> None:
         directory = self._path(key).parent

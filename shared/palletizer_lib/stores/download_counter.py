@@ -1,4 +1,5 @@
-"""Downloads counted in memory and added to the catalog (`Catalog.add_downloads`) in batches: no catalog write per download.
+"""Downloads counted in memory and added to the catalog (`Catalog.add_downloads`) in batches: no catalog write
+per download.
 
 A background thread adds the counts at least every `interval` seconds, and `close` adds what is left
 (a clean stop loses nothing; a crash loses at most the last interval's). Each batch adds its counts to

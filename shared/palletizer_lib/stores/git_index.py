@@ -15,22 +15,26 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from dulwich.diff_tree import tree_changes
+from dulwich.diff_tree import TreeChange, tree_changes
 from dulwich.errors import ChecksumMismatch, FileFormatException, NotGitRepository
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import Blob, Commit, ShaFile, Tree, TreeEntry
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree, TreeEntry
 from dulwich.pack import deltify_pack_objects
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from palletizer_lib.disk.files import fsync_dir
 from palletizer_lib.domain.errors import StorageError
 
-BRANCH = b"refs/heads/main"
+BRANCH = Ref(b"refs/heads/main")
 AUTHOR = b"Palletizer <palletizer@localhost>"
 _DIR_MODE = 0o040000
 _FILE_MODE = 0o100644
 OBJECTS_PER_PACK = 4096
+
+_Kind = TypeVar("_Kind", Commit, Tree, Blob)
 
 
 class GitIndex:
@@ -49,9 +53,10 @@ class GitIndex:
         Repo.init_bare(str(path), mkdir=True, default_branch=b"main")
         return cls(path)
 
-    def head(self) -> bytes | None:
+    def head(self) -> ObjectID | None:
         """The id of the newest commit, or None before the first."""
-        return self._repo.refs.read_ref(BRANCH)
+        head = self._repo.refs.read_ref(BRANCH)
+        return None if head is None else ObjectID(head)
 
     def unreadable(self) -> str | None:
         """Why the repository, its branch or the newest commit cannot be read right now (None if they can).
@@ -62,8 +67,9 @@ class GitIndex:
             with Repo(str(self.path)) as repo:
                 head = repo.refs.read_ref(BRANCH)
                 if head is not None:
-                    repo[repo[head].tree]
-        except (OSError, KeyError, NotGitRepository, FileFormatException, ChecksumMismatch) as exc:
+                    commit = _of_kind(Commit, repo[ObjectID(head)])
+                    _of_kind(Tree, repo[commit.tree])
+        except (OSError, KeyError, NotGitRepository, FileFormatException, ChecksumMismatch, StorageError) as exc:
             return f"{type(exc).__name__}: {exc}"
         return None
 
@@ -72,7 +78,7 @@ class GitIndex:
         commit_id = commit_id or self.head()
         if commit_id is None:
             return None
-        tree_id = self._repo[commit_id].tree
+        tree_id = self._commit(commit_id).tree
         for part in path.encode().split(b"/"):
             tree = self._repo[tree_id]
             if not isinstance(tree, Tree) or part not in tree:
@@ -81,22 +87,23 @@ class GitIndex:
         blob = self._repo[tree_id]
         return blob.data if isinstance(blob, Blob) else None
 
-    def commit(self, changes: dict[str, bytes | None], message: str, when: int | None = None) -> bytes:
+    def commit(self, changes: dict[str, bytes | None], message: str, when: int | None = None) -> ObjectID:
         """Commit `changes` (path -> new content, None to delete) on top of `main`, dated `when` (POSIX
         seconds; default now): the same changes, message and date on the same parent give the same commit."""
         try:
-            return self._commit(changes, message, int(time.time()) if when is None else when)
+            return self._write_commit(changes, message, int(time.time()) if when is None else when)
         except OSError as exc:
             raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
 
     def message(self, commit_id: bytes) -> str:
         """The message of commit `commit_id`."""
-        return self._repo[commit_id].message.decode("utf-8", "replace")
+        message: bytes = self._commit(commit_id).message
+        return message.decode("utf-8", "replace")
 
-    def _commit(self, changes: dict[str, bytes | None], message: str, when: int) -> bytes:
+    def _write_commit(self, changes: dict[str, bytes | None], message: str, when: int) -> ObjectID:
         store = self._repo.object_store
         parent = self.head()
-        tree_id = self._repo[parent].tree if parent else None
+        tree_id = self._commit(parent).tree if parent else None
         for path, content in changes.items():
             blob_id = None
             if content is not None:
@@ -115,10 +122,10 @@ class GitIndex:
         if len(os.listdir(self.path / "objects" / commit.id[:2].decode())) >= self.loose_per_directory:
             self.pack_loose_objects()
             if self.squash_after and self.history_length(self.squash_after) >= self.squash_after:
-                return self.squash(f"Squash the history before: {message}")
+                return self._squash(commit.id, f"Squash the history before: {message}", int(time.time()))
         return commit.id
 
-    def write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+    def write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> ObjectID:
         """Write a commit with no parent holding exactly `files` (path and content, in increasing path order),
         dated `when`, without moving the branch (`reset` does); its id. Each tree is written once, as the
         paths leave it, straight into packs of `OBJECTS_PER_PACK` objects (no loose objects, no deltas), so
@@ -128,7 +135,7 @@ class GitIndex:
         except OSError as exc:
             raise StorageError(f"could not write the git index: {exc.strerror or exc}") from exc
 
-    def _write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> bytes:
+    def _write_root_commit(self, files: Iterable[tuple[str, bytes]], message: str, when: int) -> ObjectID:
         objects = _PackWriter(self._repo.object_store, self.path / "objects" / "pack")
         open_trees: list[tuple[list[bytes], Tree]] = [([], Tree())]
         last = ""
@@ -151,7 +158,7 @@ class GitIndex:
 
     def reset(self, commit_id: bytes) -> None:
         """Move the branch to `commit_id`, whatever it held (call under the lock of whoever writes it)."""
-        if not self._repo.refs.set_if_equals(BRANCH, self.head(), commit_id):
+        if not self._repo.refs.set_if_equals(BRANCH, self.head(), ObjectID(commit_id)):
             raise StorageError("the index branch moved while it was reset (is another writer ignoring the lock?)")
 
     def history_length(self, at_most: int) -> int:
@@ -159,18 +166,21 @@ class GitIndex:
         count, commit_id = 0, self.head()
         while commit_id is not None and count < at_most:
             count += 1
-            parents = self._repo[commit_id].parents
+            parents = self._commit(commit_id).parents
             commit_id = parents[0] if parents else None
         return count
 
-    def squash(self, message: str, when: int | None = None) -> bytes | None:
+    def squash(self, message: str, when: int | None = None) -> ObjectID | None:
         """Replace the branch's history by one commit holding its newest tree, dated `when` (default: now)
         (the branch is force-moved; cargo fetches it and resets to it); its id, None before the first
         commit. Call under the registry lock."""
         parent = self.head()
         if parent is None:
             return None
-        commit = _new_commit(self._repo[parent].tree, [], message, int(time.time()) if when is None else when)
+        return self._squash(parent, message, int(time.time()) if when is None else when)
+
+    def _squash(self, parent: ObjectID, message: str, when: int) -> ObjectID:
+        commit = _new_commit(self._commit(parent).tree, [], message, when)
         try:
             self._repo.object_store.add_object(commit)
         except OSError as exc:
@@ -185,7 +195,8 @@ class GitIndex:
         registry lock."""
         store = self._repo.object_store
         objects_dir = self.path / "objects"
-        loose = [(directory + name).encode() for directory in sorted(os.listdir(objects_dir)) if len(directory) == 2
+        loose = [ObjectID((directory + name).encode())
+                 for directory in sorted(os.listdir(objects_dir)) if len(directory) == 2
                  for name in os.listdir(objects_dir / directory) if len(name) == 38]
         packed_before = [sha for sha in loose if store.contains_packed(sha)]
         unpacked = [store[sha] for sha in loose if not store.contains_packed(sha)]
@@ -211,43 +222,50 @@ class GitIndex:
 
     def changed_paths(self, old: bytes | None, new: bytes) -> Iterator[str]:
         """Paths whose content differs between two commits (`old` None: every path of `new`)."""
-        old_tree = self._repo[old].tree if old else None
-        for change in tree_changes(self._repo.object_store, old_tree, self._repo[new].tree):
-            entry = change.new if change.new is not None and change.new.path else change.old
-            yield entry.path.decode()
+        old_tree = self._commit(old).tree if old else None
+        for change in tree_changes(self._repo.object_store, old_tree, self._commit(new).tree):
+            yield _changed_path(change)
 
     def changes(self, old: bytes | None, new: bytes) -> Iterator[tuple[str, bytes | None, bytes | None]]:
         """Each path whose content differs between two commits (`old` None: every path of `new`), with its
         content at `old` and at `new` (None where absent)."""
-        old_tree = self._repo[old].tree if old else None
-        for change in tree_changes(self._repo.object_store, old_tree, self._repo[new].tree):
-            entry = change.new if change.new is not None and change.new.path else change.old
-            yield entry.path.decode(), self._blob(change.old), self._blob(change.new)
+        old_tree = self._commit(old).tree if old else None
+        for change in tree_changes(self._repo.object_store, old_tree, self._commit(new).tree):
+            yield _changed_path(change), self._content(change.old), self._content(change.new)
 
-    def _blob(self, entry: TreeEntry | None) -> bytes | None:
-        return self._repo[entry.sha].data if entry is not None and entry.sha is not None else None
+    def _content(self, entry: TreeEntry | None) -> bytes | None:
+        return None if entry is None else self._blob(entry.sha).data
 
-    def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, bytes]]:
+    def files(self, commit_id: bytes | None = None) -> Iterator[tuple[str, ObjectID]]:
         """Every file at `commit_id` (default: the newest commit) as (path, blob id), each tree read once."""
         commit_id = commit_id or self.head()
         if commit_id is not None:
-            yield from self._walk(self._repo[commit_id].tree, "")
+            yield from self._walk(self._commit(commit_id).tree, "")
 
     def blob(self, blob_id: bytes) -> bytes:
         """The content of the blob `blob_id` (an id `files` yielded)."""
-        return self._repo[blob_id].data
+        return self._blob(blob_id).data
 
-    def _walk(self, tree_id: bytes, prefix: str) -> Iterator[tuple[str, bytes]]:
-        for item in self._repo[tree_id].items():
+    def _commit(self, commit_id: bytes) -> Commit:
+        return _of_kind(Commit, self._repo[ObjectID(commit_id)])
+
+    def _tree(self, tree_id: bytes) -> Tree:
+        return _of_kind(Tree, self._repo[ObjectID(tree_id)])
+
+    def _blob(self, blob_id: bytes) -> Blob:
+        return _of_kind(Blob, self._repo[ObjectID(blob_id)])
+
+    def _walk(self, tree_id: ObjectID, prefix: str) -> Iterator[tuple[str, ObjectID]]:
+        for item in self._tree(tree_id).items():
             path = prefix + item.path.decode()
             if item.mode == _DIR_MODE:
                 yield from self._walk(item.sha, path + "/")
             else:
                 yield path, item.sha
 
-    def _set_path(self, tree_id: bytes | None, parts: list[bytes], blob_id: bytes | None) -> bytes | None:
+    def _set_path(self, tree_id: ObjectID | None, parts: list[bytes], blob_id: ObjectID | None) -> ObjectID | None:
         """Return the id of `tree_id` with `parts` set to `blob_id` (or removed); None if empty."""
-        tree = self._repo[tree_id].copy() if tree_id else Tree()
+        tree = _of_kind(Tree, self._tree(tree_id).copy()) if tree_id else Tree()
         head, rest = parts[0], parts[1:]
         if rest:
             sub_id = tree[head][1] if head in tree else None
@@ -265,7 +283,22 @@ class GitIndex:
         return tree.id
 
 
-def _new_commit(tree_id: bytes, parents: list[bytes], message: str, when: int) -> Commit:
+def _of_kind(kind: type[_Kind], obj: ShaFile) -> _Kind:
+    """`obj` as the `kind` of object it must be; a `StorageError` if the repository holds another there."""
+    if not isinstance(obj, kind):
+        raise StorageError(f"the git index is damaged: object {obj.id.decode()} is a {obj.type_name.decode()}, "
+                           f"where a {kind.type_name.decode()} belongs")
+    return obj
+
+
+def _changed_path(change: TreeChange) -> str:
+    """The path of a change between two trees: its new entry's, or for a deletion its old entry's."""
+    entry = change.new or change.old
+    assert entry is not None, "a tree change has an entry on at least one side"
+    return entry.path.decode()
+
+
+def _new_commit(tree_id: ObjectID, parents: list[ObjectID], message: str, when: int) -> Commit:
     commit = Commit()
     commit.tree = tree_id
     commit.parents = parents
@@ -282,9 +315,9 @@ class _PackWriter:
     def __init__(self, store: DiskObjectStore, pack_dir: Path) -> None:
         self._store = store
         self._pack_dir = pack_dir
-        self._pending: dict[bytes, ShaFile] = {}
+        self._pending: dict[ObjectID, ShaFile] = {}
 
-    def add(self, obj: ShaFile) -> bytes:
+    def add(self, obj: ShaFile) -> ObjectID:
         """Write `obj` (in the next pack); its id."""
         self._pending[obj.id] = obj
         if len(self._pending) >= OBJECTS_PER_PACK:

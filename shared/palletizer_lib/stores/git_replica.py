@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from palletizer_lib.disk.files import file_lock
+from palletizer_lib.domain.errors import StorageError
 from palletizer_lib.stores.git_index import GitIndex
 
 TRAILER = "Palletizer-Change: "
@@ -48,10 +49,19 @@ class ChangeLog(Protocol):
 class GitReplica:
     """`git` (a local repository only this replica writes) brought up to a change log on request."""
 
-    def __init__(self, git: GitIndex, lock_path: Path, squash_every: int | None = None) -> None:
+    def __init__(self, git: GitIndex, lock_path: Path, squash_every: int | None = None,
+                 source: ChangeLog | None = None) -> None:
         self.git = git
         self._lock_path = lock_path
         self._squash_every = squash_every
+        self._source = source
+
+    def followed(self) -> GitIndex:
+        """The git index brought up to the log it follows (the one it was made with)."""
+        if self._source is None:
+            raise StorageError("this git replica follows no log")
+        self.catch_up(self._source)
+        return self.git
 
     def position(self) -> int:
         """The position of the last change committed here (0 before the first)."""
@@ -91,7 +101,7 @@ class GitReplica:
                     return done
 
     def _squashes_at(self, position: int) -> bool:
-        return bool(self._squash_every) and position % self._squash_every == 0
+        return self._squash_every is not None and self._squash_every > 0 and position % self._squash_every == 0
 
     def _start_at(self, log: ChangeLog, start: LogChange) -> int:
         """Make this replica the one commit of the log's start (squashed, as everywhere, where it is a squash

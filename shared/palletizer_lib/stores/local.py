@@ -11,7 +11,7 @@ from palletizer_lib.stores.catalog import Catalog
 from palletizer_lib.stores.crates import LocalCrateStore
 from palletizer_lib.stores.git_index import GitIndex
 from palletizer_lib.stores.protocols import RegistryStores
-from palletizer_lib.stores.publish_marker import LocalPending
+from palletizer_lib.stores.publish_marker import LocalPublishMarker
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.served_index import LocalServedIndex
@@ -24,7 +24,7 @@ def local_stores(layout: Layout, config: RegistryConfig, git: Path | None = None
     return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
                           Catalog(layout.catalog), SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
                           partial(exclusive_lock, layout.lock),
-                          LocalPending(layout.pending), Accounts(layout.accounts),
+                          LocalPublishMarker(layout.pending), Accounts(layout.accounts),
                           GitIndex(git or layout.git, squash_after=config.git_squash_after),
                           directories=local_directories(layout))
 

@@ -1,8 +1,10 @@
 """The PostgreSQL backend of the registry's stores, for several nodes sharing one database: a connection per
 thread (reconnected when broken), bounded waits (connect_timeout; statement_timeout, which also bounds waiting
-for a lock; TCP keepalives and a user timeout for a server gone silent), the schema created idempotently at
-open, and each transaction serialised per store with an advisory lock, as SQLite's `BEGIN IMMEDIATE` does, so
-the stores' rules hold across nodes unchanged (a read of one statement takes no lock: it is consistent alone).
+for a lock; TCP keepalives and a user timeout for a server gone silent), and each transaction serialised per
+store with an advisory lock, as SQLite's `BEGIN IMMEDIATE` does, so the stores' rules hold across nodes
+unchanged (a read of one statement takes no lock: it is consistent alone). The schema is migrated at open in
+one transaction holding the registry's write lock (`WRITE_LOCK`, which `postgres_index.PgIndex.write_lock`
+holds across a change): nodes starting at once take turns, and never migrate in the middle of a change.
 
 The stores' SQL is SQLite's, with `?` and `:name` placeholders; they are translated here. psycopg is imported
 only when such a store is opened. Every PostgreSQL failure is a StorageError naming the server, never the
@@ -13,19 +15,20 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from palletizer_lib.domain.errors import StorageError
+from palletizer_lib.stores.schema import POSTGRES
 from palletizer_lib.stores.sql import SqlStore
 
 CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT_MS = 30_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 TCP_USER_TIMEOUT_MS = 60_000           # a server gone silent (no reset) ends a call too, not only a slow statement
-_SCHEMA_LOCK = 0x70616C6C6574          # advisory lock keys: the schema's, and one per store (`lock_key`)
+WRITE_LOCK = 0x70616C6C7772            # advisory lock keys: the registry's write lock, and one per store (`lock_key`)
 _TOKEN = re.compile(r"'[^']*'|::|\?|:(\w+)|%")
 
 
@@ -107,6 +110,7 @@ class PostgresStore(SqlStore):
     advisory lock `lock_key` (stores sharing tables share a key)."""
 
     lock_key = 0
+    dialect = POSTGRES
 
     def _connection(self) -> PostgresConnection:
         """This thread's connection to the database, shared by every store of it (so a node holds one per
@@ -131,10 +135,11 @@ class PostgresStore(SqlStore):
             raise storage_error(where, exc) from exc
         return PostgresConnection(raw, where)
 
-    def _create_schema(self) -> None:
-        """Create what is missing of the schema; nodes opening the database at once take turns."""
-        with self._locked(_SCHEMA_LOCK) as db:
-            db.raw.execute(self.schema)
+    def _where(self) -> str:
+        return f"PostgreSQL at {describe(self._location)}"
+
+    def _migration_lock(self) -> AbstractContextManager[PostgresConnection]:
+        return self._locked(WRITE_LOCK)
 
     @contextmanager
     def _transaction(self) -> Iterator[PostgresConnection]:

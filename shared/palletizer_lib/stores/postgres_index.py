@@ -1,5 +1,5 @@
 """The index of a registry on several nodes, in PostgreSQL: the source of truth (`PgIndexLog`: the current
-index files and the ordered log of changes that made them), the crate summaries, the pending marker, the
+index files and the ordered log of changes that made them), the crate summaries, the publish marker, the
 served index's head, and the write lock every node's writers take turns with.
 
 The write lock is a session-level advisory lock held on the writing thread's connection, and every write of
@@ -12,53 +12,25 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import cast
 
 from palletizer_lib.domain.errors import BadRequest, StorageError
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.stores.git_replica import LogChange
-from palletizer_lib.stores.postgres import PostgresConnection, PostgresStore
+from palletizer_lib.stores.migrations import INDEX
+from palletizer_lib.stores.postgres import WRITE_LOCK, PostgresConnection, PostgresStore
 from palletizer_lib.stores.served_index import HEAD_KEY, ServedFile, ServedIndex
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS index_files (
-    path TEXT COLLATE "C" PRIMARY KEY,
-    content BYTEA NOT NULL,
-    modified DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS index_changes (
-    position BIGINT PRIMARY KEY,
-    made BIGINT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS index_change_files (
-    position BIGINT NOT NULL REFERENCES index_changes(position),
-    path TEXT COLLATE "C" NOT NULL,
-    content BYTEA,
-    PRIMARY KEY (position, path)
-);
-CREATE INDEX IF NOT EXISTS index_change_files_by_path ON index_change_files (path, position);
-CREATE TABLE IF NOT EXISTS crate_summaries (
-    key TEXT COLLATE "C" PRIMARY KEY,
-    name TEXT COLLATE "C" NOT NULL,
-    max_version TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS registry_state (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    writes BIGINT NOT NULL DEFAULT 0
-);
-"""
 _INDEX_LOCK = 0x70616C6C6963   # each transaction's (as the other stores have one)
-_WRITE_LOCK = 0x70616C6C7772   # the registry's write lock, held across a whole change
 PENDING, SERVED_HEAD, LOG_START = "pending", "served_head", "log_start"
 _SET_STATE = ("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) "
               "DO UPDATE SET value = excluded.value, writes = registry_state.writes + 1")
 
 
 class PgIndex(PostgresStore):
-    """The tables above, on one connection per thread; the write lock on the writing thread's."""
+    """The tables of `migrations.INDEX`, on one connection per thread; the write lock on the writing thread's."""
 
-    schema = SCHEMA
+    schema = INDEX
     lock_key = _INDEX_LOCK
 
     def __init__(self, url: str) -> None:
@@ -69,7 +41,7 @@ class PgIndex(PostgresStore):
     def write_lock(self) -> Iterator[bool]:
         """Hold the registry's write lock (waiting at most the statement timeout for it); it never says the
         last holder died holding it, as PostgreSQL lets a dead session's lock go, and what such a writer
-        left is found by the checks every writer makes (the pending marker, the served head)."""
+        left is found by the checks every writer makes (the publish marker, the served head)."""
         if getattr(self._holding, "depth", 0):
             self._holding.depth += 1
             try:
@@ -78,14 +50,14 @@ class PgIndex(PostgresStore):
                 self._holding.depth -= 1
             return
         db = self._connection()
-        db.execute("SELECT pg_advisory_lock(?)", (_WRITE_LOCK,))
+        db.execute("SELECT pg_advisory_lock(?)", (WRITE_LOCK,))
         self._holding.db, self._holding.depth = db, 1
         try:
             yield False
         finally:
             self._holding.depth, self._holding.db = 0, None
             if db.usable:
-                db.execute("SELECT pg_advisory_unlock(?)", (_WRITE_LOCK,))
+                db.execute("SELECT pg_advisory_unlock(?)", (WRITE_LOCK,))
 
     def connection(self) -> PostgresConnection:
         """This thread's connection (the write lock's while this thread holds it)."""
@@ -93,7 +65,7 @@ class PgIndex(PostgresStore):
 
     def transaction(self) -> AbstractContextManager[PostgresConnection]:
         """One transaction on this thread's connection."""
-        return self._db()
+        return cast(AbstractContextManager[PostgresConnection], self._db())
 
     def _connection(self) -> PostgresConnection:
         held = getattr(self._holding, "db", None)
@@ -278,7 +250,8 @@ class PgSummaries:
 
     def put(self, name: str, shown: str) -> bool:
         with self._db.transaction() as db:
-            row = db.execute("SELECT name, max_version FROM crate_summaries WHERE key = ?", (normalise(name),)).fetchone()
+            row = db.execute("SELECT name, max_version FROM crate_summaries WHERE key = ?",
+                             (normalise(name),)).fetchone()
             db.execute("INSERT INTO crate_summaries (key, name, max_version) VALUES (?, ?, ?) ON CONFLICT (key) "
                        "DO UPDATE SET name = excluded.name, max_version = excluded.max_version",
                        (normalise(name), name, shown))
@@ -296,8 +269,8 @@ class PgSummaries:
         return iter([row[0] for row in self._db.connection().execute("SELECT key FROM crate_summaries").fetchall()])
 
 
-class PgPending:
-    """The pending marker as a state row (see `pending.PendingMarker`)."""
+class PgPublishMarker:
+    """The publish marker as a state row (see `publish_marker.PublishMarker`)."""
 
     def __init__(self, db: PgIndex) -> None:
         self._db = db

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Protocol
 
 from palletizer_lib.stores.accounts import AuditEntry, Identity, TokenInfo
-from palletizer_lib.stores.catalog import VersionInfo
+from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
 from palletizer_lib.stores.crates import CrateStore
 from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_lib.stores.git_replica import GitReplica
-from palletizer_lib.stores.publish_marker import PendingMarker
+from palletizer_lib.stores.publish_marker import PublishMarker
 from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.served_index import ServedIndex
@@ -45,19 +45,22 @@ class AccountStore(Protocol):
 
 class CatalogStore(Protocol):
     """What is known of each version beyond the index: who published it and when, its description and
-    README, its downloads (counted through `pending`, in batches)."""
+    README, its downloads (counted through `download_counter`, in batches)."""
 
-    pending: DownloadCounter
+    download_counter: DownloadCounter
 
     def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
                        published: float | None = None) -> None: ...
     def forget_version(self, name: str, vers: str) -> None: ...
     def tagged(self, field: str, value: str) -> set[str]: ...
     def readme_html(self, name: str, vers: str) -> str: ...
+    def description(self, name: str, vers: str) -> str: ...
+    def descriptions(self) -> dict[tuple[str, str], str]: ...
     def render_missing_readmes(self) -> list[str]: ...
     def count_download(self, name: str, vers: str) -> None: ...
     def add_downloads(self, counts: Mapping[tuple[str, str], int]) -> None: ...
     def versions(self, name: str) -> dict[str, VersionInfo]: ...
+    def listed(self, shown: Mapping[str, str]) -> dict[str, ListedVersions]: ...
     def downloads(self, name: str) -> int: ...
     def version_downloads(self, name: str) -> dict[str, int]: ...
     def downloads_by_crate(self, names: Iterable[str] | None = None) -> dict[str, int]: ...
@@ -89,7 +92,7 @@ WriteLock = Callable[[], AbstractContextManager[bool]]
 class RegistryStores:
     """Where one registry keeps its index (`log`, the source of truth, and `replica`, the git index served on
     a node when the log is not one), crate files, served index files, crate summaries, the catalog, the search
-    table, the reverse dependencies and the accounts; how its writers take turns (the write lock, the pending
+    table, the reverse dependencies and the accounts; how its writers take turns (the write lock, the publish
     marker); and which directories of the data directory must be writable (by what they are called)."""
 
     crates: CrateStore
@@ -99,7 +102,7 @@ class RegistryStores:
     search: SearchIndex
     reverse_dependencies: ReverseDependencies
     lock: WriteLock
-    pending: PendingMarker
+    publish_marker: PublishMarker
     accounts: AccountStore
     log: IndexLog
     replica: GitReplica | None = None

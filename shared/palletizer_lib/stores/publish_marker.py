@@ -1,5 +1,5 @@
 """The crate file a publish is storing, named before it is stored and forgotten once its version is committed,
-so that a writer killed in between leaves a key the next writer can check. `LocalPending` keeps it in the file
+so that a writer killed in between leaves a key the next writer can check. `LocalPublishMarker` keeps it in the file
 `pending` of the data directory."""
 
 from pathlib import Path
@@ -9,7 +9,7 @@ from palletizer_lib.disk.files import atomic_write, remove_file
 from palletizer_lib.stores.crates import CRATES_PREFIX
 
 
-class PendingMarker(Protocol):
+class PublishMarker(Protocol):
     """At most one crate store key, durably."""
 
     def get(self) -> str | None:
@@ -22,7 +22,7 @@ class PendingMarker(Protocol):
         """Forget the key."""
 
 
-class LocalPending:
+class LocalPublishMarker:
     """The marker as a small file (`crates/KEY`)."""
 
     def __init__(self, path: Path) -> None:

@@ -14,24 +14,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from palletizer_lib.domain.index_entry import Dependency, IndexEntry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import max_version
-from palletizer_lib.stores.catalog import DOWNLOADS_SCHEMA
+from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reverse_dependencies (
-    dependency TEXT NOT NULL,
-    crate TEXT NOT NULL,
-    name TEXT NOT NULL,
-    dep TEXT NOT NULL,
-    version TEXT NOT NULL,
-    PRIMARY KEY (dependency, crate)
-);
-CREATE INDEX IF NOT EXISTS reverse_dependencies_by_crate ON reverse_dependencies (crate);
-CREATE TABLE IF NOT EXISTS reverse_dependencies_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 COLUMNS = ("dependency", "crate", "name", "dep", "version")
 
 
@@ -41,11 +30,11 @@ class Dependent:
     dependency on the other crate."""
 
     name: str
-    entry: dict
-    dependency: dict
+    entry: IndexEntry
+    dependency: Dependency
 
 
-def dependent_rows(entries: list[dict]) -> list[tuple[str, str, str, str, str]]:
+def dependent_rows(entries: list[IndexEntry]) -> list[tuple[str, str, str, str, str]]:
     """The rows of one crate (its index entries, not empty): one per crate its shown version depends on."""
     shown = max_version(entries)
     entry = next(e for e in entries if e["vers"] == shown)
@@ -64,7 +53,7 @@ def dependent_rows(entries: list[dict]) -> list[tuple[str, str, str, str, str]]:
 class ReverseDependencies(SqliteStore):
     """The reverse dependencies of one registry's crates; safe across threads and processes."""
 
-    schema = DOWNLOADS_SCHEMA + SCHEMA
+    schema = CATALOG
     synchronous = "NORMAL"
 
     def is_built(self) -> bool:
@@ -73,7 +62,7 @@ class ReverseDependencies(SqliteStore):
             row = db.execute("SELECT value FROM reverse_dependencies_state WHERE key = 'built'").fetchone()
         return row is not None
 
-    def rebuild(self, crates: Iterable[list[dict]]) -> None:
+    def rebuild(self, crates: Iterable[list[IndexEntry]]) -> None:
         """Replace the table with the rows of `crates` (each crate's index entries)."""
         with self._db() as db:
             db.execute("DELETE FROM reverse_dependencies")
@@ -83,7 +72,7 @@ class ReverseDependencies(SqliteStore):
             db.execute("INSERT INTO reverse_dependencies_state (key, value) VALUES ('built', '1') "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
-    def put(self, entries: list[dict]) -> None:
+    def put(self, entries: list[IndexEntry]) -> None:
         """Make a crate's rows follow its index entries (not empty); nothing is written if they are unchanged."""
         rows = dependent_rows(entries)
         crate = normalise(entries[0]["name"])

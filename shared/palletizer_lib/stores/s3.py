@@ -9,6 +9,7 @@ and Cache-Control of each object are what readers reaching the bucket directly g
 static.crates.io serves them (`application/gzip`, immutable), index files revalidated on every use (cargo
 sends the ETag back)."""
 
+import io
 import json
 import uuid
 from collections.abc import Hashable, Iterator
@@ -49,7 +50,10 @@ class S3CrateStore:
 
     def open(self, key: str) -> StoredCrate | None:
         opened = self._bucket.open(self._object(key))
-        return None if opened is None else StoredCrate(*opened)
+        if opened is None:
+            return None
+        stream, size = opened
+        return StoredCrate(io.BufferedReader(stream), size)
 
     def size(self, key: str) -> int | None:
         info = self._bucket.head(self._object(key))

@@ -13,23 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from palletizer_lib.domain.names import normalise
+from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS crate_search (
-    id INTEGER PRIMARY KEY,
-    crate TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    max_version TEXT NOT NULL,
-    description TEXT NOT NULL,
-    published REAL
-);
-CREATE INDEX IF NOT EXISTS crate_search_by_recency ON crate_search (published DESC, lower(name));
-CREATE INDEX IF NOT EXISTS crate_search_by_name ON crate_search (lower(name));
-CREATE VIRTUAL TABLE IF NOT EXISTS crate_text USING fts5(key UNINDEXED, name, text, tokenize='trigram');
-CREATE TABLE IF NOT EXISTS crate_search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 _TRIGRAM = 3
 SORTS = ("recent", "name", "downloads")
 # A crate's downloads (of every version), for sorting by downloads.
@@ -60,7 +47,7 @@ def _phrase(text: str) -> str:
 class SearchIndex(SqliteStore):
     """The search table of one registry; safe across threads and processes."""
 
-    schema = SCHEMA
+    schema = CATALOG
     synchronous = "NORMAL"
     # The keys of `page`'s parameter `keys`, a JSON list of strings.
     _json_list_sql = "SELECT value FROM json_each(:keys)"

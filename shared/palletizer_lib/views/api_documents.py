@@ -6,7 +6,8 @@ The registry counts downloads but keeps no per-day history: crates.io's `version
 `meta.total_downloads` carries the total counted (not a crates.io field).
 
 What has no meaning here is null (`recent_downloads`, `yank_message`, `lib_links`, `has_lib`, `bin_names` of a
-version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`, `audit_actions`). Ids are not database ids: a
+version published before they were recorded, `edition`, `homepage`... when not given) or empty (`badges`,
+`audit_actions`). Ids are not database ids: a
 version's `id` is a stable number made from its crate's name and its version, and a crate's `id` its name,
 as on crates.io.
 """
@@ -17,11 +18,13 @@ from urllib.parse import urlencode
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.core.search import CrateSummary
-from palletizer_lib.domain.errors import NotFound
-from palletizer_lib.domain.index_entry import pubtime_seconds
+from palletizer_lib.domain.errors import CrateNotFound, NotFound
+from palletizer_lib.domain.index_entry import Dependency, IndexEntry
 from palletizer_lib.domain.names import normalise
-from palletizer_lib.domain.versions import max_version, parse_version
-from palletizer_lib.stores.catalog import Catalog, ListedVersions, VersionInfo
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
+from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
+from palletizer_lib.stores.protocols import CatalogStore
+from palletizer_lib.views.version_facts import version_facts
 
 API = "/api/v1/crates"
 
@@ -31,7 +34,7 @@ def version_id(name: str, vers: str) -> int:
     return zlib.crc32(f"{normalise(name)} {vers}".encode())
 
 
-def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME`: the crate, its versions (newest first), keywords and categories."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
@@ -40,7 +43,7 @@ def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
     metadata = _metadata(infos, shown)
     releases = [e for e in entries if not e.get("yanked") and not parse_version(e["vers"]).is_prerelease]
     stable = max(releases, key=lambda e: parse_version(e["vers"]))["vers"] if releases else None
-    times = [t for t in (_published(e, infos.get(e["vers"])) for e in entries) if t is not None]
+    times = [t for t in (version_facts(e, infos.get(e["vers"])).published for e in entries) if t is not None]
     keywords = _strings(metadata.get("keywords"))
     categories = _strings(metadata.get("categories"))
     crate = {
@@ -64,20 +67,20 @@ def crate_document(registry: Registry, catalog: Catalog, name: str) -> dict:
                             "created_at": None} for c in categories]}
 
 
-def versions_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def versions_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME/versions`: every version, newest first."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
     return {"versions": versions, "meta": {"total": len(versions), "next_page": None}}
 
 
-def version_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def version_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION`."""
     canonical, entry, info = _one(registry, catalog, name, vers)
     return {"version": _version(registry, canonical, entry, info)}
 
 
-def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/dependencies`: as crates.io lists them (the real crate name in
     `crate_id`, a renamed one's key unused)."""
     canonical, entry, _ = _one(registry, catalog, name, vers)
@@ -85,7 +88,7 @@ def dependencies_document(registry: Registry, catalog: Catalog, name: str, vers:
     return {"dependencies": [_dependency(dep, vid) for dep in entry["deps"]]}
 
 
-def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: str, page: int,
+def reverse_dependencies_document(registry: Registry, catalog: CatalogStore, name: str, page: int,
                                   per_page: int) -> dict:
     """`GET /api/v1/crates/NAME/reverse_dependencies?page=&per_page=`, as crates.io answers it: the crates
     whose shown version depends on NAME, `per_page` of them from page `page`, the most downloaded first, then
@@ -99,20 +102,20 @@ def reverse_dependencies_document(registry: Registry, catalog: Catalog, name: st
     return {"dependencies": dependencies, "versions": versions, "meta": {"total": total}}
 
 
-def downloads_document(registry: Registry, catalog: Catalog, name: str) -> dict:
+def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME/downloads`: no per-day history (empty lists); the crate's total in `meta`."""
     canonical, _, infos = _crate(registry, catalog, name)
     return {"version_downloads": [],
             "meta": {"extra_downloads": [], "total_downloads": sum(i.downloads for i in infos.values())}}
 
 
-def version_downloads_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def version_downloads_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/downloads`: no per-day history; the version's total in `meta`."""
     _, _, info = _one(registry, catalog, name, vers)
     return {"version_downloads": [], "meta": {"total_downloads": info.downloads if info is not None else 0}}
 
 
-def authors_document(registry: Registry, catalog: Catalog, name: str, vers: str) -> dict:
+def authors_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
     """`GET /api/v1/crates/NAME/VERSION/authors`: the `authors` the version was published with, in
     `meta.names` (as crates.io answered before it stopped keeping them)."""
     _, _, info = _one(registry, catalog, name, vers)
@@ -126,7 +129,7 @@ def owner_users_document(owners: list[str]) -> dict:
                       for i, user in enumerate(owners, 1)]}
 
 
-def search_document(registry: Registry, catalog: Catalog, query: str, page: int, per_page: int) -> dict:
+def search_document(registry: Registry, catalog: CatalogStore, query: str, page: int, per_page: int) -> dict:
     """`GET /api/v1/crates?q=&page=&per_page=`: the crates matching `query`, `per_page` from page `page`, as
     crates.io lists them (`meta.next_page`/`prev_page` the query strings of the pages around). Read from the
     search table and the catalog in a fixed number of queries (no index file): `max_version` is the version
@@ -166,43 +169,39 @@ def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloa
     }
 
 
-def _crate(registry: Registry, catalog: Catalog, name: str) -> tuple[str, list[dict], dict[str, VersionInfo]]:
+def _crate(registry: Registry, catalog: CatalogStore,
+           name: str) -> tuple[str, list[IndexEntry], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
-        raise NotFound(f"crate `{name}` does not exist in this registry")
+        raise CrateNotFound(name)
     return canonical, registry.entries(canonical), catalog.versions(canonical)
 
 
-def _one(registry: Registry, catalog: Catalog, name: str, vers: str) -> tuple[str, dict, VersionInfo | None]:
+def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tuple[str, IndexEntry, VersionInfo | None]:
     canonical, entries, infos = _crate(registry, catalog, name)
-    entry = next((e for e in entries if e["vers"] == vers), None)
-    if entry is None:
-        raise NotFound(f"crate `{canonical}` has no version `{vers}`")
-    return canonical, entry, infos.get(vers)
+    entry = find_version(canonical, entries, vers)
+    return canonical, entry, infos.get(entry["vers"])
 
 
-def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | None) -> dict:
-    vers = entry["vers"]
-    metadata = info.metadata if info is not None else {}
-    published = _published(entry, info)
+def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo | None) -> dict:
+    facts = version_facts(entry, info)
+    vers, metadata, published = facts.vers, facts.metadata, facts.published
     try:
         size = registry.crate_size(name, vers)
     except NotFound:
         size = None
-    features = dict(entry.get("features") or {})
-    features.update(entry.get("features2") or {})
     return {
         "id": version_id(name, vers), "crate": name, "num": vers,
         "dl_path": f"{API}/{name}/{vers}/download", "readme_path": f"{API}/{name}/{vers}/readme",
         "updated_at": _iso(published), "created_at": _iso(published),
-        "downloads": info.downloads if info is not None else 0, "features": features,
-        "yanked": bool(entry.get("yanked")), "yank_message": None, "lib_links": entry.get("links"),
+        "downloads": facts.downloads, "features": facts.features,
+        "yanked": facts.yanked, "yank_message": None, "lib_links": entry.get("links"),
         "license": metadata.get("license"),
         "links": {"dependencies": f"{API}/{name}/{vers}/dependencies",
                   "version_downloads": f"{API}/{name}/{vers}/downloads", "authors": f"{API}/{name}/{vers}/authors"},
         "crate_size": size,
-        "published_by": ({"id": None, "login": info.publisher, "name": info.publisher, "avatar": None, "url": None}
-                         if info is not None and info.publisher else None),
+        "published_by": ({"id": None, "login": facts.publisher, "name": facts.publisher, "avatar": None, "url": None}
+                         if facts.publisher else None),
         "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
         "has_lib": None, "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
         "edition": None,
@@ -211,7 +210,7 @@ def _version(registry: Registry, name: str, entry: dict, info: VersionInfo | Non
     }
 
 
-def _dependency(dep: dict, vid: int) -> dict:
+def _dependency(dep: Dependency, vid: int) -> dict:
     real = dep.get("package") or dep["name"]
     return {"id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
             "version_id": vid, "crate_id": real, "req": dep["req"], "optional": bool(dep.get("optional")),
@@ -219,12 +218,8 @@ def _dependency(dep: dict, vid: int) -> dict:
             "target": dep.get("target"), "kind": dep.get("kind") or "normal", "downloads": 0}
 
 
-def _newest_first(entries: list[dict]) -> list[dict]:
+def _newest_first(entries: list[IndexEntry]) -> list[IndexEntry]:
     return sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
-
-
-def _published(entry: dict, info: VersionInfo | None) -> float | None:
-    return info.published if info is not None else pubtime_seconds(entry)
 
 
 def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict:

@@ -6,19 +6,22 @@ and the accounts (owners). Plain data; the templates only lay it out.
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from palletizer_lib.core.registry import Registry
-from palletizer_lib.domain.errors import BadRequest, NotFound
-from palletizer_lib.domain.index_entry import pubtime_seconds
+from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
+from palletizer_lib.domain.index_entry import Dependency as EntryDependency
+from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.domain.readme import safe_url
 from palletizer_lib.domain.urls import sparse_index_url
-from palletizer_lib.domain.versions import max_version, parse_version
-from palletizer_lib.mirror.cache_files import MirroredCrate, cached_crate
-from palletizer_lib.mirror.mirror import settle
-from palletizer_lib.stores.accounts import Accounts
-from palletizer_lib.stores.catalog import Catalog, VersionInfo
+from palletizer_lib.domain.versions import find_version, max_version, parse_version
+from palletizer_lib.mirror.mirrored_crate import MirroredCrate, cached_crate
+from palletizer_lib.mirror.shadowing import local_first
+from palletizer_lib.stores.catalog import VersionInfo
+from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 from palletizer_lib.stores.search_index import SORTS
+from palletizer_lib.views.version_facts import all_features, version_facts
 
 PER_PAGE = 50
 DEPENDENTS_SHOWN = 10
@@ -111,7 +114,7 @@ class CratePage:
     versions_pages: int = 1
 
 
-def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int = 1,
+def crate_list(registry: Registry, catalog: CatalogStore, query: str = "", page: int = 1,
                per_page: int = PER_PAGE, keyword: str = "", category: str = "", sort: str = "recent") -> CrateList:
     """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
     having `keyword` or in `category` if given, by `sort` (one of `search_index.SORTS`: newest publication,
@@ -130,20 +133,20 @@ def crate_list(registry: Registry, catalog: Catalog, query: str = "", page: int 
         page = pages
         total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
-    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description, downloads.get(normalise(s.name), 0),
-                          _time(s.published), s.mirrored_from)
+    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description,
+                          downloads.get(normalise(s.name), 0), _time(s.published), s.mirrored_from)
               for s in shown]
     return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip(), sort)
 
 
-def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+def crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
                fallback_url: str, versions_page: int = 1) -> CratePage:
     """The page of crate `name` (any spelling) at `version` (default: the one search shows, the newest not
     yanked), listing page `versions_page` of its versions (`VERSIONS_PER_PAGE` a page, newest first);
     NotFound if either does not exist. `fallback_url` is the server's own URL, for the
     `.cargo/config.toml` lines of a registry whose `config.json` does not name its public URL yet."""
     if not is_valid_name(name):
-        raise NotFound(f"crate `{name}` does not exist in this registry")
+        raise CrateNotFound(name)
     page = _crate_page(registry, catalog, accounts, name, version, fallback_url)
     pages = max(1, math.ceil(len(page.versions) / VERSIONS_PER_PAGE))
     shown = min(max(versions_page, 1), pages)
@@ -151,22 +154,18 @@ def crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: s
                    version_count=len(page.versions), versions_page=shown, versions_pages=pages)
 
 
-def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None,
+def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
                 fallback_url: str) -> CratePage:
-    try:
-        entries = registry.entries(name)
-    except NotFound:
-        if registry.config.upstream:
-            settle(registry.layout, name)
-            mirrored = cached_crate(registry.layout, name)
-            if mirrored is not None:
-                return _mirrored_page(registry, catalog, mirrored, version, fallback_url)
-        raise
+    mirrored = partial(cached_crate, registry.layout, name) if registry.config.upstream else None
+    found: list[IndexEntry] | MirroredCrate = local_first(partial(registry.entries, name), mirrored)
+    if isinstance(found, MirroredCrate):
+        return _mirrored_page(registry, catalog, found, version, fallback_url)
+    entries = found
     canonical = entries[0]["name"]
     known = catalog.versions(canonical)
     rows = sorted((_row(e, known.get(e["vers"])) for e in entries), key=lambda r: parse_version(r.vers), reverse=True)
     summary_version = max_version(entries)
-    entry = _chosen(entries, version or summary_version, canonical)
+    entry = find_version(canonical, entries, version or summary_version)
     row = next(r for r in rows if r.vers == entry["vers"])
     described, metadata = _metadata(known, entry["vers"], rows)
     description = metadata.get("description") or ""
@@ -183,7 +182,7 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
         downloads=sum(r.downloads for r in rows),
         dependencies=sorted((_dependency(d) for d in entry["deps"]),
                             key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
-        features=_features(entry),
+        features=all_features(entry),
         links=links,
         license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
         keywords=[k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
@@ -199,7 +198,7 @@ def _crate_page(registry: Registry, catalog: Catalog, accounts: Accounts, name: 
     )
 
 
-def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, version: str | None,
+def _mirrored_page(registry: Registry, catalog: CatalogStore, crate: MirroredCrate, version: str | None,
                    fallback_url: str) -> CratePage:
     """The page of a crate of the mirror's cache: its versions from the cached index file (parsed once per
     version of the file; only the shown version's line is read again), no README."""
@@ -217,7 +216,7 @@ def _mirrored_page(registry: Registry, catalog: Catalog, crate: MirroredCrate, v
         downloads=sum(r.downloads for r in rows),
         dependencies=sorted((_dependency(d) for d in entry["deps"]),
                             key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
-        features=_features(entry),
+        features=all_features(entry),
         links=[],
         license=None,
         keywords=[],
@@ -261,19 +260,9 @@ def _time(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
 
 
-def _row(entry: dict, info: VersionInfo | None) -> VersionRow:
-    """A version's row: what the catalog recorded of it (its publish time to the fraction of a second), else
-    its entry's `pubtime`."""
-    if info is None:
-        return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(pubtime_seconds(entry)), None, 0)
-    return VersionRow(entry["vers"], bool(entry.get("yanked")), _time(info.published), info.publisher, info.downloads)
-
-
-def _chosen(entries: list[dict], version: str, name: str) -> dict:
-    for entry in entries:
-        if entry["vers"] == version:
-            return entry
-    raise NotFound(f"crate `{name}` has no version {version}")
+def _row(entry: IndexEntry, info: VersionInfo | None) -> VersionRow:
+    facts = version_facts(entry, info)
+    return VersionRow(facts.vers, facts.yanked, _time(facts.published), facts.publisher, facts.downloads)
 
 
 def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict]:
@@ -284,14 +273,8 @@ def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) 
     return next(((r.vers, known[r.vers].metadata) for r in rows if r.vers in known), (None, {}))
 
 
-def _dependency(dep: dict) -> Dependency:
+def _dependency(dep: EntryDependency) -> Dependency:
     return Dependency(name=dep["name"], crate=dep.get("package") or dep["name"], req=dep["req"],
                       kind=dep.get("kind") or "normal", optional=bool(dep.get("optional")), target=dep.get("target"),
                       registry=dep.get("registry"), features=list(dep.get("features") or []),
                       default_features=dep.get("default_features", True) is not False)
-
-
-def _features(entry: dict) -> dict[str, list[str]]:
-    """Every feature (`features` and `features2` together), `default` first."""
-    merged = {**entry.get("features", {}), **entry.get("features2", {})}
-    return dict(sorted(merged.items(), key=lambda item: (item[0] != "default", item[0])))

@@ -6,7 +6,7 @@ import falcon
 from palletizer_lib.core.composition import Site
 from palletizer_lib.domain.errors import NotFound
 from palletizer_lib.mirror.upstream import download_url
-from palletizer_lib.views import api_documents as crates_api
+from palletizer_lib.views import api_documents
 from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int
 from palletizer_services.read_access import GetNeedsRead
@@ -21,7 +21,7 @@ class CrateResource(GetNeedsRead):
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.crate_document(self._registry, self._catalog, name)
+        resp.media = api_documents.crate_document(self._registry, self._catalog, name)
 
 
 class VersionsResource(GetNeedsRead):
@@ -31,7 +31,7 @@ class VersionsResource(GetNeedsRead):
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.versions_document(self._registry, self._catalog, name)
+        resp.media = api_documents.versions_document(self._registry, self._catalog, name)
 
 
 class DownloadsResource(GetNeedsRead):
@@ -41,7 +41,7 @@ class DownloadsResource(GetNeedsRead):
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.downloads_document(self._registry, self._catalog, name)
+        resp.media = api_documents.downloads_document(self._registry, self._catalog, name)
 
 
 class OwnerUserResource(GetNeedsRead):
@@ -51,7 +51,7 @@ class OwnerUserResource(GetNeedsRead):
         self._operations = site.operations
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = crates_api.owner_users_document(self._operations.owners(name))
+        resp.media = api_documents.owner_users_document(self._operations.owners(name))
 
     def on_get_team(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self._operations.owners(name)
@@ -67,7 +67,7 @@ class ReverseDependenciesResource(GetNeedsRead):
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         per_page = query_int(req, "per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
         page = query_int(req, "page", 1, minimum=1)
-        resp.media = crates_api.reverse_dependencies_document(self._registry, self._catalog, name, page, per_page)
+        resp.media = api_documents.reverse_dependencies_document(self._registry, self._catalog, name, page, per_page)
 
 
 class VersionResource(GetNeedsRead):
@@ -78,19 +78,19 @@ class VersionResource(GetNeedsRead):
         self._registry, self._catalog = site.registry, site.catalog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.version_document(self._registry, self._catalog, name, version)
+        resp.media = api_documents.version_document(self._registry, self._catalog, name, version)
 
     def on_get_dependencies(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.dependencies_document(self._registry, self._catalog, name, version)
+        resp.media = api_documents.dependencies_document(self._registry, self._catalog, name, version)
 
     def on_get_downloads(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.version_downloads_document(self._registry, self._catalog, name, version)
+        resp.media = api_documents.version_downloads_document(self._registry, self._catalog, name, version)
 
     def on_get_authors(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        resp.media = crates_api.authors_document(self._registry, self._catalog, name, version)
+        resp.media = api_documents.authors_document(self._registry, self._catalog, name, version)
 
     def on_get_download(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        document = crates_api.version_document(self._registry, self._catalog, name, version)
+        document = api_documents.version_document(self._registry, self._catalog, name, version)
         urls = self._registry.served_urls()
         if urls is None:
             raise NotFound("this registry serves no downloads yet (its config.json names no `dl`)")
@@ -99,7 +99,7 @@ class VersionResource(GetNeedsRead):
         resp.location = download_url(urls.dl, found["crate"], found["num"], found["checksum"])
 
     def on_get_readme(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
-        found = crates_api.version_document(self._registry, self._catalog, name, version)["version"]
+        found = api_documents.version_document(self._registry, self._catalog, name, version)["version"]
         html = self._catalog.readme_html(found["crate"], found["num"])
         if not html:
             raise NotFound(f"crate `{found['crate']}` version {found['num']} has no README")

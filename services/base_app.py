@@ -62,7 +62,7 @@ def create_app(site: Site, *, index_size: bool = False, downloads: bool = False)
     Cargo's error JSON."""
     router = CompiledRouter()
     metrics = RequestMetrics()
-    app = falcon.App(middleware=[Observer(router, metrics), ReadAccess(site.access)], router=router)
+    app = falcon.App(middleware=(Observer(router, metrics), ReadAccess(site.access)), router=router)
     app.set_error_serializer(_serialize_http_error)
     app.add_error_handler(Exception, _unexpected_error)
     app.add_error_handler(PalletizerError, _ErrorRenderer(site.registry))

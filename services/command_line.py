@@ -24,9 +24,9 @@ from palletizer_lib.settings.listeners import configured_listeners, default_publ
 from palletizer_lib.stores.protocols import AccountStore
 from palletizer_lib.views.browse import REGISTRY_NAME, cargo_config
 from palletizer_lib.views.first_steps import FirstStep, publishing_setup
-from palletizer_services import waitress_server
 from palletizer_services.allocator import give_back_large_blocks
 from palletizer_services.bodies import BodyPolicy, BodyRoute
+from palletizer_services.server import server, sockets
 from palletizer_services.workers import START_FAILED, Supervisor
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -126,8 +126,8 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     as defaults."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a Palletizer registry.")
     parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
-    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN,
-                        metavar="HOST:PORT", help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
+    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN, metavar="HOST:PORT",
+                        help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
     parser.add_argument("--public-url", default=os.environ.get("PALLETIZER_PUBLIC_URL"),
                         help="the URL cargo reaches this server at (default: $PALLETIZER_PUBLIC_URL, "
                              "then config.yaml's public_url, then http://HOST:PORT)")
@@ -217,7 +217,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
             run(build(site), args, limit, BodyPolicy(site.access, bodies), bound,
                 trusted_proxies(args, site.registry))
         finally:
-            site.catalog.pending.close()
+            site.catalog.download_counter.close()
 
     def work() -> None:
         try:
@@ -238,18 +238,18 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
         return Supervisor(args.workers, work, [b.socket for b in bound], args.shutdown_grace).run()
     finally:
         # Only here, in the process that bound them: a worker ends in `Supervisor` without returning.
-        waitress_server.release(bound)
+        sockets.release(bound)
 
 
 def start(prog: str, args: argparse.Namespace, writes_config: bool
-          ) -> tuple[Site, list[waitress_server.Bound], str]:
+          ) -> tuple[Site, list[sockets.Bound], str]:
     """Open the registry, check the URLs it is to be served at, bind every listener (its TLS files
     checked), and only then recover an interrupted write and, if `writes_config`, point `config.json` at
     the URLs: the site, the bound listeners and the banner to print. A start that fails (a `PalletizerError`)
     has changed nothing: `config.json` is as it was and no listener or socket file is left."""
     site = open_site(args.data)
     urls = served_urls(args, site.registry) if writes_config else None
-    bound = waitress_server.bind(configured_listeners(args.config, args.listen))
+    bound = sockets.bind(configured_listeners(args.config, args.listen))
     try:
         for change in site.registry.recover():
             logging.getLogger("palletizer").warning("recovered from an interrupted write: %s", change)
@@ -261,21 +261,21 @@ def start(prog: str, args: argparse.Namespace, writes_config: bool
             f"{urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(site.registry, urls.public)}\n\n"
             f"{first_steps(args.data, site.accounts)}\n")
     except BaseException:
-        waitress_server.release(bound)
+        sockets.release(bound)
         raise
 
 
-def bind(args: argparse.Namespace) -> list[waitress_server.Bound]:
+def bind(args: argparse.Namespace) -> list[sockets.Bound]:
     """The listeners of `--config`, else of `--listen`, bound. One that cannot be used (TLS files, address in
     use...) ends the process with one line."""
     try:
-        return waitress_server.bind(configured_listeners(args.config, args.listen))
+        return sockets.bind(configured_listeners(args.config, args.listen))
     except PalletizerError as error:
         raise SystemExit(fail(os.path.basename(sys.argv[0]), error)) from None
 
 
-def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
-        bound: list[waitress_server.Bound] | None = None, trusted: TrustedProxies | None = None) -> None:
+def run(app: server.WsgiApp, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
+        bound: list[sockets.Bound] | None = None, trusted: TrustedProxies | None = None) -> None:
     """Serve `app` with waitress on `bound` (default: `bind(args)`, released when it returns) until SIGTERM or
     SIGINT, believing the `X-Forwarded-For` of `trusted` fronts (default: `--trusted-proxy`'s)."""
     configure_logging(args.log_level, args.workers)
@@ -284,18 +284,17 @@ def run(app: falcon.App, args: argparse.Namespace, max_body: int, policy: BodyPo
         try:
             run(app, args, max_body, policy, bound, trusted)
         finally:
-            waitress_server.release(bound)
+            sockets.release(bound)
         return
     # waitress refuses bodies of max_request_body_size bytes or more; `max_body` itself is allowed.
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.
     tls = any(b.context for b in bound)
-    limits = waitress_server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
-                                    args.shutdown_grace)
+    limits = server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
+                           args.shutdown_grace)
     trusted = trusted_proxies(args) if trusted is None else trusted
-    waitress_server.serve(app, bound, limits, policy, trusted, threads=args.threads,
-                          max_request_body_size=max_body + 1, ident="palletizer",
-                          clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
+    server.serve(app, bound, limits, policy, trusted, threads=args.threads, max_request_body_size=max_body + 1,
+                 ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
 
 
 def connection_limit(wanted: int, tls: bool) -> int:
