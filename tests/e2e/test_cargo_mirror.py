@@ -6,6 +6,7 @@ from pathlib import Path
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cargo import REGISTRY, Cargo, write_crate
+from tests.support.cli import run_cli
 from tests.support.cratekit import pack
 from tests.support.server import issue_token, palletizer, running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
@@ -38,7 +39,7 @@ def _leaf_and_middle(tmp_path: Path) -> StaticUpstream:
 def test_cargo_builds_from_the_mirror_and_then_offline(tmp_path: Path) -> None:
     upstream = _leaf_and_middle(tmp_path)
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     token = issue_token(data)
     try:
         with running_server(data) as url:
@@ -87,7 +88,7 @@ def test_cargo_sees_new_versions_refuses_corrupted_crates_and_shadowed_names(tmp
             assert refused.returncode != 0
             assert "exists on the upstream registry" in refused.stderr
             assert "palletizer allow-name shadow" in refused.stderr
-            palletizer(data, "allow-name", "shadow")
+            run_cli(data, "allow-name", "shadow")
             publisher.publish(shadow)
             upstream.requests.clear()
 
@@ -123,7 +124,7 @@ def test_mirror_fetch_of_a_lockfile_lets_it_build_with_no_upstream(tmp_path: Pat
     the lockfile `--locked` from an empty CARGO_HOME."""
     upstream = _leaf_and_middle(tmp_path)
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     app = write_crate(tmp_path / "src", "app", (
         '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nmid_dle = "1"\n'),
         {"src/main.rs": 'fn main() { println!("{}", mid_dle::mid()); }\n'})
@@ -143,6 +144,6 @@ def test_mirror_fetch_of_a_lockfile_lets_it_build_with_no_upstream(tmp_path: Pat
         with running_server(data) as url:
             builder = _replacing(Cargo.create(tmp_path / "builder", f"sparse+{url}/index/"))
             assert builder.run(app, "run", "-q", "--locked").stdout.strip() == "11"
-        palletizer(data, "verify")
+        run_cli(data, "verify")
     finally:
         upstream.stop()

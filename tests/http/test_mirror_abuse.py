@@ -12,8 +12,9 @@ import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata, publish_body
-from tests.support.server import issue_token, palletizer, running_server
+from tests.support.server import issue_token, running_server
 from tests.support.static_upstream import StaticUpstream
 
 
@@ -25,7 +26,7 @@ def test_names_the_upstream_lacks_leave_nothing_behind(tmp_path: Path) -> None:
     upstream = StaticUpstream(tmp_path / "upstream")
     upstream.add("serde", "1.0.0", make_crate("serde", "1.0.0"))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     names = [f"zz{random.Random(n).getrandbits(64):016x}" for n in range(500)]
     try:
         with running_server(data) as url, requests.Session() as session:
@@ -42,9 +43,9 @@ def test_names_the_upstream_lacks_leave_nothing_behind(tmp_path: Path) -> None:
             assert [c["name"] for c in listed["crates"]] == ["serde"]
             assert session.get(f"{url}/crates/serde", timeout=30).status_code == 200
         assert [p.name for p in _files(data / "mirror/index")] == ["serde"]
-        status = palletizer(data, "mirror", "status").stdout
+        status = run_cli(data, "mirror", "status").out
         assert "index files: 1 (" in status
-        assert palletizer(data, "verify").returncode == 0
+        assert run_cli(data, "verify").code == 0
     finally:
         upstream.stop()
 
@@ -56,8 +57,8 @@ def test_downloads_keep_the_cache_within_its_size(tmp_path: Path) -> None:
     for name, crate in crates.items():
         upstream.add(name, "1.0.0", crate)
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url, "--mirror-cache-size", "200000")
-    palletizer(data, "allow-name", "mine")
+    run_cli(data, "init", "--upstream", upstream.index_url, "--mirror-cache-size", "200000")
+    run_cli(data, "allow-name", "mine")
     own = make_crate("mine", "1.0.0", files={"blob": random.Random(99).randbytes(50_000)})
     Registry(data).publish(metadata("mine", "1.0.0"), own)
     try:
@@ -72,7 +73,7 @@ def test_downloads_keep_the_cache_within_its_size(tmp_path: Path) -> None:
             assert (again.status_code, again.content) == (200, crates["big0"])
             assert session.get(f"{url}/files/mine/mine-1.0.0.crate", timeout=30).content == own
         assert (data / "crates/mine/mine-1.0.0.crate").read_bytes() == own
-        assert palletizer(data, "verify").returncode == 0
+        assert run_cli(data, "verify").code == 0
     finally:
         upstream.stop()
 
@@ -83,7 +84,7 @@ def test_a_mirrored_crate_with_many_versions_is_paged(tmp_path: Path) -> None:
     for minor in range(250):
         upstream.add("many", f"0.{minor}.0", crate)
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     try:
         with running_server(data) as url:
             index = requests.get(f"{url}/index/ma/ny/many", timeout=30)
@@ -108,7 +109,7 @@ def test_a_mixed_spelling_and_hostile_entries_are_kept_out(tmp_path: Path) -> No
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps(e) + "\n" for e in [good, *hostile]))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     token = issue_token(data)
     try:
         with running_server(data) as url:
@@ -136,7 +137,7 @@ def test_large_upstream_index_files_leave_memory_bounded(tmp_path: Path) -> None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(e) + "\n" for e in entries))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     try:
         with running_server(data) as url, requests.Session() as session:
             idle = _resident_mib(url)

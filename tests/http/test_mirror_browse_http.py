@@ -10,8 +10,9 @@ import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.mirror.cache_files import encode_cached
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
-from tests.support.server import palletizer, running_server
+from tests.support.server import running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
@@ -49,8 +50,8 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
     upstream.add("walk_local", "5.0.0", make_crate("walk_local", "5.0.0"))
     upstream.add("walkabout", "0.1.0", make_crate("walkabout", "0.1.0"))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
-    palletizer(data, "allow-name", "walk-local")
+    run_cli(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "allow-name", "walk-local")
     Registry(data).publish(metadata("walk-local", "1.0.0", description="our own walker"),
                            make_crate("walk-local", "1.0.0"))
     try:
@@ -115,7 +116,7 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
 
 def test_without_an_upstream_the_cache_is_not_shown(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
+    run_cli(data, "init")
     cached = data / "mirror/index/wa/lk/walkdir"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(encode_cached({}, json.dumps({"name": "walkdir", "vers": "1.0.0", "deps": [], "cksum": "0" * 64,

@@ -8,9 +8,10 @@ import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_services.metrics import MIRRORED_LABEL
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
 from tests.support.prometheus import samples, value
-from tests.support.server import palletizer, running_server
+from tests.support.server import running_server
 from tests.support.static_upstream import StaticUpstream, upstream_dep
 
 
@@ -23,8 +24,8 @@ def test_index_files_and_downloads_come_from_the_upstream(tmp_path: Path) -> Non
     upstream.add("broken", "1.0.0", bad, served=bad + b"tampered")
     upstream.add("shadowed", "9.0.0", make_crate("shadowed", "9.0.0"))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
-    palletizer(data, "allow-name", "Shadowed")
+    run_cli(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "allow-name", "Shadowed")
     Registry(data).publish(metadata("Shadowed", "1.0.0"), make_crate("Shadowed", "1.0.0"))
     try:
         with running_server(data) as url:
@@ -77,8 +78,8 @@ def test_a_hanging_upstream_stalls_only_its_own_request(tmp_path: Path) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     upstream.add("leaf", "1.0.0", make_crate("leaf", "1.0.0"))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
-    palletizer(data, "allow-name", "mine")
+    run_cli(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "allow-name", "mine")
     Registry(data).publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
     try:
         with running_server(data, "--threads", "4") as url:
@@ -111,7 +112,7 @@ def test_mirrored_downloads_add_one_metrics_series_however_many_crates(tmp_path:
     for name in names:
         upstream.add(name, "1.0.0", make_crate(name, "1.0.0"))
     data = tmp_path / "data"
-    palletizer(data, "init", "--upstream", upstream.index_url)
+    run_cli(data, "init", "--upstream", upstream.index_url)
     Registry(data).publish(metadata("Own_Crate", "1.0.0"), make_crate("Own_Crate", "1.0.0"))
     try:
         with running_server(data) as url:

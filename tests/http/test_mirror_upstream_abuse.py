@@ -13,9 +13,10 @@ import requests
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
 from tests.support.hostile_upstream import HoldingUpstream, ScriptedUpstream, answer
-from tests.support.server import palletizer, running_server
+from tests.support.server import running_server
 from tests.support.static_upstream import upstream_entry
 
 SAFETY_TIMEOUT = 60
@@ -28,7 +29,7 @@ def _get(url: str, results: list[requests.Response]) -> None:
 
 def test_a_hanging_upstream_holds_at_most_the_bound_of_threads(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    palletizer(data, "init")
+    run_cli(data, "init")
     mine = make_crate("mine", "1.0.0")
     Registry(data).publish(metadata("mine", "1.0.0"), mine)
     upstream = HoldingUpstream()
@@ -89,7 +90,7 @@ def test_an_upstream_password_is_sent_but_never_shown_nor_in_config_yaml(tmp_pat
     data = tmp_path / "data"
     with_password = f"sparse+{upstream.url.replace('http://', f'http://mirror-user:{password}@')}/index/"
     try:
-        palletizer(data, "init", "--upstream", with_password)
+        run_cli(data, "init", "--upstream", with_password)
         assert password not in (data / "config.yaml").read_text()
         assert RegistryConfig.load(data / "config.yaml").upstream == upstream.index_url
         assert stat.S_IMODE((data / "upstream-credentials").stat().st_mode) == 0o600
@@ -104,14 +105,14 @@ def test_an_upstream_password_is_sent_but_never_shown_nor_in_config_yaml(tmp_pat
                          "/api/v1/crates/walkdir/2.3.2", "/index/config.json", "/metrics", "/index/no/pe/nope"):
                 shown = requests.get(f"{url}{path}", timeout=SAFETY_TIMEOUT)
                 assert password not in shown.text and "mirror-user" not in shown.text, path
-        assert password not in palletizer(data, "mirror", "status").stdout
+        assert password not in run_cli(data, "mirror", "status").out
         assert all(password not in log.read_text() for log in tmp_path.glob("*.log"))
 
         (data / "config.yaml").write_text((data / "config.yaml").read_text().replace(upstream.index_url,
                                                                                       with_password))
-        refused = palletizer(data, "mirror", "status", check=False)
-        assert refused.returncode != 0
-        assert "upstream-credentials" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
-        assert password not in refused.stderr
+        refused = run_cli(data, "mirror", "status", check=False)
+        assert refused.code != 0
+        assert "upstream-credentials" in refused.err and len(refused.err.strip().splitlines()) == 1
+        assert password not in refused.err
     finally:
         upstream.stop()

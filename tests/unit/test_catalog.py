@@ -11,8 +11,9 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.publish_body import encode_publish_body
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.catalog import Catalog
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
-from tests.support.server import issue_token, palletizer, running_server
+from tests.support.server import issue_token, running_server
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> No
     crate = tmp_path / "added-2.0.0.crate"
     crate.write_bytes(make_crate("added", "2.0.0", 'description = "from add"\nreadme = "README.md"\n',
                                  {"README.md": b"# Added\n\nhello"}))
-    palletizer(data, "add", str(crate))
+    run_cli(data, "add", str(crate))
     with running_server(data) as url:
         body = encode_publish_body(metadata("pub", "1.0.0", readme="# Pub", homepage="https://h.example"),
                                    make_crate("pub", "1.0.0"))
@@ -93,5 +94,5 @@ def test_publish_add_download_and_remove_reach_the_catalog(tmp_path: Path) -> No
     added = catalog.versions("added")["2.0.0"]
     assert added.publisher.startswith("cli") and added.metadata == {"description": "from add",
                                                                     "readme": "# Added\n\nhello", "bin_names": []}
-    palletizer(data, "remove", "added", "2.0.0")
+    run_cli(data, "remove", "added", "2.0.0")
     assert catalog.versions("added") == {}

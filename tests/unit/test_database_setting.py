@@ -9,7 +9,8 @@ import pytest
 
 from palletizer_lib.domain.errors import BadRequest
 from palletizer_lib.settings.config import RegistryConfig, validate_database
-from tests.support.server import free_port, palletizer
+from tests.support.cli import run_cli
+from tests.support.server import free_port
 
 
 @pytest.mark.parametrize("url", ["postgresql://palletizer@db.internal:5432/registry", "postgres://db/registry"])
@@ -32,12 +33,12 @@ def test_a_url_refused_is_not_echoed_with_its_password() -> None:
 
 def test_init_refuses_a_database_it_cannot_reach_and_load_checks_the_setting(tmp_path: Path) -> None:
     url = f"postgresql://palletizer:s3cret@127.0.0.1:{free_port()}/registry"
-    unreachable = palletizer(tmp_path / "data", "init", "--database", url, check=False)
-    assert unreachable.returncode != 0 and len(unreachable.stderr.strip().splitlines()) == 1
-    assert "PostgreSQL at 127.0.0.1:" in unreachable.stderr and "s3cret" not in unreachable.stderr
+    unreachable = run_cli(tmp_path / "data", "init", "--database", url, check=False)
+    assert unreachable.code != 0 and len(unreachable.err.strip().splitlines()) == 1
+    assert "PostgreSQL at 127.0.0.1:" in unreachable.err and "s3cret" not in unreachable.err
     assert not (tmp_path / "data").exists()
-    refused = palletizer(tmp_path / "other", "init", "--database", "sqlite:///x", check=False)
-    assert refused.returncode != 0 and "PostgreSQL URL" in refused.stderr
+    refused = run_cli(tmp_path / "other", "init", "--database", "sqlite:///x", check=False)
+    assert refused.code != 0 and "PostgreSQL URL" in refused.err
     assert not (tmp_path / "other" / "config.yaml").exists()
     (tmp_path / "config.yaml").write_text("database: http://db/\n")
     with pytest.raises(BadRequest, match="config.yaml: the database must be a PostgreSQL URL"):
@@ -56,5 +57,5 @@ def test_a_default_registry_is_set_up_and_served_without_the_postgresql_or_s3_cl
 
 
 def _initialised(tmp_path: Path) -> Path:
-    palletizer(tmp_path / "data", "init")
+    run_cli(tmp_path / "data", "init")
     return tmp_path / "data" / "config.yaml"

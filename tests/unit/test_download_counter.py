@@ -13,8 +13,9 @@ from palletizer_lib.domain.errors import StorageError
 from palletizer_lib.settings.config import RegistryConfig
 from palletizer_lib.stores.catalog import Catalog
 from palletizer_lib.stores.download_counter import DownloadCounter
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
-from tests.support.server import palletizer, running_server, running_service
+from tests.support.server import running_server, running_service
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_a_stopped_server_loses_no_counted_download(tmp_path: Path) -> None:
     Registry.create(data, RegistryConfig())
     crate = tmp_path / "counted-1.0.0.crate"
     crate.write_bytes(make_crate("counted", "1.0.0"))
-    palletizer(data, "add", str(crate))
+    run_cli(data, "add", str(crate))
     with running_server(data) as url:
         for _ in range(20):
             assert requests.get(f"{url}/files/counted/counted-1.0.0.crate", timeout=10).status_code == 200

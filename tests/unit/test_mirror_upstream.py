@@ -17,6 +17,7 @@ from palletizer_lib.mirror.policy import allow_name
 from palletizer_lib.mirror.state import MISSING_TTL, PENDING, WRITER, MirrorStats
 from palletizer_lib.mirror.upstream import Upstream, download_url
 from palletizer_lib.settings.config import RegistryConfig, validate_upstream
+from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate, metadata
 from tests.support.mirrors import mirror_of, registry_of
 from tests.support.server import BIN, palletizer
@@ -70,17 +71,17 @@ def test_bad_upstream_urls_are_refused(url: str) -> None:
 
 def test_upstream_setting(tmp_path: Path) -> None:
     assert validate_upstream("sparse+https://index.crates.io") == "sparse+https://index.crates.io/"
-    palletizer(tmp_path / "data", "init", "--upstream", "sparse+https://index.crates.io/")
+    run_cli(tmp_path / "data", "init", "--upstream", "sparse+https://index.crates.io/")
     config = RegistryConfig.load(tmp_path / "data" / "config.yaml")
     assert (config.upstream, config.upstream_freshness) == ("sparse+https://index.crates.io/", 300)
-    refused = palletizer(tmp_path / "other", "init", "--upstream", "https://index.crates.io/", check=False)
-    assert refused.returncode != 0 and "sparse index URL" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1
+    refused = run_cli(tmp_path / "other", "init", "--upstream", "https://index.crates.io/", check=False)
+    assert refused.code != 0 and "sparse index URL" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
     assert not (tmp_path / "other" / "config.yaml").exists()
-    palletizer(tmp_path / "quick", "init", "--upstream", "sparse+http://127.0.0.1:1/", "--upstream-freshness", "0")
+    run_cli(tmp_path / "quick", "init", "--upstream", "sparse+http://127.0.0.1:1/", "--upstream-freshness", "0")
     assert RegistryConfig.load(tmp_path / "quick" / "config.yaml").upstream_freshness == 0
-    negative = palletizer(tmp_path / "neg", "init", "--upstream-freshness", "-5", check=False)
-    assert negative.returncode != 0 and "--upstream-freshness" in negative.stderr
+    negative = run_cli(tmp_path / "neg", "init", "--upstream-freshness", "-5", check=False)
+    assert negative.code != 0 and "--upstream-freshness" in negative.err
     (tmp_path / "data" / "config.yaml").write_text("upstream: http://x/\n")
     with pytest.raises(BadRequest, match="upstream"):
         RegistryConfig.load(tmp_path / "data" / "config.yaml")
@@ -194,15 +195,15 @@ def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstrea
     assert offline.crate_file("walkdir", "2.3.2").read_bytes() == crate
     with pytest.raises(NotFound):
         offline.crate_file("walkdir", "9.9.9")
-    assert palletizer(mirror.layout.root, "verify").returncode == 0
+    assert run_cli(mirror.layout.root, "verify").code == 0
     path.write_bytes(crate + b"rot")
     mirror.layout.mirror_crate_file("walkdir", "9.9.9").write_bytes(crate)
     evicted = mirror.layout.mirror_crate_file("gone", "1.0.0")
     evicted.parent.mkdir()
     evicted.write_bytes(crate)
-    report = palletizer(mirror.layout.root, "verify", check=False)
-    assert report.returncode == 1
-    assert report.stdout.splitlines() == [
+    report = run_cli(mirror.layout.root, "verify", check=False)
+    assert report.code == 1
+    assert report.out.splitlines() == [
         "mirror/crates/walkdir/walkdir-2.3.2.crate: its checksum does not match the cached upstream index entry",
         "mirror/crates/walkdir/walkdir-9.9.9.crate: no cached upstream index entry refers to it"]
 
@@ -284,11 +285,11 @@ def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, u
     assert registry.canonical_name("foo-bar") is None
     assert [p for p in registry.layout.crates.rglob("*") if p.is_file()] == []
     registry.publish(metadata("unrelated", "1.0.0"), make_crate("unrelated", "1.0.0"))
-    allowed = palletizer(registry.layout.root, "allow-name", "FOO_BAR")
-    assert "may now be published" in allowed.stderr
+    allowed = run_cli(registry.layout.root, "allow-name", "FOO_BAR")
+    assert "may now be published" in allowed.err
     assert RegistryConfig.load(registry.layout.config).allowed_names == ["FOO_BAR"]
     assert registry.publish(metadata("foo-bar", "1.0.0"), make_crate("foo-bar", "1.0.0"))["vers"] == "1.0.0"
-    assert "already allowed" in palletizer(registry.layout.root, "allow-name", "foo-bar").stderr
+    assert "already allowed" in run_cli(registry.layout.root, "allow-name", "foo-bar").err
 
 
 def test_a_new_crate_is_refused_while_the_upstream_cannot_say(tmp_path: Path, upstream: StaticUpstream,
@@ -328,7 +329,7 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
     upstream.stop()
     again = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
     assert again.stdout.splitlines()[:2] == ["cached leaf 1.0.0", "cached mid 2.0.0"]
-    status = palletizer(mirror.layout.root, "mirror", "status").stdout
+    status = run_cli(mirror.layout.root, "mirror", "status").out
     assert "index files: 2 (" in status and "crate files: " in status
     assert f"crate files: 2 ({len(leaf) + len(mid)} bytes)" in status
     refused = palletizer(mirror.layout.root, "mirror", "fetch", str(tmp_path / "nope.lock"), check=False)
