@@ -5,7 +5,7 @@ DATA ?= $(or $(PALLETIZER_DATA),./data)
 LISTEN ?= $(or $(PALLETIZER_LISTEN),127.0.0.1:8000)
 ARGS ?=
 
-.PHONY: install run test fuzz test-browser screenshots test-compose test-corpus test-cluster validate-deploy bench cli clean
+.PHONY: install run test lint fuzz test-browser screenshots test-compose test-corpus test-cluster validate-deploy bench cli clean
 
 install: $(VENV)/.installed
 
@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip >&2
-	@$(BIN)/pip install --quiet -e '.[test]' >&2
+	@$(BIN)/pip install --quiet -e '.[test,lint]' >&2
 	@touch $@
 
 run: install
@@ -25,6 +25,14 @@ test: install
 	test -x /usr/sbin/nginx || [ "$$(id -u)" != 0 ] \
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The checks of the code: ruff's lint and format, mypy (the types), and the import contracts of pyproject.toml (the
+# library's layers, no import cycle, the library never imports a service).
+lint: install
+	$(BIN)/ruff check shared services tests bench stubs
+	$(BIN)/ruff format --check shared services tests bench stubs
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The hostile-input property tests with many random examples (a few minutes; not part of `make test`,
 # which runs few, fixed ones). A failure prints the example and a blob to reproduce it.

@@ -25,21 +25,38 @@ from bench import (
 )
 from bench.common import Context
 
-BENCHMARKS = {"index": index_serving, "downloads": downloads, "cargo": cargo_resolution,
-              "publish": publish_growth, "memory": memory, "idle": fresh_memory, "readme": readme_pages,
-              "mirror": mirror, "scale": scale, "cluster": cluster}
+BENCHMARKS = {
+    "index": index_serving,
+    "downloads": downloads,
+    "cargo": cargo_resolution,
+    "publish": publish_growth,
+    "memory": memory,
+    "idle": fresh_memory,
+    "readme": readme_pages,
+    "mirror": mirror,
+    "scale": scale,
+    "cluster": cluster,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
-                        help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[*BENCHMARKS, []],
+        metavar="NAME",
+        help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="where the JSON files go")
     parser.add_argument("--repetitions", type=int, default=5, help="repetitions of each measurement (default 5)")
     parser.add_argument("--seconds", type=float, default=4, help="length of each load run (default 4 s)")
-    parser.add_argument("--sizes", type=scale.parse_sizes, metavar="N,N,...",
-                        help="registry sizes of the scale benchmark (default: $BENCH_SCALE_SIZES, "
-                             "else 100,20000,100000)")
+    parser.add_argument(
+        "--sizes",
+        type=scale.parse_sizes,
+        metavar="N,N,...",
+        help="registry sizes of the scale benchmark (default: $BENCH_SCALE_SIZES, else 100,20000,100000)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="palletizer-bench-"))
     try:

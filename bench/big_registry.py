@@ -54,9 +54,14 @@ def releases(count: int, index_url: str) -> Iterator[tuple[str, list[tuple[dict,
     next crates, as `bench.seed` makes them)."""
     names = crate_names(count)
     for i, name in enumerate(names):
-        deps = names[i + 1:i + 1 + DEPENDENCIES]
-        yield name, [(meta := entry_metadata(name, version, deps), crate_for(meta, index_url=index_url))
-                     for version in VERSIONS[:version_count(i)]]
+        deps = names[i + 1 : i + 1 + DEPENDENCIES]
+        yield (
+            name,
+            [
+                (meta := entry_metadata(name, version, deps), crate_for(meta, index_url=index_url))
+                for version in VERSIONS[: version_count(i)]
+            ],
+        )
 
 
 def seed_registry(data: Path, count: int, public_url: str, published: float | None = None) -> Registry:

@@ -57,8 +57,10 @@ def publish_graph(registry: Registry) -> list[str]:
 
 def project(root: Path, names: list[str]) -> Path:
     """A binary crate depending on the first DIRECT crates of the graph."""
-    toml = ('[package]\nname = "bench-app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
-            "[dependencies]\n" + "".join(reg(name, "0.1") for name in names[:DIRECT]))
+    toml = (
+        '[package]\nname = "bench-app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+        "[dependencies]\n" + "".join(reg(name, "0.1") for name in names[:DIRECT])
+    )
     return write_crate(root, "bench-app", toml, {"src/main.rs": "fn main() {}\n"})
 
 
@@ -90,20 +92,29 @@ def run(ctx: Context) -> None:
     config_json = ctx.work / "bench3-config.json"
     config_json.write_bytes(static_config_json(f"http://127.0.0.1:{static_port}"))
     runs = iter(range(1_000_000))
-    with palletizer(data) as ours, \
-            nginx(static_registry_config(static_port, data, config_json), static_port) as static, \
-            palletizer(front_data, "--public-url", front_url) as behind, \
-            front(front_data, behind.url, front_port) as fronted:
+    with (
+        palletizer(data) as ours,
+        nginx(static_registry_config(static_port, data, config_json), static_port) as static,
+        palletizer(front_data, "--public-url", front_url) as behind,
+        front(front_data, behind.url, front_port) as fronted,
+    ):
         urls = {"palletizer-all": ours.url, "nginx (static)": static.url, "nginx front + palletizer": fronted.url}
-        sides = {side: (lambda url=url, side=side: resolve(ctx.work / f"cargo-run-{next(runs)}",
-                                                             f"sparse+{url}/index/", names))
-                 for side, url in urls.items()}
+        sides = {
+            side: (
+                lambda url=url, side=side: resolve(ctx.work / f"cargo-run-{next(runs)}", f"sparse+{url}/index/", names)
+            )
+            for side, url in urls.items()
+        }
         for measure in sides.values():  # warm-up (the servers' caches; cargo's own are fresh every time)
             measure()
         times = alternate(sides, repetitions)
     rows = ratio_rows(times, "nginx (static)")
-    report(ctx.out, "3-cargo-resolution",
-           f"3. cargo generate-lockfile + fetch, empty CARGO_HOME, {CRATES} crates ({len(VERSIONS)} versions each), "
-           f"median of {repetitions}",
-           ["setup", "median s", "min s", "max s", "x nginx"], rows,
-           {"crates": CRATES, "versions": len(VERSIONS), "direct_dependencies": DIRECT, "seconds": times})
+    report(
+        ctx.out,
+        "3-cargo-resolution",
+        f"3. cargo generate-lockfile + fetch, empty CARGO_HOME, {CRATES} crates ({len(VERSIONS)} versions each), "
+        f"median of {repetitions}",
+        ["setup", "median s", "min s", "max s", "x nginx"],
+        rows,
+        {"crates": CRATES, "versions": len(VERSIONS), "direct_dependencies": DIRECT, "seconds": times},
+    )

@@ -70,8 +70,11 @@ def run(ctx: Context) -> None:
     cargo."""
     print("starting Ceph (radosgw) and PostgreSQL...", flush=True)
     started = time.monotonic()
-    with running_ceph(ctx.work / "ceph") as ceph, running_postgres() as postgres, \
-            environment(credentials_environment(ceph, ctx.work)):
+    with (
+        running_ceph(ctx.work / "ceph") as ceph,
+        running_postgres() as postgres,
+        environment(credentials_environment(ceph, ctx.work)),
+    ):
         print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
         print(f"publishing the cargo graph ({GRAPH_CRATES} crates x {len(GRAPH_VERSIONS)}) locally...", flush=True)
         started = time.monotonic()
@@ -128,11 +131,15 @@ def bucket_serving(ctx: Context, ceph: CephS3, data: Path) -> None:
         crates[label] = (key, len(crate))
     publish_prefixes(storage)
     index_root, crates_root = urlsplit(storage.public_index_url).path, urlsplit(storage.public_crates_url).path
-    cases = {"index files": ([index_root + key for key in keys], [f"/index/{key}" for key in keys]),
-             **{f"{label} crate": ([crates_root + key], [f"/crates/{key}"]) for label, (key, _) in crates.items()}}
+    cases = {
+        "index files": ([index_root + key for key in keys], [f"/index/{key}" for key in keys]),
+        **{f"{label} crate": ([crates_root + key], [f"/crates/{key}"]) for label, (key, _) in crates.items()},
+    }
     sizes = [(data / "index" / key).stat().st_size for key in keys]
-    mean_bytes = {"index files": sum(sizes) / len(sizes), **{f"{label} crate": size
-                                                            for label, (_, size) in crates.items()}}
+    mean_bytes = {
+        "index files": sum(sizes) / len(sizes),
+        **{f"{label} crate": size for label, (_, size) in crates.items()},
+    }
     port = free_port()
     rows, details = [], {"connections": CONNECTIONS, "index_files": len(keys), "runs": []}
     with nginx(static_files_config(port, data, files), port) as theirs:
@@ -144,22 +151,53 @@ def bucket_serving(ctx: Context, ceph: CephS3, data: Path) -> None:
                 assert answer.status_code == 200, (side, answer.status_code, answer.text[:200])
                 assert answer.content == requests.get(theirs.url + nginx_paths[0], timeout=30).content, side
                 wrk(base, CONNECTIONS, 1, paths[side])
-            loads = alternate({side: (lambda side=side: wrk(bases[side], CONNECTIONS, ctx.seconds, paths[side]))
-                               for side in bases}, ctx.repetitions)
+            loads = alternate(
+                {
+                    side: (lambda side=side, paths=paths: wrk(bases[side], CONNECTIONS, ctx.seconds, paths[side]))
+                    for side in bases
+                },
+                ctx.repetitions,
+            )
             for side, runs in loads.items():
                 assert all(load.errors == 0 and load.requests > 0 for load in runs), (side, runs)
             rps = {side: median([load.requests_per_second for load in runs]) for side, runs in loads.items()}
             mbps = {side: median([load.megabytes_per_second for load in runs]) for side, runs in loads.items()}
             p50 = {side: median([load.p50_ms for load in runs]) for side, runs in loads.items()}
-            rows.append([case, round(mean_bytes[case]), rps["bucket"], rps["nginx"], mbps["bucket"], mbps["nginx"],
-                         rps["bucket"] / rps["nginx"], p50["bucket"], p50["nginx"]])
-            details["runs"].append({"case": case, **{side: [vars(load) for load in runs]
-                                                     for side, runs in loads.items()}})
-    report(ctx.out, "9a-cluster-bucket-serving",
-           f"9a. Straight from the bucket (radosgw, anonymous GETs) vs nginx from disk, {CONNECTIONS} connections, "
-           f"median of {ctx.repetitions} x {ctx.seconds:g} s (wrk)",
-           ["files", "bytes", "bucket req/s", "nginx req/s", "bucket MB/s", "nginx MB/s", "bucket/nginx",
-            "bucket p50 ms", "nginx p50 ms"], rows, details)
+            rows.append(
+                [
+                    case,
+                    round(mean_bytes[case]),
+                    rps["bucket"],
+                    rps["nginx"],
+                    mbps["bucket"],
+                    mbps["nginx"],
+                    rps["bucket"] / rps["nginx"],
+                    p50["bucket"],
+                    p50["nginx"],
+                ]
+            )
+            details["runs"].append(
+                {"case": case, **{side: [vars(load) for load in runs] for side, runs in loads.items()}}
+            )
+    report(
+        ctx.out,
+        "9a-cluster-bucket-serving",
+        f"9a. Straight from the bucket (radosgw, anonymous GETs) vs nginx from disk, {CONNECTIONS} connections, "
+        f"median of {ctx.repetitions} x {ctx.seconds:g} s (wrk)",
+        [
+            "files",
+            "bytes",
+            "bucket req/s",
+            "nginx req/s",
+            "bucket MB/s",
+            "nginx MB/s",
+            "bucket/nginx",
+            "bucket p50 ms",
+            "nginx p50 ms",
+        ],
+        rows,
+        details,
+    )
 
 
 def static_files_config(port: int, data: Path, files: Path) -> str:
@@ -173,8 +211,9 @@ def static_files_config(port: int, data: Path, files: Path) -> str:
     )
 
 
-def cluster_publish_and_cargo(ctx: Context, ceph: CephS3, postgres: PostgresServer, local: Path,
-                              names: list[str]) -> None:
+def cluster_publish_and_cargo(
+    ctx: Context, ceph: CephS3, postgres: PostgresServer, local: Path, names: list[str]
+) -> None:
     """The graph (`names`, already in the registry in `local`) published to a two-node cluster and to a
     one-node registry whose bucket cargo reads directly (`--s3-direct-reads`); publishes of the same new crates
     to the cluster and the local registry, then cargo's cold resolve over each (and nginx over the local
@@ -185,13 +224,19 @@ def cluster_publish_and_cargo(ctx: Context, ceph: CephS3, postgres: PostgresServ
     config_json = ctx.work / "bench9-config.json"
     config_json.write_bytes(static_config_json(f"http://127.0.0.1:{static_port}"))
     direct = new_bucket(ceph)
-    with running_cluster(ctx.work / "cluster-nodes", new_bucket(ceph), postgres.create_database()) as cluster, \
-            running_cluster(ctx.work / "cluster-direct", direct, postgres.create_database(), "--s3-direct-reads",
-                            nodes=1) as direct_node, \
-            palletizer(local) as ours, \
-            nginx(static_registry_config(static_port, local, config_json), static_port) as static:
-        print(f"publishing the cargo graph ({GRAPH_CRATES} crates x {len(GRAPH_VERSIONS)}) to the cluster and "
-              "the direct-read registry...", flush=True)
+    with (
+        running_cluster(ctx.work / "cluster-nodes", new_bucket(ceph), postgres.create_database()) as cluster,
+        running_cluster(
+            ctx.work / "cluster-direct", direct, postgres.create_database(), "--s3-direct-reads", nodes=1
+        ) as direct_node,
+        palletizer(local) as ours,
+        nginx(static_registry_config(static_port, local, config_json), static_port) as static,
+    ):
+        print(
+            f"publishing the cargo graph ({GRAPH_CRATES} crates x {len(GRAPH_VERSIONS)}) to the cluster and "
+            "the direct-read registry...",
+            flush=True,
+        )
         started = time.monotonic()
         publish_graph(Registry(cluster.data[0]))
         publish_graph(Registry(direct_node.data[0]))
@@ -199,9 +244,16 @@ def cluster_publish_and_cargo(ctx: Context, ceph: CephS3, postgres: PostgresServ
         read_config = requests.get(direct.public_index_url + "config.json", timeout=10).json()
         assert read_config["dl"].startswith(direct.public_crates_url), read_config
         publish(ctx, names, cluster, ours.url, issue_token(local))
-        cargo(ctx, names, {"cluster (second node)": f"{cluster.urls[1]}/index/",
-                           "bucket (direct reads)": direct.public_index_url,
-                           "palletizer-all (one node)": f"{ours.url}/index/", "nginx (static)": f"{static.url}/index/"})
+        cargo(
+            ctx,
+            names,
+            {
+                "cluster (second node)": f"{cluster.urls[1]}/index/",
+                "bucket (direct reads)": direct.public_index_url,
+                "palletizer-all (one node)": f"{ours.url}/index/",
+                "nginx (static)": f"{static.url}/index/",
+            },
+        )
 
 
 def cargo(ctx: Context, names: list[str], urls: dict[str, str]) -> None:
@@ -209,18 +261,23 @@ def cargo(ctx: Context, names: list[str], urls: dict[str, str]) -> None:
     measures it."""
     repetitions = 2 * ctx.repetitions + 1
     runs = iter(range(1_000_000))
-    sides = {side: (lambda url=url: resolve(ctx.work / f"cluster-cargo-{next(runs)}", f"sparse+{url}",
-                                            names))
-             for side, url in urls.items()}
+    sides = {
+        side: (lambda url=url: resolve(ctx.work / f"cluster-cargo-{next(runs)}", f"sparse+{url}", names))
+        for side, url in urls.items()
+    }
     for measure in sides.values():  # warm-up (the servers' caches; cargo's own are fresh every time)
         measure()
     times = alternate(sides, repetitions)
     rows = ratio_rows(times, "nginx (static)")
-    report(ctx.out, "9c-cluster-cargo",
-           f"9c. cargo generate-lockfile + fetch, empty CARGO_HOME, {GRAPH_CRATES} crates "
-           f"({len(GRAPH_VERSIONS)} versions each), median of {repetitions}",
-           ["setup", "median s", "min s", "max s", "x nginx"], rows,
-           {"crates": GRAPH_CRATES, "versions": len(GRAPH_VERSIONS), "seconds": times})
+    report(
+        ctx.out,
+        "9c-cluster-cargo",
+        f"9c. cargo generate-lockfile + fetch, empty CARGO_HOME, {GRAPH_CRATES} crates "
+        f"({len(GRAPH_VERSIONS)} versions each), median of {repetitions}",
+        ["setup", "median s", "min s", "max s", "x nginx"],
+        rows,
+        {"crates": GRAPH_CRATES, "versions": len(GRAPH_VERSIONS), "seconds": times},
+    )
 
 
 def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, local_token: str) -> None:
@@ -232,8 +289,10 @@ def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, lo
     for _ in range((ctx.repetitions + 1) * PER_ROUND):
         meta = entry_metadata(next(fresh), "1.0.0", [])
         bodies.append(encode_publish_body(meta, crate_for(meta)))
-    targets = {"one node (data directory)": (local_url, local_token),
-               "cluster (S3 + PostgreSQL)": (cluster.urls[0], cluster.token())}
+    targets = {
+        "one node (data directory)": (local_url, local_token),
+        "cluster (S3 + PostgreSQL)": (cluster.urls[0], cluster.token()),
+    }
     queues = {side: iter(bodies) for side in targets}
     took: dict[str, list[float]] = {side: [] for side in targets}
 
@@ -243,8 +302,9 @@ def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, lo
             for _ in range(PER_ROUND):
                 body = next(queues[side])
                 started = time.perf_counter()
-                answer = session.put(f"{url}/api/v1/crates/new", data=body, timeout=60,
-                                     headers={"Authorization": token})
+                answer = session.put(
+                    f"{url}/api/v1/crates/new", data=body, timeout=60, headers={"Authorization": token}
+                )
                 took[side].append(time.perf_counter() - started)
                 assert answer.status_code == 200, (side, answer.status_code, answer.text)
 
@@ -254,10 +314,15 @@ def publish(ctx: Context, graph: list[str], cluster: Cluster, local_url: str, lo
     alternate({side: (lambda side=side: round_of(side)) for side in targets}, ctx.repetitions)
     ms = {side: [seconds * 1000 for seconds in values] for side, values in took.items()}
     rows = ratio_rows(ms, "one node (data directory)")
-    report(ctx.out, "9b-cluster-publish",
-           f"9b. Publish latency through the web API (ms), registries holding the cargo graph, median of "
-           f"{ctx.repetitions * PER_ROUND} publishes ({PER_ROUND} a round, alternating)",
-           ["setup", "median ms", "min ms", "max ms", "x one node"], rows, {"ms": ms})
+    report(
+        ctx.out,
+        "9b-cluster-publish",
+        f"9b. Publish latency through the web API (ms), registries holding the cargo graph, median of "
+        f"{ctx.repetitions * PER_ROUND} publishes ({PER_ROUND} a round, alternating)",
+        ["setup", "median ms", "min ms", "max ms", "x one node"],
+        rows,
+        {"ms": ms},
+    )
 
 
 def new_replica(ctx: Context, postgres: PostgresServer) -> None:
@@ -265,8 +330,10 @@ def new_replica(ctx: Context, postgres: PostgresServer) -> None:
     (squashed at its last change but one), compacted or kept whole; the sides alternate."""
     changes = REPLICA_CRATES * REPLICA_ROUNDS
     print(f"filling two change logs with {changes} changes...", flush=True)
-    logs = {side: filled_log(PgIndex(postgres.create_database()), squash_every)
-            for side, squash_every in (("compacted log", changes - 1), ("whole log, every change replayed", None))}
+    logs = {
+        side: filled_log(PgIndex(postgres.create_database()), squash_every)
+        for side, squash_every in (("compacted log", changes - 1), ("whole log, every change replayed", None))
+    }
     runs, heads = iter(range(2 * ctx.repetitions)), set()
 
     def catch_up(side: str) -> float:
@@ -281,10 +348,15 @@ def new_replica(ctx: Context, postgres: PostgresServer) -> None:
 
     seconds = alternate({side: (lambda side=side: catch_up(side)) for side in logs}, ctx.repetitions)
     assert len(heads) == 1, f"the replicas differ: {heads}"
-    report(ctx.out, "9d-new-replica",
-           f"9d. A new node's git replica of {REPLICA_CRATES} crates after {changes} changes (s), median of "
-           f"{ctx.repetitions}", ["log", "median s", "min s", "max s", "x compacted"],
-           ratio_rows(seconds, "compacted log"), {"crates": REPLICA_CRATES, "changes": changes, "seconds": seconds})
+    report(
+        ctx.out,
+        "9d-new-replica",
+        f"9d. A new node's git replica of {REPLICA_CRATES} crates after {changes} changes (s), median of "
+        f"{ctx.repetitions}",
+        ["log", "median s", "min s", "max s", "x compacted"],
+        ratio_rows(seconds, "compacted log"),
+        {"crates": REPLICA_CRATES, "changes": changes, "seconds": seconds},
+    )
 
 
 def filled_log(index: PgIndex, squash_every: int | None) -> PgIndexLog:

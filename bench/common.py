@@ -81,8 +81,11 @@ def palletizer(data: Path, *extra: str) -> Iterator[Server]:
     port = free_port()
     log = data.parent / f"palletizer-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}", *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_for(server.url + "/health", process, log)
@@ -100,8 +103,11 @@ def nginx(servers: str, port: int) -> Iterator[Server]:
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_conf(prefix, servers, user="root root" if os.geteuid() == 0 else None))
     log = prefix / "error.log"
-    process = subprocess.Popen([executable, "-e", "stderr", "-p", str(prefix), "-c", str(conf)],
-                               stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    process = subprocess.Popen(
+        [executable, "-e", "stderr", "-p", str(prefix), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_for(server.url + "/", process, log)
@@ -141,8 +147,9 @@ class Load:
     errors: int
 
 
-def wrk(url: str, connections: int, seconds: float, paths: list[str] | None = None,
-        etags: list[str] | None = None) -> Load:
+def wrk(
+    url: str, connections: int, seconds: float, paths: list[str] | None = None, etags: list[str] | None = None
+) -> Load:
     """Load `url` with wrk for `seconds` over `connections` keep-alive connections, cycling through
     `paths` (with `If-None-Match: etags[i]` when given). Errors count failed connections and answers
     other than 2xx and 3xx."""
@@ -152,14 +159,35 @@ def wrk(url: str, connections: int, seconds: float, paths: list[str] | None = No
         listing.write_text("\n".join(lines) + "\n")
         threads = min(2, connections)
         result = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(LUA),
-             url, "--", str(listing)],
-            capture_output=True, text=True, timeout=seconds + 60, check=True)
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                url,
+                "--",
+                str(listing),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        )
     line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
     raw = json.loads(line)
     duration = raw["duration_us"] / 1e6
-    return Load(raw["requests"] / duration, raw["bytes"] / duration / 1e6, raw["p50_us"] / 1000,
-                raw["p99_us"] / 1000, raw["requests"], raw["errors"])
+    return Load(
+        raw["requests"] / duration,
+        raw["bytes"] / duration / 1e6,
+        raw["p50_us"] / 1000,
+        raw["p99_us"] / 1000,
+        raw["requests"],
+        raw["errors"],
+    )
 
 
 def alternate(sides: dict[K, Callable[[], T]], repetitions: int) -> dict[K, list[T]]:
@@ -180,14 +208,20 @@ def median(values: list[float]) -> float:
 def ratio_rows(measured: dict[str, list[float]], reference: str) -> list[list]:
     """One row per side: its median, min, max and median over the `reference` side's median."""
     base = median(measured[reference])
-    return [[side, median(values), min(values), max(values), median(values) / base]
-            for side, values in measured.items()]
+    return [
+        [side, median(values), min(values), max(values), median(values) / base] for side, values in measured.items()
+    ]
 
 
 def machine() -> dict:
     """What the figures were measured on."""
-    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "nginx": _first_line(["nginx", "-v"]), "wrk": _first_line(["wrk", "-v"])}
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "nginx": _first_line(["nginx", "-v"]),
+        "wrk": _first_line(["wrk", "-v"]),
+    }
 
 
 def _first_line(command: list[str]) -> str | None:
@@ -205,10 +239,15 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> str:
     """A plain text table."""
     cells = [header] + [[_cell(value) for value in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
-              for row in cells[1:]]
+    lines = [
+        title,
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
+        for row in cells[1:]
+    ]
     return "\n".join(lines)
 
 
@@ -222,8 +261,15 @@ def report(out_dir: Path, name: str, title: str, header: list[str], rows: list[l
     """Print the table and write `out_dir/NAME.json` with the rows, the raw measurements and the machine."""
     print("\n" + table(title, header, rows) + "\n", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    document = {"benchmark": name, "title": title, "machine": machine(), "columns": header, "rows": rows,
-                "details": details, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    document = {
+        "benchmark": name,
+        "title": title,
+        "machine": machine(),
+        "columns": header,
+        "rows": rows,
+        "details": details,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (out_dir / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"(written to {out_dir / (name + '.json')})", flush=True)
 
@@ -256,7 +302,13 @@ class Context:
 def front(data: Path, upstream: str, port: int | None = None) -> Iterator[Server]:
     """nginx configured by `palletizer-front` over `data`, in front of the Palletizer server at `upstream`."""
     port = port or free_port()
-    server = front_server(f"127.0.0.1:{port}", data, index_url=upstream, api_url=upstream, files_url=upstream,
-                          max_body=max_publish_body(Registry(data).config.max_crate_size))
+    server = front_server(
+        f"127.0.0.1:{port}",
+        data,
+        index_url=upstream,
+        api_url=upstream,
+        files_url=upstream,
+        max_body=max_publish_body(Registry(data).config.max_crate_size),
+    )
     with nginx(server, port) as running:
         yield running

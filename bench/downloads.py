@@ -45,26 +45,63 @@ def run(ctx: Context) -> None:
     config_json = ctx.work / "bench2-config.json"
     config_json.write_bytes(static_config_json(f"http://127.0.0.1:{port}"))
     rows, details = [], {"connections": CONNECTIONS, "runs": []}
-    with palletizer(data) as ours, palletizer(data, "--workers", "2") as two, \
-            nginx(static_registry_config(port, data, config_json), port) as theirs, front(data, ours.url) as fronted:
+    with (
+        palletizer(data) as ours,
+        palletizer(data, "--workers", "2") as two,
+        nginx(static_registry_config(port, data, config_json), port) as theirs,
+        front(data, ours.url) as fronted,
+    ):
         servers = {"palletizer": ours.url, "workers": two.url, "front": fronted.url, "nginx": theirs.url}
         for label, (path, size) in crates.items():
             for url in servers.values():  # warm-up
                 wrk(url, CONNECTIONS, 1, [path])
-            loads = alternate({side: (lambda url=url: wrk(url, CONNECTIONS, ctx.seconds, [path]))
-                               for side, url in servers.items()}, ctx.repetitions)
+            loads = alternate(
+                {
+                    side: (lambda url=url, path=path: wrk(url, CONNECTIONS, ctx.seconds, [path]))
+                    for side, url in servers.items()
+                },
+                ctx.repetitions,
+            )
             for side, runs in loads.items():
                 assert all(load.errors == 0 and load.requests > 0 for load in runs), (side, runs)
             mbps = {side: median([load.megabytes_per_second for load in runs]) for side, runs in loads.items()}
             p50 = {side: median([load.p50_ms for load in runs]) for side, runs in loads.items()}
-            rows.append([label, size, mbps["palletizer"], mbps["workers"], mbps["front"], mbps["nginx"],
-                         mbps["palletizer"] / mbps["nginx"], mbps["workers"] / mbps["nginx"],
-                         mbps["front"] / mbps["nginx"], p50["palletizer"], p50["nginx"]])
-            details["runs"].append({"size": label, "bytes": size,
-                                    **{side: [vars(load) for load in runs] for side, runs in loads.items()}})
+            rows.append(
+                [
+                    label,
+                    size,
+                    mbps["palletizer"],
+                    mbps["workers"],
+                    mbps["front"],
+                    mbps["nginx"],
+                    mbps["palletizer"] / mbps["nginx"],
+                    mbps["workers"] / mbps["nginx"],
+                    mbps["front"] / mbps["nginx"],
+                    p50["palletizer"],
+                    p50["nginx"],
+                ]
+            )
+            details["runs"].append(
+                {"size": label, "bytes": size, **{side: [vars(load) for load in runs] for side, runs in loads.items()}}
+            )
         details["palletizer_rss_kib_peak"] = ours.rss_kib("VmHWM")
-    report(ctx.out, "2-downloads",
-           f"2. Crate downloads over {CONNECTIONS} connections, median of {ctx.repetitions} x {ctx.seconds:g} s (wrk)",
-           ["crate", "bytes", "palletizer MB/s", "--workers 2 MB/s", "front MB/s", "nginx MB/s", "pal/nginx",
-            "workers/nginx", "front/nginx", "pal p50 ms", "nginx p50 ms"], rows, details)
-
+    report(
+        ctx.out,
+        "2-downloads",
+        f"2. Crate downloads over {CONNECTIONS} connections, median of {ctx.repetitions} x {ctx.seconds:g} s (wrk)",
+        [
+            "crate",
+            "bytes",
+            "palletizer MB/s",
+            "--workers 2 MB/s",
+            "front MB/s",
+            "nginx MB/s",
+            "pal/nginx",
+            "workers/nginx",
+            "front/nginx",
+            "pal p50 ms",
+            "nginx p50 ms",
+        ],
+        rows,
+        details,
+    )

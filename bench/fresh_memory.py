@@ -21,17 +21,19 @@ def requests_of_each_kind(data: Path) -> list[tuple[str, str]]:
     """(kind, path) of one request of each kind a registry answers, for one of the crates of `data`."""
     summary = min(Registry(data).summaries(), key=lambda s: s.name)
     name, version = summary.name, summary.max_version
-    return [("health", "/health"),
-            ("config.json", "/index/config.json"),
-            ("sparse index file", f"/index/{index_path(name)}"),
-            ("download", f"/files/{name}/{name}-{version}.crate"),
-            ("search API", f"/api/v1/crates?q={name}"),
-            ("crate document API", f"/api/v1/crates/{name}"),
-            ("README", f"/api/v1/crates/{name}/{version}/readme"),
-            ("git index refs", "/git/index/info/refs?service=git-upload-pack"),
-            ("web front page", "/"),
-            ("web crate page", f"/crates/{name}"),
-            ("metrics", "/metrics")]
+    return [
+        ("health", "/health"),
+        ("config.json", "/index/config.json"),
+        ("sparse index file", f"/index/{index_path(name)}"),
+        ("download", f"/files/{name}/{name}-{version}.crate"),
+        ("search API", f"/api/v1/crates?q={name}"),
+        ("crate document API", f"/api/v1/crates/{name}"),
+        ("README", f"/api/v1/crates/{name}/{version}/readme"),
+        ("git index refs", "/git/index/info/refs?service=git-upload-pack"),
+        ("web front page", "/"),
+        ("web crate page", f"/crates/{name}"),
+        ("metrics", "/metrics"),
+    ]
 
 
 def wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
@@ -52,8 +54,11 @@ def one_fresh_process(data: Path, kinds: list[tuple[str, str]]) -> list[int]:
     port = free_port()
     log = data.parent / f"fresh-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}"],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(BIN / "palletizer-all"), "--data", str(data), "--listen", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_listening(port, process, log)
@@ -77,10 +82,19 @@ def run(ctx: Context) -> None:
     steps = ["after start, no request yet", *(f"after one {kind} request" for kind, _ in kinds)]
     medians = [median([run[i] for run in runs]) for i in range(len(steps))]
     mib = 1 / 1024
-    rows = [[step, value * mib, (value - medians[0]) * mib] for step, value in zip(steps, medians)]
-    report(ctx.out, "5b-fresh-memory",
-           f"5b. Memory of a fresh palletizer-all ({CRATES} crates x {VERSIONS} versions): RSS, MiB, median of "
-           f"{ctx.repetitions} fresh processes, each request in turn",
-           ["after", "RSS MiB", "over start MiB"], rows,
-           {"steps": steps, "paths": [path for _, path in kinds], "rss_kib_per_process": runs,
-            "median_rss_kib": medians, "settle_seconds": SETTLE_SECONDS})
+    rows = [[step, value * mib, (value - medians[0]) * mib] for step, value in zip(steps, medians, strict=False)]
+    report(
+        ctx.out,
+        "5b-fresh-memory",
+        f"5b. Memory of a fresh palletizer-all ({CRATES} crates x {VERSIONS} versions): RSS, MiB, median of "
+        f"{ctx.repetitions} fresh processes, each request in turn",
+        ["after", "RSS MiB", "over start MiB"],
+        rows,
+        {
+            "steps": steps,
+            "paths": [path for _, path in kinds],
+            "rss_kib_per_process": runs,
+            "median_rss_kib": medians,
+            "settle_seconds": SETTLE_SECONDS,
+        },
+    )

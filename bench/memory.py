@@ -64,8 +64,9 @@ def publish_peak(ctx: Context, rep: int) -> tuple[int, int]:
     body = encode_publish_body(metadata(name, "1.0.0"), sized_crate(name, PUBLISH_BYTES))
     with palletizer(data) as server:
         before = settle(server)
-        answer = requests.put(f"{server.url}/api/v1/crates/new", data=body, timeout=120,
-                              headers={"Authorization": token})
+        answer = requests.put(
+            f"{server.url}/api/v1/crates/new", data=body, timeout=120, headers={"Authorization": token}
+        )
         assert answer.status_code == 200, answer.text
         return before, server.rss_kib("VmHWM")
 
@@ -91,14 +92,32 @@ def run(ctx: Context) -> None:
             parents.append(settle(server))
             workers.extend(server.rss_kib(pid=pid) for pid in server.workers())
     mib = 1 / 1024
-    rows = [["bare Falcon + waitress, idle", bare * mib, "", ""],
-            ["palletizer-all, idle", median(idle) * mib, 40, ""],
-            ["palletizer-all --workers 2, idle: each worker", median(workers) * mib, 45, ""],
-            ["palletizer-all --workers 2, idle: the supervising process", median(parents) * mib, "", ""],
-            [f"palletizer-all, peak under index load ({LOAD_CONNECTIONS} connections)", median(loaded) * mib, 100, ""],
-            [f"palletizer-all, peak receiving a {PUBLISH_BYTES / 1048576:.2f} MiB publish", peak * mib, 100,
-             f"+{(peak - before) * mib:.1f} MiB = {copies:.2f} x the crate"]]
-    report(ctx.out, "5-memory", f"5. Memory (RSS, MiB), median of {ctx.repetitions} fresh processes",
-           ["process", "RSS MiB", "target MiB", "note"], rows,
-           {"idle_kib": idle, "loaded_peak_kib": loaded, "publish_before_and_peak_kib": publishes,
-            "bare_kib": bare, "workers_idle_kib": workers, "supervisor_idle_kib": parents, "publish_crate_bytes": PUBLISH_BYTES})
+    rows = [
+        ["bare Falcon + waitress, idle", bare * mib, "", ""],
+        ["palletizer-all, idle", median(idle) * mib, 40, ""],
+        ["palletizer-all --workers 2, idle: each worker", median(workers) * mib, 45, ""],
+        ["palletizer-all --workers 2, idle: the supervising process", median(parents) * mib, "", ""],
+        [f"palletizer-all, peak under index load ({LOAD_CONNECTIONS} connections)", median(loaded) * mib, 100, ""],
+        [
+            f"palletizer-all, peak receiving a {PUBLISH_BYTES / 1048576:.2f} MiB publish",
+            peak * mib,
+            100,
+            f"+{(peak - before) * mib:.1f} MiB = {copies:.2f} x the crate",
+        ],
+    ]
+    report(
+        ctx.out,
+        "5-memory",
+        f"5. Memory (RSS, MiB), median of {ctx.repetitions} fresh processes",
+        ["process", "RSS MiB", "target MiB", "note"],
+        rows,
+        {
+            "idle_kib": idle,
+            "loaded_peak_kib": loaded,
+            "publish_before_and_peak_kib": publishes,
+            "bare_kib": bare,
+            "workers_idle_kib": workers,
+            "supervisor_idle_kib": parents,
+            "publish_crate_bytes": PUBLISH_BYTES,
+        },
+    )

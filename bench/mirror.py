@@ -57,8 +57,9 @@ def build_upstream(root: Path) -> Path:
     tops = pack_all(crates)
     data = root / "upstream-data"
     subprocess.run([str(BIN / "palletizer"), "--data", str(data), "init"], check=True, capture_output=True)
-    done = subprocess.run([str(BIN / "palletizer"), "--data", str(data), "import", str(crates)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(BIN / "palletizer"), "--data", str(data), "import", str(crates)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"import of the corpus failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     as_crates_io(data / "index")
@@ -82,8 +83,20 @@ def as_crates_io(index: Path) -> None:
 def mirror_data(root: Path, upstream: str, freshness: int) -> Path:
     """A new Palletizer data directory mirroring `upstream` (`palletizer init --upstream`)."""
     data = root / "data"
-    subprocess.run([str(BIN / "palletizer"), "--data", str(data), "init", "--upstream", upstream,
-                    "--upstream-freshness", str(freshness)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(BIN / "palletizer"),
+            "--data",
+            str(data),
+            "init",
+            "--upstream",
+            upstream,
+            "--upstream-freshness",
+            str(freshness),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return data
 
 
@@ -91,8 +104,10 @@ def project(root: Path) -> Path:
     """A binary crate depending on the corpus program's dependencies."""
     app = root / "app"
     (app / "src").mkdir(parents=True)
-    (app / "Cargo.toml").write_text('[package]\nname = "mirror-bench"\nversion = "0.1.0"\nedition = "2021"\n'
-                                    f"publish = false\n\n[dependencies]\n{DEPENDENCIES}")
+    (app / "Cargo.toml").write_text(
+        '[package]\nname = "mirror-bench"\nversion = "0.1.0"\nedition = "2021"\n'
+        f"publish = false\n\n[dependencies]\n{DEPENDENCIES}"
+    )
     (app / "src" / "main.rs").write_text("fn main() {}\n")
     return app
 
@@ -104,7 +119,8 @@ def resolve(root: Path, index_url: str) -> tuple[float, int, int]:
     home.mkdir(parents=True)
     (home / "config.toml").write_text(
         f'[source.crates-io]\nreplace-with = "bench"\n\n[source.bench]\nregistry = "{index_url}"\n\n'
-        '[net]\nretry = 0\n\n[term]\ncolor = "never"\n')
+        '[net]\nretry = 0\n\n[term]\ncolor = "never"\n'
+    )
     app = project(root)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
     env.update(CARGO_HOME=str(home), CARGO_HTTP_TIMEOUT="60")
@@ -123,8 +139,10 @@ def resolve(root: Path, index_url: str) -> tuple[float, int, int]:
 @contextmanager
 def delayed(port: int, target: int, delay_ms: int) -> Iterator[None]:
     """`bench.delay_proxy` on `port` in front of `target`, holding each request back by `delay_ms`."""
-    proxy = subprocess.Popen([str(BIN / "python"), "-m", "bench.delay_proxy", str(port), str(target), str(delay_ms)],
-                             cwd=Path(__file__).resolve().parent.parent)
+    proxy = subprocess.Popen(
+        [str(BIN / "python"), "-m", "bench.delay_proxy", str(port), str(target), str(delay_ms)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
         try:
             wait_until_ready(port_accepts(port), lambda: proxy.poll() is None)
@@ -145,8 +163,11 @@ def measure(base: Path, scratch: Path, repetitions: int) -> dict[str, list[tuple
     index, far_index = f"sparse+http://127.0.0.1:{near}/index/", f"sparse+http://127.0.0.1:{proxy}/index/"
     servers = upstream_server(near, upstream_data, near_config) + upstream_server(far, upstream_data, far_config)
     runs = iter(range(1_000_000))
-    with nginx(servers, near), delayed(proxy, far, FAR_MS), \
-            palletizer(mirror_data(base / "warm", index, WARM_FRESHNESS)) as warm:
+    with (
+        nginx(servers, near),
+        delayed(proxy, far, FAR_MS),
+        palletizer(mirror_data(base / "warm", index, WARM_FRESHNESS)) as warm,
+    ):
 
         def cold(root: Path, upstream: str) -> tuple[float, int, int]:
             number = next(runs)
@@ -176,8 +197,7 @@ def run(ctx: Context) -> None:
     repetitions = 2 * ctx.repetitions + 1
     base = ctx.work / "mirror"
     base.mkdir(parents=True)
-    scratch = Path(tempfile.mkdtemp(prefix="palletizer-bench-cargo-",
-                                    dir=TMPFS if os.access(TMPFS, os.W_OK) else base))
+    scratch = Path(tempfile.mkdtemp(prefix="palletizer-bench-cargo-", dir=TMPFS if os.access(TMPFS, os.W_OK) else base))
     try:
         results = measure(base, scratch, repetitions)
     finally:
@@ -194,18 +214,29 @@ def run(ctx: Context) -> None:
     rows = []
     for side, values in times.items():
         reference = median(times[FAR_NGINX if side.endswith(" away") else NGINX])
-        rows.append([side, median(values), min(values), max(values), median(values) / reference,
-                     targets.get(side, "")])
+        rows.append([side, median(values), min(values), max(values), median(values) / reference, targets.get(side, "")])
     megabytes = max(max(f) for f in fetched.values()) / 1e6
-    report(ctx.out, "7-mirror",
-           f"7. cargo generate-lockfile + fetch of {locked} real crates.io packages ({megabytes:.1f} MB of crates), "
-           f"empty CARGO_HOME{' on tmpfs' if scratch.is_relative_to(TMPFS) else ''}, crates-io replaced, "
-           f"median of {repetitions}",
-           ["setup", "median s", "min s", "max s", "x nginx as far", "target"], rows,
-           {"packages": locked, "crate_bytes": fetched, "releases_upstream": len(SOURCES),
-            "warm_freshness_seconds": WARM_FRESHNESS, "cargo_home": str(scratch.parent),
-            "create_ms": {"disk": create_cost(base), "tmpfs": create_cost(TMPFS) if scratch.is_relative_to(TMPFS) else None},
-            "seconds": times})
+    report(
+        ctx.out,
+        "7-mirror",
+        f"7. cargo generate-lockfile + fetch of {locked} real crates.io packages ({megabytes:.1f} MB of crates), "
+        f"empty CARGO_HOME{' on tmpfs' if scratch.is_relative_to(TMPFS) else ''}, crates-io replaced, "
+        f"median of {repetitions}",
+        ["setup", "median s", "min s", "max s", "x nginx as far", "target"],
+        rows,
+        {
+            "packages": locked,
+            "crate_bytes": fetched,
+            "releases_upstream": len(SOURCES),
+            "warm_freshness_seconds": WARM_FRESHNESS,
+            "cargo_home": str(scratch.parent),
+            "create_ms": {
+                "disk": create_cost(base),
+                "tmpfs": create_cost(TMPFS) if scratch.is_relative_to(TMPFS) else None,
+            },
+            "seconds": times,
+        },
+    )
 
 
 def create_cost(where: Path, count: int = 200) -> float:

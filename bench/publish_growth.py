@@ -43,8 +43,9 @@ def run(ctx: Context) -> None:
                 meta = entry_metadata(name, "1.0.0", [])
                 body = encode_publish_body(meta, crate_for(meta))
                 started = time.perf_counter()
-                answer = session.put(f"{url}/api/v1/crates/new", data=body, timeout=60,
-                                     headers={"Authorization": tokens[size]})
+                answer = session.put(
+                    f"{url}/api/v1/crates/new", data=body, timeout=60, headers={"Authorization": tokens[size]}
+                )
                 took.append(time.perf_counter() - started)
                 assert answer.status_code == 200, answer.text
         return median(took)
@@ -54,8 +55,12 @@ def run(ctx: Context) -> None:
         crate = files / f"{name}-1.0.0.crate"
         crate.write_bytes(crate_for(entry_metadata(name, "1.0.0", [])))
         started = time.perf_counter()
-        subprocess.run([str(BIN / "palletizer"), "--data", str(datas[size]), "add", str(crate)],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [str(BIN / "palletizer"), "--data", str(datas[size]), "add", str(crate)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         return time.perf_counter() - started
 
     def library(size: int) -> float:
@@ -74,19 +79,21 @@ def run(ctx: Context) -> None:
         urls = {size: stack.enter_context(palletizer(datas[size])).url for size in SIZES}
         for size in SIZES:  # warm-up
             api(size, urls[size])
-        results["API publish"] = alternate({size: (lambda size=size: api(size, urls[size])) for size in SIZES},
-                                           ctx.repetitions)
+        results["API publish"] = alternate(
+            {size: (lambda size=size: api(size, urls[size])) for size in SIZES}, ctx.repetitions
+        )
     results["CLI add"] = alternate({size: (lambda size=size: cli(size)) for size in SIZES}, ctx.repetitions)
-    results["library publish"] = alternate({size: (lambda size=size: library(size)) for size in SIZES},
-                                           ctx.repetitions)
+    results["library publish"] = alternate({size: (lambda size=size: library(size)) for size in SIZES}, ctx.repetitions)
     rows = []
     for way, by_size in results.items():
         medians = {size: median(values) * 1000 for size, values in by_size.items()}
         rows.append([way, *(medians[size] for size in SIZES), medians[SIZES[-1]] / medians[SIZES[0]]])
-    report(ctx.out, "4-publish-growth",
-           f"4. Publish latency (ms) by registry size, median of {ctx.repetitions} rounds"
-           f" (API and library: median of {PER_ROUND} publishes per round)",
-           ["way", *(f"{size:,} crates" for size in SIZES), f"{SIZES[-1]:,} / {SIZES[0]}"], rows,
-           {"seconds": {way: {str(size): values for size, values in by_size.items()}
-                        for way, by_size in results.items()}})
-
+    report(
+        ctx.out,
+        "4-publish-growth",
+        f"4. Publish latency (ms) by registry size, median of {ctx.repetitions} rounds"
+        f" (API and library: median of {PER_ROUND} publishes per round)",
+        ["way", *(f"{size:,} crates" for size in SIZES), f"{SIZES[-1]:,} / {SIZES[0]}"],
+        rows,
+        {"seconds": {way: {str(size): values for size, values in by_size.items()} for way, by_size in results.items()}},
+    )

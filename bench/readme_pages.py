@@ -60,20 +60,34 @@ def run(ctx: Context) -> None:
             views(name)
         results = alternate({name: (lambda name=name: views(name)) for name in rendering}, ctx.repetitions)
     medians = {name: median(values) * 1000 for name, values in results.items()}
-    rows = [[name, len(text.encode()), page_bytes[name], medians[name], rendering[name] * 1000]
-            for name, text in readmes().items()]
-    rows.append(["hostile / plain", "", page_bytes["hostile-readme"] / page_bytes["plain-readme"],
-                 medians["hostile-readme"] / medians["plain-readme"],
-                 rendering["hostile-readme"] / rendering["plain-readme"]])
-    title = (f"6. Crate page with a README, median of {ctx.repetitions} rounds of {VIEWS_PER_ROUND} views (ms),"
-             " and its rendering once at publish (ms)")
+    rows = [
+        [name, len(text.encode()), page_bytes[name], medians[name], rendering[name] * 1000]
+        for name, text in readmes().items()
+    ]
+    rows.append(
+        [
+            "hostile / plain",
+            "",
+            page_bytes["hostile-readme"] / page_bytes["plain-readme"],
+            medians["hostile-readme"] / medians["plain-readme"],
+            rendering["hostile-readme"] / rendering["plain-readme"],
+        ]
+    )
+    title = (
+        f"6. Crate page with a README, median of {ctx.repetitions} rounds of {VIEWS_PER_ROUND} views (ms),"
+        " and its rendering once at publish (ms)"
+    )
     header = ["README", "README bytes", "page bytes", "page view", "render at publish"]
     print("\n" + table(title, header, rows) + "\n", flush=True)
     ctx.out.mkdir(parents=True, exist_ok=True)
-    document = {"benchmark": "6-readme-pages", "title": title, "columns": header, "rows": rows,
-                "details": {"seconds": results, "render_seconds": rendering},
-                "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                            "platform": platform.platform()},
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    document = {
+        "benchmark": "6-readme-pages",
+        "title": title,
+        "columns": header,
+        "rows": rows,
+        "details": {"seconds": results, "render_seconds": rendering},
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (ctx.out / "6-readme-pages.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"(written to {ctx.out / '6-readme-pages.json'})", flush=True)

@@ -143,8 +143,11 @@ def serving(side: Side) -> Iterator[tuple[Server, float]]:
     log = side.data.parent / "server.log"
     started = time.perf_counter()
     with log.open("ab") as out:
-        process = subprocess.Popen([str(BIN / "palletizer-all"), "--data", str(side.data),
-                                    "--listen", f"127.0.0.1:{side.port}"], stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(BIN / "palletizer-all"), "--data", str(side.data), "--listen", f"127.0.0.1:{side.port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         while True:
             try:
@@ -192,36 +195,50 @@ def requests_and_publishes(ctx: Context, sides: list[Side], names: Iterator[str]
     seconds: dict[str, dict[int, list[float | None]]] = {}
     figures: dict[str, dict[int, object]] = {}
     middle = {side.size: crate_names(side.size)[side.size // 2] for side in sides}
-    pages = {f"search API ?q={QUERY}&per_page=10 (ms)": lambda s: f"/api/v1/crates?q={QUERY}&per_page=10",
-             f"search API ?q={COMMON_QUERY}&per_page=10, many matches (ms)":
-                 lambda s: f"/api/v1/crates?q={COMMON_QUERY}&per_page=10",
-             "web list / (ms)": lambda s: "/",
-             f"web list /?q={QUERY} (ms)": lambda s: f"/?q={QUERY}",
-             "crate page (ms)": lambda s: f"/crates/{middle[s.size]}"}
+    pages = {
+        f"search API ?q={QUERY}&per_page=10 (ms)": lambda s: f"/api/v1/crates?q={QUERY}&per_page=10",
+        f"search API ?q={COMMON_QUERY}&per_page=10, many matches (ms)": lambda s: (
+            f"/api/v1/crates?q={COMMON_QUERY}&per_page=10"
+        ),
+        "web list / (ms)": lambda s: "/",
+        f"web list /?q={QUERY} (ms)": lambda s: f"/?q={QUERY}",
+        "crate page (ms)": lambda s: f"/crates/{middle[s.size]}",
+    }
     with ExitStack() as stack:
         servers = {side.size: stack.enter_context(serving(side))[0] for side in sides}
         sessions = {side.size: stack.enter_context(requests.Session()) for side in sides}
-        cargos = {side.size: Cargo.create(ctx.work / f"scale-cargo-{side.size}", f"sparse+{side.url}/index/")
-                  for side in sides}
+        cargos = {
+            side.size: Cargo.create(ctx.work / f"scale-cargo-{side.size}", f"sparse+{side.url}/index/")
+            for side in sides
+        }
 
         def search_with_cargo(size: int) -> None:
-            run_command(["cargo", "search", QUERY, "--registry", REGISTRY, "--limit", "10"],
-                        cwd=cargos[size].home, env=cargos[size].env())
+            run_command(
+                ["cargo", "search", QUERY, "--registry", REGISTRY, "--limit", "10"],
+                cwd=cargos[size].home,
+                env=cargos[size].env(),
+            )
 
         for label, path in pages.items():
             print(f"  {label}", flush=True)
-            seconds[label] = rounds({s.size: (lambda s=s, path=path: sampled(
-                lambda: get(sessions[s.size], s.url + path(s)))) for s in sides}, ctx.repetitions)
+            seconds[label] = rounds(
+                {
+                    s.size: (lambda s=s, path=path: sampled(lambda: get(sessions[s.size], s.url + path(s))))
+                    for s in sides
+                },
+                ctx.repetitions,
+            )
         print("  cargo search", flush=True)
         seconds[f"cargo search {QUERY} (ms)"] = rounds(
-            {s.size: (lambda s=s: sampled(lambda: search_with_cargo(s.size))) for s in sides}, ctx.repetitions)
+            {s.size: (lambda s=s: sampled(lambda: search_with_cargo(s.size))) for s in sides}, ctx.repetitions
+        )
         figures["RSS after searches and list pages (MB)"] = {
-            size: server.rss_kib() * 1024 / MB for size, server in servers.items()}
+            size: server.rss_kib() * 1024 / MB for size, server in servers.items()
+        }
 
         print("  publishes and /metrics", flush=True)
         tokens = {side.size: issue_token(side.data) for side in sides}
-        primed = {side.size: timed(lambda side=side: get(sessions[side.size], side.url + "/metrics"))
-                  for side in sides}
+        primed = {side.size: timed(lambda side=side: get(sessions[side.size], side.url + "/metrics")) for side in sides}
         after_publish: dict[int, list[float | None]] = {side.size: [] for side in sides}
 
         def publish_then_scrape(side: Side) -> float | None:
@@ -231,8 +248,12 @@ def requests_and_publishes(ctx: Context, sides: list[Side], names: Iterator[str]
 
             def put() -> None:
                 try:
-                    answer = sessions[side.size].put(f"{side.url}/api/v1/crates/new", data=body, timeout=LIMIT,
-                                                     headers={"Authorization": tokens[side.size]})
+                    answer = sessions[side.size].put(
+                        f"{side.url}/api/v1/crates/new",
+                        data=body,
+                        timeout=LIMIT,
+                        headers={"Authorization": tokens[side.size]},
+                    )
                 except requests.Timeout:
                     raise TimedOut("publish") from None
                 if answer.status_code != 200:
@@ -243,7 +264,8 @@ def requests_and_publishes(ctx: Context, sides: list[Side], names: Iterator[str]
             return took
 
         seconds["publish through the web API (ms)"] = rounds(
-            {s.size: (lambda s=s: publish_then_scrape(s)) for s in sides}, ctx.repetitions)
+            {s.size: (lambda s=s: publish_then_scrape(s)) for s in sides}, ctx.repetitions
+        )
         seconds["/metrics right after a publish (ms)"] = after_publish
         figures["first /metrics scrape of a running server, after the requests (s)"] = primed
 
@@ -259,8 +281,9 @@ def requests_and_publishes(ctx: Context, sides: list[Side], names: Iterator[str]
             shutil.rmtree(target, ignore_errors=True)
             return took
 
-        seconds["git clone of /git/index (s)"] = rounds({s.size: (lambda s=s: clone(s)) for s in sides},
-                                                        min(ctx.repetitions, FRESH_REPETITIONS))
+        seconds["git clone of /git/index (s)"] = rounds(
+            {s.size: (lambda s=s: clone(s)) for s in sides}, min(ctx.repetitions, FRESH_REPETITIONS)
+        )
         figures["git clone size (MB)"] = {size: used / MB for size, used in clone_sizes.items()}
     return seconds, figures
 
@@ -275,8 +298,10 @@ def fresh_processes(sides: list[Side]) -> dict[str, dict[int, list[float | None]
         return started
 
     startup = rounds({s.size: (lambda s=s: start_and_scrape(s)) for s in sides}, FRESH_REPETITIONS)
-    return {"server start-up until /health answers (s)": startup,
-            "first /metrics scrape of a fresh process (s)": first_scrape}
+    return {
+        "server start-up until /health answers (s)": startup,
+        "first /metrics scrape of a fresh process (s)": first_scrape,
+    }
 
 
 def commands(ctx: Context, sides: list[Side]) -> dict[str, dict[int, list[float | None]]]:
@@ -288,8 +313,11 @@ def commands(ctx: Context, sides: list[Side]) -> dict[str, dict[int, list[float 
 
     def export(side: Side, limit: float = LIMIT) -> float | None:
         target = ctx.work / f"scale-export-{side.size}"
-        return timed(lambda: run_command([palletizer, "--data", str(side.data), "export", str(target),
-                                          "--base-url", "http://127.0.0.1:9"], limit))
+        return timed(
+            lambda: run_command(
+                [palletizer, "--data", str(side.data), "export", str(target), "--base-url", "http://127.0.0.1:9"], limit
+            )
+        )
 
     def again(side: Side) -> float | None:
         return export(side) if first[side.size][0] is not None else None
@@ -297,17 +325,20 @@ def commands(ctx: Context, sides: list[Side]) -> dict[str, dict[int, list[float 
     print("  verify and export", flush=True)
     verified = rounds({s.size: (lambda s=s: verify(s)) for s in sides}, FRESH_REPETITIONS)
     first = rounds({s.size: (lambda s=s: export(s, SETUP_LIMIT)) for s in sides}, 1)
-    return {"palletizer verify (s)": verified, "palletizer export, first (s)": first,
-            "palletizer export, nothing changed (s)": rounds({s.size: (lambda s=s: again(s)) for s in sides},
-                                                             FRESH_REPETITIONS)}
+    return {
+        "palletizer verify (s)": verified,
+        "palletizer export, first (s)": first,
+        "palletizer export, nothing changed (s)": rounds(
+            {s.size: (lambda s=s: again(s)) for s in sides}, FRESH_REPETITIONS
+        ),
+    }
 
 
 def run(ctx: Context) -> None:
     """Every measurement at every size; the table shows medians, and the ratio of the largest to the smallest."""
     sizes = ctx.scale_sizes or sizes_from_environment()
     sides = [seed(ctx, size) for size in sizes]
-    figures: dict[str, dict[int, object]] = {
-        "seeding (s)": {side.size: side.seed_seconds for side in sides}}
+    figures: dict[str, dict[int, object]] = {"seeding (s)": {side.size: side.seed_seconds for side in sides}}
     seeded = {side.size: disk_usage(side.data) for side in sides}
     figures["data directory as seeded (MB)"] = {size: used / MB for size, (used, _) in seeded.items()}
     figures["data directory as seeded (files)"] = {size: files for size, (_, files) in seeded.items()}
@@ -320,22 +351,33 @@ def run(ctx: Context) -> None:
     seconds.update(commands(ctx, sides))
     publishes = {str(size): len(runs) for size, runs in seconds["publish through the web API (ms)"].items()}
     figures["loose objects in index.git after the benchmark's commits"] = {
-        side.size: loose_objects(side.data / "index.git") for side in sides}
+        side.size: loose_objects(side.data / "index.git") for side in sides
+    }
     figures["index.git after the benchmark (MB)"] = {
-        side.size: disk_usage(side.data / "index.git")[0] / MB for side in sides}
+        side.size: disk_usage(side.data / "index.git")[0] / MB for side in sides
+    }
     rows = []
     for label, by_size in seconds.items():
         factor = 1000 if label.endswith("(ms)") else 1
         values = {size: summary(runs) for size, runs in by_size.items()}
         rows.append(_row(label, sizes, {size: v * factor if v is not None else None for size, v in values.items()}))
     rows += [_row(label, sizes, by_size) for label, by_size in figures.items()]
-    report(ctx.out, "8-scale",
-           f"8. Costs by registry size (crates), medians of up to {ctx.repetitions} rounds (fresh processes and "
-           f"commands: {FRESH_REPETITIONS}) of {PER_ROUND} requests each; measurements over {LIMIT:.0f} s abandoned",
-           ["operation", *(f"{size:,}" for size in sizes), f"{sizes[-1]:,} / {sizes[0]:,}"], rows,
-           {"limit_seconds": LIMIT, "publishes_per_size": publishes,
-            "seconds": {label: {str(size): runs for size, runs in by_size.items()} for label, by_size in seconds.items()},
-            "figures": {label: {str(size): v for size, v in by_size.items()} for label, by_size in figures.items()}})
+    report(
+        ctx.out,
+        "8-scale",
+        f"8. Costs by registry size (crates), medians of up to {ctx.repetitions} rounds (fresh processes and "
+        f"commands: {FRESH_REPETITIONS}) of {PER_ROUND} requests each; measurements over {LIMIT:.0f} s abandoned",
+        ["operation", *(f"{size:,}" for size in sizes), f"{sizes[-1]:,} / {sizes[0]:,}"],
+        rows,
+        {
+            "limit_seconds": LIMIT,
+            "publishes_per_size": publishes,
+            "seconds": {
+                label: {str(size): runs for size, runs in by_size.items()} for label, by_size in seconds.items()
+            },
+            "figures": {label: {str(size): v for size, v in by_size.items()} for label, by_size in figures.items()},
+        },
+    )
 
 
 def _row(label: str, sizes: tuple[int, ...], values: dict[int, object]) -> list[object]:

@@ -16,10 +16,62 @@ from palletizer_lib.domain.names import is_valid_name, normalise
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import crate_for, dep, metadata
 
-SYLLABLES = ("ser", "de", "to", "kio", "rand", "core", "log", "http", "hy", "per", "syn", "quo", "te", "proc",
-             "ma", "cro", "fu", "tures", "byte", "s", "reg", "ex", "clap", "an", "yhow", "thiser", "ror", "par",
-             "king", "lot", "once", "cell", "lib", "c", "num", "traits", "itoa", "ryu", "memchr", "url", "time",
-             "chrono", "uuid", "base", "64", "sha", "2", "hex", "json", "toml", "yaml", "mio", "net", "io")
+SYLLABLES = (
+    "ser",
+    "de",
+    "to",
+    "kio",
+    "rand",
+    "core",
+    "log",
+    "http",
+    "hy",
+    "per",
+    "syn",
+    "quo",
+    "te",
+    "proc",
+    "ma",
+    "cro",
+    "fu",
+    "tures",
+    "byte",
+    "s",
+    "reg",
+    "ex",
+    "clap",
+    "an",
+    "yhow",
+    "thiser",
+    "ror",
+    "par",
+    "king",
+    "lot",
+    "once",
+    "cell",
+    "lib",
+    "c",
+    "num",
+    "traits",
+    "itoa",
+    "ryu",
+    "memchr",
+    "url",
+    "time",
+    "chrono",
+    "uuid",
+    "base",
+    "64",
+    "sha",
+    "2",
+    "hex",
+    "json",
+    "toml",
+    "yaml",
+    "mio",
+    "net",
+    "io",
+)
 VERSIONS = ("0.1.0", "0.1.1", "0.2.0", "1.0.0", "1.0.1", "1.1.0")
 SEED_URL = "http://seed.invalid"
 
@@ -45,9 +97,13 @@ def no_fsync() -> Iterator[None]:
 
 def entry_metadata(name: str, version: str, deps: list[str]) -> dict:
     """Publish metadata with a few features and the given dependencies (index entries of realistic size)."""
-    return metadata(name, version, deps=[dep(d, "^0.1") for d in deps],
-                    features={"default": ["std"], "std": [], "extra": [f"{d}/std" for d in deps[:1]]},
-                    description=f"{name}: a crate of the benchmark registry")
+    return metadata(
+        name,
+        version,
+        deps=[dep(d, "^0.1") for d in deps],
+        features={"default": ["std"], "std": [], "extra": [f"{d}/std" for d in deps[:1]]},
+        description=f"{name}: a crate of the benchmark registry",
+    )
 
 
 def own_index(registry: Registry) -> str:
@@ -65,7 +121,7 @@ def seeded_registry(data: Path, count: int, versions: int = 1, config: RegistryC
     index_url = own_index(registry)
     with no_fsync():
         for i, name in enumerate(names):
-            deps = names[i + 1:i + 3]
+            deps = names[i + 1 : i + 3]
             for version in VERSIONS[:versions]:
                 meta = entry_metadata(name, version, deps)
                 registry.publish(meta, crate_for(meta, index_url=index_url))

@@ -26,8 +26,9 @@ def create(site: Site) -> falcon.App:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-all`."""
-    return command_line.main(PROG, argv, create, writes_config=True, max_body=api.publish_body_limit,
-                             bodies=(*api.BODIES, *git.BODIES))
+    return command_line.main(
+        PROG, argv, create, writes_config=True, max_body=api.publish_body_limit, bodies=(*api.BODIES, *git.BODIES)
+    )
 
 
 if __name__ == "__main__":

@@ -67,6 +67,5 @@ def create_app(site: Site, *, index_size: bool = False, downloads: bool = False)
     app.add_error_handler(Exception, _unexpected_error)
     app.add_error_handler(PalletizerError, _ErrorRenderer(site.registry))
     app.add_route("/health", HealthResource(site.registry))
-    app.add_route(METRICS_PATH, MetricsResource(collectors(site, metrics, index_size=index_size,
-                                                                  downloads=downloads)))
+    app.add_route(METRICS_PATH, MetricsResource(collectors(site, metrics, index_size=index_size, downloads=downloads)))
     return app

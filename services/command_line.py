@@ -65,17 +65,23 @@ def first_steps(data: str, accounts: AccountStore) -> str:
     login = f"then `cargo login --registry {REGISTRY_NAME}` and paste the token."
     base = palletizer_command(data)
     if setup.step is FirstStep.ADD_USER:
-        return (f"Publishing needs a token. In another terminal:\n\n    {base} user add alice\n"
-                f"    {base} token create --user alice\n\n{login}")
+        return (
+            f"Publishing needs a token. In another terminal:\n\n    {base} user add alice\n"
+            f"    {base} token create --user alice\n\n{login}"
+        )
     if setup.step is FirstStep.CREATE_TOKEN:
         named = ", ".join(setup.users[:NAMED_USERS])
         if len(setup.users) > NAMED_USERS:
             named += f" and {len(setup.users) - NAMED_USERS} more"
-        return (f"Publishing needs a token, and no user has one that is valid (users: {named}). Make one for one "
-                f"of them, in another terminal:\n\n    {base} token create --user {shlex.quote(setup.users[0])}\n\n"
-                f"{login}")
-    return (f"Tokens exist: `cargo login --registry {REGISTRY_NAME}` with one of them to publish "
-            f"(`{base} token list` lists them).")
+        return (
+            f"Publishing needs a token, and no user has one that is valid (users: {named}). Make one for one "
+            f"of them, in another terminal:\n\n    {base} token create --user {shlex.quote(setup.users[0])}\n\n"
+            f"{login}"
+        )
+    return (
+        f"Tokens exist: `cargo login --registry {REGISTRY_NAME}` with one of them to publish "
+        f"(`{base} token list` lists them)."
+    )
 
 
 def log_level(text: str) -> str:
@@ -126,52 +132,92 @@ def parse_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
     as defaults."""
     parser = argparse.ArgumentParser(prog=prog, description="Serve a Palletizer registry.")
     parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
-    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN, metavar="HOST:PORT",
-                        help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})")
-    parser.add_argument("--public-url", default=os.environ.get("PALLETIZER_PUBLIC_URL"),
-                        help="the URL cargo reaches this server at (default: $PALLETIZER_PUBLIC_URL, "
-                             "then config.yaml's public_url, then http://HOST:PORT)")
-    parser.add_argument("--api-url", default=os.environ.get("PALLETIZER_API_URL"),
-                        help="the URL cargo reaches the web API (palletizer-api) at (default: $PALLETIZER_API_URL, "
-                             "then config.yaml's api_url, then the public URL)")
-    parser.add_argument("--files-url", default=os.environ.get("PALLETIZER_FILES_URL"),
-                        help="the URL cargo downloads crates (palletizer-files) from (default: "
-                             "$PALLETIZER_FILES_URL, then config.yaml's files_url, then the public URL)")
+    parser.add_argument(
+        "--listen",
+        default=os.environ.get("PALLETIZER_LISTEN") or DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"address to serve on (default: $PALLETIZER_LISTEN, then {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=os.environ.get("PALLETIZER_PUBLIC_URL"),
+        help="the URL cargo reaches this server at (default: $PALLETIZER_PUBLIC_URL, "
+        "then config.yaml's public_url, then http://HOST:PORT)",
+    )
+    parser.add_argument(
+        "--api-url",
+        default=os.environ.get("PALLETIZER_API_URL"),
+        help="the URL cargo reaches the web API (palletizer-api) at (default: $PALLETIZER_API_URL, "
+        "then config.yaml's api_url, then the public URL)",
+    )
+    parser.add_argument(
+        "--files-url",
+        default=os.environ.get("PALLETIZER_FILES_URL"),
+        help="the URL cargo downloads crates (palletizer-files) from (default: "
+        "$PALLETIZER_FILES_URL, then config.yaml's files_url, then the public URL)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
-    parser.add_argument("--workers", type=positive_int, default=os.environ.get("PALLETIZER_WORKERS") or 1,
-                        metavar="N", help="processes serving the same listeners, each with its own threads, "
-                                          "caches and connection limits; the first process supervises them "
-                                          "(default: $PALLETIZER_WORKERS, then 1: one process, no supervisor)")
-    parser.add_argument("--config", default=os.environ.get("PALLETIZER_CONFIG"), metavar="FILE",
-                        help="server config (YAML) with the listeners to serve on, instead of --listen "
-                             "(default: $PALLETIZER_CONFIG)")
-    parser.add_argument("--max-connections", type=positive_int,
-                        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS,
-                        help="connections served at once; past it a new one replaces the longest idle one, or is "
-                             "closed (default: $PALLETIZER_MAX_CONNECTIONS, then "
-                             f"{DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)")
-    parser.add_argument("--max-connections-per-client", type=positive_int,
-                        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS_PER_CLIENT")
-                        or DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
-                        help="connections one client address may have open at once (default: "
-                             f"$PALLETIZER_MAX_CONNECTIONS_PER_CLIENT, then {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})")
-    parser.add_argument("--shutdown-grace", type=seconds,
-                        default=os.environ.get("PALLETIZER_SHUTDOWN_GRACE") or DEFAULT_SHUTDOWN_GRACE,
-                        help="on SIGTERM or SIGINT, how long requests in flight may take to finish, in seconds "
-                             f"(default: $PALLETIZER_SHUTDOWN_GRACE, then {DEFAULT_SHUTDOWN_GRACE:g})")
-    parser.add_argument("--trusted-proxy", action="append", type=proxy_network, metavar="ADDRESS[/BITS]",
-                        help="a front (palletizer-front's nginx, a load balancer) whose X-Forwarded-For names the "
-                             "client; repeat for several; added to config.yaml's trusted_proxies (default: "
-                             "$PALLETIZER_TRUSTED_PROXIES, comma-separated, then none: the header is never read)")
-    parser.add_argument("--log-level", type=log_level,
-                        default=os.environ.get("PALLETIZER_LOG_LEVEL") or DEFAULT_LOG_LEVEL,
-                        help=f"{', '.join(LOG_LEVELS)} (default: $PALLETIZER_LOG_LEVEL, then {DEFAULT_LOG_LEVEL}); "
-                             "INFO and DEBUG include the access log, one line per request")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=os.environ.get("PALLETIZER_WORKERS") or 1,
+        metavar="N",
+        help="processes serving the same listeners, each with its own threads, "
+        "caches and connection limits; the first process supervises them "
+        "(default: $PALLETIZER_WORKERS, then 1: one process, no supervisor)",
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("PALLETIZER_CONFIG"),
+        metavar="FILE",
+        help="server config (YAML) with the listeners to serve on, instead of --listen (default: $PALLETIZER_CONFIG)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS,
+        help="connections served at once; past it a new one replaces the longest idle one, or is "
+        "closed (default: $PALLETIZER_MAX_CONNECTIONS, then "
+        f"{DEFAULT_MAX_CONNECTIONS}, lowered to fit the open-file limit)",
+    )
+    parser.add_argument(
+        "--max-connections-per-client",
+        type=positive_int,
+        default=os.environ.get("PALLETIZER_MAX_CONNECTIONS_PER_CLIENT") or DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        help="connections one client address may have open at once (default: "
+        f"$PALLETIZER_MAX_CONNECTIONS_PER_CLIENT, then {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=seconds,
+        default=os.environ.get("PALLETIZER_SHUTDOWN_GRACE") or DEFAULT_SHUTDOWN_GRACE,
+        help="on SIGTERM or SIGINT, how long requests in flight may take to finish, in seconds "
+        f"(default: $PALLETIZER_SHUTDOWN_GRACE, then {DEFAULT_SHUTDOWN_GRACE:g})",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        type=proxy_network,
+        metavar="ADDRESS[/BITS]",
+        help="a front (palletizer-front's nginx, a load balancer) whose X-Forwarded-For names the "
+        "client; repeat for several; added to config.yaml's trusted_proxies (default: "
+        "$PALLETIZER_TRUSTED_PROXIES, comma-separated, then none: the header is never read)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=log_level,
+        default=os.environ.get("PALLETIZER_LOG_LEVEL") or DEFAULT_LOG_LEVEL,
+        help=f"{', '.join(LOG_LEVELS)} (default: $PALLETIZER_LOG_LEVEL, then {DEFAULT_LOG_LEVEL}); "
+        "INFO and DEBUG include the access log, one line per request",
+    )
     args = parser.parse_args(argv)
     if args.trusted_proxy is None:
         try:
-            args.trusted_proxy = [proxy_network(entry) for entry in
-                                  os.environ.get("PALLETIZER_TRUSTED_PROXIES", "").split(",") if entry.strip()]
+            args.trusted_proxy = [
+                proxy_network(entry)
+                for entry in os.environ.get("PALLETIZER_TRUSTED_PROXIES", "").split(",")
+                if entry.strip()
+            ]
         except argparse.ArgumentTypeError as error:
             parser.error(f"$PALLETIZER_TRUSTED_PROXIES: {error}")
     return args
@@ -190,9 +236,15 @@ def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
     return registry.config.served_urls(listen_url, args.public_url, args.api_url, args.files_url)
 
 
-def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.App], *,
-         writes_config: bool = False, max_body: Callable[[Registry], int] | None = None,
-         bodies: Sequence[BodyRoute] = ()) -> int:
+def main(
+    prog: str,
+    argv: Sequence[str] | None,
+    build: Callable[[Site], falcon.App],
+    *,
+    writes_config: bool = False,
+    max_body: Callable[[Registry], int] | None = None,
+    bodies: Sequence[BodyRoute] = (),
+) -> int:
     """Run a service: parse the options, open the registry, serve `build(site)` until SIGTERM or SIGINT.
 
     A service that `writes_config` (the index, or all in one) first points `config.json` at the
@@ -214,8 +266,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
     def serve_site(site: Site) -> None:
         limit = max_body(site.registry) if max_body else DEFAULT_MAX_BODY
         try:
-            run(build(site), args, limit, BodyPolicy(site.access, bodies), bound,
-                trusted_proxies(args, site.registry))
+            run(build(site), args, limit, BodyPolicy(site.access, bodies), bound, trusted_proxies(args, site.registry))
         finally:
             site.catalog.download_counter.close()
 
@@ -241,8 +292,7 @@ def main(prog: str, argv: Sequence[str] | None, build: Callable[[Site], falcon.A
         sockets.release(bound)
 
 
-def start(prog: str, args: argparse.Namespace, writes_config: bool
-          ) -> tuple[Site, list[sockets.Bound], str]:
+def start(prog: str, args: argparse.Namespace, writes_config: bool) -> tuple[Site, list[sockets.Bound], str]:
     """Open the registry, check the URLs it is to be served at, bind every listener (its TLS files
     checked), and only then recover an interrupted write and, if `writes_config`, point `config.json` at
     the URLs: the site, the bound listeners and the banner to print. A start that fails (a `PalletizerError`)
@@ -256,10 +306,15 @@ def start(prog: str, args: argparse.Namespace, writes_config: bool
         if urls is None:
             return site, bound, f"{prog} is serving the registry in {args.data}"
         site.registry.set_urls(urls)
-        return site, bound, (
-            f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, downloads at "
-            f"{urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(site.registry, urls.public)}\n\n"
-            f"{first_steps(args.data, site.accounts)}\n")
+        return (
+            site,
+            bound,
+            (
+                f"{prog} is serving the registry in {args.data} at {urls.public} (web API at {urls.api}, downloads at "
+                f"{urls.files})\n\nAdd this to .cargo/config.toml:\n\n{cargo_config(site.registry, urls.public)}\n\n"
+                f"{first_steps(args.data, site.accounts)}\n"
+            ),
+        )
     except BaseException:
         sockets.release(bound)
         raise
@@ -274,8 +329,14 @@ def bind(args: argparse.Namespace) -> list[sockets.Bound]:
         raise SystemExit(fail(os.path.basename(sys.argv[0]), error)) from None
 
 
-def run(app: server.WsgiApp, args: argparse.Namespace, max_body: int, policy: BodyPolicy | None = None,
-        bound: list[sockets.Bound] | None = None, trusted: TrustedProxies | None = None) -> None:
+def run(
+    app: server.WsgiApp,
+    args: argparse.Namespace,
+    max_body: int,
+    policy: BodyPolicy | None = None,
+    bound: list[sockets.Bound] | None = None,
+    trusted: TrustedProxies | None = None,
+) -> None:
     """Serve `app` with waitress on `bound` (default: `bind(args)`, released when it returns) until SIGTERM or
     SIGINT, believing the `X-Forwarded-For` of `trusted` fronts (default: `--trusted-proxy`'s)."""
     configure_logging(args.log_level, args.workers)
@@ -290,11 +351,22 @@ def run(app: server.WsgiApp, args: argparse.Namespace, max_body: int, policy: Bo
     # send_bytes: a small answer's headers and body leave in one send(), not two (waitress's default of 1
     # sends each write at once); on loopback that alone made index serving about 1.4 times faster.
     tls = any(b.context for b in bound)
-    limits = server.Limits(connection_limit(args.max_connections, tls), args.max_connections_per_client,
-                           args.shutdown_grace)
+    limits = server.Limits(
+        connection_limit(args.max_connections, tls), args.max_connections_per_client, args.shutdown_grace
+    )
     trusted = trusted_proxies(args) if trusted is None else trusted
-    server.serve(app, bound, limits, policy, trusted, threads=args.threads, max_request_body_size=max_body + 1,
-                 ident="palletizer", clear_untrusted_proxy_headers=True, send_bytes=SEND_BYTES)
+    server.serve(
+        app,
+        bound,
+        limits,
+        policy,
+        trusted,
+        threads=args.threads,
+        max_request_body_size=max_body + 1,
+        ident="palletizer",
+        clear_untrusted_proxy_headers=True,
+        send_bytes=SEND_BYTES,
+    )
 
 
 def connection_limit(wanted: int, tls: bool) -> int:
@@ -313,7 +385,8 @@ def connection_limit(wanted: int, tls: bool) -> int:
     fitting = max(1, (soft - FILE_RESERVE) // per_connection)
     if fitting < wanted:
         logging.getLogger("palletizer").warning(
-            "serving at most %d connections at once (not %d): the open-file limit is %d", fitting, wanted, soft)
+            "serving at most %d connections at once (not %d): the open-file limit is %d", fitting, wanted, soft
+        )
     return min(wanted, fitting)
 
 

@@ -43,8 +43,9 @@ def render_error(error: PalletizerError, path: str, urls: ServedUrls | None, pre
     return render(error.status, error.detail, error_headers(error, path, urls, prefix))
 
 
-def error_headers(error: PalletizerError, path: str, urls: ServedUrls | None,
-                  prefix: str = "") -> list[tuple[str, str]]:
+def error_headers(
+    error: PalletizerError, path: str, urls: ServedUrls | None, prefix: str = ""
+) -> list[tuple[str, str]]:
     """The headers that go with `error`'s answer: how to authenticate after a 401, how long to wait after a
     429 or a 503 from a busy upstream."""
     if isinstance(error, Unauthorized):

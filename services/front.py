@@ -51,8 +51,9 @@ class FrontLimits:
     burst: int = DEFAULT_REQUEST_BURST
 
 
-def nginx_conf(prefix: Path, servers: str, *, user: str | None = None, access_log: str = "off",
-               limits: FrontLimits = FrontLimits()) -> str:
+def nginx_conf(
+    prefix: Path, servers: str, *, user: str | None = None, access_log: str = "off", limits: FrontLimits = FrontLimits()
+) -> str:
     """A whole `nginx.conf` that runs in the foreground with its pid and temporary files under `prefix`,
     around `servers` (`server { ... }` blocks, which apply `front_server`'s per-client `limits`); `user` is
     the workers' user (only when started as root)."""
@@ -75,17 +76,28 @@ def nginx_conf(prefix: Path, servers: str, *, user: str | None = None, access_lo
     )
 
 
-def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files_url: str, max_body: int,
-                 static: bool = True, limits: FrontLimits = FrontLimits()) -> str:
+def front_server(
+    listen: str,
+    data: Path,
+    *,
+    index_url: str,
+    api_url: str,
+    files_url: str,
+    max_body: int,
+    static: bool = True,
+    limits: FrontLimits = FrontLimits(),
+) -> str:
     """The `server` block of the front. With `static`, `index/` and `crates/` of `data` are served as files
     (an index path with no file, e.g. another spelling of a name, goes to `index_url`); without, they
     go to `index_url` and `files_url`. `/git/` goes to `index_url`, everything else to `api_url`.
     Each client address is held to `limits` (the request rate only on what goes to a service), and its
     address, not what it sent, is passed on in `X-Forwarded-For`."""
     layout = Layout(data)
-    proxy = ('proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $http_host; '
-             "proxy_set_header X-Forwarded-For $remote_addr; proxy_request_buffering on; "
-             f"limit_req zone=per_client_rate burst={limits.burst} nodelay;")
+    proxy = (
+        'proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $http_host; '
+        "proxy_set_header X-Forwarded-For $remote_addr; proxy_request_buffering on; "
+        f"limit_req zone=per_client_rate burst={limits.burst} nodelay;"
+    )
     if static:
         locations = [
             # Dot files (index/.head, temporary files of a write in progress) are never served.
@@ -95,14 +107,24 @@ def front_server(listen: str, data: Path, *, index_url: str, api_url: str, files
             f"location {FILES_PATH} {{ alias {layout.crates}/; types {{ }} default_type application/gzip; }}",
         ]
     else:
-        locations = [f"location {INDEX_PATH} {{ {proxy} proxy_pass {index_url}; }}",
-                     f"location {FILES_PATH} {{ {proxy} proxy_pass {files_url}; }}"]
-    locations += [f"location {GIT_PREFIX} {{ {proxy} proxy_pass {index_url}; }}",
-                  f"location / {{ {proxy} proxy_pass {api_url}; }}"]
-    body = "".join(f"        {line}\n" for line in [f"listen {listen};", f"client_max_body_size {max_body};",
-                                                     f"client_body_buffer_size {BODY_BUFFER};",
-                                                     f"limit_conn per_client {limits.connections};",
-                                                     *locations])
+        locations = [
+            f"location {INDEX_PATH} {{ {proxy} proxy_pass {index_url}; }}",
+            f"location {FILES_PATH} {{ {proxy} proxy_pass {files_url}; }}",
+        ]
+    locations += [
+        f"location {GIT_PREFIX} {{ {proxy} proxy_pass {index_url}; }}",
+        f"location / {{ {proxy} proxy_pass {api_url}; }}",
+    ]
+    body = "".join(
+        f"        {line}\n"
+        for line in [
+            f"listen {listen};",
+            f"client_max_body_size {max_body};",
+            f"client_body_buffer_size {BODY_BUFFER};",
+            f"limit_conn per_client {limits.connections};",
+            *locations,
+        ]
+    )
     return f"    server {{\n{body}    }}\n"
 
 
@@ -122,24 +144,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `palletizer-front`: write nginx's config for the registry in `--data`, then become nginx."""
     parser = argparse.ArgumentParser(prog="palletizer-front", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=default_data_dir(), help=DATA_HELP)
-    parser.add_argument("--listen", default=os.environ.get("PALLETIZER_LISTEN", "0.0.0.0:8000"),
-                        help="nginx's address (default: $PALLETIZER_LISTEN, then 0.0.0.0:8000)")
+    parser.add_argument(
+        "--listen",
+        default=os.environ.get("PALLETIZER_LISTEN", "0.0.0.0:8000"),
+        help="nginx's address (default: $PALLETIZER_LISTEN, then 0.0.0.0:8000)",
+    )
     for service in ("index", "api", "files"):
         variable = f"PALLETIZER_{service.upper()}_UPSTREAM"
-        parser.add_argument(f"--{service}-upstream", default=os.environ.get(variable, f"http://{service}:8000"),
-                            help=f"the {service} service (default: ${variable}, then http://{service}:8000)")
-    limit_options = (("connections-per-client", "CONNECTIONS_PER_CLIENT", DEFAULT_CONNECTIONS_PER_CLIENT,
-                      "connections one client address may have with a request in progress"),
-                     ("requests-per-second", "REQUESTS_PER_SECOND", DEFAULT_REQUESTS_PER_SECOND,
-                      "requests a second one client address may send to the services"),
-                     ("request-burst", "REQUEST_BURST", DEFAULT_REQUEST_BURST,
-                      "requests one client address may send to the services at once above that rate"))
+        parser.add_argument(
+            f"--{service}-upstream",
+            default=os.environ.get(variable, f"http://{service}:8000"),
+            help=f"the {service} service (default: ${variable}, then http://{service}:8000)",
+        )
+    limit_options = (
+        (
+            "connections-per-client",
+            "CONNECTIONS_PER_CLIENT",
+            DEFAULT_CONNECTIONS_PER_CLIENT,
+            "connections one client address may have with a request in progress",
+        ),
+        (
+            "requests-per-second",
+            "REQUESTS_PER_SECOND",
+            DEFAULT_REQUESTS_PER_SECOND,
+            "requests a second one client address may send to the services",
+        ),
+        (
+            "request-burst",
+            "REQUEST_BURST",
+            DEFAULT_REQUEST_BURST,
+            "requests one client address may send to the services at once above that rate",
+        ),
+    )
     for option, suffix, default, what in limit_options:
         variable = f"PALLETIZER_FRONT_{suffix}"
-        parser.add_argument(f"--{option}", type=positive_int, default=os.environ.get(variable) or default,
-                            help=f"{what}; past it, 429 (default: ${variable}, then {default})")
-    parser.add_argument("--prefix", default="/tmp/palletizer-front",
-                        help="where nginx's config, pid and temporary files go (default: /tmp/palletizer-front)")
+        parser.add_argument(
+            f"--{option}",
+            type=positive_int,
+            default=os.environ.get(variable) or default,
+            help=f"{what}; past it, 429 (default: ${variable}, then {default})",
+        )
+    parser.add_argument(
+        "--prefix",
+        default="/tmp/palletizer-front",
+        help="where nginx's config, pid and temporary files go (default: /tmp/palletizer-front)",
+    )
     args = parser.parse_args(argv)
     try:
         registry = Registry(Path(args.data))
@@ -148,20 +197,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     static = not registry.config.auth_required and registry.config.storage is None
     if registry.config.auth_required:
-        print("palletizer-front: auth_required is set, so every request goes to the services (nginx serves "
-              "no file itself: that would skip the token check)", file=sys.stderr, flush=True)
+        print(
+            "palletizer-front: auth_required is set, so every request goes to the services (nginx serves "
+            "no file itself: that would skip the token check)",
+            file=sys.stderr,
+            flush=True,
+        )
     elif not static:
-        print("palletizer-front: the crate files and the index are in a bucket, so every request goes to the "
-              "services (nginx serves no file itself)", file=sys.stderr, flush=True)
+        print(
+            "palletizer-front: the crate files and the index are in a bucket, so every request goes to the "
+            "services (nginx serves no file itself)",
+            file=sys.stderr,
+            flush=True,
+        )
     prefix = Path(args.prefix)
     prefix.mkdir(parents=True, exist_ok=True)
     limits = FrontLimits(args.connections_per_client, args.requests_per_second, args.request_burst)
-    server = front_server(args.listen, registry.layout.root, index_url=args.index_upstream,
-                          api_url=args.api_upstream, files_url=args.files_upstream,
-                          max_body=max_publish_body(registry.config.max_crate_size), static=static, limits=limits)
+    server = front_server(
+        args.listen,
+        registry.layout.root,
+        index_url=args.index_upstream,
+        api_url=args.api_upstream,
+        files_url=args.files_upstream,
+        max_body=max_publish_body(registry.config.max_crate_size),
+        static=static,
+        limits=limits,
+    )
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(prefix, server, user=workers_user(registry.layout.root), access_log="/dev/stdout",
-                               limits=limits))
+    conf.write_text(
+        nginx_conf(prefix, server, user=workers_user(registry.layout.root), access_log="/dev/stdout", limits=limits)
+    )
     nginx = shutil.which("nginx") or NGINX
     # -e: errors to stderr from the start (the packaged log path is not writable by an unprivileged user)
     os.execv(nginx, [nginx, "-e", "stderr", "-p", str(prefix), "-c", str(conf)])

@@ -32,14 +32,24 @@ class RequestMetrics:
     """The request counters of one app: requests, their latency, and successful publishes."""
 
     def __init__(self) -> None:
-        self.requests = Counter("palletizer_http_requests", "HTTP requests answered, by method, route template "
-                                "and status.", ["method", "route", "status"], registry=None)
-        self.latency = Histogram("palletizer_http_request_duration_seconds",
-                                 "Time from a request's arrival in the app to its response (a streamed body's "
-                                 "transfer not included), by method and route template.", ["method", "route"],
-                                 registry=None)
-        self.publishes = Counter("palletizer_publishes", "Successful publish requests (cargo publish) answered by "
-                                 "this process.", registry=None)
+        self.requests = Counter(
+            "palletizer_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=None,
+        )
+        self.latency = Histogram(
+            "palletizer_http_request_duration_seconds",
+            "Time from a request's arrival in the app to its response (a streamed body's "
+            "transfer not included), by method and route template.",
+            ["method", "route"],
+            registry=None,
+        )
+        self.publishes = Counter(
+            "palletizer_publishes",
+            "Successful publish requests (cargo publish) answered by this process.",
+            registry=None,
+        )
 
     def observe(self, method: str, route: str, status: str, duration: float) -> None:
         """Count one answered request."""
@@ -61,10 +71,12 @@ class IndexSizeCollector:
         self._registry.served_git()
         size = self._stats.current()
         yield GaugeMetricFamily("palletizer_index_crates", "Crates in the index.", value=size.crates)
-        yield GaugeMetricFamily("palletizer_index_versions", "Crate versions in the index (yanked included).",
-                                value=size.versions)
-        yield GaugeMetricFamily("palletizer_index_yanked_versions", "Yanked crate versions in the index.",
-                                value=size.yanked)
+        yield GaugeMetricFamily(
+            "palletizer_index_versions", "Crate versions in the index (yanked included).", value=size.versions
+        )
+        yield GaugeMetricFamily(
+            "palletizer_index_yanked_versions", "Yanked crate versions in the index.", value=size.yanked
+        )
 
 
 class DownloadsCollector:
@@ -77,9 +89,13 @@ class DownloadsCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Every downloaded crate's total, labelled with its exact name, and the mirrored crates' total."""
-        family = CounterMetricFamily("palletizer_crate_downloads", "Downloads of each crate published here, "
-                                     "every version together, since it was first published; crates mirrored "
-                                     f"from the upstream together as crate=\"{MIRRORED_LABEL}\".", labels=["crate"])
+        family = CounterMetricFamily(
+            "palletizer_crate_downloads",
+            "Downloads of each crate published here, "
+            "every version together, since it was first published; crates mirrored "
+            f'from the upstream together as crate="{MIRRORED_LABEL}".',
+            labels=["crate"],
+        )
         for name, count in self._catalog.downloads_by_exact_name():
             family.add_metric([name], count)
         mirrored = self._catalog.other_downloads()

@@ -23,7 +23,7 @@ from palletizer_services.metrics import RequestMetrics
 
 METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"})
 NO_ROUTE = UNKNOWN = "-"
-_PLAIN = re.compile(r'[!#-<>-\[\]-~]+')  # printable ASCII but space, `"`, `=` and `\`: written unquoted
+_PLAIN = re.compile(r"[!#-<>-\[\]-~]+")  # printable ASCII but space, `"`, `=` and `\`: written unquoted
 
 logger = logging.getLogger("palletizer.access")
 error_logger = logging.getLogger("palletizer.error")
@@ -43,8 +43,9 @@ class Observer:
         """Note when the request arrived."""
         req.context.observe_started = time.perf_counter()
 
-    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object,
-                         req_succeeded: bool) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         """Count and log the answer."""
         started = req.context.get("observe_started")
         duration = time.perf_counter() - started if started is not None else 0.0
@@ -53,9 +54,15 @@ class Observer:
         status = str(resp.status_code)
         self._metrics.observe(method, route, status, duration)
         if logger.isEnabledFor(logging.INFO):
-            fields = {"method": method, "path": req.path, "route": route, "status": status,
-                      "duration_ms": f"{duration * 1000:.1f}", "client": req.remote_addr or "-",
-                      "bytes": _body_size(req, resp)}
+            fields = {
+                "method": method,
+                "path": req.path,
+                "route": route,
+                "status": status,
+                "duration_ms": f"{duration * 1000:.1f}",
+                "client": req.remote_addr or "-",
+                "bytes": _body_size(req, resp),
+            }
             logger.info(" ".join(f"{key}={_quoted(str(value))}" for key, value in fields.items()))
 
     def _route(self, req: falcon.Request) -> str:
@@ -95,5 +102,8 @@ def _frames(error: BaseException) -> str:
         chain.append(current)
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return "\nduring the handling of it, another error:\n".join(
-        "Traceback (most recent call last):\n" + "".join(traceback.format_tb(e.__traceback__))
-        + f"{type(e).__module__}.{type(e).__qualname__} (message not logged)" for e in reversed(chain))
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_tb(e.__traceback__))
+        + f"{type(e).__module__}.{type(e).__qualname__} (message not logged)"
+        for e in reversed(chain)
+    )

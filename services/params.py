@@ -15,7 +15,7 @@ from palletizer_lib.domain.errors import BadRequest
 
 MAX_TEXT = 256
 MAX_DIGITS = 9
-DEFAULT_PER_PAGE = 10      # crates.io's page sizes (`per_page`)
+DEFAULT_PER_PAGE = 10  # crates.io's page sizes (`per_page`)
 MAX_PER_PAGE = 100
 _CHECKED = "query_string_checked"
 _DIGITS = re.compile(r"[0-9]+")
@@ -28,14 +28,15 @@ def query_text(req: falcon.Request, name: str, default: str = "", max_length: in
     if value is None:
         return default
     if len(value) > max_length:
-        raise BadRequest(f"the query parameter `{name}` is {len(value)} characters long; at most {max_length} "
-                         "are accepted")
+        raise BadRequest(
+            f"the query parameter `{name}` is {len(value)} characters long; at most {max_length} are accepted"
+        )
     if _CONTROL.search(value):
         raise BadRequest(f"the query parameter `{name}` holds a control character")
     return value
 
 
-def query_int(req: falcon.Request, name: str, default: int, minimum: int, maximum: int = 10 ** MAX_DIGITS - 1) -> int:
+def query_int(req: falcon.Request, name: str, default: int, minimum: int, maximum: int = 10**MAX_DIGITS - 1) -> int:
     """The whole number in query parameter `name` (`default` if absent), from `minimum` to `maximum`."""
     value = _single(req, name)
     if value is None:

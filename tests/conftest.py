@@ -11,10 +11,18 @@ from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
 
 # `make test`: few examples, the same ones every run. `make fuzz` (HYPOTHESIS_PROFILE=fuzz): many, random.
-settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None,
-                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("fuzz", max_examples=5000, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz", max_examples=5000, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TESTS = Path(__file__).parent

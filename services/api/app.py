@@ -37,10 +37,12 @@ def publish_body_limit(registry: Registry) -> int:
 
 
 # The requests of the web API (and its pages) that carry a body; a publish's token is checked first.
-BODIES = (BodyRoute("PUT", PUBLISH_PATH, publish_body_limit, scope="publish"),
-          BodyRoute("PUT", "/api/v1/crates/[^/]+/owners", small_body),
-          BodyRoute("DELETE", "/api/v1/crates/[^/]+/owners", small_body),
-          *web.BODIES)
+BODIES = (
+    BodyRoute("PUT", PUBLISH_PATH, publish_body_limit, scope="publish"),
+    BodyRoute("PUT", "/api/v1/crates/[^/]+/owners", small_body),
+    BodyRoute("DELETE", "/api/v1/crates/[^/]+/owners", small_body),
+    *web.BODIES,
+)
 
 
 class PublishResource(GetNeedsRead):
@@ -56,8 +58,10 @@ class PublishResource(GetNeedsRead):
         if length is None:
             raise LengthRequired("a publish request needs a Content-Length header")
         if length > publish_body_limit(registry):
-            raise PayloadTooLarge(f"the upload is {length} bytes; this registry accepts crates up to "
-                                  f"{registry.config.max_crate_size} bytes")
+            raise PayloadTooLarge(
+                f"the upload is {length} bytes; this registry accepts crates up to "
+                f"{registry.config.max_crate_size} bytes"
+            )
         published = parse_publish_body(req.bounded_stream.read(length))
         self._operations.publish(actor, published.metadata, published.crate)
         resp.media = {"warnings": {"invalid_categories": [], "invalid_badges": [], "other": []}}

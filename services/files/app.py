@@ -32,7 +32,7 @@ class DownloadResource(NeedsRead):
         stored = self._open(crate, filename)
         resp.content_type = CRATE_MEDIA_TYPE
         resp.set_stream(stored.stream, stored.size)
-        self._downloads.count(crate, filename[len(crate) + 1:-len(".crate")])
+        self._downloads.count(crate, filename[len(crate) + 1 : -len(".crate")])
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
         stored = self._open(crate, filename)
@@ -44,10 +44,12 @@ class DownloadResource(NeedsRead):
         prefix, suffix = f"{crate}-", ".crate"
         if not (filename.startswith(prefix) and filename.endswith(suffix)):
             raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
-        version = filename[len(prefix):-len(suffix)]
+        version = filename[len(prefix) : -len(suffix)]
         mirror = self._mirror
-        return local_first(partial(self._registry.open_crate, crate, version),
-                           partial(_open_mirrored, mirror, crate, version) if mirror is not None else None)
+        return local_first(
+            partial(self._registry.open_crate, crate, version),
+            partial(_open_mirrored, mirror, crate, version) if mirror is not None else None,
+        )
 
 
 def _open_mirrored(mirror: Mirror, crate: str, version: str) -> StoredCrate:
@@ -62,8 +64,11 @@ def _open_mirrored(mirror: Mirror, crate: str, version: str) -> StoredCrate:
 def add_routes(app: falcon.App, site: Site) -> None:
     """Mount crate downloads under `/files/`."""
     registry = site.registry
-    mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
+    mirror = (
+        Mirror(registry.config, registry.layout, registry.is_local, background=True)
+        if registry.config.upstream
         else None
+    )
     app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.download_counter, mirror))
 
 

@@ -72,8 +72,10 @@ class IndexFileResource(NeedsRead):
         name = path.rsplit("/", 1)[-1]
         if not is_valid_name(name) or index_path(name) != path.lower():
             raise NotFound(f"`{path}` is not an index path")
-        file = local_first(partial(self._cache.get, path, partial(self._registry.served_index_file, name)),
-                           partial(self._mirror.index_file, name) if self._mirror is not None else None)
+        file = local_first(
+            partial(self._cache.get, path, partial(self._registry.served_index_file, name)),
+            partial(self._mirror.index_file, name) if self._mirror is not None else None,
+        )
         _send(req, resp, file, "text/plain; charset=utf-8")
 
     on_head = on_get
@@ -84,8 +86,11 @@ def add_routes(app: falcon.App, site: Site) -> None:
     registry = site.registry
     cache = IndexCache(registry.stores.served)
     app.add_route("/index/config.json", ConfigResource(registry, cache))
-    mirror = Mirror(registry.config, registry.layout, registry.is_local, background=True) if registry.config.upstream \
+    mirror = (
+        Mirror(registry.config, registry.layout, registry.is_local, background=True)
+        if registry.config.upstream
         else None
+    )
     files = IndexFileResource(registry, cache, mirror)
     app.add_route("/index/{a}/{b}", files)
     app.add_route("/index/{a}/{b}/{c}", files)

@@ -29,8 +29,7 @@ from palletizer_services.read_access import NeedsRead
 
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
-READ_ONLY = ("the git index is read-only: crates are published with `cargo publish` "
-             "(or `palletizer add`), never pushed")
+READ_ONLY = "the git index is read-only: crates are published with `cargo publish` (or `palletizer add`), never pushed"
 _SPOOL_IN_MEMORY = 1024 * 1024
 # The bounds of one upload-pack request, a round of git's stateless negotiation. An honest round is a `want`
 # per ref fetched, then `have`s, about 50 bytes each: git sends at most 8192 new ones a round until it has sent
@@ -48,8 +47,10 @@ _READ_CHUNK = 64 * 1024
 _PKT_LENGTH = re.compile(rb"[0-9a-fA-F]{4}")
 _OBJECT_ID = re.compile(rb"[0-9a-f]{40}")
 _COUNTED = {b"want": MAX_WANTS, b"have": MAX_HAVES, b"shallow": MAX_SHALLOWS}
-_FRESH_COPY = ("; a fetch into a copy of the index that shares no history with this registry sends that many: "
-               "delete that copy (for cargo, `~/.cargo/registry/index/NAME-*`) and fetch again")
+_FRESH_COPY = (
+    "; a fetch into a copy of the index that shares no history with this registry sends that many: "
+    "delete that copy (for cargo, `~/.cargo/registry/index/NAME-*`) and fetch again"
+)
 
 
 def request_body_limit(registry: Registry) -> int:
@@ -58,8 +59,10 @@ def request_body_limit(registry: Registry) -> int:
 
 
 # upload-pack takes a body; receive-pack's (a push) is answered, read-only, by the app.
-BODIES = (BodyRoute("POST", f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", request_body_limit),
-          BodyRoute("POST", f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", small_body))
+BODIES = (
+    BodyRoute("POST", f"{GIT_INDEX_PATH}/{UPLOAD_PACK}", request_body_limit),
+    BodyRoute("POST", f"{GIT_INDEX_PATH}/{RECEIVE_PACK}", small_body),
+)
 
 
 class Deadline:
@@ -73,8 +76,10 @@ class Deadline:
     def check(self) -> None:
         """Raise `BadRequest` once the time is up."""
         if self._clock() > self._end:
-            raise BadRequest(f"the git upload-pack request took more than {self.seconds:g} s and was stopped "
-                             "(the sparse index, `sparse+URL/index/`, serves a large index faster)")
+            raise BadRequest(
+                f"the git upload-pack request took more than {self.seconds:g} s and was stopped "
+                "(the sparse index, `sparse+URL/index/`, serves a large index faster)"
+            )
 
 
 class Readable(Protocol):
@@ -113,8 +118,10 @@ def read_request(body: Readable, gzipped: bool, deadline: Deadline) -> bytes:
         while chunk := stream.read(_READ_CHUNK):
             size += len(chunk)
             if size > MAX_NEGOTIATION_BYTES:
-                raise PayloadTooLarge(f"the git upload-pack request is larger than {MAX_NEGOTIATION_BYTES} bytes"
-                                      f"{' once inflated' if gzipped else ''}; an honest negotiation is far smaller")
+                raise PayloadTooLarge(
+                    f"the git upload-pack request is larger than {MAX_NEGOTIATION_BYTES} bytes"
+                    f"{' once inflated' if gzipped else ''}; an honest negotiation is far smaller"
+                )
             chunks.append(chunk)
             deadline.check()
     except (OSError, EOFError, zlib.error) as exc:
@@ -135,27 +142,30 @@ def bounded_request(data: bytes, deadline: Deadline) -> bytes:
             raise BadRequest(f"the git upload-pack request has more than {MAX_PKT_LINES} pkt-lines")
         if lines % 1024 == 0:
             deadline.check()
-        head = data[position:position + 4]
+        head = data[position : position + 4]
         if not _PKT_LENGTH.fullmatch(head):
             raise BadRequest(f"invalid git upload-pack request: bad pkt-line length {head!r} at byte {position}")
         length = int(head, 16)
         size = max(length, 4)  # 0000, 0001 and 0002 are the special packets of four bytes
         if length == 3 or position + size > len(data):
             raise BadRequest(f"invalid git upload-pack request: the pkt-line at byte {position} is cut short")
-        line = data[position:position + size]
+        line = data[position : position + size]
         position += size
         command, _, argument = line[4:].rstrip(b"\n").partition(b" ")
         limit = _COUNTED.get(command)
         if limit is not None:
             object_id = argument[:40]
             if not _OBJECT_ID.fullmatch(object_id) or argument[40:41] not in (b"", b" "):
-                raise BadRequest(f"invalid git upload-pack request: `{command.decode()}` needs an object id, "
-                                 f"not {argument[:60]!r}")
+                raise BadRequest(
+                    f"invalid git upload-pack request: `{command.decode()}` needs an object id, not {argument[:60]!r}"
+                )
             counts[command] += 1
             if counts[command] > limit:
-                raise BadRequest(f"the git upload-pack request has more than {limit} `{command.decode()}` lines, "
-                                 f"the most this registry takes in one request"
-                                 f"{_FRESH_COPY if command == b'have' else ''}")
+                raise BadRequest(
+                    f"the git upload-pack request has more than {limit} `{command.decode()}` lines, "
+                    f"the most this registry takes in one request"
+                    f"{_FRESH_COPY if command == b'have' else ''}"
+                )
             key = command + b" " + object_id
             if key in seen:
                 continue
@@ -170,14 +180,17 @@ _R = TypeVar("_R")
 
 def _checking(deadline: Deadline, method: Callable[_P, _R]) -> Callable[_P, _R]:
     """`method`, checking `deadline` before each call."""
+
     def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         deadline.check()
         return method(*args, **kwargs)
+
     return checked
 
 
-def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
-                deadline: Deadline) -> tempfile.SpooledTemporaryFile[bytes]:
+def upload_pack(
+    git_dir: str, request: bytes, advertise_refs: bool, deadline: Deadline
+) -> tempfile.SpooledTemporaryFile[bytes]:
     """Answer one stateless upload-pack exchange of `request` (bounded by `bounded_request`) before
     `deadline`; the reply is spooled, not held whole in memory."""
     source = io.BytesIO(request)
@@ -198,8 +211,13 @@ def upload_pack(git_dir: str, request: bytes, advertise_refs: bool,
             # Every object dulwich reads goes through get_raw: the deadline is checked while it walks.
             repo.object_store.get_raw = _checking(deadline, repo.object_store.get_raw)  # type: ignore[method-assign]
             repos: dict[str, BackendRepo] = {"/": repo}
-            handler = UploadPackHandler(DictBackend(repos), ["/"], ReceivableProtocol(recv, send),
-                                        stateless_rpc=True, advertise_refs=advertise_refs)
+            handler = UploadPackHandler(
+                DictBackend(repos),
+                ["/"],
+                ReceivableProtocol(recv, send),
+                stateless_rpc=True,
+                advertise_refs=advertise_refs,
+            )
             try:
                 handler.handle()
             except (GitProtocolError, OSError, EOFError) as exc:

@@ -48,8 +48,12 @@ class KeepAliveTask(WSGITask):
 
     def build_response_header(self) -> bytes:
         """The headers, with no `Connection: close` only because a bodiless answer has no length."""
-        self._bodiless_keep_alive = (not self.has_body and self.version == "1.1" and not self.close_on_finish
-                                     and self.request.headers.get("CONNECTION", "").lower() != "close")
+        self._bodiless_keep_alive = (
+            not self.has_body
+            and self.version == "1.1"
+            and not self.close_on_finish
+            and self.request.headers.get("CONNECTION", "").lower() != "close"
+        )
         try:
             return super().build_response_header()
         finally:
@@ -68,9 +72,19 @@ class Channel(HTTPChannel):
     task_class = KeepAliveTask
     error_task_class = ErrorTask
 
-    def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: Address, adj: Adjustments,
-                 map: SocketMap, *, ticket: Ticket, policy: BodyPolicy | None, allowed: bool,
-                 trusted: TrustedProxies) -> None:
+    def __init__(
+        self,
+        server: BaseWSGIServer,
+        sock: socket.socket,
+        addr: Address,
+        adj: Adjustments,
+        map: SocketMap,
+        *,
+        ticket: Ticket,
+        policy: BodyPolicy | None,
+        allowed: bool,
+        trusted: TrustedProxies,
+    ) -> None:
         self.ticket = ticket
         super().__init__(server, sock, addr, adj, map)
         self.parser_class = partial(GuardedParser, peer=addr[0], policy=policy, allowed=allowed, trusted=trusted)
@@ -90,38 +104,46 @@ class Channel(HTTPChannel):
     @property
     def busy(self) -> bool:
         """True while a request is being served or its body received, or an answer is being sent."""
-        return bool(self.requests or self.total_outbufs_len
-                    or (self.request is not None and self.request.headers_finished))
+        return bool(
+            self.requests or self.total_outbufs_len or (self.request is not None and self.request.headers_finished)
+        )
 
 
 class Admission:
     """Set as a waitress server's `channel_class`: what becomes of each connection it accepts."""
 
-    def __init__(self, listener: Listener, gate: Gate, policy: BodyPolicy | None,
-                 start_tls: StartTls | None, trusted: TrustedProxies) -> None:
+    def __init__(
+        self,
+        listener: Listener,
+        gate: Gate,
+        policy: BodyPolicy | None,
+        start_tls: StartTls | None,
+        trusted: TrustedProxies,
+    ) -> None:
         self.listener = listener
         self.gate = gate
         self.policy = policy
         self.start_tls = start_tls
         self.trusted = trusted
 
-    def __call__(self, server: BaseWSGIServer, conn: socket.socket, addr: Address, adj: Adjustments,
-                 map: SocketMap) -> None:
+    def __call__(
+        self, server: BaseWSGIServer, conn: socket.socket, addr: Address, adj: Adjustments, map: SocketMap
+    ) -> None:
         """Admit the connection through the gate, then open its channel now, or once the TLS handshake is
         done (in the waitress loop, via its trigger). On a TLS listener, a client outside `allow` is closed
         at once, before any handshake. A trusted front is not capped per client: it carries many."""
         client = addr[0]
         allowed = self.listener.allows(client)
         capped = self.listener.path is None and not self.trusted.trusts(client)
-        ticket = (self.gate.admit(client, capped=capped)
-                  if allowed or self.start_tls is None else None)
+        ticket = self.gate.admit(client, capped=capped) if allowed or self.start_tls is None else None
         if ticket is None:
             conn.close()
             return
 
         def open_channel(sock: socket.socket) -> None:
-            Channel(server, sock, addr, adj, map, ticket=ticket, policy=self.policy, allowed=allowed,
-                    trusted=self.trusted)
+            Channel(
+                server, sock, addr, adj, map, ticket=ticket, policy=self.policy, allowed=allowed, trusted=self.trusted
+            )
 
         def deliver(plain: socket.socket) -> None:
             server.trigger.pull_trigger(lambda: open_channel(plain))

@@ -71,8 +71,9 @@ class GuardedParser(HTTPRequestParser):
     larger or chunked one is not read at all, and the connection closes after the answer. `client` is the
     request's client (`trusted.client`), known once the headers are in."""
 
-    def __init__(self, adj: Adjustments, peer: str, policy: BodyPolicy | None, allowed: bool,
-                 trusted: TrustedProxies) -> None:
+    def __init__(
+        self, adj: Adjustments, peer: str, policy: BodyPolicy | None, allowed: bool, trusted: TrustedProxies
+    ) -> None:
         super().__init__(adj)
         self.peer = self.client = peer
         self.trusted = trusted
@@ -101,13 +102,17 @@ class GuardedParser(HTTPRequestParser):
                 length = None if self.chunked else self.content_length
                 self.policy.check(self.command, self.path, self.headers, length, self.client)
         except PalletizerError as error:
-            answer = self.policy.refusal(error, self.path) if self.policy is not None else render_error(
-                error, self.path, None)
+            answer = (
+                self.policy.refusal(error, self.path)
+                if self.policy is not None
+                else render_error(error, self.path, None)
+            )
             self._refuse(Refusal(answer))
 
     def _refuse(self, error: Refusal) -> None:
-        drain = (not self.completed and not self.chunked and not self.expect_continue
-                 and self.content_length <= DRAIN_LIMIT)
+        drain = (
+            not self.completed and not self.chunked and not self.expect_continue and self.content_length <= DRAIN_LIMIT
+        )
         self.error = error
         self.expect_continue = False
         self.connection_close = True

@@ -48,8 +48,15 @@ class Server:
     of worker threads, until SIGTERM or SIGINT; then it stops accepting, lets requests in flight finish
     (up to the grace period), and returns."""
 
-    def __init__(self, app: WsgiApp, bound: list[Bound], limits: Limits, policy: BodyPolicy | None,
-                 trusted: TrustedProxies | None = None, **adjustments: Any) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        bound: list[Bound],
+        limits: Limits,
+        policy: BodyPolicy | None,
+        trusted: TrustedProxies | None = None,
+        **adjustments: Any,
+    ) -> None:
         self.limits = limits
         self.map: SocketMap = {}
         # The gate decides which connections are served; waitress's own limit (which stops accepting, so
@@ -63,8 +70,14 @@ class Server:
         self.stop_requested = False
         relay = TlsRelay() if any(b.context for b in bound) else None
         for b in bound:
-            server = create_server(app, map=self.map, _dispatcher=self.dispatcher, sockets=[b.socket],
-                                   url_scheme="https" if b.context else "http", **adjustments)
+            server = create_server(
+                app,
+                map=self.map,
+                _dispatcher=self.dispatcher,
+                sockets=[b.socket],
+                url_scheme="https" if b.context else "http",
+                **adjustments,
+            )
             assert isinstance(server, BaseWSGIServer), "waitress serves one socket with one server"
             start_tls = partial(relay.start, context=b.context) if relay and b.context else None
             server.channel_class = Admission(b.listener, self.gate, policy, start_tls, trusted or TrustedProxies())
@@ -107,8 +120,9 @@ class Server:
                 break
             wasyncore.poll2(STOP_POLL, self.map)
         if busy:
-            logger.warning("stopping: %d request(s) still in flight after %g s are cut off",
-                           len(busy), self.limits.grace)
+            logger.warning(
+                "stopping: %d request(s) still in flight after %g s are cut off", len(busy), self.limits.grace
+            )
         for channel in self._channels():
             channel.handle_close()
         self.dispatcher.shutdown(cancel_pending=True, timeout=WORKER_WAIT)
@@ -119,8 +133,14 @@ class Server:
         return [obj for obj in list(self.map.values()) if isinstance(obj, Channel)]
 
 
-def serve(app: WsgiApp, bound: list[Bound], limits: Limits, policy: BodyPolicy | None = None,
-          trusted: TrustedProxies | None = None, **adjustments: Any) -> None:
+def serve(
+    app: WsgiApp,
+    bound: list[Bound],
+    limits: Limits,
+    policy: BodyPolicy | None = None,
+    trusted: TrustedProxies | None = None,
+    **adjustments: Any,
+) -> None:
     """Serve `app` on every bound listener until SIGTERM or SIGINT (see `Server`), believing the
     `X-Forwarded-For` of `trusted` fronts."""
     Server(app, bound, limits, policy, trusted, **adjustments).run()

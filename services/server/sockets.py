@@ -63,7 +63,8 @@ def _file_id(path: Path) -> tuple[int, int] | None:
 def _tcp_socket(listener: Listener) -> socket.socket:
     try:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(
-            listener.host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            listener.host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except socket.gaierror as exc:
         raise listener.fail(f"unknown host {listener.host}: {exc.strerror}") from exc
     options = [(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)]
@@ -78,8 +79,12 @@ def _unix_socket(listener: Listener, path: Path) -> socket.socket:
     return _listen(listener, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), str(path))
 
 
-def _listen(listener: Listener, sock: socket.socket, address: str | tuple[object, ...],
-            options: list[tuple[int, int, int]] | None = None) -> socket.socket:
+def _listen(
+    listener: Listener,
+    sock: socket.socket,
+    address: str | tuple[object, ...],
+    options: list[tuple[int, int, int]] | None = None,
+) -> socket.socket:
     """Set `options` on `sock`, bind it to `address` and listen; on failure close it and name the listener."""
     try:
         for option in options or ():

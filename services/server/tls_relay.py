@@ -31,8 +31,15 @@ class TlsRelay:
         self.running: set[Future[None]] = set()
         threading.Thread(target=self.loop.run_forever, name="palletizer-tls", daemon=True).start()
 
-    def start(self, conn: socket.socket, client: str, deliver: Callable[[socket.socket], None], ticket: Ticket, *,
-              context: ssl.SSLContext) -> None:
+    def start(
+        self,
+        conn: socket.socket,
+        client: str,
+        deliver: Callable[[socket.socket], None],
+        ticket: Ticket,
+        *,
+        context: ssl.SSLContext,
+    ) -> None:
         """Take over an accepted connection; `deliver` gets the plaintext end once the handshake is done.
         The connection's `ticket` is given back when the relay ends."""
         future = asyncio.run_coroutine_threadsafe(self.relay(conn, client, context, deliver), self.loop)
@@ -46,15 +53,19 @@ class TlsRelay:
         if not future.cancelled() and future.exception() is not None:
             logger.error("TLS relay failed", exc_info=future.exception())
 
-    async def relay(self, conn: socket.socket, client: str, context: ssl.SSLContext,
-                    deliver: Callable[[socket.socket], None]) -> None:
+    async def relay(
+        self, conn: socket.socket, client: str, context: ssl.SSLContext, deliver: Callable[[socket.socket], None]
+    ) -> None:
         """Handshake, then copy bytes both ways until either side closes."""
         loop = asyncio.get_running_loop()
         tls_reader = asyncio.StreamReader()
         try:
             transport, protocol = await loop.connect_accepted_socket(
-                lambda: asyncio.StreamReaderProtocol(tls_reader), conn, ssl=context,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+                lambda: asyncio.StreamReaderProtocol(tls_reader),
+                conn,
+                ssl=context,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )
         except OSError as exc:
             conn.close()
             logger.info("TLS handshake with %s failed: %s", client, exc or type(exc).__name__)

@@ -67,8 +67,13 @@ class Pages:
         """The templates, loaded (with jinja2 itself) when the first page is rendered, not at start."""
         import jinja2
 
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         env.filters.update(date=_date, day=_day, count=_count)
         env.globals.update(style_url=f"{STYLE_PATH}?v={hashlib.sha256(self.style).hexdigest()[:12]}")
         return env
@@ -89,8 +94,9 @@ class Pages:
         except (Unauthorized, Forbidden) as exc:
             raise _LoginNeeded() from exc
 
-    def render(self, req: falcon.Request, resp: falcon.Response, template: str, status: int = 200,
-               **context: object) -> None:
+    def render(
+        self, req: falcon.Request, resp: falcon.Response, template: str, status: int = 200, **context: object
+    ) -> None:
         """`template` with `context` as the response."""
         resp.status = status
         resp.content_type = HTML
@@ -101,8 +107,14 @@ class Pages:
 
     def error(self, req: falcon.Request, resp: falcon.Response, error: PalletizerError) -> None:
         """A library error as an HTML page with its status."""
-        self.render(req, resp, "error.html", status=error.status, title=falcon.code_to_http_status(error.status)[4:],
-                    detail=error.detail)
+        self.render(
+            req,
+            resp,
+            "error.html",
+            status=error.status,
+            title=falcon.code_to_http_status(error.status)[4:],
+            detail=error.detail,
+        )
 
     def serve(self, req: falcon.Request, resp: falcon.Response, page: PageBuilder) -> None:
         """Run `page(req, resp)` after the login check; errors become HTML pages, a missing login a
@@ -135,15 +147,24 @@ class CrateListResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query, page = query_text(req, "q"), query_int(req, "page", 1, minimum=1)
-        tags = ListFilters(keyword=query_text(req, "keyword"), category=query_text(req, "category"),
-                           sort=query_text(req, "sort", default="recent"))
+        tags = ListFilters(
+            keyword=query_text(req, "keyword"),
+            category=query_text(req, "category"),
+            sort=query_text(req, "sort", default="recent"),
+        )
         self._pages.serve(req, resp, lambda req, resp: self._page(req, resp, query, page, tags))
 
     def _page(self, req: falcon.Request, resp: falcon.Response, query: str, page: int, tags: ListFilters) -> None:
         site = self._pages.site
         listing = browse.crate_list(site.registry, site.catalog, query, page, **tags)
-        self._pages.render(req, resp, "list.html", listing=listing, query=listing.query,
-                           cargo_config=browse.cargo_config(site.registry, req.prefix))
+        self._pages.render(
+            req,
+            resp,
+            "list.html",
+            listing=listing,
+            query=listing.query,
+            cargo_config=browse.cargo_config(site.registry, req.prefix),
+        )
 
 
 class CrateResource:
@@ -161,8 +182,7 @@ class CrateResource:
     def _page(self, req: falcon.Request, resp: falcon.Response, name: str, version: str | None) -> None:
         site = self._pages.site
         versions_page = query_int(req, "versions", 1, minimum=1)
-        page = browse.crate_page(site.registry, site.catalog, site.accounts, name, version, req.prefix,
-                                 versions_page)
+        page = browse.crate_page(site.registry, site.catalog, site.accounts, name, version, req.prefix, versions_page)
         self._pages.render(req, resp, "crate.html", crate=page)
 
 

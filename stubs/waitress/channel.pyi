@@ -19,5 +19,11 @@ class HTTPChannel(wasyncore.dispatcher):
     server: BaseWSGIServer
     adj: Adjustments
     addr: tuple[Any, ...]
-    def __init__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple[Any, ...], adj: Adjustments,
-                 map: wasyncore._SocketMap | None = None) -> None: ...
+    def __init__(
+        self,
+        server: BaseWSGIServer,
+        sock: socket.socket,
+        addr: tuple[Any, ...],
+        adj: Adjustments,
+        map: wasyncore._SocketMap | None = None,
+    ) -> None: ...

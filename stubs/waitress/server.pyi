@@ -10,8 +10,16 @@ class _Trigger:
     def pull_trigger(self, thunk: Callable[[], object] | None = None) -> None: ...
 
 class _ChannelFactory(Protocol):
-    def __call__(self, server: BaseWSGIServer, sock: socket.socket, addr: tuple[Any, ...], adj: Adjustments, /, *,
-                 map: wasyncore._SocketMap) -> object: ...
+    def __call__(
+        self,
+        server: BaseWSGIServer,
+        sock: socket.socket,
+        addr: tuple[Any, ...],
+        adj: Adjustments,
+        /,
+        *,
+        map: wasyncore._SocketMap,
+    ) -> object: ...
 
 class BaseWSGIServer(wasyncore.dispatcher):
     channel_class: _ChannelFactory
@@ -21,7 +29,11 @@ class BaseWSGIServer(wasyncore.dispatcher):
 class MultiSocketServer:
     adj: Adjustments
 
-def create_server(application: Callable[..., Iterable[bytes]], map: wasyncore._SocketMap | None = None,
-                  _start: bool = True, _sock: socket.socket | None = None,
-                  _dispatcher: ThreadedTaskDispatcher | None = None,
-                  **kw: Any) -> BaseWSGIServer | MultiSocketServer: ...
+def create_server(
+    application: Callable[..., Iterable[bytes]],
+    map: wasyncore._SocketMap | None = None,
+    _start: bool = True,
+    _sock: socket.socket | None = None,
+    _dispatcher: ThreadedTaskDispatcher | None = None,
+    **kw: Any,
+) -> BaseWSGIServer | MultiSocketServer: ...

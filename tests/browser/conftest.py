@@ -17,8 +17,15 @@ from tests.support.http import Live, serve_live
 from tests.support.showcase import publish_showcase
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 10_000
 ROOT = Path(__file__).resolve().parents[2]
 # Test artifacts; `make screenshots` points this at docs/screenshots/ to refresh the README's pictures.
@@ -72,9 +79,13 @@ def viewport(request: pytest.FixtureRequest) -> Viewport:
 
 def open_page(browser: Browser, viewport: Viewport, bypass_csp: bool = False) -> Page:
     """A fresh page (own cookies) in a `viewport`-sized window."""
-    context = browser.new_context(viewport={"width": viewport.width, "height": viewport.height},
-                                  device_scale_factor=2 if viewport.mobile else 1, is_mobile=viewport.mobile,
-                                  has_touch=viewport.mobile, bypass_csp=bypass_csp)
+    context = browser.new_context(
+        viewport={"width": viewport.width, "height": viewport.height},
+        device_scale_factor=2 if viewport.mobile else 1,
+        is_mobile=viewport.mobile,
+        has_touch=viewport.mobile,
+        bypass_csp=bypass_csp,
+    )
     context.set_default_timeout(TIMEOUT_MS)
     return context.new_page()
 

@@ -62,8 +62,9 @@ def test_a_yanked_version_is_marked(site: Live, page: Page, viewport: Viewport) 
 
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "sanitiser-alone"])
-def test_a_readme_with_script_does_not_run_it(site: Live, browser: Browser, viewport: Viewport,
-                                              bypass_csp: bool) -> None:
+def test_a_readme_with_script_does_not_run_it(
+    site: Live, browser: Browser, viewport: Viewport, bypass_csp: bool
+) -> None:
     """Nothing from the README runs, even with the Content-Security-Policy switched off (the sanitiser alone)."""
     page = open_page(browser, viewport, bypass_csp=bypass_csp)
     dialogs: list[str] = []

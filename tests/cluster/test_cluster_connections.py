@@ -18,13 +18,16 @@ NODES = 2
 def held_connections(database_url: str) -> int:
     """The connections the nodes hold to the database now."""
     with psycopg.connect(database_url, autocommit=True) as admin:
-        (count,), = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                  "AND application_name = 'palletizer'").fetchall()
+        ((count,),) = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'palletizer'"
+        ).fetchall()
     return count
 
 
-def test_nodes_hold_one_connection_per_thread_whatever_they_serve(tmp_path: Path, s3_config: StorageConfig,
-                                                                   postgres_url: str) -> None:
+def test_nodes_hold_one_connection_per_thread_whatever_they_serve(
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str
+) -> None:
     def few_threads(data: Path, port: int) -> list[str]:
         return [*node_command(data, port), "--threads", str(THREADS)]
 
@@ -33,13 +36,24 @@ def test_nodes_hold_one_connection_per_thread_whatever_they_serve(tmp_path: Path
 
         def publish(number: int) -> int:
             url = cluster.urls[number % NODES]
-            return requests.put(f"{url}/api/v1/crates/new", data=publish_body(f"conn{number}", "0.1.0"),
-                                headers={"Authorization": token}, timeout=60).status_code
+            return requests.put(
+                f"{url}/api/v1/crates/new",
+                data=publish_body(f"conn{number}", "0.1.0"),
+                headers={"Authorization": token},
+                timeout=60,
+            ).status_code
 
         def read(number: int) -> int:
             url = cluster.urls[number % NODES]
-            path = ("/api/v1/crates?q=conn", "/index/co/nn/conn1", "/api/v1/crates/conn1/owners", "/",
-                    "/crates/conn1", "/me", "/git/index/info/refs?service=git-upload-pack")[number % 7]
+            path = (
+                "/api/v1/crates?q=conn",
+                "/index/co/nn/conn1",
+                "/api/v1/crates/conn1/owners",
+                "/",
+                "/crates/conn1",
+                "/me",
+                "/git/index/info/refs?service=git-upload-pack",
+            )[number % 7]
             return requests.get(f"{url}{path}", headers={"Authorization": token}, timeout=60).status_code
 
         assert publish(1) == 200

@@ -53,8 +53,9 @@ def download(url: str, name: str, version: str) -> bytes:
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_a_node_killed_mid_publish_leaves_nothing_half_visible(tmp_path: Path, s3_config: StorageConfig,
-                                                                postgres_url: str, step: str) -> None:
+def test_a_node_killed_mid_publish_leaves_nothing_half_visible(
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str, step: str
+) -> None:
     with running_cluster(tmp_path, s3_config, postgres_url, commands={0: crashing_node(step)}) as cluster:
         token = cluster.token()
         with pytest.raises(requests.ConnectionError):
@@ -66,7 +67,7 @@ def test_a_node_killed_mid_publish_leaves_nothing_half_visible(tmp_path: Path, s
         assert seen in ({}, {"1.0.0": checksum("torn", "1.0.0")})
         if seen:
             assert download(survivor, "torn", "1.0.0") == crate("torn", "1.0.0")
-        assert publish(survivor, token, "after", "1.0.0").status_code == 200      # the next writer recovers
+        assert publish(survivor, token, "after", "1.0.0").status_code == 200  # the next writer recovers
         retried = publish(survivor, token, "torn", "1.0.0")
         assert retried.status_code == 200 or "with these exact bytes" in retried.text
         assert served_versions(survivor, "torn") == {"1.0.0": checksum("torn", "1.0.0")}
@@ -74,9 +75,9 @@ def test_a_node_killed_mid_publish_leaves_nothing_half_visible(tmp_path: Path, s
 
 
 @pytest.mark.parametrize("squash_every", [None, 5], ids=["squashing-at-the-default", "compacting-every-5"])
-def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(tmp_path: Path, s3_config: StorageConfig,
-                                                                         postgres_url: str,
-                                                                         squash_every: int | None) -> None:
+def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str, squash_every: int | None
+) -> None:
     settings = {"git_squash_after": squash_every} if squash_every else None
     with running_cluster(tmp_path, s3_config, postgres_url, settings=settings) as cluster:
         token = cluster.token()
@@ -94,7 +95,7 @@ def test_eight_publishers_over_two_nodes_lose_nothing_when_one_is_killed(tmp_pat
                     try:
                         response = publish(url, token, name, version)
                     except requests.ConnectionError:
-                        continue                                   # node 0 is gone: the same publish, on node 1
+                        continue  # node 0 is gone: the same publish, on node 1
                     if response.status_code == 200 or "with these exact bytes" in response.text:
                         break
                     raise AssertionError(f"{name} {version}: {response.status_code} {response.text}")

@@ -13,30 +13,34 @@ from tests.support.cluster import running_cluster
 from tests.support.graph import EXPECTED_OUTPUT, publish_graph, write_app
 
 
-def test_cargo_reads_the_index_and_downloads_straight_from_the_bucket(tmp_path: Path, s3_config: StorageConfig,
-                                                                      postgres_url: str) -> None:
+def test_cargo_reads_the_index_and_downloads_straight_from_the_bucket(
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str
+) -> None:
     bucket_index = s3_config.public_index_url
     with running_cluster(tmp_path, s3_config, postgres_url, "--s3-direct-reads") as cluster:
-        config = requests.get(f"{bucket_index}config.json", timeout=10)      # anonymous, from the bucket
+        config = requests.get(f"{bucket_index}config.json", timeout=10)  # anonymous, from the bucket
         assert config.status_code == 200 and config.json()["dl"].startswith(s3_config.public_crates_url)
         assert config.json()["api"] == cluster.urls[0]
         cargo = Cargo.create(tmp_path / "publisher", f"sparse+{bucket_index}", token=cluster.token())
         publish_graph(cargo, tmp_path / "src")
         served = requests.get(f"{bucket_index}{index_path('middle')}", timeout=10)
-        assert served.status_code == 200 and served.content == requests.get(
-            f"{cluster.urls[1]}/index/{index_path('middle')}", timeout=10).content
+        assert (
+            served.status_code == 200
+            and served.content == requests.get(f"{cluster.urls[1]}/index/{index_path('middle')}", timeout=10).content
+        )
         assert requests.get(f"{bucket_index}{index_path('nosuchcrate')}", timeout=10).status_code == 404
         assert requests.put(f"{bucket_index}{index_path('middle')}", data=b"forged\n", timeout=10).status_code == 403
         downloads_before = requests.get(f"{cluster.urls[1]}/metrics", timeout=10).text
     app = write_app(tmp_path / "apps")
     fresh = cargo.fresh(tmp_path / "fresh-home")
-    fresh.run(app, "build")                                                 # every node is stopped now
+    fresh.run(app, "build")  # every node is stopped now
     assert fresh.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
-    assert "palletizer_crate_downloads_total{" not in downloads_before       # the bucket counts nothing
+    assert "palletizer_crate_downloads_total{" not in downloads_before  # the bucket counts nothing
 
 
 def test_reads_need_a_token_through_every_node_and_the_bucket_stays_private(
-        tmp_path: Path, s3_config: StorageConfig, postgres_url: str) -> None:
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str
+) -> None:
     with running_cluster(tmp_path, s3_config, postgres_url, "--auth-required") as cluster:
         publisher = cluster.token()
         reader = cluster.token("reader", ("read",))
@@ -54,4 +58,4 @@ def test_reads_need_a_token_through_every_node_and_the_bucket_stays_private(
         fresh.run(app, "build")
         assert fresh.run(app, "run", "-q").stdout.strip() == EXPECTED_OUTPUT
         samples = requests.get(f"{cluster.urls[1]}/metrics", timeout=10, headers={"Authorization": reader}).text
-        assert 'palletizer_crate_downloads_total{crate="middle"}' in samples   # counted through the nodes
+        assert 'palletizer_crate_downloads_total{crate="middle"}' in samples  # counted through the nodes

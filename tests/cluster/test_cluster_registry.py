@@ -27,7 +27,7 @@ def cluster_config(s3_config: StorageConfig, postgres_url: str) -> RegistryConfi
 def nodes(tmp_path: Path, cluster_config: RegistryConfig) -> tuple[Registry, Registry]:
     first = Registry.create(tmp_path / "node1", cluster_config)
     shutil.copytree(tmp_path / "node1", tmp_path / "node2", ignore=shutil.ignore_patterns("index.git"))
-    return first, Registry(tmp_path / "node2")                      # its git replica is made anew
+    return first, Registry(tmp_path / "node2")  # its git replica is made anew
 
 
 def objects(s3_credentials, config: StorageConfig) -> dict[str, bytes]:

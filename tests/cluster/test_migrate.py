@@ -30,8 +30,19 @@ CRATES = (("alpha", "1.0.0", "# Alpha\n\nthe first"), ("alpha", "1.1.0", None), 
 
 
 def migrate_options(storage: StorageConfig, database: str) -> list[str]:
-    return ["migrate", "--storage", f"s3://{storage.bucket}", "--s3-endpoint", storage.endpoint or "",
-            "--s3-region", storage.region or "us-east-1", "--s3-prefix", storage.prefix, "--database", database]
+    return [
+        "migrate",
+        "--storage",
+        f"s3://{storage.bucket}",
+        "--s3-endpoint",
+        storage.endpoint or "",
+        "--s3-region",
+        storage.region or "us-east-1",
+        "--s3-prefix",
+        storage.prefix,
+        "--database",
+        database,
+    ]
 
 
 def make_local_registry(data: Path, url: str) -> str:
@@ -44,8 +55,13 @@ def make_local_registry(data: Path, url: str) -> str:
     token = site.accounts.create_token("alice", ("publish", "yank", "owners", "read"))[1]
     alice = Actor.user(site.accounts.authenticate(token), "192.0.2.7")
     for name, version, readme in CRATES:
-        meta = metadata(name, version, readme=readme, description=f"{name} {version}, described",
-                        deps=[dep("alpha", "^1")] if name == "Beta_Crate" else [])
+        meta = metadata(
+            name,
+            version,
+            readme=readme,
+            description=f"{name} {version}, described",
+            deps=[dep("alpha", "^1")] if name == "Beta_Crate" else [],
+        )
         site.operations.publish(alice, meta, crate_for(meta, index_url=f"sparse+{url}/index/"))
     site.operations.set_yanked(alice, "alpha", "1.0.0", True)
     site.operations.change_owners(alice, "Beta_Crate", ["bob"], True)
@@ -61,7 +77,9 @@ def snapshot(data: Path) -> dict:
     crates = {key: hashlib.sha256(registry.crates.get(key)).hexdigest() for key in registry.crates.list()}
     names = sorted(summary.name for summary in registry.summaries())
     return {
-        "index": index, "crates": crates, "users": accounts.users(),
+        "index": index,
+        "crates": crates,
+        "users": accounts.users(),
         "tokens": [(t.id, t.user, t.scopes, t.created, t.expires, t.revoked) for t in accounts.tokens()],
         "owners": {name: accounts.owners(name) for name in names},
         "audit": accounts.audit(1000),
@@ -69,16 +87,20 @@ def snapshot(data: Path) -> dict:
         "readmes": {(name, vers): catalog.readme_html(name, vers) for name in names for vers in catalog.versions(name)},
         "downloads": {name: catalog.version_downloads(name) for name in names},
         "search": registry.search("described", 10),
-        "reverse_dependencies": [(d.name, d.entry["vers"], d.dependency["req"])
-                                 for d in registry.dependents("alpha", 10)[1]],
+        "reverse_dependencies": [
+            (d.name, d.entry["vers"], d.dependency["req"]) for d in registry.dependents("alpha", 10)[1]
+        ],
     }
 
 
 def directory_files(data: Path) -> dict[str, bytes]:
     """The files of a data directory, SQLite's left out (compared through `snapshot`: their bytes change as
     SQLite checkpoints)."""
-    return {str(path.relative_to(data)): path.read_bytes() for path in sorted(data.rglob("*"))
-            if path.is_file() and ".sqlite3" not in path.name}
+    return {
+        str(path.relative_to(data)): path.read_bytes()
+        for path in sorted(data.rglob("*"))
+        if path.is_file() and ".sqlite3" not in path.name
+    }
 
 
 def publish(url: str, token: str, name: str, version: str) -> requests.Response:
@@ -88,7 +110,8 @@ def publish(url: str, token: str, name: str, version: str) -> requests.Response:
 
 
 def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
-        tmp_path: Path, s3_config: StorageConfig, postgres_url: str) -> None:
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str
+) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data = tmp_path / "registry"
@@ -115,8 +138,11 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     assert Catalog(Layout(data).catalog).versions("alpha") == before["versions"]["alpha"]
 
     node = tmp_path / "node"
-    shutil.copytree(data, node, ignore=shutil.ignore_patterns("index.git.before-migrate", "crates", "index",
-                                                              "names", "*.sqlite3*", "lock"))
+    shutil.copytree(
+        data,
+        node,
+        ignore=shutil.ignore_patterns("index.git.before-migrate", "crates", "index", "names", "*.sqlite3*", "lock"),
+    )
     with running_process(node_command(node, port), f"{url}/health", tmp_path / "node.log"):
         served = requests.get(f"{url}/index/{index_path('alpha')}", timeout=10)
         assert served.status_code == 200
@@ -137,8 +163,8 @@ def test_a_local_registry_moves_to_the_cluster_is_served_there_and_moves_back(
     on_cluster = snapshot(node)
     assert on_cluster["users"] == ["alice", "bob", "carol"]
     assert on_cluster["tokens"][:1] == before["tokens"] and on_cluster["tokens"][1][1] == "carol"
-    assert on_cluster["audit"][:len(before["audit"])] == before["audit"]
-    assert [entry.version for entry in on_cluster["audit"][len(before["audit"]):]] == ["1.2.0", "0.1.0"]
+    assert on_cluster["audit"][: len(before["audit"])] == before["audit"]
+    assert [entry.version for entry in on_cluster["audit"][len(before["audit"]) :]] == ["1.2.0", "0.1.0"]
 
     back = tmp_path / "back"
     shutil.copytree(node, back)
@@ -161,15 +187,20 @@ def database_rows(url: str) -> dict[str, int]:
     """How many rows each table of the database at `url` holds, empty tables and the schema versions left out
     (a database without the registry's tables may be given them, empty, at their newest versions)."""
     with psycopg.connect(url, autocommit=True) as db:
-        tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                               "AND tablename != 'schema_version'")]
+        tables = [
+            row[0]
+            for row in db.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'schema_version'"
+            )
+        ]
         counts = {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in sorted(tables)}
     return {table: count for table, count in counts.items() if count}
 
 
 @pytest.mark.parametrize("held", ["a registry", "an object", "a user"])
 def test_a_target_already_holding_something_is_refused_and_nothing_changes(
-        tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str, held: str) -> None:
+    tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str, held: str
+) -> None:
     if held == "a registry":
         init_cluster(tmp_path, s3_config, postgres_url, ["http://127.0.0.1:9"])
     elif held == "an object":
@@ -193,7 +224,8 @@ def test_a_target_already_holding_something_is_refused_and_nothing_changes(
 
 
 def test_migrating_back_into_a_directory_holding_a_registrys_files_is_refused(
-        tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str) -> None:
+    tmp_path: Path, s3_config: StorageConfig, s3_credentials: CephS3, postgres_url: str
+) -> None:
     data = tmp_path / "registry"
     make_local_registry(data, "http://127.0.0.1:9")
     palletizer(data, *migrate_options(s3_config, postgres_url))

@@ -12,13 +12,28 @@ from tests.support.server import palletizer
 
 
 def node_init(data: Path, storage: StorageConfig, database: str) -> None:
-    palletizer(data, "init", "--exist-ok", "--storage", f"s3://{storage.bucket}", "--s3-endpoint",
-               storage.endpoint or "", "--s3-region", storage.region or "us-east-1", "--s3-prefix", storage.prefix,
-               "--database", database, "--public-url", "http://registry.test")
+    palletizer(
+        data,
+        "init",
+        "--exist-ok",
+        "--storage",
+        f"s3://{storage.bucket}",
+        "--s3-endpoint",
+        storage.endpoint or "",
+        "--s3-region",
+        storage.region or "us-east-1",
+        "--s3-prefix",
+        storage.prefix,
+        "--database",
+        database,
+        "--public-url",
+        "http://registry.test",
+    )
 
 
-def test_a_node_made_by_its_own_init_serves_the_registry(tmp_path: Path, s3_config: StorageConfig,
-                                                         postgres_url: str) -> None:
+def test_a_node_made_by_its_own_init_serves_the_registry(
+    tmp_path: Path, s3_config: StorageConfig, postgres_url: str
+) -> None:
     node_init(tmp_path / "node1", s3_config, postgres_url)
     first = Registry(tmp_path / "node1")
     crates = {version: make_crate("early", version) for version in ("1.0.0", "1.1.0")}

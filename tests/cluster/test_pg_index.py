@@ -22,7 +22,9 @@ def test_the_log_numbers_changes_and_reads_any_of_them(postgres_url: str) -> Non
     assert list(log.changed_paths(b"1", b"3")) == ["3/f/foo"]
     assert list(log.changed_paths(None, b"1")) == ["3/f/foo", "config.json"]
     assert [(c.position, c.when, c.message) for c in log.changes_after(1, 10)] == [
-        (2, 1_700_000_000, "second"), (3, 1_700_000_000, "third")]
+        (2, 1_700_000_000, "second"),
+        (3, 1_700_000_000, "third"),
+    ]
     assert log.changes_after(2, 10)[0].changes == {"3/f/foo": None}
     assert list(log.files()) == [("config.json", b"config.json")] and log.blob(b"config.json") == b"{}"
 
@@ -42,7 +44,7 @@ def test_the_write_lock_serialises_nodes(postgres_url: str) -> None:
     with first.write_lock():
         holding.set()
         thread.join(timeout=0.5)
-        assert thread.is_alive()               # still waiting for the lock
+        assert thread.is_alive()  # still waiting for the lock
         order.append("first")
     thread.join(timeout=30)
     assert order == ["first", "second"]
@@ -60,7 +62,7 @@ def test_writes_fail_once_the_lock_holding_connection_is_lost(postgres_url: str,
         with pytest.raises(StorageError, match="connection holding the registry's write lock .* was lost"):
             log.commit({"3/f/foo": b"lost\n"}, "again, never on a new connection")
     assert PgIndexLog(other).head() is None
-    with other.write_lock():                   # the lock went with the connection
+    with other.write_lock():  # the lock went with the connection
         PgIndexLog(other).commit({"3/f/foo": b"kept\n"}, "next writer")
     assert PgIndexLog(other).read("3/f/foo") == b"kept\n"
 
@@ -72,9 +74,16 @@ def serve(index: PgIndex, log: PgIndexLog, changes: dict[str, bytes | None], mes
     return position
 
 
-CHANGES = [{"config.json": b"{}", "3/f/foo": b"a\n"}, {"3/f/foo": b"a\nb\n"}, {"3/b/bar": b"c\n"},
-           {"3/f/foo": None, "1/x": b"x\n"}, {"3/b/bar": b"c\nd\n"}, {"1/x": b"x\ny\n"}, {"3/b/bar": None},
-           {"2/yz": b"yz\n"}]
+CHANGES = [
+    {"config.json": b"{}", "3/f/foo": b"a\n"},
+    {"3/f/foo": b"a\nb\n"},
+    {"3/b/bar": b"c\n"},
+    {"3/f/foo": None, "1/x": b"x\n"},
+    {"3/b/bar": b"c\nd\n"},
+    {"1/x": b"x\ny\n"},
+    {"3/b/bar": None},
+    {"2/yz": b"yz\n"},
+]
 
 
 def replica(path: Path, squash_every: int | None = 3) -> GitReplica:
@@ -85,15 +94,25 @@ def replica(path: Path, squash_every: int | None = 3) -> GitReplica:
 def test_the_log_is_compacted_to_each_squash_point_the_served_index_passed(postgres_url: str, tmp_path: Path) -> None:
     index = PgIndex(postgres_url)
     log = PgIndexLog(index, clock=lambda: 1_700_000_000.0, squash_every=3)
-    followed = replica(tmp_path / "followed")                # caught up after every change: never behind
+    followed = replica(tmp_path / "followed")  # caught up after every change: never behind
     rows = "SELECT position, path FROM index_change_files ORDER BY position, path"
     for number, changes in enumerate(CHANGES[:4], 1):
         serve(index, log, changes, f"change {number}")
         followed.catch_up(log)
     # compacted to 3 with change 4: only each file's last content up to 3 stays
     assert index.connection().execute(rows).fetchall() == [
-        (1, "config.json"), (2, "3/f/foo"), (3, "3/b/bar"), (4, "1/x"), (4, "3/f/foo")]
-    assert [row[0] for row in index.connection().execute("SELECT position FROM index_changes ORDER BY 1")] == [1, 2, 3, 4]
+        (1, "config.json"),
+        (2, "3/f/foo"),
+        (3, "3/b/bar"),
+        (4, "1/x"),
+        (4, "3/f/foo"),
+    ]
+    assert [row[0] for row in index.connection().execute("SELECT position FROM index_changes ORDER BY 1")] == [
+        1,
+        2,
+        3,
+        4,
+    ]
     assert log.start().position == 3 and log.start().message == "change 3"
     assert log.files_at(3, "", 10) == [("3/b/bar", b"c\n"), ("3/f/foo", b"a\nb\n"), ("config.json", b"{}")]
     assert log.files_at(4, "", 10) == [("1/x", b"x\n"), ("3/b/bar", b"c\n"), ("config.json", b"{}")]
@@ -107,18 +126,31 @@ def test_the_log_is_compacted_to_each_squash_point_the_served_index_passed(postg
         followed.catch_up(log)
     # compacted to 6 with change 7; 3/b/bar, removed at 7, keeps its content of 5 until the next squash point
     assert index.connection().execute(rows).fetchall() == [
-        (1, "config.json"), (5, "3/b/bar"), (6, "1/x"), (7, "3/b/bar"), (8, "2/yz")]
+        (1, "config.json"),
+        (5, "3/b/bar"),
+        (6, "1/x"),
+        (7, "3/b/bar"),
+        (8, "2/yz"),
+    ]
     assert [row[0] for row in index.connection().execute("SELECT position FROM index_changes ORDER BY 1")] == [
-        1, 5, 6, 7, 8]
+        1,
+        5,
+        6,
+        7,
+        8,
+    ]
     assert log.start().position == 6
     assert list(log.changed_paths(b"6", b"8")) == ["2/yz", "3/b/bar"]
 
     fresh = replica(tmp_path / "fresh")
-    assert fresh.catch_up(log) == 3                          # the squashed commit of 6, then 7 and 8
+    assert fresh.catch_up(log) == 3  # the squashed commit of 6, then 7 and 8
     assert fresh.git.head() == followed.git.head() and fresh.position() == followed.position() == 8
     assert fresh.git.history_length(10) == 3
     assert dict((path, fresh.git.blob(blob)) for path, blob in fresh.git.files()) == {
-        "1/x": b"x\ny\n", "2/yz": b"yz\n", "config.json": b"{}"}
+        "1/x": b"x\ny\n",
+        "2/yz": b"yz\n",
+        "config.json": b"{}",
+    }
 
 
 def test_a_served_index_left_behind_holds_the_compaction_back(postgres_url: str) -> None:
@@ -126,7 +158,7 @@ def test_a_served_index_left_behind_holds_the_compaction_back(postgres_url: str)
     log = PgIndexLog(index, squash_every=3)
     for number, changes in enumerate(CHANGES[:3], 1):
         serve(index, log, changes, f"change {number}")
-    index.set_state(SERVED_HEAD, "2\n")                     # a writer died before serving change 3
+    index.set_state(SERVED_HEAD, "2\n")  # a writer died before serving change 3
     log.commit(CHANGES[3], "change 4")
     assert log.start().position == 1 and log.changes_after(0, 10) is not None
     index.set_state(SERVED_HEAD, "4\n")
@@ -147,7 +179,7 @@ def test_a_log_far_behind_is_compacted_one_squash_interval_per_change(postgres_u
     index = PgIndex(postgres_url)
     log = PgIndexLog(index, squash_every=2)
     for number, changes in enumerate(CHANGES[:6], 1):
-        log.commit(changes, f"change {number}")              # nothing served yet: nothing compacted
+        log.commit(changes, f"change {number}")  # nothing served yet: nothing compacted
     assert log.start().position == 1
     index.set_state(SERVED_HEAD, "6\n")
     starts = []

@@ -43,13 +43,17 @@ def _schema(server: PostgresServer, url: str) -> dict[str, list[tuple]]:
             "columns": db.execute(
                 "SELECT table_name, column_name, data_type, collation_name, is_nullable, is_identity, column_default "
                 "FROM information_schema.columns WHERE table_schema = 'public' AND table_name != 'schema_version' "
-                "ORDER BY table_name, column_name").fetchall(),
+                "ORDER BY table_name, column_name"
+            ).fetchall(),
             "constraints": db.execute(
                 "SELECT table_name, constraint_name, constraint_type FROM information_schema.table_constraints "
                 "WHERE table_schema = 'public' AND table_name != 'schema_version' AND constraint_type != 'CHECK' "
-                "ORDER BY table_name, constraint_name").fetchall(),
-            "indexes": db.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' "
-                                  "AND tablename != 'schema_version' ORDER BY indexname").fetchall(),
+                "ORDER BY table_name, constraint_name"
+            ).fetchall(),
+            "indexes": db.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                "AND tablename != 'schema_version' ORDER BY indexname"
+            ).fetchall(),
         }
 
 
@@ -70,8 +74,9 @@ def old_url(postgres_server: PostgresServer) -> str:
 # -- a database made before schema versions -------------------------------------------------------------------
 
 
-def test_a_database_made_before_schema_versions_is_upgraded_with_its_data_intact(postgres_server: PostgresServer,
-                                                                                 old_url: str) -> None:
+def test_a_database_made_before_schema_versions_is_upgraded_with_its_data_intact(
+    postgres_server: PostgresServer, old_url: str
+) -> None:
     assert _versions(postgres_server, old_url) == {}
     index, accounts, catalog, search, _ = _open_everything(old_url)
     assert _versions(postgres_server, old_url) == NEWEST
@@ -96,7 +101,8 @@ def test_a_database_made_before_schema_versions_is_upgraded_with_its_data_intact
 
 
 def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_one(
-        postgres_server: PostgresServer, old_url: str, postgres_url: str) -> None:
+    postgres_server: PostgresServer, old_url: str, postgres_url: str
+) -> None:
     _open_everything(old_url)
     _open_everything(postgres_url)
     assert _schema(postgres_server, old_url) == _schema(postgres_server, postgres_url)
@@ -105,8 +111,9 @@ def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_o
 # -- a database newer than the code ---------------------------------------------------------------------------
 
 
-def test_a_database_newer_than_the_code_is_refused_saying_both_versions(postgres_server: PostgresServer,
-                                                                        postgres_url: str) -> None:
+def test_a_database_newer_than_the_code_is_refused_saying_both_versions(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
     _open_everything(postgres_url)
     with postgres_server.admin(_name(postgres_url)) as db:
         db.execute("UPDATE schema_version SET version = version + 1 WHERE name = 'catalog'")
@@ -115,7 +122,8 @@ def test_a_database_newer_than_the_code_is_refused_saying_both_versions(postgres
     assert error.value.detail == (
         f"PostgreSQL at {describe(postgres_url)} holds version {CATALOG.version + 1} of the catalog schema, but "
         f"this Palletizer knows versions up to {CATALOG.version}: run the Palletizer that wrote it, or a newer one "
-        f"(a database is never downgraded)")
+        f"(a database is never downgraded)"
+    )
     PostgresAccounts(postgres_url).add_user("alice")
     assert _versions(postgres_server, postgres_url) == {**NEWEST, "catalog": CATALOG.version + 1}
 
@@ -141,8 +149,9 @@ def test_migrations_run_once_and_a_second_open_runs_none(postgres_server: Postgr
     assert _versions(postgres_server, postgres_url) == {"probe": 1}
 
 
-def test_stores_opening_a_new_database_at_once_migrate_it_once(postgres_server: PostgresServer,
-                                                               postgres_url: str) -> None:
+def test_stores_opening_a_new_database_at_once_migrate_it_once(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
     start = threading.Barrier(4)
     errors: list[BaseException] = []
 
@@ -176,13 +185,16 @@ def test_a_migration_waits_for_the_registry_s_write_lock(postgres_server: Postgr
         opener.start()
         with postgres_server.admin(_name(postgres_url)) as db:
             for _ in range(1200):
-                if db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone() \
-                        == (1,):
+                if db.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone() == (1,):
                     break
                 time.sleep(0.05)
             else:
                 pytest.fail("the migration never waited for the write lock")
         assert "accounts" not in _versions(postgres_server, postgres_url)
     opener.join(timeout=60)
-    assert errors == [] and _versions(postgres_server, postgres_url) == {"index": INDEX.version,
-                                                                         "accounts": ACCOUNTS.version}
+    assert errors == [] and _versions(postgres_server, postgres_url) == {
+        "index": INDEX.version,
+        "accounts": ACCOUNTS.version,
+    }

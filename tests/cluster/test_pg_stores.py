@@ -87,10 +87,15 @@ def _rows(server: PostgresServer, url: str, sql: str) -> list[tuple]:
 
 def test_tags_readmes_and_descriptions_come_from_the_metadata(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    catalog.record_version("Web_Kit", "1.0.0", None, {"description": "a kit", "keywords": ["HTTP", "Server"],
-                                                      "categories": ["web-programming"], "readme": "# Kit"})
-    catalog.record_version("web-kit", "2.0.0", None, {"description": 7, "keywords": ["ßtraße", 3],
-                                                      "readme": ["not", "text"]})
+    catalog.record_version(
+        "Web_Kit",
+        "1.0.0",
+        None,
+        {"description": "a kit", "keywords": ["HTTP", "Server"], "categories": ["web-programming"], "readme": "# Kit"},
+    )
+    catalog.record_version(
+        "web-kit", "2.0.0", None, {"description": 7, "keywords": ["ßtraße", 3], "readme": ["not", "text"]}
+    )
     catalog.record_version("other", "0.1.0", None, {"keywords": ["http-client"], "categories": ["WEB-programming"]})
     assert catalog.tagged("keywords", "http") == {"web-kit"}
     assert catalog.tagged("keywords", "ßTRAßE") == {"web-kit"}
@@ -106,9 +111,9 @@ def test_tags_readmes_and_descriptions_come_from_the_metadata(new_catalog: Calla
 
 def test_downloads_by_crate_of_some_names(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    catalog.add_downloads({("a", "1.0.0"): 2 ** 40, ("a", "2.0.0"): 1, ("b-c", "1.0.0"): 3})
-    assert catalog.downloads_by_crate(["A", "b_c", "nothing"]) == {"a": 2 ** 40 + 1, "b-c": 3}
-    assert catalog.downloads_by_crate([]) == {} and catalog.downloads("a") == 2 ** 40 + 1
+    catalog.add_downloads({("a", "1.0.0"): 2**40, ("a", "2.0.0"): 1, ("b-c", "1.0.0"): 3})
+    assert catalog.downloads_by_crate(["A", "b_c", "nothing"]) == {"a": 2**40 + 1, "b-c": 3}
+    assert catalog.downloads_by_crate([]) == {} and catalog.downloads("a") == 2**40 + 1
     assert all(type(n) is int for n in catalog.downloads_by_crate().values())
 
 
@@ -126,8 +131,30 @@ def _corpus(seed: int) -> list[tuple[str, str, str, float | None]]:
     return list(crates.values())
 
 
-QUERIES = ("", "serde", "SERDE json", "se", "s", "io", "json-http", "json_http", "tokio async", "100%", "%", "a_b",
-           "a-b", "_", "x", "ünï", "ab\\c", "rs io x", "  http  ", "nothing-like-it", "2", "core")
+QUERIES = (
+    "",
+    "serde",
+    "SERDE json",
+    "se",
+    "s",
+    "io",
+    "json-http",
+    "json_http",
+    "tokio async",
+    "100%",
+    "%",
+    "a_b",
+    "a-b",
+    "_",
+    "x",
+    "ünï",
+    "ab\\c",
+    "rs io x",
+    "  http  ",
+    "nothing-like-it",
+    "2",
+    "core",
+)
 
 
 def test_search_answers_and_orders_as_sqlite_does(tmp_path: Path, postgres_url: str) -> None:
@@ -139,8 +166,9 @@ def test_search_answers_and_orders_as_sqlite_does(tmp_path: Path, postgres_url: 
             store.put(name, vers, description, published)
         store.remove(corpus[3][0])
     for catalog in (Catalog(tmp_path / "catalog.sqlite3"), PostgresCatalog(postgres_url)):
-        catalog.add_downloads({(normalise(name), vers): 1 + number % 7
-                               for number, (name, vers, _, _) in enumerate(corpus[::3])})
+        catalog.add_downloads(
+            {(normalise(name), vers): 1 + number % 7 for number, (name, vers, _, _) in enumerate(corpus[::3])}
+        )
     sqlite, postgres = stores
     assert postgres.descriptions() == sqlite.descriptions() and postgres.is_built()
     for query in QUERIES:
@@ -154,19 +182,30 @@ def test_search_answers_and_orders_as_sqlite_does(tmp_path: Path, postgres_url: 
 
 
 def _entry(name: str, vers: str, *deps: str, yanked: bool = False) -> dict:
-    return {"name": name, "vers": vers, "deps": [{"name": d, "req": "^1", "kind": "normal"} for d in deps],
-            "cksum": "0" * 64, "features": {}, "yanked": yanked}
+    return {
+        "name": name,
+        "vers": vers,
+        "deps": [{"name": d, "req": "^1", "kind": "normal"} for d in deps],
+        "cksum": "0" * 64,
+        "features": {},
+        "yanked": yanked,
+    }
 
 
 def test_reverse_dependencies_answer_and_order_as_sqlite_does(tmp_path: Path, postgres_url: str) -> None:
     sqlite_catalog, postgres_catalog = Catalog(tmp_path / "catalog.sqlite3"), PostgresCatalog(postgres_url)
     stores = [ReverseDependencies(tmp_path / "catalog.sqlite3"), PostgresReverseDependencies(postgres_url)]
-    for catalog, store in zip((sqlite_catalog, postgres_catalog), stores):
+    for catalog, store in zip((sqlite_catalog, postgres_catalog), stores, strict=False):
         assert not store.is_built()
         store.rebuild([[_entry("old-user", "1.0.0", "hub")]])
         for i in range(12):
-            store.put([_entry(f"User_{i:02}", "1.0.0", "hub", "Other"), _entry(f"User_{i:02}", "2.0.0", "hub"),
-                       _entry(f"User_{i:02}", "3.0.0", yanked=True)])
+            store.put(
+                [
+                    _entry(f"User_{i:02}", "1.0.0", "hub", "Other"),
+                    _entry(f"User_{i:02}", "2.0.0", "hub"),
+                    _entry(f"User_{i:02}", "3.0.0", yanked=True),
+                ]
+            )
         store.put([_entry("old-user", "2.0.0")])
         store.remove("user-05")
         catalog.add_downloads({("user-07", "1.0.0"): 3, ("user-03", "2.0.0"): 1, ("user-03", "1.0.0"): 1})
@@ -176,7 +215,10 @@ def test_reverse_dependencies_answer_and_order_as_sqlite_does(tmp_path: Path, po
         assert postgres.page(name, limit, offset) == sqlite.page(name, limit, offset), (name, limit, offset)
     total, page = postgres.page("hub", 3)
     assert total == 11 and [(d.name, d.entry["vers"]) for d in page] == [
-        ("User_07", "2.0.0"), ("User_03", "2.0.0"), ("User_00", "2.0.0")]
+        ("User_07", "2.0.0"),
+        ("User_03", "2.0.0"),
+        ("User_00", "2.0.0"),
+    ]
     assert postgres.page("other", 5) == (0, [])
 
 
@@ -184,8 +226,9 @@ def test_reverse_dependencies_answer_and_order_as_sqlite_does(tmp_path: Path, po
 
 
 def test_two_nodes_see_each_others_catalog_and_search_writes(postgres_url: str) -> None:
-    (_, first_catalog, first_search, _), (_, second_catalog, second_search, _) = (open_pg_stores(postgres_url)
-                                                                                  for _ in range(2))
+    (_, first_catalog, first_search, _), (_, second_catalog, second_search, _) = (
+        open_pg_stores(postgres_url) for _ in range(2)
+    )
     first_catalog.record_version("shared", "1.0.0", "alice", {"description": "from the first"}, published=5.0)
     first_search.put("shared", "1.0.0", "from the first", 5.0)
     assert second_catalog.versions("shared")["1.0.0"].publisher == "alice"
@@ -199,8 +242,9 @@ def test_two_nodes_see_each_others_catalog_and_search_writes(postgres_url: str) 
     assert first_catalog.versions("shared") == {} and first_search.matching("first") == set()
 
 
-def test_a_batch_is_seen_by_another_node_only_when_committed(postgres_server: PostgresServer,
-                                                               postgres_url: str) -> None:
+def test_a_batch_is_seen_by_another_node_only_when_committed(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
     catalog = PostgresCatalog(postgres_url)
 
     def committed() -> list[str]:
@@ -211,20 +255,19 @@ def test_a_batch_is_seen_by_another_node_only_when_committed(postgres_server: Po
         catalog.record_version("two", "1.0.0", None, {}, published=2.0)
         assert committed() == []
     assert committed() == ["one", "two"]
-    with pytest.raises(RuntimeError):
-        with catalog.batch():
-            catalog.record_version("three", "1.0.0", None, {}, published=3.0)
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), catalog.batch():
+        catalog.record_version("three", "1.0.0", None, {}, published=3.0)
+        raise RuntimeError("interrupted")
     catalog.record_version("four", "1.0.0", None, {}, published=4.0)
     assert committed() == ["four", "one", "two"]
 
 
 def test_the_database_never_holds_a_token_in_plain_text(postgres_server: PostgresServer, postgres_url: str) -> None:
-    accounts = PostgresAccounts(postgres_url)
-    accounts.add_user("alice")
-    _, token = accounts.create_token("alice")
+    pg_accounts = PostgresAccounts(postgres_url)
+    pg_accounts.add_user("alice")
+    _, token = pg_accounts.create_token("alice")
     stored = repr(_rows(postgres_server, postgres_url, "SELECT * FROM tokens"))
-    assert token not in stored and token[len("pltz_"):] not in stored
+    assert token not in stored and token[len("pltz_") :] not in stored
 
 
 def test_concurrent_user_creation_from_nodes_leaves_one_and_conflicts_the_rest(postgres_url: str) -> None:
@@ -263,11 +306,25 @@ def test_nodes_creating_the_schema_at_once_all_succeed(postgres_server: Postgres
     for process in processes:
         process.join(timeout=120)
     assert [process.exitcode for process in processes] == [0, 0, 0, 0]
-    tables = {row[0] for row in _rows(postgres_server, postgres_url,
-                                      "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert tables == {"users", "tokens", "owners", "audit", "versions", "readmes", "downloads", "crate_search",
-                      "crate_text", "crate_search_state", "reverse_dependencies", "reverse_dependencies_state",
-                      "schema_version"}
+    tables = {
+        row[0]
+        for row in _rows(postgres_server, postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    }
+    assert tables == {
+        "users",
+        "tokens",
+        "owners",
+        "audit",
+        "versions",
+        "readmes",
+        "downloads",
+        "crate_search",
+        "crate_text",
+        "crate_search_state",
+        "reverse_dependencies",
+        "reverse_dependencies_state",
+        "schema_version",
+    }
 
 
 def test_stores_opening_at_once_from_threads_all_succeed(postgres_url: str) -> None:
@@ -306,48 +363,52 @@ def test_a_missing_database_is_a_storage_error_saying_so(postgres_server: Postgr
         PostgresCatalog(postgres_server.url("missing"))
 
 
-def test_a_dropped_connection_fails_one_call_and_the_next_reconnects(postgres_server: PostgresServer,
-                                                                      postgres_url: str) -> None:
-    accounts = PostgresAccounts(postgres_url)
-    accounts.add_user("alice")
+def test_a_dropped_connection_fails_one_call_and_the_next_reconnects(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    pg_accounts = PostgresAccounts(postgres_url)
+    pg_accounts.add_user("alice")
     database = postgres_url.rsplit("/", 1)[1]
     with postgres_server.admin() as admin:
-        ended = admin.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = %s AND application_name = 'palletizer') t", (database,)).fetchone()
+        ended = admin.execute(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND application_name = 'palletizer') t",
+            (database,),
+        ).fetchone()
     assert ended == (1,)
     with pytest.raises(StorageError, match="PostgreSQL at 127.0.0.1"):
-        accounts.users()
-    assert accounts.users() == ["alice"]
+        pg_accounts.users()
+    assert pg_accounts.users() == ["alice"]
 
 
-def test_waiting_for_a_lock_is_bounded_by_the_statement_timeout(postgres_server: PostgresServer, postgres_url: str,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_waiting_for_a_lock_is_bounded_by_the_statement_timeout(
+    postgres_server: PostgresServer, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(postgres_store, "STATEMENT_TIMEOUT_MS", 300)
-    accounts = PostgresAccounts(postgres_url)
-    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as holder:
-        with holder.transaction():
-            holder.execute("SELECT pg_advisory_xact_lock(%s)", (PostgresAccounts.lock_key,))
-            with pytest.raises(StorageError, match="statement timeout"):
-                accounts.add_user("alice")
-    accounts.add_user("alice")
-    assert accounts.users() == ["alice"]
+    pg_accounts = PostgresAccounts(postgres_url)
+    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as holder, holder.transaction():
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (PostgresAccounts.lock_key,))
+        with pytest.raises(StorageError, match="statement timeout"):
+            pg_accounts.add_user("alice")
+    pg_accounts.add_user("alice")
+    assert pg_accounts.users() == ["alice"]
 
 
-def test_reads_of_one_statement_do_not_wait_for_a_writer_s_lock(postgres_server: PostgresServer, postgres_url: str,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_of_one_statement_do_not_wait_for_a_writer_s_lock(
+    postgres_server: PostgresServer, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(postgres_store, "STATEMENT_TIMEOUT_MS", 2000)
-    accounts, catalog, search, _ = open_pg_stores(postgres_url)
-    accounts.add_user("alice")
-    accounts.add_owner("foo", "alice")
-    _, token = accounts.create_token("alice")
+    pg_accounts, catalog, search, _ = open_pg_stores(postgres_url)
+    pg_accounts.add_user("alice")
+    pg_accounts.add_owner("foo", "alice")
+    _, token = pg_accounts.create_token("alice")
     catalog.record_version("foo", "1.0.0", "alice", {"description": "d", "readme": "# R"}, published=1.0)
-    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as holder:
-        with holder.transaction():
-            for store in (PostgresAccounts, PostgresCatalog):
-                holder.execute("SELECT pg_advisory_xact_lock(%s)", (store.lock_key,))
-            assert accounts.authenticate(token).user == "alice"
-            assert accounts.owners("foo") == ["alice"] and accounts.users() == ["alice"]
-            assert catalog.versions("foo")["1.0.0"].publisher == "alice" and catalog.downloads("foo") == 0
-            assert catalog.readme_html("foo", "1.0.0") == "<h1>R</h1>\n" and catalog.last_published() == {"foo": 1.0}
-            with pytest.raises(StorageError, match="statement timeout"):
-                accounts.add_user("bob")
+    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as holder, holder.transaction():
+        for store in (PostgresAccounts, PostgresCatalog):
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (store.lock_key,))
+        assert pg_accounts.authenticate(token).user == "alice"
+        assert pg_accounts.owners("foo") == ["alice"] and pg_accounts.users() == ["alice"]
+        assert catalog.versions("foo")["1.0.0"].publisher == "alice" and catalog.downloads("foo") == 0
+        assert catalog.readme_html("foo", "1.0.0") == "<h1>R</h1>\n" and catalog.last_published() == {"foo": 1.0}
+        with pytest.raises(StorageError, match="statement timeout"):
+            pg_accounts.add_user("bob")

@@ -82,8 +82,12 @@ def test_a_crate_put_replaces_whole(crates: CrateStore) -> None:
 def test_crates_delete_and_list_by_prefix_sorted(crates: CrateStore) -> None:
     for name, version in (("foo_bar", "1.0.0"), ("foo", "0.2.0"), ("bar", "1.0.0"), ("foo", "0.1.0")):
         crates.put(crate_key(name, version), b"x")
-    assert list(crates.list()) == ["bar/bar-1.0.0.crate", "foo/foo-0.1.0.crate", "foo/foo-0.2.0.crate",
-                                   "foo_bar/foo_bar-1.0.0.crate"]
+    assert list(crates.list()) == [
+        "bar/bar-1.0.0.crate",
+        "foo/foo-0.1.0.crate",
+        "foo/foo-0.2.0.crate",
+        "foo_bar/foo_bar-1.0.0.crate",
+    ]
     assert list(crates.list("foo/")) == ["foo/foo-0.1.0.crate", "foo/foo-0.2.0.crate"]
     crates.delete(crate_key("foo", "0.1.0"))
     assert list(crates.list("foo")) == ["foo/foo-0.2.0.crate", "foo_bar/foo_bar-1.0.0.crate"]
@@ -112,8 +116,15 @@ def test_more_keys_than_one_listing_page(crates: CrateStore) -> None:
 
 @pytest.mark.parametrize("key", ESCAPING_KEYS)
 def test_a_crate_key_never_leaves_the_store(crates: CrateStore, key: str) -> None:
-    for call in (crates.get, crates.open, crates.size, crates.exists, crates.delete, crates.discard_partial,
-                 lambda k: crates.put(k, b"x")):
+    for call in (
+        crates.get,
+        crates.open,
+        crates.size,
+        crates.exists,
+        crates.delete,
+        crates.discard_partial,
+        lambda k: crates.put(k, b"x"),
+    ):
         with pytest.raises(ValueError):
             call(key)
 
@@ -173,16 +184,18 @@ def test_objects_say_what_they_are(s3_config: StorageConfig, s3_credentials: Cep
     served.put("config.json", b"{}")
     served.put("3/f/foo", b"{}\n")
     admin = s3_admin(s3_credentials)
-    heads = {key: admin.head_object(Bucket=s3_config.bucket, Key="reg/" + key)
-             for key in ("crates/foo/foo-0.1.0.crate", "index/config.json", "index/3/f/foo")}
+    heads = {
+        key: admin.head_object(Bucket=s3_config.bucket, Key="reg/" + key)
+        for key in ("crates/foo/foo-0.1.0.crate", "index/config.json", "index/3/f/foo")
+    }
     assert [(head["ContentType"], head.get("CacheControl")) for head in heads.values()] == [
         ("application/gzip", "public, max-age=31536000, immutable"),
         ("application/json", "no-cache"),
-        ("text/plain; charset=utf-8", "no-cache")]
+        ("text/plain; charset=utf-8", "no-cache"),
+    ]
 
 
-def test_anonymous_readers_get_the_published_prefixes_only(s3_config: StorageConfig,
-                                                           s3_credentials: CephS3) -> None:
+def test_anonymous_readers_get_the_published_prefixes_only(s3_config: StorageConfig, s3_credentials: CephS3) -> None:
     crates, served = open_s3_stores(s3_config)
     crates.put(crate_key("foo", "0.1.0"), b"crate")
     served.put("config.json", b'{"dl":"x"}')
@@ -195,12 +208,16 @@ def test_anonymous_readers_get_the_published_prefixes_only(s3_config: StorageCon
 
     publish_prefixes(s3_config, listable=False)
     config = requests.get(s3_config.public_index_url + "config.json", timeout=10)
-    assert (config.status_code, config.content, config.headers["Content-Type"]) == (200, b'{"dl":"x"}',
-                                                                                    "application/json")
+    assert (config.status_code, config.content, config.headers["Content-Type"]) == (
+        200,
+        b'{"dl":"x"}',
+        "application/json",
+    )
     entry = requests.get(s3_config.public_index_url + "3/f/foo", timeout=10)
     assert entry.status_code == 200 and entry.content == b"entry\n" and entry.headers["ETag"]
-    again = requests.get(s3_config.public_index_url + "3/f/foo", headers={"If-None-Match": entry.headers["ETag"]},
-                         timeout=10)
+    again = requests.get(
+        s3_config.public_index_url + "3/f/foo", headers={"If-None-Match": entry.headers["ETag"]}, timeout=10
+    )
     assert again.status_code == 304
     crate = requests.get(s3_config.public_crates_url + "foo/foo-0.1.0.crate", timeout=10)
     assert crate.status_code == 200 and crate.content == b"crate"
@@ -216,22 +233,24 @@ def test_anonymous_readers_get_the_published_prefixes_only(s3_config: StorageCon
 
 def test_publishing_keeps_the_rest_of_the_bucket_policy(s3_config: StorageConfig, s3_credentials: CephS3) -> None:
     admin = s3_admin(s3_credentials)
-    other = ('{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Allow","Principal":"*",'
-             f'"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{s3_config.bucket}/other/*"]}}]}}')
+    other = (
+        '{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Allow","Principal":"*",'
+        f'"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{s3_config.bucket}/other/*"]}}]}}'
+    )
     admin.put_bucket_policy(Bucket=s3_config.bucket, Policy=other)
     publish_prefixes(s3_config)
     publish_prefixes(s3_config)
     statements = json.loads(admin.get_bucket_policy(Bucket=s3_config.bucket)["Policy"])["Statement"]
-    assert [statement["Sid"] for statement in statements] == ["Other", "PalletizerPublicRead",
-                                                              "PalletizerPublicList"]
+    assert [statement["Sid"] for statement in statements] == ["Other", "PalletizerPublicRead", "PalletizerPublicList"]
 
 
 def test_a_reachable_bucket_passes_the_check(s3_config: StorageConfig) -> None:
     check_storage(s3_config)
 
 
-def test_refused_credentials_are_a_clear_storage_error(s3_config: StorageConfig,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_credentials_are_a_clear_storage_error(
+    s3_config: StorageConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     with pytest.raises(StorageError, match="S3 credentials were refused.*AWS_SECRET_ACCESS_KEY"):
         check_storage(s3_config)
@@ -245,8 +264,9 @@ def test_refused_credentials_are_a_clear_storage_error(s3_config: StorageConfig,
         open_s3_stores(s3_config)[1].get("config.json")
 
 
-def test_missing_credentials_are_a_clear_storage_error(s3_config: StorageConfig,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credentials_are_a_clear_storage_error(
+    s3_config: StorageConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(StorageError, match="no S3 credentials .set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
@@ -268,8 +288,9 @@ def test_an_unreachable_endpoint_is_a_storage_error(s3_credentials: CephS3) -> N
             check_storage(config)
 
 
-def test_unreadable_says_why_a_crate_store_cannot_be_reached(s3_credentials: CephS3, s3_config: StorageConfig,
-                                                              tmp_path: Path) -> None:
+def test_unreadable_says_why_a_crate_store_cannot_be_reached(
+    s3_credentials: CephS3, s3_config: StorageConfig, tmp_path: Path
+) -> None:
     assert LocalCrateStore(tmp_path / "crates").unreadable() is None
     assert open_s3_stores(s3_config)[0].unreadable() is None
     missing = open_s3_stores(s3_credentials.config("no-such-bucket-here"))[0].unreadable()

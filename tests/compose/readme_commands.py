@@ -9,8 +9,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-COMPOSE_FOLDER = ("compose.yaml", "compose.front.yaml", "Dockerfile", ".dockerignore", "pyproject.toml", "docker",
-                  "shared", "services")
+COMPOSE_FOLDER = (
+    "compose.yaml",
+    "compose.front.yaml",
+    "Dockerfile",
+    ".dockerignore",
+    "pyproject.toml",
+    "docker",
+    "shared",
+    "services",
+)
 _SHELL_BLOCK = re.compile(r"^ *```sh\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
 
 
@@ -32,19 +40,28 @@ def compose_folder(destination: Path) -> Path:
     destination.mkdir(parents=True)
     for name in COMPOSE_FOLDER:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, destination / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+            shutil.copytree(
+                ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+            )
         else:
             shutil.copy2(ROOT / name, destination / name)
     return destination
 
 
-def run_as_written(command: str, project: str, folder: Path, cwd: Path,
-                   env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_as_written(
+    command: str, project: str, folder: Path, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
     """`command` run by bash in `cwd`, with `docker compose ...` standing for
     `podman-compose -p PROJECT ...` run from `folder` (where `docker compose` finds compose.yaml)."""
-    shim = ('docker() { [ "$1" = compose ] || return 127; shift; '
-            '(cd "$PALLETIZER_COMPOSE_FOLDER" && exec podman-compose -p "$PALLETIZER_PROJECT" "$@"); }\n')
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", shim + command], cwd=cwd,
-                          env={**env, "PALLETIZER_COMPOSE_FOLDER": str(folder), "PALLETIZER_PROJECT": project},
-                          capture_output=True, text=True, timeout=900)
+    shim = (
+        'docker() { [ "$1" = compose ] || return 127; shift; '
+        '(cd "$PALLETIZER_COMPOSE_FOLDER" && exec podman-compose -p "$PALLETIZER_PROJECT" "$@"); }\n'
+    )
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", shim + command],
+        cwd=cwd,
+        env={**env, "PALLETIZER_COMPOSE_FOLDER": str(folder), "PALLETIZER_PROJECT": project},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )

@@ -38,12 +38,19 @@ class Stack:
     root: Path
     ran: list[str] = field(default_factory=list)
 
-    def compose(self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)
-                ) -> subprocess.CompletedProcess:
+    def compose(
+        self, *args: str, check: bool = True, files: tuple[str, ...] = ("compose.yaml",)
+    ) -> subprocess.CompletedProcess:
         """`podman-compose -p PROJECT -f FILE... ARGS`; on failure (with `check`) raise with its output."""
         named = [arg for file in files for arg in ("-f", str(self.folder / file))]
-        result = subprocess.run(["podman-compose", "-p", self.project, *named, *args],
-                                cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=900)
+        result = subprocess.run(
+            ["podman-compose", "-p", self.project, *named, *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
@@ -59,16 +66,31 @@ class Stack:
 
     def container(self, service: str) -> str:
         """The id of the running container of `service`."""
-        found = subprocess.run(["podman", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
-                                "--filter", f"label=com.docker.compose.service={service}"],
-                               capture_output=True, text=True, check=True).stdout.split()
+        found = subprocess.run(
+            [
+                "podman",
+                "ps",
+                "-q",
+                "--filter",
+                f"label=com.docker.compose.project={self.project}",
+                "--filter",
+                f"label=com.docker.compose.service={service}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert len(found) == 1, found
         return found[0]
 
     def health_status(self, service: str) -> str:
         """What podman says of the container's healthcheck (`starting`, `healthy`, ...)."""
-        return subprocess.run(["podman", "inspect", "--format", "{{.State.Health.Status}}", self.container(service)],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["podman", "inspect", "--format", "{{.State.Health.Status}}", self.container(service)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     def wait_healthy(self, *services: str) -> None:
         """Wait until each of `services` answers 200 on /health over HTTP (podman without systemd runs no
@@ -84,8 +106,17 @@ class Stack:
         """A new token for a new `user`, made by the CLI in the api container (`token create` prints it
         alone on stdout)."""
         self.compose("exec", "-T", "api", "palletizer", "user", "add", user)
-        created = self.compose("exec", "-T", "api", "palletizer", "token", "create", "--user", user,
-                               *(arg for scope in scopes for arg in ("--scope", scope)))
+        created = self.compose(
+            "exec",
+            "-T",
+            "api",
+            "palletizer",
+            "token",
+            "create",
+            "--user",
+            user,
+            *(arg for scope in scopes for arg in ("--scope", scope)),
+        )
         # Only the token itself: podman-compose may print its own lines around the command's output.
         [token] = [word for word in created.stdout.split() if word.startswith(TOKEN_PREFIX)]
         return token
@@ -100,11 +131,17 @@ class Stack:
 def settings(ports: dict[str, int]) -> dict[str, str]:
     """The README's settings for services published on `ports` of 127.0.0.1."""
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    return {"PALLETIZER_BIND": "127.0.0.1", "PALLETIZER_INDEX_PORT": str(ports["index"]),
-            "PALLETIZER_API_PORT": str(ports["api"]), "PALLETIZER_FILES_PORT": str(ports["files"]),
-            "PALLETIZER_FRONT_PORT": str(ports[FRONT]), "PALLETIZER_PUBLIC_URL": urls["index"],
-            "PALLETIZER_API_URL": urls["api"], "PALLETIZER_FILES_URL": urls["files"],
-            "PALLETIZER_FRONT_URL": urls[FRONT].replace("127.0.0.1", "localhost")}
+    return {
+        "PALLETIZER_BIND": "127.0.0.1",
+        "PALLETIZER_INDEX_PORT": str(ports["index"]),
+        "PALLETIZER_API_PORT": str(ports["api"]),
+        "PALLETIZER_FILES_PORT": str(ports["files"]),
+        "PALLETIZER_FRONT_PORT": str(ports[FRONT]),
+        "PALLETIZER_PUBLIC_URL": urls["index"],
+        "PALLETIZER_API_URL": urls["api"],
+        "PALLETIZER_FILES_URL": urls["files"],
+        "PALLETIZER_FRONT_URL": urls[FRONT].replace("127.0.0.1", "localhost"),
+    }
 
 
 @contextmanager

@@ -57,11 +57,22 @@ class ClusterServices:
         if name in NODES:
             environment["PALLETIZER_LISTEN"] = self.urls[name].removeprefix("http://")
         [entrypoint, *arguments] = service["entrypoint"]
-        command = ["podman", "run", "--name", f"{self.prefix}-{name}", "--network", "host", *options,
-                   *(arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")),
-                   *(arg for volume in service["volumes"] for arg in ("-v", f"{self.prefix}-{volume}")),
-                   "--entrypoint", entrypoint, IMAGE, *arguments,
-                   *(self.value(word) for word in service.get("command", []))]
+        command = [
+            "podman",
+            "run",
+            "--name",
+            f"{self.prefix}-{name}",
+            "--network",
+            "host",
+            *options,
+            *(arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")),
+            *(arg for volume in service["volumes"] for arg in ("-v", f"{self.prefix}-{volume}")),
+            "--entrypoint",
+            entrypoint,
+            IMAGE,
+            *arguments,
+            *(self.value(word) for word in service.get("command", [])),
+        ]
         return podman(*command[1:])
 
     def wait_healthy(self, node: str) -> None:
@@ -72,8 +83,9 @@ class ClusterServices:
             raise AssertionError(f"{node}: {error}\n{podman('logs', f'{self.prefix}-{node}').stdout}") from None
 
     def exec(self, node: str, *command: str, stdin: bytes | None = None) -> str:
-        result = subprocess.run(["podman", "exec", "-i", f"{self.prefix}-{node}", *command], input=stdin,
-                                capture_output=True, timeout=120)
+        result = subprocess.run(
+            ["podman", "exec", "-i", f"{self.prefix}-{node}", *command], input=stdin, capture_output=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr.decode()
         return result.stdout.decode()
 
@@ -104,8 +116,12 @@ def cluster(ceph_s3: CephS3, postgres_server: PostgresServer) -> Iterator[Cluste
     prefix = f"palletizer-cluster-{os.getpid()}"
     bucket = f"{prefix}-bucket"
     s3_admin(ceph_s3).create_bucket(Bucket=bucket)
-    environment = {"AWS_ACCESS_KEY_ID": ceph_s3.access_key, "AWS_SECRET_ACCESS_KEY": ceph_s3.secret_key,
-                   "PGPASSWORD": PASSWORD, "PALLETIZER_BUCKET": bucket}
+    environment = {
+        "AWS_ACCESS_KEY_ID": ceph_s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": ceph_s3.secret_key,
+        "PGPASSWORD": PASSWORD,
+        "PALLETIZER_BUCKET": bucket,
+    }
     urls = {node: f"http://127.0.0.1:{free_port()}" for node in NODES}
     environment["PALLETIZER_PUBLIC_URL"] = urls["node1"]
     addresses = {"http://minio:9000": ceph_s3.endpoint, "@postgres:5432": f"@{database(postgres_server)}"}

@@ -15,8 +15,9 @@ from tests.compose.stack import FRONT, SERVICES, Stack, compose_project
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with compose_project(tmp_path_factory.mktemp("dotenv"), "dotenv", dotenv=True,
-                         show_logs=lambda: request.session.testsfailed) as stack:
+    with compose_project(
+        tmp_path_factory.mktemp("dotenv"), "dotenv", dotenv=True, show_logs=lambda: request.session.testsfailed
+    ) as stack:
         assert not any(key.startswith("PALLETIZER_") for key in stack.env)
         stack.readme("up -d --build")
         stack.wait_healthy(*SERVICES)

@@ -26,8 +26,9 @@ PUBLISHER = "stack-publisher"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with compose_project(tmp_path_factory.mktemp("compose"), "test", dotenv=False,
-                         show_logs=lambda: request.session.testsfailed) as stack:
+    with compose_project(
+        tmp_path_factory.mktemp("compose"), "test", dotenv=False, show_logs=lambda: request.session.testsfailed
+    ) as stack:
         stack.readme("up -d --build")
         stack.wait_healthy(*SERVICES)
         yield stack
@@ -48,9 +49,12 @@ def test_the_three_services_are_healthy(stack: Stack) -> None:
 
 
 def test_the_stack_alone_starts_no_front(stack: Stack) -> None:
-    running = subprocess.run(["podman", "ps", "--format", "{{.Names}}", "--filter",
-                              f"label=com.docker.compose.project={stack.project}"],
-                             capture_output=True, text=True, check=True).stdout.split()
+    running = subprocess.run(
+        ["podman", "ps", "--format", "{{.Names}}", "--filter", f"label=com.docker.compose.project={stack.project}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert sorted(name.split("_")[-2] for name in running) == sorted(SERVICES), running
 
 
@@ -68,8 +72,9 @@ def test_the_readme_s_command_line_examples_work_as_written(stack: Stack) -> Non
     (here / "foo-0.1.0.crate").write_bytes(crate)
     stack.readme("exec -T api palletizer user add")
     assert "alice" in stack.compose("exec", "-T", "api", "palletizer", "user", "list").stdout.split()
-    [alice] = [w for w in stack.readme("exec -T api palletizer token create").stdout.split()
-               if w.startswith(TOKEN_PREFIX)]
+    [alice] = [
+        w for w in stack.readme("exec -T api palletizer token create").stdout.split() if w.startswith(TOKEN_PREFIX)
+    ]
     assert "added foo 0.1.0" in stack.readme("exec -T api palletizer add -", cwd=here).stdout
     assert requests.get(f"{stack.urls['files']}/files/foo/foo-0.1.0.crate", timeout=10).content == crate
     assert "yanked foo 0.1.0" in stack.readme("run --rm --no-deps -T api palletizer yank").stdout
@@ -154,8 +159,12 @@ def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, 
     static = requests.get(f"{front}/index/mi/dd/middle", timeout=10)
     assert static.status_code == 200 and static.content == direct.content
     assert "-" in static.headers["ETag"]
-    assert requests.get(f"{front}/index/mi/dd/middle", headers={"If-None-Match": static.headers["ETag"]},
-                        timeout=10).status_code == 304
+    assert (
+        requests.get(
+            f"{front}/index/mi/dd/middle", headers={"If-None-Match": static.headers["ETag"]}, timeout=10
+        ).status_code
+        == 304
+    )
     spelled = requests.get(f"{front}/index/mi/dd/MIDDLE", timeout=10)
     assert spelled.status_code == 200 and spelled.content == direct.content
     assert spelled.headers["ETag"] == direct.headers["ETag"]  # answered by the index service
@@ -171,7 +180,6 @@ def test_the_nginx_front_serves_files_itself_and_proxies_the_rest(stack: Stack, 
     assert listed.status_code == 200 and '"vers":"1.0.0"' in listed.text.replace(" ", "")
     refused = requests.put(f"{front}/api/v1/crates/new", data=body, timeout=30)
     assert refused.status_code == 401
-
 
 
 def test_every_compose_command_of_the_readme_was_run(stack: Stack) -> None:

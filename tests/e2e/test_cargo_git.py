@@ -55,8 +55,10 @@ def test_build_and_see_a_yank_after_cargo_update(served: tuple[Path, str, str], 
 
 
 def _toml(name: str) -> str:
-    return (f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n'
-            'description = "published after the first fetch"\n')
+    return (
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n'
+        'description = "published after the first fetch"\n'
+    )
 
 
 def test_config_json_is_committed_with_the_public_url(served: tuple[Path, str, str], tmp_path: Path) -> None:
@@ -94,6 +96,10 @@ def test_a_new_public_url_is_committed_at_restart(tmp_path: Path) -> None:
     assert registry.log.head() != first
     with running_server(data, "--public-url", "http://second.example:9000"):
         pass
-    log = subprocess.run(["git", "-C", str(registry.layout.git), "log", "--format=%s"],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
-    assert log[:2] == ["Serve the registry at http://second.example:9000", "Serve the registry at http://first.example:8000"]
+    log = subprocess.run(
+        ["git", "-C", str(registry.layout.git), "log", "--format=%s"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert log[:2] == [
+        "Serve the registry at http://second.example:9000",
+        "Serve the registry at http://first.example:8000",
+    ]

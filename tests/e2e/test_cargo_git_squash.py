@@ -14,20 +14,28 @@ from tests.support.server import issue_token, running_server
 
 
 def _lib(root: Path, version: str) -> Path:
-    toml = (f'[package]\nname = "squashed"\nversion = "{version}"\nedition = "2021"\nlicense = "MIT"\n'
-            'description = "published on both sides of a squash"\n')
+    toml = (
+        f'[package]\nname = "squashed"\nversion = "{version}"\nedition = "2021"\nlicense = "MIT"\n'
+        'description = "published on both sides of a squash"\n'
+    )
     return write_crate(root / version, "squashed", toml, {"src/lib.rs": f'pub const V: &str = "{version}";\n'})
 
 
 def _app(root: Path) -> Path:
-    toml = ('[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
-            "[dependencies]\n" + reg("squashed", "0.1"))
+    toml = '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n[dependencies]\n' + reg(
+        "squashed", "0.1"
+    )
     return write_crate(root, "app", toml, {"src/main.rs": 'fn main() { println!("{}", squashed::V); }\n'})
 
 
 def _history(clone: Path) -> list[str]:
-    log = subprocess.run(["git", "-C", str(clone), "log", "--format=%H", "origin/HEAD"],
-                         capture_output=True, text=True, check=True, timeout=60)
+    log = subprocess.run(
+        ["git", "-C", str(clone), "log", "--format=%H", "origin/HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return log.stdout.split()
 
 

@@ -25,8 +25,8 @@ WORKSPACE = (
 )
 MEMBER = (
     '[package]\nname = "member"\nversion.workspace = true\nedition.workspace = true\n'
-    'license.workspace = true\ndescription.workspace = true\n\n'
-    '[dependencies]\next = { workspace = true, optional = true }\nab = { workspace = true }\n'
+    "license.workspace = true\ndescription.workspace = true\n\n"
+    "[dependencies]\next = { workspace = true, optional = true }\nab = { workspace = true }\n"
     f'renamed = {{ version = "0.1", package = "ab", registry = "{REGISTRY}", default-features = false }}\n'
     f'x = {{ version = "=0.1.0", registry = "{REGISTRY}", optional = true }}\n\n'
     f'[target."cfg(windows)".build-dependencies]\nabc = {{ version = ">= 0.1, < 0.2", registry = "{REGISTRY}" }}\n\n'
@@ -47,8 +47,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Regist
     with running_server(other_data) as other_url:
         other_index = f"sparse+{other_url}/index/"
         other = Cargo.create(root / "other-publisher", other_index, token=issue_token(other_data))
-        ext = write_crate(root / "src", "ext", LIB.format(name="ext", version="0.3.0") + '[features]\nf = []\n',
-                          {"src/lib.rs": ""})
+        ext = write_crate(
+            root / "src", "ext", LIB.format(name="ext", version="0.3.0") + "[features]\nf = []\n", {"src/lib.rs": ""}
+        )
         other.publish(ext)
         data = root / "data"
         Registry.create(data, RegistryConfig(allowed_registries=[other_index]))
@@ -57,25 +58,36 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Regist
             config = cargo.home / "config.toml"
             config.write_text(config.read_text() + f'\n[registries.other]\nindex = "{other_index}"\n')
             for name in ("ab", "abc", "x"):
-                cargo.publish(write_crate(root / "src", name, LIB.format(name=name, version="0.1.0"),
-                                          {"src/lib.rs": ""}))
+                cargo.publish(
+                    write_crate(root / "src", name, LIB.format(name=name, version="0.1.0"), {"src/lib.rs": ""})
+                )
             workspace = write_crate(root / "src", "ws", WORKSPACE, {})
-            write_crate(workspace, "helper",
-                        '[package]\nname = "helper"\nversion = "0.0.1"\nedition = "2021"\npublish = false\n',
-                        {"src/lib.rs": ""})
+            write_crate(
+                workspace,
+                "helper",
+                '[package]\nname = "helper"\nversion = "0.0.1"\nedition = "2021"\npublish = false\n',
+                {"src/lib.rs": ""},
+            )
             member = write_crate(workspace, "member", MEMBER, {"src/lib.rs": ""})
             cargo.publish(member)
             yield Registry(data), cargo, root
 
 
 def test_cargo_publishes_a_workspace_member_with_every_kind_of_dependency(
-        published: tuple[Registry, Cargo, Path]) -> None:
+    published: tuple[Registry, Cargo, Path],
+) -> None:
     registry, _, _ = published
     [entry] = registry.entries("member")
     deps = {(d["name"], d["kind"], d["target"]): d for d in entry["deps"]}
-    assert set(deps) == {("ab", "normal", None), ("ext", "normal", None), ("renamed", "normal", None),
-                         ("x", "normal", None), ("abc", "build", "cfg(windows)"), ("abc", "normal", "cfg(unix)"),
-                         ("x", "dev", None)}
+    assert set(deps) == {
+        ("ab", "normal", None),
+        ("ext", "normal", None),
+        ("renamed", "normal", None),
+        ("x", "normal", None),
+        ("abc", "build", "cfg(windows)"),
+        ("abc", "normal", "cfg(unix)"),
+        ("x", "dev", None),
+    }
     assert deps[("ext", "normal", None)]["registry"].endswith("/index/")
     assert deps[("renamed", "normal", None)]["package"] == "ab"
     assert deps[("renamed", "normal", None)]["default_features"] is False

@@ -115,20 +115,24 @@ def test_cli_yank_while_the_server_runs_is_seen_by_cargo(env: Env) -> None:
     env.cargo.run(pinned, "generate-lockfile")
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("ab", 'ab = "0.1.1"'),
-    ("x", 'x = "0.1.0"'),
-    ("base-util", 'base_util = "0.1.0"'),
-    ("MIDDLE", 'middle = "0.1.0"'),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ab", 'ab = "0.1.1"'),
+        ("x", 'x = "0.1.0"'),
+        ("base-util", 'base_util = "0.1.0"'),
+        ("MIDDLE", 'middle = "0.1.0"'),
+    ],
+)
 def test_cargo_search(env: Env, query: str, expected: str) -> None:
     result = env.cargo.run(env.root, "search", "--registry", REGISTRY, query)
     assert expected in result.stdout
 
 
 def test_republish_is_refused_with_a_message(env: Env) -> None:
-    again = env.cargo.run(env.sources["ab"], "publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty",
-                          check=False)
+    again = env.cargo.run(
+        env.sources["ab"], "publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty", check=False
+    )
     assert again.returncode != 0
     assert "already exists" in again.stderr
 
@@ -155,15 +159,20 @@ def test_add_of_a_packaged_crate_matches_the_published_entry(env: Env, tmp_path:
 
 
 def test_add_while_serving_then_cargo_builds_against_it(env: Env) -> None:
-    toml = ('[package]\nname = "imported"\nversion = "0.2.0"\nedition = "2021"\nlicense = "MIT"\n'
-            'description = "made elsewhere"\n\n[dependencies]\n' + reg("abc", "0.1"))
+    toml = (
+        '[package]\nname = "imported"\nversion = "0.2.0"\nedition = "2021"\nlicense = "MIT"\n'
+        'description = "made elsewhere"\n\n[dependencies]\n' + reg("abc", "0.1")
+    )
     src = write_crate(env.root / "src", "imported", toml, {"src/lib.rs": "pub fn v() -> u32 { abc::abc() + 5 }\n"})
     env.cargo.run(src, "package", "--registry", REGISTRY, "--no-verify", "--allow-dirty")
     run_cli(env.data, "add", str(env.cargo.target_dir / "package" / "imported-0.2.0.crate"))
-    user_toml = ('[package]\nname = "uses_imported"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
-                 "[dependencies]\n" + reg("imported", "0.2"))
-    user = write_crate(env.root / "apps", "uses_imported", user_toml,
-                       {"src/main.rs": 'fn main() { println!("{}", imported::v()); }\n'})
+    user_toml = (
+        '[package]\nname = "uses_imported"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+        "[dependencies]\n" + reg("imported", "0.2")
+    )
+    user = write_crate(
+        env.root / "apps", "uses_imported", user_toml, {"src/main.rs": 'fn main() { println!("{}", imported::v()); }\n'}
+    )
     assert env.cargo.run(user, "run", "-q").stdout.strip() == "105"
     assert run_cli(env.data, "verify").code == 0
 
@@ -174,8 +183,13 @@ def test_cargo_owner_lists_the_publisher(env: Env) -> None:
 
 
 def test_misspelt_dependency_gets_cargos_suggestion(env: Env) -> None:
-    app = write_crate(env.root / "apps", "misspelt", '[package]\nname = "misspelt"\nversion = "0.1.0"\n'
-                      'edition = "2021"\n\n[dependencies]\n' + reg("base-util", "0.1"), {"src/lib.rs": ""})
+    app = write_crate(
+        env.root / "apps",
+        "misspelt",
+        '[package]\nname = "misspelt"\nversion = "0.1.0"\n'
+        'edition = "2021"\n\n[dependencies]\n' + reg("base-util", "0.1"),
+        {"src/lib.rs": ""},
+    )
     result = env.cargo.run(app, "generate-lockfile", check=False)
     assert result.returncode != 0
     assert "perhaps you meant:" in result.stderr and "base_util" in result.stderr
@@ -188,10 +202,10 @@ def test_cargo_search_without_description_and_with_limit(env: Env) -> None:
     bare = env.cargo.run(env.root, "search", "--registry", REGISTRY, "nodesc").stdout
     assert bare.splitlines()[0] == 'nodesc = "0.1.0"', bare
     everything = env.cargo.run(env.root, "search", "--registry", REGISTRY, "--limit", "100", "").stdout
-    total = sum(1 for line in everything.splitlines() if " = \"" in line)
+    total = sum(1 for line in everything.splitlines() if ' = "' in line)
     assert total >= 5, everything
     first = env.cargo.run(env.root, "search", "--registry", REGISTRY, "--limit", "2", "").stdout
-    assert sum(1 for line in first.splitlines() if " = \"" in line) == 2
+    assert sum(1 for line in first.splitlines() if ' = "' in line) == 2
     assert f"... and {total - 2} crates more" in first, first
 
 
@@ -201,12 +215,17 @@ def test_cargo_reads_pubtime(env: Env) -> None:
         registry.clock = lambda published=published: published
         registry.add(make_crate("dated", version))
     assert [e["pubtime"] for e in env.entries("dated")] == ["2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"]
-    app = write_crate(env.root / "apps", "dated_app",
-                      '[package]\nname = "dated_app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
-                      "[dependencies]\n" + reg("dated", ">=0.1"), {"src/main.rs": "fn main() {}\n"})
+    app = write_crate(
+        env.root / "apps",
+        "dated_app",
+        '[package]\nname = "dated_app"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+        "[dependencies]\n" + reg("dated", ">=0.1"),
+        {"src/main.rs": "fn main() {}\n"},
+    )
     unstable = {"RUSTC_BOOTSTRAP": "1"}
-    env.cargo.run(app, "generate-lockfile", "-Zunstable-options", "--publish-time", "2026-06-01T00:00:00Z",
-                  extra_env=unstable)
+    env.cargo.run(
+        app, "generate-lockfile", "-Zunstable-options", "--publish-time", "2026-06-01T00:00:00Z", extra_env=unstable
+    )
     assert 'name = "dated"\nversion = "0.1.0"' in (app / "Cargo.lock").read_text()
     env.cargo.run(app, "generate-lockfile")
     assert 'name = "dated"\nversion = "0.2.0"' in (app / "Cargo.lock").read_text()

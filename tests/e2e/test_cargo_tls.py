@@ -50,20 +50,29 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegistry]:
     Registry.create(data, RegistryConfig())
     served = TlsRegistry(root, ca.pem, free_port(), free_port(), issue_token(data))
     plain = free_port()
-    config = write_config(root / "server.yaml", [
-        {"address": f"127.0.0.1:{served.port}",
-         "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
-        {"address": f"127.0.0.1:{plain}"},
-        {"address": f"127.0.0.1:{served.foreign_port}",
-         "tls": {"certificate": str(foreign.certificate), "key": str(foreign.key)}},
-    ])
+    config = write_config(
+        root / "server.yaml",
+        [
+            {
+                "address": f"127.0.0.1:{served.port}",
+                "tls": {"certificate": str(cert.certificate), "key": str(cert.key)},
+            },
+            {"address": f"127.0.0.1:{plain}"},
+            {
+                "address": f"127.0.0.1:{served.foreign_port}",
+                "tls": {"certificate": str(foreign.certificate), "key": str(foreign.key)},
+            },
+        ],
+    )
     with running_process(palletizer_all(data, config), f"http://127.0.0.1:{plain}/index/config.json", root / "log"):
         yield served
 
 
 def _lib(root: Path, name: str, body: str, deps: str = "") -> Path:
-    toml = (f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n'
-            f'description = "{name} over TLS"\n\n[dependencies]\n{deps}')
+    toml = (
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n'
+        f'description = "{name} over TLS"\n\n[dependencies]\n{deps}'
+    )
     return write_crate(root, name, toml, {"src/lib.rs": body})
 
 

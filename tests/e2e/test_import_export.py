@@ -61,8 +61,11 @@ def static_server(directory: Path) -> Iterator[str]:
     """Python's http.server on a free loopback port, serving `directory`; yield its URL."""
     port = free_port()
     log = (directory.parent / "http-server.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
-                                str(directory), str(port)], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(directory), str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         try:
@@ -77,7 +80,8 @@ def static_server(directory: Path) -> Iterator[str]:
 
 
 def test_import_of_packaged_crates_then_export_served_statically_builds_with_cargo(
-        packaged: tuple[Path, str], tmp_path: Path) -> None:
+    packaged: tuple[Path, str], tmp_path: Path
+) -> None:
     vendor, packaged_for = packaged
     data = tmp_path / "data"
     # Same public URL as the registry they were packaged for: their dependencies are on this registry.
@@ -89,7 +93,7 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
     added = [line.split()[1] for line in lines[:-1]]
     assert all(line.startswith("added ") for line in lines[:-1])
     for crate, needs in NEEDS.items():
-        assert needs <= set(added[:added.index(crate)]), added
+        assert needs <= set(added[: added.index(crate)]), added
     assert run_cli(data, "verify").code == 0
 
     again = run_cli(data, "import", str(vendor))
@@ -100,7 +104,8 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
     with static_server(site) as url:
         run_cli(data, "export", str(site), "--base-url", url)
         assert json.loads(requests.get(f"{url}/index/config.json", timeout=10).content) == {
-            "dl": f"{url}/crates/{{crate}}/{{crate}}-{{version}}.crate"}
+            "dl": f"{url}/crates/{{crate}}/{{crate}}-{{version}}.crate"
+        }
         cargo = Cargo.create(tmp_path / "consumer", f"sparse+{url}/index/")
         app = write_app(tmp_path / "apps")
         build = cargo.run(app, "build")
@@ -112,7 +117,8 @@ def test_import_of_packaged_crates_then_export_served_statically_builds_with_car
 
 
 def test_an_export_of_crates_cargo_published_imports_into_the_same_registry(
-        source: tuple[Path, str, Cargo], tmp_path: Path) -> None:
+    source: tuple[Path, str, Cargo], tmp_path: Path
+) -> None:
     data, url, cargo = source
     run_cli(data, "user", "add", "second-owner")
     cargo.run(tmp_path, "owner", "--registry", REGISTRY, "--add", "second-owner", "ab")
@@ -120,13 +126,13 @@ def test_an_export_of_crates_cargo_published_imports_into_the_same_registry(
     out = tmp_path / "static"
     run_cli(data, "export", str(out), "--base-url", "http://static.test")
     target = tmp_path / "target"
-    run_cli(target, "init", "--public-url", url)     # the URL the crates were published to
+    run_cli(target, "init", "--public-url", url)  # the URL the crates were published to
 
     result = run_cli(target, "import", str(out))
     assert result.out.splitlines()[-1] == f"import: {len(LIBRARIES)} added, 0 skipped, 0 refused", result.out
 
     names = sorted({name for name, _, _ in LIBRARIES})
-    for name in names:      # what cargo published and what the import rebuilt: the same index lines
+    for name in names:  # what cargo published and what the import rebuilt: the same index lines
         assert (target / "index" / index_path(name)).read_bytes() == (data / "index" / index_path(name)).read_bytes()
     assert run_cli(target, "list", "ab").out == "ab 0.1.0 (yanked)\t0 downloads\nab 0.1.1\t0 downloads\n"
     assert run_cli(target, "owner", "list", "ab").out == "second-owner\ntester\n"

@@ -47,19 +47,24 @@ def test_slow_clients_do_not_hold_up_others(live: Live) -> None:
     requests_sent = [get] * (2 * WORKER_THREADS - len(names))
     for name in names:
         body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
-        requests_sent.append((f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n"
-                              f"Authorization: {live.token}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        requests_sent.append(
+            (
+                f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n"
+                f"Authorization: {live.token}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
     with ExitStack() as stack:
         slow = [stack.enter_context(connect(live)) for _ in requests_sent]
-        for sock, request in zip(slow, requests_sent):
-            sock.sendall(request[:len(request) // 2])
+        for sock, request in zip(slow, requests_sent, strict=False):
+            sock.sendall(request[: len(request) // 2])
         for _ in range(20):
             response = requests.get(f"{live.url}/index/config.json", timeout=10)
             assert response.status_code == 200 and response.json()["api"] == live.url
-        for sock, request in zip(slow, requests_sent):
-            sock.sendall(request[len(request) // 2:])
+        for sock, request in zip(slow, requests_sent, strict=False):
+            sock.sendall(request[len(request) // 2 :])
         answers = [read_response(sock) for sock in slow]
-    gets, publishes = answers[:-len(names)], answers[-len(names):]
+    gets, publishes = answers[: -len(names)], answers[-len(names) :]
     assert all(r.status == 200 and r.body == gets[0].body and b'"api"' in r.body for r in gets)
     assert [r.status for r in publishes] == [200] * len(names)
     assert all(live.index_lines(name)[0]["vers"] == "1.0.0" for name in names)
@@ -132,7 +137,9 @@ def test_a_burst_of_mixed_traffic_is_answered_correctly(live: Live, load_crates:
         assert response.status_code == 200 and response.json()["meta"]["total"] == len(names)
 
     def missing(n: int, http: requests.Session) -> None:
-        path = f"/index/{index_path(f'load-missing-{n}')}" if n % 2 else f"/files/load-crate-0/load-crate-0-9.{n}.0.crate"
+        path = (
+            f"/index/{index_path(f'load-missing-{n}')}" if n % 2 else f"/files/load-crate-0/load-crate-0-9.{n}.0.crate"
+        )
         assert_error(http.get(live.url + path, timeout=10), 404)
 
     def bad_publish(n: int, http: requests.Session) -> None:

@@ -2,6 +2,7 @@
 bodies at and past the limit waitress enforces from the headers. Each is refused (or served) cleanly and
 changes nothing. (Bad publish bodies the API refuses: tests/services/test_bad_publish.py.)"""
 
+import contextlib
 import socket
 import struct
 from urllib.parse import urlsplit
@@ -32,26 +33,30 @@ def test_half_sent_body_publishes_nothing(seeded: Live) -> None:
     body = encode_publish_body(metadata("half-sent", "1.0.0"), make_crate("half-sent", "1.0.0"))
     parts = urlsplit(seeded.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
-        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
+        sock.sendall(
+            b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
         sock.shutdown(socket.SHUT_WR)
         sock.settimeout(5)
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
             sock.recv(65536)
-        except (TimeoutError, ConnectionResetError):
-            pass
     assert seeded.snapshot() == before
     assert_error(seeded.get("/index/ha/lf/half-sent"), 404)
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"GARBAGE\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnope\r\n0\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
-    b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    b"GET /index/config.json HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 300_000 + b"\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnope\r\n0\r\n\r\n",
+        b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
+        b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+        b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"GET /index/config.json HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 300_000 + b"\r\n\r\n",
+    ],
+)
 def test_malformed_http_is_refused(seeded: Live, request_bytes: bytes) -> None:
     before = seeded.snapshot()
     try:
@@ -70,13 +75,15 @@ def test_chunked_publish_body_is_handled(seeded: Live) -> None:
     """Cargo sends Content-Length, but a chunked upload must work the same (or fail cleanly)."""
     name = seeded.unique("chunked")
     body = encode_publish_body(metadata(name, "1.0.0"), make_crate(name, "1.0.0"))
-    response = requests.put(f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10,
-                            headers=seeded.auth())
+    response = requests.put(
+        f"{seeded.url}/api/v1/crates/new", data=iter([body[:10], body[10:]]), timeout=10, headers=seeded.auth()
+    )
     assert response.status_code == 200, response.text
     assert seeded.get(f"/files/{name}/{name}-1.0.0.crate").status_code == 200
 
 
 # -- size limits (a registry with a small max_crate_size) ---------------------------------
+
 
 def _limit(live: Live) -> int:
     """The largest publish body the server accepts (as palletizer-all computes it)."""
@@ -96,8 +103,10 @@ def put_headers_only(live: Live, content_length: int) -> RawResponse:
     """Send a publish request's headers but none of its body, and read the answer."""
     parts = urlsplit(live.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                     + f"Content-Length: {content_length}\r\n\r\n".encode())
+        sock.sendall(
+            b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            + f"Content-Length: {content_length}\r\n\r\n".encode()
+        )
         return read_response(sock)
 
 

@@ -71,9 +71,14 @@ def publish_over_http(url: str, token: str, jobs: list[Job]) -> int:
 def add_with_cli(data: Path, jobs: list[Job]) -> int:
     """Add `jobs` with `palletizer add`, a few files per run."""
     for start in range(0, len(jobs), CLI_BATCH):
-        batch = jobs[start:start + CLI_BATCH]
-        result = subprocess.run([str(BIN / "palletizer"), "--data", str(data), "add", *(j.path for j in batch)],
-                                capture_output=True, text=True, timeout=60, check=False)
+        batch = jobs[start : start + CLI_BATCH]
+        result = subprocess.run(
+            [str(BIN / "palletizer"), "--data", str(data), "add", *(j.path for j in batch)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == [f"added {j.name} {j.version}" for j in batch]
     return len(jobs)
@@ -109,7 +114,7 @@ class Reader:
         versions = [e["vers"] for e in entries]
         assert len(set(versions)) == len(versions), f"{name}: a version twice: {versions}"
         before = self.seen.get(name, [])
-        assert versions[:len(before)] == before, f"{name}: {before} is not a prefix of {versions}"
+        assert versions[: len(before)] == before, f"{name}: {before} is not a prefix of {versions}"
         self.seen[name] = versions
         newest = entries[-1]
         download = http.get(f"{self.url}/files/{name}/{name}-{newest['vers']}.crate", timeout=30)
@@ -129,8 +134,9 @@ def test_eight_publishers_and_four_readers_at_once(tmp_path: Path) -> None:
     Registry.create(data, RegistryConfig())
     (tmp_path / "crates").mkdir()
     plans = plan(tmp_path / "crates")
-    expected = {(j.name, j.version): hashlib.sha256(Path(j.path).read_bytes()).hexdigest()
-                for jobs in plans for j in jobs}
+    expected = {
+        (j.name, j.version): hashlib.sha256(Path(j.path).read_bytes()).hexdigest() for jobs in plans for j in jobs
+    }
     assert len(expected) == len(KINDS) * VERSIONS_EACH == 200
     owner = {(j.name, j.version): worker for worker, jobs in enumerate(plans) for j in jobs}
     tokens = [issue_token(data, f"publisher-{worker}") for worker in range(len(KINDS))]
@@ -141,11 +147,13 @@ def test_eight_publishers_and_four_readers_at_once(tmp_path: Path) -> None:
         stop = threading.Event()
         readers = [Reader(url, [*SHARED, *(f"own-{w}" for w in range(len(KINDS)))], stop) for _ in range(READERS)]
         spawn = multiprocessing.get_context("spawn")
-        with ThreadPoolExecutor(READERS + len(KINDS)) as threads, \
-                ProcessPoolExecutor(KINDS.count("process"), mp_context=spawn) as processes:
+        with (
+            ThreadPoolExecutor(READERS + len(KINDS)) as threads,
+            ProcessPoolExecutor(KINDS.count("process"), mp_context=spawn) as processes,
+        ):
             reading = [threads.submit(reader.run) for reader in readers]
             publishing: list[Future] = []
-            for worker, (kind, jobs) in enumerate(zip(KINDS, plans)):
+            for worker, (kind, jobs) in enumerate(zip(KINDS, plans, strict=False)):
                 if kind == "process":
                     publishing.append(processes.submit(publish_over_http, url, tokens[worker], jobs))
                 elif kind == "thread":
@@ -159,7 +167,9 @@ def test_eight_publishers_and_four_readers_at_once(tmp_path: Path) -> None:
             for done in reading:
                 done.result(timeout=30)
         registry = Registry(data)
-        served = {(e["name"], e["vers"]): e["cksum"] for name in registry.summaries() for e in registry.entries(name.name)}
+        served = {
+            (e["name"], e["vers"]): e["cksum"] for name in registry.summaries() for e in registry.entries(name.name)
+        }
 
     # Every version in the index exactly once, with the checksum of what was sent and of what is stored.
     assert served == expected
@@ -171,12 +181,12 @@ def test_eight_publishers_and_four_readers_at_once(tmp_path: Path) -> None:
 
     # One commit per version, in one line of history, after the setup commit.
     commits = history(data)
-    assert commits[:len(setup)] == setup and all(parents == 1 for _, parents in commits[len(setup):])
-    assert Counter(message for message, _ in commits[len(setup):]) == {f"Publish {n} {v}": 1 for n, v in expected}
+    assert commits[: len(setup)] == setup and all(parents == 1 for _, parents in commits[len(setup) :])
+    assert Counter(message for message, _ in commits[len(setup) :]) == {f"Publish {n} {v}": 1 for n, v in expected}
 
     # The publishers really ran at once, and the readers really read while they did.
-    order = [owner[tuple(message.split()[1:])] for message, _ in commits[len(setup):]]
-    switches = sum(a != b for a, b in zip(order, order[1:]))
+    order = [owner[tuple(message.split()[1:])] for message, _ in commits[len(setup) :]]
+    switches = sum(a != b for a, b in zip(order, order[1:], strict=False))
     assert switches >= 100, order
     assert all(reader.fetches > 50 and reader.downloads > 20 for reader in readers)
     assert all(set(reader.seen) == {*SHARED, *(f"own-{w}" for w in range(len(KINDS)))} for reader in readers)

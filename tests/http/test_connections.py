@@ -66,11 +66,14 @@ def flooded(tmp_path_factory: pytest.TempPathFactory, many_files: None) -> Itera
     cert = ca.issue("server")
     tls = {"certificate": str(cert.certificate), "key": str(cert.key)}
     plain, tls_port, refusing = free_port(), free_port(), free_port()
-    config = write_config(root / "server.yaml", [
-        {"address": f"127.0.0.1:{plain}"},
-        {"address": f"127.0.0.1:{tls_port}", "tls": tls},
-        {"address": f"127.0.0.1:{refusing}", "tls": tls, "allow": ["127.0.0.1/32"]},
-    ])
+    config = write_config(
+        root / "server.yaml",
+        [
+            {"address": f"127.0.0.1:{plain}"},
+            {"address": f"127.0.0.1:{tls_port}", "tls": tls},
+            {"address": f"127.0.0.1:{refusing}", "tls": tls, "allow": ["127.0.0.1/32"]},
+        ],
+    )
     with running_process(palletizer_all(data, config), f"http://127.0.0.1:{plain}/health", root / "log") as process:
         yield Flooded(process, data, plain, tls_port, refusing, ca.pem)
 
@@ -108,8 +111,9 @@ def answered(sock: socket.socket) -> bool:
                 return False
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))
+        length = int(
+            next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+        )
         while len(body) < length:
             chunk = sock.recv(4096)
             if not chunk:
@@ -129,8 +133,10 @@ def assert_whole(flooded: Flooded) -> None:
 def test_spooled_bodies_past_1024_descriptors_do_not_crash_the_server(flooded: Flooded) -> None:
     """540 connections each send 600 KB of a declared 1 MB git upload-pack body (anonymous, a route that
     takes one): each body is spooled to a temporary file, two descriptors a connection."""
-    body_head = (b"POST /git/index/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
-                 b"Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000000\r\n\r\n")
+    body_head = (
+        b"POST /git/index/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000000\r\n\r\n"
+    )
     part = b"0" * 600_000
     with ExitStack() as stack:
         for client in range(6):
@@ -154,7 +160,7 @@ def test_one_address_cannot_hold_more_than_its_share(flooded: Flooded) -> None:
         flood = [stack.enter_context(connect_from("127.0.5.1", flooded.plain)) for _ in range(1100)]
         assert health_from("127.0.0.2", flooded.plain) == 200
         served = [answered(sock) for sock in flood]
-        assert served[:PER_CLIENT - 5] == [True] * (PER_CLIENT - 5)
+        assert served[: PER_CLIENT - 5] == [True] * (PER_CLIENT - 5)
         assert PER_CLIENT - 5 <= sum(served) <= PER_CLIENT
         assert not any(served[PER_CLIENT:])
         assert health_from("127.0.0.3", flooded.plain) == 200
@@ -191,8 +197,9 @@ def test_past_the_connection_limit_the_longest_idle_connection_makes_room(tmp_pa
     data = tmp_path / "data"
     Registry.create(data, RegistryConfig())
     port = free_port()
-    command = palletizer_all(data, write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{port}"}]),
-                             "--max-connections", "40")
+    command = palletizer_all(
+        data, write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{port}"}]), "--max-connections", "40"
+    )
     with running_process(command, f"http://127.0.0.1:{port}/health", tmp_path / "log"), ExitStack() as stack:
         idle = [stack.enter_context(connect_from(f"127.0.4.{n % 4 + 1}", port)) for n in range(40)]
         assert answered(idle[-1])

@@ -27,7 +27,16 @@ def _crash_while_publishing(data: Path, step: str, token: str, body: bytes) -> i
     would commit a new config.json, whose sync would repair the registry instead of the startup)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "tests.support.crash_server", step, "--data", str(data), "--listen", f"127.0.0.1:{port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.crash_server",
+        step,
+        "--data",
+        str(data),
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
     with running_process(command, f"{url}/health", data.parent / f"crash-{step}.log") as process:
         with pytest.raises(requests.ConnectionError):
             put_crate(url, token, body)

@@ -29,8 +29,10 @@ def test_a_chunked_body_past_the_limit_gets_cargos_json(small_live: Live) -> Non
     framing), answered as every error. Exactly the limit is sent, so the server has read all of it."""
     limit = max_publish_body(SMALL_MAX_CRATE_SIZE) + 1
     chunk_line = f"{2 * limit:x}\r\n".encode()
-    head = (f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nAuthorization: {issue_token(small_live.data)}\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    head = (
+        f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nAuthorization: {issue_token(small_live.data)}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     with connect(small_live) as sock:
         sock.sendall(head + chunk_line + b"\0" * (limit - len(chunk_line)))
         response = read_response(sock)

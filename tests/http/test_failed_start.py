@@ -32,8 +32,7 @@ class RegistryState:
     @classmethod
     def of(cls, data: Path) -> "RegistryState":
         registry = Registry(data)
-        return cls((data / "index" / "config.json").read_bytes(), registry.log.read(CONFIG_JSON),
-                   registry.log.head())
+        return cls((data / "index" / "config.json").read_bytes(), registry.log.read(CONFIG_JSON), registry.log.head())
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,9 @@ def taken_port() -> Iterator[int]:
 def test_a_start_on_a_taken_port_changes_nothing(served: Served, tmp_path: Path) -> None:
     before = RegistryState.of(served.data)
     with taken_port() as port:
-        stderr = failed_start([str(BIN / "palletizer-all"), "--data", str(served.data),
-                               "--listen", f"127.0.0.1:{port}"], served, before)
+        stderr = failed_start(
+            [str(BIN / "palletizer-all"), "--data", str(served.data), "--listen", f"127.0.0.1:{port}"], served, before
+        )
     assert f"listener `127.0.0.1:{port}`" in stderr and "in use" in stderr
 
 
@@ -93,8 +93,10 @@ def test_a_start_with_a_key_not_matching_its_certificate_changes_nothing(served:
     cert = CertificateAuthority(tmp_path / "ca", "Palletizer test CA").issue("server")
     other = CertificateAuthority(tmp_path / "other", "Other CA").issue("other")
     port = free_port()
-    config = write_config(tmp_path / "server.yaml", [
-        {"address": f"127.0.0.1:{port}", "tls": {"certificate": str(cert.certificate), "key": str(other.key)}}])
+    config = write_config(
+        tmp_path / "server.yaml",
+        [{"address": f"127.0.0.1:{port}", "tls": {"certificate": str(cert.certificate), "key": str(other.key)}}],
+    )
     stderr = failed_start(palletizer_all(served.data, config), served, before)
     assert "does not match the certificate" in stderr
 
@@ -102,8 +104,13 @@ def test_a_start_with_a_key_not_matching_its_certificate_changes_nothing(served:
 def test_a_start_failing_on_a_later_listener_leaves_no_socket_file(served: Served, tmp_path: Path) -> None:
     before = RegistryState.of(served.data)
     with taken_port() as port:
-        config = write_config(tmp_path / "server.yaml", [
-            {"address": f"127.0.0.1:{free_port()}"}, {"address": "./palletizer.sock"},
-            {"address": f"127.0.0.1:{port}"}])
+        config = write_config(
+            tmp_path / "server.yaml",
+            [
+                {"address": f"127.0.0.1:{free_port()}"},
+                {"address": "./palletizer.sock"},
+                {"address": f"127.0.0.1:{port}"},
+            ],
+        )
         failed_start(palletizer_all(served.data, config), served, before)
     assert not (tmp_path / "palletizer.sock").exists()

@@ -41,8 +41,7 @@ def _post(live: Live, body: bytes | Iterator[bytes], compress: bool = False) -> 
         assert isinstance(body, bytes)
         body = gzip.compress(body, compresslevel=9, mtime=0)
         headers["Content-Encoding"] = "gzip"
-    return requests.post(f"{live.url}/git/index/git-upload-pack", data=body, headers=headers,
-                         timeout=SAFETY_TIMEOUT)
+    return requests.post(f"{live.url}/git/index/git-upload-pack", data=body, headers=headers, timeout=SAFETY_TIMEOUT)
 
 
 def _bomb(live: Live) -> bytes:
@@ -56,7 +55,9 @@ def test_a_small_gzip_body_inflating_past_the_limit_is_refused(live: Live, kind:
     if kind == "haves":
         body = _bomb(live)
     elif kind == "wants":
-        body = pkt_line(b"want " + _head(live) + CAPABILITIES + b"\n") + pkt_line(b"want " + _head(live) + b"\n") * 400_000
+        body = (
+            pkt_line(b"want " + _head(live) + CAPABILITIES + b"\n") + pkt_line(b"want " + _head(live) + b"\n") * 400_000
+        )
     else:
         body = b"\0" * (64 * 1024 * 1024)
     assert len(gzip.compress(body, compresslevel=9, mtime=0)) < 100_000
@@ -68,7 +69,7 @@ def test_a_small_gzip_body_inflating_past_the_limit_is_refused(live: Live, kind:
 def test_a_plain_body_past_the_limit_is_refused(live: Live, chunked: bool) -> None:
     body = _negotiation(live, _fake_ids(MAX_NEGOTIATION_BYTES // 50 + 1000))
     assert MAX_NEGOTIATION_BYTES < len(body) < 2 * MAX_NEGOTIATION_BYTES
-    data = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    data = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
     detail = assert_error(_post(live, data), 413)
     assert str(MAX_NEGOTIATION_BYTES) in detail
 
@@ -104,15 +105,19 @@ def test_too_many_pkt_lines_are_refused(live: Live) -> None:
     assert f"more than {MAX_PKT_LINES} pkt-lines" in detail
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b"zzzzwant", "bad pkt-line length"),
-    (b"0x10want 1234567", "bad pkt-line length"),
-    (b"0003", "cut short"),
-    (b"00ffwant " + b"a" * 40 + b"\n", "cut short"),
-    (pkt_line(b"want nothing\n"), "`want` needs an object id"),
-    (pkt_line(b"want " + b"a" * 40 + b"x\n"), "`want` needs an object id"),
-    (pkt_line(b"want " + b"a" * 40 + b"\n") + pkt_line(None) + pkt_line(b"have zz\n"), "`have` needs an object id"),
-], ids=["not-hex", "hex-prefix", "length-3", "truncated", "no-id", "long-id", "bad-have"])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"zzzzwant", "bad pkt-line length"),
+        (b"0x10want 1234567", "bad pkt-line length"),
+        (b"0003", "cut short"),
+        (b"00ffwant " + b"a" * 40 + b"\n", "cut short"),
+        (pkt_line(b"want nothing\n"), "`want` needs an object id"),
+        (pkt_line(b"want " + b"a" * 40 + b"x\n"), "`want` needs an object id"),
+        (pkt_line(b"want " + b"a" * 40 + b"\n") + pkt_line(None) + pkt_line(b"have zz\n"), "`have` needs an object id"),
+    ],
+    ids=["not-hex", "hex-prefix", "length-3", "truncated", "no-id", "long-id", "bad-have"],
+)
 def test_malformed_pkt_lines_are_refused_with_the_reason(live: Live, body: bytes, expected: str) -> None:
     detail = assert_error(_post(live, body), 400)
     assert "invalid git upload-pack request" in detail
@@ -120,9 +125,12 @@ def test_malformed_pkt_lines_are_refused_with_the_reason(live: Live, body: bytes
 
 
 def test_a_body_that_is_not_gzip_is_refused(live: Live) -> None:
-    response = requests.post(f"{live.url}/git/index/git-upload-pack", data=b"not gzip at all",
-                             headers={"Content-Type": UPLOAD_REQUEST, "Content-Encoding": "gzip"},
-                             timeout=SAFETY_TIMEOUT)
+    response = requests.post(
+        f"{live.url}/git/index/git-upload-pack",
+        data=b"not gzip at all",
+        headers={"Content-Type": UPLOAD_REQUEST, "Content-Encoding": "gzip"},
+        timeout=SAFETY_TIMEOUT,
+    )
     assert "not valid gzip" in assert_error(response, 400)
 
 
@@ -137,10 +145,14 @@ def test_health_and_config_are_served_while_hostile_requests_come_in(live: Live)
     bomb = _bomb(live)
     with ThreadPoolExecutor(max_workers=16) as pool:
         hostile = [pool.submit(_post, live, bomb, True) for _ in range(8)]
-        hostile += [pool.submit(_post, live, _negotiation(live, _fake_ids(MAX_HAVES + 1, str(i))), True)
-                    for i in range(4)]
-        served = [pool.submit(requests.get, live.url + path, timeout=SAFETY_TIMEOUT)
-                  for _ in range(4) for path in ("/health", "/index/config.json")]
+        hostile += [
+            pool.submit(_post, live, _negotiation(live, _fake_ids(MAX_HAVES + 1, str(i))), True) for i in range(4)
+        ]
+        served = [
+            pool.submit(requests.get, live.url + path, timeout=SAFETY_TIMEOUT)
+            for _ in range(4)
+            for path in ("/health", "/index/config.json")
+        ]
         answers = [future.result() for future in hostile]
         assert all(response.status_code == 200 for response in (future.result() for future in served))
     assert [response.status_code for response in answers] == [413] * 8 + [400] * 4
@@ -148,8 +160,14 @@ def test_health_and_config_are_served_while_hostile_requests_come_in(live: Live)
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-c", "protocol.version=0", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True, timeout=SAFETY_TIMEOUT)
+    return subprocess.run(
+        ["git", "-c", "protocol.version=0", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=SAFETY_TIMEOUT,
+    )
 
 
 def _local_history(clone: Path, commits: int) -> None:
@@ -159,11 +177,19 @@ def _local_history(clone: Path, commits: int) -> None:
     for i in range(commits):
         text = f"local {i}\n"
         parent = f"from :{2 * i}\n" if i else "from refs/heads/main^0\n"
-        stream.append(f"blob\nmark :{2 * i + 1}\ndata {len(text)}\n{text}"
-                      f"commit refs/heads/local\nmark :{2 * i + 2}\ncommitter t <t@t> {4_000_000_000 + i} +0000\n"
-                      f"data 5\nlocal\n{parent}M 100644 :{2 * i + 1} local/{i % 64}\n")
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=clone, input="".join(stream).encode(), check=True,
-                   capture_output=True, timeout=SAFETY_TIMEOUT)
+        stream.append(
+            f"blob\nmark :{2 * i + 1}\ndata {len(text)}\n{text}"
+            f"commit refs/heads/local\nmark :{2 * i + 2}\ncommitter t <t@t> {4_000_000_000 + i} +0000\n"
+            f"data 5\nlocal\n{parent}M 100644 :{2 * i + 1} local/{i % 64}\n"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=clone,
+        input="".join(stream).encode(),
+        check=True,
+        capture_output=True,
+        timeout=SAFETY_TIMEOUT,
+    )
 
 
 def test_honest_clones_and_fetches_still_work(live: Live, tmp_path: Path) -> None:
@@ -188,9 +214,14 @@ def test_a_fetch_offering_the_largest_round_of_haves_git_sends_still_works(live:
     name = live.unique("gitafterhistory")
     live.publish(name)
     trace = tmp_path / "trace"
-    subprocess.run(["git", "-c", "protocol.version=0", "fetch", "-q", "origin"], cwd=clone, check=True,
-                   capture_output=True, timeout=SAFETY_TIMEOUT, env={"GIT_TRACE_PACKET": str(trace),
-                                                                     "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "-c", "protocol.version=0", "fetch", "-q", "origin"],
+        cwd=clone,
+        check=True,
+        capture_output=True,
+        timeout=SAFETY_TIMEOUT,
+        env={"GIT_TRACE_PACKET": str(trace), "PATH": "/usr/bin:/bin"},
+    )
     assert name in _git("log", "--format=%s", "-1", "origin/main", cwd=clone).stdout
     rounds = trace.read_text().split("fetch-pack> 0000")
     assert max(block.count("fetch-pack> have ") for block in rounds) == 8192

@@ -86,8 +86,7 @@ def test_traversal_never_leaves_the_index(known: Live, path: str) -> None:
 
 
 def test_literal_nul_byte_in_index_path(live: Live) -> None:
-    response = live.raw(b"GET /index/ab/cd/abcd\x00/../../config.yaml HTTP/1.1\r\nHost: t\r\n"
-                        b"Connection: close\r\n\r\n")
+    response = live.raw(b"GET /index/ab/cd/abcd\x00/../../config.yaml HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert 400 <= response.status < 500
     assert b"max_crate_size" not in response.body
     assert live.get("/index/config.json").status_code == 200

@@ -45,22 +45,26 @@ def authority(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertificateAuth
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, authority: tuple[CertificateAuthority, ServerCert]
-           ) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, authority: tuple[CertificateAuthority, ServerCert]
+) -> Iterator[Served]:
     ca, cert = authority
     root = tmp_path_factory.mktemp("listeners")
     data = root / "data"
     Registry.create(data, RegistryConfig())
     tls = {"certificate": str(cert.certificate), "key": str(cert.key)}
     s = Served(ca.pem, free_port(), free_port(), root / "palletizer.sock", free_port(), free_port(), free_port())
-    config = write_config(root / "server.yaml", [
-        {"address": f"127.0.0.1:{s.tls}", "tls": tls},
-        {"address": f"127.0.0.1:{s.plain}"},
-        {"address": "./palletizer.sock"},
-        {"address": f"127.0.0.1:{s.refusing}", "allow": ["10.0.0.0/8", "fd00::/8"]},
-        {"address": f"127.0.0.1:{s.allowing}", "allow": ["10.0.0.0/8", "127.0.0.0/8"]},
-        {"address": f"127.0.0.1:{s.refusing_tls}", "tls": tls, "allow": ["10.0.0.0/8"]},
-    ])
+    config = write_config(
+        root / "server.yaml",
+        [
+            {"address": f"127.0.0.1:{s.tls}", "tls": tls},
+            {"address": f"127.0.0.1:{s.plain}"},
+            {"address": "./palletizer.sock"},
+            {"address": f"127.0.0.1:{s.refusing}", "allow": ["10.0.0.0/8", "fd00::/8"]},
+            {"address": f"127.0.0.1:{s.allowing}", "allow": ["10.0.0.0/8", "127.0.0.0/8"]},
+            {"address": f"127.0.0.1:{s.refusing_tls}", "tls": tls, "allow": ["10.0.0.0/8"]},
+        ],
+    )
     with running_process(palletizer_all(data, config), f"http://127.0.0.1:{s.plain}/index/config.json", root / "log"):
         yield s
 
@@ -91,18 +95,22 @@ def _answers_on_both(served: Served) -> None:
     assert over_tcp(served.plain, CONFIG_JSON).status == 200
 
 
-@pytest.mark.parametrize("opening", [
-    CONFIG_JSON,                                       # plain HTTP sent to the TLS port
-    os.urandom(4096),                                  # garbage
-    b"\x16\x03\x01\x00\x30" + b"\x01" * 48,            # a broken client hello
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",   # a client hello cut short: the handshake waits
-    b"",                                               # connects and sends nothing
-], ids=["plain-http", "garbage", "bad-hello", "cut-hello", "idle"])
+@pytest.mark.parametrize(
+    "opening",
+    [
+        CONFIG_JSON,  # plain HTTP sent to the TLS port
+        os.urandom(4096),  # garbage
+        b"\x16\x03\x01\x00\x30" + b"\x01" * 48,  # a broken client hello
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a client hello cut short: the handshake waits
+        b"",  # connects and sends nothing
+    ],
+    ids=["plain-http", "garbage", "bad-hello", "cut-hello", "idle"],
+)
 def test_bad_tls_clients_neither_stop_nor_block_the_server(served: Served, opening: bytes) -> None:
     with socket.create_connection(("127.0.0.1", served.tls), timeout=10) as bad:
         bad.sendall(opening)
-        _answers_on_both(served)                       # while the bad client is still connected...
-    _answers_on_both(served)                           # ...and after it went away
+        _answers_on_both(served)  # while the bad client is still connected...
+    _answers_on_both(served)  # ...and after it went away
 
 
 def test_many_silent_clients_do_not_block_a_tls_handshake(served: Served) -> None:
@@ -138,21 +146,24 @@ def test_a_tls_listener_closes_a_client_outside_allow_before_any_handshake(serve
 
 def test_allow_list_refuses_before_the_body_is_read(served: Served) -> None:
     """The 403 comes from the headers alone: a server waiting for the 1000 bytes would time out."""
-    headers = (b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n"
-               b"Expect: 100-continue\r\n\r\n")
+    headers = b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"
     response = over_tcp(served.refusing, headers)
     assert_error(response, 403)
     assert b"100 Continue" not in response.body
 
 
 def test_the_app_sees_the_real_client_address_on_every_listener(
-        tmp_path: Path, authority: tuple[CertificateAuthority, ServerCert]) -> None:
+    tmp_path: Path, authority: tuple[CertificateAuthority, ServerCert]
+) -> None:
     ca, cert = authority
     tls, plain = free_port(), free_port()
-    config = write_config(tmp_path / "server.yaml", [
-        {"address": f"127.0.0.1:{tls}", "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
-        {"address": f"127.0.0.1:{plain}"},
-    ])
+    config = write_config(
+        tmp_path / "server.yaml",
+        [
+            {"address": f"127.0.0.1:{tls}", "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
+            {"address": f"127.0.0.1:{plain}"},
+        ],
+    )
     command = [sys.executable, "-m", "tests.support.remote_addr_app", "--config", str(config)]
     with running_process(command, f"http://127.0.0.1:{plain}/", tmp_path / "log"):
         seen_tls = json.loads(over_tls(tls, ca.pem, get_request("/")).body)
@@ -162,6 +173,7 @@ def test_the_app_sees_the_real_client_address_on_every_listener(
 
 
 # -- bad configs: one line naming the listener, non-zero exit -----------------------------
+
 
 @dataclass
 class StartFailure:
@@ -190,32 +202,37 @@ def start(tmp_path: Path) -> StartFailure:
 
 def test_missing_certificate_file(start: StartFailure, authority: tuple[CertificateAuthority, ServerCert]) -> None:
     _, cert = authority
-    line = start.error_line([{"address": "127.0.0.1:1443",
-                              "tls": {"certificate": "missing.pem", "key": str(cert.key)}}])
+    line = start.error_line(
+        [{"address": "127.0.0.1:1443", "tls": {"certificate": "missing.pem", "key": str(cert.key)}}]
+    )
     assert "listener `127.0.0.1:1443`" in line and "missing.pem" in line and "No such file" in line
 
 
 def test_unreadable_key(start: StartFailure, authority: tuple[CertificateAuthority, ServerCert]) -> None:
     _, cert = authority
-    line = start.error_line([{"address": "127.0.0.1:1443",
-                              "tls": {"certificate": str(cert.certificate), "key": str(start.root)}}])
+    line = start.error_line(
+        [{"address": "127.0.0.1:1443", "tls": {"certificate": str(cert.certificate), "key": str(start.root)}}]
+    )
     assert "listener `127.0.0.1:1443`" in line and "cannot read the key file" in line
 
 
 def test_key_that_is_no_key(start: StartFailure, authority: tuple[CertificateAuthority, ServerCert]) -> None:
     _, cert = authority
     (start.root / "junk.key").write_text("not a key\n")
-    line = start.error_line([{"address": "127.0.0.1:1443",
-                              "tls": {"certificate": str(cert.certificate), "key": "junk.key"}}])
+    line = start.error_line(
+        [{"address": "127.0.0.1:1443", "tls": {"certificate": str(cert.certificate), "key": "junk.key"}}]
+    )
     assert "listener `127.0.0.1:1443`" in line and "holds no PEM key" in line
 
 
-def test_key_not_matching_the_certificate(start: StartFailure,
-                                          authority: tuple[CertificateAuthority, ServerCert]) -> None:
+def test_key_not_matching_the_certificate(
+    start: StartFailure, authority: tuple[CertificateAuthority, ServerCert]
+) -> None:
     _, cert = authority
     other = CertificateAuthority(start.root / "other", "Other CA").issue("other")
-    line = start.error_line([{"address": "127.0.0.1:1443",
-                              "tls": {"certificate": str(cert.certificate), "key": str(other.key)}}])
+    line = start.error_line(
+        [{"address": "127.0.0.1:1443", "tls": {"certificate": str(cert.certificate), "key": str(other.key)}}]
+    )
     assert "listener `127.0.0.1:1443`" in line and "does not match the certificate" in line
 
 
@@ -229,8 +246,13 @@ def test_port_in_use(start: StartFailure) -> None:
 
 
 def test_duplicate_listener(start: StartFailure) -> None:
-    line = start.error_line([{"address": "127.0.0.1:1080"}, {"address": "127.0.0.1:1443"},
-                             {"address": "127.0.0.1:1080", "allow": ["10.0.0.0/8"]}])
+    line = start.error_line(
+        [
+            {"address": "127.0.0.1:1080"},
+            {"address": "127.0.0.1:1443"},
+            {"address": "127.0.0.1:1080", "allow": ["10.0.0.0/8"]},
+        ]
+    )
     assert "listener `127.0.0.1:1080`" in line and "twice" in line
 
 
@@ -269,6 +291,7 @@ def test_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
 
 # -- a clean stop removes the socket file it bound -----------------------------------------
 
+
 @pytest.fixture
 def registry_data(tmp_path: Path) -> Path:
     data = tmp_path / "data"
@@ -280,10 +303,14 @@ def stopped_cleanly(process: subprocess.Popen, signum: int, port: int) -> None:
     assert stop(process, ("127.0.0.1", port), signum) == 0
 
 
-@pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "2")],
-                         ids=["sigterm", "sigint", "sigterm-2-workers"])
-def test_a_clean_stop_removes_the_unix_socket_file(tmp_path: Path, registry_data: Path, signum: int,
-                                                   workers: str) -> None:
+@pytest.mark.parametrize(
+    "signum, workers",
+    [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "2")],
+    ids=["sigterm", "sigint", "sigterm-2-workers"],
+)
+def test_a_clean_stop_removes_the_unix_socket_file(
+    tmp_path: Path, registry_data: Path, signum: int, workers: str
+) -> None:
     plain, path = free_port(), tmp_path / "palletizer.sock"
     config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
     command = palletizer_all(registry_data, config, "--workers", workers)
@@ -296,9 +323,12 @@ def test_a_clean_stop_removes_the_unix_socket_file(tmp_path: Path, registry_data
 def test_a_stop_leaves_a_socket_file_another_server_bound_at_its_path(tmp_path: Path, registry_data: Path) -> None:
     plain, path = free_port(), tmp_path / "palletizer.sock"
     config = write_config(tmp_path / "server.yaml", [{"address": f"127.0.0.1:{plain}"}, {"address": str(path)}])
-    with running_process(palletizer_all(registry_data, config), f"http://127.0.0.1:{plain}/health",
-                         tmp_path / "log") as process, \
-            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+    with (
+        running_process(
+            palletizer_all(registry_data, config), f"http://127.0.0.1:{plain}/health", tmp_path / "log"
+        ) as process,
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other,
+    ):
         path.unlink()
         other.bind(str(path))
         other.listen()

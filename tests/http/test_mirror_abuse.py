@@ -52,8 +52,9 @@ def test_names_the_upstream_lacks_leave_nothing_behind(tmp_path: Path) -> None:
 
 def test_downloads_keep_the_cache_within_its_size(tmp_path: Path) -> None:
     upstream = StaticUpstream(tmp_path / "upstream")
-    crates = {f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": random.Random(n).randbytes(50_000)})
-              for n in range(12)}
+    crates = {
+        f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": random.Random(n).randbytes(50_000)}) for n in range(12)
+    }
     for name, crate in crates.items():
         upstream.add(name, "1.0.0", crate)
     data = tmp_path / "data"
@@ -113,8 +114,12 @@ def test_a_mixed_spelling_and_hostile_entries_are_kept_out(tmp_path: Path) -> No
     token = issue_token(data)
     try:
         with running_server(data) as url:
-            refused = requests.put(f"{url}/api/v1/crates/new", data=publish_body("foo-bar_baz", "1.0.0"),
-                                   headers={"Authorization": token}, timeout=30)
+            refused = requests.put(
+                f"{url}/api/v1/crates/new",
+                data=publish_body("foo-bar_baz", "1.0.0"),
+                headers={"Authorization": token},
+                timeout=30,
+            )
             assert refused.status_code == 403
             assert "as `foo_bar-baz`" in refused.json()["errors"][0]["detail"]
             served = requests.get(f"{url}/index/fo/o_/foo_bar-baz", timeout=30)
@@ -131,8 +136,10 @@ def test_large_upstream_index_files_leave_memory_bounded(tmp_path: Path) -> None
     padding = {"pad": ["a" * 1000] * 1000}
     for number in range(24):
         name = f"wide{number}"
-        entries = [{"name": name, "vers": f"1.0.{v}", "deps": [], "cksum": "a" * 64, "features": padding,
-                    "yanked": False} for v in range(8)]
+        entries = [
+            {"name": name, "vers": f"1.0.{v}", "deps": [], "cksum": "a" * 64, "features": padding, "yanked": False}
+            for v in range(8)
+        ]
         path = upstream.root / "index" / index_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(e) + "\n" for e in entries))

@@ -52,16 +52,19 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run_cli(data, "init", "--upstream", upstream.index_url)
     run_cli(data, "allow-name", "walk-local")
-    Registry(data).publish(metadata("walk-local", "1.0.0", description="our own walker"),
-                           make_crate("walk-local", "1.0.0"))
+    Registry(data).publish(
+        metadata("walk-local", "1.0.0", description="our own walker"), make_crate("walk-local", "1.0.0")
+    )
     try:
         with running_server(data) as url:
             assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=30).status_code == 200
             _asked_once(upstream, "/index/sa/me/same-file")  # walkdir's dependency, read ahead in the background
             (data / "mirror/index/wa/lk").mkdir(parents=True, exist_ok=True)
             (data / "mirror/index/wa/lk/walk_local").write_bytes(
-                _written(data / "mirror/index/wa/lk/walkdir").split(b"\n")[0] + b"\n"
-                + (upstream.root / "index/wa/lk/walk_local").read_bytes())
+                _written(data / "mirror/index/wa/lk/walkdir").split(b"\n")[0]
+                + b"\n"
+                + (upstream.root / "index/wa/lk/walk_local").read_bytes()
+            )
             assert requests.get(f"{url}/index/no/pe/nope", timeout=30).status_code == 404
             asked = sum(upstream.requests.values())
 
@@ -70,15 +73,20 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
             shown = ("name", "max_version", "description", "downloads")
             assert [{key: crate[key] for key in shown} for crate in found.json()["crates"]] == [
                 {"name": "walk-local", "max_version": "1.0.0", "description": "our own walker", "downloads": 0},
-                {"name": "walkdir", "max_version": "2.3.2",
-                 "description": f"mirrored from {upstream.index_url}", "downloads": 0},
+                {
+                    "name": "walkdir",
+                    "max_version": "2.3.2",
+                    "description": f"mirrored from {upstream.index_url}",
+                    "downloads": 0,
+                },
             ]
             assert found.json()["meta"] == {"total": 2, "next_page": None, "prev_page": None}
             limited = requests.get(f"{url}/api/v1/crates", params={"q": "walk", "per_page": 1}, timeout=30).json()
             assert [c["name"] for c in limited["crates"]] == ["walk-local"] and limited["meta"]["total"] == 2
             assert requests.get(f"{url}/api/v1/crates", params={"q": "nope"}, timeout=30).json()["meta"]["total"] == 0
-            assert requests.get(f"{url}/api/v1/crates", params={"q": "mirrored"},
-                                timeout=30).json()["meta"]["total"] == 0
+            assert (
+                requests.get(f"{url}/api/v1/crates", params={"q": "mirrored"}, timeout=30).json()["meta"]["total"] == 0
+            )
 
             listing = requests.get(f"{url}/", timeout=30)
             assert listing.status_code == 200
@@ -94,8 +102,11 @@ def test_search_and_pages_show_cached_mirrored_crates(tmp_path: Path) -> None:
             assert "mirrored</span> from " + upstream.index_url in page.text
             assert "no README here" in page.text
             assert '<span class="version">2.3.2</span>' in page.text
-            assert re.search(r'<li class="yanked">\s*<span class="vers"><a href="/crates/walkdir/2.4.0">2.4.0</a>\s*'
-                             r'<span class="badge yanked">', page.text)
+            assert re.search(
+                r'<li class="yanked">\s*<span class="vers"><a href="/crates/walkdir/2.4.0">2.4.0</a>\s*'
+                r'<span class="badge yanked">',
+                page.text,
+            )
             assert not re.search(r'2\.3\.2</a>\s*<span class="badge yanked">', page.text)
             assert 'href="/crates/same-file">same-file</a>' in page.text
             yanked = requests.get(f"{url}/crates/walkdir/2.4.0", timeout=30)
@@ -119,8 +130,15 @@ def test_without_an_upstream_the_cache_is_not_shown(tmp_path: Path) -> None:
     run_cli(data, "init")
     cached = data / "mirror/index/wa/lk/walkdir"
     cached.parent.mkdir(parents=True)
-    cached.write_bytes(encode_cached({}, json.dumps({"name": "walkdir", "vers": "1.0.0", "deps": [], "cksum": "0" * 64,
-                                                     "features": {}, "yanked": False}).encode() + b"\n"))
+    cached.write_bytes(
+        encode_cached(
+            {},
+            json.dumps(
+                {"name": "walkdir", "vers": "1.0.0", "deps": [], "cksum": "0" * 64, "features": {}, "yanked": False}
+            ).encode()
+            + b"\n",
+        )
+    )
     with running_server(data) as url:
         assert requests.get(f"{url}/api/v1/crates", params={"q": "walk"}, timeout=30).json()["meta"]["total"] == 0
         assert requests.get(f"{url}/crates/walkdir", timeout=30).status_code == 404

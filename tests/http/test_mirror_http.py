@@ -86,8 +86,11 @@ def test_a_hanging_upstream_stalls_only_its_own_request(tmp_path: Path) -> None:
             assert requests.get(f"{url}/index/wa/lk/walkdir", timeout=30).status_code == 200
             upstream.hold.clear()
             results: list[int] = []
-            held = threading.Thread(target=lambda: results.append(
-                requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=60).status_code))
+            held = threading.Thread(
+                target=lambda: results.append(
+                    requests.get(f"{url}/files/walkdir/walkdir-2.3.2.crate", timeout=60).status_code
+                )
+            )
             held.start()
             assert upstream.held.wait(30)
             for _ in range(3):
@@ -102,8 +105,11 @@ def test_a_hanging_upstream_stalls_only_its_own_request(tmp_path: Path) -> None:
 
 
 def _samples(text: str) -> dict[str, float]:
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line.startswith("palletizer_mirror_")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("palletizer_mirror_")
+    }
 
 
 def test_mirrored_downloads_add_one_metrics_series_however_many_crates(tmp_path: Path) -> None:

@@ -101,15 +101,22 @@ def test_an_upstream_password_is_sent_but_never_shown_nor_in_config_yaml(tmp_pat
             assert seen and all(header == expected for header in seen)
             front = requests.get(f"{url}/", timeout=SAFETY_TIMEOUT).text
             assert f"mirrored from {upstream.index_url}" in front
-            for path in ("/", "/crates/walkdir", "/api/v1/crates?q=walkdir", "/api/v1/crates/walkdir",
-                         "/api/v1/crates/walkdir/2.3.2", "/index/config.json", "/metrics", "/index/no/pe/nope"):
+            for path in (
+                "/",
+                "/crates/walkdir",
+                "/api/v1/crates?q=walkdir",
+                "/api/v1/crates/walkdir",
+                "/api/v1/crates/walkdir/2.3.2",
+                "/index/config.json",
+                "/metrics",
+                "/index/no/pe/nope",
+            ):
                 shown = requests.get(f"{url}{path}", timeout=SAFETY_TIMEOUT)
                 assert password not in shown.text and "mirror-user" not in shown.text, path
         assert password not in run_cli(data, "mirror", "status").out
         assert all(password not in log.read_text() for log in tmp_path.glob("*.log"))
 
-        (data / "config.yaml").write_text((data / "config.yaml").read_text().replace(upstream.index_url,
-                                                                                      with_password))
+        (data / "config.yaml").write_text((data / "config.yaml").read_text().replace(upstream.index_url, with_password))
         refused = run_cli(data, "mirror", "status", check=False)
         assert refused.code != 0
         assert "upstream-credentials" in refused.err and len(refused.err.strip().splitlines()) == 1

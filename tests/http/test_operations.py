@@ -82,10 +82,14 @@ def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -
     with running_server(data) as url:
         before = len(access_lines(url, data))
         publish_over_http(url, token, "logged")
-        config = requests.get(f"{url}/index/config.json?token={token}", timeout=10,
-                              headers={"Authorization": f"Bearer {token}"})
-        requests.get(f"{url}/git/index/info/refs?service=git-upload-pack", timeout=10,
-                     headers={"Authorization": f"Basic {basic}"})
+        config = requests.get(
+            f"{url}/index/config.json?token={token}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
+        requests.get(
+            f"{url}/git/index/info/refs?service=git-upload-pack",
+            timeout=10,
+            headers={"Authorization": f"Basic {basic}"},
+        )
         requests.head(f"{url}/files/logged/logged-1.0.0.crate", timeout=10)
         requests.get(f"{url}/index/3/l/logged%0Aforged=1 x", timeout=10)
         lines = access_lines(url, data, expected=before + 5)[before:]
@@ -96,25 +100,32 @@ def test_the_access_log_has_one_line_per_request_and_never_a_token(data: Path) -
     logged = [fields(line) for line in lines]
     assert all(set(f) == {"method", "path", "route", "status", "duration_ms", "client", "bytes"} for f in logged)
     assert {k: logged[0][k] for k in ("method", "path", "route", "status", "client")} == {
-        "method": "PUT", "path": "/api/v1/crates/new", "route": "/api/v1/crates/new", "status": "200",
-        "client": "127.0.0.1"}
-    assert logged[1]["path"] == "/index/config.json"                          # no query string
+        "method": "PUT",
+        "path": "/api/v1/crates/new",
+        "route": "/api/v1/crates/new",
+        "status": "200",
+        "client": "127.0.0.1",
+    }
+    assert logged[1]["path"] == "/index/config.json"  # no query string
     assert logged[1]["bytes"] == str(len(config.content))
     assert logged[2]["route"] == "/git/index/info/refs" and logged[2]["bytes"] == "-"  # a stream of unknown size
     assert (logged[3]["method"], logged[3]["bytes"]) == ("HEAD", "0")
-    assert logged[4]["path"] == "/index/3/l/logged\nforged=1 x"                # quoted: still one line
+    assert logged[4]["path"] == "/index/3/l/logged\nforged=1 x"  # quoted: still one line
     assert float(logged[4]["duration_ms"]) >= 0
 
 
-@pytest.mark.parametrize(("option", "environment", "logged"), [
-    ((), None, True),                               # the default, INFO, includes the access log
-    (("--log-level", "warning"), None, False),
-    ((), "ERROR", False),
-    (("--log-level", "info"), "ERROR", True),       # the option wins over the environment
-])
-def test_the_log_level_decides_whether_requests_are_logged(data: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          option: tuple[str, ...], environment: str | None,
-                                                          logged: bool) -> None:
+@pytest.mark.parametrize(
+    ("option", "environment", "logged"),
+    [
+        ((), None, True),  # the default, INFO, includes the access log
+        (("--log-level", "warning"), None, False),
+        ((), "ERROR", False),
+        (("--log-level", "info"), "ERROR", True),  # the option wins over the environment
+    ],
+)
+def test_the_log_level_decides_whether_requests_are_logged(
+    data: Path, monkeypatch: pytest.MonkeyPatch, option: tuple[str, ...], environment: str | None, logged: bool
+) -> None:
     if environment is None:
         monkeypatch.delenv("PALLETIZER_LOG_LEVEL", raising=False)
     else:
@@ -129,8 +140,9 @@ def test_the_log_level_decides_whether_requests_are_logged(data: Path, monkeypat
 
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_every_server_command_refuses_an_unknown_log_level(program: str, data: Path) -> None:
-    result = subprocess.run([str(BIN / program), "--data", str(data), "--log-level", "loud"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(BIN / program), "--data", str(data), "--log-level", "loud"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "invalid log level `loud`: choose one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
 

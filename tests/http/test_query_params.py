@@ -36,8 +36,12 @@ def test_no_log_line_carries_a_query_string_or_a_header(live: Live) -> None:
     live.publish(live.unique("depending"), deps=[dep(crate, "^1")])
     with sqlite3.connect(live.data / "catalog.sqlite3") as db:
         db.execute("UPDATE reverse_dependencies SET version = '{ not json' WHERE dependency = ?", (normalise(crate),))
-    response = requests.get(f"{live.url}/api/v1/crates/{crate}/reverse_dependencies",
-                            params={"q": SECRET_QUERY}, headers=headers, timeout=10)
+    response = requests.get(
+        f"{live.url}/api/v1/crates/{crate}/reverse_dependencies",
+        params={"q": SECRET_QUERY},
+        headers=headers,
+        timeout=10,
+    )
     log = server_log(live)
     for secret in (SECRET_QUERY, SECRET_HEADER, live.token, DIGITS[:100]):
         assert secret not in log

@@ -38,8 +38,9 @@ def refused_from_headers(live: Live, request_head: bytes) -> RawResponse:
     return response
 
 
-@pytest.mark.parametrize("path", ["/health", "/index/config.json", "/files/a/a-1.0.0.crate", "/", "/metrics",
-                                  "/api/v1/crates?q=a"])
+@pytest.mark.parametrize(
+    "path", ["/health", "/index/config.json", "/files/a/a-1.0.0.crate", "/", "/metrics", "/api/v1/crates?q=a"]
+)
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
 def test_a_body_to_a_route_that_takes_none_is_refused_before_it_is_read(live: Live, method: str, path: str) -> None:
     response = refused_from_headers(live, head(method, path, 1_000_000, "Expect: 100-continue"))
@@ -87,8 +88,9 @@ def test_a_publish_with_a_good_token_gets_100_continue_then_is_served(live: Live
     name = live.unique("continued")
     body = publish_body(name, "1.0.0")
     with connect(live) as sock:
-        sock.sendall(head("PUT", "/api/v1/crates/new", len(body), "Expect: 100-continue",
-                          f"Authorization: {live.token}"))
+        sock.sendall(
+            head("PUT", "/api/v1/crates/new", len(body), "Expect: 100-continue", f"Authorization: {live.token}")
+        )
         assert sock.recv(len(CONTINUE)) == CONTINUE
         sock.sendall(body)
         response = read_response(sock)
@@ -97,6 +99,12 @@ def test_a_publish_with_a_good_token_gets_100_continue_then_is_served(live: Live
 
 
 def test_an_owners_body_over_its_limit_is_refused_from_the_headers(live: Live) -> None:
-    request = head("PUT", "/api/v1/crates/foo/owners", 10_000_000, "Expect: 100-continue",
-                   f"Authorization: {live.token}", "Content-Type: application/json")
+    request = head(
+        "PUT",
+        "/api/v1/crates/foo/owners",
+        10_000_000,
+        "Expect: 100-continue",
+        f"Authorization: {live.token}",
+        "Content-Type: application/json",
+    )
     assert_error(refused_from_headers(live, request), 413)

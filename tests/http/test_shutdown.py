@@ -42,8 +42,10 @@ def started_publish(port: int, token: str, name: str) -> tuple[socket.socket, by
     """A publish the server has begun (it answered `100 Continue`) with the first half of its body sent;
     returns the socket and the rest."""
     body = publish_body(name, "1.0.0")
-    head = (f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: {token}\r\n"
-            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode()
+    head = (
+        f"PUT /api/v1/crates/new HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: {token}\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.sendall(head)
     assert sock.recv(len(CONTINUE)) == CONTINUE

@@ -66,11 +66,17 @@ def test_the_api_service_sends_cargo_to_its_own_me_for_a_token(split: tuple[Spli
     assert_error(requests.get(f"{urls.index}/index/{index_path('anonymous')}", timeout=10), 404)
 
 
-@pytest.mark.parametrize(("service", "path"), [
-    ("api", "/index/config.json"), ("api", "/files/apart/apart-1.0.0.crate"),
-    ("index", "/api/v1/crates?q=apart"), ("index", "/files/apart/apart-1.0.0.crate"),
-    ("files", "/index/config.json"), ("files", "/api/v1/crates?q=apart"),
-])
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("api", "/index/config.json"),
+        ("api", "/files/apart/apart-1.0.0.crate"),
+        ("index", "/api/v1/crates?q=apart"),
+        ("index", "/files/apart/apart-1.0.0.crate"),
+        ("files", "/index/config.json"),
+        ("files", "/api/v1/crates?q=apart"),
+    ],
+)
 def test_each_service_serves_only_its_part(split: tuple[Split, Path], service: str, path: str) -> None:
     urls, _ = split
     assert_error(requests.get(getattr(urls, service) + path, timeout=10), 404)
@@ -125,11 +131,16 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
 
     token = issue_token(data)
     with running_split(data) as urls:
+
         def publish(upload: tuple[str, str]) -> int:
             return put_crate(urls.api, token, publish_body(*upload)).status_code
 
-        cli = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), "add", *map(str, files)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cli = subprocess.Popen(
+            [str(BIN / "palletizer"), "--data", str(data), "add", *map(str, files)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             # The publishes start once the CLI has committed its first version, so that both are under way
             # (a fixed pause would guess at how long the CLI takes to start).
@@ -161,4 +172,4 @@ def test_the_api_service_and_the_cli_writing_at_once_lose_nothing(tmp_path: Path
     assert all(len(commit.parents) <= 1 for commit in commits)
     # The writers really took turns: the CLI's commits are not one unbroken run.
     writers = [commit.message in cli_messages for commit in reversed(commits[:-1])]
-    assert sum(a != b for a, b in zip(writers, writers[1:])) >= 2, writers
+    assert sum(a != b for a, b in zip(writers, writers[1:], strict=False)) >= 2, writers

@@ -117,10 +117,13 @@ def test_a_tls_listener_is_served_by_every_worker(tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path / "ca", "Palletizer test CA")
     cert = ca.issue("server")
     tls_port, plain_port = free_port(), free_port()
-    config = write_config(tmp_path / "server.yaml", [
-        {"address": f"127.0.0.1:{tls_port}", "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
-        {"address": f"127.0.0.1:{plain_port}"},
-    ])
+    config = write_config(
+        tmp_path / "server.yaml",
+        [
+            {"address": f"127.0.0.1:{tls_port}", "tls": {"certificate": str(cert.certificate), "key": str(cert.key)}},
+            {"address": f"127.0.0.1:{plain_port}"},
+        ],
+    )
     data = tmp_path / "data"
     Registry.create(data, RegistryConfig())
     log = tmp_path / "log"
@@ -174,4 +177,3 @@ def test_a_stop_drains_every_worker_and_the_parent_exits_0(tmp_path: Path, signu
     listed = run_cli(served.data, "list").out
     assert all(name in listed for name in names)
     assert "all workers stopped" in served.log.read_text()
-

@@ -19,6 +19,7 @@ def owner_logins(app: InProcess, name: str) -> list[str]:
 
 # -- publish -------------------------------------------------------------------------------
 
+
 def test_publish_answers_with_warnings(app: InProcess) -> None:
     name = app.unique("api-ok")
     response = app.put_body(publish_body(name, "0.1.0"))
@@ -33,8 +34,14 @@ def test_publish_answers_with_warnings(app: InProcess) -> None:
 
 def test_published_entry_carries_the_metadata(app: InProcess) -> None:
     name = app.unique("api-entry")
-    meta = metadata(name, "2.0.0", deps=[dep("serde", "^1.0", registry=CRATES_IO_INDEX, features=["derive"])],
-                    features={"default": ["fast"], "fast": []}, links=None, rust_version="1.70")
+    meta = metadata(
+        name,
+        "2.0.0",
+        deps=[dep("serde", "^1.0", registry=CRATES_IO_INDEX, features=["derive"])],
+        features={"default": ["fast"], "fast": []},
+        links=None,
+        rust_version="1.70",
+    )
     body = encode_publish_body(meta, crate_for(meta))
     assert app.put_body(body).status_code == 200
     [entry] = app.index_lines(name)
@@ -88,8 +95,9 @@ def test_dependency_from_a_registry_not_allowed_is_403(app: InProcess) -> None:
 def test_renamed_dependency_from_a_registry_not_allowed_names_the_real_crate(app: InProcess) -> None:
     name = app.unique("api-renamed")
     before = app.snapshot()
-    meta = metadata(name, "1.0.0", deps=[dep("real_pkg", registry="https://elsewhere.example/index",
-                                              explicit_name_in_toml="alias")])
+    meta = metadata(
+        name, "1.0.0", deps=[dep("real_pkg", registry="https://elsewhere.example/index", explicit_name_in_toml="alias")]
+    )
     body = encode_publish_body(meta, crate_for(meta))
     detail = assert_error(app.put_body(body), 403)
     assert "real_pkg" in detail
@@ -102,6 +110,7 @@ def test_crates_io_dependency_is_allowed_by_default(app: InProcess) -> None:
 
 
 # -- yank / unyank ---------------------------------------------------------------------
+
 
 def test_yank_and_unyank(app: InProcess) -> None:
     name = app.unique("api-yank")
@@ -162,6 +171,7 @@ def test_yank_wrong_method(app: InProcess) -> None:
 
 # -- owners ------------------------------------------------------------------------------
 
+
 def test_owners_lists_the_first_publisher(app: InProcess) -> None:
     name = app.unique("api-owners")
     app.publish(name)
@@ -195,8 +205,10 @@ def test_add_and_remove_owners(app: InProcess) -> None:
     assert added.status_code == 200, added.text
     document = added.json
     assert set(document) == {"ok", "msg"} and document["ok"] is True
-    assert document["msg"] == (f"user helper has been added as an owner of crate {name},"
-                               f"user other-helper has been added as an owner of crate {name}")
+    assert document["msg"] == (
+        f"user helper has been added as an owner of crate {name},"
+        f"user other-helper has been added as an owner of crate {name}"
+    )
     assert owner_logins(app, name) == ["helper", "other-helper", "tester"]
 
     # Adding an owner again is not an error.
@@ -247,15 +259,19 @@ def test_an_owner_who_is_not_admin_may_change_owners_and_others_may_not(app: InP
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
-@pytest.mark.parametrize("body", [
-    {"json": {}},
-    {"json": {"logins": ["tester"]}},
-    {"json": {"users": []}},
-    {"json": {"users": "tester"}},
-    {"json": {"users": [1]}},
-    {"json": ["tester"]},
-    {"body": b""},
-], ids=["empty-object", "other-key", "no-users", "not-a-list", "not-names", "a-list", "no-body"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"json": {}},
+        {"json": {"logins": ["tester"]}},
+        {"json": {"users": []}},
+        {"json": {"users": "tester"}},
+        {"json": {"users": [1]}},
+        {"json": ["tester"]},
+        {"body": b""},
+    ],
+    ids=["empty-object", "other-key", "no-users", "not-a-list", "not-names", "a-list", "no-body"],
+)
 def test_owners_change_without_users_is_400_json(app: InProcess, method: str, body: dict) -> None:
     name = app.unique("api-owners-bad")
     app.publish(name)
@@ -305,6 +321,7 @@ def test_owners_of_an_unknown_crate_is_404(app: InProcess, method: str) -> None:
 
 
 # -- tokens ------------------------------------------------------------------------------
+
 
 def assert_needs_a_token(app: InProcess, response: falcon.testing.Result) -> None:
     """401 in Cargo's error JSON, telling cargo and its user where to get a token."""
@@ -366,8 +383,11 @@ def test_a_bad_token_is_401(app: InProcess) -> None:
     wrong = "pltz_" + "x" * 43
     detail = assert_error(app.put_body(publish_body(name, "1.1.0"), token=wrong), 401)
     assert "cargo login" in detail
-    assert app.put_body(publish_body(name, "1.1.0"), token=wrong).headers["WWW-Authenticate"].startswith(
-        "Cargo login_url=")
+    assert (
+        app.put_body(publish_body(name, "1.1.0"), token=wrong)
+        .headers["WWW-Authenticate"]
+        .startswith("Cargo login_url=")
+    )
     assert_error(app.yank(name, "1.0.0", token=app.token + "x"), 401)
     assert app.snapshot() == before
 
@@ -404,16 +424,19 @@ def test_wrong_method_on_publish_is_405(app: InProcess, method: str) -> None:
     assert app.snapshot() == before
 
 
-@pytest.mark.parametrize("path", [
-    "/nope",
-    "/api/v1/nope",
-    "/api/v2/crates/new",
-    "/api/v1/crates/x/1.0.0/download",
-    "/api/v1/crates/x/1.0.0/yank/extra",
-    "/index/config.yaml",
-    "/index",
-    "/files/x",
-    "/crates/x/1.0.0/extra",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v2/crates/new",
+        "/api/v1/crates/x/1.0.0/download",
+        "/api/v1/crates/x/1.0.0/yank/extra",
+        "/index/config.yaml",
+        "/index",
+        "/files/x",
+        "/crates/x/1.0.0/extra",
+    ],
+)
 def test_unknown_route_is_404_json(app: InProcess, path: str) -> None:
     assert_error(app.get(path), 404)

@@ -130,9 +130,11 @@ BAD_BODIES = {
     "crate of another crate": raw_body(GOOD_META, make_crate("other-crate", "1.0.0")),
     "crate of another version": raw_body(GOOD_META, make_crate("bad-input", "1.0.1")),
     "crate manifest name mismatch": raw_body(
-        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("other-crate", "1.0.0")})),
+        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("other-crate", "1.0.0")})
+    ),
     "crate manifest version mismatch": raw_body(
-        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("bad-input", "9.9.9")})),
+        GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": manifest("bad-input", "9.9.9")})
+    ),
     "crate manifest not TOML": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": b"[package\nname="})),
     "crate manifest without package": raw_body(GOOD_META, tar_gz({"bad-input-1.0.0/Cargo.toml": b"[lib]\n"})),
 }
@@ -166,13 +168,14 @@ def test_bad_names_are_explained(seeded: InProcess) -> None:
 
 
 def test_gzip_bomb_is_refused(seeded: InProcess, gzip_bomb: bytes) -> None:
-    assert len(gzip_bomb) < 1024 * 1024      # well within max_crate_size
+    assert len(gzip_bomb) < 1024 * 1024  # well within max_crate_size
     before = seeded.snapshot()
     assert_error(seeded.put_body(raw_body(GOOD_META, gzip_bomb)), 400)
     assert seeded.snapshot() == before
 
 
 # -- size limits (a registry with a small max_crate_size) ---------------------------------
+
 
 def incompressible_crate(name: str, payload: int) -> bytes:
     return make_crate(name, "1.0.0", files={"src/blob.bin": os.urandom(payload)})
@@ -214,32 +217,56 @@ def mismatched(app: InProcess, sent: dict, packaged: dict, manifest_extra: str =
 MISMATCHES = {
     "a disallowed-registry dependency only in Cargo.toml": (
         lambda m: (m(), m(), EVIL_TABLE),
-        f"dependency `evil` (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata"),
+        f"dependency `evil` (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata",
+    ),
     "a disallowed-registry dependency the metadata says is this registry's": (
         lambda m: (m(deps=[dep("evil", "^1")]), m(deps=[dep("evil", "^1", registry=EVIL_INDEX)]), ""),
-        f"dependency `evil` has registry {EVIL_INDEX} in Cargo.toml but this registry in the metadata"),
+        f"dependency `evil` has registry {EVIL_INDEX} in Cargo.toml but this registry in the metadata",
+    ),
     "a renamed dependency only in Cargo.toml": (
         lambda m: (m(), m(deps=[dep("evil", "^1", registry=EVIL_INDEX, explicit_name_in_toml="serde")]), ""),
-        f"dependency `serde` (package `evil`) (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata"),
+        f"dependency `serde` (package `evil`) (from registry {EVIL_INDEX}) is in Cargo.toml but not in the metadata",
+    ),
     "a target-specific build-dependency only in Cargo.toml": (
         lambda m: (m(), m(deps=[dep("evil", "^1", registry=EVIL_INDEX, kind="build", target="cfg(unix)")]), ""),
-        f"build-dependency `evil` for target `cfg(unix)` (from registry {EVIL_INDEX}) is in Cargo.toml but not"),
+        f"build-dependency `evil` for target `cfg(unix)` (from registry {EVIL_INDEX}) is in Cargo.toml but not",
+    ),
     "a dependency only in the metadata": (
         lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]), m(), ""),
-        "dependency `serde` (from crates.io) is in the metadata but not in Cargo.toml"),
+        "dependency `serde` (from crates.io) is in the metadata but not in Cargo.toml",
+    ),
     "another version requirement": (
-        lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
-                   m(deps=[dep("serde", "^0.1", registry=CRATES_IO_INDEX)]), ""),
-        "dependency `serde` (from crates.io) has version requirement `^0.1` in Cargo.toml but `^1` in the metadata"),
+        lambda m: (
+            m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
+            m(deps=[dep("serde", "^0.1", registry=CRATES_IO_INDEX)]),
+            "",
+        ),
+        "dependency `serde` (from crates.io) has version requirement `^0.1` in Cargo.toml but `^1` in the metadata",
+    ),
     "a dependency optional in Cargo.toml only": (
-        lambda m: (m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
-                   m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX, optional=True, features=["derive"],
-                               default_features=False)]), ""),
+        lambda m: (
+            m(deps=[dep("serde", "^1", registry=CRATES_IO_INDEX)]),
+            m(
+                deps=[
+                    dep(
+                        "serde",
+                        "^1",
+                        registry=CRATES_IO_INDEX,
+                        optional=True,
+                        features=["derive"],
+                        default_features=False,
+                    )
+                ]
+            ),
+            "",
+        ),
         'has features `["derive"]` in Cargo.toml but `[]` in the metadata, optional true in Cargo.toml but false in'
-        " the metadata, default-features false in Cargo.toml but true in the metadata"),
+        " the metadata, default-features false in Cargo.toml but true in the metadata",
+    ),
     "another features table": (
         lambda m: (m(features={"std": []}), m(features={"std": ["dep:evil"], "x": []}), ""),
-        'feature `std` is `["dep:evil"]` in Cargo.toml but `[]` in the metadata; feature `x` is in Cargo.toml'),
+        'feature `std` is `["dep:evil"]` in Cargo.toml but `[]` in the metadata; feature `x` is in Cargo.toml',
+    ),
     "another links": (lambda m: (m(), m(links="ssl"), ""), "`links` is `ssl` in Cargo.toml but none in the metadata"),
 }
 
@@ -267,10 +294,18 @@ def test_a_disallowed_registry_in_both_is_403(seeded: InProcess) -> None:
 
 def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: InProcess) -> None:
     """Spelled as `cargo package` writes it: requirements without `^`, this registry's deps by its index URL."""
-    meta = metadata("agreeing", "1.0.0", features={"default": ["dep:local"], "fast": []}, links="agree",
-                    rust_version="1.70",
-                    deps=[dep("local", "^0.1", optional=True), dep("serde", ">= 1.0, < 2", registry=CRATES_IO_INDEX),
-                          dep("seed-crate", "^1", explicit_name_in_toml="seed", kind="build", target="cfg(unix)")])
+    meta = metadata(
+        "agreeing",
+        "1.0.0",
+        features={"default": ["dep:local"], "fast": []},
+        links="agree",
+        rust_version="1.70",
+        deps=[
+            dep("local", "^0.1", optional=True),
+            dep("serde", ">= 1.0, < 2", registry=CRATES_IO_INDEX),
+            dep("seed-crate", "^1", explicit_name_in_toml="seed", kind="build", target="cfg(unix)"),
+        ],
+    )
     packaged = {**meta, "deps": [{**d, "version_req": d["version_req"].lstrip("^")} for d in meta["deps"]]}
     assert seeded.put_body(mismatched(seeded, meta, packaged)).status_code == 200
     [entry] = seeded.index_lines("agreeing")
@@ -279,11 +314,15 @@ def test_a_packaged_cargo_toml_agreeing_with_the_metadata_is_published(seeded: I
 
 # -- after all of the above ------------------------------------------------------------
 
+
 def test_server_still_answers_correctly_afterwards(seeded: InProcess) -> None:
     config = seeded.get("/index/config.json")
     assert config.status_code == 200
-    assert config.json == {"dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate", "api": seeded.url,
-                             "public-url": seeded.url}
+    assert config.json == {
+        "dl": f"{seeded.url}/files/{{crate}}/{{crate}}-{{version}}.crate",
+        "api": seeded.url,
+        "public-url": seeded.url,
+    }
     # Nothing the bad requests named was created...
     assert_error(seeded.get("/index/ba/d-/bad-input"), 404)
     assert not (seeded.data / "crates" / "bad-input").exists()

@@ -21,28 +21,94 @@ from tests.support.inprocess import URL, InProcess, build_app
 from tests.support.server import issue_token
 
 # The keys of crates.io's documents (crates.io's `EncodableCrate`, `EncodableVersion`, `EncodableDependency`).
-CRATE_KEYS = {"id", "name", "updated_at", "versions", "keywords", "categories", "badges", "created_at", "downloads",
-              "recent_downloads", "default_version", "num_versions", "yanked", "max_version", "newest_version",
-              "max_stable_version", "description", "homepage", "documentation", "repository", "links",
-              "exact_match"}
-VERSION_KEYS = {"id", "crate", "num", "dl_path", "readme_path", "updated_at", "created_at", "downloads", "features",
-                "yanked", "yank_message", "lib_links", "license", "links", "crate_size", "published_by",
-                "audit_actions", "checksum", "rust_version", "has_lib", "bin_names", "edition", "description",
-                "homepage", "documentation", "repository"}
-DEPENDENCY_KEYS = {"id", "version_id", "crate_id", "req", "optional", "default_features", "features", "target",
-                   "kind", "downloads"}
+CRATE_KEYS = {
+    "id",
+    "name",
+    "updated_at",
+    "versions",
+    "keywords",
+    "categories",
+    "badges",
+    "created_at",
+    "downloads",
+    "recent_downloads",
+    "default_version",
+    "num_versions",
+    "yanked",
+    "max_version",
+    "newest_version",
+    "max_stable_version",
+    "description",
+    "homepage",
+    "documentation",
+    "repository",
+    "links",
+    "exact_match",
+}
+VERSION_KEYS = {
+    "id",
+    "crate",
+    "num",
+    "dl_path",
+    "readme_path",
+    "updated_at",
+    "created_at",
+    "downloads",
+    "features",
+    "yanked",
+    "yank_message",
+    "lib_links",
+    "license",
+    "links",
+    "crate_size",
+    "published_by",
+    "audit_actions",
+    "checksum",
+    "rust_version",
+    "has_lib",
+    "bin_names",
+    "edition",
+    "description",
+    "homepage",
+    "documentation",
+    "repository",
+}
+DEPENDENCY_KEYS = {
+    "id",
+    "version_id",
+    "crate_id",
+    "req",
+    "optional",
+    "default_features",
+    "features",
+    "target",
+    "kind",
+    "downloads",
+}
 
 
 @pytest.fixture(scope="module")
 def crates(app: InProcess) -> dict[str, bytes]:
-    files = {"base": app.publish("api-base", "1.0.0", description="the base", license="MIT",
-                                  keywords=["pallet"], categories=["no-std"], readme="# Base\n\nhello\n")}
+    files = {
+        "base": app.publish(
+            "api-base",
+            "1.0.0",
+            description="the base",
+            license="MIT",
+            keywords=["pallet"],
+            categories=["no-std"],
+            readme="# Base\n\nhello\n",
+        )
+    }
     app.publish("api-base", "1.1.0", description="the base", license="MIT", keywords=["pallet"])
     app.publish("api-base", "2.0.0-rc.1", description="the base")
     assert app.yank("api-base", "1.1.0").status_code == 200
-    files["user"] = app.publish("api-user", "0.3.0", description="uses base",
-                                 deps=[dep("api-base", "^1.0"), dep("api-base", "^1", kind="dev",
-                                                                   explicit_name_in_toml="base_for_tests")])
+    files["user"] = app.publish(
+        "api-user",
+        "0.3.0",
+        description="uses base",
+        deps=[dep("api-base", "^1.0"), dep("api-base", "^1", kind="dev", explicit_name_in_toml="base_for_tests")],
+    )
     return files
 
 
@@ -56,10 +122,18 @@ def test_the_crate(app: InProcess, crates: dict[str, bytes]) -> None:
     document = response.json
     crate = document["crate"]
     assert set(crate) == CRATE_KEYS
-    assert (crate["id"], crate["name"], crate["description"], crate["num_versions"]) == \
-        ("api-base", "api-base", "the base", 3)
-    assert (crate["max_version"], crate["newest_version"], crate["max_stable_version"], crate["default_version"]) == \
-        ("1.0.0", "2.0.0-rc.1", "1.0.0", "1.0.0")
+    assert (crate["id"], crate["name"], crate["description"], crate["num_versions"]) == (
+        "api-base",
+        "api-base",
+        "the base",
+        3,
+    )
+    assert (crate["max_version"], crate["newest_version"], crate["max_stable_version"], crate["default_version"]) == (
+        "1.0.0",
+        "2.0.0-rc.1",
+        "1.0.0",
+        "1.0.0",
+    )
     assert crate["yanked"] is False and crate["keywords"] == ["pallet"] and crate["categories"] == ["no-std"]
     assert crate["links"]["versions"] == "/api/v1/crates/api-base/versions"
     assert [v["num"] for v in document["versions"]] == ["2.0.0-rc.1", "1.1.0", "1.0.0"]
@@ -74,8 +148,13 @@ def test_versions_and_one_version(app: InProcess, crates: dict[str, bytes]) -> N
     one = get(app, "api-base/1.0.0").json["version"]
     assert set(one) == VERSION_KEYS
     assert one == next(v for v in listed["versions"] if v["num"] == "1.0.0")
-    assert (one["crate"], one["num"], one["license"], one["yanked"], one["crate_size"]) == \
-        ("api-base", "1.0.0", "MIT", False, len(crates["base"]))
+    assert (one["crate"], one["num"], one["license"], one["yanked"], one["crate_size"]) == (
+        "api-base",
+        "1.0.0",
+        "MIT",
+        False,
+        len(crates["base"]),
+    )
     assert one["checksum"] == hashlib.sha256(crates["base"]).hexdigest()
     assert one["dl_path"] == "/api/v1/crates/api-base/1.0.0/download"
     assert one["published_by"]["login"] == "tester"
@@ -90,15 +169,17 @@ def test_dependencies_and_reverse_dependencies(app: InProcess, crates: dict[str,
     assert all(set(d) == DEPENDENCY_KEYS for d in deps)
     version_id = get(app, "api-user/0.3.0").json["version"]["id"]
     assert sorted((d["crate_id"], d["req"], d["kind"], d["version_id"]) for d in deps) == [
-        ("api-base", "^1", "dev", version_id), ("api-base", "^1.0", "normal", version_id)]
+        ("api-base", "^1", "dev", version_id),
+        ("api-base", "^1.0", "normal", version_id),
+    ]
     reverse = get(app, "api-base/reverse_dependencies").json
     assert reverse["meta"] == {"total": 1}
     assert reverse["versions"] == [get(app, "api-user/0.3.0").json["version"]]
     assert [(d["crate_id"], d["req"], d["kind"], d["version_id"]) for d in reverse["dependencies"]] == [
-        ("api-base", "^1.0", "normal", version_id)]
+        ("api-base", "^1.0", "normal", version_id)
+    ]
     assert reverse["dependencies"] == [d for d in deps if d["kind"] == "normal"]
-    assert get(app, "api-user/reverse_dependencies").json == {"dependencies": [], "versions": [],
-                                                                 "meta": {"total": 0}}
+    assert get(app, "api-user/reverse_dependencies").json == {"dependencies": [], "versions": [], "meta": {"total": 0}}
 
 
 def test_reverse_dependencies_are_paged_by_downloads_then_name(fresh_app: InProcess) -> None:
@@ -167,8 +248,7 @@ def test_reverse_dependencies_read_no_index_file(counting: tuple[InProcess, Coun
     assert served.reads == 0
 
 
-def test_every_link_of_the_crate_document_answers_in_crates_ios_shape(app: InProcess,
-                                                                     crates: dict[str, bytes]) -> None:
+def test_every_link_of_the_crate_document_answers_in_crates_ios_shape(app: InProcess, crates: dict[str, bytes]) -> None:
     assert get(app, "api-base/1.0.0/download").status_code == 302
     assert app.get("/files/api-base/api-base-1.0.0.crate").status_code == 200
     document = get(app, "api-base").json
@@ -180,23 +260,32 @@ def test_every_link_of_the_crate_document_answers_in_crates_ios_shape(app: InPro
         response = app.get(path)
         assert response.status_code == 200, (key, path, response.text)
         answers[key] = response.json
-    assert answers["version_downloads"] == {"version_downloads": [],
-                                            "meta": {"extra_downloads": [], "total_downloads": 1}}
+    assert answers["version_downloads"] == {
+        "version_downloads": [],
+        "meta": {"extra_downloads": [], "total_downloads": 1},
+    }
     assert answers["owner_team"] == {"teams": []}
     assert answers["owner_user"] == answers["owners"]
     assert [u["login"] for u in answers["owner_user"]["users"]] == ["tester"]
     assert answers["1.0.0 version_downloads"] == {"version_downloads": [], "meta": {"total_downloads": 1}}
     assert answers["1.1.0 version_downloads"] == {"version_downloads": [], "meta": {"total_downloads": 0}}
     assert answers["1.0.0 authors"] == {"meta": {"names": []}, "users": []}
-    for path in ("api-nothing/downloads", "api-nothing/owner_user", "api-nothing/owner_team",
-                 "api-base/9.9.9/downloads", "api-base/9.9.9/authors"):
+    for path in (
+        "api-nothing/downloads",
+        "api-nothing/owner_user",
+        "api-nothing/owner_team",
+        "api-base/9.9.9/downloads",
+        "api-base/9.9.9/authors",
+    ):
         assert_error(get(app, path), 404)
 
 
 def test_authors_are_the_published_ones(fresh_app: InProcess) -> None:
     fresh_app.publish("authored", "1.0.0", authors=["Ann <ann@example.com>", "Bob"])
-    assert get(fresh_app, "authored/1.0.0/authors").json == \
-        {"meta": {"names": ["Ann <ann@example.com>", "Bob"]}, "users": []}
+    assert get(fresh_app, "authored/1.0.0/authors").json == {
+        "meta": {"names": ["Ann <ann@example.com>", "Bob"]},
+        "users": [],
+    }
 
 
 def test_search_reads_no_index_file(counting: tuple[InProcess, CountingServedIndex]) -> None:
@@ -236,7 +325,13 @@ def test_the_readme_carries_the_pages_security_headers(app: InProcess, crates: d
 
 def test_reads_need_a_token_under_auth_required(private_app: InProcess) -> None:
     private_app.publish("api-private", "1.0.0")
-    for path in ("api-private", "api-private/versions", "api-private/1.0.0", "api-private/owners",
-                 "api-private/1.0.0/dependencies", "api-private/reverse_dependencies"):
+    for path in (
+        "api-private",
+        "api-private/versions",
+        "api-private/1.0.0",
+        "api-private/owners",
+        "api-private/1.0.0/dependencies",
+        "api-private/reverse_dependencies",
+    ):
         assert get(private_app, path).status_code == 401, path
         assert get(private_app, path, headers=private_app.auth()).status_code == 200, path

@@ -53,34 +53,43 @@ def test_every_version_has_its_own_file(app: InProcess) -> None:
     assert first != second
 
 
-@pytest.mark.parametrize("path", [
-    "/files/nosuchcrate/nosuchcrate-1.0.0.crate",
-    "/files/dl_crate/dl_crate-9.9.9.crate",
-    "/files/dl_crate/dl_crate-1.2.4.crate",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/nosuchcrate/nosuchcrate-1.0.0.crate",
+        "/files/dl_crate/dl_crate-9.9.9.crate",
+        "/files/dl_crate/dl_crate-1.2.4.crate",
+    ],
+)
 def test_unknown_crate_or_version_is_404_json(published: tuple[InProcess, str, bytes], path: str) -> None:
     app, _, _ = published
     assert_error(app.get(path), 404)
 
 
-@pytest.mark.parametrize("path", [
-    "/files/dl_crate/other-1.2.3.crate",          # file of another crate
-    "/files/dl_crate/dl_crate-1.2.3.tar.gz",      # not a .crate name
-    "/files/dl_crate/dl_crate-1.2.3",
-    "/files/dl_crate/dl_crate1.2.3.crate",
-    "/files/other/dl_crate-1.2.3.crate",          # the file exists, under another crate
-    "/files/dl_crate/DL_CRATE-1.2.3.crate",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/dl_crate/other-1.2.3.crate",  # file of another crate
+        "/files/dl_crate/dl_crate-1.2.3.tar.gz",  # not a .crate name
+        "/files/dl_crate/dl_crate-1.2.3",
+        "/files/dl_crate/dl_crate1.2.3.crate",
+        "/files/other/dl_crate-1.2.3.crate",  # the file exists, under another crate
+        "/files/dl_crate/DL_CRATE-1.2.3.crate",
+    ],
+)
 def test_filename_not_matching_the_crate_is_404(published: tuple[InProcess, str, bytes], path: str) -> None:
     app, _, _ = published
     assert_error(app.get(path), 404)
 
 
-@pytest.mark.parametrize("path", [
-    "/files/dl_crate/dl_crate-x.crate",           # not a version
-    "/files/dl_crate/dl_crate-.crate",
-    "/files/con/con-1.0.0.crate",                 # not a valid crate name
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/dl_crate/dl_crate-x.crate",  # not a version
+        "/files/dl_crate/dl_crate-.crate",
+        "/files/con/con-1.0.0.crate",  # not a valid crate name
+    ],
+)
 def test_impossible_names_are_rejected_as_json(published: tuple[InProcess, str, bytes], path: str) -> None:
     app, _, _ = published
     assert_error(app.get(path))

@@ -15,7 +15,11 @@ def _head(app: InProcess) -> str:
 
 
 def _want_head(app: InProcess) -> bytes:
-    return pkt_line(f"want {_head(app)} multi_ack side-band-64k thin-pack ofs-delta\n".encode()) + pkt_line(None) + pkt_line(b"done\n")
+    return (
+        pkt_line(f"want {_head(app)} multi_ack side-band-64k thin-pack ofs-delta\n".encode())
+        + pkt_line(None)
+        + pkt_line(b"done\n")
+    )
 
 
 def test_ref_advertisement(app: InProcess) -> None:
@@ -42,11 +46,17 @@ def test_upload_pack_sends_a_pack(app: InProcess, compress: bool) -> None:
     assert b"PACK" in response.content
 
 
-@pytest.mark.parametrize("body", [b"", b"garbage", pkt_line(b"want nothing\n") + pkt_line(None),
-                                  pkt_line(b"want " + b"0" * 40 + b"\n") + pkt_line(None)])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"garbage",
+        pkt_line(b"want nothing\n") + pkt_line(None),
+        pkt_line(b"want " + b"0" * 40 + b"\n") + pkt_line(None),
+    ],
+)
 def test_bad_upload_pack_requests_are_client_errors(app: InProcess, body: bytes) -> None:
-    response = app.request("POST", "/git/index/git-upload-pack", body=body,
-                           headers={"Content-Type": UPLOAD_REQUEST})
+    response = app.request("POST", "/git/index/git-upload-pack", body=body, headers={"Content-Type": UPLOAD_REQUEST})
     assert 400 <= response.status_code < 500
     assert "errors" in response.json
 
@@ -57,14 +67,18 @@ def test_upload_pack_needs_its_content_type(app: InProcess) -> None:
     assert "errors" in response.json
 
 
-@pytest.mark.parametrize(("method", "path", "params"), [
-    ("GET", "/git/index/info/refs", {"service": "git-receive-pack"}),
-    ("POST", "/git/index/git-receive-pack", {}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/git/index/info/refs", {"service": "git-receive-pack"}),
+        ("POST", "/git/index/git-receive-pack", {}),
+    ],
+)
 def test_push_is_refused_with_a_reason(app: InProcess, method: str, path: str, params: dict) -> None:
     before = _head(app)
-    response = app.request(method, path, params=params,
-                           headers={"Content-Type": "application/x-git-receive-pack-request"})
+    response = app.request(
+        method, path, params=params, headers={"Content-Type": "application/x-git-receive-pack-request"}
+    )
     assert response.status_code == 403
     assert "read-only" in response.json["errors"][0]["detail"]
     assert _head(app) == before

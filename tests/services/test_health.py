@@ -14,10 +14,13 @@ def test_health_is_ok(fresh_app: InProcess) -> None:
     assert response.json == {"status": "ok"}
 
 
-@pytest.mark.parametrize(("moved", "reason"), [
-    ("names", "names/ is missing (or not a directory)"),
-    ("index.git", "the git index (index.git/) cannot be read: NotGitRepository"),
-])
+@pytest.mark.parametrize(
+    ("moved", "reason"),
+    [
+        ("names", "names/ is missing (or not a directory)"),
+        ("index.git", "the git index (index.git/) cannot be read: NotGitRepository"),
+    ],
+)
 def test_health_is_503_while_the_data_directory_is_broken(fresh_app: InProcess, moved: str, reason: str) -> None:
     data = fresh_app.data
     (data / moved).rename(data.parent / "aside")

@@ -2,7 +2,7 @@
 traversal: tests/http/test_index.py.)"""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
@@ -21,10 +21,11 @@ def known(app: InProcess) -> InProcess:
 
 
 def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 # -- config.json ---------------------------------------------------------------------------
+
 
 def test_config_json_points_cargo_at_this_server(app: InProcess) -> None:
     response = app.get("/index/config.json")
@@ -46,6 +47,7 @@ def test_config_json_is_cacheable(app: InProcess) -> None:
 
 
 # -- index files -------------------------------------------------------------------------
+
 
 def test_index_file_after_publish(app: InProcess) -> None:
     name = app.unique("idx-plain")
@@ -103,7 +105,7 @@ def test_if_none_match_takes_precedence_over_if_modified_since(app: InProcess) -
     app.publish(name)
     path = f"/index/{index_path(name)}"
     first = app.get(path)
-    future = http_date(datetime.now(timezone.utc) + timedelta(days=1))
+    future = http_date(datetime.now(UTC) + timedelta(days=1))
     response = app.get(path, headers={"If-None-Match": '"stale"', "If-Modified-Since": future})
     assert response.status_code == 200
     assert response.content == first.content
@@ -126,20 +128,29 @@ def test_yank_changes_the_etag(app: InProcess) -> None:
     assert app.get(path, headers={"If-None-Match": new_etag}).status_code == 304
 
 
-@pytest.mark.parametrize("path", [
-    "/index/no/su/nosuchcrate",
-    "/index/1/q",
-    "/index/2/qq",
-    "/index/3/q/qqq",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/index/no/su/nosuchcrate",
+        "/index/1/q",
+        "/index/2/qq",
+        "/index/3/q/qqq",
+    ],
+)
 def test_unknown_crate_is_404_json(app: InProcess, path: str) -> None:
     assert_error(app.get(path), 404)
 
 
 def test_short_names_use_their_own_directories(known: InProcess) -> None:
     app = known
-    for path, name in (("/index/1/x", "x"), ("/index/2/xy", "xy"), ("/index/3/x/xyz", "xyz"),
-                       ("/index/1/X", "x"), ("/index/2/XY", "xy"), ("/index/3/X/XYZ", "xyz")):
+    for path, name in (
+        ("/index/1/x", "x"),
+        ("/index/2/xy", "xy"),
+        ("/index/3/x/xyz", "xyz"),
+        ("/index/1/X", "x"),
+        ("/index/2/XY", "xy"),
+        ("/index/3/X/XYZ", "xyz"),
+    ):
         response = app.get(path)
         assert response.status_code == 200, path
         assert json.loads(response.text.splitlines()[0])["name"] == name
@@ -150,8 +161,13 @@ def test_every_spelling_cargo_may_ask_for_finds_the_crate(known: InProcess) -> N
     expected = app.get("/index/my/_c/my_crate")
     assert expected.status_code == 200
     assert json.loads(expected.text.splitlines()[0])["name"] == "My_Crate"
-    for path in ("/index/my/-c/my-crate", "/index/My/_C/My_Crate", "/index/MY/-C/MY-CRATE",
-                 "/index/my/_c/MY_crate", "/index/mY/-c/my-CRATE"):
+    for path in (
+        "/index/my/-c/my-crate",
+        "/index/My/_C/My_Crate",
+        "/index/MY/-C/MY-CRATE",
+        "/index/my/_c/MY_crate",
+        "/index/mY/-c/my-CRATE",
+    ):
         response = app.get(path)
         assert response.status_code == 200, path
         assert response.content == expected.content, path
@@ -166,20 +182,23 @@ def test_dash_underscore_inside_the_prefix_directories(known: InProcess) -> None
         assert json.loads(response.text.splitlines()[0])["name"] == "a_bc"
 
 
-@pytest.mark.parametrize("path", [
-    "/index/zz/zz/abcd",
-    "/index/my/zz/my_crate",      # the crate exists, but not there
-    "/index/zz/_c/my_crate",
-    "/index/3/m/my_crate",
-    "/index/1/my_crate",
-    "/index/2/my_crate",
-    "/index/3/y/xyz",
-    "/index/2/x",
-    "/index/1/xy",
-    "/index/my/-c/my_crate",      # prefix spelled differently from the name
-    "/index/x/y/z",
-    "/index/1/_",
-    "/index/1/1",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/index/zz/zz/abcd",
+        "/index/my/zz/my_crate",  # the crate exists, but not there
+        "/index/zz/_c/my_crate",
+        "/index/3/m/my_crate",
+        "/index/1/my_crate",
+        "/index/2/my_crate",
+        "/index/3/y/xyz",
+        "/index/2/x",
+        "/index/1/xy",
+        "/index/my/-c/my_crate",  # prefix spelled differently from the name
+        "/index/x/y/z",
+        "/index/1/_",
+        "/index/1/1",
+    ],
+)
 def test_path_segments_must_match_the_name(known: InProcess, path: str) -> None:
     assert_error(known.get(path), 404)

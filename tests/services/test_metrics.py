@@ -39,7 +39,7 @@ def test_metrics_count_requests_by_route_publishes_downloads_and_index_size(fres
     assert value(samples, requests_total, method="GET", route="/index/{a}/{b}/{c}", status="404") == 2
     assert value(samples, requests_total, method="GET", route="-", status="404") == 1
     labels = {v for (_, pairs) in samples for _, v in pairs}
-    assert not {"abc", "xyz", "/no/such/page", "/index/3/a/abc"} & labels      # templates, never raw paths
+    assert not {"abc", "xyz", "/no/such/page", "/index/3/a/abc"} & labels  # templates, never raw paths
     duration = "palletizer_http_request_duration_seconds"
     assert value(samples, f"{duration}_count", method="GET", route="/files/{crate}/{filename}") == 3
     assert value(samples, f"{duration}_bucket", method="GET", route="/files/{crate}/{filename}", le="+Inf") == 3
@@ -53,8 +53,7 @@ def test_metrics_count_requests_by_route_publishes_downloads_and_index_size(fres
 def test_a_refused_publish_is_not_a_publish(fresh_app: InProcess) -> None:
     assert fresh_app.put_body(publish_body("refused", "1.0.0"), token=None).status_code == 401
     samples = samples_of(fresh_app.client)
-    assert value(samples, "palletizer_http_requests_total", method="PUT", route="/api/v1/crates/new",
-                 status="401") == 1
+    assert value(samples, "palletizer_http_requests_total", method="PUT", route="/api/v1/crates/new", status="401") == 1
     assert value(samples, "palletizer_publishes_total") == 0
 
 
@@ -66,8 +65,9 @@ def test_each_service_apart_reports_the_registry_facts_it_owns(tmp_path: Path) -
     site = compose(registry)
     try:
         clients = {service: falcon.testing.TestClient(service.create(site)) for service in (api, index, files)}
-        published = clients[api].simulate_put("/api/v1/crates/new", body=publish_body("Split_Crate", "1.0.0"),
-                                              headers={"Authorization": token})
+        published = clients[api].simulate_put(
+            "/api/v1/crates/new", body=publish_body("Split_Crate", "1.0.0"), headers={"Authorization": token}
+        )
         assert published.status_code == 200, published.text
         assert clients[files].simulate_get("/files/Split_Crate/Split_Crate-1.0.0.crate").status_code == 200
         api_samples, index_samples, files_samples = (samples_of(clients[s]) for s in (api, index, files))
@@ -76,11 +76,19 @@ def test_each_service_apart_reports_the_registry_facts_it_owns(tmp_path: Path) -
 
     assert value(api_samples, "palletizer_publishes_total") == 1
     assert value(index_samples, "palletizer_index_versions") == 1
-    assert value(files_samples, "palletizer_crate_downloads_total", crate="Split_Crate") == 1   # its exact name
+    assert value(files_samples, "palletizer_crate_downloads_total", crate="Split_Crate") == 1  # its exact name
     for service in (api_samples, files_samples):
         assert value(service, "palletizer_index_versions") is None
     for service in (api_samples, index_samples):
         assert not any(name == "palletizer_crate_downloads_total" for name, _ in service)
-    assert value(files_samples, "palletizer_http_requests_total", method="GET", route="/files/{crate}/{filename}",
-                 status="200") == 1
+    assert (
+        value(
+            files_samples,
+            "palletizer_http_requests_total",
+            method="GET",
+            route="/files/{crate}/{filename}",
+            status="200",
+        )
+        == 1
+    )
     assert value(index_samples, "palletizer_publishes_total") == 0

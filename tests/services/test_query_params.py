@@ -12,8 +12,18 @@ def test_a_bad_query_parameter_is_400_in_cargo_json(app: InProcess, path: str) -
     assert_error(app.get(path), 400)
 
 
-@pytest.mark.parametrize("path", ["/?page=1", "/?page=999999999", "/?q=%C3%A9t%C3%A9", "/?q=", "/?q",
-                                  f"/?q={'x' * 256}", "/api/v1/crates?q=a&per_page=100"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/?page=1",
+        "/?page=999999999",
+        "/?q=%C3%A9t%C3%A9",
+        "/?q=",
+        "/?q",
+        f"/?q={'x' * 256}",
+        "/api/v1/crates?q=a&per_page=100",
+    ],
+)
 def test_good_query_parameters_are_answered(app: InProcess, path: str) -> None:
     assert app.get(path).status_code == 200
 

@@ -88,17 +88,21 @@ def test_one_and_two_character_names(catalogue: InProcess) -> None:
 @pytest.mark.parametrize("query", ["Search_Me", "search_me", "search-me", "SEARCH-ME", "Search-Me", "sEaRcH_mE"])
 def test_dash_underscore_and_case_match_loosely(catalogue: InProcess, query: str) -> None:
     found = search(catalogue, q=query, per_page=100)
-    assert names(found)[0] == "Search_Me"      # the exact match comes first, in its own spelling
+    assert names(found)[0] == "Search_Me"  # the exact match comes first, in its own spelling
     assert found["meta"]["total"] >= 1
 
 
 def test_results_show_description_and_max_version(catalogue: InProcess) -> None:
     found = search(catalogue, q="Search_Me")
     [hit] = [c for c in found["crates"] if c["name"] == "Search_Me"]
-    assert {key: hit[key] for key in ("name", "max_version", "description", "downloads")} == \
-        {"name": "Search_Me", "max_version": "1.0.0", "description": "finds needles in haystacks", "downloads": 0}
+    assert {key: hit[key] for key in ("name", "max_version", "description", "downloads")} == {
+        "name": "Search_Me",
+        "max_version": "1.0.0",
+        "description": "finds needles in haystacks",
+        "downloads": 0,
+    }
     searchable = [c for c in search(catalogue, q="searchable")["crates"] if c["name"] == "searchable"][0]
-    assert searchable["max_version"] == "1.2.0"        # releases beat a newer pre-release
+    assert searchable["max_version"] == "1.2.0"  # releases beat a newer pre-release
     assert searchable["description"] == "indexes everything"
 
 
@@ -147,17 +151,37 @@ def test_bad_page_is_400_json(catalogue: InProcess, bad: str) -> None:
     assert_error(response, 400)
 
 
-SEARCH_KEYS = {"id", "name", "newest_version", "max_stable_version", "max_version", "updated_at", "created_at",
-               "exact_match", "homepage", "repository", "documentation", "keywords", "categories",
-               "recent_downloads", "downloads", "description"}
+SEARCH_KEYS = {
+    "id",
+    "name",
+    "newest_version",
+    "max_stable_version",
+    "max_version",
+    "updated_at",
+    "created_at",
+    "exact_match",
+    "homepage",
+    "repository",
+    "documentation",
+    "keywords",
+    "categories",
+    "recent_downloads",
+    "downloads",
+    "description",
+}
 
 
 def test_results_carry_crates_ios_fields(catalogue: InProcess) -> None:
     found = search(catalogue, q="searchable")["crates"]
     assert all(set(c) == SEARCH_KEYS for c in found)
     [hit] = [c for c in found if c["name"] == "searchable"]
-    assert (hit["id"], hit["max_version"], hit["newest_version"], hit["max_stable_version"], hit["exact_match"]) == \
-        ("searchable", "1.2.0", "2.0.0-rc.1", "1.2.0", True)
+    assert (hit["id"], hit["max_version"], hit["newest_version"], hit["max_stable_version"], hit["exact_match"]) == (
+        "searchable",
+        "1.2.0",
+        "2.0.0-rc.1",
+        "1.2.0",
+        True,
+    )
     assert hit["created_at"] < hit["updated_at"]
     others = [c for c in search(catalogue, q="search")["crates"] if c["name"] != "searchable"]
     assert others and not any(c["exact_match"] for c in others)
@@ -165,13 +189,23 @@ def test_results_carry_crates_ios_fields(catalogue: InProcess) -> None:
 
 def test_results_carry_the_shown_versions_links_and_tags(fresh_app: InProcess) -> None:
     fresh_app.publish("tagged-hit", "1.0.0", description="old", keywords=["old"])
-    fresh_app.publish("tagged-hit", "1.1.0", description="tagged", keywords=["pallet", "crate"],
-                      categories=["no-std"], homepage="https://example.com/h", repository="https://example.com/r",
-                      documentation="https://example.com/d")
+    fresh_app.publish(
+        "tagged-hit",
+        "1.1.0",
+        description="tagged",
+        keywords=["pallet", "crate"],
+        categories=["no-std"],
+        homepage="https://example.com/h",
+        repository="https://example.com/r",
+        documentation="https://example.com/d",
+    )
     [hit] = search(fresh_app, q="tagged-hit")["crates"]
     assert (hit["keywords"], hit["categories"], hit["description"]) == (["pallet", "crate"], ["no-std"], "tagged")
-    assert (hit["homepage"], hit["repository"], hit["documentation"]) == \
-        ("https://example.com/h", "https://example.com/r", "https://example.com/d")
+    assert (hit["homepage"], hit["repository"], hit["documentation"]) == (
+        "https://example.com/h",
+        "https://example.com/r",
+        "https://example.com/d",
+    )
     crate = fresh_app.get("/api/v1/crates/tagged-hit").json["crate"]
     assert {key: crate[key] for key in SEARCH_KEYS} == {**hit, "exact_match": False}
 

@@ -91,7 +91,7 @@ def test_the_crate_page_shows_every_version_and_marks_the_yanked_one(site: InPro
     assert [li["class"] for li in elements.find("li") if "yanked" in li.get("class", "")] == ["yanked"]
     markup = page(site, f"/crates/{CORE}")
     row = re.search(rf'<li class="yanked">\s*<span class="vers"><a href="/crates/{CORE}/{re.escape(YANKED)}">', markup)
-    assert row and '<span class="badge yanked">yanked</span>' in markup[row.end():][:200]
+    assert row and '<span class="badge yanked">yanked</span>' in markup[row.end() :][:200]
 
 
 def test_the_crate_page_shows_what_the_catalog_knows(site: InProcess) -> None:
@@ -104,14 +104,17 @@ def test_the_crate_page_shows_what_the_catalog_knows(site: InProcess) -> None:
     assert "License MIT OR Apache-2.0" in text and "Rust 1.70 or newer" in text
     assert "#logistics" in text
     elements = Elements(markup)
-    for label, url in [("Repository", "https://example.org/pallet/core"), ("Homepage", "https://example.org/pallet"),
-                       ("Documentation", "https://docs.example.org/pallet-core")]:
+    for label, url in [
+        ("Repository", "https://example.org/pallet/core"),
+        ("Homepage", "https://example.org/pallet"),
+        ("Documentation", "https://docs.example.org/pallet-core"),
+    ]:
         assert elements.find("a", href=url), label
 
 
 def test_the_readme_is_rendered_as_html(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
-    readme = markup[markup.index('<section class="readme">'):]
+    readme = markup[markup.index('<section class="readme">') :]
     assert "<h1>pallet-core</h1>" in readme
     assert "<strong>anything</strong>" in readme and "<em>pallet</em>" in readme
     assert "<pre><code>use pallet_core::Pallet;" in readme
@@ -133,8 +136,11 @@ def test_a_readme_cannot_run_script(site: InProcess) -> None:
     elements = Elements(markup)
     assert "Only this text should remain." in text_of(markup)
     ours = [("form", "/")]  # the search box; the page has no other form, and no script of its own
-    assert [(tag, attrs.get("action")) for tag, attrs in elements.tags
-            if tag in ("script", "iframe", "svg", "form", "object", "embed")] == ours
+    assert [
+        (tag, attrs.get("action"))
+        for tag, attrs in elements.tags
+        if tag in ("script", "iframe", "svg", "form", "object", "embed")
+    ] == ours
     for tag, attrs in elements.tags:
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name, value)
@@ -153,7 +159,7 @@ def test_the_page_allows_no_script_at_all(site: InProcess) -> None:
 
 def test_dependencies_link_to_the_registrys_own_crates(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
-    deps = markup[markup.index('<section class="dependencies">'):markup.index('<section class="dependents">')]
+    deps = markup[markup.index('<section class="dependencies">') : markup.index('<section class="dependents">')]
     elements = Elements(deps)
     assert [a["href"] for a in elements.find("a")] == [f"/crates/{MACROS}"]
     text = text_of(deps)
@@ -164,7 +170,7 @@ def test_dependencies_link_to_the_registrys_own_crates(site: InProcess) -> None:
 
 def test_features_are_listed(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
-    features = text_of(markup[markup.index('<section class="features">'):])
+    features = text_of(markup[markup.index('<section class="features">') :])
     assert "default std" in features and "async dep:tokio" in features and "std nothing else" in features
 
 
@@ -176,8 +182,16 @@ def test_the_lines_to_paste_into_cargo_files(site: InProcess) -> None:
     assert html.unescape(config.group(1)) == f'[registries.palletizer]\nindex = "sparse+{site.url}/index/"'
 
 
-@pytest.mark.parametrize("path", ["/crates/no-such-crate", "/crates/%2E%2E", "/crates/a%20b", f"/crates/{CORE}/9.9.9",
-                                  f"/crates/{CORE}/not-a-version"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/crates/no-such-crate",
+        "/crates/%2E%2E",
+        "/crates/a%20b",
+        f"/crates/{CORE}/9.9.9",
+        f"/crates/{CORE}/not-a-version",
+    ],
+)
 def test_unknown_crates_and_versions_are_a_404_page(site: InProcess, path: str) -> None:
     markup = page(site, path, status=404)
     assert "<h1>Not Found</h1>" in markup and 'href="/"' in markup
@@ -190,7 +204,7 @@ def test_the_stylesheet_is_served_from_here(site: InProcess) -> None:
     response = site.get(link["href"])
     assert response.status_code == 200 and response.headers["content-type"] == "text/css; charset=utf-8"
     assert "@media" in response.text
-    assert "http" not in markup[:markup.index("<main>")]  # nothing in the page's frame comes from elsewhere
+    assert "http" not in markup[: markup.index("<main>")]  # nothing in the page's frame comes from elsewhere
 
 
 def test_without_auth_required_there_is_no_login(site: InProcess) -> None:
@@ -210,7 +224,7 @@ def test_the_readme_served_is_the_one_stored_at_publish(site: InProcess) -> None
 def test_a_hostile_readme_is_shown_as_plain_text(site: InProcess) -> None:
     site.publish("hostile-readme", readme="<div>" * 150_000)
     markup = page(site, "/crates/hostile-readme")
-    readme = markup[markup.index('<section class="readme">'):]
+    readme = markup[markup.index('<section class="readme">') :]
     assert "This README is shown as plain text: it is too large to render." in text_of(readme)
     assert "&lt;div&gt;" * 150_000 in readme
     site.publish("harmless-readme", readme="harmless")
@@ -259,22 +273,29 @@ def snippet(markup: str, name: str) -> str | None:
 def test_the_crate_page_shows_cargo_add_and_cargo_install_for_binaries(fresh_app: InProcess) -> None:
     fresh_app.publish("just-lib", files={"src/lib.rs": b""})
     fresh_app.publish("main-tool", files={"src/main.rs": b"fn main() {}\n"})
-    fresh_app.publish("named-tool", files={"src/tool.rs": b"fn main() {}\n"},
-                      manifest_extra='[[bin]]\nname = "tool"\npath = "src/tool.rs"\n')
+    fresh_app.publish(
+        "named-tool",
+        files={"src/tool.rs": b"fn main() {}\n"},
+        manifest_extra='[[bin]]\nname = "tool"\npath = "src/tool.rs"\n',
+    )
     library = page(fresh_app, "/crates/just-lib")
     assert snippet(library, "cargo-add") == "cargo add just-lib --registry palletizer"
     assert snippet(library, "cargo-install") is None
     for name in ("main-tool", "named-tool"):
-        assert snippet(page(fresh_app, f"/crates/{name}"), "cargo-install") == \
-            f"cargo install {name} --registry palletizer"
-    bins = {name: fresh_app.get(f"/api/v1/crates/{name}/1.0.0").json["version"]["bin_names"]
-            for name in ("just-lib", "main-tool", "named-tool")}
+        assert (
+            snippet(page(fresh_app, f"/crates/{name}"), "cargo-install")
+            == f"cargo install {name} --registry palletizer"
+        )
+    bins = {
+        name: fresh_app.get(f"/api/v1/crates/{name}/1.0.0").json["version"]["bin_names"]
+        for name in ("just-lib", "main-tool", "named-tool")
+    }
     assert bins == {"just-lib": [], "main-tool": ["main-tool"], "named-tool": ["tool"]}
 
 
 def test_the_crate_page_shows_the_crates_that_depend_on_it(site: InProcess) -> None:
     markup = page(site, f"/crates/{CORE}")
-    used_by = markup[markup.index('<section class="dependents">'):markup.index('<section class="features">')]
+    used_by = markup[markup.index('<section class="dependents">') : markup.index('<section class="features">')]
     assert [a["href"] for a in Elements(used_by).find("a")] == [f"/crates/{FORKLIFT}"]
     assert "Used by (1)" in text_of(used_by)
     assert "No crate of this registry depends on it" in text_of(page(site, f"/crates/{FORKLIFT}"))
@@ -285,7 +306,7 @@ def test_the_crate_page_shows_ten_dependents_and_links_to_all(fresh_app: InProce
     for i in range(12):
         fresh_app.publish(f"user-{i:02}", deps=[dep("many-used", "^1")])
     markup = page(fresh_app, "/crates/many-used")
-    used_by = markup[markup.index('<section class="dependents">'):markup.index('<section class="features">')]
+    used_by = markup[markup.index('<section class="dependents">') : markup.index('<section class="features">')]
     hrefs = [a["href"] for a in Elements(used_by).find("a")]
     assert len(hrefs) == 11 and hrefs[-1] == "/api/v1/crates/many-used/reverse_dependencies?per_page=100"
     assert "Used by (12)" in text_of(used_by)

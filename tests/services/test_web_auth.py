@@ -24,8 +24,12 @@ def site(private_app: InProcess) -> InProcess:
 def login(app: InProcess, token: str, next_page: str = "/", **headers: str) -> tuple[InProcess, falcon.testing.Result]:
     """POST the login form in a fresh session; return it and the (unfollowed) answer."""
     session = app.session()
-    response = session.request("POST", "/login", body=urlencode({"token": token, "next": next_page}),
-                               headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+    response = session.request(
+        "POST",
+        "/login",
+        body=urlencode({"token": token, "next": next_page}),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
     return session, response
 
 
@@ -60,7 +64,7 @@ def test_a_token_without_the_read_scope_is_refused(site: InProcess) -> None:
 
 
 def test_login_sets_an_httponly_cookie_that_opens_the_pages(site: InProcess) -> None:
-    pasted = f' {issue_token(site.data, "reader", ("read",))}\n'
+    pasted = f" {issue_token(site.data, 'reader', ('read',))}\n"
     session, response = login(site, pasted, f"/crates/{CORE}")
     assert response.status_code == 303 and response.headers["location"] == f"/crates/{CORE}"
     cookie = response.headers["set-cookie"]
@@ -72,7 +76,7 @@ def test_login_sets_an_httponly_cookie_that_opens_the_pages(site: InProcess) -> 
     assert 'action="/logout"' in listing.text
     crate = session.get(f"/crates/{CORE}")
     assert crate.status_code == 200 and "<h1>pallet-core</h1>" in crate.text
-    assert 'credential-provider = [&#34;cargo:token&#34;]' in crate.text
+    assert "credential-provider = [&#34;cargo:token&#34;]" in crate.text
 
 
 def test_the_cookie_does_not_stand_in_for_cargos_token(site: InProcess) -> None:

@@ -7,8 +7,13 @@ import tarfile
 from tests.support.cratekit import gzip_tar
 
 
-def tar_gz(files: dict[str, bytes], *, directories: tuple[str, ...] = (),
-           symlinks: dict[str, str] | None = None, hardlinks: dict[str, str] | None = None) -> bytes:
+def tar_gz(
+    files: dict[str, bytes],
+    *,
+    directories: tuple[str, ...] = (),
+    symlinks: dict[str, str] | None = None,
+    hardlinks: dict[str, str] | None = None,
+) -> bytes:
     """A gzip tar holding `directories`, then `files` (path -> content), then `symlinks` and
     `hardlinks` (path -> target)."""
     raw = io.BytesIO()
@@ -46,15 +51,17 @@ def manifest(name: str, version: str, extra: str = "") -> bytes:
 def gzip_bomb(name: str, version: str, unpacked: int) -> bytes:
     """A valid .tar.gz of a few hundred KB: `unpacked` bytes of zeros, then a good Cargo.toml."""
     raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as out:
-        with tarfile.open(fileobj=out, mode="w|") as archive:
-            info = tarfile.TarInfo(f"{name}-{version}/zeros")
-            info.size = unpacked
-            archive.addfile(info, _Zeros(unpacked))
-            data = manifest(name, version)
-            info = tarfile.TarInfo(f"{name}-{version}/Cargo.toml")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as out,
+        tarfile.open(fileobj=out, mode="w|") as archive,
+    ):
+        info = tarfile.TarInfo(f"{name}-{version}/zeros")
+        info.size = unpacked
+        archive.addfile(info, _Zeros(unpacked))
+        data = manifest(name, version)
+        info = tarfile.TarInfo(f"{name}-{version}/Cargo.toml")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
     return raw.getvalue()
 
 

@@ -21,8 +21,7 @@ class Cargo:
     token: str | None = None
 
     @classmethod
-    def create(cls, root: Path, index_url: str, git_fetch_with_cli: bool = False,
-               token: str | None = None) -> "Cargo":
+    def create(cls, root: Path, index_url: str, git_fetch_with_cli: bool = False, token: str | None = None) -> "Cargo":
         """A fresh, empty CARGO_HOME under `root` whose `palletizer` registry is `index_url`, with
         `token` (if any) given as cargo's token for it. The `cargo:token` credential provider is
         configured, as a registry with `auth-required` needs."""
@@ -46,11 +45,18 @@ class Cargo:
             env["CARGO_REGISTRIES_PALLETIZER_TOKEN"] = self.token
         return env
 
-    def run(self, cwd: Path, *args: str, check: bool = True,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, cwd: Path, *args: str, check: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """Run `cargo ARGS` in `cwd` (with `extra_env` too); on failure (with `check`) raise with cargo's output."""
-        result = subprocess.run(["cargo", *args], cwd=cwd, env={**self.env(), **(extra_env or {})},
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            ["cargo", *args],
+            cwd=cwd,
+            env={**self.env(), **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"cargo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

@@ -51,8 +51,12 @@ def free_port_pair() -> int:
 def running_ceph(directory: Path) -> Iterator[CephS3]:
     """A Ceph cluster serving S3, its files in `directory`, wiped at the end (RuntimeError if it does not
     start)."""
-    started = subprocess.run(["bash", str(CEPH_S3), "start", str(directory), str(free_port_pair())],
-                             capture_output=True, text=True, timeout=START_TIMEOUT)
+    started = subprocess.run(
+        ["bash", str(CEPH_S3), "start", str(directory), str(free_port_pair())],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
     try:
         if started.returncode != 0:
             raise RuntimeError(f"ceph-s3 did not start:\n{started.stderr}")
@@ -65,11 +69,15 @@ def running_ceph(directory: Path) -> Iterator[CephS3]:
 def credentials_environment(ceph: CephS3, scratch: Path) -> dict[str, str | None]:
     """The environment that gives the gateway's keys, in the standard AWS variables, and no other source of
     credentials or settings (no ~/.aws files, no instance metadata); None for a variable to remove."""
-    return {"AWS_ACCESS_KEY_ID": ceph.access_key, "AWS_SECRET_ACCESS_KEY": ceph.secret_key,
-            "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
-            "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true"}
+    return {
+        "AWS_ACCESS_KEY_ID": ceph.access_key,
+        "AWS_SECRET_ACCESS_KEY": ceph.secret_key,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +117,11 @@ def s3_admin(ceph: CephS3) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=ceph.endpoint, region_name=ceph.region,
-                        aws_access_key_id=ceph.access_key, aws_secret_access_key=ceph.secret_key,
-                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
-                                      connect_timeout=5, read_timeout=30))
+    return boto3.client(
+        "s3",
+        endpoint_url=ceph.endpoint,
+        region_name=ceph.region,
+        aws_access_key_id=ceph.access_key,
+        aws_secret_access_key=ceph.secret_key,
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", connect_timeout=5, read_timeout=30),
+    )

@@ -39,7 +39,7 @@ def run_cli(data: Path, *args: str, stdin: bytes = b"", check: bool = True) -> R
     with redirect_stdout(out), redirect_stderr(err), _standard_input(stdin):
         try:
             code = main(["--data", str(data), *args])
-        except SystemExit as exit_:            # argparse: --help (0) or a usage error (2)
+        except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
             code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
     result = Result(code, out.getvalue(), err.getvalue())
     if check and code != 0:

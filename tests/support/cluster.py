@@ -37,9 +37,24 @@ def init_cluster(root: Path, storage: StorageConfig, database: str, urls: list[s
     the rest at the second); its data directory."""
     data = root / "node-template"
     prefix = ["--s3-prefix", storage.prefix] if storage.prefix else []
-    palletizer(data, "init", "--storage", f"s3://{storage.bucket}", "--s3-endpoint", storage.endpoint or "",
-               "--s3-region", storage.region or "us-east-1", *prefix, "--database", database,
-               "--public-url", urls[-1], "--api-url", urls[0], *options)
+    palletizer(
+        data,
+        "init",
+        "--storage",
+        f"s3://{storage.bucket}",
+        "--s3-endpoint",
+        storage.endpoint or "",
+        "--s3-region",
+        storage.region or "us-east-1",
+        *prefix,
+        "--database",
+        database,
+        "--public-url",
+        urls[-1],
+        "--api-url",
+        urls[0],
+        *options,
+    )
     return data
 
 
@@ -51,16 +66,32 @@ def node_command(data: Path, port: int) -> list[str]:
 def crashing_node(step: str) -> Callable[[Path, int], list[str]]:
     """The command line of a node that SIGKILLs itself at `step` of its next publish
     (`tests.support.cluster_crash_server`)."""
+
     def command(data: Path, port: int) -> list[str]:
-        return [sys.executable, "-m", "tests.support.cluster_crash_server", step, "--data", str(data),
-                "--listen", f"127.0.0.1:{port}"]
+        return [
+            sys.executable,
+            "-m",
+            "tests.support.cluster_crash_server",
+            step,
+            "--data",
+            str(data),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ]
+
     return command
 
 
 @contextmanager
-def running_cluster(root: Path, storage: StorageConfig, database: str, *options: str, nodes: int = 2,
-                    commands: dict[int, Callable[[Path, int], list[str]]] | None = None,
-                    settings: dict[str, object] | None = None) -> Iterator[Cluster]:
+def running_cluster(
+    root: Path,
+    storage: StorageConfig,
+    database: str,
+    *options: str,
+    nodes: int = 2,
+    commands: dict[int, Callable[[Path, int], list[str]]] | None = None,
+    settings: dict[str, object] | None = None,
+) -> Iterator[Cluster]:
     """`nodes` palletizer-all processes over one bucket and one database (`options` go to init; `settings`
     are written into config.yaml after it; `commands` replaces some nodes' command lines, by number)."""
     ports = [free_port() for _ in range(nodes)]
@@ -75,7 +106,12 @@ def running_cluster(root: Path, storage: StorageConfig, database: str, *options:
         shutil.copytree(template, copy)
         data.append(copy)
     with ExitStack() as stack:
-        processes = [stack.enter_context(running_process((commands or {}).get(number, node_command)(copy, port),
-                                                         f"{url}/health", root / f"node-{port}.log"))
-                     for number, (copy, port, url) in enumerate(zip(data, ports, urls))]
+        processes = [
+            stack.enter_context(
+                running_process(
+                    (commands or {}).get(number, node_command)(copy, port), f"{url}/health", root / f"node-{port}.log"
+                )
+            )
+            for number, (copy, port, url) in enumerate(zip(data, ports, urls, strict=False))
+        ]
         yield Cluster(data, urls, processes)

@@ -20,8 +20,15 @@ from palletizer_lib.stores import served_index, summaries
 from palletizer_lib.stores.git_index import GitIndex
 from palletizer_services.all import main
 
-STEPS = ("after-journal", "mid-crate-file", "after-crate-file", "mid-commit", "after-commit",
-         "after-index-file", "after-summary")
+STEPS = (
+    "after-journal",
+    "mid-crate-file",
+    "after-crate-file",
+    "mid-commit",
+    "after-commit",
+    "after-index-file",
+    "after-summary",
+)
 
 
 def _die() -> None:
@@ -30,8 +37,12 @@ def _die() -> None:
 
 def _arm(step: str) -> None:
     publishing = False
-    store, write, commit, set_ref = (Registry._store_new_version, storage.atomic_write,
-                                     GitIndex.commit, DiskRefsContainer.set_if_equals)
+    store, write, commit, set_ref = (
+        Registry._store_new_version,
+        storage.atomic_write,
+        GitIndex.commit,
+        DiskRefsContainer.set_if_equals,
+    )
 
     def store_new_version(self: Registry, *args: object, **kwargs: object) -> None:
         nonlocal publishing
@@ -46,10 +57,17 @@ def _arm(step: str) -> None:
         write(path, data)
         if not publishing:
             return
-        if (step == "after-journal" and path.name == "pending"
-                or step == "after-crate-file" and path.suffix == ".crate"
-                or step == "after-index-file" and "index" in path.parts and path.name != ".head"
-                or step == "after-summary" and path.parent.name == "names"):
+        if (
+            step == "after-journal"
+            and path.name == "pending"
+            or step == "after-crate-file"
+            and path.suffix == ".crate"
+            or step == "after-index-file"
+            and "index" in path.parts
+            and path.name != ".head"
+            or step == "after-summary"
+            and path.parent.name == "names"
+        ):
             _die()
 
     def git_commit(self: GitIndex, *args: object, **kwargs: object) -> bytes:

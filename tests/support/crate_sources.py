@@ -35,6 +35,9 @@ def releases(root: Path = CORPUS) -> list[Release]:
     """Every folder of `root` with a Cargo.toml, as releases ordered by name and version."""
     if not root.is_dir():
         return []
-    found = [Release(path, tomllib.loads((path / "Cargo.toml").read_text()))
-             for path in root.iterdir() if (path / "Cargo.toml").is_file()]
+    found = [
+        Release(path, tomllib.loads((path / "Cargo.toml").read_text()))
+        for path in root.iterdir()
+        if (path / "Cargo.toml").is_file()
+    ]
     return sorted(found, key=lambda release: (release.name, release.version, release.source.name))

@@ -16,9 +16,11 @@ TEST_INDEX = "sparse+http://registry.test/index/"
 @contextlib.contextmanager
 def gzip_tar(raw: io.BytesIO, **options: object) -> Iterator[tarfile.TarFile]:
     """A tar archive written gzip-compressed into `raw`, byte-for-byte the same on every run (gzip mtime 0)."""
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed:
-        with tarfile.open(fileobj=compressed, mode="w", **options) as archive:
-            yield archive
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", **options) as archive,
+    ):
+        yield archive
 
 
 def make_crate(name: str, version: str, manifest_extra: str = "", files: dict[str, bytes] | None = None) -> bytes:
@@ -59,7 +61,8 @@ def manifest_for(meta: dict, manifest_extra: str = "", index_url: str = TEST_IND
 def _dependency_table(dependency: dict, index_url: str) -> str:
     key = dependency.get("explicit_name_in_toml") or dependency["name"]
     kind = {"normal": "dependencies", "dev": "dev-dependencies", "build": "build-dependencies"}[
-        dependency.get("kind") or "normal"]
+        dependency.get("kind") or "normal"
+    ]
     table = f"{kind}.{_toml(key)}"
     if dependency.get("target") is not None:
         table = f"target.{_toml(dependency['target'])}.{table}"
@@ -83,8 +86,9 @@ def _toml(value: object) -> str:
     return json.dumps(value)
 
 
-def crate_for(meta: dict, manifest_extra: str = "", files: dict[str, bytes] | None = None,
-              index_url: str = TEST_INDEX) -> bytes:
+def crate_for(
+    meta: dict, manifest_extra: str = "", files: dict[str, bytes] | None = None, index_url: str = TEST_INDEX
+) -> bytes:
     """The .crate `cargo package` would make for publish metadata `meta` (see `manifest_for`)."""
     return pack(meta["name"], meta["vers"], manifest_for(meta, manifest_extra, index_url), files)
 
@@ -92,10 +96,24 @@ def crate_for(meta: dict, manifest_extra: str = "", files: dict[str, bytes] | No
 def metadata(name: str, version: str, **fields: object) -> dict:
     """Publish metadata with cargo's fields; `fields` override the defaults."""
     base: dict = {
-        "name": name, "vers": version, "deps": [], "features": {}, "authors": [],
-        "description": f"the {name} crate", "documentation": None, "homepage": None, "readme": None,
-        "readme_file": None, "keywords": [], "categories": [], "license": "MIT", "license_file": None,
-        "repository": None, "badges": {}, "links": None, "rust_version": None,
+        "name": name,
+        "vers": version,
+        "deps": [],
+        "features": {},
+        "authors": [],
+        "description": f"the {name} crate",
+        "documentation": None,
+        "homepage": None,
+        "readme": None,
+        "readme_file": None,
+        "keywords": [],
+        "categories": [],
+        "license": "MIT",
+        "license_file": None,
+        "repository": None,
+        "badges": {},
+        "links": None,
+        "rust_version": None,
     }
     base.update(fields)
     return base
@@ -103,15 +121,24 @@ def metadata(name: str, version: str, **fields: object) -> dict:
 
 def dep(name: str, req: str = "^0.1", **fields: object) -> dict:
     """One dependency of publish metadata, as cargo sends it."""
-    base: dict = {"name": name, "version_req": req, "features": [], "optional": False,
-                  "default_features": True, "target": None, "kind": "normal", "registry": None,
-                  "explicit_name_in_toml": None}
+    base: dict = {
+        "name": name,
+        "version_req": req,
+        "features": [],
+        "optional": False,
+        "default_features": True,
+        "target": None,
+        "kind": "normal",
+        "registry": None,
+        "explicit_name_in_toml": None,
+    }
     base.update(fields)
     return base
 
 
-def publish_body(name: str, version: str, manifest_extra: str = "", index_url: str = TEST_INDEX,
-                 **fields: object) -> bytes:
+def publish_body(
+    name: str, version: str, manifest_extra: str = "", index_url: str = TEST_INDEX, **fields: object
+) -> bytes:
     """A complete publish request body for a fresh crate, its packaged Cargo.toml agreeing with its metadata
     (`index_url`: the registry's own index, for dependencies on its crates)."""
     meta = metadata(name, version, **fields)

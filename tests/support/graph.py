@@ -11,10 +11,18 @@ from pathlib import Path
 from tests.support.cargo import REGISTRY, Cargo, write_crate
 
 
-def _lib(name: str, version: str, body: str, extra_toml: str = "", files: dict[str, str] | None = None,
-         root: Path | None = None) -> tuple[str, str, dict[str, str]]:
-    toml = (f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'
-            f'description = "{name}: a test crate"\nlicense = "MIT"\n{extra_toml}')
+def _lib(
+    name: str,
+    version: str,
+    body: str,
+    extra_toml: str = "",
+    files: dict[str, str] | None = None,
+    root: Path | None = None,
+) -> tuple[str, str, dict[str, str]]:
+    toml = (
+        f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'
+        f'description = "{name}: a test crate"\nlicense = "MIT"\n{extra_toml}'
+    )
     return name, toml, {"src/lib.rs": body, **(files or {})}
 
 
@@ -28,9 +36,12 @@ MIDDLE_TOML_DEPS = (
     + reg("base_util", "0.1")
     + reg("renamed_ab", "0.1", ', package = "ab"')
     + reg("x", "0.1", ", optional = true")
-    + "\n[target.'cfg(unix)'.dependencies]\n" + reg("abc", "0.1")
-    + "\n[build-dependencies]\n" + reg("build-helper", "0.1")
-    + "\n[dev-dependencies]\n" + reg("abc", "0.1")
+    + "\n[target.'cfg(unix)'.dependencies]\n"
+    + reg("abc", "0.1")
+    + "\n[build-dependencies]\n"
+    + reg("build-helper", "0.1")
+    + "\n[dev-dependencies]\n"
+    + reg("abc", "0.1")
     + '\n[features]\ndefault = []\nfancy = ["dep:x", "base_util/extra"]\n'
 )
 
@@ -39,19 +50,26 @@ LIBRARIES = [
     _lib("ab", "0.1.0", "pub fn ab() -> u32 { 10 }\n"),
     _lib("ab", "0.1.1", "pub fn ab() -> u32 { 11 }\n"),
     _lib("abc", "0.1.0", "pub fn abc() -> u32 { 100 }\n"),
-    _lib("base_util", "0.1.0",
-         'pub fn base() -> u32 { 2 }\n#[cfg(feature = "extra")]\npub fn extra() -> u32 { 1000 }\n',
-         'links = "baseutil"\n\n[features]\nextra = []\n', {"build.rs": "fn main() {}\n"}),
+    _lib(
+        "base_util",
+        "0.1.0",
+        'pub fn base() -> u32 { 2 }\n#[cfg(feature = "extra")]\npub fn extra() -> u32 { 1000 }\n',
+        'links = "baseutil"\n\n[features]\nextra = []\n',
+        {"build.rs": "fn main() {}\n"},
+    ),
     _lib("build-helper", "0.1.0", 'pub fn message() -> &\'static str { "from-build-helper" }\n'),
-    _lib("middle", "0.1.0",
-         "pub fn total() -> u32 {\n"
-         "    let mut t = base_util::base() + renamed_ab::ab();\n"
-         "    #[cfg(unix)] { t += abc::abc(); }\n"
-         '    #[cfg(feature = "fancy")] { t += x::x() + base_util::extra(); }\n'
-         "    t\n}\n"
-         'pub const BUILD_MSG: &str = env!("MIDDLE_BUILD_MSG");\n',
-         'rust-version = "1.60"\n\n' + MIDDLE_TOML_DEPS,
-         {"build.rs": 'fn main() { println!("cargo:rustc-env=MIDDLE_BUILD_MSG={}", build_helper::message()); }\n'}),
+    _lib(
+        "middle",
+        "0.1.0",
+        "pub fn total() -> u32 {\n"
+        "    let mut t = base_util::base() + renamed_ab::ab();\n"
+        "    #[cfg(unix)] { t += abc::abc(); }\n"
+        '    #[cfg(feature = "fancy")] { t += x::x() + base_util::extra(); }\n'
+        "    t\n}\n"
+        'pub const BUILD_MSG: &str = env!("MIDDLE_BUILD_MSG");\n',
+        'rust-version = "1.60"\n\n' + MIDDLE_TOML_DEPS,
+        {"build.rs": 'fn main() { println!("cargo:rustc-env=MIDDLE_BUILD_MSG={}", build_helper::message()); }\n'},
+    ),
 ]
 
 # base 2 + ab 0.1.1 (11) + abc 100 + x 1 + extra 1000
@@ -70,7 +88,9 @@ def publish_graph(cargo: Cargo, root: Path) -> dict[str, Path]:
 
 def write_app(root: Path, name: str = "app", extra_deps: str = "") -> Path:
     """A binary crate that uses `middle` with the `fancy` feature."""
-    toml = (f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
-            "[dependencies]\n" + reg("middle", "0.1", ', features = ["fancy"]') + extra_deps)
+    toml = (
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n'
+        "[dependencies]\n" + reg("middle", "0.1", ', features = ["fancy"]') + extra_deps
+    )
     main = 'fn main() { println!("total={} msg={}", middle::total(), middle::BUILD_MSG); }\n'
     return write_crate(root, name, toml, {"src/main.rs": main})

@@ -42,11 +42,13 @@ class Handle:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
-    def put_body(self, body: bytes, token: str | None | EllipsisType = ..., headers: dict[str, str] | None = None,
-                 **kwargs: Any) -> Any:
+    def put_body(
+        self, body: bytes, token: str | None | EllipsisType = ..., headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         """`PUT /api/v1/crates/new` with `body` (a publish body)."""
-        return self.request("PUT", "/api/v1/crates/new", headers=self.auth(token, headers),
-                            **{self.BODY_KEYWORD: body}, **kwargs)
+        return self.request(
+            "PUT", "/api/v1/crates/new", headers=self.auth(token, headers), **{self.BODY_KEYWORD: body}, **kwargs
+        )
 
     def yank(self, name: str, version: str, token: str | None | EllipsisType = ...) -> Any:
         return self.request("DELETE", f"/api/v1/crates/{name}/{version}/yank", headers=self.auth(token))
@@ -56,11 +58,18 @@ class Handle:
 
     def owners(self, method: str, name: str, token: str | None | EllipsisType = ..., **kwargs: Any) -> Any:
         """`METHOD /api/v1/crates/NAME/owners` (pass `json=` for PUT and DELETE)."""
-        return self.request(method, f"/api/v1/crates/{name}/owners",
-                            headers=self.auth(token, kwargs.pop("headers", None)), **kwargs)
+        return self.request(
+            method, f"/api/v1/crates/{name}/owners", headers=self.auth(token, kwargs.pop("headers", None)), **kwargs
+        )
 
-    def publish(self, name: str, version: str = "1.0.0", files: dict[str, bytes] | None = None,
-                manifest_extra: str = "", **fields: object) -> bytes:
+    def publish(
+        self,
+        name: str,
+        version: str = "1.0.0",
+        files: dict[str, bytes] | None = None,
+        manifest_extra: str = "",
+        **fields: object,
+    ) -> bytes:
         """Publish a crate over HTTP, assert success, return the .crate bytes."""
         meta = metadata(name, version, **fields)
         crate = crate_for(meta, manifest_extra, files, index_url=f"sparse+{self.url}/index/")

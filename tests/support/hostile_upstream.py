@@ -96,8 +96,9 @@ class ScriptedUpstream:
         self._server.server_close()
 
 
-def answer(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"",
-           headers: dict[str, str] | None = None) -> None:
+def answer(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+) -> None:
     """Send a whole answer."""
     handler.send_response(status)
     for name, value in (headers or {}).items():

@@ -49,8 +49,9 @@ class Live(Handle):
         if isinstance(path, str):
             path = path.encode("latin-1")
         head = b"".join(f"{k}: {v}\r\n".encode() for k, v in (headers or {}).items())
-        return self.raw(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-                        + head + b"\r\n")
+        return self.raw(
+            method.encode() + b" " + path + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" + head + b"\r\n"
+        )
 
 
 def read_response(sock: socket.socket) -> RawResponse:

@@ -6,7 +6,7 @@ reaches the registry through HTTP only (`InProcess`, the same methods as a real 
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,10 @@ class InProcess(Handle):
     cookies: dict[str, str] = field(default_factory=dict)
 
     def request(self, method: str, path: str, **kwargs: Any) -> falcon.testing.Result:
-        result = self.client.simulate_request(method, path, cookies={**self.cookies, **kwargs.pop("cookies", {})},
-                                              **kwargs)
-        now = datetime.now(timezone.utc)
+        result = self.client.simulate_request(
+            method, path, cookies={**self.cookies, **kwargs.pop("cookies", {})}, **kwargs
+        )
+        now = datetime.now(UTC)
         for name, cookie in result.cookies.items():
             if cookie.expires is not None and cookie.expires <= now or cookie.max_age == 0:
                 self.cookies.pop(name, None)
@@ -68,4 +69,3 @@ def in_process(root: Path, config: RegistryConfig) -> Iterator[InProcess]:
         yield InProcess(URL, data, token, client=falcon.testing.TestClient(app))
     finally:
         site.catalog.download_counter.close()
-

@@ -38,10 +38,12 @@ def over_tcp(port: int, request: bytes) -> RawResponse:
 def over_tls(port: int, ca: Path, request: bytes) -> RawResponse:
     """Send `request` over TLS (trusting only `ca`) to 127.0.0.1:`port` and read the whole answer."""
     context = ssl.create_default_context(cafile=str(ca))
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
-            sock.sendall(request)
-            return read_response(sock)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+    ):
+        sock.sendall(request)
+        return read_response(sock)
 
 
 def over_unix(path: Path, request: bytes) -> RawResponse:

@@ -39,8 +39,9 @@ class PostgresServer:
         the columns that ask for it may get): its URL."""
         name = f"test_{next(self._numbers)}"
         with self.admin() as admin:
-            admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
-                          "LOCALE 'C.UTF-8'")
+            admin.execute(
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
         return self.url(name)
 
     def admin(self, database: str = "postgres") -> psycopg.Connection:
@@ -48,8 +49,12 @@ class PostgresServer:
         return psycopg.connect(self.url(database), autocommit=True, connect_timeout=10)
 
     def stop(self) -> None:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast",
-                                     "-w", "stop"]), check=False, capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 @contextmanager
@@ -60,13 +65,47 @@ def running_postgres() -> Iterator[PostgresServer]:
         shutil.chown(directory, "postgres", "postgres")
     data, port = directory / "data", free_port()
     try:
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                     "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         server = PostgresServer(directory, port)
         try:
-            subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                                         "-w", "-t", "60", "-o", f"-k {directory} -p {port} -h 127.0.0.1", "start"]),
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                _as_postgres(
+                    [
+                        str(PG_BIN / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-l",
+                        str(directory / "log"),
+                        "-w",
+                        "-t",
+                        "60",
+                        "-o",
+                        f"-k {directory} -p {port} -h 127.0.0.1",
+                        "start",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             yield server
         finally:
             server.stop()

@@ -9,7 +9,7 @@ import requests
 
 READY_SECONDS = 60.0
 PROBE_SECONDS = 5.0
-RETRY_SECONDS = 0.02         # between probes: a refused connection costs next to nothing
+RETRY_SECONDS = 0.02  # between probes: a refused connection costs next to nothing
 
 
 class NotYetHealthy(Exception):
@@ -23,8 +23,9 @@ class NotReady(Exception):
 RETRIED = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, NotYetHealthy)
 
 
-def wait_until_ready(probe: Callable[[], object], alive: Callable[[], bool] = lambda: True,
-                     seconds: float = READY_SECONDS) -> None:
+def wait_until_ready(
+    probe: Callable[[], object], alive: Callable[[], bool] = lambda: True, seconds: float = READY_SECONDS
+) -> None:
     """Call `probe` until it returns; a connection error, a time-out or an answer other than 200 (NotYetHealthy)
     is a retry while `alive()` and until `seconds` have passed (NotReady then, naming the last error)."""
     deadline = time.monotonic() + seconds
@@ -47,10 +48,12 @@ def http_answers(url: str) -> Callable[[], object]:
 
 def http_healthy(url: str) -> Callable[[], object]:
     """A probe: a GET of `url` answered with 200."""
+
     def probe() -> None:
         status = requests.get(url, timeout=PROBE_SECONDS).status_code
         if status != 200:
             raise NotYetHealthy(f"{url} answered {status}")
+
     return probe
 
 

@@ -38,8 +38,9 @@ def issue_token(data: Path, user: str = "tester", scopes: tuple[str, ...] = ("ad
 
 def palletizer(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the `palletizer` CLI on `data`."""
-    result = subprocess.run([str(BIN / "palletizer"), "--data", str(data), *args],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(BIN / "palletizer"), "--data", str(data), *args], capture_output=True, text=True, timeout=120
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"palletizer {' '.join(args)} failed: {result.stderr}")
     return result
@@ -113,6 +114,7 @@ def running_split(data: Path) -> Iterator[Split]:
     with ExitStack() as services:
         services.enter_context(running_service("palletizer-api", data, port=api_port))
         services.enter_context(running_service("palletizer-files", data, port=files_port))
-        services.enter_context(running_service("palletizer-index", data, "--api-url", urls.api,
-                                               "--files-url", urls.files, port=index_port))
+        services.enter_context(
+            running_service("palletizer-index", data, "--api-url", urls.api, "--files-url", urls.files, port=index_port)
+        )
         yield urls

@@ -60,26 +60,53 @@ Only this text should remain.
 def publish_showcase(live: Handle) -> None:
     """Publish the showcase crates (in this order: `forklift` is the most recent), and download
     `pallet-core` 0.3.0 twice."""
-    live.publish(MACROS, "0.1.0", description="Derive macros for pallet-core",
-                 readme="# pallet_macros\n\n`#[derive(Stackable)]` for your own types.\n",
-                 repository="https://example.org/pallet/macros")
+    live.publish(
+        MACROS,
+        "0.1.0",
+        description="Derive macros for pallet-core",
+        readme="# pallet_macros\n\n`#[derive(Stackable)]` for your own types.\n",
+        repository="https://example.org/pallet/macros",
+    )
     for version in CORE_VERSIONS:
         live.publish(
-            CORE, version, description="Stack, wrap and ship anything: the core pallet types",
-            readme=CORE_README.replace("# pallet-core", f"# pallet-core {version}") if version != "0.3.0"
+            CORE,
+            version,
+            description="Stack, wrap and ship anything: the core pallet types",
+            readme=CORE_README.replace("# pallet-core", f"# pallet-core {version}")
+            if version != "0.3.0"
             else CORE_README,
-            deps=[dep(MACROS, "^0.1"), dep("serde", "^1.0", registry=CRATES_IO),
-                  dep("tokio", "^1", optional=True, registry=CRATES_IO),
-                  dep("tempfile", "^3", kind="dev", registry=CRATES_IO)],
+            deps=[
+                dep(MACROS, "^0.1"),
+                dep("serde", "^1.0", registry=CRATES_IO),
+                dep("tokio", "^1", optional=True, registry=CRATES_IO),
+                dep("tempfile", "^3", kind="dev", registry=CRATES_IO),
+            ],
             features={"default": ["std"], "std": [], "async": ["dep:tokio"]},
-            repository="https://example.org/pallet/core", homepage="https://example.org/pallet",
-            documentation="https://docs.example.org/pallet-core", keywords=["pallet", "logistics"],
-            categories=["data-structures", "no-std"], license="MIT OR Apache-2.0", rust_version="1.70")
+            repository="https://example.org/pallet/core",
+            homepage="https://example.org/pallet",
+            documentation="https://docs.example.org/pallet-core",
+            keywords=["pallet", "logistics"],
+            categories=["data-structures", "no-std"],
+            license="MIT OR Apache-2.0",
+            rust_version="1.70",
+        )
     assert live.yank(CORE, YANKED).status_code == 200
-    live.publish(EVIL, "0.1.0", description="A README that tries to run script", readme=EVIL_README,
-                 homepage="javascript:window.pwned=true", repository="https://example.org/evil")
-    live.publish(FORKLIFT, "1.2.0", description="Moves pallets between warehouses (with pallet-core)",
-                 deps=[dep(CORE, "^0.3")], readme="# forklift\n\nLifts pallets.\n", keywords=["Logistics"])
+    live.publish(
+        EVIL,
+        "0.1.0",
+        description="A README that tries to run script",
+        readme=EVIL_README,
+        homepage="javascript:window.pwned=true",
+        repository="https://example.org/evil",
+    )
+    live.publish(
+        FORKLIFT,
+        "1.2.0",
+        description="Moves pallets between warehouses (with pallet-core)",
+        deps=[dep(CORE, "^0.3")],
+        readme="# forklift\n\nLifts pallets.\n",
+        keywords=["Logistics"],
+    )
     for _ in range(2):
         download = live.get(f"/files/{CORE}/{CORE}-0.3.0.crate", headers=live.auth())
         assert download.status_code == 200, download.text

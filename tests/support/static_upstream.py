@@ -17,14 +17,27 @@ _DOWNLOAD = re.compile(r"/crates/([^/]+)/([^/]+)/download\Z")
 
 def upstream_entry(name: str, version: str, crate: bytes, deps: list[dict] | None = None) -> dict:
     """An index entry as crates.io writes it (dependencies without `registry`: the same registry)."""
-    return {"name": name, "vers": version, "deps": deps or [], "cksum": hashlib.sha256(crate).hexdigest(),
-            "features": {}, "yanked": False}
+    return {
+        "name": name,
+        "vers": version,
+        "deps": deps or [],
+        "cksum": hashlib.sha256(crate).hexdigest(),
+        "features": {},
+        "yanked": False,
+    }
 
 
 def upstream_dep(name: str, req: str) -> dict:
     """A normal dependency of an upstream index entry, on a crate of the same upstream."""
-    return {"name": name, "req": req, "features": [], "optional": False, "default_features": True,
-            "target": None, "kind": "normal"}
+    return {
+        "name": name,
+        "req": req,
+        "features": [],
+        "optional": False,
+        "default_features": True,
+        "target": None,
+        "kind": "normal",
+    }
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -58,8 +71,9 @@ class StaticUpstream:
         """The sparse index URL to mirror."""
         return f"sparse+{self.url}/index/"
 
-    def add(self, name: str, version: str, crate: bytes, deps: list[dict] | None = None,
-            served: bytes | None = None) -> dict:
+    def add(
+        self, name: str, version: str, crate: bytes, deps: list[dict] | None = None, served: bytes | None = None
+    ) -> dict:
         """Publish `crate` upstream (its index entry appended); `served`: other bytes to send for it."""
         entry = upstream_entry(name, version, crate, deps)
         index = self.root / "index" / index_path(name)

@@ -14,7 +14,7 @@ def run_on_terminal(command: list[str], timeout: float = 60) -> tuple[int, bytes
     while True:
         try:
             chunk = os.read(leader, 4096)
-        except OSError:          # the terminal is closed once the process exits
+        except OSError:  # the terminal is closed once the process exits
             break
         if not chunk:
             break

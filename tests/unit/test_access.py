@@ -114,12 +114,15 @@ def test_basic_auth_gives_the_password() -> None:
     assert token_from_header("basic " + base64.b64encode(b":pltz_x").decode()) == "pltz_x"
 
 
-@pytest.mark.parametrize("header", [
-    "Basic !!!not-base64!!!",
-    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
-    "Basic " + base64.b64encode(b"alice:").decode(),
-    "Basic " + base64.b64encode(b"no-colon").decode(),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
+        "Basic " + base64.b64encode(b"alice:").decode(),
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+    ],
+)
 def test_bad_basic_auth_gives_no_token(header: str) -> None:
     assert token_from_header(header) is None
 
@@ -201,8 +204,7 @@ def test_failures_slide_out_of_the_window_one_by_one(clock: Clock) -> None:
         limiter.check(ADDRESS)
 
 
-def test_checking_many_addresses_keeps_the_table_bounded(clock: Clock,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checking_many_addresses_keeps_the_table_bounded(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(access_module, "_TRACKED_ADDRESSES", 5)
     limiter = FailureLimiter(max_failures=3, window=60, clock=clock)
     for i in range(50):
@@ -318,19 +320,24 @@ def test_publish_needs_the_publish_scope(access: Access, registry: Registry, acc
     assert accounts.owners("foo") == []
 
 
-def test_the_first_publisher_becomes_the_owner(access: Access, registry: Registry, accounts: Accounts,
-                                               alice: str) -> None:
+def test_the_first_publisher_becomes_the_owner(
+    access: Access, registry: Registry, accounts: Accounts, alice: str
+) -> None:
     entry = publish(access, f"Bearer {alice}", "Foo_Bar", "1.0.0", address="192.0.2.7")
     assert (entry["name"], entry["vers"]) == ("Foo_Bar", "1.0.0")
     assert versions(registry, "Foo_Bar") == ["1.0.0"]
     assert accounts.owners("foo-bar") == ["alice"]
     [record] = accounts.audit()
     assert (record.actor, record.action, record.crate, record.version, record.address) == (
-        "alice", "publish", "Foo_Bar", "1.0.0", "192.0.2.7")
+        "alice",
+        "publish",
+        "Foo_Bar",
+        "1.0.0",
+        "192.0.2.7",
+    )
 
 
-def test_the_owner_publishes_new_versions(access: Access, registry: Registry, accounts: Accounts,
-                                          alice: str) -> None:
+def test_the_owner_publishes_new_versions(access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     publish(access, alice, "foo", "1.1.0")
     assert versions(registry, "foo") == ["1.0.0", "1.1.0"]
@@ -339,7 +346,8 @@ def test_the_owner_publishes_new_versions(access: Access, registry: Registry, ac
 
 
 def test_another_user_cannot_publish_to_a_crate_they_do_not_own(
-        access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     before = registry.entries("foo")
     audit_before = accounts.audit()
@@ -360,8 +368,9 @@ def test_a_refused_publish_does_not_count_as_a_bad_token(access: Access, alice: 
     assert access.identify(bob, ADDRESS).user == "bob"
 
 
-def test_an_added_owner_can_publish(access: Access, registry: Registry, accounts: Accounts,
-                                    alice: str, bob: str) -> None:
+def test_an_added_owner_can_publish(
+    access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     message = change_owners(access, alice, ADDRESS, "foo", ["bob"], add=True)
     assert message == "user bob has been added as an owner of crate foo"
@@ -370,8 +379,9 @@ def test_an_added_owner_can_publish(access: Access, registry: Registry, accounts
     assert versions(registry, "foo") == ["1.0.0", "1.1.0"]
 
 
-def test_an_admin_token_can_publish_to_any_crate(access: Access, registry: Registry, accounts: Accounts,
-                                                 alice: str, admin: str) -> None:
+def test_an_admin_token_can_publish_to_any_crate(
+    access: Access, registry: Registry, accounts: Accounts, alice: str, admin: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     publish(access, admin, "foo", "1.1.0")
     assert versions(registry, "foo") == ["1.0.0", "1.1.0"]
@@ -380,10 +390,12 @@ def test_an_admin_token_can_publish_to_any_crate(access: Access, registry: Regis
 
 
 def test_a_new_crate_published_with_a_mismatched_manifest_leaves_no_owner(
-        access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str
+) -> None:
     with pytest.raises(InvalidCrate):
-        operations_of(access).publish(access.require(alice, ADDRESS, "publish"), metadata("foo", "1.0.0"),
-                       make_crate("bar", "1.0.0"))
+        operations_of(access).publish(
+            access.require(alice, ADDRESS, "publish"), metadata("foo", "1.0.0"), make_crate("bar", "1.0.0")
+        )
     assert registry.canonical_name("foo") is None
     assert accounts.owners("foo") == []
     assert accounts.owners("bar") == []
@@ -391,7 +403,8 @@ def test_a_new_crate_published_with_a_mismatched_manifest_leaves_no_owner(
 
 
 def test_a_new_spelling_of_an_existing_crate_leaves_no_owner(
-        access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str
+) -> None:
     publish(access, alice, "Foo_Bar", "1.0.0")
     with pytest.raises(Conflict):
         publish(access, bob, "foo-bar", "2.0.0")
@@ -400,8 +413,8 @@ def test_a_new_spelling_of_an_existing_crate_leaves_no_owner(
 
 
 def test_a_new_crate_whose_store_fails_leaves_no_owner(
-        access: Access, registry: Registry, accounts: Accounts, alice: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken_commit(*args: object, **kwargs: object) -> None:
         raise StorageError("disk full")
 
@@ -414,8 +427,8 @@ def test_a_new_crate_whose_store_fails_leaves_no_owner(
 
 
 def test_a_publish_that_fails_after_its_commit_keeps_the_publisher_as_owner(
-        access: Access, registry: Registry, accounts: Accounts, alice: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_serve = registry.index._serve_path
 
     def serve_failing_after_commit(path: str, content: bytes | None, descriptions: dict) -> None:
@@ -433,8 +446,9 @@ def test_a_publish_that_fails_after_its_commit_keeps_the_publisher_as_owner(
     assert accounts.owners("foo") == ["alice"]
 
 
-def test_a_crate_without_owners_is_open_only_to_admins(access: Access, registry: Registry, accounts: Accounts,
-                                                       alice: str, admin: str) -> None:
+def test_a_crate_without_owners_is_open_only_to_admins(
+    access: Access, registry: Registry, accounts: Accounts, alice: str, admin: str
+) -> None:
     registry.add(make_crate("foo", "1.0.0"))  # as `palletizer add` does: no owner
     with pytest.raises(Forbidden):
         publish(access, alice, "foo", "1.1.0")
@@ -444,8 +458,8 @@ def test_a_crate_without_owners_is_open_only_to_admins(access: Access, registry:
 
 
 def test_a_failed_publish_keeps_a_previous_ownership(
-        access: Access, registry: Registry, accounts: Accounts, alice: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     accounts.add_owner("foo", "alice")  # reserved for alice before the first publish
 
     def broken_commit(*args: object, **kwargs: object) -> None:
@@ -458,7 +472,8 @@ def test_a_failed_publish_keeps_a_previous_ownership(
 
 
 def test_a_duplicate_version_is_a_conflict_and_keeps_owners(
-        access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
+    access: Access, registry: Registry, accounts: Accounts, alice: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     other_bytes = make_crate("foo", "1.0.0", 'description = "different bytes"\n')
     with pytest.raises(Conflict):
@@ -470,8 +485,7 @@ def test_a_duplicate_version_is_a_conflict_and_keeps_owners(
 # -- set_yanked ------------------------------------------------------------------------------
 
 
-def test_the_owner_yanks_and_unyanks(access: Access, registry: Registry, accounts: Accounts,
-                                     alice: str) -> None:
+def test_the_owner_yanks_and_unyanks(access: Access, registry: Registry, accounts: Accounts, alice: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     set_yanked(access, alice, "192.0.2.9", "FOO", "1.0.0", True)
     assert registry.entries("foo")[0]["yanked"] is True
@@ -493,8 +507,7 @@ def test_yank_needs_the_yank_scope(access: Access, registry: Registry, accounts:
     assert registry.entries("foo")[0]["yanked"] is False
 
 
-def test_yank_needs_ownership(access: Access, registry: Registry, accounts: Accounts,
-                              alice: str, bob: str) -> None:
+def test_yank_needs_ownership(access: Access, registry: Registry, accounts: Accounts, alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Forbidden) as error:
         set_yanked(access, bob, ADDRESS, "foo", "1.0.0", True)
@@ -540,8 +553,7 @@ def test_owners_of_an_unknown_crate_is_not_found(access: Access, accounts: Accou
 # -- change_owners -----------------------------------------------------------------------------
 
 
-def test_change_owners_adds_and_removes_with_audit(access: Access, accounts: Accounts,
-                                                   alice: str, bob: str) -> None:
+def test_change_owners_adds_and_removes_with_audit(access: Access, accounts: Accounts, alice: str, bob: str) -> None:
     publish(access, alice, "foo", "1.0.0")
     change_owners(access, alice, "192.0.2.1", "FOO", ["bob"], add=True)
     assert accounts.owners("foo") == ["alice", "bob"]
@@ -555,8 +567,9 @@ def test_change_owners_adds_and_removes_with_audit(access: Access, accounts: Acc
     ]
 
 
-def test_change_owners_refuses_to_remove_the_last_owner(access: Access, accounts: Accounts,
-                                                         alice: str, bob: str) -> None:
+def test_change_owners_refuses_to_remove_the_last_owner(
+    access: Access, accounts: Accounts, alice: str, bob: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(Conflict):
         change_owners(access, alice, ADDRESS, "foo", ["alice"], add=False)
@@ -606,7 +619,8 @@ def test_adding_an_unknown_user_as_owner_is_not_found(access: Access, accounts: 
 
 
 def test_a_failed_change_of_several_owners_changes_nothing_unrecorded(
-        access: Access, accounts: Accounts, alice: str) -> None:
+    access: Access, accounts: Accounts, alice: str
+) -> None:
     publish(access, alice, "foo", "1.0.0")
     with pytest.raises(NotFound):
         change_owners(access, alice, ADDRESS, "foo", ["bob", "nobody"], add=True)
@@ -624,8 +638,9 @@ def test_check_read_is_open_without_auth_required(access: Access, registry: Regi
     assert access.check_read("pltz_wrong", ADDRESS) is None
 
 
-def test_check_read_needs_a_read_token_with_auth_required(access: Access, registry: Registry,
-                                                          accounts: Accounts, alice: str, admin: str) -> None:
+def test_check_read_needs_a_read_token_with_auth_required(
+    access: Access, registry: Registry, accounts: Accounts, alice: str, admin: str
+) -> None:
     registry.config.auth_required = True
     with pytest.raises(Unauthorized):
         access.check_read(None, ADDRESS)

@@ -246,8 +246,7 @@ def test_revoking_an_unknown_token_is_not_found(accounts: Accounts, alice: str) 
     assert accounts.authenticate(token).user == "alice"
 
 
-def test_an_expired_token_is_unauthorized(accounts: Accounts, alice: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_expired_token_is_unauthorized(accounts: Accounts, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _, token = accounts.create_token("alice", expires_days=1)
     _, lasting = accounts.create_token("alice")
     assert accounts.authenticate(token).user == "alice"
@@ -260,8 +259,7 @@ def test_an_expired_token_is_unauthorized(accounts: Accounts, alice: str,
     assert accounts.authenticate(lasting).user == "alice"
 
 
-def test_a_token_is_valid_until_it_expires(accounts: Accounts, alice: str,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_is_valid_until_it_expires(accounts: Accounts, alice: str, monkeypatch: pytest.MonkeyPatch) -> None:
     start = 1_000_000.0
     monkeypatch.setattr(accounts_module.time, "time", lambda: start)
     token_id, token = accounts.create_token("alice", expires_days=2)
@@ -302,7 +300,7 @@ def test_the_database_never_holds_a_token_in_plain_text(accounts: Accounts, db_p
     data = database_bytes(db_path)
     for token in made:
         assert token.encode() not in data
-        assert token[len(TOKEN_PREFIX):].encode() not in data
+        assert token[len(TOKEN_PREFIX) :].encode() not in data
         assert token_hash(token).encode() in data
 
 

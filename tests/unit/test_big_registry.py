@@ -38,8 +38,11 @@ def catalog_and_accounts(registry: Registry) -> tuple[dict, list, dict]:
     """Each version's catalog record (but when it was recorded), the audit log (but times), the owners."""
     catalog, accounts = Catalog(registry.layout.catalog), Accounts(registry.layout.accounts)
     names = sorted(summary.name for summary in registry.summaries())
-    versions = {(name, vers): dataclasses.replace(info, published=0)
-                for name in names for vers, info in catalog.versions(name).items()}
+    versions = {
+        (name, vers): dataclasses.replace(info, published=0)
+        for name in names
+        for vers, info in catalog.versions(name).items()
+    }
     audit = [dataclasses.replace(entry, time=0) for entry in accounts.audit(10 * COUNT)]
     return versions, audit, {name: accounts.owners(name) for name in names}
 

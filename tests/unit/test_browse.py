@@ -57,11 +57,23 @@ def test_a_crate_page(registry: Registry, catalog: Catalog, accounts: Accounts) 
     accounts.add_user("alice")
     accounts.add_owner("Page_Me", "alice")
     publish(registry, catalog, "Page_Me", "0.1.0", 100.0, readme="# old")
-    publish(registry, catalog, "Page_Me", "0.2.0", 200.0, readme="# Page\n<script>x</script>",
-            repository="https://example.org/r", homepage="javascript:alert(1)", keywords=["k"],
-            deps=[dep("other", "^1"), dep("serde", "^1", registry="https://github.com/rust-lang/crates.io-index"),
-                  dep("real-name", "^2", explicit_name_in_toml="alias", kind="dev")],
-            features={"std": [], "default": ["std"], "x": ["dep:other"]})
+    publish(
+        registry,
+        catalog,
+        "Page_Me",
+        "0.2.0",
+        200.0,
+        readme="# Page\n<script>x</script>",
+        repository="https://example.org/r",
+        homepage="javascript:alert(1)",
+        keywords=["k"],
+        deps=[
+            dep("other", "^1"),
+            dep("serde", "^1", registry="https://github.com/rust-lang/crates.io-index"),
+            dep("real-name", "^2", explicit_name_in_toml="alias", kind="dev"),
+        ],
+        features={"std": [], "default": ["std"], "x": ["dep:other"]},
+    )
     publish(registry, catalog, "Page_Me", "0.3.0-rc.1", 300.0)
     registry.set_yanked("Page_Me", "0.1.0", True)
     page = crate_page(registry, catalog, accounts, "page-me", None, "http://unused.test")
@@ -73,7 +85,10 @@ def test_a_crate_page(registry: Registry, catalog: Catalog, accounts: Accounts) 
     assert page.links == [("Repository", "https://example.org/r")]
     assert page.keywords == ["k"]
     assert [(d.name, d.crate, d.kind, d.registry is None) for d in page.dependencies] == [
-        ("other", "other", "normal", True), ("serde", "serde", "normal", False), ("alias", "real-name", "dev", True)]
+        ("other", "other", "normal", True),
+        ("serde", "serde", "normal", False),
+        ("alias", "real-name", "dev", True),
+    ]
     assert list(page.features) == ["default", "std", "x"]
     assert page.cargo_toml == 'Page_Me = { version = "0.2.0", registry = "palletizer" }'
     assert page.cargo_config == '[registries.palletizer]\nindex = "sparse+http://registry.test/index/"'
@@ -82,21 +97,24 @@ def test_a_crate_page(registry: Registry, catalog: Catalog, accounts: Accounts) 
     assert old.cargo_toml == page.cargo_toml
 
 
-def test_a_version_the_catalog_does_not_know_shows_what_the_index_says(registry: Registry, catalog: Catalog,
-                                                                         accounts: Accounts) -> None:
+def test_a_version_the_catalog_does_not_know_shows_what_the_index_says(
+    registry: Registry, catalog: Catalog, accounts: Accounts
+) -> None:
     publish(registry, catalog, "known", "1.0.0", 100.0, description="from the catalog")
     registry.clock = lambda: 150.0
     registry.publish(metadata("known", "1.1.0"), make_crate("known", "1.1.0"))
     page = crate_page(registry, catalog, accounts, "known", None, "http://unused.test")
-    assert page.version.vers == "1.1.0" and page.version.published.timestamp() == 150.0   # its pubtime
+    assert page.version.vers == "1.1.0" and page.version.published.timestamp() == 150.0  # its pubtime
     assert page.version.publisher is None and page.version.downloads == 0
     assert page.description == "from the catalog"
 
 
-@pytest.mark.parametrize("name, version", [("missing", None), ("..", None), ("a/b", None), ("known", "9.9.9"),
-                                           ("known", "not-a-version")])
-def test_unknown_crates_and_versions_are_not_found(registry: Registry, catalog: Catalog, accounts: Accounts,
-                                                   name: str, version: str | None) -> None:
+@pytest.mark.parametrize(
+    "name, version", [("missing", None), ("..", None), ("a/b", None), ("known", "9.9.9"), ("known", "not-a-version")]
+)
+def test_unknown_crates_and_versions_are_not_found(
+    registry: Registry, catalog: Catalog, accounts: Accounts, name: str, version: str | None
+) -> None:
     publish(registry, catalog, "known", "1.0.0", 100.0)
     with pytest.raises(NotFound):
         crate_page(registry, catalog, accounts, name, version, "http://unused.test")
@@ -105,6 +123,6 @@ def test_unknown_crates_and_versions_are_not_found(registry: Registry, catalog: 
 def test_cargo_config_before_the_server_wrote_its_url(tmp_path: Path) -> None:
     registry = Registry.create(tmp_path / "data", RegistryConfig(auth_required=True))
     assert cargo_config(registry, "http://here.test:8000/") == (
-        '[registries.palletizer]\nindex = "sparse+http://here.test:8000/index/"\n'
-        'credential-provider = ["cargo:token"]')
+        '[registries.palletizer]\nindex = "sparse+http://here.test:8000/index/"\ncredential-provider = ["cargo:token"]'
+    )
     assert cargo_toml_line("a-b", "1.0.0") == 'a-b = { version = "1.0.0", registry = "palletizer" }'

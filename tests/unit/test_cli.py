@@ -51,8 +51,9 @@ def run_without_data_option(cwd: Path, env_data: str | None, *args: str) -> Resu
     env = {k: v for k, v in os.environ.items() if k != "PALLETIZER_DATA"}
     if env_data is not None:
         env["PALLETIZER_DATA"] = env_data
-    done = subprocess.run([str(BIN / "palletizer"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [str(BIN / "palletizer"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     return Result(done.returncode, done.stdout, done.stderr)
 
 
@@ -66,25 +67,50 @@ def test_init_creates_an_empty_registry(data: Path) -> None:
 
 def test_init_options_go_to_the_config(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    run_cli(data, "init", "--public-url", "http://reg.test:8000", "--allowed-registry", "https://a.example/index",
-            "--allowed-registry", "https://b.example/index", "--no-crates-io", "--max-crate-size", "12345")
+    run_cli(
+        data,
+        "init",
+        "--public-url",
+        "http://reg.test:8000",
+        "--allowed-registry",
+        "https://a.example/index",
+        "--allowed-registry",
+        "https://b.example/index",
+        "--no-crates-io",
+        "--max-crate-size",
+        "12345",
+    )
     registry = Registry(data)
-    assert registry.config == RegistryConfig(public_url="http://reg.test:8000", max_crate_size=12345,
-                                             allow_crates_io=False,
-                                             allowed_registries=["https://a.example/index", "https://b.example/index"])
+    assert registry.config == RegistryConfig(
+        public_url="http://reg.test:8000",
+        max_crate_size=12345,
+        allow_crates_io=False,
+        allowed_registries=["https://a.example/index", "https://b.example/index"],
+    )
     assert registry.own_index_urls() == ["sparse+http://reg.test:8000/index/", "http://reg.test:8000/git/index"]
 
 
 def test_init_takes_the_api_and_files_urls(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    run_cli(data, "init", "--public-url", "http://reg.test:8000", "--api-url", "http://reg.test:8001",
-            "--files-url", "http://reg.test:8002")
+    run_cli(
+        data,
+        "init",
+        "--public-url",
+        "http://reg.test:8000",
+        "--api-url",
+        "http://reg.test:8001",
+        "--files-url",
+        "http://reg.test:8002",
+    )
     registry = Registry(data)
-    assert registry.config == RegistryConfig(public_url="http://reg.test:8000", api_url="http://reg.test:8001",
-                                             files_url="http://reg.test:8002")
+    assert registry.config == RegistryConfig(
+        public_url="http://reg.test:8000", api_url="http://reg.test:8001", files_url="http://reg.test:8002"
+    )
     assert json.loads(registry.log.read("config.json")) == {
-        "dl": "http://reg.test:8002/files/{crate}/{crate}-{version}.crate", "api": "http://reg.test:8001",
-        "public-url": "http://reg.test:8000"}
+        "dl": "http://reg.test:8002/files/{crate}/{crate}-{version}.crate",
+        "api": "http://reg.test:8001",
+        "public-url": "http://reg.test:8000",
+    }
 
 
 def test_init_of_an_existing_registry_fails_unless_exist_ok(data: Path) -> None:
@@ -99,8 +125,11 @@ def test_init_of_an_existing_registry_fails_unless_exist_ok(data: Path) -> None:
 
 
 def test_add_then_list(data: Path, tmp_path: Path) -> None:
-    files = [crate_file(tmp_path, "foo", "1.0.0"), crate_file(tmp_path, "foo", "1.1.0"),
-             crate_file(tmp_path, "bar-2d", "0.1.0-rc.1")]
+    files = [
+        crate_file(tmp_path, "foo", "1.0.0"),
+        crate_file(tmp_path, "foo", "1.1.0"),
+        crate_file(tmp_path, "bar-2d", "0.1.0-rc.1"),
+    ]
     result = run_cli(data, "add", *files)
     assert result.out == "added foo 1.0.0\nadded foo 1.1.0\nadded bar-2d 0.1.0-rc.1\n"
     assert run_cli(data, "list").out == "bar-2d 0.1.0-rc.1\nfoo 1.1.0\n"
@@ -146,8 +175,10 @@ def test_yank_unyank_and_remove_are_audited_under_the_stored_name(data: Path, tm
         run_cli(data, command, "Foo_Bar", "1.0.0")
     entries = Accounts(Layout(data).accounts).audit()
     assert [(e.action, e.crate, e.version, e.address) for e in entries[2:]] == [
-        ("yank", "foo-bar", "1.0.0", "local"), ("unyank", "foo-bar", "1.0.0", "local"),
-        ("remove", "foo-bar", "1.0.0", "local")]
+        ("yank", "foo-bar", "1.0.0", "local"),
+        ("unyank", "foo-bar", "1.0.0", "local"),
+        ("remove", "foo-bar", "1.0.0", "local"),
+    ]
     assert list(Catalog(Layout(data).catalog).versions("foo-bar")) == ["1.1.0"]
 
 
@@ -173,15 +204,18 @@ def test_verify_names_an_orphan_file(data: Path, tmp_path: Path) -> None:
     assert bad.out == "crates/foo/foo-0.0.1.crate: no index entry refers to it\n"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("list", "nope"), "crate `nope` does not exist"),
-    (("yank", "nope", "1.0.0"), "crate `nope` does not exist"),
-    (("unyank", "nope", "1.0.0"), "crate `nope` does not exist"),
-    (("remove", "nope", "1.0.0"), "crate `nope` does not exist"),
-    (("yank", "foo", "9.9.9"), "crate `foo` has no version 9.9.9"),
-    (("remove", "foo", "not-a-version"), "invalid version `not-a-version`"),
-    (("add", "/nonexistent/dir/foo-1.0.0.crate"), "cannot read /nonexistent/dir/foo-1.0.0.crate"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("list", "nope"), "crate `nope` does not exist"),
+        (("yank", "nope", "1.0.0"), "crate `nope` does not exist"),
+        (("unyank", "nope", "1.0.0"), "crate `nope` does not exist"),
+        (("remove", "nope", "1.0.0"), "crate `nope` does not exist"),
+        (("yank", "foo", "9.9.9"), "crate `foo` has no version 9.9.9"),
+        (("remove", "foo", "not-a-version"), "invalid version `not-a-version`"),
+        (("add", "/nonexistent/dir/foo-1.0.0.crate"), "cannot read /nonexistent/dir/foo-1.0.0.crate"),
+    ],
+)
 def test_errors_are_one_line(data: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     run_cli(data, "add", crate_file(tmp_path, "foo", "1.0.0"))
     assert message in fails(data, *args)
@@ -227,8 +261,12 @@ def test_add_from_standard_input_stops_reading_past_the_size_limit(data: Path) -
     config = data / "config.yaml"
     config.write_text(config.read_text().replace("max_crate_size: 10485760", "max_crate_size: 1000"))
     crate = make_crate("big", "1.0.0", "", {"src/lib.rs": random.Random(0).randbytes(4000)})
-    process = subprocess.Popen([str(BIN / "palletizer"), "--data", str(data), "add", "-"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(BIN / "palletizer"), "--data", str(data), "add", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         process.stdin.write(crate)
         process.stdin.flush()
@@ -277,12 +315,17 @@ def test_init_twice_is_an_error(data: Path) -> None:
 @pytest.mark.slow
 def test_init_keeps_the_data_directory_private_whatever_the_umask(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    subprocess.run([str(BIN / "palletizer"), "--data", str(data), "init"], preexec_fn=lambda: os.umask(0),
-                   capture_output=True, timeout=60, check=True)
+    subprocess.run(
+        [str(BIN / "palletizer"), "--data", str(data), "init"],
+        preexec_fn=lambda: os.umask(0),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     private = ["accounts.sqlite3", "catalog.sqlite3", "config.yaml"]
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert {name: stat.S_IMODE((data / name).stat().st_mode) for name in private} == dict.fromkeys(private, 0o600)
-    run_cli(data, "user", "add", "alice")               # SQLite's side files come later, in the 0700 directory
+    run_cli(data, "user", "add", "alice")  # SQLite's side files come later, in the 0700 directory
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert run_cli(data, "verify").err == "verify: the registry is consistent\n"
 
@@ -294,7 +337,8 @@ def test_init_keeps_the_data_directory_private_whatever_the_umask(tmp_path: Path
         f"verify: warning: {data} is readable or writable by other users (mode 755): `chmod 700 {data}`",
         f"verify: warning: {data / 'accounts.sqlite3'} is readable or writable by other users (mode 644): "
         f"`chmod 600 {data / 'accounts.sqlite3'}`",
-        "verify: the registry is consistent"]
+        "verify: the registry is consistent",
+    ]
 
 
 def test_commands_need_a_registry(tmp_path: Path) -> None:
@@ -312,8 +356,9 @@ def test_a_config_nested_100000_deep_is_a_one_line_error(data: Path, command: st
     (data / "config.yaml").write_text("allowed_names: " + "[" * 100_000 + "]" * 100_000 + "\n")
     result = run_cli(data, command, check=False)
     assert result.code == 1 and "Traceback" not in result.err
-    assert result.err.splitlines() == [f"palletizer: error: {data / 'config.yaml'} is not valid YAML: "
-                                          "nested deeper than 64 levels (line 1, column 79)"]
+    assert result.err.splitlines() == [
+        f"palletizer: error: {data / 'config.yaml'} is not valid YAML: nested deeper than 64 levels (line 1, column 79)"
+    ]
 
 
 def test_a_setting_given_twice_is_a_one_line_error_naming_it(data: Path) -> None:
@@ -323,8 +368,10 @@ def test_a_setting_given_twice_is_a_one_line_error_naming_it(data: Path) -> None
     first = next(i for i, line in enumerate(lines, 1) if line.startswith("max_crate_size:"))
     result = run_cli(data, "list", check=False)
     assert result.code == 1 and "Traceback" not in result.err
-    assert result.err.splitlines() == [f"palletizer: error: {config} is not valid YAML: the key `max_crate_size` "
-                                          f"is given twice, on lines {first} and {len(lines) + 1}"]
+    assert result.err.splitlines() == [
+        f"palletizer: error: {config} is not valid YAML: the key `max_crate_size` "
+        f"is given twice, on lines {first} and {len(lines) + 1}"
+    ]
 
 
 @pytest.mark.slow

@@ -38,14 +38,17 @@ def test_revoke_and_list(data: Path) -> None:
         Accounts(data / "accounts.sqlite3").authenticate(token)
 
 
-@pytest.mark.parametrize("args", [
-    ("token", "create", "--user", "nobody"),
-    ("token", "revoke", "99"),
-    ("user", "add", "alice"),
-    ("user", "remove", "nobody"),
-    ("owner", "list", "nocrate"),
-    ("token", "create", "--user", "alice", "--expires", "0"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token", "create", "--user", "nobody"),
+        ("token", "revoke", "99"),
+        ("user", "add", "alice"),
+        ("user", "remove", "nobody"),
+        ("owner", "list", "nocrate"),
+        ("token", "create", "--user", "alice", "--expires", "0"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(data: Path, args: tuple[str, ...]) -> None:
     result = run_cli(data, *args, check=False)
     assert result.code == 1

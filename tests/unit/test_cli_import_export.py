@@ -25,8 +25,13 @@ def vendor(tmp_path: Path) -> Path:
     """A directory with two good crates (one depending on the other) and an unreadable one."""
     source = tmp_path / "vendor"
     (source / "nested").mkdir(parents=True)
-    (source / "nested" / "top-1.0.0.crate").write_bytes(make_crate(
-        "top", "1.0.0", '\n[dependencies.base]\nversion = "1"\nregistry-index = "sparse+http://registry.test/index/"\n'))
+    (source / "nested" / "top-1.0.0.crate").write_bytes(
+        make_crate(
+            "top",
+            "1.0.0",
+            '\n[dependencies.base]\nversion = "1"\nregistry-index = "sparse+http://registry.test/index/"\n',
+        )
+    )
     (source / "base-1.0.0.crate").write_bytes(make_crate("base", "1.0.0"))
     (source / "junk.crate").write_bytes(b"junk")
     return source
@@ -35,13 +40,15 @@ def vendor(tmp_path: Path) -> Path:
 def test_import_prints_each_file_and_the_totals(data: Path, tmp_path: Path) -> None:
     source = vendor(tmp_path)
     result = run_cli(data, "import", str(source), check=False)
-    assert result.code == 1, result.err          # junk.crate was refused
+    assert result.code == 1, result.err  # junk.crate was refused
     lines = result.out.splitlines()
     assert lines[0].startswith(f"refused - ({source / 'junk.crate'}): ")
-    assert lines[1:] == [f"added base 1.0.0 ({source / 'base-1.0.0.crate'})",
-                         f"added top 1.0.0 ({source / 'nested' / 'top-1.0.0.crate'})",
-                         "import: 2 added, 0 skipped, 1 refused"]
-    assert "\r" not in result.err                      # no progress bar: stderr is not a terminal
+    assert lines[1:] == [
+        f"added base 1.0.0 ({source / 'base-1.0.0.crate'})",
+        f"added top 1.0.0 ({source / 'nested' / 'top-1.0.0.crate'})",
+        "import: 2 added, 0 skipped, 1 refused",
+    ]
+    assert "\r" not in result.err  # no progress bar: stderr is not a terminal
 
     (source / "junk.crate").unlink()
     again = run_cli(data, "import", str(source))
@@ -59,14 +66,18 @@ def test_import_with_an_unknown_owner_fails_before_adding(data: Path, tmp_path: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "label"), [
-    (["import", "{vendor}"], "importing"),
-    (["add", "{vendor}/base-1.0.0.crate", "{vendor}/nested/top-1.0.0.crate"], "adding"),
-    (["verify"], "verifying"),
-    (["export", "{tmp}/out", "--base-url", "http://static.test"], "exporting crates"),
-])
-def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path: Path, command: list[str],
-                                                           label: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "label"),
+    [
+        (["import", "{vendor}"], "importing"),
+        (["add", "{vendor}/base-1.0.0.crate", "{vendor}/nested/top-1.0.0.crate"], "adding"),
+        (["verify"], "verifying"),
+        (["export", "{tmp}/out", "--base-url", "http://static.test"], "exporting crates"),
+    ],
+)
+def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(
+    data: Path, tmp_path: Path, command: list[str], label: str
+) -> None:
     source = vendor(tmp_path)
     (source / "junk.crate").unlink()
     if command[0] in ("verify", "export"):
@@ -81,15 +92,19 @@ def test_a_progress_bar_is_drawn_when_stderr_is_a_terminal(data: Path, tmp_path:
 def test_export_writes_a_static_registry(data: Path, tmp_path: Path) -> None:
     run_cli(data, "import", str(vendor(tmp_path)), check=False)
     out = tmp_path / "static"
-    result = run_cli(data, "export", str(out), "--base-url", "https://cdn.example/reg/",
-                     "--api-url", "https://registry.example")
+    result = run_cli(
+        data, "export", str(out), "--base-url", "https://cdn.example/reg/", "--api-url", "https://registry.example"
+    )
     assert "exported 2 crates (2 versions)" in result.err
     assert 'index = "sparse+https://cdn.example/reg/index/"' in result.err
     assert json.loads((out / "index" / "config.json").read_text()) == {
-        "dl": "https://cdn.example/reg/crates/{crate}/{crate}-{version}.crate", "api": "https://registry.example"}
+        "dl": "https://cdn.example/reg/crates/{crate}/{crate}-{version}.crate",
+        "api": "https://registry.example",
+    }
     assert (out / "index" / "3" / "t" / "top").read_bytes() == (data / "index" / "3" / "t" / "top").read_bytes()
-    assert (out / "crates" / "top" / "top-1.0.0.crate").read_bytes() == \
-        (data / "crates" / "top" / "top-1.0.0.crate").read_bytes()
+    assert (out / "crates" / "top" / "top-1.0.0.crate").read_bytes() == (
+        data / "crates" / "top" / "top-1.0.0.crate"
+    ).read_bytes()
 
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "mine.txt").write_text("keep me")
@@ -120,9 +135,11 @@ def test_export_refuses_a_link_in_its_directory_and_changes_nothing(data: Path, 
 
     result = run_cli(data, "export", str(out), "--base-url", "http://x.test", check=False)
     assert result.code == 1 and "Traceback" not in result.err
-    assert result.err.splitlines() == [f"palletizer: error: {replaced} is a symbolic link: an export writes and "
-                                          f"deletes only files of its own under {out}, never through a link; "
-                                          "remove the link, or export to another directory"]
+    assert result.err.splitlines() == [
+        f"palletizer: error: {replaced} is a symbolic link: an export writes and "
+        f"deletes only files of its own under {out}, never through a link; "
+        "remove the link, or export to another directory"
+    ]
     assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
     assert (elsewhere / "precious").read_text() == "keep me"
     assert {p.relative_to(out): p.lstat().st_mtime_ns for p in out.rglob("*")} == before
@@ -144,7 +161,8 @@ def test_import_skips_links_and_says_so(data: Path, tmp_path: Path) -> None:
         f"skipped - ({source / 'folder'}): a symbolic link, not followed",
         f"skipped - ({source / 'secret-1.0.0.crate'}): a symbolic link, not followed",
         f"added base 1.0.0 ({source / 'own' / 'base-1.0.0.crate'})",
-        "import: 1 added, 2 skipped, 0 refused"]
+        "import: 1 added, 2 skipped, 0 refused",
+    ]
     assert run_cli(data, "list").out == "base 1.0.0\n"
 
 
@@ -154,18 +172,25 @@ def test_import_refuses_a_file_too_large_before_reading_it(data: Path, tmp_path:
     source.mkdir()
     huge = source / "x.crate"
     huge.touch()
-    os.truncate(huge, 3 << 30)                            # sparse: no disk used
+    os.truncate(huge, 3 << 30)  # sparse: no disk used
 
-    def limit_memory() -> None:                           # reading the file whole would need 3 GiB
+    def limit_memory() -> None:  # reading the file whole would need 3 GiB
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    result = subprocess.run([str(BIN / "palletizer"), "--data", str(data), "import", str(source)],
-                            capture_output=True, text=True, timeout=120, preexec_fn=limit_memory, check=False)
+    result = subprocess.run(
+        [str(BIN / "palletizer"), "--data", str(data), "import", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_memory,
+        check=False,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stdout.splitlines() == [
         f"refused - ({huge}): the .crate file is {3 << 30} bytes, more than this registry's limit of "
         f"{10 * 1024 * 1024} bytes (max_crate_size)",
-        "import: 0 added, 0 skipped, 1 refused"]
+        "import: 0 added, 0 skipped, 1 refused",
+    ]
 
 
 def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) -> None:
@@ -173,8 +198,9 @@ def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) 
     source = tmp_path / "vendor"
     source.mkdir()
     (source / "nc-util-1.0.0.crate").write_bytes(make_crate("nc-util", "1.0.0"))
-    (source / "nc-app-1.0.0.crate").write_bytes(make_crate(
-        "nc-app", "1.0.0", f'\n[dependencies.nc-util]\nversion = "1"\nregistry-index = "{index}"\n'))
+    (source / "nc-app-1.0.0.crate").write_bytes(
+        make_crate("nc-app", "1.0.0", f'\n[dependencies.nc-util]\nversion = "1"\nregistry-index = "{index}"\n')
+    )
     refusing = tmp_path / "refusing"
     run_cli(refusing, "init", "--public-url", "http://registry.test")
 
@@ -187,14 +213,14 @@ def test_a_refused_registry_names_both_fixes_and_each_fix_works(tmp_path: Path) 
         "packaged for it), serve this registry at http://127.0.0.1:52757: `palletizer init --public-url "
         "http://127.0.0.1:52757` for a new registry, or `public_url: http://127.0.0.1:52757` in config.yaml and a "
         f"server start for this one. To allow crates from that registry: `palletizer init --allowed-registry "
-        f"{index}` for a new registry, or add {index} to `allowed_registries` in config.yaml")
+        f"{index}` for a new registry, or add {index} to `allowed_registries` in config.yaml"
+    )
 
     for fix in (["--public-url", "http://127.0.0.1:52757"], ["--allowed-registry", index]):
         fixed = tmp_path / fix[0].strip("-")
         run_cli(fixed, "init", *fix)
-        assert run_cli(fixed, "import", str(source)).out.splitlines()[-1] == \
-            "import: 2 added, 0 skipped, 0 refused"
-    (refusing / "config.yaml").write_text((refusing / "config.yaml").read_text().replace(
-        "allowed_registries: []", f"allowed_registries: ['{index}']"))
-    assert run_cli(refusing, "import", str(source)).out.splitlines()[-1] == \
-        "import: 1 added, 1 skipped, 0 refused"
+        assert run_cli(fixed, "import", str(source)).out.splitlines()[-1] == "import: 2 added, 0 skipped, 0 refused"
+    (refusing / "config.yaml").write_text(
+        (refusing / "config.yaml").read_text().replace("allowed_registries: []", f"allowed_registries: ['{index}']")
+    )
+    assert run_cli(refusing, "import", str(source)).out.splitlines()[-1] == "import: 1 added, 1 skipped, 0 refused"

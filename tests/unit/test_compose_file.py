@@ -56,8 +56,10 @@ def test_the_readme_s_compose_commands_name_what_exists_and_need_no_terminal() -
     files and services that exist, and `exec`/`run` ask for no terminal (`-T`), so that they work in scripts
     and with input on standard input."""
     commands = readme_compose_commands()
-    services = {*yaml.safe_load((ROOT / "compose.yaml").read_text())["services"],
-                *yaml.safe_load((ROOT / "compose.front.yaml").read_text())["services"]}
+    services = {
+        *yaml.safe_load((ROOT / "compose.yaml").read_text())["services"],
+        *yaml.safe_load((ROOT / "compose.front.yaml").read_text())["services"],
+    }
     verbs = []
     for command in commands:
         words = shlex.split(command.split("docker compose", 1)[1])
@@ -110,11 +112,15 @@ def test_the_cluster_healthchecks_are_exec_form_lists_of_their_own() -> None:
 def test_the_nodes_start_after_healthy_servers_and_a_finished_init() -> None:
     services = cluster_services()
     for name in NODES:
-        assert services[name]["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                                "minio": {"condition": "service_healthy"},
-                                                "init": {"condition": "service_completed_successfully"}}
-    assert services["init"]["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                              "bucket": {"condition": "service_completed_successfully"}}
+        assert services[name]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "minio": {"condition": "service_healthy"},
+            "init": {"condition": "service_completed_successfully"},
+        }
+    assert services["init"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "bucket": {"condition": "service_completed_successfully"},
+    }
     assert services["bucket"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     assert all(services[name]["restart"] == "no" for name in ("bucket", "init"))
 
@@ -127,8 +133,10 @@ def test_the_credentials_come_from_the_environment() -> None:
         environment = services[name]["environment"]
         for variable in CREDENTIALS:
             assert environment[variable] == f"${{{variable}:?set {variable}}}", (name, variable)
-    assert services["minio"]["environment"] == {"MINIO_ROOT_USER": "${AWS_ACCESS_KEY_ID:?set AWS_ACCESS_KEY_ID}",
-                                                "MINIO_ROOT_PASSWORD": "${AWS_SECRET_ACCESS_KEY:?set AWS_SECRET_ACCESS_KEY}"}
+    assert services["minio"]["environment"] == {
+        "MINIO_ROOT_USER": "${AWS_ACCESS_KEY_ID:?set AWS_ACCESS_KEY_ID}",
+        "MINIO_ROOT_PASSWORD": "${AWS_SECRET_ACCESS_KEY:?set AWS_SECRET_ACCESS_KEY}",
+    }
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${PGPASSWORD:?set PGPASSWORD}"
     mc_host = with_defaults(services["bucket"]["environment"]["MC_HOST_minio"])
     assert mc_host == "http://set-AWS_ACCESS_KEY_ID:set-AWS_SECRET_ACCESS_KEY@minio:9000"
@@ -144,7 +152,7 @@ def test_init_names_the_bucket_and_database_once_into_the_config_volume(tmp_path
     assert words[:3] == ["--data", "/data", "init"] and "--exist-ok" in words
     listed = run_cli(tmp_path, "init", "--help").out
     assert {word for word in words[3:] if word.startswith("--")} <= set(re.findall(r"--[a-z][a-z0-9-]*", listed))
-    options = dict(zip(words[3:], words[4:]))
+    options = dict(zip(words[3:], words[4:], strict=False))
     assert parse_bucket_url(options["--storage"]) == with_defaults(services["bucket"]["command"][-1]).split("/")[1]
     assert parse_http_url(options["--s3-endpoint"]) == "http://minio:9000"
     assert validate_database(options["--database"]).endswith("@postgres:5432/palletizer")
@@ -169,8 +177,7 @@ def test_a_node_copies_the_template_once_and_its_config_at_every_start(tmp_path:
     environment = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
 
     def start() -> str:
-        return subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True,
-                              env=environment).stdout
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True, env=environment).stdout
 
     assert start() == "serving\n"
     assert (data / "index.git" / "HEAD").read_text() == "template\n"

@@ -42,7 +42,10 @@ def test_rejects_data_that_is_not_gzip(data: bytes) -> None:
         crate_identity(data, LIMIT)
 
 
-@pytest.mark.parametrize("data", [gzip.compress(b"", mtime=0), gzip.compress(b"hello world " * 1000, mtime=0), gzip.compress(b"x" * 512, mtime=0)])
+@pytest.mark.parametrize(
+    "data",
+    [gzip.compress(b"", mtime=0), gzip.compress(b"hello world " * 1000, mtime=0), gzip.compress(b"x" * 512, mtime=0)],
+)
 def test_rejects_gzip_of_something_else_than_a_tar(data: bytes) -> None:
     with pytest.raises(InvalidCrate):
         read_manifest(data, "foo", "1.0.0", LIMIT)
@@ -78,8 +81,9 @@ def test_rejects_cargo_toml_outside_the_package_directory() -> None:
         read_manifest(crate, "foo", "1.0.0", LIMIT)
 
 
-@pytest.mark.parametrize(("name", "version"),
-                         [("foo", "1.0.1"), ("bar", "1.0.0"), ("Foo", "1.0.0"), ("foo", "1.0.0+b")])
+@pytest.mark.parametrize(
+    ("name", "version"), [("foo", "1.0.1"), ("bar", "1.0.0"), ("Foo", "1.0.0"), ("foo", "1.0.0+b")]
+)
 def test_rejects_a_crate_for_another_name_or_version(name: str, version: str) -> None:
     with pytest.raises(InvalidCrate):
         read_manifest(make_crate("foo", "1.0.0"), name, version, LIMIT)
@@ -133,14 +137,17 @@ def test_unpacked_limit_counts_bytes_before_the_manifest() -> None:
     assert read_manifest(crate, "foo", "1.0.0", 200_000)["package"]["name"] == "foo"
 
 
-@pytest.mark.parametrize(("name", "version"), [
-    ("foo", "1.0.0"),
-    ("foo-2d", "1.0.0-rc.1"),
-    ("a-1", "1.0.0"),
-    ("x-1-2", "0.1.0-3"),
-    ("serde_json", "1.0.100+build-5.x"),
-    ("a", "0.0.0"),
-])
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        ("foo", "1.0.0"),
+        ("foo-2d", "1.0.0-rc.1"),
+        ("a-1", "1.0.0"),
+        ("x-1-2", "0.1.0-3"),
+        ("serde_json", "1.0.100+build-5.x"),
+        ("a", "0.0.0"),
+    ],
+)
 def test_crate_identity(name: str, version: str) -> None:
     assert crate_identity(make_crate(name, version), LIMIT) == (name, version)
 

@@ -18,8 +18,9 @@ def test_postgresql_urls_are_accepted(url: str) -> None:
     assert validate_database(url) == url
 
 
-@pytest.mark.parametrize("url", ["mysql://db/registry", "db.internal:5432", "", "postgresql://db:port/x",
-                                 "postgresql://db/a b", 5432])
+@pytest.mark.parametrize(
+    "url", ["mysql://db/registry", "db.internal:5432", "", "postgresql://db:port/x", "postgresql://db/a b", 5432]
+)
 def test_other_urls_are_refused(url: object) -> None:
     with pytest.raises(BadRequest, match="PostgreSQL URL|database URL"):
         validate_database(url)
@@ -48,10 +49,12 @@ def test_init_refuses_a_database_it_cannot_reach_and_load_checks_the_setting(tmp
 def test_a_default_registry_is_set_up_and_served_without_the_postgresql_or_s3_client(tmp_path: Path) -> None:
     config = _initialised(tmp_path)
     assert RegistryConfig.load(config).database is None
-    script = ("import sys\nfrom palletizer_lib.core.composition import open_site\nfrom palletizer_lib.admin.cli import main\n"
-              "from palletizer_services import all as all_services\n"
-              f"all_services.create(open_site({str(config.parent)!r}))\n"
-              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'boto3', 'botocore')))\n")
+    script = (
+        "import sys\nfrom palletizer_lib.core.composition import open_site\nfrom palletizer_lib.admin.cli import main\n"
+        "from palletizer_services import all as all_services\n"
+        f"all_services.create(open_site({str(config.parent)!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'boto3', 'botocore')))\n"
+    )
     result = subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True, text=True)
     assert result.stdout == "[]\n"
 

@@ -41,9 +41,14 @@ def test_every_manifest_is_valid_kubernetes(path: Path, version: str) -> None:
 
 def test_the_manifests_are_what_deploy_readme_lists() -> None:
     kinds = sorted((d["kind"], d["metadata"]["name"]) for d in documents())
-    assert kinds == [("ConfigMap", "palletizer-settings"), ("Deployment", "palletizer"),
-                     ("PodDisruptionBudget", "palletizer"), ("Secret", "palletizer-database"),
-                     ("Secret", "palletizer-s3"), ("Service", "palletizer")]
+    assert kinds == [
+        ("ConfigMap", "palletizer-settings"),
+        ("Deployment", "palletizer"),
+        ("PodDisruptionBudget", "palletizer"),
+        ("Secret", "palletizer-database"),
+        ("Secret", "palletizer-s3"),
+        ("Service", "palletizer"),
+    ]
     readme = (DEPLOY / "README.md").read_text()
     assert all(path.relative_to(DEPLOY).as_posix() in readme for path in MANIFESTS)
 
@@ -85,8 +90,10 @@ def test_the_containers_read_credentials_from_the_secrets() -> None:
     keys = secret_keys()
     spec = pod()["spec"]
     [init], [node] = spec["initContainers"], spec["containers"]
-    for container, names in ((init, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "PGPASSWORD"}),
-                             (node, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"})):
+    for container, names in (
+        (init, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "PGPASSWORD"}),
+        (node, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"}),
+    ):
         secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
         assert set(secret_env) == names, container["name"]
         for name, ref in secret_env.items():
@@ -102,10 +109,14 @@ def init_arguments(tmp_path: Path, settings: dict[str, str]) -> list[str]:
     fake = tmp_path / "palletizer"
     fake.write_text('#!/bin/sh\nfor word in "$@"; do echo "$word"; done\n')
     fake.chmod(0o755)
-    environment = {"PATH": f"{tmp_path}:/usr/bin:/bin", **settings,
-                   "DATABASE_URL": resource("Secret", "palletizer-database")["stringData"]["DATABASE_URL"]}
-    return subprocess.run(["sh", "-c", *init["args"]], env=environment, capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    environment = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        **settings,
+        "DATABASE_URL": resource("Secret", "palletizer-database")["stringData"]["DATABASE_URL"],
+    }
+    return subprocess.run(
+        ["sh", "-c", *init["args"]], env=environment, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
 
 
 def test_the_init_container_runs_palletizer_init_with_the_settings(tmp_path: Path) -> None:
@@ -115,9 +126,15 @@ def test_the_init_container_runs_palletizer_init_with_the_settings(tmp_path: Pat
     aws = init_arguments(tmp_path, settings)
     assert aws[:4] == ["--data", "/data", "init", "--exist-ok"]
     assert {word for word in aws if word.startswith("--")} - {"--data"} <= listed
-    options = dict(zip(aws[4::2], aws[5::2]))
-    assert options == {"--storage": f"s3://{settings['S3_BUCKET']}", "--s3-region": settings["S3_REGION"],
-                       "--database": "postgresql://palletizer@postgres.example.com:5432/palletizer",
-                       "--public-url": settings["PUBLIC_URL"]}
+    options = dict(zip(aws[4::2], aws[5::2], strict=False))
+    assert options == {
+        "--storage": f"s3://{settings['S3_BUCKET']}",
+        "--s3-region": settings["S3_REGION"],
+        "--database": "postgresql://palletizer@postgres.example.com:5432/palletizer",
+        "--public-url": settings["PUBLIC_URL"],
+    }
     other = init_arguments(tmp_path, {**settings, "S3_ENDPOINT": "http://minio.storage:9000"})
-    assert dict(zip(other[4::2], other[5::2])) == {**options, "--s3-endpoint": "http://minio.storage:9000"}
+    assert dict(zip(other[4::2], other[5::2], strict=False)) == {
+        **options,
+        "--s3-endpoint": "http://minio.storage:9000",
+    }

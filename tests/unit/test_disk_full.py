@@ -151,6 +151,7 @@ def publish_commits(registry: Registry) -> list[str]:
 
 # -- ENOSPC injected at each write in turn -----------------------------------------------
 
+
 @pytest.fixture
 def api(tmp_path: Path) -> Api:
     Registry.create(tmp_path / "data", RegistryConfig(public_url="http://registry.test"))
@@ -183,6 +184,7 @@ def test_enospc_at_every_write_of_a_publish(api: Api, monkeypatch: pytest.Monkey
 
 
 # -- a real small filesystem, and a read-only one ------------------------------------------
+
 
 def mount(*args: str) -> bool:
     return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
@@ -249,12 +251,19 @@ def test_a_read_only_data_directory_fails_cleanly_until_writable_again(tmp_path:
     token = issue_token(data)
     with mounted(tmp_path / "view", "--bind", str(data)) as view:
         layout = Layout(view)
-        stores = RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
-                                Catalog(data / "catalog.sqlite3"), SearchIndex(data / "catalog.sqlite3"),
-                                ReverseDependencies(data / "catalog.sqlite3"),
-                                partial(exclusive_lock, layout.lock), LocalPublishMarker(layout.pending),
-                                Accounts(data / "accounts.sqlite3"), GitIndex(layout.git),
-                                directories=local_directories(layout))
+        stores = RegistryStores(
+            LocalCrateStore(layout.crates),
+            LocalServedIndex(layout.index),
+            LocalSummaries(layout),
+            Catalog(data / "catalog.sqlite3"),
+            SearchIndex(data / "catalog.sqlite3"),
+            ReverseDependencies(data / "catalog.sqlite3"),
+            partial(exclusive_lock, layout.lock),
+            LocalPublishMarker(layout.pending),
+            Accounts(data / "accounts.sqlite3"),
+            GitIndex(layout.git),
+            directories=local_directories(layout),
+        )
         registry = Registry(view, stores)
         site = compose(registry)
         client = falcon.testing.TestClient(all_services.create(site))

@@ -25,16 +25,17 @@ def new_catalog(tmp_path: Path) -> Callable[[], Catalog]:
 
 
 def test_counts_reach_the_catalog_when_flushed_and_add_to_other_processes_counts(
-        new_catalog: Callable[[], Catalog]) -> None:
+    new_catalog: Callable[[], Catalog],
+) -> None:
     counting, other, reader = (new_catalog() for _ in range(3))
     for name, vers in (("Foo_Bar", "1.0.0"), ("foo-bar", "1.0.0"), ("foo-bar", "2.0.0")):
         counting.download_counter.count(name, vers)
     other.download_counter.count("foo_bar", "1.0.0")
-    assert reader.version_downloads("foo-bar") == {}       # nothing added yet (the thread waits a second)
+    assert reader.version_downloads("foo-bar") == {}  # nothing added yet (the thread waits a second)
     counting.download_counter.flush()
     assert reader.version_downloads("foo-bar") == {"1.0.0": 2, "2.0.0": 1}
     other.download_counter.flush()
-    counting.download_counter.flush()                                # nothing left: adds nothing
+    counting.download_counter.flush()  # nothing left: adds nothing
     assert reader.version_downloads("foo-bar") == {"1.0.0": 3, "2.0.0": 1}
 
 
@@ -82,7 +83,7 @@ def test_a_stopped_server_loses_no_counted_download(tmp_path: Path) -> None:
     with running_service("palletizer-files", data) as url:
         for _ in range(7):
             assert requests.get(f"{url}/files/counted/counted-1.0.0.crate", timeout=10).status_code == 200
-    assert Catalog(data / "catalog.sqlite3").downloads("counted") == 27     # both stopped by SIGTERM
+    assert Catalog(data / "catalog.sqlite3").downloads("counted") == 27  # both stopped by SIGTERM
 
 
 def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(new_catalog: Callable[[], Catalog]) -> None:
@@ -93,6 +94,7 @@ def test_counts_a_failed_add_could_not_store_are_kept_for_the_next(new_catalog: 
         if failures:
             raise failures.pop()
         catalog.add_downloads(counts)
+
     counter = DownloadCounter(add)
     counter.count("foo", "1.0.0")
     with pytest.raises(StorageError):

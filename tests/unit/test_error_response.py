@@ -24,11 +24,14 @@ def test_an_error_is_cargos_json_with_its_status() -> None:
 
 def test_a_401_sends_cargo_to_the_served_apis_me_and_git_to_basic() -> None:
     assert ("WWW-Authenticate", 'Cargo login_url="http://api.test/me"') in render_error(
-        Unauthorized("a token"), "/api/v1/crates/new", URLS).headers
-    assert ("WWW-Authenticate", GIT_CHALLENGE) in render_error(Unauthorized("a token"), "/git/index/info/refs",
-                                                              URLS).headers
+        Unauthorized("a token"), "/api/v1/crates/new", URLS
+    ).headers
+    assert ("WWW-Authenticate", GIT_CHALLENGE) in render_error(
+        Unauthorized("a token"), "/git/index/info/refs", URLS
+    ).headers
     assert ("WWW-Authenticate", 'Cargo login_url="http://came.test/me"') in render_error(
-        Unauthorized("a token"), "/index/config.json", None, "http://came.test/").headers
+        Unauthorized("a token"), "/index/config.json", None, "http://came.test/"
+    ).headers
 
 
 def test_a_429_says_how_long_to_wait() -> None:

@@ -13,8 +13,11 @@ from tests.support.cratekit import make_crate
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-            and p.name not in (MANIFEST, STATE_FILE)}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in (MANIFEST, STATE_FILE)
+    }
 
 
 @pytest.fixture
@@ -31,9 +34,13 @@ def test_the_export_holds_the_index_and_every_crate_file(stocked: Registry, tmp_
     assert (summary.crates, summary.versions, summary.written, summary.removed) == (2, 3, 7, 0)
     exported = files(out)
     assert json.loads(exported.pop("index/config.json")) == {
-        "dl": "http://static.test/reg/crates/{crate}/{crate}-{version}.crate"}
-    served = {f"index/{path}": data for path, data in files(stocked.layout.index).items()
-              if path not in ("config.json", ".head")}
+        "dl": "http://static.test/reg/crates/{crate}/{crate}-{version}.crate"
+    }
+    served = {
+        f"index/{path}": data
+        for path, data in files(stocked.layout.index).items()
+        if path not in ("config.json", ".head")
+    }
     crates = {f"crates/{path}": data for path, data in files(stocked.layout.crates).items()}
     assert exported == {**served, **crates}
     assert '"yanked":true' in exported["index/3/f/foo"].decode()
@@ -52,8 +59,13 @@ def test_exporting_again_writes_only_what_changed(stocked: Registry, tmp_path: P
     changed = export_static(stocked, out, "http://static.test")
     # config.json, foo's and new's index files, new's crate, the state file
     assert (changed.written, changed.removed) == (5, 3)
-    assert sorted(files(out)) == ["crates/foo/foo-1.1.0.crate", "crates/new/new-1.0.0.crate",
-                                  "index/3/f/foo", "index/3/n/new", "index/config.json"]
+    assert sorted(files(out)) == [
+        "crates/foo/foo-1.1.0.crate",
+        "crates/new/new-1.0.0.crate",
+        "index/3/f/foo",
+        "index/3/n/new",
+        "index/config.json",
+    ]
     assert "api" not in json.loads((out / "index" / "config.json").read_text())
 
 
@@ -97,8 +109,9 @@ def test_a_file_changed_in_the_export_is_written_again(stocked: Registry, tmp_pa
     assert files(out) == exported
 
 
-def test_with_the_registry_unchanged_a_deleted_file_comes_back_and_a_stray_one_goes(stocked: Registry,
-                                                                                   tmp_path: Path) -> None:
+def test_with_the_registry_unchanged_a_deleted_file_comes_back_and_a_stray_one_goes(
+    stocked: Registry, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     export_static(stocked, out, "http://static.test")
     exported = files(out)
@@ -117,7 +130,7 @@ def test_an_export_after_a_change_follows_the_new_commit(stocked: Registry, tmp_
     stocked.set_yanked("foo", "1.0.0", False)
     stocked.remove("Bar_x", "0.1.0")
     again = export_static(stocked, out, "http://static.test")
-    assert (again.written, again.removed) == (2, 2)      # foo's index file, the state file
+    assert (again.written, again.removed) == (2, 2)  # foo's index file, the state file
     assert b'"yanked":false' in (out / "index" / "3" / "f" / "foo").read_bytes()
     assert not (out / "crates" / "Bar_x").exists()
     assert json.loads((out / MANIFEST).read_bytes())["head"] == stocked.log.head().decode()

@@ -54,8 +54,16 @@ def state_of(site: Site) -> dict:
         known = catalog.versions(name)
         state[name] = {
             "owners": site.accounts.owners(name),
-            "versions": {vers: (entries[vers]["yanked"], entries[vers]["pubtime"], known[vers].publisher,
-                                known[vers].published, known[vers].downloads) for vers in versions},
+            "versions": {
+                vers: (
+                    entries[vers]["yanked"],
+                    entries[vers]["pubtime"],
+                    known[vers].publisher,
+                    known[vers].published,
+                    known[vers].downloads,
+                )
+                for vers in versions
+            },
             "index": (registry.layout.index / index_path(name)).read_bytes(),
         }
     return state
@@ -74,8 +82,10 @@ def test_an_import_of_an_export_rebuilds_the_same_registry(source: Site, tmp_pat
     assert state_of(imported) == expected
     assert f"import: {out} is an export: added versions keep its yanks" in result.err
     for user in ("alice", "bob"):
-        assert (f"import: created user {user} to own crates as in the export; it has no token yet "
-                f"(`palletizer token create --user {user}`)") in result.err
+        assert (
+            f"import: created user {user} to own crates as in the export; it has no token yet "
+            f"(`palletizer token create --user {user}`)"
+        ) in result.err
     assert json.loads((out / STATE_FILE).read_bytes())["crates"]["base_util"]["owners"] == ["alice", "bob"]
     assert expected["base_util"]["versions"]["1.1.0"][0] is True
     assert expected["base_util"]["versions"]["1.2.0"][2] == "bob"
@@ -89,7 +99,7 @@ def test_an_import_of_an_export_rebuilds_the_same_registry(source: Site, tmp_pat
 
     again = run_cli(target, "import", str(out))
     assert again.out.splitlines()[-1] == "import: 0 added, 5 skipped, 0 refused"
-    assert state_of(compose(Registry(target))) == expected      # downloads not counted twice
+    assert state_of(compose(Registry(target))) == expected  # downloads not counted twice
 
 
 def test_without_the_state_file_an_export_imports_as_plain_crate_files(source: Site, tmp_path: Path) -> None:
@@ -107,7 +117,8 @@ def test_without_the_state_file_an_export_imports_as_plain_crate_files(source: S
     assert [e["yanked"] for e in imported.registry.entries("base_util")] == [False, False, False]
     assert imported.catalog.downloads("base_util") == 0
     assert {info.publisher for info in imported.catalog.versions("base_util").values()} == {
-        audit.actor for audit in imported.accounts.audit(1)}
+        audit.actor for audit in imported.accounts.audit(1)
+    }
 
 
 def test_a_state_file_that_is_not_an_exports_stops_the_import_before_anything(source: Site, tmp_path: Path) -> None:
@@ -121,6 +132,8 @@ def test_a_state_file_that_is_not_an_exports_stops_the_import_before_anything(so
 
     result = run_cli(target, "import", str(out), check=False)
     assert result.code == 1
-    assert result.err.strip() == (f"palletizer: error: {out / STATE_FILE} is not the state file of an export: "
-                                     "invalid user name `two words`: use up to 100 characters without spaces")
+    assert result.err.strip() == (
+        f"palletizer: error: {out / STATE_FILE} is not the state file of an export: "
+        "invalid user name `two words`: use up to 100 characters without spaces"
+    )
     assert run_cli(target, "list").out == ""

@@ -40,15 +40,24 @@ def test_each_client_is_limited_and_its_address_passed_on_not_what_it_sent(tmp_p
     assert "$proxy_add_x_forwarded_for" not in server
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
-                    reason="nginx is not installed")
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed"
+)
 @pytest.mark.parametrize("static", [True, False])
 def test_nginx_accepts_the_config(tmp_path: Path, static: bool) -> None:
-    server = front_server("127.0.0.1:8000", tmp_path / "data", max_body=1234, static=static,
-                          index_url="http://127.0.0.1:1", api_url="http://127.0.0.1:2", files_url="http://127.0.0.1:3")
+    server = front_server(
+        "127.0.0.1:8000",
+        tmp_path / "data",
+        max_body=1234,
+        static=static,
+        index_url="http://127.0.0.1:1",
+        api_url="http://127.0.0.1:2",
+        files_url="http://127.0.0.1:3",
+    )
     conf = tmp_path / "nginx.conf"
     conf.write_text(nginx_conf(tmp_path, server))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    checked = subprocess.run([nginx, "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
-                             capture_output=True, text=True, timeout=30)
+    checked = subprocess.run(
+        [nginx, "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True, timeout=30
+    )
     assert checked.returncode == 0, checked.stderr

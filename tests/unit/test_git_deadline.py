@@ -22,8 +22,11 @@ def _registry(tmp_path: Path) -> tuple[str, bytes]:
 
 
 def _clone_request(head: bytes) -> bytes:
-    return (pkt_line(b"want " + head + b" multi_ack_detailed side-band-64k thin-pack ofs-delta\n")
-            + pkt_line(None) + pkt_line(b"done\n"))
+    return (
+        pkt_line(b"want " + head + b" multi_ack_detailed side-band-64k thin-pack ofs-delta\n")
+        + pkt_line(None)
+        + pkt_line(b"done\n")
+    )
 
 
 class Ticks:

@@ -165,8 +165,9 @@ def loose_objects(git: GitIndex) -> list[Path]:
 def test_commits_pack_their_loose_objects_and_keep_every_commit_readable(tmp_path: Path) -> None:
     GitIndex.create(tmp_path / "index.git")
     git = GitIndex(tmp_path / "index.git", loose_per_directory=2)
-    heads = [git.commit({f"3/c/c{i:03}": f"{i}\n".encode(), "1/a": f"a{i}\n".encode()}, f"commit {i}")
-             for i in range(300)]
+    heads = [
+        git.commit({f"3/c/c{i:03}": f"{i}\n".encode(), "1/a": f"a{i}\n".encode()}, f"commit {i}") for i in range(300)
+    ]
     assert list((git.path / "objects" / "pack").glob("*.idx"))
     assert len(loose_objects(git)) < 2 * 256 * 2 + 256
     assert len(loose_objects(git)) < 2 * len(heads)
@@ -201,8 +202,16 @@ def test_squash_before_the_first_commit_does_nothing(git: GitIndex) -> None:
     assert git.head() is None
 
 
-FILES = {"1/a": b"a\n", "2/ab": b"ab\n", "3/f/foo": b"foo\n", "ab/cd/abcd": b"abcd\n", "ab/cd/abcde": b"e\n",
-         "ab/ce/abce": b"ce\n", "config.json": b"{}\n", "zz/zz/zzzz": b"z\n"}
+FILES = {
+    "1/a": b"a\n",
+    "2/ab": b"ab\n",
+    "3/f/foo": b"foo\n",
+    "ab/cd/abcd": b"abcd\n",
+    "ab/cd/abcde": b"e\n",
+    "ab/ce/abce": b"ce\n",
+    "config.json": b"{}\n",
+    "zz/zz/zzzz": b"z\n",
+}
 
 
 def test_a_root_commit_of_files_is_the_commit_a_commit_of_the_same_files_would_be(tmp_path: Path) -> None:
@@ -213,7 +222,7 @@ def test_a_root_commit_of_files_is_the_commit_a_commit_of_the_same_files_would_b
     replaced.commit({"3/x/xyz": b"xyz\n"}, "and more", when=2)
     before = replaced.head()
     assert replaced.write_root_commit(sorted(FILES.items()), "Everything", 1_700_000_000) == expected
-    assert replaced.head() == before                   # written, not yet the branch's
+    assert replaced.head() == before  # written, not yet the branch's
     replaced.reset(expected)
     assert replaced.head() == expected and replaced.history_length(10) == 1
     assert dict((path, replaced.blob(blob)) for path, blob in GitIndex(replaced.path).files()) == FILES
@@ -241,7 +250,7 @@ def test_a_root_commit_is_written_in_packs_as_it_goes(tmp_path: Path, monkeypatc
     monkeypatch.setattr(git_index, "OBJECTS_PER_PACK", 10)
     git = GitIndex.create(tmp_path / "index.git")
     files = [(f"3/c/c{i:03}", f"{i}\n".encode()) for i in range(45)]
-    git.reset(git.write_root_commit(files, "many", 5))    # 45 blobs, 2 trees, the root and the commit
+    git.reset(git.write_root_commit(files, "many", 5))  # 45 blobs, 2 trees, the root and the commit
     assert len(list((git.path / "objects" / "pack").glob("*.pack"))) == 5
     assert loose_objects(git) == []
     assert dict((path, git.blob(blob)) for path, blob in GitIndex(git.path).files()) == dict(files)
@@ -257,5 +266,6 @@ def test_an_object_of_the_wrong_kind_is_a_storage_error(git: GitIndex) -> None:
     git.reset(blob.id)
     with pytest.raises(StorageError, match=f"{blob.id.decode()} is a blob, where a commit belongs"):
         git.read("config.json")
-    assert git.unreadable() == (f"StorageError: the git index is damaged: object {blob.id.decode()} is a blob, "
-                                "where a commit belongs")
+    assert git.unreadable() == (
+        f"StorageError: the git index is damaged: object {blob.id.decode()} is a blob, where a commit belongs"
+    )

@@ -27,7 +27,7 @@ class ListLog:
         return sorted((path, content) for path, content in tree.items() if content is not None and path > after)[:limit]
 
     def changes_after(self, position: int, limit: int) -> list[LogChange] | None:
-        return None if position < self.compacted else self.changes[position:position + limit]
+        return None if position < self.compacted else self.changes[position : position + limit]
 
 
 def replica(path: Path, squash_every: int | None = None) -> GitReplica:
@@ -39,8 +39,13 @@ def change(position: int, path: str, content: bytes | None) -> LogChange:
     return LogChange(position, 1_700_000_000 + position, f"Change {position}", {path: content})
 
 
-LOG = [change(1, "config.json", b"{}"), change(2, "3/f/foo", b"a\n"), change(3, "3/f/foo", b"a\nb\n"),
-       change(4, "3/b/bar", b"c\n"), change(5, "3/f/foo", None)]
+LOG = [
+    change(1, "config.json", b"{}"),
+    change(2, "3/f/foo", b"a\n"),
+    change(3, "3/f/foo", b"a\nb\n"),
+    change(4, "3/b/bar", b"c\n"),
+    change(5, "3/f/foo", None),
+]
 
 
 def test_replicas_of_one_log_hold_the_same_commits(tmp_path: Path) -> None:
@@ -57,13 +62,16 @@ def test_replicas_of_one_log_hold_the_same_commits(tmp_path: Path) -> None:
     assert early.catch_up(log) == 0
 
 
-MANY = [LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode() for i in range(7)}),
-        change(2, "3/c/c03", None)]
+MANY = [
+    LogChange(1, 1_700_000_001, "Import", {f"3/c/c{i:02}": f"{i}\n".encode() for i in range(7)}),
+    change(2, "3/c/c03", None),
+]
 
 
 @pytest.mark.parametrize("log, batch", [(LOG, 2), (MANY, 3)], ids=["changes", "files-of-the-start"])
-def test_a_batch_boundary_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log: list[LogChange],
-                                          batch: int) -> None:
+def test_a_batch_boundary_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log: list[LogChange], batch: int
+) -> None:
     from palletizer_lib.stores import git_replica
 
     whole = replica(tmp_path / "whole")
@@ -117,12 +125,12 @@ def test_a_replica_behind_a_compacted_log_starts_from_its_squashed_commit(tmp_pa
         behind = replica(tmp_path / f"behind{position}", squash_every=2)
         behind.catch_up(ListLog(LOG[:position]))
         assert behind.position() == position
-        assert behind.catch_up(ListLog(LOG, start=4)) == 2          # the squashed commit of 4, then 5
+        assert behind.catch_up(ListLog(LOG, start=4)) == 2  # the squashed commit of 4, then 5
         assert behind.git.head() == followed.git.head() and behind.position() == 5
         assert behind.git.read("3/f/foo") is None and behind.git.read("3/b/bar") == b"c\n"
     at_start = replica(tmp_path / "at-start", squash_every=2)
     at_start.catch_up(ListLog(LOG[:4]))
-    assert at_start.catch_up(ListLog(LOG, start=4)) == 1            # nothing to start again
+    assert at_start.catch_up(ListLog(LOG, start=4)) == 1  # nothing to start again
     assert at_start.git.head() == followed.git.head()
 
 

@@ -36,8 +36,10 @@ def test_an_unwritable_directory_is_reported(registry: Registry, monkeypatch: py
 def test_a_removed_data_directory_is_reported(registry: Registry) -> None:
     shutil.rmtree(registry.layout.root)
     problems = registry.health()
-    assert problems[:2] == ["the data directory is missing (or not a directory)",
-                            "index/ is missing (or not a directory)"]
+    assert problems[:2] == [
+        "the data directory is missing (or not a directory)",
+        "index/ is missing (or not a directory)",
+    ]
     assert problems[-1].startswith("the git index (index.git/) cannot be read: NotGitRepository")
 
 

@@ -33,41 +33,68 @@ ONLY_FILES = "(only regular files and directories are accepted)"
 # case -> (the archive's members beyond GOOD, the start of the message naming the member)
 HOSTILE = {
     "absolute path": (dict(files={ABSOLUTE: b"evil"}), f"a member with an absolute path `{ABSOLUTE}`"),
-    "dot-dot path": (dict(files={"evil-1.0.0/../../outside/evil": b"evil"}),
-                     "a member `evil-1.0.0/../../outside/evil` whose path holds `..`"),
+    "dot-dot path": (
+        dict(files={"evil-1.0.0/../../outside/evil": b"evil"}),
+        "a member `evil-1.0.0/../../outside/evil` whose path holds `..`",
+    ),
     "dot-dot first": (dict(files={"../outside/evil": b"evil"}), "a member `../outside/evil` whose path holds `..`"),
-    "symlink out": (dict(symlinks={"evil-1.0.0/up": "../../outside/sentinel"}),
-                    f"a symlink `evil-1.0.0/up` {ONLY_FILES}"),
+    "symlink out": (
+        dict(symlinks={"evil-1.0.0/up": "../../outside/sentinel"}),
+        f"a symlink `evil-1.0.0/up` {ONLY_FILES}",
+    ),
     "symlink to /etc/passwd": (dict(symlinks={"evil-1.0.0/abs": "/etc/passwd"}), "a symlink `evil-1.0.0/abs`"),
     "symlink inside": (dict(symlinks={"evil-1.0.0/lib.rs": "src/lib.rs"}), "a symlink `evil-1.0.0/lib.rs`"),
-    "hardlink out": (dict(hardlinks={"evil-1.0.0/up": "../outside/sentinel"}),
-                     f"a hard link `evil-1.0.0/up` {ONLY_FILES}"),
-    "hardlink inside": (dict(hardlinks={"evil-1.0.0/copy.rs": "evil-1.0.0/src/lib.rs"}),
-                        "a hard link `evil-1.0.0/copy.rs`"),
-    "character device": (dict(special={"evil-1.0.0/tty": tarfile.CHRTYPE}),
-                         f"a character device `evil-1.0.0/tty` {ONLY_FILES}"),
+    "hardlink out": (
+        dict(hardlinks={"evil-1.0.0/up": "../outside/sentinel"}),
+        f"a hard link `evil-1.0.0/up` {ONLY_FILES}",
+    ),
+    "hardlink inside": (
+        dict(hardlinks={"evil-1.0.0/copy.rs": "evil-1.0.0/src/lib.rs"}),
+        "a hard link `evil-1.0.0/copy.rs`",
+    ),
+    "character device": (
+        dict(special={"evil-1.0.0/tty": tarfile.CHRTYPE}),
+        f"a character device `evil-1.0.0/tty` {ONLY_FILES}",
+    ),
     "block device": (dict(special={"evil-1.0.0/sda": tarfile.BLKTYPE}), "a block device `evil-1.0.0/sda`"),
     "fifo": (dict(special={"evil-1.0.0/pipe": tarfile.FIFOTYPE}), "a FIFO `evil-1.0.0/pipe`"),
-    "outside NAME-VERSION": (dict(files={"other-1.0.0/x.rs": b""}), "a member `other-1.0.0/x.rs` outside `evil-1.0.0/`"),
+    "outside NAME-VERSION": (
+        dict(files={"other-1.0.0/x.rs": b""}),
+        "a member `other-1.0.0/x.rs` outside `evil-1.0.0/`",
+    ),
     "top-level file": (dict(files={"README.md": b""}), "a member `README.md` outside `evil-1.0.0/`"),
     "file named NAME-VERSION": (dict(files={"evil-1.0.0x/y": b""}), "a member `evil-1.0.0x/y` outside"),
     "the top directory a file": (dict(files={"evil-1.0.0": b""}, first=True), "a member `evil-1.0.0` outside"),
-    "dot component": (dict(files={"evil-1.0.0/./src/x.rs": b""}),
-                      "a member `evil-1.0.0/./src/x.rs` whose path holds an empty or `.` component"),
-    "leading dot-slash": (dict(files={"./evil-1.0.0/src/lib.rs": b"evil"}),
-                          "a member `./evil-1.0.0/src/lib.rs` whose path holds an empty or `.` component"),
+    "dot component": (
+        dict(files={"evil-1.0.0/./src/x.rs": b""}),
+        "a member `evil-1.0.0/./src/x.rs` whose path holds an empty or `.` component",
+    ),
+    "leading dot-slash": (
+        dict(files={"./evil-1.0.0/src/lib.rs": b"evil"}),
+        "a member `./evil-1.0.0/src/lib.rs` whose path holds an empty or `.` component",
+    ),
     "empty component": (dict(files={"evil-1.0.0//src/x.rs": b""}), "a member `evil-1.0.0//src/x.rs` whose path"),
     "file with a trailing slash": (dict(files={"evil-1.0.0/src/x.rs/": b""}), "a member `evil-1.0.0/src/x.rs/`"),
-    "backslashes": (dict(files={"evil-1.0.0/..\\..\\outside\\evil": b""}),
-                    "a member `evil-1.0.0/..\\..\\outside\\evil` whose path holds a backslash"),
-    "duplicate file": (dict(files={"evil-1.0.0/src/lib.rs": b"second"}, again=True),
-                       "`evil-1.0.0/src/lib.rs` more than once"),
-    "duplicate Cargo.toml": (dict(files={"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0", 'links = "z"\n')},
-                                  again=True), "`evil-1.0.0/Cargo.toml` more than once"),
-    "a directory and a file of one path": (dict(directories=("evil-1.0.0/src/lib.rs/",)),
-                                           "`evil-1.0.0/src/lib.rs` more than once"),
-    "control characters": (dict(files={"evil-1.0.0\x1b[2J\n/x.rs": b""}),
-                           "a member `evil-1.0.0\\x1b[2J\\n/x.rs` outside `evil-1.0.0/`"),
+    "backslashes": (
+        dict(files={"evil-1.0.0/..\\..\\outside\\evil": b""}),
+        "a member `evil-1.0.0/..\\..\\outside\\evil` whose path holds a backslash",
+    ),
+    "duplicate file": (
+        dict(files={"evil-1.0.0/src/lib.rs": b"second"}, again=True),
+        "`evil-1.0.0/src/lib.rs` more than once",
+    ),
+    "duplicate Cargo.toml": (
+        dict(files={"evil-1.0.0/Cargo.toml": manifest("evil", "1.0.0", 'links = "z"\n')}, again=True),
+        "`evil-1.0.0/Cargo.toml` more than once",
+    ),
+    "a directory and a file of one path": (
+        dict(directories=("evil-1.0.0/src/lib.rs/",)),
+        "`evil-1.0.0/src/lib.rs` more than once",
+    ),
+    "control characters": (
+        dict(files={"evil-1.0.0\x1b[2J\n/x.rs": b""}),
+        "a member `evil-1.0.0\\x1b[2J\\n/x.rs` outside `evil-1.0.0/`",
+    ),
 }
 
 
@@ -99,8 +126,10 @@ def hostile_crate(case: str) -> bytes:
 LINKED_MANIFESTS = {
     "Cargo.toml a symlink to /etc/passwd": tar_gz({}, symlinks={"evil-1.0.0/Cargo.toml": "/etc/passwd"}),
     "Cargo.toml a symlink out": tar_gz({}, symlinks={"evil-1.0.0/Cargo.toml": "../../outside/Cargo.toml"}),
-    "Cargo.toml a hardlink": tar_gz({"evil-1.0.0/other.toml": manifest("evil", "1.0.0")},
-                                    hardlinks={"evil-1.0.0/Cargo.toml": "evil-1.0.0/other.toml"}),
+    "Cargo.toml a hardlink": tar_gz(
+        {"evil-1.0.0/other.toml": manifest("evil", "1.0.0")},
+        hardlinks={"evil-1.0.0/Cargo.toml": "evil-1.0.0/other.toml"},
+    ),
     "Cargo.toml a directory": tar_gz({}, directories=("evil-1.0.0/Cargo.toml",)),
     "Cargo.toml again, as a link": tar_gz(GOOD, symlinks={"evil-1.0.0/Cargo.toml": "/etc/passwd"}),
 }
@@ -147,8 +176,9 @@ def import_one(registry: Registry, crate: bytes) -> dict:
 
 @pytest.mark.parametrize("store", [publish, add, import_one])
 @pytest.mark.parametrize("case", list(HOSTILE))
-def test_a_hostile_member_is_refused_by_name_and_nothing_changes(world: Path, registry: Registry, case: str,
-                                                                 store: Callable[[Registry, bytes], dict]) -> None:
+def test_a_hostile_member_is_refused_by_name_and_nothing_changes(
+    world: Path, registry: Registry, case: str, store: Callable[[Registry, bytes], dict]
+) -> None:
     """Refused with a 400 naming the member, before anything is written: no crate file, no index entry,
     nothing outside the data directory (the crate is never extracted)."""
     crate = hostile_crate(case)
@@ -166,8 +196,9 @@ def test_a_hostile_member_is_refused_by_name_and_nothing_changes(world: Path, re
 
 @pytest.mark.parametrize("store", [publish, add])
 @pytest.mark.parametrize("crate", list(LINKED_MANIFESTS.values()), ids=list(LINKED_MANIFESTS))
-def test_a_cargo_toml_that_is_no_regular_file_is_refused(world: Path, registry: Registry, crate: bytes,
-                                                         store: Callable[[Registry, bytes], dict]) -> None:
+def test_a_cargo_toml_that_is_no_regular_file_is_refused(
+    world: Path, registry: Registry, crate: bytes, store: Callable[[Registry, bytes], dict]
+) -> None:
     """Reading a link's target would leak a file of the server (say /etc/passwd) into the index."""
     before = tree(world)
     with pytest.raises(PalletizerError) as refused:
@@ -196,8 +227,9 @@ def bomb() -> bytes:
 
 
 @pytest.mark.parametrize("store", [publish, add])
-def test_gzip_bomb_is_refused_in_bounded_memory(registry: Registry, bomb: bytes,
-                                                store: Callable[[Registry, bytes], dict]) -> None:
+def test_gzip_bomb_is_refused_in_bounded_memory(
+    registry: Registry, bomb: bytes, store: Callable[[Registry, bytes], dict]
+) -> None:
     """Decompression is streamed and stops at the unpacked limit: memory stays at a few chunks."""
     assert registry._unpacked_limit() == 200 * 1024 * 1024
     peak, refused = traced_peak(lambda: store(registry, bomb))
@@ -217,8 +249,9 @@ def many_members_crate(count: int) -> bytes:
 
 
 @pytest.mark.parametrize("store", [publish, add])
-def test_an_archive_of_many_tiny_members_is_read_in_bounded_memory(registry: Registry,
-                                                                   store: Callable[[Registry, bytes], dict]) -> None:
+def test_an_archive_of_many_tiny_members_is_read_in_bounded_memory(
+    registry: Registry, store: Callable[[Registry, bytes], dict]
+) -> None:
     """tarfile keeps every member it has read unless told otherwise: 15,000 members cost ~7 MB, and a
     10 MB crate of them would cost gigabytes."""
     crate = many_members_crate(15_000)

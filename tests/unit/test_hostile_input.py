@@ -7,6 +7,7 @@ examples run comes from the hypothesis profile (tests/conftest.py): few and fixe
 many and random in `make fuzz`.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -42,12 +43,59 @@ SENTINEL = b"outside the data directory"
 
 # -- strategies ---------------------------------------------------------------------------
 
-LOOKALIKES = ["cr\u0430te", "\uff46oo", "foo\u200b", "\u212aelvin", "\u017ferde", "\u0130nfo", "fo\u0301o",
-              "\u0455erde", "foo\u2010bar", "ab\u0663"]
-HOSTILE_STRINGS = ["", ".", "..", "../x", "../../etc/passwd", "/abs", "a/b", "a\\b", "..\\x", "ab\x00cd",
-                   "a" * 65, "con", "NUL", "std", "-x", "1x", "a b", "a.b", "\ud800", "x\udfffy", "\n", *LOOKALIKES]
-HOSTILE_VERSIONS = ["", "1", "1.0", "01.0.0", "1.0.0/../../x", "1.0.0\x00", "\uff11.0.0", "\u0663.0.0", "1.0.0-",
-                    "1.0.0+", "1.0.0-" + "a" * 200, "1.0.0-01", "v1.0.0", " 1.0.0", "1.0.0\ud800"]
+LOOKALIKES = [
+    "cr\u0430te",
+    "\uff46oo",
+    "foo\u200b",
+    "\u212aelvin",
+    "\u017ferde",
+    "\u0130nfo",
+    "fo\u0301o",
+    "\u0455erde",
+    "foo\u2010bar",
+    "ab\u0663",
+]
+HOSTILE_STRINGS = [
+    "",
+    ".",
+    "..",
+    "../x",
+    "../../etc/passwd",
+    "/abs",
+    "a/b",
+    "a\\b",
+    "..\\x",
+    "ab\x00cd",
+    "a" * 65,
+    "con",
+    "NUL",
+    "std",
+    "-x",
+    "1x",
+    "a b",
+    "a.b",
+    "\ud800",
+    "x\udfffy",
+    "\n",
+    *LOOKALIKES,
+]
+HOSTILE_VERSIONS = [
+    "",
+    "1",
+    "1.0",
+    "01.0.0",
+    "1.0.0/../../x",
+    "1.0.0\x00",
+    "\uff11.0.0",
+    "\u0663.0.0",
+    "1.0.0-",
+    "1.0.0+",
+    "1.0.0-" + "a" * 200,
+    "1.0.0-01",
+    "v1.0.0",
+    " 1.0.0",
+    "1.0.0\ud800",
+]
 
 hostile_text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=12))
 valid_names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,10}", fullmatch=True)
@@ -68,11 +116,14 @@ def semvers(draw: st.DrawFn) -> str:
 
 
 versions = st.one_of(semvers(), st.sampled_from(HOSTILE_VERSIONS), st.text(max_size=10))
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-                         hostile_text)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), hostile_text
+)
 json_values = st.recursive(
-    json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(hostile_text, inner, max_size=4)),
-    max_leaves=12)
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(hostile_text, inner, max_size=4)),
+    max_leaves=12,
+)
 METADATA_FIELDS = ("name", "vers", "deps", "features", "links", "rust_version", "description", "badges")
 
 
@@ -98,8 +149,11 @@ def hostile_metadata(draw: st.DrawFn) -> dict:
         meta = metadata(draw(valid_names), draw(small_semvers))
         if mode == "one field":
             key = draw(st.sampled_from(METADATA_FIELDS))
-            meta[key] = draw({"deps": st.lists(hostile_deps(), min_size=1, max_size=3), "features": odd_features}
-                             .get(key, st.one_of(hostile_text, json_values)))
+            meta[key] = draw(
+                {"deps": st.lists(hostile_deps(), min_size=1, max_size=3), "features": odd_features}.get(
+                    key, st.one_of(hostile_text, json_values)
+                )
+            )
         return meta
     meta = metadata(draw(names), draw(versions))
     for key in draw(st.lists(st.sampled_from(METADATA_FIELDS), max_size=3, unique=True)):
@@ -131,10 +185,10 @@ def crates_for(draw: st.DrawFn, meta: dict) -> bytes:
     if kind == "other":
         return make_crate(draw(valid_names), draw(semvers()))
     if kind == "truncated":
-        return own[:draw(st.integers(0, len(own) - 1))]
+        return own[: draw(st.integers(0, len(own) - 1))]
     if kind == "flipped":
         at = draw(st.integers(0, len(own) - 1))
-        return own[:at] + bytes([own[at] ^ draw(st.integers(1, 255))]) + own[at + 1:]
+        return own[:at] + bytes([own[at] ^ draw(st.integers(1, 255))]) + own[at + 1 :]
     if kind == "random":
         return draw(st.binary(max_size=200))
     return own
@@ -144,10 +198,24 @@ def u32(n: int) -> bytes:
     return struct.pack("<I", n % 2**32)
 
 
-HOSTILE_JSON = [b"", b"{", b"[]", b"null", b"42", b'"x"', b'{"name": "\xff\xfe"}', b"\xef\xbb\xbf{}",
-                b'{"name": 1' + b"0" * 5000 + b"}", b'{"vers": 1e999999}', b'{"a": NaN}', b'{"a": "\\ud800"}',
-                b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
-                b'{"deps": [' + b"{}," * 20_000 + b"{}]}", b'{"description": "' + b"x" * MAX_METADATA_SIZE + b'"}']
+HOSTILE_JSON = [
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b"42",
+    b'"x"',
+    b'{"name": "\xff\xfe"}',
+    b"\xef\xbb\xbf{}",
+    b'{"name": 1' + b"0" * 5000 + b"}",
+    b'{"vers": 1e999999}',
+    b'{"a": NaN}',
+    b'{"a": "\\ud800"}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    b'{"deps": [' + b"{}," * 20_000 + b"{}]}",
+    b'{"description": "' + b"x" * MAX_METADATA_SIZE + b'"}',
+]
 
 
 @st.composite
@@ -167,17 +235,31 @@ def publish_bodies(draw: st.DrawFn) -> bytes:
     meta_bytes = json.dumps(meta).encode()
     lie = st.one_of(st.integers(-10, 10), st.integers(0, 2**32))
     body = u32(len(meta_bytes) + draw(lie)) + meta_bytes + u32(len(crate) + draw(lie)) + crate
-    return body[:draw(st.integers(0, len(body)))] + draw(st.binary(max_size=8))
+    return body[: draw(st.integers(0, len(body)))] + draw(st.binary(max_size=8))
 
 
-HOSTILE_TOML = ["x = " + "[" * 5000 + "]" * 5000, "x = " + "{a=" * 3000 + "1" + "}" * 3000, "[package]\n",
-                'version = "9.9.9"', '[dependencies]\n"../x" = "1"', "[dependencies]\nserde = {version = 1}",
-                '[dependencies.serde]\nregistry-index = "file:///etc"', '[features]\na = ["\\udc80"]',
-                '[target."cfg(unix)".dependencies]\nfoo = "1"', '[dependencies]\nx = {package = "../y"}',
-                "x = 99999999999999999999999999", "rust-version = 5", "links = []", "[features]\na = 1",
-                '[dependencies]\nx = {version = "1", features = "a"}', "[target]\nx = 1", "dependencies = 1"]
-tar_types = st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
-                             tarfile.CHRTYPE, tarfile.FIFOTYPE])
+HOSTILE_TOML = [
+    "x = " + "[" * 5000 + "]" * 5000,
+    "x = " + "{a=" * 3000 + "1" + "}" * 3000,
+    "[package]\n",
+    'version = "9.9.9"',
+    '[dependencies]\n"../x" = "1"',
+    "[dependencies]\nserde = {version = 1}",
+    '[dependencies.serde]\nregistry-index = "file:///etc"',
+    '[features]\na = ["\\udc80"]',
+    '[target."cfg(unix)".dependencies]\nfoo = "1"',
+    '[dependencies]\nx = {package = "../y"}',
+    "x = 99999999999999999999999999",
+    "rust-version = 5",
+    "links = []",
+    "[features]\na = 1",
+    '[dependencies]\nx = {version = "1", features = "a"}',
+    "[target]\nx = 1",
+    "dependencies = 1",
+]
+tar_types = st.sampled_from(
+    [tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE]
+)
 
 
 @st.composite
@@ -189,16 +271,36 @@ def hostile_archives(draw: st.DrawFn) -> tuple[str, str, bytes]:
     top = f"{name}-{version}"
     members: list[tuple[str, bytes, int, str]] = []
     if draw(st.integers(0, 3)) != 3:  # (0, the first example tried, keeps it)
-        extra = draw(st.sampled_from(["", "", HOSTILE_TOML[draw(st.integers(0, len(HOSTILE_TOML) - 1))],
-                                      draw(st.text(max_size=30))]))
+        extra = draw(
+            st.sampled_from(
+                ["", "", HOSTILE_TOML[draw(st.integers(0, len(HOSTILE_TOML) - 1))], draw(st.text(max_size=30))]
+            )
+        )
         members.append((f"{top}/Cargo.toml", manifest(name, version, "\n" + extra), tarfile.REGTYPE, ""))
-    paths = st.one_of(st.sampled_from([
-        f"{top}/Cargo.toml", f"{top}/src/lib.rs", f"/{top}/Cargo.toml", f"../{top}/Cargo.toml", f"{top}/../../outside",
-        "/etc/evil", f"{top}/./Cargo.toml", "Cargo.toml", f"{top}//Cargo.toml", "../../../../../../tmp/evil"]),
-        st.text(min_size=1, max_size=20))
+    paths = st.one_of(
+        st.sampled_from(
+            [
+                f"{top}/Cargo.toml",
+                f"{top}/src/lib.rs",
+                f"/{top}/Cargo.toml",
+                f"../{top}/Cargo.toml",
+                f"{top}/../../outside",
+                "/etc/evil",
+                f"{top}/./Cargo.toml",
+                "Cargo.toml",
+                f"{top}//Cargo.toml",
+                "../../../../../../tmp/evil",
+            ]
+        ),
+        st.text(min_size=1, max_size=20),
+    )
     targets = st.sampled_from(["/etc/passwd", "../../outside", f"{top}/Cargo.toml", ".."])
-    contents = st.one_of(st.builds(lambda n, v: f'[package]\nname = "{n}"\nversion = "{v}"\n'.encode("utf-8", "surrogatepass"),
-                                   names, versions), st.binary(max_size=40))
+    contents = st.one_of(
+        st.builds(
+            lambda n, v: f'[package]\nname = "{n}"\nversion = "{v}"\n'.encode("utf-8", "surrogatepass"), names, versions
+        ),
+        st.binary(max_size=40),
+    )
     for _ in range(draw(st.sampled_from([0, 0, 1, 2, 4]))):
         kind = draw(tar_types)
         members.append((draw(paths), draw(contents) if kind == tarfile.REGTYPE else b"", kind, draw(targets)))
@@ -209,16 +311,15 @@ def hostile_archives(draw: st.DrawFn) -> tuple[str, str, bytes]:
             info.type, info.size = kind, len(data)
             if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
                 info.linkname = target
-            try:
+            with contextlib.suppress(UnicodeError, ValueError):  # a name tar cannot even hold
                 archive.addfile(info, io.BytesIO(data))
-            except (UnicodeError, ValueError):
-                pass  # a name tar cannot even hold
     crate = raw.getvalue()
     cut = draw(st.sampled_from([len(crate)] * 3 + [draw(st.integers(0, len(crate)))]))
     return name, version, crate[:cut]
 
 
 # -- what is allowed to happen --------------------------------------------------------------
+
 
 def refused_or(call: Callable[[], T]) -> T | None:
     """`call()`'s result, or None if it raised a PalletizerError with a 4xx status (anything else fails)."""
@@ -264,8 +365,9 @@ class Registries:
     def _open(self) -> None:
         """A new registry, and `palletizer-all`'s app in process over it, with an admin token."""
         data = self.root / f"data{len(self.opened)}"
-        self.registry = Registry.create(data, RegistryConfig(public_url="http://registry.test",
-                                                             max_crate_size=64 * 1024))
+        self.registry = Registry.create(
+            data, RegistryConfig(public_url="http://registry.test", max_crate_size=64 * 1024)
+        )
         self.client = falcon.testing.TestClient(build_app(self.registry, url=None)[0])
         self.token = issue_token(data)
         self.opened.append((self.registry, self.client))
@@ -288,13 +390,14 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Registries:
 
 # -- the publish body ---------------------------------------------------------------------
 
+
 def check_parsed(body: bytes) -> None:
     parsed = refused_or(lambda: parse_publish_body(body))
     if parsed is not None:
         assert isinstance(parsed, PublishBody) and isinstance(parsed.metadata, dict)
         json_len = struct.unpack_from("<I", body)[0]
         assert len(body) == 4 + json_len + 4 + len(parsed.crate)
-        assert bytes(parsed.crate) == body[8 + json_len:]
+        assert bytes(parsed.crate) == body[8 + json_len :]
 
 
 @given(st.binary(max_size=400))
@@ -307,9 +410,15 @@ def test_publish_body_parser_on_lying_lengths_and_hostile_json(body: bytes) -> N
     check_parsed(body)
 
 
-@pytest.mark.parametrize("meta", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
-                                  b'{"name": "x", "features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
-                         ids=["arrays", "objects", "inside a field"])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b'{"name": "x", "features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+    ids=["arrays", "objects", "inside a field"],
+)
 def test_json_nested_100000_levels_is_a_clean_400(meta: bytes) -> None:
     body = u32(len(meta)) + meta + u32(0)
     with pytest.raises(PalletizerError) as refused:
@@ -324,11 +433,14 @@ def test_metadata_nested_just_below_the_limit_is_refused_or_ignored(registries: 
         meta = metadata(f"deep-meta-{depth}", "1.0.0")
         for _ in range(depth):
             meta[field] = [meta[field]]
-        entry = refused_or(lambda: registries.registry.publish(meta, make_crate(f"deep-meta-{depth}", "1.0.0")))
+        entry = refused_or(
+            lambda meta=meta: registries.registry.publish(meta, make_crate(f"deep-meta-{depth}", "1.0.0"))
+        )
         assert entry is None or field == "badges"
 
 
 # -- the .crate file ----------------------------------------------------------------------
+
 
 def check_read(crate: bytes, name: str, version: str) -> None:
     """Reading `crate` as `name` `version` is refused, or finds that crate's Cargo.toml, a regular file."""
@@ -363,6 +475,7 @@ def test_toml_nested_100000_levels_is_a_clean_400() -> None:
 
 # -- Registry.publish, Registry.add and the endpoint ---------------------------------------
 
+
 @given(st.data())
 def test_registry_publish_refuses_or_publishes_validly(registries: Registries, data: st.DataObject) -> None:
     meta = data.draw(hostile_metadata(), "metadata")
@@ -393,8 +506,9 @@ def test_registry_add_refuses_or_adds_validly(registries: Registries, archive: t
 @given(publish_bodies())
 def test_publish_endpoint_answers_200_or_4xx_cargo_json(registries: Registries, body: bytes) -> None:
     registry = registries.registry
-    response = registries.client.simulate_put("/api/v1/crates/new", body=body,
-                                              headers={"Authorization": registries.token})
+    response = registries.client.simulate_put(
+        "/api/v1/crates/new", body=body, headers={"Authorization": registries.token}
+    )
     assert response.status_code == 200 or 400 <= response.status_code < 500, (response.status, response.text)
     assert response.headers["content-type"].startswith("application/json")
     event(f"status {response.status_code}")
@@ -421,8 +535,12 @@ def test_search_still_answers_after_every_hostile_publish(registries: Registries
 def test_unpaired_surrogates_are_refused_before_anything_is_stored(registries: Registries) -> None:
     """JSON may carry `\\ud800`; no index line or search answer (UTF-8) can."""
     registry = registries.registry
-    for fields in ({"description": "a\ud800b"}, {"features": {"a": ["\udfff"]}},
-                   {"deps": [dep("serde", "\ud800")]}, {"links": "\udc80"}):
+    for fields in (
+        {"description": "a\ud800b"},
+        {"features": {"a": ["\udfff"]}},
+        {"deps": [dep("serde", "\ud800")]},
+        {"links": "\udc80"},
+    ):
         with pytest.raises(PalletizerError) as refused:
             registry.publish(metadata("surrogates", "1.0.0", **fields), make_crate("surrogates", "1.0.0"))
         assert refused.value.status == 400 and "Unicode" in refused.value.detail

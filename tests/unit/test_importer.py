@@ -13,7 +13,7 @@ from palletizer_lib.stores.accounts import Accounts
 from palletizer_lib.stores.catalog import Catalog
 from tests.support.cratekit import make_crate
 
-OWN_INDEX = "sparse+http://registry.test/index/"   # the `registry` fixture's own index
+OWN_INDEX = "sparse+http://registry.test/index/"  # the `registry` fixture's own index
 
 
 def dependency(table: str, name: str, index: str | None = OWN_INDEX) -> str:
@@ -21,8 +21,14 @@ def dependency(table: str, name: str, index: str | None = OWN_INDEX) -> str:
     return f'\n[{table}.{name}]\nversion = "0.1"\n' + (f'registry-index = "{index}"\n' if index else "")
 
 
-def write(directory: Path, relative: str, name: str, version: str, manifest_extra: str = "",
-          files: dict[str, bytes] | None = None) -> Path:
+def write(
+    directory: Path,
+    relative: str,
+    name: str,
+    version: str,
+    manifest_extra: str = "",
+    files: dict[str, bytes] | None = None,
+) -> Path:
     path = directory / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(make_crate(name, version, manifest_extra, files))
@@ -40,8 +46,13 @@ def outcomes(report: ImportReport) -> list[tuple[str, str | None, str | None]]:
 def test_crates_come_after_their_dependencies_in_the_directory(registry: Registry, tmp_path: Path) -> None:
     source = tmp_path / "vendor"
     # Sorted by path, `app` would come first and `zeta` last: the order must come from the dependencies.
-    write(source, "a/app-1.0.0.crate", "app", "1.0.0",
-          dependency("dependencies", "zeta") + dependency("build-dependencies", "mid"))
+    write(
+        source,
+        "a/app-1.0.0.crate",
+        "app",
+        "1.0.0",
+        dependency("dependencies", "zeta") + dependency("build-dependencies", "mid"),
+    )
     write(source, "b/mid-0.1.0.crate", "mid", "0.1.0", dependency("dependencies", "zeta"))
     write(source, "c/d/zeta-0.2.0.crate", "zeta", "0.2.0")
     write(source, "zeta-0.1.0.crate", "zeta", "0.1.0")
@@ -52,16 +63,25 @@ def test_crates_come_after_their_dependencies_in_the_directory(registry: Registr
 
     report = run(registry, source)
 
-    assert outcomes(report) == [(ADDED, "aaa", "0.1.0"), (ADDED, "other", "0.1.0"), (ADDED, "zeta", "0.1.0"),
-                                (ADDED, "zeta", "0.2.0"), (ADDED, "mid", "0.1.0"), (ADDED, "app", "1.0.0")]
+    assert outcomes(report) == [
+        (ADDED, "aaa", "0.1.0"),
+        (ADDED, "other", "0.1.0"),
+        (ADDED, "zeta", "0.1.0"),
+        (ADDED, "zeta", "0.2.0"),
+        (ADDED, "mid", "0.1.0"),
+        (ADDED, "app", "1.0.0"),
+    ]
     assert [e["vers"] for e in registry.entries("zeta")] == ["0.1.0", "0.2.0"]
     assert registry.verify() == []
 
 
 def test_a_dependency_cycle_between_versions_is_broken_at_its_smallest_crate() -> None:
     def entry(name: str, vers: str, *deps: str) -> tuple[Path, dict]:
-        return Path(f"{name}-{vers}.crate"), {"name": name, "vers": vers,
-                                              "deps": [{"name": d, "kind": "normal"} for d in deps]}
+        return Path(f"{name}-{vers}.crate"), {
+            "name": name,
+            "vers": vers,
+            "deps": [{"name": d, "kind": "normal"} for d in deps],
+        }
 
     # b 0.1.0 needs a (any version in the list), a 0.2.0 needs b: no order satisfies both.
     ordered = dependency_order([entry("b", "0.1.0", "a"), entry("a", "0.2.0", "b"), entry("a", "0.1.0")])
@@ -91,8 +111,13 @@ def test_what_cannot_be_added_is_refused_with_the_reason(registry: Registry, tmp
     source = tmp_path / "vendor"
     write(source, "taken-1.0.0.crate", "taken", "1.0.0", files={"README": b"other bytes"})
     (source / "broken.crate").write_bytes(b"not a gzip archive")
-    write(source, "foreign-1.0.0.crate", "foreign", "1.0.0",
-          dependency("dependencies", "elsewhere", index="sparse+https://other.example/index/"))
+    write(
+        source,
+        "foreign-1.0.0.crate",
+        "foreign",
+        "1.0.0",
+        dependency("dependencies", "elsewhere", index="sparse+https://other.example/index/"),
+    )
     write(source, "fine-1.0.0.crate", "fine", "1.0.0")
 
     report = run(registry, source)

@@ -30,18 +30,29 @@ def only_dep(entry: dict) -> dict:
 
 # -- from publish metadata ----------------------------------------------------------------
 
+
 def test_minimal_entry() -> None:
     assert entry_from_metadata(metadata("foo", "1.0.0"), CKSUM) == {
-        "name": "foo", "vers": "1.0.0", "deps": [], "cksum": CKSUM, "features": {},
-        "yanked": False, "links": None,
+        "name": "foo",
+        "vers": "1.0.0",
+        "deps": [],
+        "cksum": CKSUM,
+        "features": {},
+        "yanked": False,
+        "links": None,
     }
 
 
 def test_plain_dependency() -> None:
     entry = entry_from_metadata(metadata("foo", "1.0.0", deps=[dep("bar", "^1.2", features=["x"])]), CKSUM)
     assert only_dep(entry) == {
-        "name": "bar", "req": "^1.2", "features": ["x"], "optional": False,
-        "default_features": True, "target": None, "kind": "normal",
+        "name": "bar",
+        "req": "^1.2",
+        "features": ["x"],
+        "optional": False,
+        "default_features": True,
+        "target": None,
+        "kind": "normal",
     }
 
 
@@ -70,8 +81,13 @@ def test_registry_target_kind_and_flags_are_kept() -> None:
 def test_dependency_without_optional_fields_gets_defaults() -> None:
     entry = entry_from_metadata(metadata("foo", "1.0.0", deps=[{"name": "bar", "version_req": "*"}]), CKSUM)
     assert only_dep(entry) == {
-        "name": "bar", "req": "*", "features": [], "optional": False,
-        "default_features": True, "target": None, "kind": "normal",
+        "name": "bar",
+        "req": "*",
+        "features": [],
+        "optional": False,
+        "default_features": True,
+        "target": None,
+        "kind": "normal",
     }
 
 
@@ -96,32 +112,35 @@ def test_links_and_rust_version() -> None:
     assert "rust_version" not in entry_from_metadata(metadata("foo", "1.0.0"), CKSUM)
 
 
-@pytest.mark.parametrize("fields", [
-    {"deps": {"bar": "1"}},
-    {"deps": "bar"},
-    {"deps": ["bar"]},
-    {"deps": [dep("bar", optional="yes")]},
-    {"deps": [dep("bar", default_features=1)]},
-    {"deps": [dep("bar", kind="runtime")]},
-    {"deps": [dep("bar", kind=["dev"])]},
-    {"deps": [dep("bar", req=None)]},
-    {"deps": [dep("bar", features="x")]},
-    {"deps": [dep("bar", features=[1])]},
-    {"deps": [dep("bar", target=5)]},
-    {"deps": [dep("bar", registry=["x"])]},
-    {"deps": [dep("not a name")]},
-    {"deps": [dep("bar", explicit_name_in_toml="../x")]},
-    {"features": []},
-    {"features": {"a": "b"}},
-    {"features": {"a": [1]}},
-    {"features": {"a": None}},
-    {"links": 3},
-    {"rust_version": 1.7},
-    {"name": "../etc"},
-    {"name": None},
-    {"vers": None},
-    {"vers": 1},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"deps": {"bar": "1"}},
+        {"deps": "bar"},
+        {"deps": ["bar"]},
+        {"deps": [dep("bar", optional="yes")]},
+        {"deps": [dep("bar", default_features=1)]},
+        {"deps": [dep("bar", kind="runtime")]},
+        {"deps": [dep("bar", kind=["dev"])]},
+        {"deps": [dep("bar", req=None)]},
+        {"deps": [dep("bar", features="x")]},
+        {"deps": [dep("bar", features=[1])]},
+        {"deps": [dep("bar", target=5)]},
+        {"deps": [dep("bar", registry=["x"])]},
+        {"deps": [dep("not a name")]},
+        {"deps": [dep("bar", explicit_name_in_toml="../x")]},
+        {"features": []},
+        {"features": {"a": "b"}},
+        {"features": {"a": [1]}},
+        {"features": {"a": None}},
+        {"links": 3},
+        {"rust_version": 1.7},
+        {"name": "../etc"},
+        {"name": None},
+        {"vers": None},
+        {"vers": 1},
+    ],
+)
 def test_wrong_types_are_invalid(fields: dict) -> None:
     with pytest.raises(InvalidCrate):
         entry_from_metadata({**metadata("foo", "1.0.0"), **fields}, CKSUM)
@@ -204,8 +223,14 @@ def test_manifest_package_fields(manifest_entry: dict) -> None:
 
 def test_manifest_dependency_without_registry_index_is_from_crates_io(manifest_entry: dict) -> None:
     assert deps_by_name(manifest_entry)["plain"] == {
-        "name": "plain", "req": "^0.1.0", "features": [], "optional": False, "default_features": True,
-        "target": None, "kind": "normal", "registry": CRATES_IO_INDEX,
+        "name": "plain",
+        "req": "^0.1.0",
+        "features": [],
+        "optional": False,
+        "default_features": True,
+        "target": None,
+        "kind": "normal",
+        "registry": CRATES_IO_INDEX,
     }
 
 
@@ -226,28 +251,42 @@ def test_manifest_renamed_dependency(manifest_entry: dict) -> None:
 
 # -- read from another registry -------------------------------------------------------------
 
-UPSTREAM = {"name": "serde", "vers": "1.0.0", "deps": [{"name": "serde_derive", "req": "=1.0.0", "kind": None,
-                                                        "public": False}],
-            "cksum": CKSUM, "features2": None, "yanked": False, "v": 2, "pubtime": "2017-04-20T00:00:00Z"}
+UPSTREAM = {
+    "name": "serde",
+    "vers": "1.0.0",
+    "deps": [{"name": "serde_derive", "req": "=1.0.0", "kind": None, "public": False}],
+    "cksum": CKSUM,
+    "features2": None,
+    "yanked": False,
+    "v": 2,
+    "pubtime": "2017-04-20T00:00:00Z",
+}
 
 
 def test_an_upstream_entry_is_kept_as_it_is() -> None:
     assert check_entry(UPSTREAM) is UPSTREAM
-    assert check_entry({"name": "a", "vers": "0.1.0", "deps": [], "cksum": CKSUM}) == \
-        {"name": "a", "vers": "0.1.0", "deps": [], "cksum": CKSUM}
+    assert check_entry({"name": "a", "vers": "0.1.0", "deps": [], "cksum": CKSUM}) == {
+        "name": "a",
+        "vers": "0.1.0",
+        "deps": [],
+        "cksum": CKSUM,
+    }
 
 
-@pytest.mark.parametrize("fields", [
-    {"deps": None},
-    {"deps": [{"name": "serde_derive", "req": "1", "kind": 0}]},
-    {"deps": [{"name": "serde_derive", "req": "1", "kind": "runtime"}]},
-    {"features2": []},
-    {"v": "2"},
-    {"v": True},
-    {"pubtime": 1492646400},
-    {"pubtime": "2017-04-20\n"},
-    {"cksum": "AB" * 32},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"deps": None},
+        {"deps": [{"name": "serde_derive", "req": "1", "kind": 0}]},
+        {"deps": [{"name": "serde_derive", "req": "1", "kind": "runtime"}]},
+        {"features2": []},
+        {"v": "2"},
+        {"v": True},
+        {"pubtime": 1492646400},
+        {"pubtime": "2017-04-20\n"},
+        {"cksum": "AB" * 32},
+    ],
+)
 def test_an_upstream_entry_of_the_wrong_types_is_refused(fields: dict) -> None:
     with pytest.raises(InvalidCrate):
         check_entry({**UPSTREAM, **fields})
@@ -260,10 +299,20 @@ def test_an_upstream_entry_must_be_an_object_with_deps() -> None:
         check_entry({key: value for key, value in UPSTREAM.items() if key != "deps"})
 
 
-@pytest.mark.parametrize(("written", "published"), [
-    ("0.1", "^0.1"), ("1.2.3", "^1.2.3"), ("^1", "^1"), ("~1.2", "~1.2"), ("=1.0.0", "=1.0.0"),
-    (">=1, <2", ">=1, <2"), ("1.0,<1.5", "^1.0, <1.5"), ("*", "*"), ("1.*", "1.*"),
-])
+@pytest.mark.parametrize(
+    ("written", "published"),
+    [
+        ("0.1", "^0.1"),
+        ("1.2.3", "^1.2.3"),
+        ("^1", "^1"),
+        ("~1.2", "~1.2"),
+        ("=1.0.0", "=1.0.0"),
+        (">=1, <2", ">=1, <2"),
+        ("1.0,<1.5", "^1.0, <1.5"),
+        ("*", "*"),
+        ("1.*", "1.*"),
+    ],
+)
 def test_manifest_requirements_are_written_as_cargo_publishes_them(written: str, published: str) -> None:
     manifest = {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": written}}
     assert only_dep(entry_from_manifest(manifest, CKSUM, OWN_URLS))["req"] == published
@@ -295,8 +344,9 @@ def test_manifest_features(manifest_entry: dict) -> None:
 
 
 def test_manifest_own_url_matches_with_or_without_trailing_slash() -> None:
-    manifest = tomllib.loads(PACKAGED.replace('"sparse+http://registry.test/index/"',
-                                              '"sparse+http://registry.test/index"'))
+    manifest = tomllib.loads(
+        PACKAGED.replace('"sparse+http://registry.test/index/"', '"sparse+http://registry.test/index"')
+    )
     assert "registry" not in deps_by_name(entry_from_manifest(manifest, CKSUM, OWN_URLS))["own"]
 
 
@@ -306,8 +356,11 @@ def test_manifest_without_own_urls_keeps_every_registry() -> None:
 
 
 def test_manifest_string_dependency_and_underscore_tables() -> None:
-    manifest = {"package": {"name": "foo", "version": "1.0.0"},
-                "dependencies": {"bar": "1.2"}, "dev_dependencies": {"baz": {"version": "3"}}}
+    manifest = {
+        "package": {"name": "foo", "version": "1.0.0"},
+        "dependencies": {"bar": "1.2"},
+        "dev_dependencies": {"baz": {"version": "3"}},
+    }
     entry = entry_from_manifest(manifest, CKSUM, OWN_URLS)
     deps = deps_by_name(entry)
     assert (deps["bar"]["req"], deps["bar"]["kind"]) == ("^1.2", "normal")
@@ -315,21 +368,24 @@ def test_manifest_string_dependency_and_underscore_tables() -> None:
     assert "rust_version" not in entry and entry["links"] is None
 
 
-@pytest.mark.parametrize("manifest", [
-    {"package": {"name": "foo"}},
-    {"package": {"version": "1.0.0"}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": ["bar"]},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": 1}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"optional": "yes"}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"version": 1}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"features": "x"}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"package": "a/b"}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"registry-index": 5}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"registry-index": ["u"]}}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "features": {"x": "y"}},
-    {"package": {"name": "foo", "version": "1.0.0"}, "target": {"cfg(unix)": []}},
-    {"package": {"name": "foo", "version": "1.0.0", "links": 1}},
-])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {"package": {"name": "foo"}},
+        {"package": {"version": "1.0.0"}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": ["bar"]},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": 1}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"optional": "yes"}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"version": 1}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"features": "x"}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"package": "a/b"}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"registry-index": 5}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "dependencies": {"bar": {"registry-index": ["u"]}}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "features": {"x": "y"}},
+        {"package": {"name": "foo", "version": "1.0.0"}, "target": {"cfg(unix)": []}},
+        {"package": {"name": "foo", "version": "1.0.0", "links": 1}},
+    ],
+)
 def test_manifest_wrong_types_are_invalid(manifest: dict) -> None:
     with pytest.raises(InvalidCrate):
         entry_from_manifest(manifest, CKSUM, OWN_URLS)
@@ -337,9 +393,11 @@ def test_manifest_wrong_types_are_invalid(manifest: dict) -> None:
 
 # -- lines ----------------------------------------------------------------------------------
 
+
 def test_dump_line_is_one_compact_line() -> None:
-    entry = make_entry(name="foo", vers="1.0.0", deps=[], cksum=CKSUM, features={"ü": []},
-                       links=None, rust_version=None)
+    entry = make_entry(
+        name="foo", vers="1.0.0", deps=[], cksum=CKSUM, features={"ü": []}, links=None, rust_version=None
+    )
     line = dump_line(entry)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert b", " not in line and b": " not in line
@@ -354,21 +412,34 @@ def test_dump_and_parse_round_trip(manifest_entry: dict) -> None:
     assert parse_lines(dump_lines(entries) + b"\n  \n") == entries
 
 
-@pytest.mark.parametrize(("written", "published"), [
-    ("0.1", "^0.1"), ("1.2.3", "^1.2.3"), ("2.0.0-xyz", "^2.0.0-xyz"), ("=0.1.1", "=0.1.1"),
-    ("1.*", "1.*"), ("1.x", "1.x"), ("*", "*"), (">=1, <2", ">=1, <2"), ("1.2,<1.5", "^1.2, <1.5"),
-])
+@pytest.mark.parametrize(
+    ("written", "published"),
+    [
+        ("0.1", "^0.1"),
+        ("1.2.3", "^1.2.3"),
+        ("2.0.0-xyz", "^2.0.0-xyz"),
+        ("=0.1.1", "=0.1.1"),
+        ("1.*", "1.*"),
+        ("1.x", "1.x"),
+        ("*", "*"),
+        (">=1, <2", ">=1, <2"),
+        ("1.2,<1.5", "^1.2, <1.5"),
+    ],
+)
 def test_cargo_req_writes_requirements_as_cargo_publishes_them(written: str, published: str) -> None:
     assert cargo_req(written) == published
 
 
 def test_a_dependency_may_be_renamed_to_a_name_reserved_for_crates() -> None:
     """`core = { package = "rustc-std-workspace-core", optional = true }`, as in cfg-if, memchr, hashbrown."""
-    manifest = {"package": {"name": "foo", "version": "1.0.0"},
-                "dependencies": {"core": {"version": "1.0.0", "optional": True, "package": "rustc-std-workspace-core"}}}
+    manifest = {
+        "package": {"name": "foo", "version": "1.0.0"},
+        "dependencies": {"core": {"version": "1.0.0", "optional": True, "package": "rustc-std-workspace-core"}},
+    }
     from_manifest = only_dep(entry_from_manifest(manifest, CKSUM, []))
-    meta = metadata("foo", "1.0.0", deps=[dep("rustc-std-workspace-core", "^1.0.0", optional=True,
-                                              explicit_name_in_toml="core")])
+    meta = metadata(
+        "foo", "1.0.0", deps=[dep("rustc-std-workspace-core", "^1.0.0", optional=True, explicit_name_in_toml="core")]
+    )
     from_metadata = only_dep(entry_from_metadata(meta, CKSUM))
     assert (from_manifest["name"], from_manifest["package"]) == ("core", "rustc-std-workspace-core")
     assert (from_metadata["name"], from_metadata["package"]) == ("core", "rustc-std-workspace-core")

@@ -34,12 +34,14 @@ def _spy_changes(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> list[st
         for change in original(old, new):
             seen.append(change[0])
             yield change
+
     monkeypatch.setattr(registry.log, "changes", changes)
     return seen
 
 
-def test_only_the_files_changed_since_the_last_count_are_read(registry: Registry,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_the_files_changed_since_the_last_count_are_read(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for i in range(5):
         registry.add(make_crate(f"crate{i}", "1.0.0"))
     seen = _spy_changes(registry, monkeypatch)
@@ -48,7 +50,7 @@ def test_only_the_files_changed_since_the_last_count_are_read(registry: Registry
     assert sorted(seen) == sorted(["config.json"] + [index_path(f"crate{i}") for i in range(5)])
     seen.clear()
     assert stats.current().crates == 5
-    assert seen == []                          # nothing changed: nothing read
+    assert seen == []  # nothing changed: nothing read
     registry.add(make_crate("crate2", "2.0.0"))
     assert stats.current().versions == 6
     assert seen == [index_path("crate2")]
@@ -63,15 +65,21 @@ def test_a_new_process_starts_from_the_kept_size(registry: Registry, monkeypatch
     assert kept == {"head": registry.log.head().decode(), "crates": 3, "versions": 3, "yanked": 1}
     seen = _spy_changes(registry, monkeypatch)
     assert _stats(registry).current() == IndexSize(crates=3, versions=3, yanked=1)
-    assert seen == []                          # nothing changed since it was kept: nothing read
+    assert seen == []  # nothing changed since it was kept: nothing read
     registry.remove("crate0", "1.0.0")
     registry.add(make_crate("crate1", "2.0.0"))
     assert _stats(registry).current() == IndexSize(crates=2, versions=3, yanked=1)
     assert sorted(seen) == sorted([index_path("crate0"), index_path("crate1")])
 
 
-@pytest.mark.parametrize("kept", [b"not json", b'{"head": "00000000000000000000000000000000000000ff"}',
-                                  json.dumps({"head": "ab" * 20, "crates": 9, "versions": 9, "yanked": 9}).encode()])
+@pytest.mark.parametrize(
+    "kept",
+    [
+        b"not json",
+        b'{"head": "00000000000000000000000000000000000000ff"}',
+        json.dumps({"head": "ab" * 20, "crates": 9, "versions": 9, "yanked": 9}).encode(),
+    ],
+)
 def test_an_unusable_kept_size_means_a_whole_count(registry: Registry, kept: bytes) -> None:
     registry.add(make_crate("foo", "1.0.0"))
     registry.layout.index_size.write_bytes(kept)

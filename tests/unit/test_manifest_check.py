@@ -19,16 +19,27 @@ def check(sent: dict, toml: str, own: list[str] = OWN) -> None:
     check_manifest_matches(tomllib.loads(toml), entry_from_metadata(sent, CKSUM), own)
 
 
-@pytest.mark.parametrize(("written", "sent"), [
-    ("0.1", "^0.1"), ("=1.0.0", "=1.0.0"), (">= 0.1, < 0.2", ">=0.1, <0.2"), ("1.x", "1.*"), ("*", "*"),
-    ("~1.2", "~1.2"), ("1.0.0-alpha.1", "^1.0.0-alpha.1"), ("^ 1", "^1"),
-])
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("0.1", "^0.1"),
+        ("=1.0.0", "=1.0.0"),
+        (">= 0.1, < 0.2", ">=0.1, <0.2"),
+        ("1.x", "1.*"),
+        ("*", "*"),
+        ("~1.2", "~1.2"),
+        ("1.0.0-alpha.1", "^1.0.0-alpha.1"),
+        ("^ 1", "^1"),
+    ],
+)
 def test_requirements_are_compared_as_cargo_spells_them(written: str, sent: str) -> None:
     assert normalise_req(written) == normalise_req(sent)
 
 
-@pytest.mark.parametrize("index", ["sparse+http://registry.test/index/", "sparse+http://registry.test/index",
-                                   "http://registry.test/git/index"])
+@pytest.mark.parametrize(
+    "index",
+    ["sparse+http://registry.test/index/", "sparse+http://registry.test/index", "http://registry.test/git/index"],
+)
 def test_this_registry_by_any_of_its_index_urls(index: str) -> None:
     sent = metadata("foo", "1.0.0", deps=[dep("bar", "^1")])
     check(sent, manifest_for(sent, index_url=index))
@@ -36,8 +47,10 @@ def test_this_registry_by_any_of_its_index_urls(index: str) -> None:
 
 def test_an_unknown_index_url_is_not_this_registry() -> None:
     sent = metadata("foo", "1.0.0", deps=[dep("bar", "^1")])
-    with pytest.raises(InvalidCrate, match="registry sparse\\+http://elsewhere.test/index in Cargo.toml but "
-                                           "this registry in the metadata"):
+    with pytest.raises(
+        InvalidCrate,
+        match="registry sparse\\+http://elsewhere.test/index in Cargo.toml but this registry in the metadata",
+    ):
         check(sent, manifest_for(sent, index_url="sparse+http://elsewhere.test/index/"))
 
 
@@ -48,10 +61,18 @@ def test_crates_io_by_either_of_its_urls(crates_io: str) -> None:
 
 
 def test_order_does_not_matter() -> None:
-    sent = metadata("foo", "1.0.0", features={"a": ["b", "c"], "b": []},
-                    deps=[dep("x", "^1", features=["p", "q"]), dep("y", "^1", kind="dev")])
-    packaged = metadata("foo", "1.0.0", features={"b": [], "a": ["c", "b"]},
-                        deps=[dep("y", "^1", kind="dev"), dep("x", "^1", features=["q", "p"])])
+    sent = metadata(
+        "foo",
+        "1.0.0",
+        features={"a": ["b", "c"], "b": []},
+        deps=[dep("x", "^1", features=["p", "q"]), dep("y", "^1", kind="dev")],
+    )
+    packaged = metadata(
+        "foo",
+        "1.0.0",
+        features={"b": [], "a": ["c", "b"]},
+        deps=[dep("y", "^1", kind="dev"), dep("x", "^1", features=["q", "p"])],
+    )
     check(sent, manifest_for(packaged))
 
 
@@ -70,8 +91,9 @@ def test_a_dependency_given_twice_in_the_metadata() -> None:
 
 
 def test_many_differences_are_cut_short() -> None:
-    packaged = metadata("foo", "1.0.0", deps=[dep(f"d{i}", "^1", registry="https://evil.example/index")
-                                              for i in range(20)])
+    packaged = metadata(
+        "foo", "1.0.0", deps=[dep(f"d{i}", "^1", registry="https://evil.example/index") for i in range(20)]
+    )
     with pytest.raises(InvalidCrate) as refused:
         check(metadata("foo", "1.0.0"), manifest_for(packaged))
     assert refused.value.detail.endswith("; and 15 more") and refused.value.detail.count("`d") == 5

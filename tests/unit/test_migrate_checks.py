@@ -10,13 +10,22 @@ from tests.support.cli import run_cli
 from tests.support.cratekit import make_crate
 from tests.support.server import free_port
 
-TARGET = ["--storage", "s3://bucket-name", "--s3-endpoint", "http://127.0.0.1:1", "--database",
-          "postgresql://nobody:s3cret@127.0.0.1:1/registry"]
+TARGET = [
+    "--storage",
+    "s3://bucket-name",
+    "--s3-endpoint",
+    "http://127.0.0.1:1",
+    "--database",
+    "postgresql://nobody:s3cret@127.0.0.1:1/registry",
+]
 
 
 def files(data: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(data)): path.read_bytes() for path in sorted(data.rglob("*"))
-            if path.is_file() and ".sqlite3" not in path.name}
+    return {
+        str(path.relative_to(data)): path.read_bytes()
+        for path in sorted(data.rglob("*"))
+        if path.is_file() and ".sqlite3" not in path.name
+    }
 
 
 def refused(data: Path, *args: str) -> str:
@@ -47,8 +56,7 @@ def test_a_registry_already_in_the_layout_asked_for_is_refused(tmp_path: Path) -
     data = local_registry(tmp_path / "data")
     assert "migrate --storage s3://BUCKET --database URL" in refused(data, "--local")
     config = yaml.safe_load((data / "config.yaml").read_text())
-    config.update(storage={"url": "s3://bucket-name", "endpoint": "http://127.0.0.1:1"},
-                  database="postgresql://h/db")
+    config.update(storage={"url": "s3://bucket-name", "endpoint": "http://127.0.0.1:1"}, database="postgresql://h/db")
     (data / "config.yaml").write_text(yaml.safe_dump(config))
     assert "`migrate --local` moves" in refused(data, *TARGET)
 
@@ -68,6 +76,14 @@ def test_a_source_that_does_not_verify_is_refused(tmp_path: Path) -> None:
 
 def test_an_unreachable_bucket_is_refused(tmp_path: Path) -> None:
     data = local_registry(tmp_path / "data")
-    target = ["--storage", "s3://bucket-name", "--s3-endpoint", f"http://127.0.0.1:{free_port()}",
-              "--s3-region", "us-east-1", "--database", "postgresql://nobody:s3cret@127.0.0.1:1/registry"]
+    target = [
+        "--storage",
+        "s3://bucket-name",
+        "--s3-endpoint",
+        f"http://127.0.0.1:{free_port()}",
+        "--s3-region",
+        "us-east-1",
+        "--database",
+        "postgresql://nobody:s3cret@127.0.0.1:1/registry",
+    ]
     assert "bucket-name" in refused(data, *target)

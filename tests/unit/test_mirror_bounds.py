@@ -52,8 +52,9 @@ def _noise(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
-def test_names_the_upstream_lacks_leave_nothing_on_disk(tmp_path: Path, upstream: StaticUpstream,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_names_the_upstream_lacks_leave_nothing_on_disk(
+    tmp_path: Path, upstream: StaticUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(state, "MAX_MISSING", 50)
     mirror = _mirror(tmp_path, upstream)
     names = [f"nope-{number}" for number in range(200)]
@@ -84,8 +85,7 @@ def test_a_cache_from_before_the_catalog_is_cleaned_once(tmp_path: Path) -> None
     assert sorted(p.name for p in (data / "mirror/index").iterdir()) == ["se"]
 
 
-def test_the_cache_stays_within_its_size_least_recently_used_first(tmp_path: Path,
-                                                                    upstream: StaticUpstream) -> None:
+def test_the_cache_stays_within_its_size_least_recently_used_first(tmp_path: Path, upstream: StaticUpstream) -> None:
     crates = {f"big{n}": make_crate(f"big{n}", "1.0.0", files={"blob": _noise(50_000, n)}) for n in range(6)}
     for name, crate in crates.items():
         upstream.add(name, "1.0.0", crate)
@@ -131,7 +131,8 @@ def test_parsed_index_files_stay_within_their_byte_budget(tmp_path: Path, upstre
 
 
 def test_a_mirrored_crate_is_parsed_once_per_version_of_its_file_and_its_versions_paged(
-        tmp_path: Path, upstream: StaticUpstream) -> None:
+    tmp_path: Path, upstream: StaticUpstream
+) -> None:
     crate = make_crate("many", "0.0.1")
     for minor in range(250):
         upstream.add("many", f"0.{minor}.0", crate)
@@ -156,8 +157,7 @@ def test_spellings_cover_every_mix() -> None:
     assert spellings("a-b-c-d-e-f-g-h") is None
 
 
-def test_a_new_crate_in_another_mix_of_an_upstream_name_is_refused(tmp_path: Path,
-                                                                   upstream: StaticUpstream) -> None:
+def test_a_new_crate_in_another_mix_of_an_upstream_name_is_refused(tmp_path: Path, upstream: StaticUpstream) -> None:
     upstream.add("foo_bar-baz", "1.0.0", make_crate("foo_bar-baz", "1.0.0"))
     mirror = _mirror(tmp_path, upstream)
     registry = registry_of(mirror)

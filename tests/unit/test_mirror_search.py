@@ -27,8 +27,9 @@ def _cache(data: Path, name: str, body: str, head: str | None = None, missing: b
 
 
 def _entry(name: str, vers: str, yanked: bool = False) -> str:
-    return json.dumps({"name": name, "vers": vers, "deps": [], "cksum": "0" * 64, "features": {},
-                       "yanked": yanked}) + "\n"
+    return (
+        json.dumps({"name": name, "vers": vers, "deps": [], "cksum": "0" * 64, "features": {}, "yanked": yanked}) + "\n"
+    )
 
 
 def test_search_reads_the_cache_and_local_crates_shadow_it(tmp_path: Path) -> None:
@@ -36,8 +37,15 @@ def test_search_reads_the_cache_and_local_crates_shadow_it(tmp_path: Path) -> No
     registry = Registry.create(data, RegistryConfig(upstream=UPSTREAM, allowed_names=["foo_bar"]))
     registry.publish(metadata("foo_bar", "1.0.0", description="ours"), make_crate("foo_bar", "1.0.0"))
     _cache(data, "foo-bar", _entry("foo-bar", "7.0.0"))
-    _cache(data, "foo-baz", _entry("foo-baz", "1.0.0") + _entry("foo-baz", "1.1.0-rc.1")
-           + _entry("foo-baz", "2.0.0", yanked=True) + "not json\n" + _entry("foo-baz", "x.y"))
+    _cache(
+        data,
+        "foo-baz",
+        _entry("foo-baz", "1.0.0")
+        + _entry("foo-baz", "1.1.0-rc.1")
+        + _entry("foo-baz", "2.0.0", yanked=True)
+        + "not json\n"
+        + _entry("foo-baz", "x.y"),
+    )
     _cache(data, "foo-gone", "", missing=True)
     _cache(data, "foo-junk", _entry("foo-junk", "1.0.0"), head="garbage")
     _cache(data, "foo-none", "[]\n")
@@ -45,8 +53,10 @@ def test_search_reads_the_cache_and_local_crates_shadow_it(tmp_path: Path) -> No
 
     total, found = Registry(data).search("foo", 10)
     assert total == 2
-    assert found == [CrateSummary("foo_bar", "1.0.0", "ours"),
-                     CrateSummary("foo-baz", "1.0.0", f"mirrored from {UPSTREAM}", UPSTREAM)]
+    assert found == [
+        CrateSummary("foo_bar", "1.0.0", "ours"),
+        CrateSummary("foo-baz", "1.0.0", f"mirrored from {UPSTREAM}", UPSTREAM),
+    ]
     assert Registry(data).search("foo", 1) == (2, found[:1])
     assert Registry(data).search("baz", 10) == (1, found[1:])
     crate = cached_crate(registry.layout, "foo-baz")
@@ -63,8 +73,9 @@ def test_search_follows_what_the_mirror_fetches(tmp_path: Path) -> None:
     try:
         upstream.add("serde", "1.0.0", make_crate("serde", "1.0.0"))
         data = tmp_path / "data"
-        registry = Registry.create(data, RegistryConfig(upstream=upstream.index_url, upstream_freshness=0,
-                                                        allowed_names=["serde_json"]))
+        registry = Registry.create(
+            data, RegistryConfig(upstream=upstream.index_url, upstream_freshness=0, allowed_names=["serde_json"])
+        )
         mirror = mirror_of(registry, Upstream(upstream.index_url), stats=MirrorStats())
         assert Registry(data).search("serde", 10) == (0, [])
         mirror.index_file("serde")
@@ -76,10 +87,16 @@ def test_search_follows_what_the_mirror_fetches(tmp_path: Path) -> None:
         mirror.upstream_index_file("serde_json")
         assert [s.name for s in Registry(data).search("serde", 10)[1]] == ["serde", "serde_json"]
         registry.publish(metadata("serde-json", "2.0.0", description="ours"), make_crate("serde-json", "2.0.0"))
-        assert [(s.name, s.mirrored_from) for s in Registry(data).search("", 10)[1]] == \
-            [("serde-json", None), ("serde", upstream.index_url)]
-        assert Registry(data).search("serde", 10) == (2, [
-            CrateSummary("serde-json", "2.0.0", "ours"),
-            CrateSummary("serde", "1.0.1", f"mirrored from {upstream.index_url}", upstream.index_url)])
+        assert [(s.name, s.mirrored_from) for s in Registry(data).search("", 10)[1]] == [
+            ("serde-json", None),
+            ("serde", upstream.index_url),
+        ]
+        assert Registry(data).search("serde", 10) == (
+            2,
+            [
+                CrateSummary("serde-json", "2.0.0", "ours"),
+                CrateSummary("serde", "1.0.1", f"mirrored from {upstream.index_url}", upstream.index_url),
+            ],
+        )
     finally:
         upstream.stop()

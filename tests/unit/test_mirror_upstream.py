@@ -41,8 +41,7 @@ def clock() -> Clock:
 
 
 def _mirror(tmp_path: Path, upstream: StaticUpstream, clock: Clock, **options: object) -> Mirror:
-    registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url,
-                                                                 upstream_freshness=300))
+    registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url, upstream_freshness=300))
     return mirror_of(registry, Upstream(upstream.index_url, **options), clock=clock, stats=MirrorStats())
 
 
@@ -51,19 +50,29 @@ def _lines(data: bytes) -> list[dict]:
 
 
 def test_download_url_follows_cargo() -> None:
-    assert download_url("https://static.crates.io/crates", "Serde", "1.0.0", "ab") == \
-        "https://static.crates.io/crates/Serde/1.0.0/download"
+    assert (
+        download_url("https://static.crates.io/crates", "Serde", "1.0.0", "ab")
+        == "https://static.crates.io/crates/Serde/1.0.0/download"
+    )
     assert download_url("https://h/x/", "serde", "1.0.0", "ab") == "https://h/x/serde/1.0.0/download"
     template = "https://h/{prefix}/{lowerprefix}/{crate}/{crate}-{version}.crate?sum={sha256-checksum}"
-    assert download_url(template, "AbCd", "0.1.0", "ff") == \
-        "https://h/Ab/Cd/ab/cd/AbCd/AbCd-0.1.0.crate?sum=ff"
+    assert download_url(template, "AbCd", "0.1.0", "ff") == "https://h/Ab/Cd/ab/cd/AbCd/AbCd-0.1.0.crate?sum=ff"
     assert download_url("https://h/{prefix}/{crate}", "a", "1.0.0", "ff") == "https://h/1/a"
     assert download_url("https://h/{lowerprefix}/{crate}", "Abc", "1.0.0", "ff") == "https://h/3/a/Abc"
     assert download_url("https://h/{crate}-{version}", "ab", "1.0.0", "ff") == "https://h/ab-1.0.0"
 
 
-@pytest.mark.parametrize("url", ["https://index.crates.io/", "sparse+ftp://x/", "sparse+https:///index/",
-                                 "sparse+https://host/a b/", "", "git+https://github.com/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://index.crates.io/",
+        "sparse+ftp://x/",
+        "sparse+https:///index/",
+        "sparse+https://host/a b/",
+        "",
+        "git+https://github.com/x",
+    ],
+)
 def test_bad_upstream_urls_are_refused(url: str) -> None:
     with pytest.raises(BadRequest, match="upstream"):
         validate_upstream(url)
@@ -112,8 +121,7 @@ def test_index_is_cached_revalidated_and_updated(tmp_path: Path, upstream: Stati
     assert upstream.requests["/index/wa/lk/walkdir"] == 3
 
 
-def test_stale_copy_is_served_while_upstream_is_down(tmp_path: Path, upstream: StaticUpstream,
-                                                     clock: Clock) -> None:
+def test_stale_copy_is_served_while_upstream_is_down(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     mirror = _mirror(tmp_path, upstream, clock, retries=0)
     first = mirror.index_file("walkdir")
@@ -159,8 +167,20 @@ def test_hostile_upstream_entries_are_dropped(tmp_path: Path, upstream: StaticUp
         {**good, "vers": "1.0.2", "name": "junk"},
         {**good, "vers": "1.0.3", "cksum": "../x"},
         {**good, "vers": "1.0.4", "deps": [{"name": "../evil", "req": "1"}]},
-        {**good, "vers": "1.0.5", "deps": [{"name": "ok", "req": "1\r\nX-Injected: 1", "features": [],
-                                            "optional": False, "default_features": True, "kind": "normal"}]},
+        {
+            **good,
+            "vers": "1.0.5",
+            "deps": [
+                {
+                    "name": "ok",
+                    "req": "1\r\nX-Injected: 1",
+                    "features": [],
+                    "optional": False,
+                    "default_features": True,
+                    "kind": "normal",
+                }
+            ],
+        },
         {**good, "vers": "1.0.6", "features": {"x": "not a list"}},
         {**good, "vers": "1.0.7", "yanked": "no"},
     ]
@@ -181,8 +201,9 @@ def test_oversized_index_is_refused(tmp_path: Path, upstream: StaticUpstream, cl
         mirror.index_file("big")
 
 
-def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstream: StaticUpstream,
-                                                         clock: Clock) -> None:
+def test_crate_is_checked_stored_and_then_served_offline(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     crate = make_crate("walkdir", "2.3.2")
     upstream.add("walkdir", "2.3.2", crate)
     mirror = _mirror(tmp_path, upstream, clock, retries=0)
@@ -205,7 +226,8 @@ def test_crate_is_checked_stored_and_then_served_offline(tmp_path: Path, upstrea
     assert report.code == 1
     assert report.out.splitlines() == [
         "mirror/crates/walkdir/walkdir-2.3.2.crate: its checksum does not match the cached upstream index entry",
-        "mirror/crates/walkdir/walkdir-9.9.9.crate: no cached upstream index entry refers to it"]
+        "mirror/crates/walkdir/walkdir-9.9.9.crate: no cached upstream index entry refers to it",
+    ]
 
 
 def test_corrupted_crate_is_refused_and_not_stored(tmp_path: Path, upstream: StaticUpstream, clock: Clock) -> None:
@@ -247,8 +269,9 @@ def test_one_fetch_for_concurrent_requests(tmp_path: Path, upstream: StaticUpstr
     assert upstream.requests["/crates/walkdir/2.3.2/download"] == 1
 
 
-def test_a_local_crate_shadows_the_upstream_in_every_spelling(tmp_path: Path, upstream: StaticUpstream,
-                                                             clock: Clock) -> None:
+def test_a_local_crate_shadows_the_upstream_in_every_spelling(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
     upstream.add("Foo_Bar", "9.0.0", make_crate("Foo_Bar", "9.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
@@ -274,8 +297,9 @@ def test_hanging_upstream_times_out(tmp_path: Path, upstream: StaticUpstream, cl
     assert not mirror.layout.mirror_crate_file("walkdir", "2.3.2").exists()
 
 
-def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, upstream: StaticUpstream,
-                                                              clock: Clock) -> None:
+def test_a_new_crate_named_like_an_upstream_one_needs_allowing(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("foo-bar", "9.0.0", make_crate("foo-bar", "9.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
     registry = registry_of(mirror)
@@ -292,8 +316,9 @@ def test_a_new_crate_named_like_an_upstream_one_needs_allowing(tmp_path: Path, u
     assert "already allowed" in run_cli(registry.layout.root, "allow-name", "foo-bar").err
 
 
-def test_a_new_crate_is_refused_while_the_upstream_cannot_say(tmp_path: Path, upstream: StaticUpstream,
-                                                              clock: Clock) -> None:
+def test_a_new_crate_is_refused_while_the_upstream_cannot_say(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     mirror = _mirror(tmp_path, upstream, clock)
     registry_of(mirror).publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))
     upstream.stop()
@@ -319,12 +344,16 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
         f'[[package]]\nname = "mine"\nversion = "1.0.0"\n{crates_io}\n\n'
         f'[[package]]\nname = "gone"\nversion = "1.0.0"\n{crates_io}\n\n'
         '[[package]]\nname = "app"\nversion = "0.1.0"\n'
-        '[[package]]\nname = "private"\nversion = "0.1.0"\nsource = "sparse+http://elsewhere/index/"\n')
+        '[[package]]\nname = "private"\nversion = "0.1.0"\nsource = "sparse+http://elsewhere/index/"\n'
+    )
     first = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
     assert first.returncode == 1
     assert first.stdout.splitlines() == [
-        "fetched leaf 1.0.0", "fetched mid 2.0.0", "skipped mine 1.0.0: a crate of that name is published here",
-        "failed gone 1.0.0: no file for crate `gone` version `1.0.0`"]
+        "fetched leaf 1.0.0",
+        "fetched mid 2.0.0",
+        "skipped mine 1.0.0: a crate of that name is published here",
+        "failed gone 1.0.0: no file for crate `gone` version `1.0.0`",
+    ]
     assert "mirror fetch: 2 fetched, 0 cached, 1 skipped, 1 failed" in first.stderr
     upstream.stop()
     again = palletizer(mirror.layout.root, "mirror", "fetch", str(lockfile), check=False)
@@ -336,8 +365,9 @@ def test_mirror_fetch_fills_the_cache_from_lockfiles(tmp_path: Path, upstream: S
     assert refused.returncode != 0 and "not a readable Cargo.lock" in refused.stderr
 
 
-def test_a_revalidation_that_changes_nothing_only_touches_the_file(tmp_path: Path, upstream: StaticUpstream,
-                                                                   clock: Clock) -> None:
+def test_a_revalidation_that_changes_nothing_only_touches_the_file(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     mirror = _mirror(tmp_path, upstream, clock)
     first = mirror.index_file("walkdir")
@@ -354,15 +384,16 @@ def test_a_revalidation_that_changes_nothing_only_touches_the_file(tmp_path: Pat
     assert upstream.requests["/index/wa/lk/walkdir"] == 2
 
 
-def test_a_torn_index_file_is_fetched_again_never_served(tmp_path: Path, upstream: StaticUpstream,
-                                                         clock: Clock) -> None:
+def test_a_torn_index_file_is_fetched_again_never_served(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     upstream.add("walkdir", "2.4.0", make_crate("walkdir", "2.4.0"))
     mirror = _mirror(tmp_path, upstream, clock, retries=0)
     whole = mirror.index_file("walkdir")
     cached = mirror.layout.mirror_index_file("walkdir")
     raw = cached.read_bytes()
-    for torn in (raw[:len(raw) // 2], raw[:raw.index(b"\n") + 10], b"", raw.replace(b"2.4.0", b"2.4.1")):
+    for torn in (raw[: len(raw) // 2], raw[: raw.index(b"\n") + 10], b"", raw.replace(b"2.4.0", b"2.4.1")):
         cached.write_bytes(torn)
         assert mirror_of(registry_of(mirror), Upstream(upstream.index_url), clock=clock).index_file("walkdir") == whole
         assert cached.read_bytes() == raw
@@ -374,8 +405,9 @@ def test_a_torn_index_file_is_fetched_again_never_served(tmp_path: Path, upstrea
     assert requests_before == 5
 
 
-def test_a_torn_crate_file_is_fetched_again_never_served(tmp_path: Path, upstream: StaticUpstream,
-                                                         clock: Clock) -> None:
+def test_a_torn_crate_file_is_fetched_again_never_served(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     crate = make_crate("walkdir", "2.3.2")
     upstream.add("walkdir", "2.3.2", crate)
     mirror = _mirror(tmp_path, upstream, clock, retries=0)
@@ -404,8 +436,9 @@ def test_crate_locks_are_a_fixed_set(tmp_path: Path, upstream: StaticUpstream, c
     assert all(len(name) == len("00.lock") for name in locks)
 
 
-def test_the_environment_s_proxy_is_used_for_the_upstream(tmp_path: Path, upstream: StaticUpstream,
-                                                          clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_s_proxy_is_used_for_the_upstream(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
@@ -419,26 +452,33 @@ def test_the_environment_s_proxy_is_used_for_the_upstream(tmp_path: Path, upstre
     assert [e["vers"] for e in _lines(direct.index_file("walkdir").data)] == ["2.3.2"]
 
 
-def test_mirror_fetch_draws_a_progress_bar_on_a_terminal(tmp_path: Path, upstream: StaticUpstream,
-                                                         clock: Clock) -> None:
+def test_mirror_fetch_draws_a_progress_bar_on_a_terminal(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("leaf", "1.0.0", make_crate("leaf", "1.0.0"))
     upstream.add("mid", "2.0.0", make_crate("mid", "2.0.0"))
     mirror = _mirror(tmp_path, upstream, clock)
     crates_io = 'source = "registry+https://github.com/rust-lang/crates.io-index"'
     lockfile = tmp_path / "Cargo.lock"
-    lockfile.write_text("version = 4\n\n" + "".join(
-        f'[[package]]\nname = "{name}"\nversion = "{version}"\n{crates_io}\n\n'
-        for name, version in (("leaf", "1.0.0"), ("mid", "2.0.0"))))
+    lockfile.write_text(
+        "version = 4\n\n"
+        + "".join(
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\n{crates_io}\n\n'
+            for name, version in (("leaf", "1.0.0"), ("mid", "2.0.0"))
+        )
+    )
     status, stdout, terminal = run_on_terminal(
-        [str(BIN / "palletizer"), "--data", str(mirror.layout.root), "mirror", "fetch", str(lockfile)])
+        [str(BIN / "palletizer"), "--data", str(mirror.layout.root), "mirror", "fetch", str(lockfile)]
+    )
     assert status == 0
     assert stdout.decode().splitlines() == ["fetched leaf 1.0.0", "fetched mid 2.0.0"]
     assert b"\r\x1b[Kfetching [" in terminal and b"] 2/2" in terminal, terminal
     assert b"mirror fetch: 2 fetched, 0 cached, 0 skipped, 0 failed" in terminal
 
 
-def test_in_the_background_an_index_file_is_served_before_it_reaches_the_disk(tmp_path: Path, upstream: StaticUpstream,
-                                                                           clock: Clock) -> None:
+def test_in_the_background_an_index_file_is_served_before_it_reaches_the_disk(
+    tmp_path: Path, upstream: StaticUpstream, clock: Clock
+) -> None:
     upstream.add("walkdir", "2.3.2", make_crate("walkdir", "2.3.2"))
     registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
     mirror = mirror_of(registry, Upstream(upstream.index_url), clock=clock, background=True)

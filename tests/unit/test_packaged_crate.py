@@ -35,8 +35,9 @@ class CountedCrate(bytes):
 
 
 def described_crate(name: str = "foo", version: str = "1.0.0") -> bytes:
-    return make_crate(name, version, 'description = "A foo"\nreadme = "README.md"\nkeywords = ["k"]\n',
-                      files={"README.md": README})
+    return make_crate(
+        name, version, 'description = "A foo"\nreadme = "README.md"\nkeywords = ["k"]\n', files={"README.md": README}
+    )
 
 
 def test_one_pass_reads_identity_manifest_readme_and_checksum() -> None:
@@ -96,7 +97,8 @@ def test_import_reads_each_file_to_order_it_then_to_add_it(registry: Registry, t
     vendor.mkdir()
     for name in ("a", "b"):
         (vendor / f"{name}-1.0.0.crate").write_bytes(make_crate(name, "1.0.0"))
-    report = import_directory(compose(CountingRegistry(registry.layout.root)).operations, vendor,
-                              actor=Actor("test", LOCAL))
+    report = import_directory(
+        compose(CountingRegistry(registry.layout.root)).operations, vendor, actor=Actor("test", LOCAL)
+    )
     assert [o.result for o in report.outcomes] == ["added", "added"]
     assert sorted(reads) == ["a", "a", "b", "b"]

@@ -5,8 +5,10 @@ from palletizer_lib.stores.postgres import describe, translate
 
 
 def test_placeholders_become_psycopg_s_and_percent_signs_are_literal() -> None:
-    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE ? ESCAPE '\\'") == \
-        "SELECT a FROM t WHERE b = %s AND c LIKE %s ESCAPE '\\'"
+    assert (
+        translate("SELECT a FROM t WHERE b = ? AND c LIKE ? ESCAPE '\\'")
+        == "SELECT a FROM t WHERE b = %s AND c LIKE %s ESCAPE '\\'"
+    )
     assert translate("ORDER BY s.crate != :wanted LIMIT :limit") == "ORDER BY s.crate != %(wanted)s LIMIT %(limit)s"
     assert translate("SELECT 5 % 2, '100%', x::jsonb, '?', ':name'") == "SELECT 5 %% 2, '100%%', x::jsonb, '?', ':name'"
 

@@ -51,4 +51,4 @@ def test_a_printed_line_does_not_mix_with_the_bar(capsys: pytest.CaptureFixture[
     bar.line("added foo 1.0.0")
     assert capsys.readouterr().out == "added foo 1.0.0\n"
     assert stream.getvalue().endswith("\r\x1b[Kadding [" + "#" * 15 + " " * 15 + "] 1/2")
-    assert stream.getvalue().count("adding [") == 2     # erased for the line, then drawn again
+    assert stream.getvalue().count("adding [") == 2  # erased for the line, then drawn again

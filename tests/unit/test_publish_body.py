@@ -32,7 +32,7 @@ def test_round_trip_accepts_memoryview_and_empty_crate() -> None:
 def test_layout_is_little_endian_lengths() -> None:
     body = encode_publish_body({"a": 1}, b"CRATE")
     meta_len = struct.unpack_from("<I", body, 0)[0]
-    assert json.loads(body[4:4 + meta_len]) == {"a": 1}
+    assert json.loads(body[4 : 4 + meta_len]) == {"a": 1}
     assert struct.unpack_from("<I", body, 4 + meta_len)[0] == 5
     assert body.endswith(b"CRATE")
 

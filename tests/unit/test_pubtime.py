@@ -18,8 +18,8 @@ from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.config import RegistryConfig
 from tests.support.cratekit import make_crate, metadata
 
-FIRST = 1_767_225_600.9       # 2026-01-01T00:00:00.9Z
-LATER = 1_767_312_000.0       # 2026-01-02T00:00:00Z
+FIRST = 1_767_225_600.9  # 2026-01-01T00:00:00.9Z
+LATER = 1_767_312_000.0  # 2026-01-02T00:00:00Z
 
 
 def test_the_format_is_cargo_s() -> None:
@@ -53,8 +53,10 @@ def test_publish_and_add_write_it_and_nothing_changes_it(registry: Registry, tmp
     registry.repair()
     [first, second] = _entries(registry, "foo")
     assert (first["pubtime"], second["pubtime"]) == ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
-    assert [json.loads(line)["pubtime"] for line in registry.log.read(index_path("foo")).splitlines()] == \
-        ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]
+    assert [json.loads(line)["pubtime"] for line in registry.log.read(index_path("foo")).splitlines()] == [
+        "2026-01-01T00:00:00Z",
+        "2026-01-02T00:00:00Z",
+    ]
     export_static(registry, tmp_path / "static", "https://cdn.example/")
     assert parse_lines((tmp_path / "static" / "index" / index_path("foo")).read_bytes()) == [first, second]
 

@@ -20,16 +20,30 @@ from tests.support.server import issue_token
 CHALLENGE = 'Cargo login_url="http://api.test/me"'
 GIT_CHALLENGE = 'Basic realm="palletizer registry (user: anything, password: a token)"'
 NEED_READ = [
-    ("GET", "/index/config.json"), ("HEAD", "/index/config.json"), ("GET", "/index/3/a/abc"),
-    ("GET", "/index/ab/cd/abcd"), ("GET", "/files/abc/abc-1.0.0.crate"), ("HEAD", "/files/abc/abc-1.0.0.crate"),
-    ("GET", "/metrics"), ("GET", "/api/v1/crates"), ("HEAD", "/api/v1/crates"), ("GET", "/api/v1/crates/abc"),
-    ("GET", "/api/v1/crates/abc/versions"), ("GET", "/api/v1/crates/abc/reverse_dependencies"),
-    ("GET", "/api/v1/crates/abc/1.0.0"), ("GET", "/api/v1/crates/abc/1.0.0/download"),
-    ("GET", "/api/v1/crates/abc/1.0.0/readme"), ("GET", "/api/v1/crates/abc/owners"),
-    ("GET", "/api/v1/crates/new"), ("GET", "/api/v1/crates/abc/1.0.0/yank"),
+    ("GET", "/index/config.json"),
+    ("HEAD", "/index/config.json"),
+    ("GET", "/index/3/a/abc"),
+    ("GET", "/index/ab/cd/abcd"),
+    ("GET", "/files/abc/abc-1.0.0.crate"),
+    ("HEAD", "/files/abc/abc-1.0.0.crate"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/crates"),
+    ("HEAD", "/api/v1/crates"),
+    ("GET", "/api/v1/crates/abc"),
+    ("GET", "/api/v1/crates/abc/versions"),
+    ("GET", "/api/v1/crates/abc/reverse_dependencies"),
+    ("GET", "/api/v1/crates/abc/1.0.0"),
+    ("GET", "/api/v1/crates/abc/1.0.0/download"),
+    ("GET", "/api/v1/crates/abc/1.0.0/readme"),
+    ("GET", "/api/v1/crates/abc/owners"),
+    ("GET", "/api/v1/crates/new"),
+    ("GET", "/api/v1/crates/abc/1.0.0/yank"),
 ]
-NEED_READ_GIT = [("GET", "/git/index/info/refs"), ("POST", "/git/index/git-upload-pack"),
-                 ("POST", "/git/index/git-receive-pack")]
+NEED_READ_GIT = [
+    ("GET", "/git/index/info/refs"),
+    ("POST", "/git/index/git-upload-pack"),
+    ("POST", "/git/index/git-receive-pack"),
+]
 OPEN = [("GET", "/health"), ("GET", "/me"), ("GET", "/login"), ("GET", "/index/a/b/c/d/e"), ("GET", "/nowhere")]
 
 
@@ -106,7 +120,7 @@ def test_the_middleware_checks_exactly_the_methods_a_resource_declares(tmp_path:
     app.add_route("/declared", _Declared())
     app.add_route("/everything", _Everything())
     client = falcon.testing.TestClient(app)
-    assert READS == {"GET", "HEAD"}
+    assert {"GET", "HEAD"} == READS
     assert client.simulate_get("/declared").status_code == 401
     assert client.simulate_get("/declared", headers={"Authorization": token}).status_code == 200
     assert client.simulate_post("/declared").status_code == 200
@@ -115,8 +129,7 @@ def test_the_middleware_checks_exactly_the_methods_a_resource_declares(tmp_path:
     assert client.simulate_get("/elsewhere").status_code == 404
 
 
-def test_the_login_url_is_the_one_fixed_at_start_up_not_read_back_from_git(private: tuple,
-                                                                            tmp_path: Path) -> None:
+def test_the_login_url_is_the_one_fixed_at_start_up_not_read_back_from_git(private: tuple, tmp_path: Path) -> None:
     client, _ = private
     Registry(tmp_path / "data").set_urls(ServedUrls("http://moved.test", "http://moved.test", "http://moved.test"))
     assert client.simulate_get("/index/config.json").headers["WWW-Authenticate"] == CHALLENGE

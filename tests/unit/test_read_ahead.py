@@ -44,8 +44,12 @@ def test_dependencies_are_fetched_ahead_once_and_never_for_local_crates(tmp_path
         upstream.add("leaf", "1.0.0", make_crate("leaf", "1.0.0"))
         upstream.add("mine", "1.0.0", make_crate("mine", "1.0.0"))
         upstream.add("mid", "1.0.0", make_crate("mid", "1.0.0"), [upstream_dep("leaf", "^1")])
-        upstream.add("top", "1.0.0", make_crate("top", "1.0.0"),
-                     [upstream_dep("mid", "^1"), upstream_dep("mine", "^1"), upstream_dep("absent", "^1")])
+        upstream.add(
+            "top",
+            "1.0.0",
+            make_crate("top", "1.0.0"),
+            [upstream_dep("mid", "^1"), upstream_dep("mine", "^1"), upstream_dep("absent", "^1")],
+        )
         registry = Registry.create(tmp_path / "data", RegistryConfig(upstream=upstream.index_url))
         allow_name(registry.layout, "mine")
         registry.publish(metadata("mine", "1.0.0"), make_crate("mine", "1.0.0"))

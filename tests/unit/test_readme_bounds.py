@@ -35,17 +35,20 @@ class Depth(HTMLParser):
             self.misnested += 1
 
 
-@pytest.mark.parametrize(("markdown", "reason"), [
-    ("<div>" * 150_000, TOO_LARGE),
-    ("x" * (MAX_BYTES + 1), TOO_LARGE),
-    ("- a\n" * 20_000, TOO_LARGE),
-    ("<http://a> " * 5_000, TOO_LARGE),
-    ("|" + "a|" * 100 + "\n|" + "-|" * 100 + "\n" + "x\n" * 100, TOO_LARGE),
-    ("[a]: http://" + "x" * 100_000 + "\n\n" + "[a]" * 1_000, TOO_LARGE),
-    ("".join(f'<b title="{i}">' for i in range(3_000)), TOO_DEEP),
-    ("<div>" * (MAX_DEPTH + 1), TOO_DEEP),
-    ("<a href=x>" * 3_000, TOO_DEEP),
-])
+@pytest.mark.parametrize(
+    ("markdown", "reason"),
+    [
+        ("<div>" * 150_000, TOO_LARGE),
+        ("x" * (MAX_BYTES + 1), TOO_LARGE),
+        ("- a\n" * 20_000, TOO_LARGE),
+        ("<http://a> " * 5_000, TOO_LARGE),
+        ("|" + "a|" * 100 + "\n|" + "-|" * 100 + "\n" + "x\n" * 100, TOO_LARGE),
+        ("[a]: http://" + "x" * 100_000 + "\n\n" + "[a]" * 1_000, TOO_LARGE),
+        ("".join(f'<b title="{i}">' for i in range(3_000)), TOO_DEEP),
+        ("<div>" * (MAX_DEPTH + 1), TOO_DEEP),
+        ("<a href=x>" * 3_000, TOO_DEEP),
+    ],
+)
 def test_a_readme_too_costly_to_render_is_plain_escaped_text_with_a_note(markdown: str, reason: str) -> None:
     html = render_readme(markdown)
     assert html.startswith(NOTE.format(reason))
@@ -64,19 +67,23 @@ def test_a_readme_within_the_bounds_renders() -> None:
     assert render_readme("# Big\n\n" + "Some prose, with *emphasis* and `code`.\n\n" * 1_000).startswith("<h1>Big</h1>")
 
 
-@pytest.mark.parametrize("markdown", [
-    "<b><div></b>x" * 500,
-    "".join(f'<b title="{i}">' for i in range(40)) + "\n\n" + "x\n\n" * 2_000,
-    "<p><b><div>x</div></b></p>\n" * 300,
-    '<div title="</div>">' * 50 + "x",
-    "<!-- </div> -->" * 50 + "<div>" * 50,
-    "<ul><li>a<li>b<p>c<li>d</ul>" * 200,
-    "<table><tr><td>1<td>2<tr><td>3</table>" * 200,
-    "<svg><![CDATA[ > </div> ]]></svg>" * 100,
-    "<textarea></div></textarea><div>" * 40,
-])
-def test_the_html_given_to_the_sanitiser_is_balanced_and_shallow(markdown: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<b><div></b>x" * 500,
+        "".join(f'<b title="{i}">' for i in range(40)) + "\n\n" + "x\n\n" * 2_000,
+        "<p><b><div>x</div></b></p>\n" * 300,
+        '<div title="</div>">' * 50 + "x",
+        "<!-- </div> -->" * 50 + "<div>" * 50,
+        "<ul><li>a<li>b<p>c<li>d</ul>" * 200,
+        "<table><tr><td>1<td>2<tr><td>3</table>" * 200,
+        "<svg><![CDATA[ > </div> ]]></svg>" * 100,
+        "<textarea></div></textarea><div>" * 40,
+    ],
+)
+def test_the_html_given_to_the_sanitiser_is_balanced_and_shallow(
+    markdown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[str] = []
     sanitise = readme.sanitise_html
     monkeypatch.setattr(readme, "sanitise_html", lambda html: seen.append(html) or sanitise(html))

@@ -95,8 +95,10 @@ def test_verify_repair_renders_the_readmes_not_rendered_yet(site: Site) -> None:
     repaired = run_cli(data, "verify", "--repair")
     assert "repaired: rendered the README of old 1.0.0" in repaired.out
     assert "repaired: rendered the README of old 1.1.0" in repaired.out
-    assert stored_readmes(data) == {("old", "1.0.0"): render_readme(README),
-                                    ("old", "1.1.0"): render_readme("# Newer\n")}
+    assert stored_readmes(data) == {
+        ("old", "1.0.0"): render_readme(README),
+        ("old", "1.1.0"): render_readme("# Newer\n"),
+    }
     again = run_cli(data, "verify", "--repair")
     assert "README" not in again.out
 

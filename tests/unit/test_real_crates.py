@@ -20,6 +20,7 @@ SOURCES = releases()
 LONG_NAME = "src/" + "a-very-long-directory-name-" * 4 + "/" + "and-a-long-file-name-" * 4 + ".rs"
 DEP_TABLES = {"dependencies": "normal", "dev-dependencies": "dev", "build-dependencies": "build"}
 
+
 def pack(release: Release, tar_format: int) -> bytes:
     """A .crate of `release`: every directory and file under `NAME-VERSION/` (from its Cargo.toml) with its
     mode, plus what `cargo package` adds."""
@@ -36,8 +37,11 @@ def pack(release: Release, tar_format: int) -> bytes:
                 info.size, info.mode = path.stat().st_size, path.stat().st_mode & 0o777
                 with path.open("rb") as data:
                     archive.addfile(info, data)
-        extra = {"Cargo.toml.orig": (source / "Cargo.toml").read_bytes(), LONG_NAME: b"",
-                 ".cargo_vcs_info.json": b'{"git": {"sha1": "0000"}, "path_in_vcs": ""}\n'}
+        extra = {
+            "Cargo.toml.orig": (source / "Cargo.toml").read_bytes(),
+            LONG_NAME: b"",
+            ".cargo_vcs_info.json": b'{"git": {"sha1": "0000"}, "path_in_vcs": ""}\n',
+        }
         for name, data in extra.items():
             if not (source / name).exists():
                 info = tarfile.TarInfo(f"{top}/{name}")
@@ -61,13 +65,27 @@ def cargo_metadata(manifest: dict) -> dict:
         for table, kind in DEP_TABLES.items():
             for key, spec in tables.get(table, {}).items():
                 spec = {"version": spec} if isinstance(spec, str) else spec
-                deps.append(dep(spec.get("package", key), semver_display(spec.get("version", "*")),
-                                features=spec.get("features", []), optional=spec.get("optional", False),
-                                default_features=spec.get("default-features", spec.get("default_features", True)),
-                                target=target, kind=kind, registry=spec.get("registry-index", CRATES_IO_INDEX),
-                                explicit_name_in_toml=key if "package" in spec else None))
-    return metadata(package["name"], package["version"], deps=deps, features=manifest.get("features", {}),
-                    links=package.get("links"), rust_version=package.get("rust-version"))
+                deps.append(
+                    dep(
+                        spec.get("package", key),
+                        semver_display(spec.get("version", "*")),
+                        features=spec.get("features", []),
+                        optional=spec.get("optional", False),
+                        default_features=spec.get("default-features", spec.get("default_features", True)),
+                        target=target,
+                        kind=kind,
+                        registry=spec.get("registry-index", CRATES_IO_INDEX),
+                        explicit_name_in_toml=key if "package" in spec else None,
+                    )
+                )
+    return metadata(
+        package["name"],
+        package["version"],
+        deps=deps,
+        features=manifest.get("features", {}),
+        links=package.get("links"),
+        rust_version=package.get("rust-version"),
+    )
 
 
 def semver_display(req: str) -> str:
@@ -83,8 +101,10 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, Regi
 
 def two_registries(root: Path) -> tuple[Registry, Registry]:
     """Two new registries under `root`: one to add crates to, one to publish them to."""
-    return tuple(Registry.create(root / name, RegistryConfig(public_url=f"http://{name}.test"))
-                 for name in ("added", "published"))
+    return tuple(
+        Registry.create(root / name, RegistryConfig(public_url=f"http://{name}.test"))
+        for name in ("added", "published")
+    )
 
 
 @pytest.mark.skipif(not SOURCES, reason=f"no crate sources in {CORPUS}")

@@ -36,8 +36,9 @@ def commit_count(registry: Registry) -> int:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under `root` (except the lock) and its content."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "lock"}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "lock"
+    }
 
 
 def make_registry(tmp_path: Path, **settings: object) -> Registry:
@@ -46,6 +47,7 @@ def make_registry(tmp_path: Path, **settings: object) -> Registry:
 
 
 # -- publishing -----------------------------------------------------------------------------
+
 
 def test_publish_then_read(registry: Registry) -> None:
     meta = metadata("foo", "1.0.0", features={"std": []})
@@ -127,8 +129,9 @@ def test_dependency_from_a_foreign_registry_is_forbidden(registry: Registry) -> 
 
 def test_forbidden_renamed_dependency_is_named_by_its_package(registry: Registry) -> None:
     with pytest.raises(Forbidden, match="`real-name`"):
-        publish(registry, "foo", "1.0.0",
-                deps=[dep("real-name", registry=OTHER_REGISTRY, explicit_name_in_toml="alias")])
+        publish(
+            registry, "foo", "1.0.0", deps=[dep("real-name", registry=OTHER_REGISTRY, explicit_name_in_toml="alias")]
+        )
 
 
 def test_default_config_allows_crates_io_and_this_registry(registry: Registry) -> None:
@@ -176,13 +179,17 @@ def test_gzip_bomb_is_refused(tmp_path: Path) -> None:
         registry.add(bomb)
 
 
-@pytest.mark.parametrize(("meta_name", "meta_vers", "crate_name", "crate_vers"), [
-    ("foo", "1.0.0", "bar", "1.0.0"),
-    ("foo", "1.0.0", "foo", "1.0.1"),
-    ("foo", "1.0.0", "Foo", "1.0.0"),
-])
+@pytest.mark.parametrize(
+    ("meta_name", "meta_vers", "crate_name", "crate_vers"),
+    [
+        ("foo", "1.0.0", "bar", "1.0.0"),
+        ("foo", "1.0.0", "foo", "1.0.1"),
+        ("foo", "1.0.0", "Foo", "1.0.0"),
+    ],
+)
 def test_metadata_disagreeing_with_the_crate_stores_nothing(
-        registry: Registry, meta_name: str, meta_vers: str, crate_name: str, crate_vers: str) -> None:
+    registry: Registry, meta_name: str, meta_vers: str, crate_name: str, crate_vers: str
+) -> None:
     publish(registry, "other", "1.0.0")
     before = snapshot(registry.layout.root)
     head = registry.log.head()
@@ -202,8 +209,12 @@ def test_invalid_metadata_stores_nothing(registry: Registry, fields: dict) -> No
 
 
 def test_add_uses_the_packaged_manifest(registry: Registry) -> None:
-    crate = make_crate("foo-2d", "1.0.0-rc.1", 'description = "from add"\n[dependencies.serde]\nversion = "1.0"\n'
-                       '[dependencies.local]\nversion = "0.1"\nregistry-index = "sparse+http://registry.test/index/"\n')
+    crate = make_crate(
+        "foo-2d",
+        "1.0.0-rc.1",
+        'description = "from add"\n[dependencies.serde]\nversion = "1.0"\n'
+        '[dependencies.local]\nversion = "0.1"\nregistry-index = "sparse+http://registry.test/index/"\n',
+    )
     entry = registry.add(crate)
     assert (entry["name"], entry["vers"]) == ("foo-2d", "1.0.0-rc.1")
     deps = {d["name"]: d for d in entry["deps"]}
@@ -222,6 +233,7 @@ def test_add_checks_foreign_registries(registry: Registry) -> None:
 
 
 # -- yank, unyank, remove -------------------------------------------------------------------
+
 
 def test_yank_and_unyank_flip_the_flag_with_one_commit_each(registry: Registry) -> None:
     publish(registry, "foo", "1.0.0")
@@ -254,8 +266,11 @@ def test_yank_finds_a_version_by_precedence(registry: Registry) -> None:
 def test_yank_or_remove_of_something_unknown_is_not_found(registry: Registry, name: str, version: str) -> None:
     publish(registry, "foo", "1.0.0")
     head = registry.log.head()
-    for change in (lambda: registry.set_yanked(name, version, True), lambda: registry.set_yanked(name, version, False),
-                   lambda: registry.remove(name, version)):
+    for change in (
+        lambda: registry.set_yanked(name, version, True),
+        lambda: registry.set_yanked(name, version, False),
+        lambda: registry.remove(name, version),
+    ):
         with pytest.raises(NotFound) as error:
             change()
         assert error.value.status == 404
@@ -293,11 +308,18 @@ def test_removing_the_last_version_deletes_the_index_file(registry: Registry) ->
 
 # -- search and lookup -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def catalogue(registry: Registry) -> Registry:
     """A registry holding a few crates with short and mixed-spelling names."""
-    for name, description in [("a", "first letter"), ("ab", "two letters"), ("abc-def", "three"),
-                              ("Foo_Bar", "mixed spelling"), ("zzz", "sleepy widget"), ("widgets", "many")]:
+    for name, description in [
+        ("a", "first letter"),
+        ("ab", "two letters"),
+        ("abc-def", "three"),
+        ("Foo_Bar", "mixed spelling"),
+        ("zzz", "sleepy widget"),
+        ("widgets", "many"),
+    ]:
         publish(registry, name, "1.0.0", description=description)
     return registry
 
@@ -358,6 +380,7 @@ def test_a_stored_crate_needs_the_exact_version(registry: Registry) -> None:
 
 
 # -- verify and recovery -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def published(registry: Registry) -> Registry:
@@ -421,13 +444,17 @@ def interrupt_a_write(registry: Registry) -> bytes:
     return head
 
 
-@pytest.mark.parametrize("next_write", [
-    lambda r: publish(r, "baz", "1.0.0"),
-    lambda r: r.set_yanked("foo", "1.0.0", True),
-    lambda r: r.set_urls(ServedUrls("http://elsewhere.test", "http://elsewhere.test", "http://elsewhere.test")),
-])
-def test_the_next_write_repairs_an_interrupted_one(published: Registry,
-                                                   next_write: Callable[[Registry], object]) -> None:
+@pytest.mark.parametrize(
+    "next_write",
+    [
+        lambda r: publish(r, "baz", "1.0.0"),
+        lambda r: r.set_yanked("foo", "1.0.0", True),
+        lambda r: r.set_urls(ServedUrls("http://elsewhere.test", "http://elsewhere.test", "http://elsewhere.test")),
+    ],
+)
+def test_the_next_write_repairs_an_interrupted_one(
+    published: Registry, next_write: Callable[[Registry], object]
+) -> None:
     interrupted = interrupt_a_write(published)
     problems = published.verify()
     assert "the served index files are behind the git index (a write was interrupted)" in problems
@@ -443,14 +470,17 @@ def test_the_next_write_repairs_an_interrupted_one(published: Registry,
     assert [e["vers"] for e in published.entries("foo")] == ["1.0.0", "1.1.0", "1.2.0"]
     assert not (published.layout.index / "3" / "b" / "bar").exists()
     # what is left is the simulation's doing: its git-only commit wrote no crate file and removed none
-    assert published.verify() == ["foo 1.2.0: the crate file is missing",
-                                  "crates/bar/bar-0.1.0.crate: no index entry refers to it"]
+    assert published.verify() == [
+        "foo 1.2.0: the crate file is missing",
+        "crates/bar/bar-0.1.0.crate: no index entry refers to it",
+    ]
 
 
 def test_the_repair_also_serves_files_git_gained(published: Registry) -> None:
     synced = published.log.head()
-    line = dump_line(make_entry(name="qq", vers="1.0.0", deps=[], cksum="0" * 64, features={},
-                                links=None, rust_version=None))
+    line = dump_line(
+        make_entry(name="qq", vers="1.0.0", deps=[], cksum="0" * 64, features={}, links=None, rust_version=None)
+    )
     published.log.commit({"2/qq": line}, "new file")
     published.layout.index_head.write_text(synced.decode())
     publish(published, "baz", "1.0.0")

@@ -100,16 +100,21 @@ def test_verify_repair_on_the_command_line(registry: Registry) -> None:
 
 def _die_holding_the_lock(registry: Registry) -> None:
     """A writer process killed (SIGKILL) while it holds the registry lock."""
-    code = ("import os, signal; from pathlib import Path; from palletizer_lib.disk.files import exclusive_lock\n"
-            f"with exclusive_lock(Path({str(registry.layout.lock)!r})):\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    code = (
+        "import os, signal; from pathlib import Path; from palletizer_lib.disk.files import exclusive_lock\n"
+        f"with exclusive_lock(Path({str(registry.layout.lock)!r})):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     died = subprocess.run([sys.executable, "-c", code], timeout=60)
     assert died.returncode == -signal.SIGKILL
 
 
 def _leave_temporary_files(registry: Registry) -> list[Path]:
-    leftovers = [registry.layout.index / "3" / "t" / ".tmp-index", registry.layout.names / ".tmp-summary",
-                 registry.layout.root / ".tmp-config"]
+    leftovers = [
+        registry.layout.index / "3" / "t" / ".tmp-index",
+        registry.layout.names / ".tmp-summary",
+        registry.layout.root / ".tmp-config",
+    ]
     for leftover in leftovers:
         leftover.parent.mkdir(parents=True, exist_ok=True)
         leftover.write_bytes(b"half written")
@@ -131,8 +136,9 @@ def test_recover_at_start_removes_leftover_temporary_files_everywhere(registry: 
     leftovers = _leave_temporary_files(registry)
     _die_holding_the_lock(registry)
     changes = registry.recover()
-    assert sorted(changes) == sorted(f"removed the leftover temporary file {p.relative_to(registry.layout.root)}"
-                                     for p in leftovers)
+    assert sorted(changes) == sorted(
+        f"removed the leftover temporary file {p.relative_to(registry.layout.root)}" for p in leftovers
+    )
     assert not any(p.exists() for p in leftovers)
     assert registry.verify() == []
 

@@ -63,12 +63,17 @@ def test_a_data_directory_made_before_schema_versions_is_upgraded_with_its_data_
     accounts, catalog = registry.stores.accounts, registry.stores.catalog
     assert accounts.users() == ["alice", "bob"]
     assert [(t.user, t.scopes, t.revoked is not None) for t in accounts.tokens()] == [
-        ("alice", ("publish", "yank", "owners", "read"), False), ("bob", ("read",), True)]
+        ("alice", ("publish", "yank", "owners", "read"), False),
+        ("bob", ("read",), True),
+    ]
     alice = accounts.authenticate(ALICE_TOKEN)
     assert alice.user == "alice"
     assert accounts.owners("old-crate") == ["alice", "bob"] and accounts.owners("old-user") == ["alice"]
     assert [(e.actor, e.action, e.crate) for e in accounts.audit()] == [
-        ("alice", "publish", "old-crate"), ("alice", "publish", "old-user"), ("alice", "add owners", "old-crate")]
+        ("alice", "publish", "old-crate"),
+        ("alice", "publish", "old-user"),
+        ("alice", "add owners", "old-crate"),
+    ]
     described = catalog.versions("old-crate")["1.0.0"]
     assert (described.publisher, described.metadata["keywords"], described.downloads) == ("alice", ["legacy"], 7)
     assert catalog.downloads_by_crate() == {"old-crate": 7, "old-user": 2}
@@ -89,14 +94,23 @@ def test_a_data_directory_made_before_schema_versions_is_upgraded_with_its_data_
 def _schema(path: Path) -> dict[str, list[tuple]]:
     """The columns of each table and the indexes of the SQLite file at `path` (its version table aside)."""
     with sqlite3.connect(path) as db:
-        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
-                                              "AND name != 'schema_version' ORDER BY name")]
-        return {name: db.execute(f"PRAGMA table_xinfo('{name}')").fetchall()
-                + db.execute(f"PRAGMA index_xinfo('{name}')").fetchall() for name in names}
+        names = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
+                "AND name != 'schema_version' ORDER BY name"
+            )
+        ]
+        return {
+            name: db.execute(f"PRAGMA table_xinfo('{name}')").fetchall()
+            + db.execute(f"PRAGMA index_xinfo('{name}')").fetchall()
+            for name in names
+        }
 
 
-def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_one(old_data: Path,
-                                                                                   tmp_path: Path) -> None:
+def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_one(
+    old_data: Path, tmp_path: Path
+) -> None:
     assert "tokens_by_user" not in _schema(old_data / "accounts.sqlite3")
     Registry(old_data)
     new = Registry.create(tmp_path / "new", RegistryConfig(public_url="http://registry.test"))
@@ -108,11 +122,17 @@ def test_migration_1_gives_a_database_made_before_versions_the_schema_of_a_new_o
 # -- a database newer than the code ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("store", "file", "schema"), [(Accounts, "accounts.sqlite3", ACCOUNTS),
-                                                       (Catalog, "catalog.sqlite3", CATALOG),
-                                                       (SearchIndex, "catalog.sqlite3", CATALOG)])
-def test_a_database_newer_than_the_code_is_refused_saying_both_versions(tmp_path: Path, store: type[SqliteStore],
-                                                                        file: str, schema: Schema) -> None:
+@pytest.mark.parametrize(
+    ("store", "file", "schema"),
+    [
+        (Accounts, "accounts.sqlite3", ACCOUNTS),
+        (Catalog, "catalog.sqlite3", CATALOG),
+        (SearchIndex, "catalog.sqlite3", CATALOG),
+    ],
+)
+def test_a_database_newer_than_the_code_is_refused_saying_both_versions(
+    tmp_path: Path, store: type[SqliteStore], file: str, schema: Schema
+) -> None:
     store(tmp_path / file)
     _set_version(tmp_path / file, schema.name, schema.version + 1)
     with pytest.raises(StorageError) as error:
@@ -120,7 +140,8 @@ def test_a_database_newer_than_the_code_is_refused_saying_both_versions(tmp_path
     assert error.value.detail == (
         f"{tmp_path / file} holds version {schema.version + 1} of the {schema.name} schema, but this Palletizer "
         f"knows versions up to {schema.version}: run the Palletizer that wrote it, or a newer one (a database is "
-        f"never downgraded)")
+        f"never downgraded)"
+    )
     assert _versions(tmp_path / file) == {schema.name: schema.version + 1}
 
 
@@ -165,8 +186,9 @@ def test_migrations_run_once_and_a_second_open_runs_none(tmp_path: Path) -> None
     assert _runs(path) == [1, 2] and _versions(path) == {"probe": 2}
 
 
-def test_the_registry_s_stores_open_a_migrated_database_without_migrating(tmp_path: Path,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_the_registry_s_stores_open_a_migrated_database_without_migrating(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level("INFO", logger="palletizer.schema"):
         Accounts(tmp_path / "accounts.sqlite3")
         Catalog(tmp_path / "catalog.sqlite3")
@@ -176,7 +198,8 @@ def test_the_registry_s_stores_open_a_migrated_database_without_migrating(tmp_pa
         SearchIndex(tmp_path / "catalog.sqlite3")
     assert [record.getMessage() for record in caplog.records] == [
         f"{tmp_path / 'accounts.sqlite3'}: the accounts schema migrated from version 0 to {ACCOUNTS.version}",
-        f"{tmp_path / 'catalog.sqlite3'}: the catalog schema migrated from version 0 to {CATALOG.version}"]
+        f"{tmp_path / 'catalog.sqlite3'}: the catalog schema migrated from version 0 to {CATALOG.version}",
+    ]
 
 
 def test_a_failed_migration_leaves_the_database_at_its_version(tmp_path: Path) -> None:
@@ -188,7 +211,8 @@ def test_a_failed_migration_leaves_the_database_at_its_version(tmp_path: Path) -
 
 
 def test_a_store_that_found_the_database_behind_migrates_only_what_is_still_missing_under_the_lock(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process migrates between this store's first look and its taking the lock: it runs nothing."""
     path = tmp_path / "probe.sqlite3"
     other = sqlite3.connect(path, isolation_level=None)

@@ -21,10 +21,19 @@ def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
     assert args.workers == 3
 
 
-@pytest.mark.parametrize("argv", [["--max-connections", "0"], ["--max-connections", "-3"],
-                                  ["--max-connections-per-client", "many"], ["--shutdown-grace", "-1"],
-                                  ["--shutdown-grace", "nan"], ["--shutdown-grace", "1e9"],
-                                  ["--workers", "0"], ["--workers", "two"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--max-connections", "0"],
+        ["--max-connections", "-3"],
+        ["--max-connections-per-client", "many"],
+        ["--shutdown-grace", "-1"],
+        ["--shutdown-grace", "nan"],
+        ["--shutdown-grace", "1e9"],
+        ["--workers", "0"],
+        ["--workers", "two"],
+    ],
+)
 def test_bad_values_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         command_line.parse_args("palletizer-all", argv)
@@ -33,5 +42,5 @@ def test_bad_values_are_refused(argv: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_the_connection_limit_fits_the_open_file_limit() -> None:
-    assert 1 <= command_line.connection_limit(10 ** 9, tls=True) < 10 ** 9
+    assert 1 <= command_line.connection_limit(10**9, tls=True) < 10**9
     assert command_line.connection_limit(5, tls=False) == 5

@@ -17,8 +17,10 @@ def test_put_get_delete_by_key(tmp_path: Path, served: LocalServedIndex) -> None
     served.put("3/f/foo", b'{"name":"foo"}\n')
     assert (tmp_path / "index" / "3" / "f" / "foo").read_bytes() == b'{"name":"foo"}\n'
     assert served.get("3/f/foo") == b'{"name":"foo"}\n'
-    assert served.read("3/f/foo") == ((tmp_path / "index" / "3" / "f" / "foo").read_bytes(),
-                                      (tmp_path / "index" / "3" / "f" / "foo").stat().st_mtime)
+    assert served.read("3/f/foo") == (
+        (tmp_path / "index" / "3" / "f" / "foo").read_bytes(),
+        (tmp_path / "index" / "3" / "f" / "foo").stat().st_mtime,
+    )
     served.delete("3/f/foo")
     assert served.get("3/f/foo") is None
     served.delete("3/f/foo")

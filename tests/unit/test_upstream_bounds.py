@@ -100,8 +100,7 @@ def test_redirects_are_followed_only_to_the_upstream_s_own_hosts(tmp_path: Path)
     secret = b"the other service's answer"
 
     def elsewhere(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
-        answer(handler, 418 if "download" in handler.path else 200,
-               secret if "download" in handler.path else entry)
+        answer(handler, 418 if "download" in handler.path else 200, secret if "download" in handler.path else entry)
 
     other = ScriptedUpstream(elsewhere)
 

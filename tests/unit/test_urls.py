@@ -14,18 +14,31 @@ from tests.support.cratekit import make_crate
 LISTEN = "http://127.0.0.1:8000"
 
 
-@pytest.mark.parametrize(("config", "arguments", "expected"), [
-    (RegistryConfig(), (None, None, None), ServedUrls(LISTEN, LISTEN, LISTEN)),
-    (RegistryConfig(public_url="http://pub.test/"), (None, None, None),
-     ServedUrls("http://pub.test", "http://pub.test", "http://pub.test")),
-    (RegistryConfig(public_url="http://pub.test", api_url="http://api.test"), (None, None, None),
-     ServedUrls("http://pub.test", "http://api.test", "http://pub.test")),
-    (RegistryConfig(public_url="http://pub.test", api_url="http://api.test", files_url="http://files.test"),
-     ("http://p2.test", None, "http://f2.test/"), ServedUrls("http://p2.test", "http://api.test", "http://f2.test")),
-    (RegistryConfig(), (None, "http://api.test:1", None), ServedUrls(LISTEN, "http://api.test:1", LISTEN)),
-])
+@pytest.mark.parametrize(
+    ("config", "arguments", "expected"),
+    [
+        (RegistryConfig(), (None, None, None), ServedUrls(LISTEN, LISTEN, LISTEN)),
+        (
+            RegistryConfig(public_url="http://pub.test/"),
+            (None, None, None),
+            ServedUrls("http://pub.test", "http://pub.test", "http://pub.test"),
+        ),
+        (
+            RegistryConfig(public_url="http://pub.test", api_url="http://api.test"),
+            (None, None, None),
+            ServedUrls("http://pub.test", "http://api.test", "http://pub.test"),
+        ),
+        (
+            RegistryConfig(public_url="http://pub.test", api_url="http://api.test", files_url="http://files.test"),
+            ("http://p2.test", None, "http://f2.test/"),
+            ServedUrls("http://p2.test", "http://api.test", "http://f2.test"),
+        ),
+        (RegistryConfig(), (None, "http://api.test:1", None), ServedUrls(LISTEN, "http://api.test:1", LISTEN)),
+    ],
+)
 def test_each_url_comes_from_the_argument_then_the_file_then_the_public_url(
-        config: RegistryConfig, arguments: tuple, expected: ServedUrls) -> None:
+    config: RegistryConfig, arguments: tuple, expected: ServedUrls
+) -> None:
     assert config.served_urls(LISTEN, *arguments) == expected
 
 
@@ -38,12 +51,16 @@ def test_api_and_files_urls_are_kept_in_config_yaml(tmp_path: Path) -> None:
 def test_config_json_sends_cargo_to_the_api_and_files_services(registry: Registry) -> None:
     registry.set_urls(ServedUrls("http://index.test:1", "http://api.test:2", "http://files.test:3"))
     served = json.loads((registry.layout.index / "config.json").read_bytes())
-    assert served == {"dl": "http://files.test:3/files/{crate}/{crate}-{version}.crate",
-                      "api": "http://api.test:2", "public-url": "http://index.test:1"}
+    assert served == {
+        "dl": "http://files.test:3/files/{crate}/{crate}-{version}.crate",
+        "api": "http://api.test:2",
+        "public-url": "http://index.test:1",
+    }
     assert registry.log.read("config.json") == (registry.layout.index / "config.json").read_bytes()
     message = Repo(str(registry.layout.git))[registry.log.head()].message
-    assert message == (b"Serve the registry at http://index.test:1 "
-                       b"(web API at http://api.test:2, downloads at http://files.test:3)\n")
+    assert message == (
+        b"Serve the registry at http://index.test:1 (web API at http://api.test:2, downloads at http://files.test:3)\n"
+    )
 
 
 def test_unchanged_urls_make_no_commit(registry: Registry) -> None:
@@ -64,8 +81,10 @@ def test_own_index_urls_follow_the_public_url_not_the_api(registry: Registry) ->
 def test_own_index_urls_of_a_config_json_from_before_the_split(registry: Registry) -> None:
     old = b'{"dl": "http://old.test/files/{crate}/{crate}-{version}.crate", "api": "http://old.test"}\n'
     registry.log.commit({"config.json": old}, "written by an older version")
-    assert Registry(registry.layout.root).own_index_urls() == ["sparse+http://old.test/index/",
-                                                               "http://old.test/git/index"]
+    assert Registry(registry.layout.root).own_index_urls() == [
+        "sparse+http://old.test/index/",
+        "http://old.test/git/index",
+    ]
 
 
 def test_add_treats_dependencies_on_the_public_url_as_this_registrys(registry: Registry) -> None:

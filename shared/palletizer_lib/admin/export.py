@@ -44,12 +44,14 @@ class ExportSummary:
 
 def static_config(base_url: str, api_url: str | None) -> bytes:
     """The exported `config.json`: downloads from `BASE/crates/`, the web API at `api_url` if given."""
-    return urls.static_config(f"{_url(base_url, '--base-url')}/{CRATES_DIR}",
-                              _url(api_url, "--api-url") if api_url else None)
+    return urls.static_config(
+        f"{_url(base_url, '--base-url')}/{CRATES_DIR}", _url(api_url, "--api-url") if api_url else None
+    )
 
 
-def export_static(registry: Registry, target: Path, base_url: str, api_url: str | None = None,
-                  progress: Progress | None = None) -> ExportSummary:
+def export_static(
+    registry: Registry, target: Path, base_url: str, api_url: str | None = None, progress: Progress | None = None
+) -> ExportSummary:
     """Write the registry's newest index commit and its crate files under `target`, for a static server
     that serves `target` at `base_url`. `target` must be missing, empty, or an earlier export."""
     config = static_config(base_url, api_url)
@@ -88,8 +90,9 @@ def export_static(registry: Registry, target: Path, base_url: str, api_url: str 
         if progress is not None:
             progress("exporting crates", done, len(crate_files))
     written += _write_if_changed(target / STATE_FILE, state_document(registry, crate_files))
-    removed = (_remove_others(f"{out}/{INDEX_DIR}", index_files)
-               + _remove_others(f"{out}/{CRATES_DIR}", {f"{out}/{r}" for r in crate_files}))
+    removed = _remove_others(f"{out}/{INDEX_DIR}", index_files) + _remove_others(
+        f"{out}/{CRATES_DIR}", {f"{out}/{r}" for r in crate_files}
+    )
     if after.document != before.document:
         atomic_write(target / MANIFEST, json.dumps(after.document, separators=(",", ":")).encode())
     return ExportSummary(crates=len(files), versions=len(crate_files), written=written, removed=removed)
@@ -189,8 +192,10 @@ def _refuse_links(target: Path) -> None:
 
 
 def _link_refused(link: Path, target: Path) -> str:
-    return (f"{link} is a symbolic link: an export writes and deletes only files of its own under {target}, "
-            "never through a link; remove the link, or export to another directory")
+    return (
+        f"{link} is a symbolic link: an export writes and deletes only files of its own under {target}, "
+        "never through a link; remove the link, or export to another directory"
+    )
 
 
 def _write_if_changed(destination: Path, content: bytes) -> int:
@@ -213,8 +218,9 @@ def _copy_crate(crates: CrateStore, key: str, destination: Path, cksum: str) -> 
     data = crates.get(key)
     name = key.rsplit("/", 1)[-1]
     if data is None:
-        raise StorageError(f"{name} is missing: was its version removed during the export? "
-                           "Export again, or run `palletizer verify`")
+        raise StorageError(
+            f"{name} is missing: was its version removed during the export? Export again, or run `palletizer verify`"
+        )
     if crate_file.checksum(data) != cksum:
         raise StorageError(f"{name} does not match its index entry's checksum: run `palletizer verify`")
     atomic_write(destination, data)

@@ -28,7 +28,7 @@ INDEX_DIR = "index"
 FORMAT = 1
 MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_INDEX_FILE_BYTES = 64 * 1024 * 1024
-MAX_DOWNLOADS = 2 ** 53
+MAX_DOWNLOADS = 2**53
 MAX_PUBLISHER = 200
 INDEX_FILES_KEPT = 16
 
@@ -50,9 +50,11 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
         described: dict[str, dict] = {}
         for vers in exported:
             info = known.get(vers)
-            described[vers] = {"publisher": info.publisher if info else None,
-                               "published": info.published if info else None,
-                               "downloads": downloads.get(vers, 0)}
+            described[vers] = {
+                "publisher": info.publisher if info else None,
+                "published": info.published if info else None,
+                "downloads": downloads.get(vers, 0),
+            }
         crates[name] = {"owners": accounts.owners(name), "versions": described}
     document = {"format": FORMAT, "crates": crates}
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode() + b"\n"
@@ -94,11 +96,21 @@ class ExportState:
         and `pubtime` from the export's index entry of the same checksum, the rest from the state file."""
         name, vers = entry["name"], entry["vers"]
         known = self._crates.get(normalise(name), {}).get("versions", {}).get(vers, {})
-        exported: Mapping[str, object] = next((e for e in self._index_entries(index_path(name))
-                                               if e.get("vers") == vers and e.get("cksum") == entry["cksum"]), {})
-        return VersionHistory(pubtime=pubtime_seconds(exported), published=known.get("published"),
-                              publisher=known.get("publisher"), downloads=known.get("downloads", 0),
-                              yanked=exported.get("yanked") is True)
+        exported: Mapping[str, object] = next(
+            (
+                e
+                for e in self._index_entries(index_path(name))
+                if e.get("vers") == vers and e.get("cksum") == entry["cksum"]
+            ),
+            {},
+        )
+        return VersionHistory(
+            pubtime=pubtime_seconds(exported),
+            published=known.get("published"),
+            publisher=known.get("publisher"),
+            downloads=known.get("downloads", 0),
+            yanked=exported.get("yanked") is True,
+        )
 
     def _read_index_entries(self, relative: str) -> list[IndexEntry]:
         path = self.directory / INDEX_DIR / relative
@@ -135,13 +147,19 @@ def _read_bounded(path: Path, limit: int) -> bytes:
 def _checked(document: object) -> dict[str, dict]:
     """The crates of a state document by normalised name, each value checked; BadRequest naming the first
     value that is wrong."""
-    if (not isinstance(document, dict) or document.get("format") != FORMAT
-            or not isinstance(document.get("crates"), dict)):
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != FORMAT
+        or not isinstance(document.get("crates"), dict)
+    ):
         raise BadRequest(f'expected {{"format": {FORMAT}, "crates": {{...}}}}')
     crates: dict[str, dict] = {}
     for name, crate in document["crates"].items():
-        if not isinstance(crate, dict) or not isinstance(crate.get("owners"), list) \
-                or not isinstance(crate.get("versions"), dict):
+        if (
+            not isinstance(crate, dict)
+            or not isinstance(crate.get("owners"), list)
+            or not isinstance(crate.get("versions"), dict)
+        ):
             raise BadRequest(f"crate `{name}`: expected owners (a list) and versions (an object)")
         owners = [check_user_name(user) for user in crate["owners"]]
         versions = {vers: _checked_version(name, vers, known) for vers, known in crate["versions"].items()}
@@ -154,13 +172,21 @@ def _checked_version(name: str, vers: str, known: object) -> dict:
     if not isinstance(known, dict):
         raise BadRequest(f"{what}: expected an object")
     publisher, published, downloads = known.get("publisher"), known.get("published"), known.get("downloads", 0)
-    if publisher is not None and (not isinstance(publisher, str) or not publisher
-                                  or len(publisher) > MAX_PUBLISHER or not publisher.isprintable()):
+    if publisher is not None and (
+        not isinstance(publisher, str) or not publisher or len(publisher) > MAX_PUBLISHER or not publisher.isprintable()
+    ):
         raise BadRequest(f"{what}: publisher must be a name of at most {MAX_PUBLISHER} printable characters")
-    if published is not None and (isinstance(published, bool) or not isinstance(published, (int, float))
-                                  or not math.isfinite(published) or published < 0):
+    if published is not None and (
+        isinstance(published, bool)
+        or not isinstance(published, (int, float))
+        or not math.isfinite(published)
+        or published < 0
+    ):
         raise BadRequest(f"{what}: published must be a time in seconds since 1970")
     if isinstance(downloads, bool) or not isinstance(downloads, int) or not 0 <= downloads <= MAX_DOWNLOADS:
         raise BadRequest(f"{what}: downloads must be a count from 0 to {MAX_DOWNLOADS}")
-    return {"publisher": publisher, "published": float(published) if published is not None else None,
-            "downloads": downloads}
+    return {
+        "publisher": publisher,
+        "published": float(published) if published is not None else None,
+        "downloads": downloads,
+    }

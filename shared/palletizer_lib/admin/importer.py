@@ -79,8 +79,9 @@ def crate_files(directory: Path) -> tuple[list[Path], list[Path]]:
     return sorted(files), sorted(links)
 
 
-def import_directory(operations: Operations, directory: Path, *, actor: Actor, owner: str | None = None,
-                     progress: Progress | None = None) -> ImportReport:
+def import_directory(
+    operations: Operations, directory: Path, *, actor: Actor, owner: str | None = None, progress: Progress | None = None
+) -> ImportReport:
     """Add every .crate file under `directory` in dependency order as `actor`; skip the versions already
     present with identical bytes; refuse (and report why) whatever `add` refuses. Importing again changes
     nothing. Each file is read twice: once to order it, once to add it.
@@ -96,8 +97,9 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     readable: list[tuple[Path, IndexEntry]] = []
     for done, path in enumerate(files, 1):
         try:
-            readable.append((path, registry.entry_of(registry.read(read_crate_file(path, registry,
-                                                                                   follow_links=False)))))
+            readable.append(
+                (path, registry.entry_of(registry.read(read_crate_file(path, registry, follow_links=False))))
+            )
         except PalletizerError as error:
             report.outcomes.append(Outcome(path, REFUSED, reason=error.detail))
         if progress is not None:
@@ -110,14 +112,22 @@ def import_directory(operations: Operations, directory: Path, *, actor: Actor, o
     return report
 
 
-def _import_one(operations: Operations, path: Path, entry: IndexEntry, actor: Actor, owner: str | None,
-                state: ExportState | None, report: ImportReport) -> Outcome:
+def _import_one(
+    operations: Operations,
+    path: Path,
+    entry: IndexEntry,
+    actor: Actor,
+    owner: str | None,
+    state: ExportState | None,
+    report: ImportReport,
+) -> Outcome:
     name, version = entry["name"], entry["vers"]
     owners = state.owners(name) if state is not None else []
     try:
         history = state.history(entry) if state is not None else None
-        operations.add(actor, read_crate_file(path, operations.registry, follow_links=False),
-                       None if owners else owner, history)
+        operations.add(
+            actor, read_crate_file(path, operations.registry, follow_links=False), None if owners else owner, history
+        )
     except AlreadyPublished as error:
         if error.identical:
             return Outcome(path, SKIPPED, name, version, "already present with these exact bytes")
@@ -163,8 +173,11 @@ def dependency_order(crates: Iterable[tuple[Path, IndexEntry]]) -> list[tuple[Pa
 
 def _local_dependencies(entry: IndexEntry) -> set[str]:
     """The normalised names of the crates of this registry an entry needs to be built."""
-    return {normalise(dep.get("package") or dep["name"]) for dep in entry["deps"]
-            if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS}
+    return {
+        normalise(dep.get("package") or dep["name"])
+        for dep in entry["deps"]
+        if "registry" not in dep and dep.get("kind", "normal") in ORDERING_KINDS
+    }
 
 
 def read_crate_file(path: Path, registry: Registry, *, follow_links: bool = True) -> bytes:

@@ -72,8 +72,10 @@ def migrate_to_cluster(data_dir: Path, storage: StorageConfig, database: str) ->
     layout = Layout(Path(data_dir))
     config = RegistryConfig.load(layout.config)
     if config.storage is not None or config.database is not None:
-        raise BadRequest(f"the registry in {data_dir} is not kept in its own files: `migrate --local` moves "
-                         "a registry on several nodes back")
+        raise BadRequest(
+            f"the registry in {data_dir} is not kept in its own files: `migrate --local` moves "
+            "a registry on several nodes back"
+        )
     target_config = replace(config, storage=storage.to_mapping(), database=database).checked(layout.config)
     return _migrate(layout, config, target_config)
 
@@ -84,18 +86,23 @@ def migrate_to_local(data_dir: Path) -> Migrated:
     layout = Layout(Path(data_dir))
     config = RegistryConfig.load(layout.config)
     if config.storage is None or config.database is None:
-        raise BadRequest(f"the registry in {data_dir} is not kept in a bucket and a database: `migrate "
-                         "--storage s3://BUCKET --database URL` moves a registry there")
+        raise BadRequest(
+            f"the registry in {data_dir} is not kept in a bucket and a database: `migrate "
+            "--storage s3://BUCKET --database URL` moves a registry there"
+        )
     if not layout.git.is_dir():
-        raise BadRequest(f"{data_dir} has no index.git/ (a node's replica of the index): migrate from a copy of "
-                         "a node's data directory")
+        raise BadRequest(
+            f"{data_dir} has no index.git/ (a node's replica of the index): migrate from a copy of "
+            "a node's data directory"
+        )
     return _migrate(layout, config, replace(config, storage=None, database=None))
 
 
 def _migrate(layout: Layout, config: RegistryConfig, target_config: RegistryConfig) -> Migrated:
     if layout.git_set_aside.exists():
-        raise Conflict(f"{layout.git_set_aside} is left from an earlier migration: delete it (or move it "
-                       "elsewhere) first")
+        raise Conflict(
+            f"{layout.git_set_aside} is left from an earlier migration: delete it (or move it elsewhere) first"
+        )
     source_name, target_name = _describe(layout, config), _describe(layout, target_config)
     source = open_stores(layout, config)
     with ExitStack() as held:
@@ -103,8 +110,7 @@ def _migrate(layout: Layout, config: RegistryConfig, target_config: RegistryConf
         source_index = IndexStore(layout, source.log, source)
         problems = maintenance.verify(source_index)
         if problems:
-            raise Conflict(f"{source_name} does not verify ({problems[0]}): run `palletizer verify --repair` "
-                           "first")
+            raise Conflict(f"{source_name} does not verify ({problems[0]}): run `palletizer verify --repair` first")
         _remove_staged(layout)
         held.callback(_remove_staged, layout)
         target = _open_target(layout, target_config, target_name)
@@ -114,11 +120,14 @@ def _migrate(layout: Layout, config: RegistryConfig, target_config: RegistryConf
             for folder in (layout.index, layout.crates, layout.names):
                 folder.mkdir(exist_ok=True)
         try:
-            crate_files, index_files, rows = _copy(source_index, IndexStore(layout, target.log, target),
-                                                   f"Import the index of {source_name}")
+            crate_files, index_files, rows = _copy(
+                source_index, IndexStore(layout, target.log, target), f"Import the index of {source_name}"
+            )
         except PalletizerError as exc:
-            raise StorageError(f"migrating to {target_name} failed: {exc.detail}; the source is unchanged, the "
-                               "target holds part of a copy: empty it before trying again") from exc
+            raise StorageError(
+                f"migrating to {target_name} failed: {exc.detail}; the source is unchanged, the "
+                "target holds part of a copy: empty it before trying again"
+            ) from exc
         if target_config.database is not None:
             GitIndex.create(layout.git_staged)
         set_aside = _switch(layout, target_config)
@@ -168,9 +177,12 @@ def _refuse_unless_empty(target: RegistryStores, name: str) -> None:
         found.append("crate or index files")
     if target.served.get(HEAD_KEY) is not None or next(iter(target.summaries.keys()), None) is not None:
         found.append("a served index")
-    for store, tables in ((target.accounts, ACCOUNT_TABLES), (target.catalog, CATALOG_TABLES),
-                          (target.search, {SEARCH_TABLE: ()}),
-                          (target.reverse_dependencies, {REVERSE_DEPENDENCIES_TABLE: ()})):
+    for store, tables in (
+        (target.accounts, ACCOUNT_TABLES),
+        (target.catalog, CATALOG_TABLES),
+        (target.search, {SEARCH_TABLE: ()}),
+        (target.reverse_dependencies, {REVERSE_DEPENDENCIES_TABLE: ()}),
+    ):
         found += [f"rows in {table}" for table in tables if _has_rows(_sql(store), table)]
     if found:
         raise RegistryExists(f"{name} already holds a registry ({', '.join(found)}): nothing was changed")
@@ -187,8 +199,10 @@ def _copy(source: IndexStore, target: IndexStore, message: str) -> tuple[int, in
             raise StorageError(f"crates/{key} vanished while being copied")
         target.crates.put(key, data)
         crate_files += 1
-    rows = {**copy_tables(_sql(source.stores.accounts), _sql(target.stores.accounts), ACCOUNT_TABLES),
-            **copy_tables(_sql(source.catalog), _sql(target.catalog), CATALOG_TABLES)}
+    rows = {
+        **copy_tables(_sql(source.stores.accounts), _sql(target.stores.accounts), ACCOUNT_TABLES),
+        **copy_tables(_sql(source.catalog), _sql(target.catalog), CATALOG_TABLES),
+    }
     files: dict[str, bytes | None] = {path: source.log.blob(blob_id) for path, blob_id in source.log.files()}
     if files:
         target.log.commit(files, message)
@@ -213,8 +227,7 @@ def copy_tables(source: SqlStore, target: SqlStore, tables: dict[str, tuple[str,
             listed = ", ".join(columns)
             rows = reading.execute(f"SELECT {listed} FROM {table}").fetchall()
             if rows:
-                writing.executemany(f"INSERT INTO {table} ({listed}) VALUES ({', '.join('?' * len(columns))})",
-                                    rows)
+                writing.executemany(f"INSERT INTO {table} ({listed}) VALUES ({', '.join('?' * len(columns))})", rows)
             if rows and table in GENERATED_IDS and isinstance(target, PostgresStore):
                 writing.execute(f"SELECT setval(pg_get_serial_sequence(?, 'id'), max(id)) FROM {table}", (table,))
             counts[table] = len(rows)
@@ -237,8 +250,10 @@ def _differences(source: IndexStore, target: IndexStore) -> Iterator[str]:
     source_keys, target_keys = list(source.crates.list()), list(target.crates.list())
     if source_keys != target_keys:
         yield f"the crate files differ ({len(source_keys)} here, {len(target_keys)} there)"
-    for source_store, target_store, tables in ((source.stores.accounts, target.stores.accounts, ACCOUNT_TABLES),
-                                               (source.catalog, target.catalog, CATALOG_TABLES)):
+    for source_store, target_store, tables in (
+        (source.stores.accounts, target.stores.accounts, ACCOUNT_TABLES),
+        (source.catalog, target.catalog, CATALOG_TABLES),
+    ):
         for table, columns in tables.items():
             if table_rows(_sql(source_store), table, columns) != table_rows(_sql(target_store), table, columns):
                 yield f"the rows of {table} differ"

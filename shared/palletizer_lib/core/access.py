@@ -41,8 +41,12 @@ class FailureLimiter:
     """Counts the bad tokens of each client address: one that sent `max_failures` within `window` seconds is
     over the limit (its bad tokens get 429 rather than 401) until the oldest of them leaves the window."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._max, self._window, self._clock = max_failures, window, clock
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,8 +102,10 @@ class Access:
         """The actor behind the header's token, which must carry `scope`."""
         identity = self.identify(authorization, address)
         if not identity.allows(scope):
-            raise Forbidden(f"this token of `{identity.user}` lacks the `{scope}` scope; "
-                            f"ask for one with `palletizer token create --user {identity.user} --scope {scope}`")
+            raise Forbidden(
+                f"this token of `{identity.user}` lacks the `{scope}` scope; "
+                f"ask for one with `palletizer token create --user {identity.user} --scope {scope}`"
+            )
         return Actor.user(identity, address)
 
     def check_read(self, authorization: str | None, address: str) -> None:

@@ -24,8 +24,9 @@ def compose(registry: Registry, accounts: AccountStore | None = None, limiter: F
     """The parts around an open `registry`: its catalog, and the given account store, by default its own."""
     accounts = accounts or registry.stores.accounts
     catalog = registry.stores.catalog
-    return Site(registry, accounts, catalog, Access(registry, accounts, limiter),
-                Operations(registry, accounts, catalog))
+    return Site(
+        registry, accounts, catalog, Access(registry, accounts, limiter), Operations(registry, accounts, catalog)
+    )
 
 
 def open_site(data_dir: Path | str) -> Site:

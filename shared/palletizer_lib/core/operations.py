@@ -68,15 +68,23 @@ class Operations:
             self.catalog.record_version(entry["name"], entry["vers"], actor.name, metadata)
             return entry
         for name in claimed:
-            self.accounts.record(actor.name, "add owners", name, None, actor.address,
-                                 f"{actor.name} (first publisher of a crate without owners)")
+            self.accounts.record(
+                actor.name,
+                "add owners",
+                name,
+                None,
+                actor.address,
+                f"{actor.name} (first publisher of a crate without owners)",
+            )
         self.accounts.record(actor.name, "publish", entry["name"], entry["vers"], actor.address)
-        self.catalog.record_version(entry["name"], entry["vers"], actor.name,
-                                    {**metadata, "bin_names": packaged.bin_names})
+        self.catalog.record_version(
+            entry["name"], entry["vers"], actor.name, {**metadata, "bin_names": packaged.bin_names}
+        )
         return entry
 
-    def add(self, actor: Actor, crate: bytes | memoryview, owner: str | None = None,
-            history: VersionHistory | None = None) -> IndexEntry:
+    def add(
+        self, actor: Actor, crate: bytes | memoryview, owner: str | None = None, history: VersionHistory | None = None
+    ) -> IndexEntry:
         """Add a .crate file made elsewhere (read once), `owner` owning it if its crate had no owner yet;
         return its index entry. AlreadyPublished (`identical` if with these bytes) if the version exists.
         With `history` (from another registry's export), the version keeps its publication times, publisher,
@@ -91,8 +99,13 @@ class Operations:
         self.accounts.record(actor.name, "add", name, vers, actor.address)
         if history.yanked:
             self.accounts.record(actor.name, "yank", name, vers, actor.address)
-        self.catalog.record_version(name, vers, history.publisher or actor.name, packaged.described(),
-                                    published=history.published if history.published is not None else pubtime)
+        self.catalog.record_version(
+            name,
+            vers,
+            history.publisher or actor.name,
+            packaged.described(),
+            published=history.published if history.published is not None else pubtime,
+        )
         if history.downloads:
             self.catalog.add_downloads({(normalise(name), vers): history.downloads})
         return entry
@@ -166,8 +179,12 @@ class Operations:
         if not self.accounts.is_owner(crate, actor.identity.user_id):
             user = actor.identity.user
             if not self.accounts.owners(crate):
-                raise Forbidden(f"crate `{crate}` has no owner: an "
-                                f"administrator makes you its first owner with `palletizer owner add {crate} {user}` "
-                                f"(or `cargo owner --add {user} {crate}` with an admin token)")
-            raise Forbidden(f"`{user}` is not an owner of crate `{crate}`; an owner can add you "
-                            f"with `cargo owner --add {user} {crate}`")
+                raise Forbidden(
+                    f"crate `{crate}` has no owner: an "
+                    f"administrator makes you its first owner with `palletizer owner add {crate} {user}` "
+                    f"(or `cargo owner --add {user} {crate}` with an admin token)"
+                )
+            raise Forbidden(
+                f"`{user}` is not an owner of crate `{crate}`; an owner can add you "
+                f"with `cargo owner --add {user} {crate}`"
+            )

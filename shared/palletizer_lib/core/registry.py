@@ -72,8 +72,9 @@ class Registry:
         self.clock: Callable[[], float] = time.time
 
     @classmethod
-    def create(cls, data_dir: Path, config: RegistryConfig,
-               upstream_credentials: tuple[str, str] | None = None) -> "Registry":
+    def create(
+        cls, data_dir: Path, config: RegistryConfig, upstream_credentials: tuple[str, str] | None = None
+    ) -> "Registry":
         """Initialise an empty registry in `data_dir` (with the upstream's user and password, if given, kept
         apart from `config.yaml`); RegistryExists if it already holds one.
 
@@ -175,8 +176,9 @@ class Registry:
         """What search and the list pages read (kept with each summary; built on first use if missing)."""
         return self.index.search_index
 
-    def search(self, query: str, limit: int, offset: int = 0,
-               sort: str | None = None, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
+    def search(
+        self, query: str, limit: int, offset: int = 0, sort: str | None = None, only: set[str] | None = None
+    ) -> tuple[int, list[CrateSummary]]:
         """Crates matching `query`: (total matches, `limit` of them from `offset`); see `CrateSearch.search`."""
         return self.searching.search(query, limit, offset, sort, only)
 
@@ -195,16 +197,18 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------
 
-    def publish(self, metadata: dict[str, object], crate: bytes | memoryview,
-                authorize: Authorize | None = None) -> IndexEntry:
+    def publish(
+        self, metadata: dict[str, object], crate: bytes | memoryview, authorize: Authorize | None = None
+    ) -> IndexEntry:
         """Add a version from cargo's publish metadata and .crate bytes; return its index entry.
 
         `authorize(name, exists)` is called under the write lock before anything is written.
         """
         return self.publish_packaged(metadata, crate, authorize)[0]
 
-    def publish_packaged(self, metadata: dict[str, object], crate: bytes | memoryview,
-                         authorize: Authorize | None = None) -> tuple[IndexEntry, PackagedCrate]:
+    def publish_packaged(
+        self, metadata: dict[str, object], crate: bytes | memoryview, authorize: Authorize | None = None
+    ) -> tuple[IndexEntry, PackagedCrate]:
         """`publish`, returning the .crate file as it was read too."""
         entry = entry_from_metadata(metadata, "")  # its checksum comes from the one read of the archive
         parse_version(entry["vers"])
@@ -216,8 +220,14 @@ class Registry:
         self._store_new_version(entry, crate, description if isinstance(description, str) else "", authorize)
         return entry, packaged
 
-    def add(self, crate: bytes | memoryview, packaged: PackagedCrate | None = None, *,
-            published: float | None = None, yanked: bool = False) -> IndexEntry:
+    def add(
+        self,
+        crate: bytes | memoryview,
+        packaged: PackagedCrate | None = None,
+        *,
+        published: float | None = None,
+        yanked: bool = False,
+    ) -> IndexEntry:
         """Add a version from a .crate file alone (its packaged Cargo.toml); return its index entry.
         `packaged` is the file as `read` returned it, if already read; `published` the time its entry's
         `pubtime` says (default: now), `yanked` whether it is added yanked (in the same commit)."""
@@ -323,8 +333,14 @@ class Registry:
             if registry is not None and not self.config.allows_registry(registry):
                 raise Forbidden(refused_registry(dep.get("package") or dep["name"], registry))
 
-    def _store_new_version(self, entry: IndexEntry, crate: bytes | memoryview, description: str,
-                           authorize: Authorize | None = None, published: float | None = None) -> None:
+    def _store_new_version(
+        self,
+        entry: IndexEntry,
+        crate: bytes | memoryview,
+        description: str,
+        authorize: Authorize | None = None,
+        published: float | None = None,
+    ) -> None:
         name, vers = entry["name"], entry["vers"]
         version = parse_version(vers)
         self._check_registries(entry)
@@ -334,8 +350,10 @@ class Registry:
             existing = self.canonical_name(name)
             entries = self.index.served_entries(name) if existing else []
             if existing is not None and existing != name:
-                raise Conflict(f"crate `{name}` conflicts with the existing crate `{existing}` "
-                               "(names differing only in case, `-` or `_` are the same crate)")
+                raise Conflict(
+                    f"crate `{name}` conflicts with the existing crate `{existing}` "
+                    "(names differing only in case, `-` or `_` are the same crate)"
+                )
             if authorize is not None:
                 authorize(name, existing is not None)
             for other in entries:
@@ -343,8 +361,13 @@ class Registry:
                     identical = same_release(other, entry)
                     raise AlreadyPublished(
                         f"crate `{name}` version {other['vers']} is already published"
-                        + (" with these exact bytes" if identical
-                           else " (a published version cannot be replaced; bump the version)"), identical)
+                        + (
+                            " with these exact bytes"
+                            if identical
+                            else " (a published version cannot be replaced; bump the version)"
+                        ),
+                        identical,
+                    )
             entry["pubtime"] = pubtime(self.clock() if published is None else published)
             entries.append(entry)
             # a crate is described by the version search shows (a backport leaves it as it was)
@@ -360,8 +383,9 @@ class Registry:
         temporary files it left (`repair` always walks them).
         """
         with self.stores.lock() as interrupted:
-            return (maintenance.recover(self.index, objects_too=interrupted)
-                    + (maintenance.remove_leftovers(self.index) if interrupted else []))
+            return maintenance.recover(self.index, objects_too=interrupted) + (
+                maintenance.remove_leftovers(self.index) if interrupted else []
+            )
 
     def repair(self) -> list[str]:
         """`recover`, then crate files no entry names are moved to `orphans/` (never deleted), and
@@ -393,9 +417,15 @@ class Registry:
 def refused_registry(dependency: str, registry: str) -> str:
     """Why a dependency from `registry` is refused, and the two ways to accept it."""
     own = root_of_index(registry)
-    as_own = (f"If that is this registry's own index (the crates were packaged for it), serve this registry at "
-              f"{own}: `palletizer init --public-url {own}` for a new registry, or `public_url: {own}` in "
-              "config.yaml and a server start for this one. " if own else "")
-    return (f"dependency `{dependency}` comes from the registry {registry}, which this registry does not allow. "
-            f"{as_own}To allow crates from that registry: `palletizer init --allowed-registry {registry}` for a "
-            f"new registry, or add {registry} to `allowed_registries` in config.yaml")
+    as_own = (
+        f"If that is this registry's own index (the crates were packaged for it), serve this registry at "
+        f"{own}: `palletizer init --public-url {own}` for a new registry, or `public_url: {own}` in "
+        "config.yaml and a server start for this one. "
+        if own
+        else ""
+    )
+    return (
+        f"dependency `{dependency}` comes from the registry {registry}, which this registry does not allow. "
+        f"{as_own}To allow crates from that registry: `palletizer init --allowed-registry {registry}` for a "
+        f"new registry, or add {registry} to `allowed_registries` in config.yaml"
+    )

@@ -25,8 +25,13 @@ class CrateSearch:
     """Search over one registry's index store (its search table built under `lock` on first use, for a registry
     made before it existed), with the crates of the mirror's cache in `layout` when `upstream` is set."""
 
-    def __init__(self, index: IndexStore, lock: Callable[[], AbstractContextManager[object]], layout: Layout,
-                 upstream: str | None) -> None:
+    def __init__(
+        self,
+        index: IndexStore,
+        lock: Callable[[], AbstractContextManager[object]],
+        layout: Layout,
+        upstream: str | None,
+    ) -> None:
         self._index = index
         self._lock = lock
         self._layout = layout
@@ -39,8 +44,9 @@ class CrateSearch:
         for name, shown in self._index.summaries.list():
             yield CrateSummary(name, shown, described.get(normalise(name), ""))
 
-    def search(self, query: str, limit: int, offset: int = 0,
-               sort: str | None = None, only: set[str] | None = None) -> tuple[int, list[CrateSummary]]:
+    def search(
+        self, query: str, limit: int, offset: int = 0, sort: str | None = None, only: set[str] | None = None
+    ) -> tuple[int, list[CrateSummary]]:
         """Crates whose name or description matches `query` (all for an empty one), limited to the normalised
         names of `only` if given: (total matches, `limit` of them from `offset`). The crate named exactly
         `query` comes first, then names starting with it (or by `sort`, one of `search_index.SORTS`), then by

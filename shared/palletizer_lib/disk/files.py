@@ -34,8 +34,7 @@ def atomic_write(path: Path, data: bytes | memoryview, *, durable: bool = True, 
     atomic_write_with(path, lambda out: out.write(data), durable=durable, mode=mode)
 
 
-def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bool = True,
-                      mode: int = FILE_MODE) -> T:
+def atomic_write_with(path: Path, write: Callable[[BinaryIO], T], *, durable: bool = True, mode: int = FILE_MODE) -> T:
     """Make `path` what `write` writes into the file it is given (streamed, never whole in memory), so that
     readers see the old or the new content, never a part; `write`'s result is returned. If `write` raises,
     nothing changes. With `durable`, the content and then the new name are on disk before this returns;

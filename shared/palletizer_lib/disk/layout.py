@@ -1,28 +1,28 @@
 """Where things live in a data directory.
 
-    config.yaml           registry settings (RegistryConfig)
-    index.git/            bare git repository: the source of truth for the index
-    index.git.migrating/  the git index `migrate` is preparing, put in place of index.git/ when it is done
-    index.git.before-migrate/  the git index a `migrate` replaced (set aside, for an operator to delete)
-    index/                the newest commit's files, served as the sparse index
-    index/.head           id of the commit `index/` was last brought up to date with
-    index-size.json       the index's size at one commit (IndexStats), so a new process need not recount
-    crates/NAME/NAME-VERSION.crate   the crate store's files (LocalCrateStore), by key NAME/NAME-VERSION.crate
-    names/NORMALISED.json one summary per crate, keyed by its normalised name: its name and shown version
-    accounts.sqlite3      users, token hashes, crate owners, the audit log
-    catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads;
-                          the search table (each crate's name, shown version, description, newest publication)
-    pending               the crate file a publish is writing (cleared once committed)
-    orphans/              crate files no index entry named, set aside by `verify --repair`
-    lock                  the write lock every writer holds (flock); says `held` while held, `free` after
-    mirror/               what is cached from the upstream registry (`upstream` in config.yaml):
-    mirror/config.json    its config.json
-    mirror/index/PATH     one index file per crate: a JSON line (validators), then the file; its mtime is
-                          when it was last fetched or revalidated
-    mirror/crates/NAME/NAME-VERSION.crate   crate files, stored once their checksum matched
-    mirror/catalog.sqlite3  one row per cached file: crate name and shown version, size, last use (MirrorCatalog)
-    mirror/catalog.lock   held while the catalog is first made from the files of an older cache
-    mirror/locks/NN.lock  the locks of crate fetches (a fixed number, a crate version hashed to one)
+config.yaml           registry settings (RegistryConfig)
+index.git/            bare git repository: the source of truth for the index
+index.git.migrating/  the git index `migrate` is preparing, put in place of index.git/ when it is done
+index.git.before-migrate/  the git index a `migrate` replaced (set aside, for an operator to delete)
+index/                the newest commit's files, served as the sparse index
+index/.head           id of the commit `index/` was last brought up to date with
+index-size.json       the index's size at one commit (IndexStats), so a new process need not recount
+crates/NAME/NAME-VERSION.crate   the crate store's files (LocalCrateStore), by key NAME/NAME-VERSION.crate
+names/NORMALISED.json one summary per crate, keyed by its normalised name: its name and shown version
+accounts.sqlite3      users, token hashes, crate owners, the audit log
+catalog.sqlite3       per version: publish time, publisher, description, README, links; downloads;
+                      the search table (each crate's name, shown version, description, newest publication)
+pending               the crate file a publish is writing (cleared once committed)
+orphans/              crate files no index entry named, set aside by `verify --repair`
+lock                  the write lock every writer holds (flock); says `held` while held, `free` after
+mirror/               what is cached from the upstream registry (`upstream` in config.yaml):
+mirror/config.json    its config.json
+mirror/index/PATH     one index file per crate: a JSON line (validators), then the file; its mtime is
+                      when it was last fetched or revalidated
+mirror/crates/NAME/NAME-VERSION.crate   crate files, stored once their checksum matched
+mirror/catalog.sqlite3  one row per cached file: crate name and shown version, size, last use (MirrorCatalog)
+mirror/catalog.lock   held while the catalog is first made from the files of an older cache
+mirror/locks/NN.lock  the locks of crate fetches (a fixed number, a crate version hashed to one)
 """
 
 import zlib

@@ -50,7 +50,7 @@ class _GunzipReader(io.RawIOBase):
         while not out and not self._inflater.eof:
             if self._offset >= len(self._data):
                 raise InvalidCrate("the .crate file is truncated (its gzip stream ends early)")
-            chunk = self._data[self._offset:self._offset + self._CHUNK]
+            chunk = self._data[self._offset : self._offset + self._CHUNK]
             self._offset += len(chunk)
             if self._digest is not None:
                 self._digest.update(chunk)
@@ -58,19 +58,20 @@ class _GunzipReader(io.RawIOBase):
         self._left -= len(out)
         if self._left < 0:
             raise InvalidCrate("the .crate file unpacks to more than the allowed size")
-        view[:len(out)] = out
+        view[: len(out)] = out
         return len(out)
 
     def digest_rest(self) -> None:
         """Feed the bytes not yet inflated (after the gzip stream's end) to the digest too."""
         if self._digest is not None:
-            self._digest.update(self._data[self._offset:])
+            self._digest.update(self._data[self._offset :])
             self._offset = len(self._data)
 
 
 @contextlib.contextmanager
-def open_tar(crate: bytes | memoryview, unpacked_limit: int,
-             digest: "hashlib._Hash | None" = None) -> Iterator[tarfile.TarFile]:
+def open_tar(
+    crate: bytes | memoryview, unpacked_limit: int, digest: "hashlib._Hash | None" = None
+) -> Iterator[tarfile.TarFile]:
     """The archive as a tar stream, at most `unpacked_limit` bytes inflated; on leaving, the rest is read so
     a truncated gzip is refused. Every byte of `crate` goes through `digest` if given."""
     if bytes(crate[:2]) != b"\x1f\x8b":
@@ -112,11 +113,14 @@ class MemberCheck:
         shown = _shown(path)
         if not (member.isfile() or member.isdir()):
             kind = _MEMBER_KINDS.get(member.type, f"a member of tar type {member.type!r}")
-            raise InvalidCrate(f"the .crate file has {kind} `{shown}` "
-                               "(only regular files and directories are accepted)")
+            raise InvalidCrate(
+                f"the .crate file has {kind} `{shown}` (only regular files and directories are accepted)"
+            )
         if path.startswith("/"):
-            raise InvalidCrate(f"the .crate file has a member with an absolute path `{shown}` "
-                               f"(every path must be under `{self._top}/`)")
+            raise InvalidCrate(
+                f"the .crate file has a member with an absolute path `{shown}` "
+                f"(every path must be under `{self._top}/`)"
+            )
         if "\\" in path or "\0" in path:
             raise InvalidCrate(f"the .crate file has a member `{shown}` whose path holds a backslash or NUL")
         parts = path.split("/")
@@ -227,6 +231,6 @@ def split_name_version(top: str) -> tuple[str, str, str]:
     """(name, "-", version) of `NAME-VERSION` (or (top, "", "")), split at the first dash after which a valid
     version follows."""
     for i, char in enumerate(top):
-        if char == "-" and is_valid_version(top[i + 1:]):
-            return top[:i], "-", top[i + 1:]
+        if char == "-" and is_valid_version(top[i + 1 :]):
+            return top[:i], "-", top[i + 1 :]
     return top, "", ""

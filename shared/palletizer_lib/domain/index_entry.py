@@ -83,7 +83,7 @@ def _check_text(metadata: dict[str, object]) -> None:
     try:
         json.dumps(metadata, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        text = exc.object[exc.start:exc.end]
+        text = exc.object[exc.start : exc.end]
         raise InvalidCrate(f"the publish metadata is not valid Unicode: {exc.reason} ({text!a})") from exc
     except RecursionError as exc:
         raise InvalidCrate("the publish metadata is nested too deeply") from exc
@@ -114,8 +114,16 @@ def entry_from_manifest(manifest: dict[str, object], cksum: str, own_index_urls:
     )
 
 
-def make_entry(*, name: str, vers: str, deps: list[Dependency], cksum: str, features: Features,
-               links: str | None, rust_version: str | None) -> IndexEntry:
+def make_entry(
+    *,
+    name: str,
+    vers: str,
+    deps: list[Dependency],
+    cksum: str,
+    features: Features,
+    links: str | None,
+    rust_version: str | None,
+) -> IndexEntry:
     """Assemble an entry, moving `dep:`/`?/` features to `features2` (with `v: 2`)."""
     plain = {k: v for k, v in features.items() if not _needs_v2(v)}
     extended = {k: v for k, v in features.items() if _needs_v2(v)}
@@ -217,8 +225,7 @@ def pubtime_seconds(entry: Mapping[str, object]) -> float | None:
 def same_release(one: IndexEntry, other: IndexEntry) -> bool:
     """True if two entries describe the same release, whatever their `yanked` and `pubtime`."""
     ignored = ("yanked", "pubtime")
-    return ({k: v for k, v in one.items() if k not in ignored}
-            == {k: v for k, v in other.items() if k not in ignored})
+    return {k: v for k, v in one.items() if k not in ignored} == {k: v for k, v in other.items() if k not in ignored}
 
 
 def dump_line(entry: IndexEntry) -> bytes:
@@ -241,8 +248,17 @@ def _needs_v2(values: list[str]) -> bool:
     return any(v.startswith("dep:") or "?/" in v for v in values)
 
 
-def _dep(name: str, req: str, features: list[str], optional: bool, default_features: bool,
-         target: str | None, kind: str, registry: str | None, package: str | None) -> Dependency:
+def _dep(
+    name: str,
+    req: str,
+    features: list[str],
+    optional: bool,
+    default_features: bool,
+    target: str | None,
+    kind: str,
+    registry: str | None,
+    package: str | None,
+) -> Dependency:
     dep: Dependency = {
         "name": name,
         "req": req,

@@ -34,11 +34,14 @@ def check_manifest_matches(manifest: dict[str, object], entry: IndexEntry, own_i
     differences = _dep_differences(packaged["deps"], entry["deps"], own)
     differences += _feature_differences(_all_features(packaged), _all_features(entry))
     if packaged["links"] != entry["links"]:
-        differences.append(f"`links` is {_shown(packaged['links'])} in Cargo.toml but "
-                           f"{_shown(entry['links'])} in the metadata")
+        differences.append(
+            f"`links` is {_shown(packaged['links'])} in Cargo.toml but {_shown(entry['links'])} in the metadata"
+        )
     if entry.get("rust_version") is not None and packaged.get("rust_version") != entry["rust_version"]:
-        differences.append(f"`rust-version` is {_shown(packaged.get('rust_version'))} in Cargo.toml but "
-                           f"{_shown(entry['rust_version'])} in the metadata")
+        differences.append(
+            f"`rust-version` is {_shown(packaged.get('rust_version'))} in Cargo.toml but "
+            f"{_shown(entry['rust_version'])} in the metadata"
+        )
     if differences:
         more = len(differences) - MAX_REPORTED
         text = "; ".join(differences[:MAX_REPORTED]) + (f"; and {more} more" if more > 0 else "")
@@ -65,8 +68,14 @@ def _registry(dep: Dependency, own: list[str]) -> str | None:
 
 
 def _comparable(dep: Dependency, own: list[str]) -> Comparable:
-    return (dep.get("package"), normalise_req(dep["req"]), tuple(sorted(dep["features"])), dep["optional"],
-            dep["default_features"], _registry(dep, own))
+    return (
+        dep.get("package"),
+        normalise_req(dep["req"]),
+        tuple(sorted(dep["features"])),
+        dep["optional"],
+        dep["default_features"],
+        _registry(dep, own),
+    )
 
 
 _FIELDS = ("package", "version requirement", "features", "optional", "default-features", "registry")
@@ -104,16 +113,21 @@ def _dep_differences(packaged: list[Dependency], metadata: list[Dependency], own
             continue
         if len(in_toml) == 1 and len(in_metadata) == 1:
             toml_values, meta_values = _comparable(in_toml[0], own), _comparable(in_metadata[0], own)
-            changed = [f"{field} {_value(field, a)} in Cargo.toml but {_value(field, b)} in the metadata"
-                       for field, a, b in zip(_FIELDS, toml_values, meta_values, strict=True) if a != b]
+            changed = [
+                f"{field} {_value(field, a)} in Cargo.toml but {_value(field, b)} in the metadata"
+                for field, a, b in zip(_FIELDS, toml_values, meta_values, strict=True)
+                if a != b
+            ]
             differences.append(f"{_described(key, in_metadata[0], own)} has " + ", ".join(changed))
         elif not in_metadata:
             differences.append(f"{_described(key, in_toml[0], own)} is in Cargo.toml but not in the metadata")
         elif not in_toml:
             differences.append(f"{_described(key, in_metadata[0], own)} is in the metadata but not in Cargo.toml")
         else:
-            differences.append(f"{_described(key, in_metadata[0], own)} is given {len(in_metadata)} times "
-                               f"in the metadata and {len(in_toml)} in Cargo.toml")
+            differences.append(
+                f"{_described(key, in_metadata[0], own)} is given {len(in_metadata)} times "
+                f"in the metadata and {len(in_toml)} in Cargo.toml"
+            )
     return differences
 
 
@@ -135,8 +149,10 @@ def _feature_differences(packaged: Features, metadata: Features) -> list[str]:
         elif name not in packaged:
             differences.append(f"feature `{name}` is in the metadata but not in Cargo.toml")
         elif sorted(packaged[name]) != sorted(metadata[name]):
-            differences.append(f"feature `{name}` is {_shown(packaged[name])} in Cargo.toml but "
-                               f"{_shown(metadata[name])} in the metadata")
+            differences.append(
+                f"feature `{name}` is {_shown(packaged[name])} in Cargo.toml but "
+                f"{_shown(metadata[name])} in the metadata"
+            )
     return differences
 
 

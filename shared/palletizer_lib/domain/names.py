@@ -11,13 +11,21 @@ _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _DEPENDENCY_NAME_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{MAX_NAME_LENGTH - 1}}}\Z")
 
 _WINDOWS_DEVICES = {
-    "con", "prn", "aux", "nul",
+    "con",
+    "prn",
+    "aux",
+    "nul",
     *(f"com{i}" for i in range(1, 10)),
     *(f"lpt{i}" for i in range(1, 10)),
 }
 
 _RESERVED = {
-    "alloc", "core", "proc-macro", "proc_macro", "std", "test",
+    "alloc",
+    "core",
+    "proc-macro",
+    "proc_macro",
+    "std",
+    "test",
 }
 
 
@@ -31,9 +39,7 @@ def validate_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidCrate("the crate name is missing")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidCrate(
-            f"the crate name `{name[:MAX_NAME_LENGTH]}...` is longer than {MAX_NAME_LENGTH} characters"
-        )
+        raise InvalidCrate(f"the crate name `{name[:MAX_NAME_LENGTH]}...` is longer than {MAX_NAME_LENGTH} characters")
     if not _NAME_RE.match(name):
         raise InvalidCrate(
             f"invalid crate name `{name}`: use ASCII letters, digits, `-` and `_`, starting with a letter"
@@ -52,8 +58,10 @@ def validate_dependency_name(name: object, what: str = "dependency name") -> str
     at most 64. The rules for registering a new crate (reserved and Windows device names) do not apply: a
     dependency names a crate that exists elsewhere, or renames one (`core = { package = "..." }`)."""
     if not isinstance(name, str) or not _DEPENDENCY_NAME_RE.match(name):
-        raise InvalidCrate(f"invalid {what} {json.dumps(name)[:80]}: use ASCII letters, digits, `-` and `_`, "
-                           f"starting with a letter or `_`, at most {MAX_NAME_LENGTH}")
+        raise InvalidCrate(
+            f"invalid {what} {json.dumps(name)[:80]}: use ASCII letters, digits, `-` and `_`, "
+            f"starting with a letter or `_`, at most {MAX_NAME_LENGTH}"
+        )
     return name
 
 
@@ -96,4 +104,4 @@ def version_of_file(name: str, file_name: str) -> str | None:
     prefix = f"{name}-"
     if not (file_name.startswith(prefix) and file_name.endswith(CRATE_SUFFIX)):
         return None
-    return file_name[len(prefix):-len(CRATE_SUFFIX)]
+    return file_name[len(prefix) : -len(CRATE_SUFFIX)]

@@ -24,8 +24,16 @@ from palletizer_lib.domain.crate_file import (
 from palletizer_lib.domain.errors import InvalidCrate
 
 README_LIMIT = 1024 * 1024
-DESCRIBED_KEYS = ("description", "homepage", "repository", "documentation", "license", "keywords", "categories",
-                  "authors")
+DESCRIBED_KEYS = (
+    "description",
+    "homepage",
+    "repository",
+    "documentation",
+    "license",
+    "keywords",
+    "categories",
+    "authors",
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,11 @@ class PackagedCrate:
         """The binaries the crate builds: its `[[bin]]` targets, else its package's name if it packages
         `src/main.rs` (unless `autobins = false`)."""
         targets = self.manifest.get("bin")
-        names = [t["name"] for t in targets if isinstance(t, dict) and isinstance(t.get("name"), str)] \
-            if isinstance(targets, list) else []
+        names = (
+            [t["name"] for t in targets if isinstance(t, dict) and isinstance(t.get("name"), str)]
+            if isinstance(targets, list)
+            else []
+        )
         if not names and self.has_main and self.package.get("autobins") is not False:
             names = [self.name]
         return names
@@ -64,8 +75,11 @@ class PackagedCrate:
     def described(self) -> dict[str, object]:
         """What cargo's publish metadata would say of this crate: description, links, keywords, and the
         README it packages, the binaries it builds (for the catalog)."""
-        return {**{key: self.package.get(key) for key in DESCRIBED_KEYS}, "readme": self.readme,
-                "bin_names": self.bin_names}
+        return {
+            **{key: self.package.get(key) for key in DESCRIBED_KEYS},
+            "readme": self.readme,
+            "bin_names": self.bin_names,
+        }
 
 
 class _Reading:
@@ -116,8 +130,9 @@ class _Reading:
             self.readme = extracted.read() if extracted else None
 
 
-def read_packaged(crate: bytes | memoryview, unpacked_limit: int,
-                  identity: tuple[str, str] | None = None) -> PackagedCrate:
+def read_packaged(
+    crate: bytes | memoryview, unpacked_limit: int, identity: tuple[str, str] | None = None
+) -> PackagedCrate:
     """Read a .crate in one pass; InvalidCrate if it is not one `cargo package` could have made.
 
     `identity` is the (name, version) it must be for (a publish's metadata); without it they come from
@@ -143,6 +158,11 @@ def read_packaged(crate: bytes | memoryview, unpacked_limit: int,
     path = reading.readme_member()
     if readme is None and path in reading.seen_before_manifest:
         readme = read_member(crate, path, unpacked_limit, README_LIMIT)
-    return PackagedCrate(reading.identity[0], reading.identity[1], manifest,
-                         readme.decode("utf-8", errors="replace") if readme is not None else None,
-                         digest.hexdigest(), reading.has_main)
+    return PackagedCrate(
+        reading.identity[0],
+        reading.identity[1],
+        manifest,
+        readme.decode("utf-8", errors="replace") if readme is not None else None,
+        digest.hexdigest(),
+        reading.has_main,
+    )

@@ -33,7 +33,7 @@ def parse_publish_body(body: bytes | memoryview) -> PublishBody:
     if offset + json_len > len(view):
         raise BadRequest("the publish body is truncated: the metadata is shorter than its declared length")
     try:
-        metadata = json.loads(bytes(view[offset:offset + json_len]).decode("utf-8"))
+        metadata = json.loads(bytes(view[offset : offset + json_len]).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"the publish metadata is not valid JSON: {exc}") from exc
     if not isinstance(metadata, dict):
@@ -41,9 +41,7 @@ def parse_publish_body(body: bytes | memoryview) -> PublishBody:
     offset += json_len
     crate_len, offset = _read_length(view, offset, "crate")
     if offset + crate_len != len(view):
-        raise BadRequest(
-            f"the publish body declares a {crate_len}-byte crate but carries {len(view) - offset} bytes"
-        )
+        raise BadRequest(f"the publish body declares a {crate_len}-byte crate but carries {len(view) - offset} bytes")
     return PublishBody(metadata, view[offset:])
 
 

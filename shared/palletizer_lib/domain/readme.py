@@ -40,13 +40,65 @@ TOO_DEEP = "too deeply nested"
 _ALIGNED = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6")
 _MARKUP = re.compile(r"[\n!#$%&*+\-:<=>@\[\\\]^_`{|}~]")
 _DELIMITER_ROW = re.compile(r"[|:\- \t]+")
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
-                   "source", "track", "wbr"})
-_BLOCKS = ("address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl",
-           "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-           "hgroup", "hr", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "ul")
-_CLOSE_P = (frozenset({"p"}), frozenset({"button", "table", "td", "th", "caption", "object", "marquee",
-                                          "applet", "template"}))
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_BLOCKS = (
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "ul",
+)
+_CLOSE_P = (
+    frozenset({"p"}),
+    frozenset({"button", "table", "td", "th", "caption", "object", "marquee", "applet", "template"}),
+)
 _LIST_ITEM = (frozenset({"li"}), frozenset({"ul", "ol", "menu", "table", "td", "th"}))
 _DEFINITION = (frozenset({"dt", "dd"}), frozenset({"dl", "table", "td", "th"}))
 _CELL = (frozenset({"td", "th"}), frozenset({"tr", "table"}))
@@ -54,8 +106,15 @@ _ROW = (frozenset({"tr"}), frozenset({"table", "thead", "tbody", "tfoot"}))
 _SECTION = (frozenset({"thead", "tbody", "tfoot"}), frozenset({"table"}))
 _IMPLIED: dict[str, tuple[tuple[frozenset[str], frozenset[str]], ...]] = {
     **{block: (_CLOSE_P,) for block in _BLOCKS},
-    "li": (_LIST_ITEM, _CLOSE_P), "dt": (_DEFINITION, _CLOSE_P), "dd": (_DEFINITION, _CLOSE_P),
-    "td": (_CELL,), "th": (_CELL,), "tr": (_ROW,), "thead": (_SECTION,), "tbody": (_SECTION,), "tfoot": (_SECTION,),
+    "li": (_LIST_ITEM, _CLOSE_P),
+    "dt": (_DEFINITION, _CLOSE_P),
+    "dd": (_DEFINITION, _CLOSE_P),
+    "td": (_CELL,),
+    "th": (_CELL,),
+    "tr": (_ROW,),
+    "thead": (_SECTION,),
+    "tbody": (_SECTION,),
+    "tfoot": (_SECTION,),
 }
 _TAG_NAME = re.compile(r"[A-Za-z][^\t\n\f\r />]*")
 _ATTRIBUTE_NAME = re.compile(r"[^\t\n\f\r />][^\t\n\f\r /=>]*")
@@ -73,8 +132,11 @@ class _TooDeep(Exception):
 def render_readme(markdown: str) -> str:
     """The README's Markdown as sanitised HTML (an empty string for an empty README); one too large or too
     deeply nested to render is its text, escaped, in a `<pre>` after a note saying why."""
-    if (len(markdown.encode("utf-8", "surrogatepass")) > MAX_BYTES or markup_count(markdown) > MAX_MARKUP
-            or table_cells(markdown) > MAX_TABLE_CELLS):
+    if (
+        len(markdown.encode("utf-8", "surrogatepass")) > MAX_BYTES
+        or markup_count(markdown) > MAX_MARKUP
+        or table_cells(markdown) > MAX_TABLE_CELLS
+    ):
         return plain_readme(markdown, TOO_LARGE)
     md = _markdown()
     env: dict[str, object] = {}
@@ -123,8 +185,10 @@ def _output_size(tokens: list["Token"]) -> int:
 
 def plain_readme(markdown: str, reason: str) -> str:
     """`markdown` shown as it is (escaped), after a note that it was not rendered because it is `reason`."""
-    return (f'<p class="readme-note">This README is shown as plain text: it is {reason} to render.</p>\n'
-            f'<pre class="readme-plain">{html.escape(markdown)}</pre>\n')
+    return (
+        f'<p class="readme-note">This README is shown as plain text: it is {reason} to render.</p>\n'
+        f'<pre class="readme-plain">{html.escape(markdown)}</pre>\n'
+    )
 
 
 def sanitise_html(fragment: str) -> str:
@@ -227,7 +291,7 @@ def _attributes_of(fragment: str, pos: int) -> tuple[str, int]:
                 close = fragment.find(fragment[pos], pos + 1)
                 if close < 0:
                     return "", -1
-                value, pos = fragment[pos + 1:close], close + 1
+                value, pos = fragment[pos + 1 : close], close + 1
             else:
                 end_of_value = _end_of(_UNQUOTED, fragment, pos)
                 value, pos = fragment[pos:end_of_value], end_of_value
@@ -252,8 +316,10 @@ def _markdown() -> "MarkdownIt":
 def _attributes() -> dict[str, set[str]]:
     import nh3
 
-    return {**{tag: set(allowed) for tag, allowed in nh3.ALLOWED_ATTRIBUTES.items()},
-            **{tag: {"align"} | nh3.ALLOWED_ATTRIBUTES.get(tag, set()) for tag in _ALIGNED}}
+    return {
+        **{tag: set(allowed) for tag, allowed in nh3.ALLOWED_ATTRIBUTES.items()},
+        **{tag: {"align"} | nh3.ALLOWED_ATTRIBUTES.get(tag, set()) for tag in _ALIGNED},
+    }
 
 
 def safe_url(url: object) -> str | None:

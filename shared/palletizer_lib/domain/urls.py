@@ -86,8 +86,13 @@ class ServedUrls:
         return [sparse_index_url(self.public), git_index_url(self.public), *bucket]
 
 
-def served_urls(fallback_public: str, public_url: str | None = None, api_url: str | None = None,
-                files_url: str | None = None, bucket: tuple[str, str] | None = None) -> ServedUrls:
+def served_urls(
+    fallback_public: str,
+    public_url: str | None = None,
+    api_url: str | None = None,
+    files_url: str | None = None,
+    bucket: tuple[str, str] | None = None,
+) -> ServedUrls:
     """The URLs from the first given of each (an option, then `config.yaml`): the public URL defaults to
     `fallback_public`, the API's and the files' to the public URL; `bucket` is where cargo reads the index
     and the crate files straight from the bucket (its `index/` and `crates/` URLs), if it does."""
@@ -125,12 +130,16 @@ def from_config_json(content: bytes | None) -> ServedUrls | None:
     public = named_public if isinstance(named_public, str) else api
     dl = document.get("dl")
     suffix = f"{FILES_PATH}{DL_PATH}"
-    files = dl[:-len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
+    files = dl[: -len(suffix)] if isinstance(dl, str) and dl.endswith(suffix) else public
     bucket_index = document.get(BUCKET_INDEX_KEY)
-    bucket_crates = dl[:-len(DL_PATH)] if isinstance(bucket_index, str) and isinstance(dl, str) else None
-    return ServedUrls(strip(public), strip(api), strip(files),
-                      bucket_index if isinstance(bucket_index, str) else None,
-                      strip(bucket_crates) if bucket_crates else None)
+    bucket_crates = dl[: -len(DL_PATH)] if isinstance(bucket_index, str) and isinstance(dl, str) else None
+    return ServedUrls(
+        strip(public),
+        strip(api),
+        strip(files),
+        bucket_index if isinstance(bucket_index, str) else None,
+        strip(bucket_crates) if bucket_crates else None,
+    )
 
 
 def static_config(downloads_root: str, api_url: str | None) -> bytes:

@@ -39,9 +39,9 @@ class Version:
         return bool(self.pre)
 
     def _key(self) -> tuple[int, int, int, _PreKey]:
-        pre_key: _PreKey = (1,) if not self.pre else (0, *(
-            (0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre
-        ))
+        pre_key: _PreKey = (
+            (1,) if not self.pre else (0, *((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre))
+        )
         return (self.major, self.minor, self.patch, pre_key)
 
     def __eq__(self, other: object) -> bool:

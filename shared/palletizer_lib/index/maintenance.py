@@ -46,8 +46,9 @@ def verify(store: IndexStore, progress: Progress | None = None) -> list[str]:
         problems.extend(_verify_index_file(store, path, store.log.blob(blob_id), referenced))
         if progress is not None:
             progress("verifying", done, len(files))
-    problems += [f"{CRATES_PREFIX}{key}: no index entry refers to it"
-                 for key in store.crates.list() if key not in referenced]
+    problems += [
+        f"{CRATES_PREFIX}{key}: no index entry refers to it" for key in store.crates.list() if key not in referenced
+    ]
     return problems
 
 
@@ -78,13 +79,16 @@ def _verify_index_file(store: IndexStore, path: str, data: bytes, referenced: se
 def recover(store: IndexStore, objects_too: bool) -> list[str]:
     """Finish or undo an interrupted change: stale git locks removed, a crate file whose publish never
     committed deleted, the served index brought up to git; without `objects_too` it costs a few file checks."""
-    changes = [f"removed the stale git lock {p.relative_to(store.layout.root)}"
-               for p in store.log.remove_stale_locks(objects_too)]
+    changes = [
+        f"removed the stale git lock {p.relative_to(store.layout.root)}"
+        for p in store.log.remove_stale_locks(objects_too)
+    ]
     key = store.pending_key()
     if key is not None:
         name = key.split("/", 1)[0]
-        referenced = any(key == crate_key(e["name"], e["vers"])
-                         for e in parse_lines(store.log.read(index_path(name)) or b""))
+        referenced = any(
+            key == crate_key(e["name"], e["vers"]) for e in parse_lines(store.log.read(index_path(name)) or b"")
+        )
         if not referenced and store.crates.exists(key):
             store.crates.delete(key)
             changes.append(f"removed {CRATES_PREFIX}{key}, written by a publish that never committed")
@@ -123,9 +127,12 @@ def repair(store: IndexStore) -> list[str]:
 
 def set_orphans_aside(store: IndexStore) -> list[str]:
     """Move each crate file no index entry names to `orphans/` (copied there before it is deleted)."""
-    referenced = {crate_key(e["name"], e["vers"])
-                  for path, blob_id in store.log.files() if path != CONFIG_JSON
-                  for e in parse_lines(store.log.blob(blob_id))}
+    referenced = {
+        crate_key(e["name"], e["vers"])
+        for path, blob_id in store.log.files()
+        if path != CONFIG_JSON
+        for e in parse_lines(store.log.blob(blob_id))
+    }
     orphans = store.layout.orphans
     changes = []
     for key in store.crates.list():
@@ -138,8 +145,9 @@ def set_orphans_aside(store: IndexStore) -> list[str]:
         orphans.mkdir(exist_ok=True)
         atomic_write(target, data)
         store.crates.delete(key)
-        changes.append(f"moved {CRATES_PREFIX}{key}, which no index entry names, "
-                       f"to {target.relative_to(store.layout.root)}")
+        changes.append(
+            f"moved {CRATES_PREFIX}{key}, which no index entry names, to {target.relative_to(store.layout.root)}"
+        )
     return changes
 
 

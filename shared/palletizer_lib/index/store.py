@@ -87,8 +87,9 @@ class IndexStore:
 
     # -- writing (under the registry lock) -----------------------------------------------
 
-    def store_version(self, name: str, vers: str, crate: bytes | memoryview, entries: list[IndexEntry],
-                      description: str | None) -> None:
+    def store_version(
+        self, name: str, vers: str, crate: bytes | memoryview, entries: list[IndexEntry], description: str | None
+    ) -> None:
         """Store a new version's crate file, then commit `entries` (holding its entry) and serve them;
         `description` describes the crate in search when this version is the one shown. A failure
         before the commit leaves no crate file behind."""
@@ -96,8 +97,11 @@ class IndexStore:
         self.publish_marker.set(key)
         try:
             self.crates.put(key, crate)
-            self.commit({index_path(name): dump_lines(entries)}, f"Publish {name} {vers}",
-                        {name: description} if description is not None else None)
+            self.commit(
+                {index_path(name): dump_lines(entries)},
+                f"Publish {name} {vers}",
+                {name: description} if description is not None else None,
+            )
         except BaseException:
             if not self.is_published(name, vers):
                 self.crates.delete(key)
@@ -118,8 +122,9 @@ class IndexStore:
         self.served.put(HEAD_KEY, commit_id + b"\n")
         return True
 
-    def commit(self, changes: dict[str, bytes | None], message: str,
-               descriptions: dict[str, str] | None = None) -> None:
+    def commit(
+        self, changes: dict[str, bytes | None], message: str, descriptions: dict[str, str] | None = None
+    ) -> None:
         """Commit `changes`, then serve them: straight from `changes` when the served index was current at
         the commit's parent (the usual case: no tree is read or compared), else by replaying git."""
         parent = self.log.head()
@@ -180,8 +185,9 @@ class IndexStore:
 
     def rebuild_reverse_dependencies(self) -> None:
         """Rebuild the reverse dependencies from the git index's newest files."""
-        self.reverse_dependencies.rebuild(parse_lines(self.log.blob(blob_id))
-                                          for path, blob_id in self.log.files() if path != CONFIG_JSON)
+        self.reverse_dependencies.rebuild(
+            parse_lines(self.log.blob(blob_id)) for path, blob_id in self.log.files() if path != CONFIG_JSON
+        )
 
     def _serve_path(self, path: str, content: bytes | None, descriptions: dict[str, str]) -> None:
         """Make the served file `path` (and its crate's summary) hold `content`, or remove it."""

@@ -78,9 +78,16 @@ class Mirror:
     ahead (`READ_AHEAD`); without (the command line), nothing is guessed and each file is written before the
     call returns."""
 
-    def __init__(self, config: RegistryConfig, layout: Layout, is_local: IsLocal, upstream: Upstream | None = None,
-                 clock: Callable[[], float] = time.time, stats: MirrorStats | None = None,
-                 background: bool = False) -> None:
+    def __init__(
+        self,
+        config: RegistryConfig,
+        layout: Layout,
+        is_local: IsLocal,
+        upstream: Upstream | None = None,
+        clock: Callable[[], float] = time.time,
+        stats: MirrorStats | None = None,
+        background: bool = False,
+    ) -> None:
         self.layout = layout
         self.is_local = is_local
         if background:
@@ -88,8 +95,12 @@ class Mirror:
         if upstream is None:
             if not config.upstream:
                 raise ValueError("this registry has no upstream")
-            upstream = Upstream(config.upstream, max_crate_bytes=config.max_crate_size,
-                                gate=PROCESS_GATE if background else None, auth=load_credentials(layout.root))
+            upstream = Upstream(
+                config.upstream,
+                max_crate_bytes=config.max_crate_size,
+                gate=PROCESS_GATE if background else None,
+                auth=load_credentials(layout.root),
+            )
         self.upstream = upstream
         self.freshness = config.upstream_freshness
         self.cache_size = config.mirror_cache_size
@@ -152,8 +163,9 @@ class Mirror:
     def _revalidate(self, name: str, path: Path, cached: CachedIndex | None) -> CachedFile | None:
         try:
             self.stats.count("upstream_requests")
-            answer = self.upstream.index(name, cached.etag if cached else None,
-                                         cached.last_modified if cached else None)
+            answer = self.upstream.index(
+                name, cached.etag if cached else None, cached.last_modified if cached else None
+            )
             if answer.status == 200:
                 self.stats.count("bytes_fetched", len(answer.data))
                 data, entries = valid_lines(name, answer.data)
@@ -163,8 +175,7 @@ class Mirror:
             self.stats.count("errors")
             if cached is not None:
                 self.stats.count("stale_served")
-                log.warning("upstream failed for the index file of %s, serving the cached copy: %s", name,
-                            exc.detail)
+                log.warning("upstream failed for the index file of %s, serving the cached copy: %s", name, exc.detail)
                 return cached.file
             raise
         now = self._clock()
@@ -314,8 +325,7 @@ class Mirror:
         if crate_sha256(path) == cksum:
             self._remember_intact(path)
             return True
-        log.warning("the mirror's %s does not match its index entry (torn by a crash?): fetching it again",
-                    path.name)
+        log.warning("the mirror's %s does not match its index entry (torn by a crash?): fetching it again", path.name)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         self.catalog.forget(path)

@@ -53,8 +53,9 @@ class StoredIndexFile:
         return file_identity(self.stat)
 
 
-def read_index_file(path: Path, parse: Callable[[StoredIndexFile], V | None],
-                    memory: ByteLru[V] | None = None) -> V | None:
+def read_index_file(
+    path: Path, parse: Callable[[StoredIndexFile], V | None], memory: ByteLru[V] | None = None
+) -> V | None:
     """What `parse` makes of the cache's index file at `path`; None if there is no such file, if it is not
     whole (torn by a crash, or not written by this version) or says a name is missing (as older versions
     stored those), or if `parse` finds nothing usable. With `memory`, each version of the file is parsed once

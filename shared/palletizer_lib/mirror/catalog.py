@@ -86,10 +86,12 @@ class MirrorCatalog(SqliteStore):
         with self._uses_lock:
             self._uses.pop(key, None)
         with self._db() as db:
-            db.execute("INSERT INTO cached (path, crate, name, shown, bytes, used) VALUES (?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT (path) DO UPDATE SET crate = excluded.crate, name = excluded.name, "
-                       "shown = excluded.shown, bytes = excluded.bytes, used = excluded.used, shadowed = 0",
-                       (key, crate, name, shown, size, self._clock()))
+            db.execute(
+                "INSERT INTO cached (path, crate, name, shown, bytes, used) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET crate = excluded.crate, name = excluded.name, "
+                "shown = excluded.shown, bytes = excluded.bytes, used = excluded.used, shadowed = 0",
+                (key, crate, name, shown, size, self._clock()),
+            )
 
     def forget(self, path: Path) -> None:
         """Forget a file no longer in the cache."""
@@ -113,8 +115,9 @@ class MirrorCatalog(SqliteStore):
             uses, self._uses = self._uses, {}
         if uses:
             with self._db() as db:
-                db.executemany("UPDATE cached SET used = max(used, ?) WHERE path = ?",
-                               [(when, key) for key, when in uses.items()])
+                db.executemany(
+                    "UPDATE cached SET used = max(used, ?) WHERE path = ?", [(when, key) for key, when in uses.items()]
+                )
 
     def holds(self, crate: str) -> str | None:
         """The name of the cached crate of normalised name `crate`, if the cache has its index file."""
@@ -123,9 +126,13 @@ class MirrorCatalog(SqliteStore):
 
     def shadow(self, local: Iterable[str]) -> None:
         """Leave out of search the cached crates among these normalised names (published here since)."""
-        found = [row[0] for row in self._connection().execute(
-            "SELECT crate FROM cached WHERE shadowed = 0 AND crate IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(local)),))]
+        found = [
+            row[0]
+            for row in self._connection().execute(
+                "SELECT crate FROM cached WHERE shadowed = 0 AND crate IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(local)),),
+            )
+        ]
         if found:
             with self._db() as db:
                 db.executemany("UPDATE cached SET shadowed = 1 WHERE crate = ?", [(crate,) for crate in found])
@@ -142,25 +149,32 @@ class MirrorCatalog(SqliteStore):
             alternatives = ["crate LIKE ? ESCAPE '\\'"]
             params.append(like_pattern(wanted))
             if words:
-                alternatives.append("(" + " AND ".join(["(crate LIKE ? ESCAPE '\\' OR crate LIKE ? ESCAPE '\\')"]
-                                                         * len(words)) + ")")
+                alternatives.append(
+                    "(" + " AND ".join(["(crate LIKE ? ESCAPE '\\' OR crate LIKE ? ESCAPE '\\')"] * len(words)) + ")"
+                )
                 for word in words:
                     params += [like_pattern(word), like_pattern(normalise(word))]
             conditions.append("(" + " OR ".join(alternatives) + ")")
         where = " AND ".join(conditions)
         db = self._connection()
         total = db.execute(f"SELECT COUNT(*) FROM cached WHERE {where}", params).fetchone()[0]
-        rows = db.execute(f"SELECT name, shown FROM cached WHERE {where} ORDER BY crate != ?, "
-                          "substr(crate, 1, length(?)) != ?, lower(name) LIMIT ? OFFSET ?",
-                          [*params, wanted, wanted, wanted, limit, offset]).fetchall()
+        rows = db.execute(
+            f"SELECT name, shown FROM cached WHERE {where} ORDER BY crate != ?, "
+            "substr(crate, 1, length(?)) != ?, lower(name) LIMIT ? OFFSET ?",
+            [*params, wanted, wanted, wanted, limit, offset],
+        ).fetchall()
         return total, [MirroredSummary(*row) for row in rows]
 
     def status(self) -> tuple[int, int, int, int]:
         """(index files, their bytes, crate files, their bytes)."""
-        row = self._connection().execute(
-            "SELECT COUNT(crate), COALESCE(SUM(CASE WHEN crate IS NOT NULL THEN bytes END), 0), "
-            "COUNT(*) - COUNT(crate), COALESCE(SUM(CASE WHEN crate IS NULL THEN bytes END), 0) FROM cached"
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(
+                "SELECT COUNT(crate), COALESCE(SUM(CASE WHEN crate IS NOT NULL THEN bytes END), 0), "
+                "COUNT(*) - COUNT(crate), COALESCE(SUM(CASE WHEN crate IS NULL THEN bytes END), 0) FROM cached"
+            )
+            .fetchone()
+        )
         return row[0], row[1], row[2], row[3]
 
     def index_paths(self) -> list[Path]:
@@ -191,8 +205,12 @@ class MirrorCatalog(SqliteStore):
         with self._db() as write:
             write.executemany("DELETE FROM cached WHERE path = ?", [(key,) for key in victims])
         if victims:
-            log.info("mirror cache over %d bytes: evicted %d least recently used files (%d bytes)",
-                     max_bytes, len(victims), freed)
+            log.info(
+                "mirror cache over %d bytes: evicted %d least recently used files (%d bytes)",
+                max_bytes,
+                len(victims),
+                freed,
+            )
         return freed
 
     def _build(self) -> None:

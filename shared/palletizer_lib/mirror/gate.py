@@ -19,8 +19,9 @@ class UpstreamGate:
     """The bound on threads waiting on the upstream (`limit`; None: half the serving threads, at least 1),
     and the failures remembered for `hold` seconds, per upstream."""
 
-    def __init__(self, limit: int | None = None, hold: float = DEFAULT_FAILURE_HOLD,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int | None = None, hold: float = DEFAULT_FAILURE_HOLD, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit = limit
         self.hold = hold
         self.serving_threads = DEFAULT_SERVING_THREADS
@@ -60,13 +61,13 @@ class UpstreamGate:
             if failed is not None:
                 left = failed + self.hold - self._clock()
                 if left > 0:
-                    raise UpstreamBusy(f"the upstream registry failed moments ago: try again in {math.ceil(left)} s",
-                                       math.ceil(left))
+                    raise UpstreamBusy(
+                        f"the upstream registry failed moments ago: try again in {math.ceil(left)} s", math.ceil(left)
+                    )
                 del self._failed[upstream]
             if counted:
                 if self._waiting >= self.bound:
-                    raise UpstreamBusy("too many requests are waiting on the upstream registry: try again shortly",
-                                       1)
+                    raise UpstreamBusy("too many requests are waiting on the upstream registry: try again shortly", 1)
                 self._waiting += 1
         try:
             yield

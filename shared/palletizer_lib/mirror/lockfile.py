@@ -35,11 +35,16 @@ def upstream_packages(lockfile: Path, upstream_url: str) -> list[LockedCrate]:
     sources |= {"sparse+https://index.crates.io/", f"sparse+{bare}/", f"sparse+{bare}", f"registry+{bare}"}
     found = []
     for package in packages:
-        if (isinstance(package, dict) and package.get("source") in sources
-                and isinstance(package.get("name"), str) and isinstance(package.get("version"), str)):
+        if (
+            isinstance(package, dict)
+            and package.get("source") in sources
+            and isinstance(package.get("name"), str)
+            and isinstance(package.get("version"), str)
+        ):
             checksum = package.get("checksum")
-            found.append(LockedCrate(package["name"], package["version"],
-                                     checksum if isinstance(checksum, str) else None))
+            found.append(
+                LockedCrate(package["name"], package["version"], checksum if isinstance(checksum, str) else None)
+            )
     return found
 
 

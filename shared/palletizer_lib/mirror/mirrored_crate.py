@@ -75,6 +75,8 @@ def _parse_crate(stored: StoredIndexFile) -> MirroredCrate | None:
         offset += len(line)
     if not entries:
         return None
-    rows = [(entry["vers"], entry["yanked"])
-            for entry in sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)]
+    rows = [
+        (entry["vers"], entry["yanked"])
+        for entry in sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
+    ]
     return MirroredCrate(stored.path, stored.identity, entries[-1]["name"], rows, max_version(entries), lines)

@@ -36,11 +36,13 @@ def check_new_name(config: RegistryConfig, layout: Layout, is_local: IsLocal, na
     allowed = {normalise(n) for n in RegistryConfig.load(layout.config).allowed_names}
     if normalise(name) in allowed:
         return
-    how = (f"An administrator can allow it with `palletizer allow-name {name}` (allowed_names in config.yaml)")
+    how = f"An administrator can allow it with `palletizer allow-name {name}` (allowed_names in config.yaml)"
     names = spellings(name)
     if names is None:
-        raise Forbidden(f"crate `{name}` cannot be checked against the upstream registry: with its `-` and `_` it "
-                        f"has more than {MAX_SPELLING_PROBES} spellings crates.io counts as one name. {how}")
+        raise Forbidden(
+            f"crate `{name}` cannot be checked against the upstream registry: with its `-` and `_` it "
+            f"has more than {MAX_SPELLING_PROBES} spellings crates.io counts as one name. {how}"
+        )
     mirror = Mirror(config, layout, is_local)
     try:
         found = mirror.catalog.holds(normalise(name))
@@ -51,15 +53,18 @@ def check_new_name(config: RegistryConfig, layout: Layout, is_local: IsLocal, na
                 if mirror.upstream_index_file(spelling) is not None:
                     found = spelling
             except UpstreamError as exc:
-                raise UpstreamError(f"cannot publish the new crate `{name}`: whether the upstream registry "
-                                    f"has it could not be checked ({exc.detail})") from exc
+                raise UpstreamError(
+                    f"cannot publish the new crate `{name}`: whether the upstream registry "
+                    f"has it could not be checked ({exc.detail})"
+                ) from exc
     finally:
         mirror.upstream.close()
     if found is not None:
         raise Forbidden(
             f"crate `{name}` exists on the upstream registry {config.upstream} (as `{found}`): a new "
             "crate of that name here would take its place for everyone using this registry (dependency "
-            f"confusion). {how}")
+            f"confusion). {how}"
+        )
 
 
 def allow_name(layout: Layout, name: str) -> bool:

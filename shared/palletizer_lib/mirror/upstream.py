@@ -68,8 +68,13 @@ def download_url(dl: str, name: str, version: str, cksum: str) -> str:
     if not any(marker in dl for marker in MARKERS):
         return f"{dl.rstrip('/')}/{name}/{version}/download"
     prefix = dep_prefix(name)
-    return (dl.replace("{crate}", name).replace("{version}", version).replace("{prefix}", prefix)
-            .replace("{lowerprefix}", prefix.lower()).replace("{sha256-checksum}", cksum))
+    return (
+        dl.replace("{crate}", name)
+        .replace("{version}", version)
+        .replace("{prefix}", prefix)
+        .replace("{lowerprefix}", prefix.lower())
+        .replace("{sha256-checksum}", cksum)
+    )
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -96,11 +101,19 @@ class Upstream:
     """A sparse registry at `index_url` (`sparse+http(s)://.../`), read with bounded cost; `auth` (user,
     password) is sent as Basic authentication to the index's host."""
 
-    def __init__(self, index_url: str, *, max_crate_bytes: int = DEFAULT_MAX_CRATE_SIZE,
-                 max_index_bytes: int = MAX_INDEX_BYTES, connect_timeout: float = CONNECT_TIMEOUT,
-                 read_timeout: float = READ_TIMEOUT, deadline: float = TRANSFER_DEADLINE,
-                 retries: int = RETRIES, gate: UpstreamGate | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        index_url: str,
+        *,
+        max_crate_bytes: int = DEFAULT_MAX_CRATE_SIZE,
+        max_index_bytes: int = MAX_INDEX_BYTES,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        deadline: float = TRANSFER_DEADLINE,
+        retries: int = RETRIES,
+        gate: UpstreamGate | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.index_url = without_userinfo(index_url)
         self._root = self.index_url.removeprefix("sparse+").rstrip("/") + "/"
         self._origins = {origin(self._root)}
@@ -111,9 +124,18 @@ class Upstream:
         self._gate = gate
         self._auth = auth
         self._session = requests.Session()
-        retry = Retry(total=retries, connect=retries, read=0, status=retries, backoff_factor=0.1,
-                      status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
-                      raise_on_status=False, respect_retry_after_header=False, redirect=0)
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=0,
+            status=retries,
+            backoff_factor=0.1,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=("GET",),
+            raise_on_status=False,
+            respect_retry_after_header=False,
+            redirect=0,
+        )
         adapter = DeadlineAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -176,13 +198,16 @@ class Upstream:
                 out.write(chunk)
                 size += len(chunk)
         if digest.hexdigest() != cksum.lower():
-            raise UpstreamError(f"the crate downloaded from {what} does not match the checksum of its index "
-                                f"entry ({cksum}); it was not stored")
+            raise UpstreamError(
+                f"the crate downloaded from {what} does not match the checksum of its index "
+                f"entry ({cksum}); it was not stored"
+            )
         return size
 
     @contextlib.contextmanager
-    def _transfer(self, url: str, headers: dict[str, str], limit: int,
-                  what: str) -> Iterator[tuple[requests.Response, Deadline]]:
+    def _transfer(
+        self, url: str, headers: dict[str, str], limit: int, what: str
+    ) -> Iterator[tuple[requests.Response, Deadline]]:
         """The answer to GET `url` (redirects followed), within the gate and under the transfer deadline,
         which runs from the moment the request is sent."""
         with self._gate.entered(self._root) if self._gate else contextlib.nullcontext():
@@ -228,8 +253,9 @@ class Upstream:
             auth = self._auth
         try:
             request = requests.Request("GET", url, headers={**self._session.headers, **headers}, auth=auth)
-            return self._session.send(request.prepare(), timeout=self._timeout, allow_redirects=False,
-                                      **{**settings, "stream": True})
+            return self._session.send(
+                request.prepare(), timeout=self._timeout, allow_redirects=False, **{**settings, "stream": True}
+            )
         except requests.RequestException as exc:
             self._failed()
             raise UpstreamError(f"the upstream could not be reached for {what}: {type(exc).__name__}") from exc
@@ -245,8 +271,10 @@ class Upstream:
         key = f"{parts.scheme}://{parts.netloc}"
         found = self._hosts.get(key)
         if found is None:
-            found = (get_netrc_auth(url) if self._session.trust_env else None,
-                     self._session.merge_environment_settings(key + "/", {}, None, None, None))
+            found = (
+                get_netrc_auth(url) if self._session.trust_env else None,
+                self._session.merge_environment_settings(key + "/", {}, None, None, None),
+            )
             with self._hosts_lock:
                 self._hosts[key] = found
         return found

@@ -37,8 +37,9 @@ class TrustedProxies:
     """The fronts whose `X-Forwarded-For` is believed: addresses and networks."""
 
     def __init__(self, networks: Iterable[str | Network] = ()) -> None:
-        self.networks = tuple(n if isinstance(n, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-                              else trusted_network(n) for n in networks)
+        self.networks = tuple(
+            n if isinstance(n, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else trusted_network(n) for n in networks
+        )
 
     def trusts(self, peer: str) -> bool:
         """True if `peer` (an address) is a trusted front."""

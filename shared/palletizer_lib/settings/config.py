@@ -21,7 +21,7 @@ DEFAULT_MAX_CRATE_SIZE = 10 * 1024 * 1024
 DEFAULT_UPSTREAM_FRESHNESS = 300
 DEFAULT_UPSTREAM_FAILURE_HOLD = 5
 DEFAULT_GIT_SQUASH_AFTER = 10_000
-DEFAULT_MIRROR_CACHE_SIZE = 10 * 1024 ** 3
+DEFAULT_MIRROR_CACHE_SIZE = 10 * 1024**3
 # Settings a registry on one machine leaves out of its config.yaml.
 OMITTED_WHEN_UNSET = ("storage", "database", "trusted_proxies")
 UPSTREAM_SCHEMES = ("sparse+http://", "sparse+https://")
@@ -57,15 +57,24 @@ class RegistryConfig:
             return self.allow_crates_io
         return _strip(index_url) in {_strip(u) for u in self.allowed_registries}
 
-    def served_urls(self, fallback_public: str, public_url: str | None = None, api_url: str | None = None,
-                    files_url: str | None = None) -> ServedUrls:
+    def served_urls(
+        self,
+        fallback_public: str,
+        public_url: str | None = None,
+        api_url: str | None = None,
+        files_url: str | None = None,
+    ) -> ServedUrls:
         """Each URL from the argument if given, else from this file; the public URL defaults to
         `fallback_public`, the API's and the files' to the public URL."""
         storage = self.storage_config
-        bucket = ((storage.public_index_url, storage.public_crates_url) if storage is not None and storage.direct_reads
-                  else None)
-        return served_urls(fallback_public, public_url or self.public_url, api_url or self.api_url,
-                           files_url or self.files_url, bucket)
+        bucket = (
+            (storage.public_index_url, storage.public_crates_url)
+            if storage is not None and storage.direct_reads
+            else None
+        )
+        return served_urls(
+            fallback_public, public_url or self.public_url, api_url or self.api_url, files_url or self.files_url, bucket
+        )
 
     @classmethod
     def load(cls, path: Path) -> "RegistryConfig":
@@ -96,14 +105,17 @@ class RegistryConfig:
         if self.storage is not None:
             self.storage = _in_file(path, "", lambda raw: StorageConfig.from_mapping(raw).to_mapping(), self.storage)
         if self.auth_required and self.storage_config is not None and self.storage_config.direct_reads:
-            raise BadRequest(f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
-                             "auth_required (reads then go through the servers)")
+            raise BadRequest(
+                f"{path}: storage: direct_reads lets anyone read the bucket, so it cannot go with "
+                "auth_required (reads then go through the servers)"
+            )
         if not isinstance(self.claim_ownerless_crates, bool):
             raise BadRequest(f"{path}: claim_ownerless_crates must be true or false")
         if not isinstance(self.trusted_proxies, list):
             raise BadRequest(f"{path}: trusted_proxies must be a list of addresses or networks (10.0.0.5, 10.0.0.0/24)")
-        self.trusted_proxies = _in_file(path, "trusted_proxies: ", lambda raw: [str(trusted_network(e)) for e in raw],
-                                        self.trusted_proxies)
+        self.trusted_proxies = _in_file(
+            path, "trusted_proxies: ", lambda raw: [str(trusted_network(e)) for e in raw], self.trusted_proxies
+        )
         if self.database is not None:
             self.database = _in_file(path, "", validate_database, self.database)
         return self
@@ -116,8 +128,9 @@ class RegistryConfig:
         if not _whole(self.mirror_cache_size, 1):
             raise BadRequest(f"{path}: mirror_cache_size must be a positive number of bytes")
         if self.upstream_concurrency is not None and not _whole(self.upstream_concurrency, 1):
-            raise BadRequest(f"{path}: upstream_concurrency must be a number of threads (1 or more; null: half "
-                             "the serving threads)")
+            raise BadRequest(
+                f"{path}: upstream_concurrency must be a number of threads (1 or more; null: half the serving threads)"
+            )
         if not _whole(self.upstream_failure_hold, 0):
             raise BadRequest(f"{path}: upstream_failure_hold must be a number of seconds (0 or more)")
         if self.git_squash_after is not None and not _whole(self.git_squash_after, 0):
@@ -130,8 +143,11 @@ class RegistryConfig:
 
     def save(self, path: Path) -> None:
         """Write the config file atomically."""
-        settings = {key: value for key, value in asdict(self).items()
-                    if value not in (None, []) or key not in OMITTED_WHEN_UNSET}
+        settings = {
+            key: value
+            for key, value in asdict(self).items()
+            if value not in (None, []) or key not in OMITTED_WHEN_UNSET
+        }
         atomic_write(path, yaml.safe_dump(settings, sort_keys=False).encode("utf-8"), mode=PRIVATE_FILE_MODE)
 
 
@@ -164,16 +180,20 @@ def validate_upstream(url: object) -> str:
         shown = without_userinfo(url) if isinstance(url, str) else url
         raise BadRequest(f"the upstream must be a sparse index URL (sparse+https://HOST/PATH/), not `{shown}`")
     if split_credentials(url)[1] is not None:
-        raise BadRequest(f"the upstream URL `{without_userinfo(url)}` must not carry a user or password: put "
-                         "them in the data directory's `upstream-credentials` file (USER:PASSWORD, mode 0600; "
-                         "`palletizer init --upstream` with the full URL writes it) and remove them from the URL")
+        raise BadRequest(
+            f"the upstream URL `{without_userinfo(url)}` must not carry a user or password: put "
+            "them in the data directory's `upstream-credentials` file (USER:PASSWORD, mode 0600; "
+            "`palletizer init --upstream` with the full URL writes it) and remove them from the URL"
+        )
     try:
-        split = urlsplit(url[len("sparse+"):])
+        split = urlsplit(url[len("sparse+") :])
         host = split.hostname
     except ValueError:
         host = None
     if not host or split.query or split.fragment or any(c.isspace() for c in url):
-        raise BadRequest(f"the upstream `{without_userinfo(url)}` is not a valid sparse index URL (sparse+https://HOST/PATH/)")
+        raise BadRequest(
+            f"the upstream `{without_userinfo(url)}` is not a valid sparse index URL (sparse+https://HOST/PATH/)"
+        )
     return url if url.endswith("/") else url + "/"
 
 

@@ -66,8 +66,10 @@ class Listener:
     def ssl_context(self) -> ssl.SSLContext:
         """A server-side TLS context with this listener's certificate and key loaded and checked."""
         assert self.tls is not None
-        for what, path, marker in (("certificate", self.tls.certificate, b"-----BEGIN CERTIFICATE-----"),
-                                   ("key", self.tls.key, b"PRIVATE KEY-----")):
+        for what, path, marker in (
+            ("certificate", self.tls.certificate, b"-----BEGIN CERTIFICATE-----"),
+            ("key", self.tls.key, b"PRIVATE KEY-----"),
+        ):
             try:
                 pem = path.read_bytes()
             except OSError as exc:
@@ -78,8 +80,7 @@ class Listener:
         key = self.tls.key
 
         def refuse_encrypted() -> bytes:
-            raise self.fail(f"the key {key} is encrypted: give an unencrypted key (readable only by "
-                            "the server's user)")
+            raise self.fail(f"the key {key} is encrypted: give an unencrypted key (readable only by the server's user)")
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.set_alpn_protocols(["http/1.1"])
@@ -104,8 +105,9 @@ def parse_address(address: str, relative_to: Path = Path()) -> Listener:
     elif ":" in host:
         raise ListenerError(f"listener `{address}`: write an IPv6 address in brackets, e.g. [::1]:8000")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ListenerError(f"listener `{address}`: the address must be HOST:PORT, [IPV6]:PORT "
-                            "or a unix socket path (with a `/`)")
+        raise ListenerError(
+            f"listener `{address}`: the address must be HOST:PORT, [IPV6]:PORT or a unix socket path (with a `/`)"
+        )
     return Listener(address, host=host or "127.0.0.1", port=int(port))
 
 
@@ -141,15 +143,18 @@ def _listener(entry: object, path: Path, base: Path) -> Listener:
         raise listener.fail(f"unknown setting(s) {', '.join(map(str, unknown))}")
     tls, allow = entry.get("tls"), entry.get("allow")
     if tls is not None:
-        if not isinstance(tls, dict) or set(tls) != {"certificate", "key"} \
-                or not all(isinstance(value, str) for value in tls.values()):
+        if (
+            not isinstance(tls, dict)
+            or set(tls) != {"certificate", "key"}
+            or not all(isinstance(value, str) for value in tls.values())
+        ):
             raise listener.fail("`tls` must have exactly `certificate` and `key` (file paths)")
         listener = replace(listener, tls=Tls(base / tls["certificate"], base / tls["key"]))
     if allow is not None:
         if listener.path is not None:
             raise listener.fail("`allow` needs a TCP listener (unix socket clients have no address)")
         if not isinstance(allow, list) or not allow:
-            raise listener.fail("`allow` must be a non-empty list of networks, e.g. [10.0.0.0/8, \"fd00::/8\"]")
+            raise listener.fail('`allow` must be a non-empty list of networks, e.g. [10.0.0.0/8, "fd00::/8"]')
         listener = replace(listener, allow=tuple(_network(listener, item) for item in allow))
     return listener
 
@@ -175,5 +180,6 @@ def default_public_url(listeners: list[Listener]) -> str:
     for listener in listeners:
         if listener.path is None:
             return listener.url
-    raise ListenerError("with only unix socket listeners, set the public URL (--public-url or public_url "
-                        "in config.yaml)")
+    raise ListenerError(
+        "with only unix socket listeners, set the public URL (--public-url or public_url in config.yaml)"
+    )

@@ -33,15 +33,15 @@ def exposed(layout: Layout) -> list[str]:
     """A warning for the data directory and for each private file in it that other users may read or write
     (empty if none)."""
     warnings = []
-    for path, mode in ((layout.root, PRIVATE_DIR_MODE),
-                       *((file, PRIVATE_FILE_MODE) for file in layout.private_files)):
+    for path, mode in ((layout.root, PRIVATE_DIR_MODE), *((file, PRIVATE_FILE_MODE) for file in layout.private_files)):
         try:
             current = stat.S_IMODE(path.lstat().st_mode)
         except FileNotFoundError:
             continue
         if current & OTHERS:
-            warnings.append(f"{path} is readable or writable by other users (mode {current:o}): "
-                            f"`chmod {mode:o} {path}`")
+            warnings.append(
+                f"{path} is readable or writable by other users (mode {current:o}): `chmod {mode:o} {path}`"
+            )
     return warnings
 
 

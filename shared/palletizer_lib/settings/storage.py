@@ -39,18 +39,25 @@ class StorageConfig:
             raise BadRequest(f"storage: unknown setting(s) {', '.join(unknown)} (known: {', '.join(KEYS)})")
         if "url" not in raw:
             raise BadRequest("storage: `url` is required (s3://BUCKET)")
-        return cls(bucket=parse_bucket_url(raw["url"]),
-                   endpoint=_optional(raw.get("endpoint"), "endpoint", parse_http_url),
-                   region=_optional(raw.get("region"), "region", parse_region),
-                   prefix=_optional(raw.get("prefix"), "prefix", parse_prefix) or "",
-                   public_url=_optional(raw.get("public_url"), "public_url", parse_http_url),
-                   direct_reads=_flag(raw.get("direct_reads", False), "direct_reads"))
+        return cls(
+            bucket=parse_bucket_url(raw["url"]),
+            endpoint=_optional(raw.get("endpoint"), "endpoint", parse_http_url),
+            region=_optional(raw.get("region"), "region", parse_region),
+            prefix=_optional(raw.get("prefix"), "prefix", parse_prefix) or "",
+            public_url=_optional(raw.get("public_url"), "public_url", parse_http_url),
+            direct_reads=_flag(raw.get("direct_reads", False), "direct_reads"),
+        )
 
     def to_mapping(self) -> dict[str, str | bool]:
         """The `storage:` mapping to write to `config.yaml` (settings left at their default left out)."""
-        mapping = {"url": S3_SCHEME + self.bucket, "endpoint": self.endpoint, "region": self.region,
-                   "prefix": self.prefix or None, "public_url": self.public_url,
-                   "direct_reads": self.direct_reads or None}
+        mapping = {
+            "url": S3_SCHEME + self.bucket,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "prefix": self.prefix or None,
+            "public_url": self.public_url,
+            "direct_reads": self.direct_reads or None,
+        }
         return {key: value for key, value in mapping.items() if value is not None}
 
     @property
@@ -77,12 +84,13 @@ def parse_bucket_url(url: object) -> str:
     """The bucket of `s3://BUCKET` (a trailing `/` allowed), else `BadRequest`."""
     if not isinstance(url, str) or not url.startswith(S3_SCHEME):
         raise BadRequest(f"storage: url must be s3://BUCKET, not `{url}`")
-    bucket = url[len(S3_SCHEME):].removesuffix("/")
+    bucket = url[len(S3_SCHEME) :].removesuffix("/")
     if "/" in bucket:
         raise BadRequest(f"storage: url `{url}` must name a bucket only (put a path in `prefix`)")
     if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
-        raise BadRequest(f"storage: `{bucket}` is not a valid S3 bucket name "
-                         "(3 to 63 lower-case letters, digits, `.` and `-`)")
+        raise BadRequest(
+            f"storage: `{bucket}` is not a valid S3 bucket name (3 to 63 lower-case letters, digits, `.` and `-`)"
+        )
     return bucket
 
 
@@ -117,8 +125,10 @@ def parse_prefix(prefix: object) -> str:
         return ""
     parts = stripped.split("/")
     if any(not PREFIX_PART.fullmatch(part) or part in (".", "..") for part in parts):
-        raise BadRequest(f"`{prefix}` is not a key prefix (such as `registry/`: relative, parts of "
-                         "letters, digits, `.`, `_` and `-`)")
+        raise BadRequest(
+            f"`{prefix}` is not a key prefix (such as `registry/`: relative, parts of "
+            "letters, digits, `.`, `_` and `-`)"
+        )
     return stripped + "/"
 
 

@@ -121,8 +121,9 @@ class Accounts(SqliteStore):
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def create_token(self, user: str, scopes: Iterable[str] = DEFAULT_SCOPES,
-                     expires_days: float | None = None) -> tuple[int, str]:
+    def create_token(
+        self, user: str, scopes: Iterable[str] = DEFAULT_SCOPES, expires_days: float | None = None
+    ) -> tuple[int, str]:
         """Make a token for `user`: (its id, the token). Only its hash is kept."""
         chosen = tuple(dict.fromkeys(scopes))
         unknown = [s for s in chosen if s not in SCOPES]
@@ -142,18 +143,20 @@ class Accounts(SqliteStore):
 
     def tokens(self, user: str | None = None) -> list[TokenInfo]:
         """Every token (of `user`), oldest first."""
-        query = ("SELECT t.id, u.name, t.scopes, t.created, t.expires, t.revoked "
-                 "FROM tokens t JOIN users u ON u.id = t.user_id")
+        query = (
+            "SELECT t.id, u.name, t.scopes, t.created, t.expires, t.revoked "
+            "FROM tokens t JOIN users u ON u.id = t.user_id"
+        )
         with self._read() as db:
-            rows = db.execute(query + (" WHERE u.name = ?" if user else "") + " ORDER BY t.id",
-                              (user,) if user else ())
+            rows = db.execute(query + (" WHERE u.name = ?" if user else "") + " ORDER BY t.id", (user,) if user else ())
             return [TokenInfo(r[0], r[1], tuple(r[2].split()), r[3], r[4], r[5]) for r in rows]
 
     def revoke_token(self, token_id: int) -> None:
         """Make a token unusable from now on."""
         with self._db() as db:
-            updated = db.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                                 (time.time(), token_id)).rowcount
+            updated = db.execute(
+                "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), token_id)
+            ).rowcount
             if not updated and db.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone() is None:
                 raise NotFound(f"no token with id {token_id}")
 
@@ -165,7 +168,8 @@ class Accounts(SqliteStore):
         with self._read() as db:
             row = db.execute(
                 "SELECT t.id, t.hash, t.scopes, t.expires, t.revoked, u.id, u.name "
-                "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?", (wanted,)
+                "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
+                (wanted,),
             ).fetchone()
         if row is None or not hmac.compare_digest(row[1], wanted):
             raise Unauthorized(f"the token is not valid for this registry: {LOGIN_HINT}")
@@ -180,21 +184,29 @@ class Accounts(SqliteStore):
     def owners(self, crate: str) -> list[str]:
         """The owners of a crate (any spelling of its name), sorted."""
         with self._read() as db:
-            rows = db.execute("SELECT u.name FROM owners o JOIN users u ON u.id = o.user_id "
-                              "WHERE o.crate = ? ORDER BY u.name", (normalise(crate),))
+            rows = db.execute(
+                "SELECT u.name FROM owners o JOIN users u ON u.id = o.user_id WHERE o.crate = ? ORDER BY u.name",
+                (normalise(crate),),
+            )
             return [row[0] for row in rows]
 
     def is_owner(self, crate: str, user_id: int) -> bool:
         """True if the user owns the crate."""
         with self._read() as db:
-            return db.execute("SELECT 1 FROM owners WHERE crate = ? AND user_id = ?",
-                              (normalise(crate), user_id)).fetchone() is not None
+            return (
+                db.execute(
+                    "SELECT 1 FROM owners WHERE crate = ? AND user_id = ?", (normalise(crate), user_id)
+                ).fetchone()
+                is not None
+            )
 
     def add_owner(self, crate: str, user: str) -> None:
         """Make `user` an owner of `crate` (no error if already)."""
         with self._db() as db:
-            db.execute("INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       (normalise(crate), self._user_id(db, user)))
+            db.execute(
+                "INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (normalise(crate), self._user_id(db, user)),
+            )
 
     def change_owners(self, crate: str, users: list[str], add: bool, actor: str, address: str | None) -> None:
         """Add or remove several owners in one transaction, with its audit entry; a crate keeps one owner."""
@@ -203,8 +215,9 @@ class Accounts(SqliteStore):
             ids = [self._user_id(db, user) for user in users]
             for user, user_id in zip(users, ids, strict=True):
                 if add:
-                    db.execute("INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                               (key, user_id))
+                    db.execute(
+                        "INSERT INTO owners (crate, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, user_id)
+                    )
                 elif not db.execute("DELETE FROM owners WHERE crate = ? AND user_id = ?", (key, user_id)).rowcount:
                     raise NotFound(f"`{user}` is not an owner of crate `{crate}`")
             if not db.execute("SELECT 1 FROM owners WHERE crate = ?", (key,)).fetchone():
@@ -214,28 +227,47 @@ class Accounts(SqliteStore):
     def remove_owner(self, crate: str, user: str) -> None:
         """Take `user` off the owners of `crate`."""
         with self._db() as db:
-            removed = db.execute("DELETE FROM owners WHERE crate = ? AND user_id = ?",
-                                 (normalise(crate), self._user_id(db, user))).rowcount
+            removed = db.execute(
+                "DELETE FROM owners WHERE crate = ? AND user_id = ?", (normalise(crate), self._user_id(db, user))
+            ).rowcount
             if not removed:
                 raise NotFound(f"`{user}` is not an owner of crate `{crate}`")
 
     # -- audit -----------------------------------------------------------------------------
 
-    def record(self, actor: str, action: str, crate: str | None = None, version: str | None = None,
-               address: str | None = None, detail: str | None = None) -> None:
+    def record(
+        self,
+        actor: str,
+        action: str,
+        crate: str | None = None,
+        version: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         """Append one entry to the audit log."""
         with self._db() as db:
             self._record(db, actor, action, crate, version, address, detail)
 
     @staticmethod
-    def _record(db: Connection, actor: str, action: str, crate: str | None, version: str | None,
-                address: str | None, detail: str | None) -> None:
-        db.execute("INSERT INTO audit (time, actor, action, crate, version, address, detail) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), actor, action, crate, version, address, detail))
+    def _record(
+        db: Connection,
+        actor: str,
+        action: str,
+        crate: str | None,
+        version: str | None,
+        address: str | None,
+        detail: str | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO audit (time, actor, action, crate, version, address, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), actor, action, crate, version, address, detail),
+        )
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest `limit` audit entries, oldest first."""
         with self._read() as db:
-            rows = db.execute("SELECT time, actor, action, crate, version, address, detail FROM audit "
-                              "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(
+                "SELECT time, actor, action, crate, version, address, detail FROM audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]

@@ -18,8 +18,18 @@ from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
-DESCRIBED_FIELDS = ("description", "readme", "homepage", "repository", "documentation", "license",
-                    "keywords", "categories", "authors", "bin_names")
+DESCRIBED_FIELDS = (
+    "description",
+    "readme",
+    "homepage",
+    "repository",
+    "documentation",
+    "license",
+    "keywords",
+    "categories",
+    "authors",
+    "bin_names",
+)
 TAG_FIELDS = ("keywords", "categories")
 
 # A `downloads d` row (joined to `crate_search s`) of one of the registry's own crates.
@@ -56,8 +66,10 @@ class Catalog(SqliteStore):
     schema = CATALOG
     synchronous = "NORMAL"
     # The crates with a tag: `field` a tag field, the one parameter the tag.
-    _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
-                   "WHERE t.type = 'text' AND lower(t.value) = lower(?)")
+    _tagged_sql = (
+        "SELECT DISTINCT v.crate FROM versions v, json_each(v.metadata, '$.{field}') t "
+        "WHERE t.type = 'text' AND lower(t.value) = lower(?)"
+    )
 
     def __init__(self, location: Path | str) -> None:
         """The catalog at `location`: a SQLite file (a `postgresql://` URL for `PostgresCatalog`)."""
@@ -69,22 +81,30 @@ class Catalog(SqliteStore):
         """SQL of a version's metadata field `key` if it is a string, else NULL."""
         return f"(CASE json_type(metadata, '$.{key}') WHEN 'text' THEN json_extract(metadata, '$.{key}') END)"
 
-    def record_version(self, name: str, vers: str, publisher: str | None, metadata: dict,
-                       published: float | None = None) -> None:
+    def record_version(
+        self, name: str, vers: str, publisher: str | None, metadata: dict, published: float | None = None
+    ) -> None:
         """Describe a version just published, with its README rendered (keeps the first record if it is
         recorded twice). `bin_names` is kept even empty (known to build no binary)."""
-        described = {key: metadata.get(key) for key in DESCRIBED_FIELDS
-                     if metadata.get(key) not in (None, "", []) or (key == "bin_names" and metadata.get(key) == [])}
+        described = {
+            key: metadata.get(key)
+            for key in DESCRIBED_FIELDS
+            if metadata.get(key) not in (None, "", []) or (key == "bin_names" and metadata.get(key) == [])
+        }
         readme = described.get("readme")
         rendered = render_readme(readme) if isinstance(readme, str) else None
         with self._db() as db:
-            db.execute("INSERT INTO versions (crate, vers, name, published, publisher, metadata) "
-                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                       (normalise(name), vers, name, published or time.time(), publisher, json.dumps(described)))
+            db.execute(
+                "INSERT INTO versions (crate, vers, name, published, publisher, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (normalise(name), vers, name, published or time.time(), publisher, json.dumps(described)),
+            )
             _update_last_published(db, normalise(name))
             if rendered is not None:
-                db.execute("INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                           (normalise(name), vers, rendered))
+                db.execute(
+                    "INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (normalise(name), vers, rendered),
+                )
 
     def tagged(self, field: str, value: str) -> set[str]:
         """The crates (normalised names) with `value` (any case) among the `keywords` or the `categories`
@@ -99,8 +119,9 @@ class Catalog(SqliteStore):
         """The README of a version as the web pages show it (empty if it has none): as rendered when it was
         recorded, or, for a version recorded before READMEs were kept rendered, rendered now and kept."""
         with self._read() as db:
-            row = db.execute("SELECT html FROM readmes WHERE crate = ? AND vers = ?",
-                             (normalise(name), vers)).fetchone()
+            row = db.execute(
+                "SELECT html FROM readmes WHERE crate = ? AND vers = ?", (normalise(name), vers)
+            ).fetchone()
         if row is not None:
             return row[0]
         return self._render_missing(name, vers) or ""
@@ -108,24 +129,34 @@ class Catalog(SqliteStore):
     def render_missing_readmes(self) -> list[str]:
         """Render and keep the README of every version that has one not rendered yet; say which."""
         with self._read() as db:
-            rows = db.execute("SELECT v.name, v.vers FROM versions v LEFT JOIN readmes r "
-                              "ON r.crate = v.crate AND r.vers = v.vers "
-                              f"WHERE r.html IS NULL AND {self._text_field('readme')} IS NOT NULL "
-                              "ORDER BY v.crate, v.vers").fetchall()
-        return [f"rendered the README of {name} {vers}" for name, vers in rows
-                if self._render_missing(name, vers) is not None]
+            rows = db.execute(
+                "SELECT v.name, v.vers FROM versions v LEFT JOIN readmes r "
+                "ON r.crate = v.crate AND r.vers = v.vers "
+                f"WHERE r.html IS NULL AND {self._text_field('readme')} IS NOT NULL "
+                "ORDER BY v.crate, v.vers"
+            ).fetchall()
+        return [
+            f"rendered the README of {name} {vers}"
+            for name, vers in rows
+            if self._render_missing(name, vers) is not None
+        ]
 
     def _render_missing(self, name: str, vers: str) -> str | None:
         """Render the recorded README of a version and keep it; None if the version has no README."""
         with self._read() as db:
-            row = db.execute(f"SELECT {self._text_field('readme')} FROM versions WHERE crate = ? AND vers = ? "
-                             f"AND {self._text_field('readme')} IS NOT NULL", (normalise(name), vers)).fetchone()
+            row = db.execute(
+                f"SELECT {self._text_field('readme')} FROM versions WHERE crate = ? AND vers = ? "
+                f"AND {self._text_field('readme')} IS NOT NULL",
+                (normalise(name), vers),
+            ).fetchone()
         if row is None:
             return None
         rendered = render_readme(row[0])
         with self._db() as db:
-            db.execute("INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                       (normalise(name), vers, rendered))
+            db.execute(
+                "INSERT INTO readmes (crate, vers, html) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (normalise(name), vers, rendered),
+            )
         return rendered
 
     def forget_version(self, name: str, vers: str) -> None:
@@ -143,9 +174,11 @@ class Catalog(SqliteStore):
     def add_downloads(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Add downloads to versions, (normalised name, version) -> how many, in one transaction."""
         with self._db() as db:
-            db.executemany("INSERT INTO downloads (crate, vers, count) VALUES (?, ?, ?) "
-                           "ON CONFLICT (crate, vers) DO UPDATE SET count = downloads.count + excluded.count",
-                           [(crate, vers, n) for (crate, vers), n in counts.items()])
+            db.executemany(
+                "INSERT INTO downloads (crate, vers, count) VALUES (?, ?, ?) "
+                "ON CONFLICT (crate, vers) DO UPDATE SET count = downloads.count + excluded.count",
+                [(crate, vers, n) for (crate, vers), n in counts.items()],
+            )
 
     def versions(self, name: str) -> dict[str, VersionInfo]:
         """What the catalog knows of each version of a crate, by version string."""
@@ -154,15 +187,18 @@ class Catalog(SqliteStore):
             rows = db.execute(
                 "SELECT v.name, v.vers, v.published, v.publisher, v.metadata, COALESCE(d.count, 0) "
                 "FROM versions v LEFT JOIN downloads d ON d.crate = v.crate AND d.vers = v.vers "
-                "WHERE v.crate = ?", (normalise(name),)).fetchall()
+                "WHERE v.crate = ?",
+                (normalise(name),),
+            ).fetchall()
         return {row[1]: VersionInfo(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5]) for row in rows}
 
     def downloads(self, name: str) -> int:
         """All downloads of every version of a crate."""
         self.download_counter.flush()
         with self._read() as db:
-            row = db.execute("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?",
-                             (normalise(name),)).fetchone()
+            row = db.execute(
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?", (normalise(name),)
+            ).fetchone()
         return row[0]
 
     def version_downloads(self, name: str) -> dict[str, int]:
@@ -192,17 +228,21 @@ class Catalog(SqliteStore):
         downloaded at least once, by its exact name, sorted by normalised name."""
         self.download_counter.flush()
         with self._read() as db:
-            return db.execute(f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
-                              f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
-                              f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE {_OWN_CRATE} "
-                              f"GROUP BY d.crate, s.name ORDER BY d.crate").fetchall()
+            return db.execute(
+                f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
+                f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
+                f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE {_OWN_CRATE} "
+                f"GROUP BY d.crate, s.name ORDER BY d.crate"
+            ).fetchall()
 
     def other_downloads(self) -> int:
         """All downloads of crates that are not the registry's own (mirrored from the upstream) together."""
         self.download_counter.flush()
         with self._read() as db:
-            row = db.execute(f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
-                             f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})").fetchone()
+            row = db.execute(
+                f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
+                f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})"
+            ).fetchone()
         return row[0]
 
     def listed(self, shown: Mapping[str, str]) -> dict[str, ListedVersions]:
@@ -213,11 +253,14 @@ class Catalog(SqliteStore):
         keys = sorted(shown)
         listed: dict[str, ListedVersions] = {}
         with self._read() as db:
-            rows = db.execute("SELECT crate, vers, published FROM versions "
-                              f"WHERE crate IN ({', '.join('?' * len(keys))})", keys).fetchall()
+            rows = db.execute(
+                f"SELECT crate, vers, published FROM versions WHERE crate IN ({', '.join('?' * len(keys))})", keys
+            ).fetchall()
             pairs = [value for key in keys for value in (key, shown[key])]
-            described = db.execute("SELECT crate, metadata FROM versions WHERE "
-                                   + " OR ".join(["(crate = ? AND vers = ?)"] * len(keys)), pairs).fetchall()
+            described = db.execute(
+                "SELECT crate, metadata FROM versions WHERE " + " OR ".join(["(crate = ? AND vers = ?)"] * len(keys)),
+                pairs,
+            ).fetchall()
         metadata = {crate: json.loads(text) for crate, text in described}
         for crate, vers, published in rows:
             listed.setdefault(crate, ListedVersions({}, metadata.get(crate, {}))).published[vers] = published
@@ -226,8 +269,10 @@ class Catalog(SqliteStore):
     def description(self, name: str, vers: str) -> str:
         """The description one version was published with ("" if none, or not described)."""
         with self._read() as db:
-            row = db.execute(f"SELECT {self._text_field('description')} FROM versions WHERE crate = ? AND vers = ?",
-                             (normalise(name), vers)).fetchone()
+            row = db.execute(
+                f"SELECT {self._text_field('description')} FROM versions WHERE crate = ? AND vers = ?",
+                (normalise(name), vers),
+            ).fetchone()
         return row[0] if row is not None and isinstance(row[0], str) else ""
 
     def descriptions(self) -> dict[tuple[str, str], str]:
@@ -245,5 +290,8 @@ class Catalog(SqliteStore):
 
 def _update_last_published(db: Connection, crate: str) -> None:
     """Keep the search table's newest publication time of `crate` as the versions table says."""
-    db.execute("UPDATE crate_search SET published = COALESCE((SELECT MAX(published) FROM versions WHERE crate = ?), "
-               "published) WHERE crate = ?", (crate, crate))
+    db.execute(
+        "UPDATE crate_search SET published = COALESCE((SELECT MAX(published) FROM versions WHERE crate = ?), "
+        "published) WHERE crate = ?",
+        (crate, crate),
+    )

@@ -39,26 +39,52 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
         crates, served = open_s3_stores(storage)
     else:
         crates, served = LocalCrateStore(layout.crates), LocalServedIndex(layout.index)
-    directories = {name: path for name, path in local_directories(layout).items()
-                   if storage is None or name not in ("index/", "crates/")}
+    directories = {
+        name: path
+        for name, path in local_directories(layout).items()
+        if storage is None or name not in ("index/", "crates/")
+    }
     if config.database is None:
-        return RegistryStores(crates, served, LocalSummaries(layout), Catalog(layout.catalog),
-                              SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
-                              partial(exclusive_lock, layout.lock),
-                              LocalPublishMarker(layout.pending), Accounts(layout.accounts),
-                              GitIndex(layout.git, squash_after=config.git_squash_after), directories=directories)
+        return RegistryStores(
+            crates,
+            served,
+            LocalSummaries(layout),
+            Catalog(layout.catalog),
+            SearchIndex(layout.catalog),
+            ReverseDependencies(layout.catalog),
+            partial(exclusive_lock, layout.lock),
+            LocalPublishMarker(layout.pending),
+            Accounts(layout.accounts),
+            GitIndex(layout.git, squash_after=config.git_squash_after),
+            directories=directories,
+        )
     from palletizer_lib.stores.postgres_index import HeadInDatabase, PgIndex, PgIndexLog, PgPublishMarker, PgSummaries
     from palletizer_lib.stores.postgres_tables import open_pg_stores
 
     index = PgIndex(config.database)
     accounts, catalog, search, reverse_dependencies = open_pg_stores(config.database)
     log = PgIndexLog(index, squash_every=config.git_squash_after)
-    replica = GitReplica(GitIndex(layout.git) if layout.git.exists() else GitIndex.create(layout.git),
-                         layout.root / "git-replica.lock", squash_every=config.git_squash_after, source=log)
+    replica = GitReplica(
+        GitIndex(layout.git) if layout.git.exists() else GitIndex.create(layout.git),
+        layout.root / "git-replica.lock",
+        squash_every=config.git_squash_after,
+        source=log,
+    )
     directories = {name: path for name, path in directories.items() if name in ("the data directory", "index.git/")}
-    return RegistryStores(crates, HeadInDatabase(served, index), PgSummaries(index), catalog, search,
-                          reverse_dependencies, index.write_lock, PgPublishMarker(index), accounts,
-                          log, replica, directories)
+    return RegistryStores(
+        crates,
+        HeadInDatabase(served, index),
+        PgSummaries(index),
+        catalog,
+        search,
+        reverse_dependencies,
+        index.write_lock,
+        PgPublishMarker(index),
+        accounts,
+        log,
+        replica,
+        directories,
+    )
 
 
 def prepare_bucket(config: RegistryConfig) -> None:

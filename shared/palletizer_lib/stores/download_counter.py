@@ -21,8 +21,7 @@ log = logging.getLogger("palletizer.downloads")
 class DownloadCounter:
     """The downloads one process counted and has not yet added to the catalog; safe across threads."""
 
-    def __init__(self, add: Callable[[Mapping[tuple[str, str], int]], None],
-                 interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, add: Callable[[Mapping[tuple[str, str], int]], None], interval: float = FLUSH_INTERVAL) -> None:
         self._add = add
         self._interval = interval
         self._lock = threading.Lock()

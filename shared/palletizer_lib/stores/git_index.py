@@ -144,10 +144,10 @@ class GitIndex:
                 raise ValueError(f"index files out of order: {path} after {last}")
             last = path
             *directory, name = path.encode().split(b"/")
-            while open_trees[-1][0] != directory[:len(open_trees[-1][0])]:
+            while open_trees[-1][0] != directory[: len(open_trees[-1][0])]:
                 _close_tree(open_trees, objects)
             while len(open_trees[-1][0]) < len(directory):
-                open_trees.append((directory[:len(open_trees[-1][0]) + 1], Tree()))
+                open_trees.append((directory[: len(open_trees[-1][0]) + 1], Tree()))
             open_trees[-1][1].add(name, _FILE_MODE, objects.add(Blob.from_string(content)))
         while len(open_trees) > 1:
             _close_tree(open_trees, objects)
@@ -195,9 +195,13 @@ class GitIndex:
         registry lock."""
         store = self._repo.object_store
         objects_dir = self.path / "objects"
-        loose = [ObjectID((directory + name).encode())
-                 for directory in sorted(os.listdir(objects_dir)) if len(directory) == 2
-                 for name in os.listdir(objects_dir / directory) if len(name) == 38]
+        loose = [
+            ObjectID((directory + name).encode())
+            for directory in sorted(os.listdir(objects_dir))
+            if len(directory) == 2
+            for name in os.listdir(objects_dir / directory)
+            if len(name) == 38
+        ]
         packed_before = [sha for sha in loose if store.contains_packed(sha)]
         unpacked = [store[sha] for sha in loose if not store.contains_packed(sha)]
         if unpacked:
@@ -211,8 +215,11 @@ class GitIndex:
         """Delete the `*.lock` files a writer killed mid-commit left (call only under the registry lock,
         when no writer can be running); return what was removed. The branch's own lock costs nothing
         to check; `objects_too` also walks every loose object directory."""
-        candidates = [self.path / "refs" / "heads" / "main.lock", self.path / "HEAD.lock",
-                      self.path / "packed-refs.lock"]
+        candidates = [
+            self.path / "refs" / "heads" / "main.lock",
+            self.path / "HEAD.lock",
+            self.path / "packed-refs.lock",
+        ]
         if objects_too:
             candidates += list((self.path / "objects").glob("*/*.lock"))
         stale = [p for p in candidates if p.is_file()]
@@ -286,8 +293,10 @@ class GitIndex:
 def _of_kind(kind: type[_Kind], obj: ShaFile) -> _Kind:
     """`obj` as the `kind` of object it must be; a `StorageError` if the repository holds another there."""
     if not isinstance(obj, kind):
-        raise StorageError(f"the git index is damaged: object {obj.id.decode()} is a {obj.type_name.decode()}, "
-                           f"where a {kind.type_name.decode()} belongs")
+        raise StorageError(
+            f"the git index is damaged: object {obj.id.decode()} is a {obj.type_name.decode()}, "
+            f"where a {kind.type_name.decode()} belongs"
+        )
     return obj
 
 

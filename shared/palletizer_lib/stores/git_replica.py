@@ -49,8 +49,9 @@ class ChangeLog(Protocol):
 class GitReplica:
     """`git` (a local repository only this replica writes) brought up to a change log on request."""
 
-    def __init__(self, git: GitIndex, lock_path: Path, squash_every: int | None = None,
-                 source: ChangeLog | None = None) -> None:
+    def __init__(
+        self, git: GitIndex, lock_path: Path, squash_every: int | None = None, source: ChangeLog | None = None
+    ) -> None:
         self.git = git
         self._lock_path = lock_path
         self._squash_every = squash_every
@@ -70,7 +71,7 @@ class GitReplica:
             return 0
         for line in reversed(self.git.message(head).splitlines()):
             if line.startswith(TRAILER):
-                return int(line[len(TRAILER):])
+                return int(line[len(TRAILER) :])
         return 0
 
     def catch_up(self, log: ChangeLog) -> int:
@@ -108,8 +109,9 @@ class GitReplica:
         point or the log was compacted to it), unless the log was compacted further meanwhile (its files
         may then have been read across the compaction); the position the replica is at."""
         squashed = start.position > 1 or self._squashes_at(start.position)
-        commit_id = self.git.write_root_commit(_files_at(log, start.position),
-                                               _squash_message(start) if squashed else _message(start), start.when)
+        commit_id = self.git.write_root_commit(
+            _files_at(log, start.position), _squash_message(start) if squashed else _message(start), start.when
+        )
         now = log.start()
         if now is None or now.position != start.position:
             return self.position()

@@ -21,15 +21,27 @@ from palletizer_lib.stores.summaries import LocalSummaries
 def local_stores(layout: Layout, config: RegistryConfig, git: Path | None = None) -> RegistryStores:
     """The stores of a data directory on local disk (git for the index, SQLite for the catalog, the search
     table, the reverse dependencies and the accounts); the git index at `git` if given, else `index.git/`."""
-    return RegistryStores(LocalCrateStore(layout.crates), LocalServedIndex(layout.index), LocalSummaries(layout),
-                          Catalog(layout.catalog), SearchIndex(layout.catalog), ReverseDependencies(layout.catalog),
-                          partial(exclusive_lock, layout.lock),
-                          LocalPublishMarker(layout.pending), Accounts(layout.accounts),
-                          GitIndex(git or layout.git, squash_after=config.git_squash_after),
-                          directories=local_directories(layout))
+    return RegistryStores(
+        LocalCrateStore(layout.crates),
+        LocalServedIndex(layout.index),
+        LocalSummaries(layout),
+        Catalog(layout.catalog),
+        SearchIndex(layout.catalog),
+        ReverseDependencies(layout.catalog),
+        partial(exclusive_lock, layout.lock),
+        LocalPublishMarker(layout.pending),
+        Accounts(layout.accounts),
+        GitIndex(git or layout.git, squash_after=config.git_squash_after),
+        directories=local_directories(layout),
+    )
 
 
 def local_directories(layout: Layout) -> dict[str, Path]:
     """The directories a registry on local disk writes, by what they are called."""
-    return {"the data directory": layout.root, "index/": layout.index, "crates/": layout.crates,
-            "names/": layout.names, "index.git/": layout.git}
+    return {
+        "the data directory": layout.root,
+        "index/": layout.index,
+        "crates/": layout.crates,
+        "names/": layout.names,
+        "index.git/": layout.git,
+    }

@@ -9,8 +9,10 @@ recorded. A later migration is appended, never edited once released.
 
 from palletizer_lib.stores.schema import Schema
 
-ACCOUNTS = Schema("accounts", (
-    """
+ACCOUNTS = Schema(
+    "accounts",
+    (
+        """
     CREATE TABLE IF NOT EXISTS users (
         id {id},
         name {key} NOT NULL UNIQUE,
@@ -43,10 +45,13 @@ ACCOUNTS = Schema("accounts", (
         detail TEXT
     )
     """,
-))
+    ),
+)
 
-CATALOG = Schema("catalog", (
-    """
+CATALOG = Schema(
+    "catalog",
+    (
+        """
     CREATE TABLE IF NOT EXISTS versions (
         crate {key} NOT NULL,
         vers {key} NOT NULL,
@@ -92,10 +97,13 @@ CATALOG = Schema("catalog", (
     CREATE INDEX IF NOT EXISTS reverse_dependencies_by_crate ON reverse_dependencies (crate);
     CREATE TABLE IF NOT EXISTS reverse_dependencies_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)
     """,
-))
+    ),
+)
 
-INDEX = Schema("index", (
-    """
+INDEX = Schema(
+    "index",
+    (
+        """
     CREATE TABLE IF NOT EXISTS index_files (
         path {key} PRIMARY KEY,
         content BYTEA NOT NULL,
@@ -124,4 +132,5 @@ INDEX = Schema("index", (
         writes {integer} NOT NULL DEFAULT 0
     )
     """,
-))
+    ),
+)

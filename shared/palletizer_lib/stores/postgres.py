@@ -27,8 +27,8 @@ from palletizer_lib.stores.sql import SqlStore
 CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT_MS = 30_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
-TCP_USER_TIMEOUT_MS = 60_000           # a server gone silent (no reset) ends a call too, not only a slow statement
-WRITE_LOCK = 0x70616C6C7772            # advisory lock keys: the registry's write lock, and one per store (`lock_key`)
+TCP_USER_TIMEOUT_MS = 60_000  # a server gone silent (no reset) ends a call too, not only a slow statement
+WRITE_LOCK = 0x70616C6C7772  # advisory lock keys: the registry's write lock, and one per store (`lock_key`)
 _TOKEN = re.compile(r"'[^']*'|::|\?|:(\w+)|%")
 
 
@@ -36,6 +36,7 @@ _TOKEN = re.compile(r"'[^']*'|::|\?|:(\w+)|%")
 def translate(sql: str) -> str:
     """`sql` with SQLite's placeholders (`?`, `:name`) as psycopg's (`%s`, `%(name)s`) and `%` doubled;
     string literals and `::` casts are left as they are."""
+
     def token(match: re.Match[str]) -> str:
         text = match.group(0)
         if text.startswith("'") or text == "%":
@@ -43,6 +44,7 @@ def translate(sql: str) -> str:
         if text == "::":
             return text
         return "%s" if text == "?" else f"%({match.group(1)})s"
+
     return _TOKEN.sub(token, sql)
 
 
@@ -72,6 +74,7 @@ class PostgresConnection:
     def execute(self, sql: str, parameters: Any = ()) -> Any:
         """Run one statement; the cursor, its rows fetched."""
         import psycopg
+
         try:
             return self.raw.execute(translate(sql), parameters)
         except psycopg.Error as exc:
@@ -80,6 +83,7 @@ class PostgresConnection:
     def executemany(self, sql: str, parameters: Iterable[Any]) -> Any:
         """Run one statement for each set of parameters."""
         import psycopg
+
         try:
             cursor = self.raw.cursor()
             cursor.executemany(translate(sql), list(parameters))
@@ -123,14 +127,25 @@ class PostgresStore(SqlStore):
 
     def _connect(self) -> PostgresConnection:
         import psycopg
+
         where = describe(self._location)
-        options = (f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
-                   f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}")
+        options = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+            f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+        )
         try:
-            raw = psycopg.connect(self._location, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                  options=options, application_name="palletizer", keepalives=1,
-                                  keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
-                                  tcp_user_timeout=TCP_USER_TIMEOUT_MS)
+            raw = psycopg.connect(
+                self._location,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                options=options,
+                application_name="palletizer",
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
+                tcp_user_timeout=TCP_USER_TIMEOUT_MS,
+            )
         except psycopg.Error as exc:
             raise storage_error(where, exc) from exc
         return PostgresConnection(raw, where)
@@ -156,6 +171,7 @@ class PostgresStore(SqlStore):
     def _locked(self, key: int) -> Iterator[PostgresConnection]:
         """One transaction holding the advisory lock `key` (rolled back on error)."""
         import psycopg
+
         db = self._connection()
         try:
             with db.raw.transaction():

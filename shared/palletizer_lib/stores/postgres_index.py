@@ -21,10 +21,12 @@ from palletizer_lib.stores.migrations import INDEX
 from palletizer_lib.stores.postgres import WRITE_LOCK, PostgresConnection, PostgresStore
 from palletizer_lib.stores.served_index import HEAD_KEY, ServedFile, ServedIndex
 
-_INDEX_LOCK = 0x70616C6C6963   # each transaction's (as the other stores have one)
+_INDEX_LOCK = 0x70616C6C6963  # each transaction's (as the other stores have one)
 PENDING, SERVED_HEAD, LOG_START = "pending", "served_head", "log_start"
-_SET_STATE = ("INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) "
-              "DO UPDATE SET value = excluded.value, writes = registry_state.writes + 1")
+_SET_STATE = (
+    "INSERT INTO registry_state (key, value, writes) VALUES (?, ?, 1) ON CONFLICT (key) "
+    "DO UPDATE SET value = excluded.value, writes = registry_state.writes + 1"
+)
 
 
 class PgIndex(PostgresStore):
@@ -71,8 +73,9 @@ class PgIndex(PostgresStore):
         held = getattr(self._holding, "db", None)
         if held is not None:
             if not held.usable:
-                raise StorageError("the connection holding the registry's write lock to PostgreSQL was lost; "
-                                   "the change was not made")
+                raise StorageError(
+                    "the connection holding the registry's write lock to PostgreSQL was lost; the change was not made"
+                )
             return held
         return super()._connection()
 
@@ -115,8 +118,11 @@ class PgIndexLog:
         if commit_id is None or commit_id == self.head():
             row = db.execute("SELECT content FROM index_files WHERE path = ?", (path,)).fetchone()
         else:
-            row = db.execute("SELECT content FROM index_change_files WHERE path = ? AND position <= ? "
-                             "ORDER BY position DESC LIMIT 1", (path, int(commit_id))).fetchone()
+            row = db.execute(
+                "SELECT content FROM index_change_files WHERE path = ? AND position <= ? "
+                "ORDER BY position DESC LIMIT 1",
+                (path, int(commit_id)),
+            ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
     def commit(self, changes: dict[str, bytes | None], message: str) -> bytes:
@@ -125,17 +131,22 @@ class PgIndexLog:
         with self._db.transaction() as db:
             row = db.execute("SELECT coalesce(max(position), 0) + 1 FROM index_changes").fetchone()
             position = row[0]
-            db.execute("INSERT INTO index_changes (position, made, message) VALUES (?, ?, ?)",
-                       (position, int(now), message))
+            db.execute(
+                "INSERT INTO index_changes (position, made, message) VALUES (?, ?, ?)", (position, int(now), message)
+            )
             for path, content in sorted(changes.items()):
-                db.execute("INSERT INTO index_change_files (position, path, content) VALUES (?, ?, ?)",
-                           (position, path, content))
+                db.execute(
+                    "INSERT INTO index_change_files (position, path, content) VALUES (?, ?, ?)",
+                    (position, path, content),
+                )
                 if content is None:
                     db.execute("DELETE FROM index_files WHERE path = ?", (path,))
                 else:
-                    db.execute("INSERT INTO index_files (path, content, modified) VALUES (?, ?, ?) ON CONFLICT "
-                               "(path) DO UPDATE SET content = excluded.content, modified = excluded.modified",
-                               (path, content, now))
+                    db.execute(
+                        "INSERT INTO index_files (path, content, modified) VALUES (?, ?, ?) ON CONFLICT "
+                        "(path) DO UPDATE SET content = excluded.content, modified = excluded.modified",
+                        (path, content, now),
+                    )
             self._compact(db)
         return str(position).encode()
 
@@ -147,9 +158,10 @@ class PgIndexLog:
         every = self._squash_every
         if not every:
             return
-        served, start = db.execute("SELECT (SELECT value FROM registry_state WHERE key = ?), "
-                                   "(SELECT value FROM registry_state WHERE key = ?)",
-                                   (SERVED_HEAD, LOG_START)).fetchone()
+        served, start = db.execute(
+            "SELECT (SELECT value FROM registry_state WHERE key = ?), (SELECT value FROM registry_state WHERE key = ?)",
+            (SERVED_HEAD, LOG_START),
+        ).fetchone()
         before = int(start) if start else 0
         through = min(int(served) // every * every if served else 0, (before // every + 1) * every)
         if through <= before:
@@ -158,33 +170,52 @@ class PgIndexLog:
             "DELETE FROM index_change_files f WHERE f.position <= ? AND f.path IN (SELECT path FROM "
             "index_change_files WHERE position > ? AND position <= ?) AND (f.content IS NULL OR EXISTS (SELECT 1 "
             "FROM index_change_files g WHERE g.path = f.path AND g.position > f.position AND g.position <= ?)) "
-            "RETURNING f.position", (through, before, through, through)).fetchall()
+            "RETURNING f.position",
+            (through, before, through, through),
+        ).fetchall()
         emptied = sorted({row[0] for row in gone if row[0] < through})
         if emptied:
-            db.execute("DELETE FROM index_changes c WHERE c.position = ANY(?) AND NOT EXISTS (SELECT 1 FROM "
-                       "index_change_files f WHERE f.position = c.position)", (emptied,))
+            db.execute(
+                "DELETE FROM index_changes c WHERE c.position = ANY(?) AND NOT EXISTS (SELECT 1 FROM "
+                "index_change_files f WHERE f.position = c.position)",
+                (emptied,),
+            )
         db.execute(_SET_STATE, (LOG_START, str(through)))
 
     def start(self) -> LogChange | None:
         """The change the log was compacted to, else its first change (its files not listed); None if empty."""
-        row = self._db.connection().execute(
-            "SELECT position, made, message FROM index_changes WHERE position >= coalesce((SELECT CAST(value AS "
-            "BIGINT) FROM registry_state WHERE key = ?), 0) ORDER BY position LIMIT 1", (LOG_START,)).fetchone()
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT position, made, message FROM index_changes WHERE position >= coalesce((SELECT CAST(value AS "
+                "BIGINT) FROM registry_state WHERE key = ?), 0) ORDER BY position LIMIT 1",
+                (LOG_START,),
+            )
+            .fetchone()
+        )
         return LogChange(row[0], row[1], row[2], {}) if row else None
 
     def files_at(self, position: int, after: str, limit: int) -> list[tuple[str, bytes]]:
         """Up to `limit` index files as they were just after change `position`, in path order after `after`."""
-        rows = self._db.connection().execute(
-            "SELECT path, content FROM (SELECT DISTINCT ON (path) path, content FROM index_change_files WHERE "
-            "position <= ? AND path > ? ORDER BY path, position DESC) latest WHERE content IS NOT NULL "
-            "ORDER BY path LIMIT ?", (position, after, limit)).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT path, content FROM (SELECT DISTINCT ON (path) path, content FROM index_change_files WHERE "
+                "position <= ? AND path > ? ORDER BY path, position DESC) latest WHERE content IS NOT NULL "
+                "ORDER BY path LIMIT ?",
+                (position, after, limit),
+            )
+            .fetchall()
+        )
         return [(row[0], bytes(row[1])) for row in rows]
 
     def changed_paths(self, old: bytes | None, new: bytes) -> Iterator[str]:
         """Paths changed after `old` up to `new` (`old` None: every path there is at `new`)."""
         db = self._db.connection()
-        rows = db.execute("SELECT DISTINCT path FROM index_change_files WHERE position > ? AND position <= ? "
-                          "ORDER BY path", (int(old) if old else 0, int(new))).fetchall()
+        rows = db.execute(
+            "SELECT DISTINCT path FROM index_change_files WHERE position > ? AND position <= ? ORDER BY path",
+            (int(old) if old else 0, int(new)),
+        ).fetchall()
         return iter([row[0] for row in rows])
 
     def changes_after(self, position: int, limit: int) -> list[LogChange] | None:
@@ -194,14 +225,18 @@ class PgIndexLog:
             start = self._db.state(LOG_START)
             if start is not None and position < int(start[0]):
                 return None
-            heads = db.execute("SELECT position, made, message FROM index_changes WHERE position > ? "
-                               "ORDER BY position LIMIT ?", (position, limit)).fetchall()
+            heads = db.execute(
+                "SELECT position, made, message FROM index_changes WHERE position > ? ORDER BY position LIMIT ?",
+                (position, limit),
+            ).fetchall()
             if not heads:
                 return []
             files: dict[int, dict[str, bytes | None]] = {row[0]: {} for row in heads}
             for number, path, content in db.execute(
-                    "SELECT position, path, content FROM index_change_files WHERE position > ? AND position <= ? "
-                    "ORDER BY position, path", (position, heads[-1][0])).fetchall():
+                "SELECT position, path, content FROM index_change_files WHERE position > ? AND position <= ? "
+                "ORDER BY position, path",
+                (position, heads[-1][0]),
+            ).fetchall():
                 files[number][path] = bytes(content) if content is not None else None
         return [LogChange(number, made, message, files[number]) for number, made, message in heads]
 
@@ -220,9 +255,11 @@ class PgIndexLog:
     def squash(self, message: str) -> bytes | None:
         """Refused: each node's git replica is rebuilt from the log, change for change, and squashed at the
         same changes everywhere."""
-        raise BadRequest("the git index of a registry on several nodes is rebuilt from its change log on each "
-                         "node, with the same commits everywhere; each node squashes its history at every "
-                         "git_squash_after-th change (config.yaml), not on request")
+        raise BadRequest(
+            "the git index of a registry on several nodes is rebuilt from its change log on each "
+            "node, with the same commits everywhere; each node squashes its history at every "
+            "git_squash_after-th change (config.yaml), not on request"
+        )
 
     def unreadable(self) -> str | None:
         """Why the database cannot be read right now, None if it can."""
@@ -244,17 +281,23 @@ class PgSummaries:
         self._db = db
 
     def get(self, name: str) -> tuple[str, str] | None:
-        row = self._db.connection().execute("SELECT name, max_version FROM crate_summaries WHERE key = ?",
-                                             (normalise(name),)).fetchone()
+        row = (
+            self._db.connection()
+            .execute("SELECT name, max_version FROM crate_summaries WHERE key = ?", (normalise(name),))
+            .fetchone()
+        )
         return (row[0], row[1]) if row else None
 
     def put(self, name: str, shown: str) -> bool:
         with self._db.transaction() as db:
-            row = db.execute("SELECT name, max_version FROM crate_summaries WHERE key = ?",
-                             (normalise(name),)).fetchone()
-            db.execute("INSERT INTO crate_summaries (key, name, max_version) VALUES (?, ?, ?) ON CONFLICT (key) "
-                       "DO UPDATE SET name = excluded.name, max_version = excluded.max_version",
-                       (normalise(name), name, shown))
+            row = db.execute(
+                "SELECT name, max_version FROM crate_summaries WHERE key = ?", (normalise(name),)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO crate_summaries (key, name, max_version) VALUES (?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET name = excluded.name, max_version = excluded.max_version",
+                (normalise(name), name, shown),
+            )
         return row is None or (row[0], row[1]) != (name, shown)
 
     def delete(self, name: str) -> bool:

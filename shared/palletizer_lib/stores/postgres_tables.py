@@ -12,7 +12,7 @@ from palletizer_lib.stores.search_index import SearchIndex, like_pattern
 from palletizer_lib.stores.sql import Connection
 
 _ACCOUNTS_LOCK = 1
-_CATALOG_LOCK = 2          # the catalog's, the search table's and the reverse dependencies': they share tables
+_CATALOG_LOCK = 2  # the catalog's, the search table's and the reverse dependencies': they share tables
 
 
 class PostgresAccounts(PostgresStore, Accounts):
@@ -25,14 +25,18 @@ class PostgresCatalog(PostgresStore, Catalog):
     """The catalog of a registry (with its search table) in PostgreSQL."""
 
     lock_key = _CATALOG_LOCK
-    _tagged_sql = ("SELECT DISTINCT v.crate FROM versions v, "
-                   "jsonb_path_query(CAST(v.metadata AS jsonb), 'lax $.{field}[*]') t "
-                   "WHERE jsonb_typeof(t) = 'string' AND lower(t #>> '{{}}') = lower(CAST(? AS TEXT))")
+    _tagged_sql = (
+        "SELECT DISTINCT v.crate FROM versions v, "
+        "jsonb_path_query(CAST(v.metadata AS jsonb), 'lax $.{field}[*]') t "
+        "WHERE jsonb_typeof(t) = 'string' AND lower(t #>> '{{}}') = lower(CAST(? AS TEXT))"
+    )
 
     @staticmethod
     def _text_field(key: str) -> str:
-        return (f"(CASE jsonb_typeof(CAST(metadata AS jsonb) -> '{key}') "
-                f"WHEN 'string' THEN CAST(metadata AS jsonb) ->> '{key}' END)")
+        return (
+            f"(CASE jsonb_typeof(CAST(metadata AS jsonb) -> '{key}') "
+            f"WHEN 'string' THEN CAST(metadata AS jsonb) ->> '{key}' END)"
+        )
 
 
 class PostgresSearchIndex(PostgresStore, SearchIndex):
@@ -45,8 +49,7 @@ class PostgresSearchIndex(PostgresStore, SearchIndex):
 
     @staticmethod
     def _keys(db: Connection, column: str, text: str) -> set[str]:
-        rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'",
-                          (like_pattern(text),))
+        rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'", (like_pattern(text),))
         return {row[0] for row in rows}
 
 
@@ -56,9 +59,9 @@ class PostgresReverseDependencies(PostgresStore, ReverseDependencies):
     lock_key = _CATALOG_LOCK
 
 
-def open_pg_stores(url: str) -> tuple[PostgresAccounts, PostgresCatalog, PostgresSearchIndex,
-                                      PostgresReverseDependencies]:
+def open_pg_stores(
+    url: str,
+) -> tuple[PostgresAccounts, PostgresCatalog, PostgresSearchIndex, PostgresReverseDependencies]:
     """The accounts, the catalog, the search table and the reverse dependencies of the registry in the
     database at `url` (a `postgresql://` URL), their schemas migrated to their newest versions."""
-    return (PostgresAccounts(url), PostgresCatalog(url), PostgresSearchIndex(url),
-            PostgresReverseDependencies(url))
+    return (PostgresAccounts(url), PostgresCatalog(url), PostgresSearchIndex(url), PostgresReverseDependencies(url))

@@ -69,16 +69,19 @@ class ReverseDependencies(SqliteStore):
             for entries in crates:
                 if entries:
                     self._insert(db, dependent_rows(entries))
-            db.execute("INSERT INTO reverse_dependencies_state (key, value) VALUES ('built', '1') "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            db.execute(
+                "INSERT INTO reverse_dependencies_state (key, value) VALUES ('built', '1') "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            )
 
     def put(self, entries: list[IndexEntry]) -> None:
         """Make a crate's rows follow its index entries (not empty); nothing is written if they are unchanged."""
         rows = dependent_rows(entries)
         crate = normalise(entries[0]["name"])
         with self._db() as db:
-            stored = db.execute(f"SELECT {', '.join(COLUMNS)} FROM reverse_dependencies WHERE crate = ? "
-                                "ORDER BY dependency", (crate,)).fetchall()
+            stored = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM reverse_dependencies WHERE crate = ? ORDER BY dependency", (crate,)
+            ).fetchall()
             if [tuple(row) for row in stored] == sorted(rows):
                 return
             db.execute("DELETE FROM reverse_dependencies WHERE crate = ?", (crate,))
@@ -94,19 +97,19 @@ class ReverseDependencies(SqliteStore):
         downloaded first, then by name."""
         key = normalise(name)
         with self._read() as db:
-            total = db.execute("SELECT COUNT(*) FROM reverse_dependencies WHERE dependency = ?",
-                               (key,)).fetchone()[0]
+            total = db.execute("SELECT COUNT(*) FROM reverse_dependencies WHERE dependency = ?", (key,)).fetchone()[0]
         with self._read() as db:
             rows = db.execute(
                 "SELECT r.name, r.version, r.dep FROM reverse_dependencies r "
                 "LEFT JOIN (SELECT crate, SUM(count) AS n FROM downloads WHERE crate IN "
                 "(SELECT crate FROM reverse_dependencies WHERE dependency = ?) GROUP BY crate) d "
                 "ON d.crate = r.crate WHERE r.dependency = ? "
-                "ORDER BY COALESCE(d.n, 0) DESC, r.crate LIMIT ? OFFSET ?", (key, key, limit, offset)).fetchall()
+                "ORDER BY COALESCE(d.n, 0) DESC, r.crate LIMIT ? OFFSET ?",
+                (key, key, limit, offset),
+            ).fetchall()
         return total, [Dependent(row[0], json.loads(row[1]), json.loads(row[2])) for row in rows]
 
     @staticmethod
     def _insert(db: Connection, rows: list[tuple[str, str, str, str, str]]) -> None:
         if rows:
-            db.executemany(f"INSERT INTO reverse_dependencies ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-                           rows)
+            db.executemany(f"INSERT INTO reverse_dependencies ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)", rows)

@@ -99,8 +99,7 @@ class S3ServedIndex:
         if key == HEAD_KEY:
             self._bucket.put(self._head, data, INDEX_TYPE, metadata={WRITE_ID: uuid.uuid4().hex})
         else:
-            self._bucket.put(self._object(key), data, CONFIG_TYPE if key == CONFIG_JSON else INDEX_TYPE,
-                             INDEX_CACHE)
+            self._bucket.put(self._object(key), data, CONFIG_TYPE if key == CONFIG_JSON else INDEX_TYPE, INDEX_CACHE)
 
     def get(self, key: str) -> bytes | None:
         stored = self.read(key)
@@ -163,18 +162,33 @@ def publish_prefixes(config: StorageConfig, listable: bool = True) -> None:
     (what cargo takes for "no such crate") rather than 403 (an error that stops cargo). It shows the name of
     every object in the bucket, so give the registry a bucket of its own, or pass False."""
     bucket = config.bucket
-    reads = {"Sid": "PalletizerPublicRead", "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"],
-             "Resource": [f"arn:aws:s3:::{bucket}/{config.prefix}{INDEX}*",
-                          f"arn:aws:s3:::{bucket}/{config.prefix}{CRATES}*"]}
-    lists = {"Sid": "PalletizerPublicList", "Effect": "Allow", "Principal": "*", "Action": ["s3:ListBucket"],
-             "Resource": [f"arn:aws:s3:::{bucket}"]}
+    reads = {
+        "Sid": "PalletizerPublicRead",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": [
+            f"arn:aws:s3:::{bucket}/{config.prefix}{INDEX}*",
+            f"arn:aws:s3:::{bucket}/{config.prefix}{CRATES}*",
+        ],
+    }
+    lists = {
+        "Sid": "PalletizerPublicList",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}"],
+    }
     ours = [reads, lists] if listable else [reads]
     client = make_client(config)
     statements = _policy(client, bucket).get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    statements = [statement for statement in statements
-                  if not isinstance(statement, dict) or statement.get("Sid") not in (reads["Sid"], lists["Sid"])]
+    statements = [
+        statement
+        for statement in statements
+        if not isinstance(statement, dict) or statement.get("Sid") not in (reads["Sid"], lists["Sid"])
+    ]
     policy = {"Version": "2012-10-17", "Statement": statements + ours}
     with s3_errors(f"set the policy of the bucket {bucket}"):
         client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))

@@ -40,12 +40,17 @@ def make_client(config: StorageConfig) -> Any:
     import boto3
     from botocore.config import Config
 
-    client_config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                           retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-                           s3={"addressing_style": "path"}, signature_version="s3v4")
+    client_config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+    )
     with s3_errors("set up the S3 client"):
-        return boto3.session.Session().client("s3", endpoint_url=config.endpoint, region_name=config.region,
-                                              config=client_config)
+        return boto3.session.Session().client(
+            "s3", endpoint_url=config.endpoint, region_name=config.region, config=client_config
+        )
 
 
 @contextlib.contextmanager
@@ -56,8 +61,9 @@ def s3_errors(action: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError as exc:
-        raise StorageError(f"could not {action}: no S3 credentials (set AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY)") from exc
+        raise StorageError(
+            f"could not {action}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        ) from exc
     except ClientError as exc:
         raise StorageError(f"could not {action}: {describe(exc)}") from exc
     except BotoCoreError as exc:
@@ -98,7 +104,7 @@ class ObjectStream(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         with s3_errors(f"read {self._label}"):
             data = self._body.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
@@ -115,8 +121,14 @@ class S3Bucket:
         self.name = name
         self._page_size = page_size
 
-    def put(self, key: str, data: bytes | memoryview, content_type: str, cache_control: str | None = None,
-            metadata: Mapping[str, str] | None = None) -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes | memoryview,
+        content_type: str,
+        cache_control: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """Store `data` at `key` (an S3 PUT: readers see the old object or the new, never a part)."""
         extra: dict[str, Any] = {"ContentType": content_type}
         if cache_control:
@@ -145,8 +157,12 @@ class S3Bucket:
         answer = self._call("head_object", key, f"look up {key}")
         if answer is None:
             return None
-        return ObjectInfo(answer["ContentLength"], answer["LastModified"].timestamp(), answer.get("ETag", ""),
-                          answer.get("Metadata", {}))
+        return ObjectInfo(
+            answer["ContentLength"],
+            answer["LastModified"].timestamp(),
+            answer.get("ETag", ""),
+            answer.get("Metadata", {}),
+        )
 
     def delete(self, key: str) -> None:
         """Remove the object at `key` (nothing if there is none)."""
@@ -163,7 +179,8 @@ class S3Bucket:
         a page at a time."""
         with s3_errors(f"list {prefix or 'the bucket'}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.name, Prefix=prefix, PaginationConfig={"PageSize": self._page_size})
+                Bucket=self.name, Prefix=prefix, PaginationConfig={"PageSize": self._page_size}
+            )
             for page in pages:
                 for entry in page.get("Contents", ()):
                     yield entry["Key"]

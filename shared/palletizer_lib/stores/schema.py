@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 class Dialect:
     """What a back end spells its own way in a schema's SQL; each field is named in braces there."""
 
-    id: str                  # an integer primary key the database numbers
-    integer: str             # a 64-bit integer
-    real: str                # a double-precision number
-    key: str                 # text compared and sorted byte by byte (crate names, versions, user names)
-    desc_nulls_last: str     # descending order in an index, NULL last
-    crate_text: str          # the text table search looks substrings up in, with what it needs
-    table_exists: str        # a query giving a row if the table named by its one parameter exists
+    id: str  # an integer primary key the database numbers
+    integer: str  # a 64-bit integer
+    real: str  # a double-precision number
+    key: str  # text compared and sorted byte by byte (crate names, versions, user names)
+    desc_nulls_last: str  # descending order in an index, NULL last
+    crate_text: str  # the text table search looks substrings up in, with what it needs
+    table_exists: str  # a query giving a row if the table named by its one parameter exists
 
     def fill(self, sql: str) -> str:
         """`sql` with this dialect's spellings in place of the names in braces."""
@@ -36,7 +36,7 @@ SQLITE = Dialect(
     key="TEXT",
     desc_nulls_last="DESC",
     crate_text="CREATE VIRTUAL TABLE IF NOT EXISTS crate_text USING fts5(key UNINDEXED, name, text, "
-               "tokenize='trigram')",
+    "tokenize='trigram')",
     table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
 )
 

@@ -67,15 +67,18 @@ class SearchIndex(SqliteStore):
             db.execute("DELETE FROM crate_text")
             for name, max_version, description in crates:
                 self._put(db, name, max_version, description, published.get(normalise(name)))
-            db.execute("INSERT INTO crate_search_state (key, value) VALUES ('built', '1') "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            db.execute(
+                "INSERT INTO crate_search_state (key, value) VALUES ('built', '1') "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            )
 
     def put(self, name: str, max_version: str, description: str, published: float | None) -> None:
         """Add or replace a crate (nothing is written if it is unchanged); `published` is its newest publication
         time if it is new (the catalog keeps it afterwards, as each version is recorded or forgotten)."""
         with self._db() as db:
-            row = db.execute("SELECT name, max_version, description, published FROM crate_search WHERE crate = ?",
-                             (normalise(name),)).fetchone()
+            row = db.execute(
+                "SELECT name, max_version, description, published FROM crate_search WHERE crate = ?", (normalise(name),)
+            ).fetchone()
             if row is not None and row[:3] == (name, max_version, description):
                 return
             self._put(db, name, max_version, description, published if row is None else row[3])
@@ -104,15 +107,22 @@ class SearchIndex(SqliteStore):
         row = db.execute("SELECT id FROM crate_search WHERE crate = ?", (key,)).fetchone()
         values = (name, max_version, description, published)
         if row is None:
-            rowid = db.execute("INSERT INTO crate_search (crate, name, max_version, description, published) "
-                               "VALUES (?, ?, ?, ?, ?) RETURNING id", (key, *values)).fetchone()[0]
+            rowid = db.execute(
+                "INSERT INTO crate_search (crate, name, max_version, description, published) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (key, *values),
+            ).fetchone()[0]
         else:
             rowid = row[0]
-            db.execute("UPDATE crate_search SET name = ?, max_version = ?, description = ?, published = ? "
-                       "WHERE id = ?", (*values, rowid))
+            db.execute(
+                "UPDATE crate_search SET name = ?, max_version = ?, description = ?, published = ? WHERE id = ?",
+                (*values, rowid),
+            )
             db.execute("DELETE FROM crate_text WHERE rowid = ?", (rowid,))
-        db.execute("INSERT INTO crate_text (rowid, key, name, text) VALUES (?, ?, ?, ?)",
-                   (rowid, key, key, f"{key} {description.lower()}"))
+        db.execute(
+            "INSERT INTO crate_text (rowid, key, name, text) VALUES (?, ?, ?, ?)",
+            (rowid, key, key, f"{key} {description.lower()}"),
+        )
 
     def matching(self, query: str) -> set[str] | None:
         """The normalised names of the crates whose normalised name contains the normalised `query`, or whose
@@ -126,8 +136,9 @@ class SearchIndex(SqliteStore):
         db = self._connection()
         found = self._keys(db, "name", wanted) if wanted else set()
         if words:
-            found |= set.intersection(*(self._keys(db, "text", w) | self._keys(db, "name", normalise(w))
-                                        for w in words))
+            found |= set.intersection(
+                *(self._keys(db, "text", w) | self._keys(db, "name", normalise(w)) for w in words)
+            )
         return found
 
     @staticmethod
@@ -135,21 +146,27 @@ class SearchIndex(SqliteStore):
         if len(text) >= _TRIGRAM:
             rows = db.execute(f"SELECT key FROM crate_text WHERE {column} MATCH ?", (_phrase(text),))
         else:
-            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'",
-                              (like_pattern(text),))
+            rows = db.execute(f"SELECT key FROM crate_text WHERE {column} LIKE ? ESCAPE '\\'", (like_pattern(text),))
         return {row[0] for row in rows}
 
-    def page(self, keys: set[str] | None, wanted: str, sort: str | None, limit: int,
-             offset: int = 0) -> tuple[int, list[SearchRow]]:
+    def page(
+        self, keys: set[str] | None, wanted: str, sort: str | None, limit: int, offset: int = 0
+    ) -> tuple[int, list[SearchRow]]:
         """The crates of `keys` (None: all): (how many, `limit` of them from `offset`), the crate named
         `wanted` (normalised) first, then by `sort` (one of `SORTS`: newest publication, name, most downloads;
         None: names starting with `wanted` first), then by name. By downloads, each crate of `keys` has its
         download rows summed (the other orders follow an index)."""
         order = ["s.crate != :wanted"] if wanted else []
-        order += {"recent": [self._newest_first], "name": [], "downloads": [f"{_DOWNLOADS} DESC"],
-                  None: ["substr(s.crate, 1, length(CAST(:wanted AS TEXT))) != :wanted"]}[sort]
-        query = ("SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
-                 f"ORDER BY {', '.join([*order, 'lower(s.name)'])} LIMIT :limit OFFSET :offset")
+        order += {
+            "recent": [self._newest_first],
+            "name": [],
+            "downloads": [f"{_DOWNLOADS} DESC"],
+            None: ["substr(s.crate, 1, length(CAST(:wanted AS TEXT))) != :wanted"],
+        }[sort]
+        query = (
+            "SELECT s.name, s.max_version, s.description, s.published FROM crate_search s {where} "
+            f"ORDER BY {', '.join([*order, 'lower(s.name)'])} LIMIT :limit OFFSET :offset"
+        )
         params = {"wanted": wanted, "limit": limit, "offset": offset, "keys": json.dumps(sorted(keys or ()))}
         where = "" if keys is None else f"WHERE s.crate IN ({self._json_list_sql})"
         db = self._connection()

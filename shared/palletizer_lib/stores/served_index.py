@@ -90,8 +90,13 @@ class LocalServedIndex:
         remove_file(self._path(key))
 
     def list(self) -> Iterator[str]:
-        return iter(sorted(path.relative_to(self.root).as_posix() for path in self.root.rglob("*")
-                           if path.is_file() and path != self._head_path))
+        return iter(
+            sorted(
+                path.relative_to(self.root).as_posix()
+                for path in self.root.rglob("*")
+                if path.is_file() and path != self._head_path
+            )
+        )
 
     def version(self) -> Hashable | None:
         try:

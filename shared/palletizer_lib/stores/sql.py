@@ -32,8 +32,10 @@ class Connection(Protocol):
 
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-_RECORD_VERSION = ("INSERT INTO schema_version (name, version) VALUES (?, ?) "
-                   "ON CONFLICT (name) DO UPDATE SET version = excluded.version")
+_RECORD_VERSION = (
+    "INSERT INTO schema_version (name, version) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET version = excluded.version"
+)
 
 
 def recorded_version(db: Connection, schema: Schema, dialect: Dialect, where: str) -> int:
@@ -44,9 +46,11 @@ def recorded_version(db: Connection, schema: Schema, dialect: Dialect, where: st
     row = db.execute("SELECT version FROM schema_version WHERE name = ?", (schema.name,)).fetchone()
     version = row[0] if row is not None else 0
     if version > schema.version:
-        raise StorageError(f"{where} holds version {version} of the {schema.name} schema, but this Palletizer "
-                           f"knows versions up to {schema.version}: run the Palletizer that wrote it, or a newer "
-                           f"one (a database is never downgraded)")
+        raise StorageError(
+            f"{where} holds version {version} of the {schema.name} schema, but this Palletizer "
+            f"knows versions up to {schema.version}: run the Palletizer that wrote it, or a newer "
+            f"one (a database is never downgraded)"
+        )
     return version
 
 

@@ -47,24 +47,45 @@ def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict
     keywords = _strings(metadata.get("keywords"))
     categories = _strings(metadata.get("categories"))
     crate = {
-        "id": canonical, "name": canonical,
-        "updated_at": _iso(max(times)) if times else None, "created_at": _iso(min(times)) if times else None,
-        "versions": [v["id"] for v in versions], "keywords": keywords, "categories": categories, "badges": [],
-        "downloads": sum(v["downloads"] for v in versions), "recent_downloads": None,
-        "default_version": shown, "num_versions": len(versions), "yanked": all(e.get("yanked") for e in entries),
-        "max_version": shown, "newest_version": newest["vers"], "max_stable_version": stable,
-        "description": metadata.get("description"), "homepage": metadata.get("homepage"),
-        "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
-        "links": {"version_downloads": f"{API}/{canonical}/downloads", "versions": f"{API}/{canonical}/versions",
-                  "owners": f"{API}/{canonical}/owners", "owner_team": f"{API}/{canonical}/owner_team",
-                  "owner_user": f"{API}/{canonical}/owner_user",
-                  "reverse_dependencies": f"{API}/{canonical}/reverse_dependencies"},
+        "id": canonical,
+        "name": canonical,
+        "updated_at": _iso(max(times)) if times else None,
+        "created_at": _iso(min(times)) if times else None,
+        "versions": [v["id"] for v in versions],
+        "keywords": keywords,
+        "categories": categories,
+        "badges": [],
+        "downloads": sum(v["downloads"] for v in versions),
+        "recent_downloads": None,
+        "default_version": shown,
+        "num_versions": len(versions),
+        "yanked": all(e.get("yanked") for e in entries),
+        "max_version": shown,
+        "newest_version": newest["vers"],
+        "max_stable_version": stable,
+        "description": metadata.get("description"),
+        "homepage": metadata.get("homepage"),
+        "documentation": metadata.get("documentation"),
+        "repository": metadata.get("repository"),
+        "links": {
+            "version_downloads": f"{API}/{canonical}/downloads",
+            "versions": f"{API}/{canonical}/versions",
+            "owners": f"{API}/{canonical}/owners",
+            "owner_team": f"{API}/{canonical}/owner_team",
+            "owner_user": f"{API}/{canonical}/owner_user",
+            "reverse_dependencies": f"{API}/{canonical}/reverse_dependencies",
+        },
         "exact_match": False,
     }
-    return {"crate": crate, "versions": versions,
-            "keywords": [{"id": k, "keyword": k, "crates_cnt": None, "created_at": None} for k in keywords],
-            "categories": [{"id": c, "category": c, "slug": c, "description": None, "crates_cnt": None,
-                            "created_at": None} for c in categories]}
+    return {
+        "crate": crate,
+        "versions": versions,
+        "keywords": [{"id": k, "keyword": k, "crates_cnt": None, "created_at": None} for k in keywords],
+        "categories": [
+            {"id": c, "category": c, "slug": c, "description": None, "crates_cnt": None, "created_at": None}
+            for c in categories
+        ],
+    }
 
 
 def versions_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
@@ -88,8 +109,9 @@ def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, 
     return {"dependencies": [_dependency(dep, vid) for dep in entry["deps"]]}
 
 
-def reverse_dependencies_document(registry: Registry, catalog: CatalogStore, name: str, page: int,
-                                  per_page: int) -> dict:
+def reverse_dependencies_document(
+    registry: Registry, catalog: CatalogStore, name: str, page: int, per_page: int
+) -> dict:
     """`GET /api/v1/crates/NAME/reverse_dependencies?page=&per_page=`, as crates.io answers it: the crates
     whose shown version depends on NAME, `per_page` of them from page `page`, the most downloaded first, then
     by name; each with its version and one of its dependencies on NAME. `meta.total` counts the crates."""
@@ -105,8 +127,10 @@ def reverse_dependencies_document(registry: Registry, catalog: CatalogStore, nam
 def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
     """`GET /api/v1/crates/NAME/downloads`: no per-day history (empty lists); the crate's total in `meta`."""
     canonical, _, infos = _crate(registry, catalog, name)
-    return {"version_downloads": [],
-            "meta": {"extra_downloads": [], "total_downloads": sum(i.downloads for i in infos.values())}}
+    return {
+        "version_downloads": [],
+        "meta": {"extra_downloads": [], "total_downloads": sum(i.downloads for i in infos.values())},
+    }
 
 
 def version_downloads_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
@@ -125,8 +149,12 @@ def authors_document(registry: Registry, catalog: CatalogStore, name: str, vers:
 def owner_users_document(owners: list[str]) -> dict:
     """`GET /api/v1/crates/NAME/owners` and `/owner_user`: the owners as crates.io's users (no URL or avatar
     here; the `id` is the owner's place in the sorted list)."""
-    return {"users": [{"id": i, "login": user, "kind": "user", "name": user, "url": None, "avatar": None}
-                      for i, user in enumerate(owners, 1)]}
+    return {
+        "users": [
+            {"id": i, "login": user, "kind": "user", "name": user, "url": None, "avatar": None}
+            for i, user in enumerate(owners, 1)
+        ]
+    }
 
 
 def search_document(registry: Registry, catalog: CatalogStore, query: str, page: int, per_page: int) -> dict:
@@ -144,10 +172,14 @@ def search_document(registry: Registry, catalog: CatalogStore, query: str, page:
         return "?" + urlencode({"q": query, "page": number, "per_page": per_page})
 
     return {
-        "crates": [_search_result(s, listed.get(normalise(s.name)), downloads.get(normalise(s.name), 0), wanted)
-                   for s in found],
-        "meta": {"total": total, "next_page": around(page + 1) if page * per_page < total else None,
-                 "prev_page": around(page - 1) if page > 1 else None},
+        "crates": [
+            _search_result(s, listed.get(normalise(s.name)), downloads.get(normalise(s.name), 0), wanted) for s in found
+        ],
+        "meta": {
+            "total": total,
+            "next_page": around(page + 1) if page * per_page < total else None,
+            "prev_page": around(page - 1) if page > 1 else None,
+        },
     }
 
 
@@ -157,20 +189,28 @@ def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloa
     newest = max([summary.max_version, *published], key=parse_version)
     times = list(published.values())
     return {
-        "id": summary.name, "name": summary.name,
-        "updated_at": _iso(max(times)) if times else None, "created_at": _iso(min(times)) if times else None,
+        "id": summary.name,
+        "name": summary.name,
+        "updated_at": _iso(max(times)) if times else None,
+        "created_at": _iso(min(times)) if times else None,
         "exact_match": normalise(summary.name) == wanted,
-        "newest_version": newest, "max_version": summary.max_version,
+        "newest_version": newest,
+        "max_version": summary.max_version,
         "max_stable_version": None if parse_version(summary.max_version).is_prerelease else summary.max_version,
-        "description": summary.description or None, "homepage": _text(metadata.get("homepage")),
-        "documentation": _text(metadata.get("documentation")), "repository": _text(metadata.get("repository")),
-        "keywords": _strings(metadata.get("keywords")), "categories": _strings(metadata.get("categories")),
-        "downloads": downloads, "recent_downloads": None,
+        "description": summary.description or None,
+        "homepage": _text(metadata.get("homepage")),
+        "documentation": _text(metadata.get("documentation")),
+        "repository": _text(metadata.get("repository")),
+        "keywords": _strings(metadata.get("keywords")),
+        "categories": _strings(metadata.get("categories")),
+        "downloads": downloads,
+        "recent_downloads": None,
     }
 
 
-def _crate(registry: Registry, catalog: CatalogStore,
-           name: str) -> tuple[str, list[IndexEntry], dict[str, VersionInfo]]:
+def _crate(
+    registry: Registry, catalog: CatalogStore, name: str
+) -> tuple[str, list[IndexEntry], dict[str, VersionInfo]]:
     canonical = registry.canonical_name(name)
     if canonical is None:
         raise CrateNotFound(name)
@@ -191,31 +231,57 @@ def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo
     except NotFound:
         size = None
     return {
-        "id": version_id(name, vers), "crate": name, "num": vers,
-        "dl_path": f"{API}/{name}/{vers}/download", "readme_path": f"{API}/{name}/{vers}/readme",
-        "updated_at": _iso(published), "created_at": _iso(published),
-        "downloads": facts.downloads, "features": facts.features,
-        "yanked": facts.yanked, "yank_message": None, "lib_links": entry.get("links"),
+        "id": version_id(name, vers),
+        "crate": name,
+        "num": vers,
+        "dl_path": f"{API}/{name}/{vers}/download",
+        "readme_path": f"{API}/{name}/{vers}/readme",
+        "updated_at": _iso(published),
+        "created_at": _iso(published),
+        "downloads": facts.downloads,
+        "features": facts.features,
+        "yanked": facts.yanked,
+        "yank_message": None,
+        "lib_links": entry.get("links"),
         "license": metadata.get("license"),
-        "links": {"dependencies": f"{API}/{name}/{vers}/dependencies",
-                  "version_downloads": f"{API}/{name}/{vers}/downloads", "authors": f"{API}/{name}/{vers}/authors"},
+        "links": {
+            "dependencies": f"{API}/{name}/{vers}/dependencies",
+            "version_downloads": f"{API}/{name}/{vers}/downloads",
+            "authors": f"{API}/{name}/{vers}/authors",
+        },
         "crate_size": size,
-        "published_by": ({"id": None, "login": facts.publisher, "name": facts.publisher, "avatar": None, "url": None}
-                         if facts.publisher else None),
-        "audit_actions": [], "checksum": entry["cksum"], "rust_version": entry.get("rust_version"),
-        "has_lib": None, "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
+        "published_by": (
+            {"id": None, "login": facts.publisher, "name": facts.publisher, "avatar": None, "url": None}
+            if facts.publisher
+            else None
+        ),
+        "audit_actions": [],
+        "checksum": entry["cksum"],
+        "rust_version": entry.get("rust_version"),
+        "has_lib": None,
+        "bin_names": _strings(metadata["bin_names"]) if "bin_names" in metadata else None,
         "edition": None,
-        "description": metadata.get("description"), "homepage": metadata.get("homepage"),
-        "documentation": metadata.get("documentation"), "repository": metadata.get("repository"),
+        "description": metadata.get("description"),
+        "homepage": metadata.get("homepage"),
+        "documentation": metadata.get("documentation"),
+        "repository": metadata.get("repository"),
     }
 
 
 def _dependency(dep: Dependency, vid: int) -> dict:
     real = dep.get("package") or dep["name"]
-    return {"id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
-            "version_id": vid, "crate_id": real, "req": dep["req"], "optional": bool(dep.get("optional")),
-            "default_features": dep.get("default_features", True), "features": dep.get("features") or [],
-            "target": dep.get("target"), "kind": dep.get("kind") or "normal", "downloads": 0}
+    return {
+        "id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
+        "version_id": vid,
+        "crate_id": real,
+        "req": dep["req"],
+        "optional": bool(dep.get("optional")),
+        "default_features": dep.get("default_features", True),
+        "features": dep.get("features") or [],
+        "target": dep.get("target"),
+        "kind": dep.get("kind") or "normal",
+        "downloads": 0,
+    }
 
 
 def _newest_first(entries: list[IndexEntry]) -> list[IndexEntry]:

@@ -114,8 +114,16 @@ class CratePage:
     versions_pages: int = 1
 
 
-def crate_list(registry: Registry, catalog: CatalogStore, query: str = "", page: int = 1,
-               per_page: int = PER_PAGE, keyword: str = "", category: str = "", sort: str = "recent") -> CrateList:
+def crate_list(
+    registry: Registry,
+    catalog: CatalogStore,
+    query: str = "",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    keyword: str = "",
+    category: str = "",
+    sort: str = "recent",
+) -> CrateList:
     """The crates matching `query` (name and description, as `cargo search`; all for an empty one), and
     having `keyword` or in `category` if given, by `sort` (one of `search_index.SORTS`: newest publication,
     name, most downloads; a crate named exactly `query` first of all), `per_page` at a time."""
@@ -133,14 +141,29 @@ def crate_list(registry: Registry, catalog: CatalogStore, query: str = "", page:
         page = pages
         total, shown = registry.search(query, per_page, (page - 1) * per_page, sort=sort, only=only)
     downloads = catalog.downloads_by_crate(s.name for s in shown)
-    crates = [ListedCrate(s.name, s.max_version, "" if s.mirrored_from else s.description,
-                          downloads.get(normalise(s.name), 0), _time(s.published), s.mirrored_from)
-              for s in shown]
+    crates = [
+        ListedCrate(
+            s.name,
+            s.max_version,
+            "" if s.mirrored_from else s.description,
+            downloads.get(normalise(s.name), 0),
+            _time(s.published),
+            s.mirrored_from,
+        )
+        for s in shown
+    ]
     return CrateList(query.strip(), total, page, pages, crates, keyword.strip(), category.strip(), sort)
 
 
-def crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
-               fallback_url: str, versions_page: int = 1) -> CratePage:
+def crate_page(
+    registry: Registry,
+    catalog: CatalogStore,
+    accounts: AccountStore,
+    name: str,
+    version: str | None,
+    fallback_url: str,
+    versions_page: int = 1,
+) -> CratePage:
     """The page of crate `name` (any spelling) at `version` (default: the one search shows, the newest not
     yanked), listing page `versions_page` of its versions (`VERSIONS_PER_PAGE` a page, newest first);
     NotFound if either does not exist. `fallback_url` is the server's own URL, for the
@@ -150,12 +173,18 @@ def crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore
     page = _crate_page(registry, catalog, accounts, name, version, fallback_url)
     pages = max(1, math.ceil(len(page.versions) / VERSIONS_PER_PAGE))
     shown = min(max(versions_page, 1), pages)
-    return replace(page, versions=page.versions[(shown - 1) * VERSIONS_PER_PAGE:shown * VERSIONS_PER_PAGE],
-                   version_count=len(page.versions), versions_page=shown, versions_pages=pages)
+    return replace(
+        page,
+        versions=page.versions[(shown - 1) * VERSIONS_PER_PAGE : shown * VERSIONS_PER_PAGE],
+        version_count=len(page.versions),
+        versions_page=shown,
+        versions_pages=pages,
+    )
 
 
-def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None,
-                fallback_url: str) -> CratePage:
+def _crate_page(
+    registry: Registry, catalog: CatalogStore, accounts: AccountStore, name: str, version: str | None, fallback_url: str
+) -> CratePage:
     mirrored = partial(cached_crate, registry.layout, name) if registry.config.upstream else None
     found: list[IndexEntry] | MirroredCrate = local_first(partial(registry.entries, name), mirrored)
     if isinstance(found, MirroredCrate):
@@ -180,8 +209,10 @@ def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStor
         versions=rows,
         owners=accounts.owners(canonical),
         downloads=sum(r.downloads for r in rows),
-        dependencies=sorted((_dependency(d) for d in entry["deps"]),
-                            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
+        dependencies=sorted(
+            (_dependency(d) for d in entry["deps"]),
+            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name),
+        ),
         features=all_features(entry),
         links=links,
         license=metadata.get("license") if isinstance(metadata.get("license"), str) else None,
@@ -198,8 +229,9 @@ def _crate_page(registry: Registry, catalog: CatalogStore, accounts: AccountStor
     )
 
 
-def _mirrored_page(registry: Registry, catalog: CatalogStore, crate: MirroredCrate, version: str | None,
-                   fallback_url: str) -> CratePage:
+def _mirrored_page(
+    registry: Registry, catalog: CatalogStore, crate: MirroredCrate, version: str | None, fallback_url: str
+) -> CratePage:
     """The page of a crate of the mirror's cache: its versions from the cached index file (parsed once per
     version of the file; only the shown version's line is read again), no README."""
     downloads = catalog.version_downloads(crate.name)
@@ -214,8 +246,10 @@ def _mirrored_page(registry: Registry, catalog: CatalogStore, crate: MirroredCra
         versions=rows,
         owners=[],
         downloads=sum(r.downloads for r in rows),
-        dependencies=sorted((_dependency(d) for d in entry["deps"]),
-                            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name)),
+        dependencies=sorted(
+            (_dependency(d) for d in entry["deps"]),
+            key=lambda d: (DEP_KIND_ORDER.index(d.kind) if d.kind in DEP_KIND_ORDER else 9, d.name),
+        ),
         features=all_features(entry),
         links=[],
         license=None,
@@ -274,7 +308,14 @@ def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) 
 
 
 def _dependency(dep: EntryDependency) -> Dependency:
-    return Dependency(name=dep["name"], crate=dep.get("package") or dep["name"], req=dep["req"],
-                      kind=dep.get("kind") or "normal", optional=bool(dep.get("optional")), target=dep.get("target"),
-                      registry=dep.get("registry"), features=list(dep.get("features") or []),
-                      default_features=dep.get("default_features", True) is not False)
+    return Dependency(
+        name=dep["name"],
+        crate=dep.get("package") or dep["name"],
+        req=dep["req"],
+        kind=dep.get("kind") or "normal",
+        optional=bool(dep.get("optional")),
+        target=dep.get("target"),
+        registry=dep.get("registry"),
+        features=list(dep.get("features") or []),
+        default_features=dep.get("default_features", True) is not False,
+    )

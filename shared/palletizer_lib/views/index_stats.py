@@ -63,9 +63,13 @@ class IndexStats:
                     if path != CONFIG_JSON:
                         size = size - file_size(old) + file_size(new)
                 self._head, self._size = head, size
-                atomic_write(self._kept, json.dumps({"head": head.decode(), "crates": size.crates,
-                                                     "versions": size.versions, "yanked": size.yanked}).encode(),
-                             durable=False)
+                atomic_write(
+                    self._kept,
+                    json.dumps(
+                        {"head": head.decode(), "crates": size.crates, "versions": size.versions, "yanked": size.yanked}
+                    ).encode(),
+                    durable=False,
+                )
             return self._size
 
     def _load(self) -> tuple[bytes | None, IndexSize]:

@@ -34,5 +34,6 @@ def version_facts(entry: IndexEntry, info: VersionInfo | None) -> VersionFacts:
     ordered = all_features(entry)
     if info is None:
         return VersionFacts(entry["vers"], bool(entry.get("yanked")), pubtime_seconds(entry), None, 0, ordered)
-    return VersionFacts(entry["vers"], bool(entry.get("yanked")), info.published, info.publisher, info.downloads,
-                        ordered, info.metadata)
+    return VersionFacts(
+        entry["vers"], bool(entry.get("yanked")), info.published, info.publisher, info.downloads, ordered, info.metadata
+    )
