@@ -9,6 +9,7 @@ import falcon
 from palletizer_lib.core.composition import Site
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import NotFound
+from palletizer_lib.domain.names import crate_file_name, version_of_file
 from palletizer_lib.mirror.cache import Mirror
 from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.crates import StoredCrate
@@ -29,22 +30,19 @@ class DownloadResource(NeedsRead):
         self._mirror = mirror
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
-        stored = self._open(crate, filename)
+        version = _version(crate, filename)
+        stored = self._open(crate, version)
         resp.content_type = CRATE_MEDIA_TYPE
         resp.set_stream(stored.stream, stored.size)
-        self._downloads.count(crate, filename[len(crate) + 1 : -len(".crate")])
+        self._downloads.count(crate, version)
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, crate: str, filename: str) -> None:
-        stored = self._open(crate, filename)
+        stored = self._open(crate, _version(crate, filename))
         stored.stream.close()
         resp.content_type = CRATE_MEDIA_TYPE
         resp.content_length = stored.size
 
-    def _open(self, crate: str, filename: str) -> StoredCrate:
-        prefix, suffix = f"{crate}-", ".crate"
-        if not (filename.startswith(prefix) and filename.endswith(suffix)):
-            raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
-        version = filename[len(prefix) : -len(suffix)]
+    def _open(self, crate: str, version: str) -> StoredCrate:
         mirror = self._mirror
         return local_first(
             partial(self._registry.open_crate, crate, version),
@@ -52,12 +50,20 @@ class DownloadResource(NeedsRead):
         )
 
 
+def _version(crate: str, filename: str) -> str:
+    """The version a download's file name is of; NotFound if it is not a file of `crate`."""
+    version = version_of_file(crate, filename)
+    if version is None:
+        raise NotFound(f"`{filename}` is not a file of crate `{crate}`")
+    return version
+
+
 def _open_mirrored(mirror: Mirror, crate: str, version: str) -> StoredCrate:
     """The mirror's file of an upstream crate version, opened for download."""
     try:
         stream = mirror.crate_file(crate, version).open("rb")
     except FileNotFoundError as exc:
-        raise NotFound(f"`{crate}-{version}.crate` does not exist") from exc
+        raise NotFound(f"`{crate_file_name(crate, version)}` does not exist") from exc
     return StoredCrate(stream, os.fstat(stream.fileno()).st_size)
 
 

@@ -14,6 +14,7 @@ from palletizer_lib.domain.errors import AlreadyPublished, CrateNotFound, Forbid
 from palletizer_lib.domain.index_entry import IndexEntry
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.packaged_crate import PackagedCrate
+from palletizer_lib.domain.versions import find_version
 from palletizer_lib.stores.protocols import AccountStore, CatalogStore
 
 
@@ -170,7 +171,7 @@ class Operations:
     def _retried(self, metadata: dict[str, object]) -> IndexEntry:
         """The entry of a version published before with the same bytes."""
         name, vers = str(metadata["name"]), str(metadata["vers"])
-        return next(e for e in self.registry.entries(name) if e["vers"] == vers)
+        return find_version(name, self.registry.entries(name), vers)
 
     def _check_owner(self, actor: Actor, crate: str) -> None:
         if actor.manages_every_crate:

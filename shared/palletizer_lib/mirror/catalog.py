@@ -22,7 +22,7 @@ from pathlib import Path
 from palletizer_lib.disk.files import TEMP_PREFIX, file_lock
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import StorageError
-from palletizer_lib.domain.names import normalise
+from palletizer_lib.domain.names import CRATE_SUFFIX, normalise
 from palletizer_lib.mirror.cache_files import read_index_file, summary_of
 from palletizer_lib.stores.schema import Schema
 from palletizer_lib.stores.search_index import like_pattern
@@ -270,5 +270,5 @@ def _walk_index(root: Path) -> Iterable[tuple[Path, str, str]]:
 def _walk_crates(root: Path) -> Iterable[Path]:
     for folder, _, files in os.walk(root):
         for file_name in files:
-            if file_name.endswith(".crate") and not file_name.startswith(TEMP_PREFIX):
+            if file_name.endswith(CRATE_SUFFIX) and not file_name.startswith(TEMP_PREFIX):
                 yield Path(folder) / file_name

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from palletizer_lib.disk.files import TEMP_PREFIX
 from palletizer_lib.disk.layout import Layout
+from palletizer_lib.domain.names import version_of_file
 from palletizer_lib.mirror.cache_files import cached_cksum, crate_sha256
 from palletizer_lib.mirror.catalog import catalog_of
 
@@ -50,7 +51,10 @@ def verify_cache(layout: Layout) -> list[str]:
                 continue
             where = file.relative_to(layout.root)
             name = crate_dir.name
-            version = file.name.removeprefix(f"{name}-").removesuffix(".crate")
+            version = version_of_file(name, file.name)
+            if version is None:
+                problems.append(f"{where}: not the file of a version of {name}")
+                continue
             if not layout.mirror_index_file(name).is_file():
                 continue
             cksum = cached_cksum(layout, name, version)
