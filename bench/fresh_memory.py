@@ -8,10 +8,11 @@ from pathlib import Path
 
 import requests
 
-from bench.common import BIN, STARTUP_SECONDS, Context, Server, free_port, median, report, stop
+from bench.common import BIN, Context, Server, free_port, median, report, stop
 from bench.index_serving import CRATES, VERSIONS
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
+from tests.support.readiness import READY_SECONDS
 
 # Time for the process to settle after a request (threads back to idle, the log written).
 SETTLE_SECONDS = 1.0
@@ -38,7 +39,7 @@ def requests_of_each_kind(data: Path) -> list[tuple[str, str]]:
 
 def wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
     """Wait until `port` accepts a connection, sending no request."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + READY_SECONDS
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=2).close()

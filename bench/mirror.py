@@ -23,7 +23,8 @@ from pathlib import Path
 
 from bench.common import BIN, Context, alternate, free_port, median, nginx, palletizer, report, stop
 from palletizer_lib.domain.urls import CRATES_IO_ALIASES
-from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
+from tests.corpus.sources import DEPENDENCIES, SOURCES, pack_all
+from tests.support.crate_sources import CORPUS
 from tests.support.readiness import NotReady, port_accepts, wait_until_ready
 
 MINIMUM_PACKAGES = 80

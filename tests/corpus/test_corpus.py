@@ -15,7 +15,8 @@ import pytest
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.settings.config import RegistryConfig
-from tests.corpus.sources import CORPUS, DEPENDENCIES, SOURCES, pack_all
+from tests.corpus.sources import DEPENDENCIES, SOURCES, pack_all
+from tests.support.crate_sources import CORPUS
 from tests.support.server import palletizer, running_server
 
 MINIMUM = int(os.environ.get("PALLETIZER_CORPUS_MIN", "0"))
