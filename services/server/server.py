@@ -1,11 +1,13 @@
 """The server: every bound listener in one waitress loop with one pool of worker threads, stopped
 gracefully on SIGTERM or SIGINT."""
 
+import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -91,11 +93,13 @@ class Server:
 
     def run(self) -> None:
         """Serve until a stop is requested, then stop gracefully."""
-        if threading.current_thread() is threading.main_thread():
+        main = threading.current_thread() is threading.main_thread()
+        if main:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
-        while not self.stop_requested:
-            wasyncore.poll2(LOOP_TIMEOUT, self.map)
+        with _woken_by_signals(self.map) if main else contextlib.nullcontext():
+            while not self.stop_requested:
+                wasyncore.poll2(LOOP_TIMEOUT, self.map)
         self.stop()
 
     def stop(self) -> None:
@@ -131,6 +135,38 @@ class Server:
 
     def _channels(self) -> list[Channel]:
         return [obj for obj in list(self.map.values()) if isinstance(obj, Channel)]
+
+
+class _SignalWake(wasyncore.dispatcher):
+    """The read end of the socket a signal's arrival is written to: it wakes the loop, so that a stop begins
+    at once rather than at the loop's next turn."""
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while self.socket.recv(64):
+                pass
+
+
+@contextlib.contextmanager
+def _woken_by_signals(socket_map: SocketMap) -> Iterator[None]:
+    """While inside, each signal the process receives also wakes the loop over `socket_map` (the read end is
+    one of its dispatchers, closed with the others)."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    _SignalWake(reader, socket_map)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        writer.close()
 
 
 def serve(
