@@ -3,12 +3,10 @@
 import sys
 from collections.abc import Sequence
 
-import falcon
-
 from palletizer_lib.core.composition import Site
 from palletizer_services import command_line
 from palletizer_services.api import app as api
-from palletizer_services.base_app import create_app
+from palletizer_services.base_app import WebApp, create_app
 from palletizer_services.files import app as files
 from palletizer_services.index import app as index
 from palletizer_services.index import git
@@ -16,7 +14,7 @@ from palletizer_services.index import git
 PROG = "palletizer-all"
 
 
-def create(site: Site) -> falcon.App:
+def create(site: Site) -> WebApp:
     """The three services in one app."""
     app = create_app(site, index_size=True, downloads=True)
     for service in (api, index, files):

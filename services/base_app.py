@@ -12,13 +12,16 @@ from palletizer_services.metrics import METRICS_PATH, MetricsResource, RequestMe
 from palletizer_services.observe import Observer, log_unexpected_error
 from palletizer_services.read_access import ReadAccess
 
+# A Falcon WSGI app as the services build it.
+WebApp = falcon.App[falcon.Request, falcon.Response]
+
 
 def _serialize_http_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
     """Falcon's own errors (no route, a method not allowed, a body it cannot parse)."""
     _send(resp, render(error.status_code, error.description or error.title or str(error.status)))
 
 
-def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict) -> None:
+def _unexpected_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, object]) -> None:
     """Any exception no other handler takes: logged without the query string or headers (which may carry a
     token), answered 500 in Cargo's error JSON."""
     log_unexpected_error(req, error)
@@ -31,7 +34,9 @@ class _ErrorRenderer:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    def __call__(self, req: falcon.Request, resp: falcon.Response, error: PalletizerError, params: dict) -> None:
+    def __call__(
+        self, req: falcon.Request, resp: falcon.Response, error: PalletizerError, params: dict[str, object]
+    ) -> None:
         _send(resp, render_error(error, req.path, self._registry.served_urls(), req.prefix))
 
 
@@ -56,7 +61,7 @@ class HealthResource:
         resp.media = {"status": "ok"}
 
 
-def create_app(site: Site, *, index_size: bool = False, downloads: bool = False) -> falcon.App:
+def create_app(site: Site, *, index_size: bool = False, downloads: bool = False) -> WebApp:
     """A Falcon app over `site` that answers `/health` and `/metrics` (with the index's size, the downloads
     per crate, if asked), logs and counts every request, checks read access, and renders every error as
     Cargo's error JSON."""

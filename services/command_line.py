@@ -11,8 +11,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import falcon
-
 from palletizer_lib.core.composition import Site, open_site
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.disk.data_dir import DATA_HELP, default_data_dir
@@ -25,6 +23,7 @@ from palletizer_lib.stores.protocols import AccountStore
 from palletizer_lib.views.browse import REGISTRY_NAME, cargo_config
 from palletizer_lib.views.first_steps import FirstStep, publishing_setup
 from palletizer_services.allocator import give_back_large_blocks
+from palletizer_services.base_app import WebApp
 from palletizer_services.bodies import BodyPolicy, BodyRoute
 from palletizer_services.server import server, sockets
 from palletizer_services.workers import START_FAILED, Supervisor
@@ -239,7 +238,7 @@ def served_urls(args: argparse.Namespace, registry: Registry) -> ServedUrls:
 def main(
     prog: str,
     argv: Sequence[str] | None,
-    build: Callable[[Site], falcon.App],
+    build: Callable[[Site], WebApp],
     *,
     writes_config: bool = False,
     max_body: Callable[[Registry], int] | None = None,

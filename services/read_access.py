@@ -31,6 +31,8 @@ class ReadAccess:
     def __init__(self, access: Access) -> None:
         self._access = access
 
-    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict) -> None:
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, object]
+    ) -> None:
         if req.method in getattr(resource, "read_methods", ()):
             self._access.check_read(req.auth, req.remote_addr)

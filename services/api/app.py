@@ -17,7 +17,7 @@ from palletizer_lib.stores.protocols import CatalogStore
 from palletizer_lib.views import api_documents
 from palletizer_services import command_line
 from palletizer_services.api import read_endpoints
-from palletizer_services.base_app import create_app
+from palletizer_services.base_app import WebApp, create_app
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int, query_text
 from palletizer_services.read_access import GetNeedsRead
@@ -129,7 +129,7 @@ class MeResource:
         resp.text = HOW_TO_GET_A_TOKEN
 
 
-def add_routes(app: falcon.App, site: Site) -> None:
+def add_routes(app: WebApp, site: Site) -> None:
     """Mount the web API under `/api/v1/`, `/me`, and the web pages (`/`, `/crates/...`)."""
     access, operations = site.access, site.operations
     app.add_route(PUBLISH_PATH, PublishResource(access, operations))
@@ -143,7 +143,7 @@ def add_routes(app: falcon.App, site: Site) -> None:
     web.add_routes(app, site)
 
 
-def create(site: Site) -> falcon.App:
+def create(site: Site) -> WebApp:
     """The api service on its own."""
     app = create_app(site)
     add_routes(app, site)

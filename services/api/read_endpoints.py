@@ -7,6 +7,7 @@ from palletizer_lib.core.composition import Site
 from palletizer_lib.domain.errors import NotFound
 from palletizer_lib.mirror.upstream import download_url
 from palletizer_lib.views import api_documents
+from palletizer_services.base_app import WebApp
 from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, query_int
 from palletizer_services.read_access import GetNeedsRead
@@ -108,7 +109,7 @@ class VersionResource(GetNeedsRead):
         resp.text = html
 
 
-def add_routes(app: falcon.App, site: Site) -> None:
+def add_routes(app: WebApp, site: Site) -> None:
     """Mount the read endpoints beside the web API's."""
     app.add_route(PREFIX, CrateResource(site))
     app.add_route(f"{PREFIX}/versions", VersionsResource(site))

@@ -15,7 +15,7 @@ from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.crates import StoredCrate
 from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_services import command_line
-from palletizer_services.base_app import create_app
+from palletizer_services.base_app import WebApp, create_app
 from palletizer_services.read_access import NeedsRead
 
 CRATE_MEDIA_TYPE = "application/gzip"
@@ -67,7 +67,7 @@ def _open_mirrored(mirror: Mirror, crate: str, version: str) -> StoredCrate:
     return StoredCrate(stream, os.fstat(stream.fileno()).st_size)
 
 
-def add_routes(app: falcon.App, site: Site) -> None:
+def add_routes(app: WebApp, site: Site) -> None:
     """Mount crate downloads under `/files/`."""
     registry = site.registry
     mirror = (
@@ -78,7 +78,7 @@ def add_routes(app: falcon.App, site: Site) -> None:
     app.add_route("/files/{crate}/{filename}", DownloadResource(registry, site.catalog.download_counter, mirror))
 
 
-def create(site: Site) -> falcon.App:
+def create(site: Site) -> WebApp:
     """The files service on its own."""
     app = create_app(site, downloads=True)
     add_routes(app, site)

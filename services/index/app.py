@@ -17,7 +17,7 @@ from palletizer_lib.mirror.cache import Mirror
 from palletizer_lib.mirror.shadowing import local_first
 from palletizer_lib.stores.served_index import CONFIG_JSON
 from palletizer_services import command_line
-from palletizer_services.base_app import create_app
+from palletizer_services.base_app import WebApp, create_app
 from palletizer_services.index import git
 from palletizer_services.read_access import NeedsRead
 
@@ -81,7 +81,7 @@ class IndexFileResource(NeedsRead):
     on_head = on_get
 
 
-def add_routes(app: falcon.App, site: Site) -> None:
+def add_routes(app: WebApp, site: Site) -> None:
     """Mount the sparse index under `/index/` and the git index at `/git/index`."""
     registry = site.registry
     cache = IndexCache(registry.stores.served)
@@ -97,7 +97,7 @@ def add_routes(app: falcon.App, site: Site) -> None:
     git.add_routes(app, registry)
 
 
-def create(site: Site) -> falcon.App:
+def create(site: Site) -> WebApp:
     """The index service on its own."""
     app = create_app(site, index_size=True)
     add_routes(app, site)

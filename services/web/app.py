@@ -20,6 +20,7 @@ from palletizer_lib.core.access import token_from_header
 from palletizer_lib.core.composition import Site
 from palletizer_lib.domain.errors import Forbidden, PalletizerError, Unauthorized
 from palletizer_lib.views import browse
+from palletizer_services.base_app import WebApp
 from palletizer_services.bodies import BodyRoute, small_body
 from palletizer_services.html_headers import SECURITY_HEADERS
 from palletizer_services.params import query_int, query_text
@@ -278,7 +279,7 @@ def _check_origin(req: falcon.Request) -> None:
         raise Forbidden("this form was sent from another site")
 
 
-def add_routes(app: falcon.App, site: Site) -> None:
+def add_routes(app: WebApp, site: Site) -> None:
     """Mount the web pages: `/`, `/crates/...`, `/login`, `/logout` and the stylesheet."""
     pages = Pages(site)
     app.add_route("/", CrateListResource(pages))

@@ -15,6 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from palletizer_lib.admin.export_state import INDEX_DIR, STATE_FILE, state_document
@@ -109,7 +110,7 @@ class _Manifest:
     """What an export wrote: the commit it exported (`head`), index path -> [blob id, stamp, [[crate path,
     cksum], ...]] and crate path -> [cksum, stamp], a stamp being a file's [size, modification time in ns]."""
 
-    def __init__(self, head: str | None = None, document: dict | None = None) -> None:
+    def __init__(self, head: str | None = None, document: dict[str, Any] | None = None) -> None:
         self.document = document or {"head": head, "index": {}, "crates": {}}
 
     @classmethod
@@ -146,7 +147,7 @@ class _Manifest:
     def holds_crate(self, relative: str, cksum: str, stamp: list[int] | None) -> bool:
         """Whether the export wrote the crate file `relative` with `cksum` and it is untouched since (its
         stamp now is `stamp`)."""
-        return self.document["crates"].get(relative) == [cksum, stamp]
+        return bool(self.document["crates"].get(relative) == [cksum, stamp])
 
     def add_index(self, path: str, blob_id: str, stamp: list[int] | None, crates: list[tuple[str, str]]) -> None:
         self.document["index"][path] = [blob_id, stamp, [list(c) for c in crates]]

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from palletizer_lib.core.operations import VersionHistory
 from palletizer_lib.core.registry import Registry
@@ -43,11 +44,11 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
         if version is not None:
             versions.setdefault(name, []).append(version)
     accounts, catalog = registry.stores.accounts, registry.stores.catalog
-    crates: dict[str, dict] = {}
+    crates: dict[str, dict[str, Any]] = {}
     for name, exported in versions.items():
         known = catalog.versions(name)
         downloads = catalog.version_downloads(name)
-        described: dict[str, dict] = {}
+        described: dict[str, dict[str, Any]] = {}
         for vers in exported:
             info = known.get(vers)
             described[vers] = {
@@ -63,7 +64,7 @@ def state_document(registry: Registry, crate_files: Iterable[str]) -> bytes:
 class ExportState:
     """The state an export carries, read from its directory (see the module's docstring)."""
 
-    def __init__(self, directory: Path, crates: dict[str, dict]) -> None:
+    def __init__(self, directory: Path, crates: dict[str, dict[str, Any]]) -> None:
         self.directory = directory
         self._crates = crates
         self._index_entries = lru_cache(maxsize=INDEX_FILES_KEPT)(self._read_index_entries)
@@ -89,7 +90,8 @@ class ExportState:
 
     def owners(self, name: str) -> list[str]:
         """The owners crate `name` had in the exported registry."""
-        return self._crates.get(normalise(name), {}).get("owners", [])
+        owners: list[str] = self._crates.get(normalise(name), {}).get("owners", [])
+        return owners
 
     def history(self, entry: IndexEntry) -> VersionHistory:
         """What the export knew of the version of index entry `entry` (as this registry builds it): its yank
@@ -144,7 +146,7 @@ def _read_bounded(path: Path, limit: int) -> bytes:
         return file.read(limit + 1)
 
 
-def _checked(document: object) -> dict[str, dict]:
+def _checked(document: object) -> dict[str, dict[str, Any]]:
     """The crates of a state document by normalised name, each value checked; BadRequest naming the first
     value that is wrong."""
     if (
@@ -153,7 +155,7 @@ def _checked(document: object) -> dict[str, dict]:
         or not isinstance(document.get("crates"), dict)
     ):
         raise BadRequest(f'expected {{"format": {FORMAT}, "crates": {{...}}}}')
-    crates: dict[str, dict] = {}
+    crates: dict[str, dict[str, Any]] = {}
     for name, crate in document["crates"].items():
         if (
             not isinstance(crate, dict)
@@ -167,7 +169,7 @@ def _checked(document: object) -> dict[str, dict]:
     return crates
 
 
-def _checked_version(name: str, vers: str, known: object) -> dict:
+def _checked_version(name: str, vers: str, known: object) -> dict[str, Any]:
     what = f"crate `{name}` version {vers}"
     if not isinstance(known, dict):
         raise BadRequest(f"{what}: expected an object")

@@ -234,7 +234,7 @@ def copy_tables(source: SqlStore, target: SqlStore, tables: dict[str, tuple[str,
     return counts
 
 
-def table_rows(store: SqlStore, table: str, columns: tuple[str, ...]) -> Counter[tuple]:
+def table_rows(store: SqlStore, table: str, columns: tuple[str, ...]) -> Counter[tuple[object, ...]]:
     """Every row of `table` (its `columns`), as a multiset."""
     with store.transaction() as db:
         return Counter(tuple(row) for row in db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall())

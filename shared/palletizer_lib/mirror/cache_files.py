@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import PalletizerError, StorageError
@@ -25,7 +25,7 @@ V = TypeVar("V")
 _INDEX_OVERHEAD = 512
 
 
-def encode_cached(meta: dict, data: bytes) -> bytes:
+def encode_cached(meta: dict[str, Any], data: bytes) -> bytes:
     """A cached index file: `meta` (the upstream's validators, `changed`) with the ETag of `data` (its
     `content_etag`, which a torn write does not match) as its first line, then `data`."""
     return json.dumps({**meta, "sum": content_etag(data)}).encode() + b"\n" + data
@@ -42,7 +42,7 @@ class StoredIndexFile:
     starts in the file, and the file's status when it was read."""
 
     path: Path
-    meta: dict
+    meta: dict[str, Any]
     data: bytes
     start: int
     stat: os.stat_result
@@ -157,7 +157,7 @@ def summary_of(stored: StoredIndexFile) -> tuple[str, str] | None:
     return (entries[-1]["name"], max_version(entries)) if entries else None
 
 
-def _entries(data: bytes) -> list[dict]:
+def _entries(data: bytes) -> list[dict[str, Any]]:
     """The entries of a cached file's content, each with a valid version (lines that are not are skipped)."""
     entries = []
     for line in data.splitlines():

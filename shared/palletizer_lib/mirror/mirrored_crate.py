@@ -4,10 +4,11 @@ once per version of the file and kept within a byte budget; a version's entry re
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.domain.errors import InvalidCrate
-from palletizer_lib.domain.index_entry import IndexEntry
+from palletizer_lib.domain.index_entry import IndexEntry, check_entry
 from palletizer_lib.domain.versions import max_version, parse_version
 from palletizer_lib.mirror.byte_lru import ByteLru
 from palletizer_lib.mirror.cache_files import StoredIndexFile, read_index_file, read_span
@@ -39,11 +40,10 @@ class MirroredCrate:
         if line is None:
             return None
         try:
-            entry = json.loads(line)
-        except ValueError:
+            entry = check_entry(json.loads(line))
+        except (ValueError, InvalidCrate):
             return None
         entry["yanked"] = bool(entry.get("yanked"))
-        entry["deps"] = [d for d in entry.get("deps") or [] if isinstance(d, dict) and "name" in d and "req" in d]
         entry.setdefault("features", {})
         return entry
 
@@ -62,7 +62,7 @@ def cached_crate(layout: Layout, name: str) -> MirroredCrate | None:
 def _parse_crate(stored: StoredIndexFile) -> MirroredCrate | None:
     offset = stored.start
     lines: dict[str, tuple[int, int]] = {}
-    entries: list[dict] = []
+    entries: list[dict[str, Any]] = []
     for line in stored.data.splitlines(keepends=True):
         try:
             entry = json.loads(line)

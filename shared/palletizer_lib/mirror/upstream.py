@@ -147,7 +147,7 @@ class Upstream:
         """Close the pooled connections."""
         self._session.close()
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The upstream's `config.json` (it must name `dl`, whose host redirects may then go to)."""
         with self._transfer(self._root + "config.json", {}, MAX_CONFIG_BYTES, "config.json") as (answer, watch):
             if answer.status_code != 200:

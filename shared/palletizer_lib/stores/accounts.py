@@ -117,7 +117,7 @@ class Accounts(SqliteStore):
         row = db.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no user `{name}` (create it with `palletizer user add {name}`)")
-        return row[0]
+        return int(row[0])
 
     # -- tokens ----------------------------------------------------------------------------
 

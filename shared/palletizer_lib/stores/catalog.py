@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.readme import render_readme
@@ -44,7 +45,7 @@ class VersionInfo:
     vers: str
     published: float
     publisher: str | None
-    metadata: dict
+    metadata: dict[str, Any]
     downloads: int
 
 
@@ -54,7 +55,7 @@ class ListedVersions:
     metadata of the version search shows ({} if not described)."""
 
     published: dict[str, float]
-    metadata: dict
+    metadata: dict[str, Any]
 
 
 class Catalog(SqliteStore):
@@ -82,7 +83,7 @@ class Catalog(SqliteStore):
         return f"(CASE json_type(metadata, '$.{key}') WHEN 'text' THEN json_extract(metadata, '$.{key}') END)"
 
     def record_version(
-        self, name: str, vers: str, publisher: str | None, metadata: dict, published: float | None = None
+        self, name: str, vers: str, publisher: str | None, metadata: dict[str, Any], published: float | None = None
     ) -> None:
         """Describe a version just published, with its README rendered (keeps the first record if it is
         recorded twice). `bin_names` is kept even empty (known to build no binary)."""
@@ -123,7 +124,7 @@ class Catalog(SqliteStore):
                 "SELECT html FROM readmes WHERE crate = ? AND vers = ?", (normalise(name), vers)
             ).fetchone()
         if row is not None:
-            return row[0]
+            return str(row[0])
         return self._render_missing(name, vers) or ""
 
     def render_missing_readmes(self) -> list[str]:
@@ -199,7 +200,7 @@ class Catalog(SqliteStore):
             row = db.execute(
                 "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM downloads WHERE crate = ?", (normalise(name),)
             ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def version_downloads(self, name: str) -> dict[str, int]:
         """Downloads of each version of a crate that was downloaded at least once, by version string."""
@@ -228,12 +229,13 @@ class Catalog(SqliteStore):
         downloaded at least once, by its exact name, sorted by normalised name."""
         self.download_counter.flush()
         with self._read() as db:
-            return db.execute(
+            rows = db.execute(
                 f"SELECT COALESCE(s.name, (SELECT v.name FROM versions v WHERE v.crate = d.crate "
                 f"ORDER BY v.vers LIMIT 1)), CAST(SUM(d.count) AS BIGINT) FROM downloads d "
                 f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE {_OWN_CRATE} "
                 f"GROUP BY d.crate, s.name ORDER BY d.crate"
             ).fetchall()
+        return [(str(name), int(count)) for name, count in rows]
 
     def other_downloads(self) -> int:
         """All downloads of crates that are not the registry's own (mirrored from the upstream) together."""
@@ -243,7 +245,7 @@ class Catalog(SqliteStore):
                 f"SELECT CAST(COALESCE(SUM(d.count), 0) AS BIGINT) FROM downloads d "
                 f"LEFT JOIN crate_search s ON s.crate = d.crate WHERE NOT ({_OWN_CRATE})"
             ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def listed(self, shown: Mapping[str, str]) -> dict[str, ListedVersions]:
         """For each crate of `shown` (normalised name -> the version search shows) that the catalog describes:

@@ -120,7 +120,7 @@ class PostgresStore(SqlStore):
         """This thread's connection to the database, shared by every store of it (so a node holds one per
         thread, not one per store and thread); made again once broken."""
         connections = _THREAD.__dict__.setdefault("connections", {})
-        db = connections.get(self._location)
+        db: PostgresConnection | None = connections.get(self._location)
         if db is None or not db.usable:
             db = connections[self._location] = self._connect()
         return db

@@ -70,7 +70,7 @@ class PgIndex(PostgresStore):
         return cast(AbstractContextManager[PostgresConnection], self._db())
 
     def _connection(self) -> PostgresConnection:
-        held = getattr(self._holding, "db", None)
+        held: PostgresConnection | None = getattr(self._holding, "db", None)
         if held is not None:
             if not held.usable:
                 raise StorageError(
@@ -302,7 +302,7 @@ class PgSummaries:
 
     def delete(self, name: str) -> bool:
         with self._db.transaction() as db:
-            return db.execute("DELETE FROM crate_summaries WHERE key = ?", (normalise(name),)).rowcount > 0
+            return int(db.execute("DELETE FROM crate_summaries WHERE key = ?", (normalise(name),)).rowcount) > 0
 
     def list(self) -> Iterator[tuple[str, str]]:
         rows = self._db.connection().execute("SELECT name, max_version FROM crate_summaries").fetchall()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from palletizer_lib.stores.accounts import AuditEntry, Identity, TokenInfo
 from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
@@ -58,7 +58,7 @@ class CatalogStore(Protocol):
     download_counter: DownloadCounter
 
     def record_version(
-        self, name: str, vers: str, publisher: str | None, metadata: dict, published: float | None = None
+        self, name: str, vers: str, publisher: str | None, metadata: dict[str, Any], published: float | None = None
     ) -> None: ...
     def forget_version(self, name: str, vers: str) -> None: ...
     def tagged(self, field: str, value: str) -> set[str]: ...

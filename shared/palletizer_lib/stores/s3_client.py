@@ -193,7 +193,8 @@ class S3Bucket:
 
         with s3_errors(action):
             try:
-                return getattr(self.client, operation)(Bucket=self.name, Key=key)
+                answer: dict[str, Any] = getattr(self.client, operation)(Bucket=self.name, Key=key)
+                return answer
             except ClientError as exc:
                 if is_missing(exc):
                     return None

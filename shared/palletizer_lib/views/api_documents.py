@@ -14,6 +14,7 @@ as on crates.io.
 
 import zlib
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from palletizer_lib.core.registry import Registry
@@ -34,7 +35,7 @@ def version_id(name: str, vers: str) -> int:
     return zlib.crc32(f"{normalise(name)} {vers}".encode())
 
 
-def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
+def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME`: the crate, its versions (newest first), keywords and categories."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
@@ -88,20 +89,20 @@ def crate_document(registry: Registry, catalog: CatalogStore, name: str) -> dict
     }
 
 
-def versions_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
+def versions_document(registry: Registry, catalog: CatalogStore, name: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/versions`: every version, newest first."""
     canonical, entries, infos = _crate(registry, catalog, name)
     versions = [_version(registry, canonical, entry, infos.get(entry["vers"])) for entry in _newest_first(entries)]
     return {"versions": versions, "meta": {"total": len(versions), "next_page": None}}
 
 
-def version_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
+def version_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/VERSION`."""
     canonical, entry, info = _one(registry, catalog, name, vers)
     return {"version": _version(registry, canonical, entry, info)}
 
 
-def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
+def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/VERSION/dependencies`: as crates.io lists them (the real crate name in
     `crate_id`, a renamed one's key unused)."""
     canonical, entry, _ = _one(registry, catalog, name, vers)
@@ -111,7 +112,7 @@ def dependencies_document(registry: Registry, catalog: CatalogStore, name: str, 
 
 def reverse_dependencies_document(
     registry: Registry, catalog: CatalogStore, name: str, page: int, per_page: int
-) -> dict:
+) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/reverse_dependencies?page=&per_page=`, as crates.io answers it: the crates
     whose shown version depends on NAME, `per_page` of them from page `page`, the most downloaded first, then
     by name; each with its version and one of its dependencies on NAME. `meta.total` counts the crates."""
@@ -124,7 +125,7 @@ def reverse_dependencies_document(
     return {"dependencies": dependencies, "versions": versions, "meta": {"total": total}}
 
 
-def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> dict:
+def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/downloads`: no per-day history (empty lists); the crate's total in `meta`."""
     canonical, _, infos = _crate(registry, catalog, name)
     return {
@@ -133,20 +134,20 @@ def downloads_document(registry: Registry, catalog: CatalogStore, name: str) -> 
     }
 
 
-def version_downloads_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
+def version_downloads_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/VERSION/downloads`: no per-day history; the version's total in `meta`."""
     _, _, info = _one(registry, catalog, name, vers)
     return {"version_downloads": [], "meta": {"total_downloads": info.downloads if info is not None else 0}}
 
 
-def authors_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict:
+def authors_document(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/VERSION/authors`: the `authors` the version was published with, in
     `meta.names` (as crates.io answered before it stopped keeping them)."""
     _, _, info = _one(registry, catalog, name, vers)
     return {"meta": {"names": _strings(info.metadata.get("authors") if info is not None else None)}, "users": []}
 
 
-def owner_users_document(owners: list[str]) -> dict:
+def owner_users_document(owners: list[str]) -> dict[str, Any]:
     """`GET /api/v1/crates/NAME/owners` and `/owner_user`: the owners as crates.io's users (no URL or avatar
     here; the `id` is the owner's place in the sorted list)."""
     return {
@@ -157,7 +158,7 @@ def owner_users_document(owners: list[str]) -> dict:
     }
 
 
-def search_document(registry: Registry, catalog: CatalogStore, query: str, page: int, per_page: int) -> dict:
+def search_document(registry: Registry, catalog: CatalogStore, query: str, page: int, per_page: int) -> dict[str, Any]:
     """`GET /api/v1/crates?q=&page=&per_page=`: the crates matching `query`, `per_page` from page `page`, as
     crates.io lists them (`meta.next_page`/`prev_page` the query strings of the pages around). Read from the
     search table and the catalog in a fixed number of queries (no index file): `max_version` is the version
@@ -183,7 +184,7 @@ def search_document(registry: Registry, catalog: CatalogStore, query: str, page:
     }
 
 
-def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloads: int, wanted: str) -> dict:
+def _search_result(summary: CrateSummary, listed: ListedVersions | None, downloads: int, wanted: str) -> dict[str, Any]:
     published = listed.published if listed is not None else {}
     metadata = listed.metadata if listed is not None else {}
     newest = max([summary.max_version, *published], key=parse_version)
@@ -223,7 +224,7 @@ def _one(registry: Registry, catalog: CatalogStore, name: str, vers: str) -> tup
     return canonical, entry, infos.get(entry["vers"])
 
 
-def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo | None) -> dict:
+def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo | None) -> dict[str, Any]:
     facts = version_facts(entry, info)
     vers, metadata, published = facts.vers, facts.metadata, facts.published
     try:
@@ -268,7 +269,7 @@ def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo
     }
 
 
-def _dependency(dep: Dependency, vid: int) -> dict:
+def _dependency(dep: Dependency, vid: int) -> dict[str, Any]:
     real = dep.get("package") or dep["name"]
     return {
         "id": zlib.crc32(f"{vid} {dep['name']} {dep.get('kind')} {dep.get('target')}".encode()),
@@ -288,7 +289,7 @@ def _newest_first(entries: list[IndexEntry]) -> list[IndexEntry]:
     return sorted(entries, key=lambda e: parse_version(e["vers"]), reverse=True)
 
 
-def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict:
+def _metadata(infos: dict[str, VersionInfo], vers: str) -> dict[str, Any]:
     info = infos.get(vers)
     return info.metadata if info is not None else {}
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.errors import BadRequest, CrateNotFound, NotFound
@@ -299,7 +300,7 @@ def _row(entry: IndexEntry, info: VersionInfo | None) -> VersionRow:
     return VersionRow(facts.vers, facts.yanked, _time(facts.published), facts.publisher, facts.downloads)
 
 
-def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict]:
+def _metadata(known: dict[str, VersionInfo], vers: str, rows: list[VersionRow]) -> tuple[str | None, dict[str, Any]]:
     """The catalog's metadata of `vers`, else of the newest version that has any (a crate added before
     the catalog existed has none), with the version it describes."""
     if vers in known:
