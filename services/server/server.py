@@ -62,8 +62,9 @@ class Server:
         self.limits = limits
         self.map: SocketMap = {}
         # The gate decides which connections are served; waitress's own limit (which stops accepting, so
-        # that clients wait in the backlog) stays above it.
-        adjustments.update(asyncore_use_poll=True, connection_limit=limits.connections + 2 * len(bound) + 1)
+        # that clients wait in the backlog) stays above it. It counts every socket of the loop: the
+        # connections, the listening sockets, waitress's trigger and the signal wake-up (`_woken_by_signals`).
+        adjustments.update(asyncore_use_poll=True, connection_limit=limits.connections + 2 * len(bound) + 2)
         self.adj = Adjustments(**adjustments)
         self.dispatcher = ThreadedTaskDispatcher()
         self.dispatcher.set_thread_count(self.adj.threads)
