@@ -8,23 +8,16 @@ Imported only when `config.yaml` names `storage` or `database`, so a registry on
 boto3 or psycopg.
 """
 
-from functools import partial
+from dataclasses import replace
 
-from palletizer_lib.disk.files import exclusive_lock
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.settings.config import RegistryConfig
-from palletizer_lib.stores.accounts import Accounts
-from palletizer_lib.stores.catalog import Catalog
 from palletizer_lib.stores.crates import CrateStore, LocalCrateStore
 from palletizer_lib.stores.git_index import GitIndex
 from palletizer_lib.stores.git_replica import GitReplica
-from palletizer_lib.stores.local import local_directories
+from palletizer_lib.stores.local import local_directories, local_stores
 from palletizer_lib.stores.protocols import RegistryStores
-from palletizer_lib.stores.publish_marker import LocalPublishMarker
-from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
-from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.served_index import LocalServedIndex, ServedIndex
-from palletizer_lib.stores.summaries import LocalSummaries
 
 
 def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
@@ -45,19 +38,7 @@ def cluster_stores(layout: Layout, config: RegistryConfig) -> RegistryStores:
         if storage is None or name not in ("index/", "crates/")
     }
     if config.database is None:
-        return RegistryStores(
-            crates,
-            served,
-            LocalSummaries(layout),
-            Catalog(layout.catalog),
-            SearchIndex(layout.catalog),
-            ReverseDependencies(layout.catalog),
-            partial(exclusive_lock, layout.lock),
-            LocalPublishMarker(layout.pending),
-            Accounts(layout.accounts),
-            GitIndex(layout.git, squash_after=config.git_squash_after),
-            directories=directories,
-        )
+        return replace(local_stores(layout, config), crates=crates, served=served, directories=directories)
     from palletizer_lib.stores.postgres_index import HeadInDatabase, PgIndex, PgIndexLog, PgPublishMarker, PgSummaries
     from palletizer_lib.stores.postgres_tables import open_pg_stores
 
