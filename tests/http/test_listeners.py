@@ -300,7 +300,7 @@ def registry_data(tmp_path: Path) -> Path:
 
 
 def stopped_cleanly(process: subprocess.Popen, signum: int, port: int) -> None:
-    assert stop(process, ("127.0.0.1", port), signum) == 0
+    assert stop(process, signum) == 0
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from palletizer_lib.disk.layout import Layout
 from palletizer_lib.stores.accounts import Accounts
@@ -58,25 +56,17 @@ def running_process(command: list[str], ready_url: str, log: Path) -> Iterator[s
                 raise RuntimeError(f"{command[0]} did not start: {error}\n{log.read_text()}") from None
             yield process
         finally:
-            address = urlsplit(ready_url)
-            stop(process, (address.hostname or "127.0.0.1", address.port or 80))
+            stop(process)
 
 
-def stop(process: subprocess.Popen, address: tuple[str, int], signum: int = signal.SIGTERM) -> int:
-    """Send `signum` to `process`, a server listening at `address`, and wait for it (killed after STOP_SECONDS);
-    its exit status. A server's event loop sees the signal at its next turn, after up to a second idle: a
-    connection to `address` wakes it."""
+def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> int:
+    """Send `signum` to `process` and wait for it (killed after STOP_SECONDS); its exit status."""
     process.send_signal(signum)
-    deadline = time.monotonic() + STOP_SECONDS
-    while True:
-        try:
-            return process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            if time.monotonic() > deadline:
-                process.kill()
-                return process.wait()
-        with suppress(OSError):
-            socket.create_connection(address, timeout=1).close()
+    try:
+        return process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 @contextmanager
