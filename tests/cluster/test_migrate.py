@@ -22,7 +22,7 @@ from palletizer_lib.stores.catalog import Catalog
 from palletizer_lib.stores.postgres_tables import PostgresAccounts
 from tests.cluster.test_cluster_registry import objects
 from tests.support.ceph import CephS3, s3_admin
-from tests.support.cluster import init_cluster, node_command
+from tests.support.cluster import backend_options, init_cluster, node_command
 from tests.support.cratekit import crate_for, dep, metadata
 from tests.support.server import free_port, palletizer, running_process
 
@@ -30,19 +30,7 @@ CRATES = (("alpha", "1.0.0", "# Alpha\n\nthe first"), ("alpha", "1.1.0", None), 
 
 
 def migrate_options(storage: StorageConfig, database: str) -> list[str]:
-    return [
-        "migrate",
-        "--storage",
-        f"s3://{storage.bucket}",
-        "--s3-endpoint",
-        storage.endpoint or "",
-        "--s3-region",
-        storage.region or "us-east-1",
-        "--s3-prefix",
-        storage.prefix,
-        "--database",
-        database,
-    ]
+    return ["migrate", *backend_options(storage, database)]
 
 
 def make_local_registry(data: Path, url: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from palletizer_lib.core.registry import Registry
 from palletizer_lib.domain.names import index_path
 from palletizer_lib.settings.storage import StorageConfig
+from tests.support.cluster import backend_options
 from tests.support.cratekit import make_crate, metadata
 from tests.support.server import palletizer
 
@@ -16,16 +17,7 @@ def node_init(data: Path, storage: StorageConfig, database: str) -> None:
         data,
         "init",
         "--exist-ok",
-        "--storage",
-        f"s3://{storage.bucket}",
-        "--s3-endpoint",
-        storage.endpoint or "",
-        "--s3-region",
-        storage.region or "us-east-1",
-        "--s3-prefix",
-        storage.prefix,
-        "--database",
-        database,
+        *backend_options(storage, database),
         "--public-url",
         "http://registry.test",
     )

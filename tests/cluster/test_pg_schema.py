@@ -15,6 +15,7 @@ from palletizer_lib.stores.postgres_index import PgIndex, PgIndexLog
 from palletizer_lib.stores.postgres_tables import PostgresAccounts, PostgresCatalog, open_pg_stores
 from palletizer_lib.stores.schema import Schema
 from tests.support.postgres import PostgresServer
+from tests.support.threads import errors_at_once
 
 # A database filled by Palletizer at commit b89ed82, before schema versions (pg_dump --inserts): users alice
 # and bob, a token of alice's, crate old-crate 1.0.0 (owned by both, downloaded 7 times) in the catalog, the
@@ -152,21 +153,7 @@ def test_migrations_run_once_and_a_second_open_runs_none(postgres_server: Postgr
 def test_stores_opening_a_new_database_at_once_migrate_it_once(
     postgres_server: PostgresServer, postgres_url: str
 ) -> None:
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        start.wait()
-        try:
-            Probe(postgres_url)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = errors_at_once(lambda: Probe(postgres_url), 4)
     assert errors == [] and _runs(postgres_server, postgres_url) == [1]
 
 

@@ -28,6 +28,7 @@ from palletizer_lib.stores.reverse_dependencies import ReverseDependencies
 from palletizer_lib.stores.search_index import SORTS, SearchIndex
 from tests.support.postgres import PostgresServer
 from tests.support.server import free_port
+from tests.support.threads import errors_at_once
 from tests.unit import test_accounts, test_catalog, test_download_counter
 from tests.unit.test_accounts import accounts, alice  # noqa: F401 - fixtures of the reused tests
 
@@ -328,22 +329,7 @@ def test_nodes_creating_the_schema_at_once_all_succeed(postgres_server: Postgres
 
 
 def test_stores_opening_at_once_from_threads_all_succeed(postgres_url: str) -> None:
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        start.wait()
-        try:
-            open_pg_stores(postgres_url)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    assert errors_at_once(lambda: open_pg_stores(postgres_url), 4) == []
 
 
 # -- failures ------------------------------------------------------------------------------------------------------

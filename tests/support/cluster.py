@@ -32,14 +32,10 @@ class Cluster:
         return palletizer(self.data[0], "token", "create", "--user", user, *scope_args).stdout.strip()
 
 
-def init_cluster(root: Path, storage: StorageConfig, database: str, urls: list[str], *options: str) -> Path:
-    """`palletizer init` of a registry over `storage` and `database` served at `urls` (API at the first,
-    the rest at the second); its data directory."""
-    data = root / "node-template"
+def backend_options(storage: StorageConfig, database: str) -> list[str]:
+    """The options of `init` and `migrate` that name `storage` (the bucket) and `database`."""
     prefix = ["--s3-prefix", storage.prefix] if storage.prefix else []
-    palletizer(
-        data,
-        "init",
+    return [
         "--storage",
         f"s3://{storage.bucket}",
         "--s3-endpoint",
@@ -49,6 +45,17 @@ def init_cluster(root: Path, storage: StorageConfig, database: str, urls: list[s
         *prefix,
         "--database",
         database,
+    ]
+
+
+def init_cluster(root: Path, storage: StorageConfig, database: str, urls: list[str], *options: str) -> Path:
+    """`palletizer init` of a registry over `storage` and `database` served at `urls` (API at the first,
+    the rest at the second); its data directory."""
+    data = root / "node-template"
+    palletizer(
+        data,
+        "init",
+        *backend_options(storage, database),
         "--public-url",
         urls[-1],
         "--api-url",

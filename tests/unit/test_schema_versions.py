@@ -23,6 +23,7 @@ from palletizer_lib.stores.schema import SQLITE, Schema
 from palletizer_lib.stores.search_index import SearchIndex
 from palletizer_lib.stores.sqlite import SqliteStore
 from tests.support.cratekit import crate_for, metadata
+from tests.support.threads import errors_at_once
 
 # A data directory made by Palletizer at commit b89ed82, before schema versions: users alice and bob, a token
 # of each (bob's revoked), crates old-crate 1.0.0 (owned by alice and bob, with a README and a keyword) and
@@ -246,19 +247,5 @@ def test_a_store_that_found_the_database_behind_migrates_only_what_is_still_miss
 
 def test_stores_opening_a_new_database_at_once_migrate_it_once(tmp_path: Path) -> None:
     path = tmp_path / "probe.sqlite3"
-    start = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def open_probe() -> None:
-        start.wait()
-        try:
-            Probe(path)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_probe) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = errors_at_once(lambda: Probe(path), 6)
     assert errors == [] and _runs(path) == [1] and _versions(path) == {"probe": 1}
