@@ -24,6 +24,7 @@ from palletizer_lib.domain.crate_file import (
 from palletizer_lib.domain.errors import InvalidCrate
 
 README_LIMIT = 1024 * 1024
+# The keys of `[package]` that cargo's publish metadata carries as they are (`description` first).
 DESCRIBED_KEYS = (
     "description",
     "homepage",

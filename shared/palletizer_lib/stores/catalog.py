@@ -13,24 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from palletizer_lib.domain.names import normalise
+from palletizer_lib.domain.packaged_crate import DESCRIBED_KEYS
 from palletizer_lib.domain.readme import render_readme
 from palletizer_lib.stores.download_counter import DownloadCounter
 from palletizer_lib.stores.migrations import CATALOG
 from palletizer_lib.stores.sql import Connection
 from palletizer_lib.stores.sqlite import SqliteStore
 
-DESCRIBED_FIELDS = (
-    "description",
-    "readme",
-    "homepage",
-    "repository",
-    "documentation",
-    "license",
-    "keywords",
-    "categories",
-    "authors",
-    "bin_names",
-)
+# What the catalog keeps of a version's publish metadata: the package's own keys, its README, its binaries.
+DESCRIBED_FIELDS = (DESCRIBED_KEYS[0], "readme", *DESCRIBED_KEYS[1:], "bin_names")
 TAG_FIELDS = ("keywords", "categories")
 
 # A `downloads d` row (joined to `crate_search s`) of one of the registry's own crates.
