@@ -25,7 +25,7 @@ from palletizer_lib.domain.names import normalise
 from palletizer_lib.domain.versions import find_version, max_version, parse_version
 from palletizer_lib.stores.catalog import ListedVersions, VersionInfo
 from palletizer_lib.stores.protocols import CatalogStore
-from palletizer_lib.views.version_facts import version_facts
+from palletizer_lib.views.version_facts import all_features, version_facts
 
 API = "/api/v1/crates"
 
@@ -240,7 +240,7 @@ def _version(registry: Registry, name: str, entry: IndexEntry, info: VersionInfo
         "updated_at": _iso(published),
         "created_at": _iso(published),
         "downloads": facts.downloads,
-        "features": facts.features,
+        "features": all_features(entry),
         "yanked": facts.yanked,
         "yank_message": None,
         "lib_links": entry.get("links"),

@@ -10,16 +10,15 @@ from palletizer_lib.stores.catalog import VersionInfo
 
 @dataclass(frozen=True)
 class VersionFacts:
-    """What is shown of one version: from its index entry (yanked, features) and from what the catalog
-    recorded of it (publisher, downloads, metadata); its publish time from the catalog (to the fraction of a
-    second), else the entry's `pubtime`."""
+    """What is shown of one version beside its features (`all_features`): from its index entry (yanked) and
+    from what the catalog recorded of it (publisher, downloads, metadata); its publish time from the catalog
+    (to the fraction of a second), else the entry's `pubtime`."""
 
     vers: str
     yanked: bool
     published: float | None
     publisher: str | None
     downloads: int
-    features: dict[str, list[str]]
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -31,9 +30,8 @@ def all_features(entry: IndexEntry) -> dict[str, list[str]]:
 
 def version_facts(entry: IndexEntry, info: VersionInfo | None) -> VersionFacts:
     """The facts of the version `entry` is, with the catalog's row of it (`info`, None if it has none)."""
-    ordered = all_features(entry)
     if info is None:
-        return VersionFacts(entry["vers"], bool(entry.get("yanked")), pubtime_seconds(entry), None, 0, ordered)
+        return VersionFacts(entry["vers"], bool(entry.get("yanked")), pubtime_seconds(entry), None, 0)
     return VersionFacts(
-        entry["vers"], bool(entry.get("yanked")), info.published, info.publisher, info.downloads, ordered, info.metadata
+        entry["vers"], bool(entry.get("yanked")), info.published, info.publisher, info.downloads, info.metadata
     )
