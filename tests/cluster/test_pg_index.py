@@ -68,7 +68,7 @@ def test_writes_fail_once_the_lock_holding_connection_is_lost(postgres_url: str,
 
 
 def serve(index: PgIndex, log: PgIndexLog, changes: dict[str, bytes | None], message: str) -> bytes:
-    """Commit `changes`, then record the served index as having reached them (as `index_store` does)."""
+    """Commit `changes`, then record the served index as having reached them (as `index.store` does)."""
     position = log.commit(changes, message)
     index.set_state(SERVED_HEAD, position.decode() + "\n")
     return position

@@ -1,6 +1,6 @@
 """A registry on disk: publish, yank, remove, search and verify; a façade over the crate store
-(`crate_store`), the index store and its commit protocol (`index_store`), search (`crate_search`) and
-maintenance (`maintenance`).
+(`stores.crates`), the index store and its commit protocol (`index.store`), search (`core.search`) and
+maintenance (`index.maintenance`).
 
 Every change takes the registry lock, then goes through the index store.
 """

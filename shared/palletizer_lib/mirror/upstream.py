@@ -7,7 +7,7 @@ and its `dl`'s), a deadline for a whole transfer enforced on the connection itse
 passes, however slowly the bytes come), and a size bound on everything read, so an upstream that hangs,
 trickles or answers garbage costs one request a bounded time and nothing more. With a gate (servers), at
 most its bound of threads wait on the upstream at once and a failed upstream is left alone for a few
-seconds (`upstream_gate`). Credentials (`upstream_credentials`) go to the index's host only. What requests
+seconds (`gate`). Credentials (`credentials`) go to the index's host only. What requests
 would read from the environment for every request (proxies, CA bundle, `.netrc`) is read once per
 upstream host.
 """

@@ -1,5 +1,5 @@
 """Users, API tokens, crate owners and the audit log, in SQLite (`accounts.sqlite3`; in PostgreSQL through
-`pg_stores`).
+`postgres_tables`).
 
 Only a SHA-256 of each token is stored; a token is shown once, when created. The
 database runs in WAL mode with a busy timeout, so the api service and the CLI can

@@ -1,6 +1,6 @@
 """What the index does not carry: when and by whom each version was published, the metadata cargo
 sends with it (description, README, links), each README rendered as the web pages show it, and download
-counts. SQLite (`catalog.sqlite3`; PostgreSQL through `pg_stores`).
+counts. SQLite (`catalog.sqlite3`; PostgreSQL through `postgres_tables`).
 
 The index stays the source of truth for which versions exist; the catalog only describes them.
 """

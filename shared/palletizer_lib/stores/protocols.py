@@ -80,7 +80,7 @@ class CatalogStore(Protocol):
 
 class IndexLog(Protocol):
     """The index's source of truth, one commit per change: the git index (`git_index.GitIndex`) on one
-    machine, PostgreSQL's log (`pg_index.PgIndexLog`) on several."""
+    machine, PostgreSQL's log (`postgres_index.PgIndexLog`) on several."""
 
     def head(self) -> bytes | None: ...
     def read(self, path: str, commit_id: bytes | None = None) -> bytes | None: ...

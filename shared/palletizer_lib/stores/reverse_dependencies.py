@@ -1,5 +1,5 @@
 """Which crates depend on which, as crates.io's reverse dependencies list them, in SQLite beside the catalog
-(`catalog.sqlite3`; in PostgreSQL through `pg_stores`), kept by the same writes that change a crate's summary,
+(`catalog.sqlite3`; in PostgreSQL through `postgres_tables`), kept by the same writes that change a crate's summary,
 so that a page of a crate's dependents costs a query on its own rows, not a read of every index file.
 
 One row per (crate depended on, dependent crate): the dependent's shown version (the one search shows) and

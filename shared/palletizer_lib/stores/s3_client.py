@@ -153,7 +153,7 @@ class S3Bucket:
 
     def head(self, key: str) -> ObjectInfo | None:
         """What a HEAD of `key` tells, or None if there is no object there (a HEAD answers a missing
-        bucket the same way: `s3_store.check_storage` tells them apart)."""
+        bucket the same way: `s3.check_storage` tells them apart)."""
         answer = self._call("head_object", key, f"look up {key}")
         if answer is None:
             return None

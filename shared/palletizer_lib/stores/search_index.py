@@ -1,5 +1,5 @@
 """The crates as search and the list pages show them, in SQLite beside the catalog (`catalog.sqlite3`; in
-PostgreSQL through `pg_stores`), kept by the same writes that change a crate's summary, so that a search or a
+PostgreSQL through `postgres_tables`), kept by the same writes that change a crate's summary, so that a search or a
 list page costs the same with 100 crates as with 100,000: a trigram full-text index over normalised names and
 descriptions, and a crate's newest publication time for ordering pages in SQL.
 
